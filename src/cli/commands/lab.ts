@@ -1,0 +1,126 @@
+// `tcpmitm lab …`: run a lab (client ⇄ tcpmitm ⇄ server in three namespaces),
+// keep one up for manual work, and manage leftovers. Implementations load lazily.
+
+import { Command, Option } from 'commander';
+import { intIn, labId, numberIn } from '../parse.js';
+import type { LabRunOptions } from '../../lab/run-options.js';
+
+interface RunFlags {
+  id?: string;
+  ipv6?: boolean;
+  profile?: string;
+  server?: string;
+  client?: string;
+  port: number;
+  ui: boolean;
+  segments?: boolean;
+  json?: string;
+  pcap?: string;
+  duration?: number;
+  untilClosed?: boolean;
+  kernelProbe: LabRunOptions['kernelProbe'];
+  timeWait: number;
+  finTimeout: number;
+}
+
+function addRunOptions(cmd: Command, withPeers: boolean): Command {
+  cmd
+    .option('--id <id>', 'lab id: namespaces are <id>-c, <id>-m, <id>-s (default: random)', labId)
+    .option('--ipv6', 'also give the ends 2001:2::1/64 and 2001:2::2/64', false)
+    .option('--profile <name|file>', 'fault profile: a built-in name or a YAML/JSON file', 'passthrough');
+  if (withPeers) {
+    cmd
+      .option('--server <cmd>', 'run this command in the server namespace instead of the built-in server')
+      .option('--client <cmd>', 'run this command in the client namespace instead of the built-in client');
+  }
+  return cmd
+    .option('--port <n>', 'server port (waited for in LISTEN before the client starts)', intIn(1, 65535), 8080)
+    .option('--no-ui', 'text log instead of the terminal UI (the default when stdout is not a terminal)')
+    .option('--segments', 'log one line per segment, like tcpdump', false)
+    .option('--json <file|->', 'write every event as a JSON line (see docs/events.md)')
+    .option('--pcap <file>', 'write a pcapng of both sides, with a comment on every packet tcpmitm acted on')
+    .option('--duration <s>', 'end the run after this many seconds', numberIn(0.1, 86_400))
+    .option('--until-closed', 'end once the peers exited and every connection is CLOSED or in TIME-WAIT on both ends', false)
+    .addOption(
+      new Option('--kernel-probe <src>', "where the kernel's own states come from")
+        .choices(['auto', 'trace', 'proc', 'off'])
+        .default('auto'),
+    )
+    .option('--time-wait <s>', 'TIME-WAIT length the tracker assumes (Linux: 60)', numberIn(0, 3600), 60)
+    .option('--fin-timeout <s>', 'orphaned FIN-WAIT-2 timeout the tracker assumes (Linux tcp_fin_timeout: 60)', numberIn(0, 3600), 60);
+}
+
+function toRunOptions(f: RunFlags, peers: boolean): LabRunOptions {
+  return {
+    id: f.id,
+    ipv6: f.ipv6 === true,
+    profile: f.profile,
+    server: f.server,
+    client: f.client,
+    port: f.port,
+    peers,
+    ui: f.ui && process.stdout.isTTY === true,
+    segments: f.segments === true,
+    json: f.json,
+    pcap: f.pcap,
+    durationS: f.duration,
+    untilClosed: f.untilClosed === true,
+    kernelProbe: f.kernelProbe,
+    timeWaitS: f.timeWait,
+    finTimeoutS: f.finTimeout,
+  };
+}
+
+async function runLab(opts: LabRunOptions): Promise<void> {
+  const { runLab: run } = await import('../../lab/run.js');
+  process.exitCode = await run(opts);
+}
+
+export function registerLab(program: Command): void {
+  const lab = program
+    .command('lab')
+    .description('run a lab: a client and a server in their own namespaces, tcpmitm inline between them')
+    .addHelpText(
+      'after',
+      '\nWith no flags: a built-in server that closes 300 ms after EOF and a client that sends a\n' +
+        'request, reads the answer and closes: a textbook four-way close. Needs root.',
+    );
+  addRunOptions(lab, true).action(async (flags: RunFlags) => runLab(toRunOptions(flags, true)));
+
+  addRunOptions(
+    lab
+      .command('up')
+      .description('keep a lab up in the foreground (no built-in peers) to work in it from other terminals'),
+    false,
+  ).action(async (flags: RunFlags) => runLab(toRunOptions(flags, false)));
+
+  lab
+    .command('down')
+    .description('remove a lab and everything it made')
+    .argument('[id]', 'the lab to remove')
+    .option('--stale', 'remove every lab whose owner process is gone', false)
+    .action(async (id: string | undefined, flags: { stale: boolean }) => {
+      const { labDownCommand } = await import('../../lab/manage.js');
+      process.exitCode = await labDownCommand(id, flags.stale);
+    });
+
+  lab
+    .command('list')
+    .description('list labs on this machine, with their owner pid and whether it is alive')
+    .option('--json', 'machine-readable output', false)
+    .action(async (flags: { json: boolean }) => {
+      const { labListCommand } = await import('../../lab/manage.js');
+      process.exitCode = await labListCommand(flags.json);
+    });
+
+  lab
+    .command('exec')
+    .description('run a command in one of a lab\'s namespaces: tcpmitm lab exec X client -- curl http://198.18.0.2:8080/')
+    .argument('<id>', 'lab id', labId)
+    .argument('<where>', 'client, server or middle')
+    .argument('<cmd...>', 'the command and its arguments (after --)')
+    .action(async (id: string, where: string, cmd: string[]) => {
+      const { labExecCommand } = await import('../../lab/manage.js');
+      process.exitCode = await labExecCommand(id, where, cmd);
+    });
+}

@@ -1,0 +1,63 @@
+// The command-line boundary: declares the commands (each in its own file under
+// commands/, whose heavy modules load lazily), runs one, and turns any error
+// into one line on stderr and an exit code (0 ok, 1 runtime, 2 usage, 3 expectations).
+
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { ExitCode, exitCodeOf, formatError } from './errors.js';
+import { registerLab } from './commands/lab.js';
+import { registerPeer } from './commands/peer.js';
+import { registerProfiles } from './commands/profiles.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('tcpmitm')
+    .description(
+      'A man-in-the-middle for TCP: sits inline between a real client and a real server,\n' +
+        'drops, delays, forges or coalesces segments around teardown, and shows both\n' +
+        "endpoints' TCP states live, beside the kernel's own view.",
+    )
+    .version(version(), '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  registerLab(program);
+  registerPeer(program);
+  registerProfiles(program);
+  program.addHelpText(
+    'after',
+    '\nExamples:\n' +
+      '  tcpmitm lab                                 the default lab: a textbook four-way close\n' +
+      '  tcpmitm lab --profile drop-last-ack         watch LAST-ACK retransmit its FIN\n' +
+      '  tcpmitm lab --no-ui --until-closed --json - scripted, events as JSON lines\n' +
+      '  tcpmitm profiles list                       the built-in fault profiles\n',
+  );
+  return program;
+}
+
+/** Runs the CLI and resolves to the process exit code; never throws. */
+export async function run(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  // Sub-commands inherit exitOverride only when set before they are added,
+  // so apply it to the whole tree here.
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const c of all(program)) c.exitOverride();
+  try {
+    await program.parseAsync(argv as string[]);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+        return ExitCode.Ok;
+      }
+      // Commander has already printed "error: unknown option '--x'" and the hint.
+      return ExitCode.Usage;
+    }
+    process.stderr.write(formatError(err) + '\n');
+    return exitCodeOf(err);
+  }
+}

@@ -1,0 +1,600 @@
+// The pipeline, sans-io (mitmproxy's layers): inputs come in — a frame
+// captured on a port, a timer, a control command — and the engine answers by
+// calling its Output: send a frame on a port, wake me at t, emit an event.
+// It never touches a socket or a clock itself, so its tests need neither.
+
+import { decodeFrame, toSegmentInfo, type TcpFrame } from '../packet/frame.js';
+import { forgeRstFrom } from '../packet/build.js';
+import { Tracker, type StateChange, type ConnectionView } from '../tcp/tracker.js';
+import { TcpFlag, flagLetters, type SegmentInfo } from '../tcp/segment.js';
+import { peerOf, type Endpoint } from '../tcp/state.js';
+import type { Role } from '../tcp/role.js';
+import type { ControlCommand } from './control.js';
+import type { Direction, TcpmitmEvent, Verdict } from './events.js';
+import { passAll, type Decider, type Decision, type Plan } from './plan.js';
+import { ReleaseQueue } from './release-queue.js';
+import { TimerHeap } from './timer-heap.js';
+
+/** A port of the inline box: the side facing the client namespace or the server namespace. */
+export type Port = 'a' | 'b';
+
+export function otherPort(p: Port): Port {
+  return p === 'a' ? 'b' : 'a';
+}
+
+export interface EngineOutput {
+  /** Transmit `frame` on `port`. */
+  send(port: Port, frame: Buffer): void;
+  /** Call `onTimer` no later than `t` (engine clock, ms). Each call supersedes the previous. */
+  wakeAt(t: number | undefined): void;
+  emit(ev: TcpmitmEvent): void;
+}
+
+export interface EngineOptions {
+  readonly out: EngineOutput;
+  readonly decider?: Decider;
+  /** Engine clock (ms) at which the run started: event times are seconds since then. */
+  readonly start: number;
+  readonly timeWaitMs?: number;
+  readonly finTimeoutMs?: number;
+  /** Whether holds wait for a person (UI) or pass with a warning (headless). */
+  readonly interactive?: boolean;
+}
+
+export interface EngineStats {
+  frames: number;
+  bytes: number;
+  malformed: number;
+  nonTcp: number;
+  dropped: number;
+  delayed: number;
+  forged: number;
+  coalesced: number;
+  held: number;
+  duplicated: number;
+}
+
+/** One captured TCP segment on its way through the engine. */
+interface InFlight {
+  frame: Buffer;
+  seg: SegmentInfo;
+  conn: number;
+  from: Endpoint;
+  dir: Direction;
+  role: Role;
+  toPort: Port;
+  capturedAt: number;
+  releaseAt: number;
+  /** Held by a delay action: its release is reported. */
+  delayed?: boolean;
+  rule?: number;
+}
+
+/** Per-connection engine state (the tracker keeps the TCP state; this keeps what we are doing to it). */
+interface ConnCtl {
+  readonly id: number;
+  /** Port each endpoint's frames arrive on (learned from captures). */
+  portOf: { client?: Port; server?: Port };
+  /** First frame seen in each direction: the template forged segments copy addresses from. */
+  template: { c2s?: TcpFrame; s2c?: TcpFrame };
+  queue: { c2s: ReleaseQueue<InFlight>; s2c: ReleaseQueue<InFlight> };
+  blackholed: boolean;
+  /** A pure ACK of a FIN held for coalescing, per direction. */
+  coalescing: { c2s?: { item: InFlight; deadline: number; rule?: number }; s2c?: { item: InFlight; deadline: number; rule?: number } };
+  /** A FIN held until the peer's FIN is captured. */
+  awaiting?: { item: InFlight; rule?: number };
+  dropNext: { c2s: number; s2c: number };
+  delayNextFinMs?: number;
+  bytes: { c2s: number; s2c: number };
+}
+
+export class Engine {
+  readonly stats: EngineStats = {
+    frames: 0,
+    bytes: 0,
+    malformed: 0,
+    nonTcp: 0,
+    dropped: 0,
+    delayed: 0,
+    forged: 0,
+    coalesced: 0,
+    held: 0,
+    duplicated: 0,
+  };
+  private readonly out: EngineOutput;
+  private decider: Decider;
+  private readonly tracker: Tracker;
+  private readonly timers = new TimerHeap();
+  private readonly ctl = new Map<number, ConnCtl>();
+  private readonly start: number;
+  private readonly interactive: boolean;
+  private holdMode = false;
+  private readonly heldByHand: InFlight[] = [];
+  private warnedHold = false;
+  private trackerDeadline: number | undefined;
+  private requestedWake: number | undefined;
+
+  constructor(opts: EngineOptions) {
+    this.out = opts.out;
+    this.decider = opts.decider ?? passAll;
+    this.start = opts.start;
+    this.interactive = opts.interactive === true;
+    this.tracker = new Tracker({ timeWaitMs: opts.timeWaitMs, finTimeoutMs: opts.finTimeoutMs });
+  }
+
+  /** Replace the rules for segments from now on (the UI's profile picker). */
+  setDecider(d: Decider): void {
+    this.decider = d;
+  }
+
+  /** Read-only access for consumers that need current states (e.g. `--until-closed`). */
+  connections(): IterableIterator<ConnectionView> {
+    return this.tracker.connections();
+  }
+
+  connectionBytes(id: number): { c2s: number; s2c: number } | undefined {
+    return this.ctl.get(id)?.bytes;
+  }
+
+  /** Number of segments waiting at tcpmitm (delayed, held, coalescing). */
+  pendingCount(): number {
+    let n = this.heldByHand.length;
+    for (const c of this.ctl.values()) {
+      n += c.queue.c2s.length + c.queue.s2c.length;
+      if (c.coalescing.c2s) n++;
+      if (c.coalescing.s2c) n++;
+      if (c.awaiting) n++;
+    }
+    return n;
+  }
+
+  // ── inputs ────────────────────────────────────────────────────────────
+
+  /** A frame captured on `port`. The engine owns `frame` from now on (the runtime copied it out of cap's buffer). */
+  onFrame(port: Port, frame: Buffer, now: number): void {
+    this.stats.frames++;
+    this.stats.bytes += frame.length;
+    const decoded = decodeFrame(frame);
+    if (!decoded.ok) {
+      // DESIGN: a malformed frame is counted and forwarded untouched.
+      this.stats.malformed++;
+      this.out.send(otherPort(port), frame);
+      return;
+    }
+    const f = decoded.value;
+    if (f.kind !== 'tcp') {
+      this.stats.nonTcp++;
+      this.out.send(otherPort(port), frame);
+      return;
+    }
+    this.onTcp(port, frame, f, now);
+    this.rearm();
+  }
+
+  onTimer(now: number): void {
+    for (let d = this.timers.popDue(now); d; d = this.timers.popDue(now)) d.fire(now);
+    if (this.trackerDeadline !== undefined && this.trackerDeadline <= now) {
+      this.trackerDeadline = undefined;
+      this.emitChanges(this.tracker.advance(now));
+      this.forgetClosed();
+    }
+    this.rearm();
+  }
+
+  onControl(cmd: ControlCommand, now: number): void {
+    switch (cmd.kind) {
+      case 'rst': {
+        const c = this.ctl.get(cmd.conn);
+        if (!c) return this.warn(now, `no connection #${cmd.conn} to reset`);
+        this.forge(c, cmd.to, 0, now, undefined, 'by hand');
+        break;
+      }
+      case 'drop-next': {
+        const c = this.ctl.get(cmd.conn);
+        if (!c) return this.warn(now, `no connection #${cmd.conn}`);
+        c.dropNext[cmd.dir]++;
+        break;
+      }
+      case 'delay-next-fin': {
+        const c = this.ctl.get(cmd.conn);
+        if (!c) return this.warn(now, `no connection #${cmd.conn}`);
+        c.delayNextFinMs = cmd.ms;
+        break;
+      }
+      case 'hold-mode':
+        this.holdMode = cmd.on;
+        break;
+      case 'release-first': {
+        const item = this.heldByHand.shift();
+        if (item) this.releaseByHand(item, now);
+        break;
+      }
+      case 'drop-first-held': {
+        const item = this.heldByHand.shift();
+        if (item) {
+          this.stats.dropped++;
+          this.emitAction(item.conn, now, 'drop', `dropped held ${item.role} from ${item.from}`, item.rule);
+        }
+        break;
+      }
+      case 'release-all':
+        this.holdMode = false;
+        for (let item = this.heldByHand.shift(); item; item = this.heldByHand.shift()) this.releaseByHand(item, now);
+        break;
+      case 'set-profile':
+        // The runtime resolves the name and calls setDecider; nothing to do here.
+        break;
+    }
+    this.rearm();
+  }
+
+  /** End of run: release nothing, but report what was still waiting. */
+  pendingSummary(): string {
+    const n = this.pendingCount();
+    return n === 0 ? '' : `${n} segment(s) were still held at tcpmitm`;
+  }
+
+  // ── the pipeline for one TCP segment ─────────────────────────────────
+
+  private onTcp(port: Port, frame: Buffer, f: TcpFrame, now: number): void {
+    const seg = toSegmentInfo(f);
+    const r = this.tracker.sent(seg, now);
+    const conn = r.conn;
+    let c = this.ctl.get(conn.id);
+    if (!c || r.isNew) {
+      c = this.newCtl(conn.id);
+      this.emit({
+        type: 'connection',
+        t: this.t(now),
+        conn: conn.id,
+        client: fmtAddr(conn.client.addr, conn.client.port),
+        server: fmtAddr(conn.server.addr, conn.server.port),
+        pickedUp: conn.pickedUp,
+      });
+    }
+    this.emitChanges(r.changes);
+    const from = r.from;
+    const dir: Direction = from === 'client' ? 'c2s' : 's2c';
+    c.portOf[from] ??= port;
+    c.template[dir] ??= f;
+    c.bytes[dir] += seg.payloadLength;
+    const item: InFlight = { frame, seg, conn: conn.id, from, dir, role: r.role, toPort: otherPort(port), capturedAt: now, releaseAt: now };
+
+    // Hand-given commands come before the profile's rules.
+    if (c.blackholed) return this.drop(c, item, now, undefined, 'blackholed');
+    if (c.dropNext[dir] > 0) {
+      c.dropNext[dir]--;
+      return this.drop(c, item, now, undefined, 'by hand');
+    }
+    if (c.delayNextFinMs !== undefined && seg.flags & TcpFlag.FIN) {
+      const ms = c.delayNextFinMs;
+      c.delayNextFinMs = undefined;
+      return this.delay(c, item, ms, false, now, undefined);
+    }
+    if (this.holdMode) return this.holdByHand(item, now, undefined);
+
+    // A held pure ACK (coalescing) meets the next segment from the same sender.
+    const pending = c.coalescing[dir];
+    if (pending) {
+      if (seg.flags & TcpFlag.FIN && seg.flags & TcpFlag.ACK && !(seg.flags & TcpFlag.RST)) {
+        // The FIN carries the same acknowledgment: the held ACK is redundant and
+        // the close becomes three-way (FIN_WAIT_1 → TIME_WAIT at the peer).
+        c.coalescing[dir] = undefined;
+        this.stats.coalesced++;
+        this.emitSegment(pending.item, now, 'coalesce', pending.rule, 'ACK merged into the FIN that follows');
+        this.emitAction(c.id, now, 'coalesce', `coalesced ${pending.item.role} from ${from} into its FIN`, pending.rule);
+      } else if (isPureAck(seg) && seg.ack === pending.item.seg.ack) {
+        // Another pure ACK of the same FIN (the peer retransmitted its FIN): absorb it too.
+        this.stats.coalesced++;
+        this.emitSegment(item, now, 'coalesce', pending.rule, 'duplicate ACK absorbed while coalescing');
+        return;
+      } else {
+        c.coalescing[dir] = undefined;
+        this.deliverInOrder(c, pending.item, now);
+      }
+    }
+
+    // A FIN held until the peer's FIN shows up: this is it, deliver both so they cross.
+    if (c.awaiting && c.awaiting.item.dir !== dir && seg.flags & TcpFlag.FIN) {
+      const held = c.awaiting;
+      c.awaiting = undefined;
+      this.emitAction(c.id, now, 'release', `released held FIN from ${held.item.from}: the FINs cross`, held.rule);
+      this.deliverInOrder(c, held.item, now);
+    }
+
+    const decision: Decision = this.decider.decide({
+      conn: conn.id,
+      from,
+      role: r.role,
+      flags: seg.flags,
+      senderState: endOf(conn, from).state,
+      receiverState: endOf(conn, peerOf(from)).state,
+      srcPort: seg.srcPort,
+      dstPort: seg.dstPort,
+      payloadLength: seg.payloadLength,
+    });
+    item.rule = decision.rule;
+    this.execute(c, item, decision.plan, decision.rule, now);
+  }
+
+  private execute(c: ConnCtl, item: InFlight, plan: Plan, rule: number | undefined, now: number): void {
+    switch (plan.kind) {
+      case 'pass':
+        this.emitSegment(item, now, 'pass', rule);
+        this.deliverInOrder(c, item, now);
+        return;
+      case 'drop':
+        return this.drop(c, item, now, rule);
+      case 'delay':
+        return this.delay(c, item, plan.ms, plan.reorder, now, rule);
+      case 'rst': {
+        if (plan.instead) {
+          this.drop(c, item, now, rule, 'replaced by a forged RST');
+        } else {
+          this.emitSegment(item, now, 'pass', rule);
+          this.deliverInOrder(c, item, now);
+        }
+        this.forge(c, plan.to, plan.seqOffset, now, rule, `rule ${rule ?? '?'} on ${item.role} from ${item.from}`);
+        return;
+      }
+      case 'coalesce': {
+        if (!isPureAck(item.seg) || c.coalescing[item.dir]) {
+          this.emitSegment(item, now, 'pass', rule);
+          this.deliverInOrder(c, item, now);
+          return;
+        }
+        const deadline = now + plan.windowMs;
+        c.coalescing[item.dir] = { item, deadline, rule };
+        this.emitSegment(item, now, 'hold', rule, `held up to ${plan.windowMs} ms to coalesce with a FIN`);
+        this.timers.push({
+          at: deadline,
+          fire: (t) => {
+            const p = c.coalescing[item.dir];
+            if (p && p.item === item) {
+              c.coalescing[item.dir] = undefined;
+              this.emitAction(c.id, t, 'release', `no FIN within ${plan.windowMs} ms: released the ACK`, rule);
+              this.deliverInOrder(c, item, t);
+            }
+          },
+        });
+        return;
+      }
+      case 'duplicate':
+        this.stats.duplicated++;
+        this.emitSegment(item, now, 'duplicate', rule, 'sent twice');
+        this.deliverInOrder(c, item, now);
+        this.deliverInOrder(c, { ...item, frame: Buffer.from(item.frame) }, now);
+        return;
+      case 'hold':
+        return this.holdByHand(item, now, rule);
+      case 'blackhole':
+        c.blackholed = true;
+        this.emitAction(c.id, now, 'drop', `blackhole: every later segment of #${c.id} is dropped`, rule);
+        return this.drop(c, item, now, rule, 'blackhole starts');
+      case 'await-peer-fin': {
+        if (!(item.seg.flags & TcpFlag.FIN) || c.awaiting) {
+          this.emitSegment(item, now, 'pass', rule);
+          this.deliverInOrder(c, item, now);
+          return;
+        }
+        c.awaiting = { item, rule };
+        this.stats.held++;
+        this.emitSegment(item, now, 'hold', rule, `held until ${peerOf(item.from)}'s FIN (at most ${plan.timeoutMs} ms)`);
+        this.timers.push({
+          at: now + plan.timeoutMs,
+          fire: (t) => {
+            if (c.awaiting?.item === item) {
+              c.awaiting = undefined;
+              this.emitAction(c.id, t, 'release', `no FIN from ${peerOf(item.from)} within ${plan.timeoutMs} ms: released`, rule);
+              this.deliverInOrder(c, item, t);
+            }
+          },
+        });
+        return;
+      }
+    }
+  }
+
+  // ── actions ───────────────────────────────────────────────────────────
+
+  private drop(c: ConnCtl, item: InFlight, now: number, rule: number | undefined, why?: string): void {
+    this.stats.dropped++;
+    this.emitSegment(item, now, 'drop', rule, why);
+    if (why !== 'blackholed') this.emitAction(c.id, now, 'drop', `dropped ${item.role} from ${item.from}${why ? ` (${why})` : ''}`, rule);
+  }
+
+  private delay(c: ConnCtl, item: InFlight, ms: number, reorder: boolean, now: number, rule: number | undefined): void {
+    this.stats.delayed++;
+    item.delayed = true;
+    item.releaseAt = now + ms;
+    this.emitSegment(item, now, 'delay', rule, `${ms} ms`);
+    if (reorder) {
+      this.timers.push({ at: item.releaseAt, fire: (t) => this.deliver(item, t) });
+    } else {
+      c.queue[item.dir].pushInOrder(item);
+      this.scheduleQueue(c, item.dir);
+    }
+  }
+
+  private holdByHand(item: InFlight, now: number, rule: number | undefined): void {
+    if (!this.interactive) {
+      if (!this.warnedHold) {
+        this.warnedHold = true;
+        this.warn(now, 'a rule says "hold" but there is no UI to release it: passing instead');
+      }
+      this.emitSegment(item, now, 'pass', rule, 'hold ignored (headless)');
+      const c = this.ctl.get(item.conn);
+      if (c) this.deliverInOrder(c, item, now);
+      return;
+    }
+    this.stats.held++;
+    this.heldByHand.push(item);
+    this.emitSegment(item, now, 'hold', rule, 'waiting to be released');
+  }
+
+  private releaseByHand(item: InFlight, now: number): void {
+    this.emitAction(item.conn, now, 'release', `released ${item.role} from ${item.from}`, item.rule);
+    const c = this.ctl.get(item.conn);
+    if (c) this.deliverInOrder(c, item, now);
+    else this.deliver(item, now);
+  }
+
+  /** Deliver now unless earlier segments of the same direction are still waiting. */
+  private deliverInOrder(c: ConnCtl, item: InFlight, now: number): void {
+    const q = c.queue[item.dir];
+    if (q.length === 0) return this.deliver(item, now);
+    item.releaseAt = now;
+    q.pushInOrder(item);
+    this.scheduleQueue(c, item.dir);
+  }
+
+  private scheduleQueue(c: ConnCtl, dir: Direction): void {
+    const at = c.queue[dir].nextAt();
+    if (at === undefined) return;
+    this.timers.push({
+      at,
+      fire: (t) => {
+        for (const due of c.queue[dir].takeDue(t)) this.deliver(due, t);
+        this.scheduleQueue(c, dir);
+      },
+    });
+  }
+
+  /** The segment leaves tcpmitm towards its receiver: only now is it "delivered". */
+  private deliver(item: InFlight, now: number): void {
+    if (item.delayed) {
+      this.emitAction(item.conn, now, 'release', `released ${item.role} from ${item.from} after ${Math.round(now - item.capturedAt)} ms`, item.rule);
+    }
+    this.out.send(item.toPort, item.frame);
+    this.emitChanges(this.tracker.delivered(item.seg, now));
+  }
+
+  /** Forge a RST with exactly the sequence numbers the receiver accepts (Linux: seq == rcv_nxt, RFC 5961 §3.2). */
+  private forge(c: ConnCtl, to: Endpoint | 'both', seqOffset: number, now: number, rule: number | undefined, why: string): void {
+    const targets: Endpoint[] = to === 'both' ? ['client', 'server'] : [to];
+    for (const target of targets) {
+      const nums = this.tracker.rstFor(c.id, target);
+      // The target's frames arrive on portOf[target]; frames to it leave on that same port.
+      const peerPort = c.portOf[peerOf(target)];
+      const toPort = c.portOf[target] ?? (peerPort !== undefined ? otherPort(peerPort) : undefined);
+      // A segment *to* target travels in the direction from its peer.
+      const dir: Direction = target === 'server' ? 'c2s' : 's2c';
+      const sameDir = c.template[dir];
+      const reverse = sameDir === undefined;
+      const template = sameDir ?? c.template[dir === 'c2s' ? 's2c' : 'c2s'];
+      if (!nums || !template || toPort === undefined) {
+        this.warn(now, `cannot forge a RST to the ${target} of #${c.id}: its sequence numbers are not known yet`);
+        continue;
+      }
+      const rstSeq = (nums.seq + seqOffset) >>> 0;
+      const frame = forgeRstFrom(template, { seq: rstSeq, ack: nums.ack, direction: reverse ? 'reverse' : 'same' });
+      const d = decodeFrame(frame);
+      if (!d.ok || d.value.kind !== 'tcp') throw new Error(`forged RST does not decode: ${d.ok ? 'not tcp' : d.error.message}`);
+      const seg = toSegmentInfo(d.value);
+      this.stats.forged++;
+      const item: InFlight = { frame, seg, conn: c.id, from: peerOf(target), dir, role: 'rst', toPort, capturedAt: now, releaseAt: now, rule };
+      this.emitSegment(item, now, 'forged', rule, `RST to ${target}${seqOffset ? ` (seq off by ${seqOffset})` : ''}`);
+      this.emitAction(c.id, now, 'rst', `forged RST to ${target} seq=${rstSeq} (${why})`, rule);
+      this.deliver(item, now);
+    }
+  }
+
+  // ── bookkeeping ───────────────────────────────────────────────────────
+
+  private newCtl(id: number): ConnCtl {
+    const c: ConnCtl = {
+      id,
+      portOf: {},
+      template: {},
+      queue: { c2s: new ReleaseQueue(), s2c: new ReleaseQueue() },
+      blackholed: false,
+      coalescing: {},
+      dropNext: { c2s: 0, s2c: 0 },
+      bytes: { c2s: 0, s2c: 0 },
+    };
+    this.ctl.set(id, c);
+    return c;
+  }
+
+  /** Drop engine state for connections the tracker has forgotten. */
+  private forgetClosed(): void {
+    for (const id of this.ctl.keys()) {
+      if (this.tracker.get(id) === undefined) {
+        const c = this.ctl.get(id)!;
+        if (c.queue.c2s.length || c.queue.s2c.length || c.coalescing.c2s || c.coalescing.s2c || c.awaiting) continue;
+        this.ctl.delete(id);
+        this.decider.forget(id);
+      }
+    }
+  }
+
+  private rearm(): void {
+    const td = this.tracker.nextDeadline();
+    if (td !== undefined && (this.trackerDeadline === undefined || td < this.trackerDeadline)) this.trackerDeadline = td;
+    const heapAt = this.timers.peekAt();
+    let at = this.trackerDeadline;
+    if (heapAt !== undefined && (at === undefined || heapAt < at)) at = heapAt;
+    if (at !== this.requestedWake) {
+      this.requestedWake = at;
+      this.out.wakeAt(at);
+    }
+  }
+
+  private t(now: number): number {
+    return Math.round(now - this.start) / 1000;
+  }
+
+  private emit(ev: TcpmitmEvent): void {
+    this.out.emit(ev);
+  }
+
+  private emitChanges(changes: readonly StateChange[]): void {
+    for (const ch of changes) {
+      this.emit({ type: 'state', t: this.t(ch.t), conn: ch.conn, endpoint: ch.endpoint, from: ch.from, to: ch.to, source: 'inferred', cause: ch.cause });
+    }
+  }
+
+  private emitSegment(item: InFlight, now: number, verdict: Verdict, rule: number | undefined, detail?: string): void {
+    const conn = this.tracker.get(item.conn);
+    const s = item.seg;
+    const sender = conn ? endOf(conn, item.from) : undefined;
+    const receiver = conn ? endOf(conn, peerOf(item.from)) : undefined;
+    const rel = (v: number, base: number | undefined) => (base === undefined ? v : (v - base) >>> 0);
+    this.emit({
+      type: 'segment',
+      t: this.t(now),
+      conn: item.conn,
+      dir: item.dir,
+      from: item.from,
+      flags: flagLetters(s.flags),
+      seq: rel(s.seq, sender?.isn),
+      ack: s.flags & TcpFlag.ACK ? rel(s.ack, receiver?.isn) : 0,
+      len: s.payloadLength,
+      win: s.window,
+      role: item.role,
+      verdict,
+      ...(rule !== undefined ? { rule } : {}),
+      ...(detail !== undefined ? { detail } : {}),
+    });
+  }
+
+  private emitAction(conn: number, now: number, action: 'drop' | 'delay' | 'release' | 'rst' | 'coalesce' | 'duplicate' | 'hold' | 'replay', detail: string, rule: number | undefined): void {
+    this.emit({ type: 'action', t: this.t(now), conn, action, detail, ...(rule !== undefined ? { rule } : {}) });
+  }
+
+  private warn(now: number, message: string): void {
+    this.emit({ type: 'warning', t: this.t(now), message });
+  }
+}
+
+function endOf(conn: ConnectionView, e: Endpoint) {
+  return e === 'client' ? conn.clientEnd : conn.serverEnd;
+}
+
+function isPureAck(s: SegmentInfo): boolean {
+  return s.payloadLength === 0 && (s.flags & (TcpFlag.SYN | TcpFlag.FIN | TcpFlag.RST | TcpFlag.ACK)) === TcpFlag.ACK;
+}
+
+export function fmtAddr(addr: string, port: number): string {
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}

@@ -1,0 +1,44 @@
+// Fan-out of the event stream to its consumers (log, JSONL, UI, pcapng,
+// expectations). A consumer that throws is reported as a warning event and
+// unsubscribed; the pipeline keeps forwarding (mitmproxy does the same).
+
+import type { TcpmitmEvent } from './events.js';
+
+export type Listener = (ev: TcpmitmEvent) => void;
+
+export class EventBus {
+  private listeners: { name: string; fn: Listener }[] = [];
+  private readonly now: () => number;
+
+  /** `now` gives event time (seconds since start) for warnings the bus itself raises. */
+  constructor(now: () => number) {
+    this.now = now;
+  }
+
+  subscribe(name: string, fn: Listener): () => void {
+    const entry = { name, fn };
+    this.listeners = [...this.listeners, entry];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== entry);
+    };
+  }
+
+  get size(): number {
+    return this.listeners.length;
+  }
+
+  emit = (ev: TcpmitmEvent): void => {
+    // Iterate over a snapshot: a listener may unsubscribe while we deliver.
+    const ls = this.listeners;
+    for (let i = 0; i < ls.length; i++) {
+      const l = ls[i]!;
+      try {
+        l.fn(ev);
+      } catch (err) {
+        this.listeners = this.listeners.filter((x) => x !== l);
+        const message = `event consumer "${l.name}" failed and was detached: ${(err as Error)?.message ?? String(err)}`;
+        this.emit({ type: 'warning', t: this.now(), message });
+      }
+    }
+  };
+}

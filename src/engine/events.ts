@@ -1,0 +1,163 @@
+// The one typed event stream every consumer reads: the text log, the JSONL
+// writer, the terminal UI, the pcapng writer and the expectation checker.
+// None of them reaches into the engine. docs/events.md documents the JSON form;
+// change both together, scripts depend on it.
+
+import type { Endpoint, TcpState } from '../tcp/state.js';
+import type { Role } from '../tcp/role.js';
+
+/** Which way a segment travels through tcpmitm. */
+export type Direction = 'c2s' | 's2c';
+
+/** Where a state came from: the tracker's inference or the kernel probe. */
+export type StateSource = 'inferred' | 'kernel';
+
+/** What tcpmitm did with a captured segment. */
+export type Verdict =
+  | 'pass'
+  | 'drop'
+  | 'delay'
+  | 'hold'
+  | 'coalesce'
+  | 'duplicate'
+  | 'forged';
+
+export interface StartEvent {
+  readonly type: 'start';
+  readonly t: number;
+  readonly mode: 'lab' | 'attach' | 'tap';
+  readonly lab?: string;
+  readonly profile?: string;
+  /** Wall-clock start, ISO 8601, so `t` can be placed in time. */
+  readonly wall: string;
+}
+
+export interface ConnectionEvent {
+  readonly type: 'connection';
+  readonly t: number;
+  readonly conn: number;
+  /** "198.18.0.1:43210" or "[2001:2::1]:43210". */
+  readonly client: string;
+  readonly server: string;
+  /** True when first seen mid-stream (no SYN): states before are unknown. */
+  readonly pickedUp: boolean;
+}
+
+export interface SegmentEvent {
+  readonly type: 'segment';
+  readonly t: number;
+  readonly conn: number;
+  readonly dir: Direction;
+  /** The endpoint that sent it (for forged segments: the one it pretends to come from). */
+  readonly from: Endpoint;
+  /** Flags as letters: S, SA, A, PA, FA, R, RA… */
+  readonly flags: string;
+  /** Relative to the sender's ISN when known, else absolute. */
+  readonly seq: number;
+  readonly ack: number;
+  readonly len: number;
+  readonly win: number;
+  readonly role: Role;
+  readonly verdict: Verdict;
+  /** 1-based index of the rule that decided, if any. */
+  readonly rule?: number;
+  /** Extra words for the verdict: "200 ms", "coalesced into FIN", "to server". */
+  readonly detail?: string;
+}
+
+export interface ActionEvent {
+  readonly type: 'action';
+  readonly t: number;
+  readonly conn: number;
+  readonly rule?: number;
+  readonly action: 'drop' | 'delay' | 'release' | 'rst' | 'coalesce' | 'duplicate' | 'hold' | 'replay';
+  /** Human-readable: "dropped last-ack from client", "forged RST to server seq=1234". */
+  readonly detail: string;
+}
+
+export interface StateEvent {
+  readonly type: 'state';
+  readonly t: number;
+  readonly conn: number;
+  readonly endpoint: Endpoint;
+  readonly from: TcpState;
+  readonly to: TcpState;
+  readonly source: StateSource;
+  /** What caused it: "sent FIN seq=101", "delivered ACK ack=102", "timer 2MSL". */
+  readonly cause?: string;
+}
+
+export interface DisagreementEvent {
+  readonly type: 'disagreement';
+  readonly t: number;
+  readonly conn: number;
+  readonly endpoint: Endpoint;
+  readonly inferred: TcpState;
+  readonly kernel: TcpState;
+  /** How long they have disagreed, in ms. */
+  readonly forMs: number;
+}
+
+export interface AppEvent {
+  readonly type: 'app';
+  readonly t: number;
+  readonly endpoint: Endpoint;
+  /** What the application's socket saw: "connected", "eof", "ECONNRESET", "EPIPE", "closed", "exit"… */
+  readonly event: string;
+  readonly detail?: string;
+}
+
+export interface ExpectationEvent {
+  readonly type: 'expectation';
+  readonly t: number;
+  readonly ok: boolean;
+  /** "client states (kernel)", "server app": what was checked. */
+  readonly subject: string;
+  readonly expected: string;
+  readonly observed: string;
+}
+
+export interface WarningEvent {
+  readonly type: 'warning';
+  readonly t: number;
+  readonly message: string;
+}
+
+export interface StatsEvent {
+  readonly type: 'stats';
+  readonly t: number;
+  readonly frames: number;
+  readonly bytes: number;
+  /** Undecodable frames, forwarded untouched. */
+  readonly malformed: number;
+  /** Frames that are not TCP (ARP, ICMP, ND…), forwarded untouched. */
+  readonly nonTcp: number;
+  readonly dropped: number;
+  readonly delayed: number;
+  readonly forged: number;
+  readonly coalesced: number;
+  readonly held: number;
+  readonly duplicated: number;
+}
+
+export interface EndEvent {
+  readonly type: 'end';
+  readonly t: number;
+  readonly reason: string;
+  readonly exitCode: number;
+}
+
+export type TcpmitmEvent =
+  | StartEvent
+  | ConnectionEvent
+  | SegmentEvent
+  | ActionEvent
+  | StateEvent
+  | DisagreementEvent
+  | AppEvent
+  | ExpectationEvent
+  | WarningEvent
+  | StatsEvent
+  | EndEvent;
+
+export type EventType = TcpmitmEvent['type'];

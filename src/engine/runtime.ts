@@ -1,0 +1,102 @@
+// Executes what the engine asks for: the one module where frames really go
+// out, timers really fire and events really fan out. It owns the clock
+// (performance.now, ms) and a single setTimeout for the engine's earliest deadline.
+
+import { performance } from 'node:perf_hooks';
+import { Engine, type EngineOptions, type Port } from './engine.js';
+import { EventBus } from './event-bus.js';
+import type { FramePort } from '../io/cap-port.js';
+import type { ControlCommand } from './control.js';
+import type { Decider } from './plan.js';
+
+export type PortOpener = (onFrame: (frame: Buffer) => void) => FramePort;
+
+export interface RuntimeOptions extends Omit<EngineOptions, 'out' | 'start'> {
+  /** Opens the client-side port (a) and the server-side port (b). */
+  readonly openA: PortOpener;
+  readonly openB: PortOpener;
+}
+
+export class Runtime {
+  readonly bus: EventBus;
+  readonly engine: Engine;
+  readonly start: number;
+  private readonly ports: Record<Port, FramePort>;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt: number | undefined;
+  private sendErrors = 0;
+  private closed = false;
+
+  constructor(opts: RuntimeOptions) {
+    this.start = performance.now();
+    this.bus = new EventBus(() => this.elapsed());
+    this.engine = new Engine({
+      ...opts,
+      start: this.start,
+      out: {
+        send: (port, frame) => this.send(port, frame),
+        wakeAt: (t) => this.wakeAt(t),
+        emit: this.bus.emit,
+      },
+    });
+    const a = opts.openA((f) => this.engine.onFrame('a', f, performance.now()));
+    let b: FramePort;
+    try {
+      b = opts.openB((f) => this.engine.onFrame('b', f, performance.now()));
+    } catch (err) {
+      a.close();
+      throw err;
+    }
+    this.ports = { a, b };
+  }
+
+  /** Seconds since the run started, as event times are written. */
+  elapsed(): number {
+    return Math.round(performance.now() - this.start) / 1000;
+  }
+
+  control(cmd: ControlCommand): void {
+    if (!this.closed) this.engine.onControl(cmd, performance.now());
+  }
+
+  setDecider(d: Decider): void {
+    this.engine.setDecider(d);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.ports.a.close();
+    this.ports.b.close();
+  }
+
+  private send(port: Port, frame: Buffer): void {
+    if (this.closed) return;
+    try {
+      this.ports[port].send(frame);
+    } catch (err) {
+      // A frame the device refuses (e.g. larger than its MTU) is reported, not fatal.
+      if (this.sendErrors++ < 10) {
+        this.bus.emit({ type: 'warning', t: this.elapsed(), message: `send on ${this.ports[port].name} failed: ${(err as Error).message}` });
+      }
+    }
+  }
+
+  private wakeAt(t: number | undefined): void {
+    if (t === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = t;
+    if (t === undefined || this.closed) return;
+    const fire = () => {
+      this.timer = undefined;
+      this.timerAt = undefined;
+      const now = performance.now();
+      // setTimeout may fire up to ~1 ms early relative to performance.now(); re-arm if so.
+      if (now < t) return this.wakeAt(t);
+      this.engine.onTimer(now);
+    };
+    this.timer = setTimeout(fire, Math.max(0, t - performance.now()));
+  }
+}

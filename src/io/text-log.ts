@@ -1,0 +1,72 @@
+// The text log (stdout is not a terminal, or --no-ui): one line per state
+// change, action, expectation and application event, and with --segments one
+// line per segment like tcpdump. Formatting is pure; the writer only writes.
+
+import type { Writable } from 'node:stream';
+import type { TcpmitmEvent } from '../engine/events.js';
+import type { TcpState } from '../tcp/state.js';
+
+export interface TextLogOptions {
+  readonly segments: boolean;
+}
+
+/** Stateful only to remember each endpoint's latest kernel state, printed beside inferred changes. */
+export class TextLogFormatter {
+  private readonly kernel = new Map<string, TcpState>();
+  private readonly conns = new Map<number, { client: string; server: string }>();
+
+  constructor(private readonly opts: TextLogOptions) {}
+
+  format(ev: TcpmitmEvent): string | undefined {
+    const t = `+${ev.t.toFixed(3)}s`;
+    switch (ev.type) {
+      case 'start':
+        return `${t}  tcpmitm ${ev.mode}${ev.lab ? ` ${ev.lab}` : ''}, profile ${ev.profile ?? 'passthrough'}`;
+      case 'connection':
+        this.conns.set(ev.conn, { client: ev.client, server: ev.server });
+        return `${t}  #${ev.conn} ${ev.client} → ${ev.server}${ev.pickedUp ? '  (picked up mid-stream)' : ''}`;
+      case 'state': {
+        const key = `${ev.conn}/${ev.endpoint}`;
+        if (ev.source === 'kernel') {
+          this.kernel.set(key, ev.to);
+          return `${t}  #${ev.conn} ${pad(ev.endpoint, 6)}  ${ev.from} → ${ev.to}  [kernel]`;
+        }
+        const k = this.kernel.get(key);
+        return `${t}  #${ev.conn} ${pad(ev.endpoint, 6)}  ${ev.from} → ${ev.to}${ev.cause ? `  (${ev.cause})` : ''}${k ? `  kernel: ${k}` : ''}`;
+      }
+      case 'segment': {
+        if (!this.opts.segments) return undefined;
+        const arrow = ev.dir === 'c2s' ? 'c→s' : 's→c';
+        const what = ev.verdict === 'pass' ? '' : `  ${ev.verdict.toUpperCase()}${ev.detail ? ` ${ev.detail}` : ''}${ev.rule !== undefined ? ` (rule ${ev.rule})` : ''}`;
+        return `${t}  #${ev.conn} ${arrow}  [${ev.flags}] seq=${ev.seq} ack=${ev.ack} len=${ev.len} win=${ev.win}  ${ev.role}${what}`;
+      }
+      case 'action':
+        return `${t}  #${ev.conn} ${ev.action.toUpperCase()}  ${ev.detail}${ev.rule !== undefined ? `  (rule ${ev.rule})` : ''}`;
+      case 'disagreement':
+        return `${t}  #${ev.conn} ${pad(ev.endpoint, 6)}  DISAGREEMENT inferred ${ev.inferred}, kernel ${ev.kernel} (for ${ev.forMs} ms)`;
+      case 'app':
+        return `${t}  ${pad(ev.endpoint, 6)} app: ${ev.event}${ev.detail ? ` ${ev.detail}` : ''}`;
+      case 'expectation':
+        return `${t}  ${ev.ok ? 'PASS' : 'FAIL'} ${ev.subject}: expected ${ev.expected}${ev.ok ? '' : `, observed ${ev.observed}`}`;
+      case 'warning':
+        return `${t}  warning: ${ev.message}`;
+      case 'stats':
+        return undefined;
+      case 'end':
+        return `${t}  end: ${ev.reason} (exit ${ev.exitCode})`;
+    }
+  }
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+/** Subscribes a formatter to an event stream and writes its lines to `out`. */
+export function textLogWriter(out: Writable, opts: TextLogOptions): (ev: TcpmitmEvent) => void {
+  const f = new TextLogFormatter(opts);
+  return (ev) => {
+    const line = f.format(ev);
+    if (line !== undefined) out.write(line + '\n');
+  };
+}
