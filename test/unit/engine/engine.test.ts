@@ -1,0 +1,265 @@
+import { describe, expect, it } from 'vitest';
+import { Playbook, CISN, SISN } from './playbook.js';
+import type { Decider, MatchContext, Plan } from '../../../src/engine/plan.js';
+import { PASS } from '../../../src/engine/plan.js';
+import { EventBus } from '../../../src/engine/event-bus.js';
+import type { TcpmitmEvent } from '../../../src/engine/events.js';
+
+/** A decider with one rule: `plan` for segments that satisfy `when`, `times` at most. */
+function oneRule(when: (c: MatchContext) => boolean, plan: Plan, times = Infinity): Decider {
+  let n = 0;
+  return {
+    decide: (c) => (when(c) && n++ < times ? { rule: 1, plan } : PASS),
+    forget: () => undefined,
+  };
+}
+
+describe('engine: passthrough', () => {
+  it('forwards every segment to the other port, unchanged, and infers a four-way close', () => {
+    const p = new Playbook();
+    p.handshake();
+    const data = p.fromClient('PA', 1, 1, 100);
+    p.fromServer('A', 1, 101);
+    p.fromClient('FA', 101, 1);
+    p.fromServer('A', 1, 102);
+    p.fromServer('FA', 1, 102);
+    p.fromClient('A', 102, 2);
+    expect(p.sendsRaw().find((s) => s.len === 100)!.frame).toBe(data);
+    expect(p.takeSends()).toEqual(['b S', 'a SA', 'b A', 'b PA', 'a A', 'b FA', 'a A', 'a FA', 'b A']);
+    expect(p.states('client')).toEqual(['SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT']);
+    expect(p.states('server')).toEqual(['SYN-RECV', 'ESTAB', 'CLOSE-WAIT', 'LAST-ACK', 'CLOSED']);
+    const seg = p.events.find((e) => e.type === 'segment' && e.flags === 'FA' && e.from === 'client');
+    expect(seg).toMatchObject({ seq: 101, ack: 1, role: 'fin', verdict: 'pass' });
+  });
+
+  it('forwards malformed and non-TCP frames untouched and counts them', () => {
+    const p = new Playbook();
+    const arp = Buffer.from('ffffffffffff02000000000108060001080006040001020000000001c6120001000000000000c6120002', 'hex');
+    p.engine.onFrame('a', arp, 0);
+    const bad = Buffer.from(p.fromClient('S', 0, 0));
+    p.outputs.length = 0;
+    bad[14 + 20 + 12] = 0x10; // TCP data offset 4 words (< 5): malformed
+    p.engine.onFrame('a', bad, 0);
+    const sends = p.sendsRaw();
+    expect(sends.map((s) => s.frame)).toEqual([bad]);
+    expect(p.engine.stats).toMatchObject({ nonTcp: 1, malformed: 1 });
+  });
+});
+
+describe('engine: actions', () => {
+  it('drop: the last ACK never reaches the server, which stays in LAST-ACK', () => {
+    const p = new Playbook({ decider: oneRule((c) => c.role === 'last-ack', { kind: 'drop' }) });
+    p.handshake();
+    p.fromClient('FA', 1, 1);
+    p.fromServer('FA', 1, 2);
+    p.takeSends();
+    p.fromClient('A', 2, 2);
+    expect(p.takeSends()).toEqual([]);
+    expect(p.states('client').at(-1)).toBe('TIME-WAIT');
+    expect(p.states('server').at(-1)).toBe('LAST-ACK');
+    expect(p.events.find((e) => e.type === 'segment' && e.verdict === 'drop')).toMatchObject({ role: 'last-ack', rule: 1 });
+    // The server retransmits its FIN; the client in TIME-WAIT re-ACKs; that one passes (times: 1).
+    p.engine.setDecider(oneRule((c) => c.role === 'last-ack', { kind: 'drop' }, 0));
+    p.fromServer('FA', 1, 2);
+    p.fromClient('A', 2, 2);
+    expect(p.takeSends()).toEqual(['a FA', 'b A']);
+    expect(p.states('server').at(-1)).toBe('CLOSED');
+  });
+
+  it('delay: holds the FIN, keeps later segments of that direction behind it, not the other direction', () => {
+    const p = new Playbook({ decider: oneRule((c) => c.role === 'fin', { kind: 'delay', ms: 200, reorder: false }) });
+    p.handshake();
+    p.takeSends();
+    p.fromClient('FA', 1, 1);
+    expect(p.takeSends()).toEqual([]);
+    expect(p.outputs).toEqual([]);
+    p.fromClient('A', 2, 1); // a later segment of the same direction waits
+    p.fromServer('PA', 1, 1, 10); // the other direction flows
+    expect(p.takeSends()).toEqual(['a PA']);
+    expect(p.states('client').at(-1)).toBe('FIN-WAIT-1');
+    expect(p.states('server').at(-1)).toBe('ESTAB');
+    p.advance(199);
+    expect(p.takeSends()).toEqual([]);
+    p.advance(1);
+    expect(p.takeSends()).toEqual(['b FA', 'b A']);
+    expect(p.states('server').at(-1)).toBe('CLOSE-WAIT');
+    const release = p.events.find((e) => e.type === 'action' && e.action === 'release');
+    expect(release).toMatchObject({ detail: expect.stringContaining('after 200 ms') });
+  });
+
+  it('delay with reorder lets later segments overtake', () => {
+    const p = new Playbook({ decider: oneRule((c) => c.role === 'data', { kind: 'delay', ms: 50, reorder: true }, 1) });
+    p.handshake();
+    p.takeSends();
+    p.fromClient('PA', 1, 1, 10);
+    p.fromClient('PA', 11, 1, 10);
+    expect(p.takeSends()).toEqual(['b PA']);
+    p.advance(50);
+    expect(p.sendsRaw().map((s) => s.seq)).toEqual([CISN + 1]);
+  });
+
+  it('rst: forges RST|ACK with seq = the receiver\'s rcv_nxt, and the receiver is CLOSED', () => {
+    const p = new Playbook({ decider: oneRule((c) => c.role === 'data' && c.from === 'client', { kind: 'rst', to: 'server', instead: true, seqOffset: 0 }) });
+    p.handshake();
+    p.fromClient('PA', 1, 1, 10); // replaced by a RST to the server
+    const sends = p.sendsRaw().slice(3);
+    expect(sends).toHaveLength(1);
+    expect(sends[0]).toMatchObject({ port: 'b', flags: 'RA', seq: CISN + 1, ack: SISN + 1 });
+    expect(p.states('server').at(-1)).toBe('CLOSED');
+    expect(p.states('client').at(-1)).toBe('ESTAB');
+    expect(p.engine.stats.forged).toBe(1);
+  });
+
+  it('rst by hand to both ends uses each receiver\'s own numbers and the right ports', () => {
+    const p = new Playbook();
+    p.handshake();
+    p.fromClient('PA', 1, 1, 5);
+    p.fromServer('PA', 1, 6, 7);
+    p.takeSends();
+    p.engine.onControl({ kind: 'rst', conn: 1, to: 'both' }, 0);
+    const s = p.sendsRaw();
+    expect(s.map((x) => [x.port, x.flags, x.seq])).toEqual([
+      ['a', 'RA', SISN + 8],
+      ['b', 'RA', CISN + 6],
+    ]);
+    expect(p.states('client').at(-1)).toBe('CLOSED');
+    expect(p.states('server').at(-1)).toBe('CLOSED');
+  });
+
+  it('rst with a sequence offset inside the window changes nothing (RFC 5961 challenge ACK)', () => {
+    const p = new Playbook({ decider: oneRule((c) => c.role === 'data', { kind: 'rst', to: 'server', instead: false, seqOffset: 1 }) });
+    p.handshake();
+    p.fromClient('PA', 1, 1, 10);
+    expect(p.states('server').at(-1)).toBe('ESTAB');
+  });
+
+  it('coalesce: the passive closer\'s pure ACK rides on its FIN; the client skips FIN-WAIT-2', () => {
+    const p = new Playbook({ decider: oneRule((c) => c.role === 'ack-of-fin' && c.from === 'server', { kind: 'coalesce', windowMs: 400 }) });
+    p.handshake();
+    p.fromClient('FA', 1, 1);
+    p.takeSends();
+    p.fromServer('A', 1, 2); // held
+    expect(p.takeSends()).toEqual([]);
+    p.now += 200;
+    p.fromClient('FA', 1, 1); // client retransmits its FIN (tail-loss probe)
+    p.fromServer('A', 1, 2); // a second pure ACK of the same FIN: absorbed too
+    p.now += 100;
+    p.fromServer('FA', 1, 2);
+    p.fromClient('A', 2, 2);
+    expect(p.takeSends()).toEqual(['b FA', 'a FA', 'b A']);
+    expect(p.states('client')).toEqual(['SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'TIME-WAIT']);
+    expect(p.states('server')).toEqual(['SYN-RECV', 'ESTAB', 'CLOSE-WAIT', 'LAST-ACK', 'CLOSED']);
+    expect(p.engine.stats.coalesced).toBe(2);
+  });
+
+  it('coalesce: releases the ACK when no FIN follows within the window', () => {
+    const p = new Playbook({ decider: oneRule((c) => c.role === 'ack-of-fin', { kind: 'coalesce', windowMs: 400 }) });
+    p.handshake();
+    p.fromClient('FA', 1, 1);
+    p.takeSends();
+    p.fromServer('A', 1, 2);
+    p.advance(399);
+    expect(p.takeSends()).toEqual([]);
+    p.advance(1);
+    expect(p.takeSends()).toEqual(['a A']);
+    expect(p.states('client').at(-1)).toBe('FIN-WAIT-2');
+  });
+
+  it('await-peer-fin: the FINs cross, both ends pass through CLOSING', () => {
+    const p = new Playbook({ decider: oneRule((c) => c.role === 'fin' && c.from === 'client', { kind: 'await-peer-fin', timeoutMs: 2000 }, 1) });
+    p.handshake();
+    p.takeSends();
+    p.fromClient('FA', 1, 1);
+    expect(p.takeSends()).toEqual([]);
+    p.fromServer('FA', 1, 1); // server closes on its own: its FIN does not ack the client's
+    expect(p.takeSends()).toEqual(['b FA', 'a FA']);
+    p.fromClient('A', 2, 2);
+    p.fromServer('A', 2, 2);
+    expect(p.states('client')).toEqual(['SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'CLOSING', 'TIME-WAIT']);
+    expect(p.states('server')).toEqual(['SYN-RECV', 'ESTAB', 'FIN-WAIT-1', 'CLOSING', 'TIME-WAIT']);
+  });
+
+  it('blackhole: this and every later segment of the connection is dropped, both ways', () => {
+    const p = new Playbook({ decider: oneRule((c) => c.role === 'data', { kind: 'blackhole' }, 1) });
+    p.handshake();
+    p.takeSends();
+    p.fromClient('PA', 1, 1, 10);
+    p.fromServer('PA', 1, 1, 10);
+    p.fromClient('PA', 1, 1, 10);
+    expect(p.takeSends()).toEqual([]);
+    expect(p.engine.stats.dropped).toBe(3);
+  });
+
+  it('duplicate sends a segment twice', () => {
+    const p = new Playbook({ decider: oneRule((c) => c.role === 'data', { kind: 'duplicate' }) });
+    p.handshake();
+    p.takeSends();
+    p.fromClient('PA', 1, 1, 10);
+    expect(p.takeSends()).toEqual(['b PA', 'b PA']);
+  });
+
+  it('hold: headless passes with one warning; interactive waits for release by hand', () => {
+    const headless = new Playbook({ decider: oneRule(() => true, { kind: 'hold' }) });
+    headless.handshake();
+    expect(headless.takeSends()).toHaveLength(3);
+    expect(headless.events.filter((e) => e.type === 'warning')).toHaveLength(1);
+
+    const p = new Playbook({ interactive: true });
+    p.handshake();
+    p.takeSends();
+    p.engine.onControl({ kind: 'hold-mode', on: true }, 0);
+    p.fromClient('PA', 1, 1, 10);
+    p.fromClient('FA', 11, 1);
+    expect(p.takeSends()).toEqual([]);
+    expect(p.engine.pendingCount()).toBe(2);
+    p.engine.onControl({ kind: 'release-first' }, 0);
+    expect(p.takeSends()).toEqual(['b PA']);
+    p.engine.onControl({ kind: 'drop-first-held' }, 0);
+    expect(p.takeSends()).toEqual([]);
+    expect(p.engine.pendingCount()).toBe(0);
+    expect(p.states('client').at(-1)).toBe('FIN-WAIT-1');
+    expect(p.states('server').at(-1)).toBe('ESTAB');
+  });
+
+  it('drop-next by hand drops exactly one segment of that direction', () => {
+    const p = new Playbook();
+    p.handshake();
+    p.takeSends();
+    p.engine.onControl({ kind: 'drop-next', conn: 1, dir: 's2c' }, 0);
+    p.fromClient('PA', 1, 1, 10);
+    p.fromServer('A', 1, 11);
+    p.fromServer('A', 1, 11);
+    expect(p.takeSends()).toEqual(['b PA', 'a A']);
+  });
+
+  it('asks for a wake-up at the tracker\'s TIME-WAIT deadline and emits CLOSED then', () => {
+    const p = new Playbook({ timeWaitMs: 1000 });
+    p.handshake();
+    p.fromClient('FA', 1, 1);
+    p.fromServer('FA', 1, 2);
+    p.fromClient('A', 2, 2);
+    const wakes = p.outputs.filter((o) => o.kind === 'wake');
+    expect(wakes.at(-1)).toMatchObject({ at: 1000 });
+    p.advance(1000);
+    expect(p.states('client').at(-1)).toBe('CLOSED');
+  });
+});
+
+describe('event bus', () => {
+  it('reports a consumer that throws as a warning, detaches it, and keeps delivering', () => {
+    const bus = new EventBus(() => 1.5);
+    const got: TcpmitmEvent[] = [];
+    bus.subscribe('bad', () => {
+      throw new Error('boom');
+    });
+    bus.subscribe('good', (e) => got.push(e));
+    bus.emit({ type: 'warning', t: 0, message: 'one' });
+    bus.emit({ type: 'warning', t: 0, message: 'two' });
+    expect(got.map((e) => (e as { message: string }).message)).toEqual([
+      'one',
+      'event consumer "bad" failed and was detached: boom',
+      'two',
+    ]);
+    expect(bus.size).toBe(1);
+  });
+});
