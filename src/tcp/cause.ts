@@ -1,0 +1,34 @@
+// Words for a segment in a state change's cause: "sent FIN+ACK seq=101 ack=1".
+// Sequence numbers are relative to the sender's ISN and acknowledgment numbers
+// to the receiver's ISN (as Wireshark shows them) when known, else absolute.
+
+import type { Seq } from '../packet/seq.js';
+import { TcpFlag } from './segment.js';
+
+export interface DescribedSegment {
+  readonly seq: Seq;
+  readonly ack: Seq;
+  readonly flags: number;
+  readonly payloadLength: number;
+}
+
+/** "SYN", "SYN+ACK", "FIN+ACK", "RST+ACK", "ACK": the flags that matter to the state machine. */
+export function flagWords(flags: number): string {
+  const w: string[] = [];
+  if (flags & TcpFlag.SYN) w.push('SYN');
+  if (flags & TcpFlag.FIN) w.push('FIN');
+  if (flags & TcpFlag.RST) w.push('RST');
+  if (flags & TcpFlag.ACK) w.push('ACK');
+  return w.length > 0 ? w.join('+') : 'no flags';
+}
+
+function rel(n: Seq, base: Seq | undefined): number {
+  return base === undefined ? n : (n - base) >>> 0;
+}
+
+export function describeSegment(seg: DescribedSegment, senderIsn: Seq | undefined, receiverIsn: Seq | undefined): string {
+  let s = `${flagWords(seg.flags)} seq=${rel(seg.seq, senderIsn)}`;
+  if (seg.flags & TcpFlag.ACK) s += ` ack=${rel(seg.ack, receiverIsn)}`;
+  if (seg.payloadLength > 0) s += ` len=${seg.payloadLength}`;
+  return s;
+}

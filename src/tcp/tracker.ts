@@ -1,0 +1,651 @@
+// The connection tracker: per 4-tuple, both endpoints' state machines, driven
+// by what each endpoint *sent* and what it was *delivered* (only the inline box
+// knows the second). One function per observation decides, as a switch over
+// the endpoint's state, citing RFC 9293 and where Linux differs. Pure: time
+// comes in as `now` (ms, monotonic).
+
+import type { Seq } from '../packet/seq.js';
+import { seq as toSeq, seqAdd, seqGt } from '../packet/seq.js';
+import { classify } from './classify.js';
+import { describeSegment } from './cause.js';
+import { EndpointMachine, type EndpointView } from './endpoint.js';
+import type { Role } from './role.js';
+import { judgeRst, type RstJudgement } from './rst.js';
+import { TcpFlag, type SegmentInfo } from './segment.js';
+import { peerOf, type Endpoint, type TcpState } from './state.js';
+import { TimerHeap } from './timers.js';
+
+export type { EndpointView, EndpointTimer } from './endpoint.js';
+export type { RstJudgement, RstVerdict } from './rst.js';
+
+export interface TrackerOptions {
+  /** TIME-WAIT length (2MSL). Linux: TCP_TIMEWAIT_LEN, a fixed 60 s. */
+  timeWaitMs?: number;
+  /**
+   * How long FIN-WAIT-2 lasts before the endpoint is gone (net.ipv4.tcp_fin_timeout,
+   * 60 s). Linux applies it only to *orphaned* sockets (closed by the
+   * application, not merely shut down for writing); the tracker cannot see
+   * orphaning, so it applies it to every FIN-WAIT-2 — pass Infinity to model a
+   * half-closed socket the application still holds. The kernel probe shows the truth.
+   */
+  finTimeoutMs?: number;
+  /** A finished record (both endpoints CLOSED) is kept this long after its last segment so late retransmissions and RST replies still find it. Default 10 s. */
+  lingerMs?: number;
+  /**
+   * A record that cannot progress without packets — one endpoint CLOSED or
+   * still in the handshake, and no timer running — is forgotten after this
+   * long without a segment (bounds memory for refused, abandoned or
+   * half-reset connections). Default 180 s, above Linux's SYN retry budget (~127 s).
+   */
+  staleMs?: number;
+  /** net.ipv4.tcp_rfc1337: when true, a RST does not end TIME-WAIT. Linux default false. */
+  rfc1337?: boolean;
+}
+
+export interface StateChange {
+  readonly conn: number;
+  readonly endpoint: Endpoint;
+  readonly from: TcpState;
+  readonly to: TcpState;
+  /** "sent FIN+ACK seq=101 ack=1", "delivered ACK seq=1 ack=102", "timer 2MSL" (seq/ack relative to ISNs, see cause.ts). */
+  readonly cause: string;
+  readonly t: number;
+}
+
+export interface ConnectionView {
+  readonly id: number;
+  readonly family: 4 | 6;
+  readonly client: { readonly addr: string; readonly port: number };
+  readonly server: { readonly addr: string; readonly port: number };
+  /** First seen mid-stream (no SYN): states before that are unknown, not invented. */
+  readonly pickedUp: boolean;
+  readonly clientEnd: EndpointView;
+  readonly serverEnd: EndpointView;
+  readonly createdAt: number;
+  /** Time of the last segment sent or delivered on it. */
+  readonly lastSeen: number;
+  /** True once a new SYN on the same 4-tuple started a newer record; lookup() no longer finds it. */
+  readonly superseded: boolean;
+}
+
+export interface SentResult {
+  readonly conn: ConnectionView;
+  readonly from: Endpoint;
+  readonly role: Role;
+  /** True when this segment created the record (a SYN, or a picked-up connection). */
+  readonly isNew: boolean;
+  /** May include changes of a superseded record (its TIME-WAIT reused by this SYN). */
+  readonly changes: StateChange[];
+}
+
+export interface DeliveryResult {
+  /** Undefined when no record matches the segment's 4-tuple. */
+  readonly conn?: ConnectionView;
+  readonly to?: Endpoint;
+  readonly changes: StateChange[];
+  /** Only for a RST: what the receiver did with it. */
+  readonly rst?: RstJudgement;
+}
+
+const CLIENT = 0;
+const SERVER = 1;
+const GC = 2;
+
+class Connection implements ConnectionView {
+  readonly c: EndpointMachine;
+  readonly s: EndpointMachine;
+  lastSeen: number;
+  superseded = false;
+  /** The record this one superseded, while that one still has a TIME-WAIT endpoint. */
+  predecessor?: number;
+  gcGen = 0;
+  gcAt = Infinity;
+
+  constructor(
+    readonly id: number,
+    readonly family: 4 | 6,
+    readonly key: string,
+    readonly client: { readonly addr: string; readonly port: number },
+    readonly server: { readonly addr: string; readonly port: number },
+    readonly pickedUp: boolean,
+    readonly createdAt: number,
+    clientState: TcpState,
+    serverState: TcpState,
+  ) {
+    this.c = new EndpointMachine('client', client.addr, client.port, clientState);
+    this.s = new EndpointMachine('server', server.addr, server.port, serverState);
+    this.lastSeen = createdAt;
+  }
+
+  get clientEnd(): EndpointView {
+    return this.c;
+  }
+
+  get serverEnd(): EndpointView {
+    return this.s;
+  }
+
+  end(e: Endpoint): EndpointMachine {
+    return e === 'client' ? this.c : this.s;
+  }
+
+  /** Which endpoint owns (addr, port); the server when it is not the client. */
+  which(addr: string, port: number): Endpoint {
+    return addr === this.client.addr && port === this.client.port ? 'client' : 'server';
+  }
+}
+
+/** The segment with its numbers typed as sequence numbers. */
+interface Seg {
+  readonly seq: Seq;
+  readonly ack: Seq;
+  readonly flags: number;
+  readonly payloadLength: number;
+  readonly window: number;
+  readonly windowScale?: number;
+}
+
+function asSeg(s: SegmentInfo): Seg {
+  return {
+    seq: toSeq(s.seq),
+    ack: toSeq(s.ack),
+    flags: s.flags,
+    payloadLength: s.payloadLength,
+    window: s.window,
+    ...(s.windowScale !== undefined ? { windowScale: s.windowScale } : {}),
+  };
+}
+
+function tupleKey(family: 4 | 6, aAddr: string, aPort: number, bAddr: string, bPort: number): string {
+  const a = `${aAddr}|${aPort}`;
+  const b = `${bAddr}|${bPort}`;
+  return a < b ? `${family}|${a}|${b}` : `${family}|${b}|${a}`;
+}
+
+function keyOf(s: SegmentInfo): string {
+  return tupleKey(s.family, s.srcAddr, s.srcPort, s.dstAddr, s.dstPort);
+}
+
+const has = (flags: number, f: number): boolean => (flags & f) !== 0;
+
+/** Endpoint states in which it cannot progress without segments or has none to progress. */
+function isIdleState(s: TcpState): boolean {
+  return s === 'CLOSED' || s === 'LISTEN' || s === 'SYN-SENT' || s === 'SYN-RECV';
+}
+
+function isGone(s: TcpState): boolean {
+  return s === 'CLOSED' || s === 'LISTEN';
+}
+
+export class Tracker {
+  private readonly timeWaitMs: number;
+  private readonly finTimeoutMs: number;
+  private readonly lingerMs: number;
+  private readonly staleMs: number;
+  private readonly rfc1337: boolean;
+  private readonly byKey = new Map<string, Connection>();
+  private readonly byId = new Map<number, Connection>();
+  /** Timer keys are id * 4 + CLIENT | SERVER | GC. */
+  private readonly heap = new TimerHeap<number>();
+  private nextId = 1;
+
+  constructor(opts: TrackerOptions = {}) {
+    this.timeWaitMs = opts.timeWaitMs ?? 60_000;
+    this.finTimeoutMs = opts.finTimeoutMs ?? 60_000;
+    this.lingerMs = opts.lingerMs ?? 10_000;
+    this.staleMs = opts.staleMs ?? 180_000;
+    this.rfc1337 = opts.rfc1337 ?? false;
+  }
+
+  /** Number of records held (superseded ones with a TIME-WAIT endpoint included). */
+  get size(): number {
+    return this.byId.size;
+  }
+
+  lookup(seg: SegmentInfo): ConnectionView | undefined {
+    return this.byKey.get(keyOf(seg));
+  }
+
+  get(id: number): ConnectionView | undefined {
+    return this.byId.get(id);
+  }
+
+  connections(): IterableIterator<ConnectionView> {
+    return this.byId.values();
+  }
+
+  /**
+   * A segment captured from its sender: it has left the sender. Assigns the
+   * role (from the bookkeeping before this segment), then updates the sender.
+   */
+  sent(info: SegmentInfo, now: number): SentResult {
+    const seg = asSeg(info);
+    const changes: StateChange[] = [];
+    let conn = this.byKey.get(keyOf(info));
+    let isNew = false;
+    const pureSyn = has(seg.flags, TcpFlag.SYN) && !has(seg.flags, TcpFlag.ACK) && !has(seg.flags, TcpFlag.RST);
+    if (pureSyn && (conn === undefined || !this.isSynRetransmission(conn, info, seg))) {
+      conn = this.open(info, now, changes);
+      isNew = true;
+    } else if (conn === undefined) {
+      conn = this.pickUp(info, seg, now);
+      isNew = true;
+    }
+    const from = conn.which(info.srcAddr, info.srcPort);
+    const role = classify(seg, conn.end(from), conn.end(peerOf(from)));
+    this.applySent(conn, from, seg, now, changes);
+    conn.lastSeen = now;
+    this.scheduleGc(conn, now);
+    return { conn, from, role, isNew, changes };
+  }
+
+  /** A segment delivered to its receiver (re-sent unchanged or forged by tcpmitm). Returns the state changes. */
+  delivered(info: SegmentInfo, now: number): StateChange[] {
+    return this.deliver(info, now).changes;
+  }
+
+  /** As delivered(), also saying which record and endpoint it reached and what a RST did. */
+  deliver(info: SegmentInfo, now: number): DeliveryResult {
+    const conn = this.byKey.get(keyOf(info));
+    if (conn === undefined) return { changes: [] };
+    const seg = asSeg(info);
+    const changes: StateChange[] = [];
+    const to = conn.which(info.dstAddr, info.dstPort);
+    if (has(seg.flags, TcpFlag.SYN) && !has(seg.flags, TcpFlag.ACK) && conn.predecessor !== undefined) {
+      this.reuseTimeWait(conn, info, now, changes);
+    }
+    const rst = this.applyDelivered(conn, to, seg, now, changes);
+    conn.lastSeen = now;
+    this.scheduleGc(conn, now);
+    return rst === undefined ? { conn, to, changes } : { conn, to, changes, rst };
+  }
+
+  /** Fires timers due at `now` (2MSL, tcp_fin_timeout) and forgets finished records. */
+  advance(now: number): StateChange[] {
+    const changes: StateChange[] = [];
+    for (;;) {
+      const top = this.heap.peek();
+      if (top === undefined || top.at > now) break;
+      this.heap.pop();
+      const conn = this.byId.get(Math.floor(top.key / 4));
+      if (conn === undefined) continue;
+      const what = top.key % 4;
+      if (what === GC) {
+        if (top.gen !== conn.gcGen) continue;
+        conn.gcAt = Infinity;
+        this.collect(conn, now);
+        continue;
+      }
+      const which: Endpoint = what === CLIENT ? 'client' : 'server';
+      const ep = conn.end(which);
+      if (ep.timer === undefined || top.gen !== ep.timerGen) continue;
+      // Linux: TIME-WAIT's tw sock and an orphaned FIN-WAIT-2 die silently (no RST).
+      const cause = ep.timer.kind === '2MSL' ? 'timer 2MSL' : 'timer tcp_fin_timeout';
+      this.setState(conn, which, 'CLOSED', cause, top.at, changes);
+      this.scheduleGc(conn, now);
+    }
+    return changes;
+  }
+
+  /** The earliest time advance() has work to do, if any. */
+  nextDeadline(): number | undefined {
+    for (;;) {
+      const top = this.heap.peek();
+      if (top === undefined) return undefined;
+      if (this.isLive(top.key, top.gen)) return top.at;
+      this.heap.pop();
+    }
+  }
+
+  /**
+   * The (seq, ack) a forged RST must carry to be accepted by `to`: seq = its
+   * rcv_nxt (Linux accepts only an exact match, RFC 5961 §3.2), ack = its
+   * snd_nxt (needed in SYN-SENT, harmless elsewhere). Undefined when `to` has
+   * no socket to reset or its numbers are not known.
+   */
+  rstFor(id: number, to: Endpoint): { seq: Seq; ack: Seq } | undefined {
+    const conn = this.byId.get(id);
+    if (conn === undefined) return undefined;
+    const ep = conn.end(to);
+    if (isGone(ep.state) || ep.sndNxt === undefined) return undefined;
+    // SYN-SENT checks only the ACK (RFC 9293 §3.10.7.3); its rcv_nxt is not known yet.
+    if (ep.state === 'SYN-SENT') return { seq: ep.rcvNxt ?? toSeq(0), ack: ep.sndNxt };
+    if (ep.rcvNxt === undefined) return undefined;
+    return { seq: ep.rcvNxt, ack: ep.sndNxt };
+  }
+
+  /** What a RST with this seq (and ack) would do if delivered to `to` now; changes nothing. */
+  judgeRst(id: number, to: Endpoint, seqNo: number, ackNo = 0): RstJudgement | undefined {
+    const conn = this.byId.get(id);
+    if (conn === undefined) return undefined;
+    return judgeRst(conn.end(to), { seq: toSeq(seqNo), ack: toSeq(ackNo), flags: TcpFlag.RST | TcpFlag.ACK }, { rfc1337: this.rfc1337 });
+  }
+
+  // ---- record lifecycle -------------------------------------------------
+
+  private isSynRetransmission(conn: Connection, info: SegmentInfo, seg: Seg): boolean {
+    return (
+      conn.which(info.srcAddr, info.srcPort) === 'client' &&
+      conn.c.state === 'SYN-SENT' &&
+      conn.c.isn === seg.seq
+    );
+  }
+
+  /**
+   * A SYN that is not a retransmission starts a new record (new id). A record
+   * already on the 4-tuple is superseded: if the SYN's sender holds it in
+   * TIME-WAIT, Linux reuses that TIME-WAIT (tcp_tw_reuse / tcp_twsk_unique)
+   * and it ends now; a TIME-WAIT on the other side ends when the SYN is
+   * delivered to it (reuseTimeWait). A superseded record with no TIME-WAIT is
+   * forgotten at once.
+   */
+  private open(info: SegmentInfo, now: number, changes: StateChange[]): Connection {
+    const key = keyOf(info);
+    const id = this.nextId++;
+    const old = this.byKey.get(key);
+    const conn = new Connection(
+      id,
+      info.family,
+      key,
+      { addr: info.srcAddr, port: info.srcPort },
+      { addr: info.dstAddr, port: info.dstPort },
+      false,
+      now,
+      'CLOSED',
+      // The server's side of a new connection is its listener until the SYN arrives.
+      'LISTEN',
+    );
+    if (old !== undefined) {
+      old.superseded = true;
+      const sender = old.which(info.srcAddr, info.srcPort);
+      if (old.end(sender).state === 'TIME-WAIT') {
+        this.setState(old, sender, 'CLOSED', `sent SYN seq=0 on its 4-tuple (TIME-WAIT reused by conn ${id})`, now, changes);
+      }
+      if (old.c.state === 'TIME-WAIT' || old.s.state === 'TIME-WAIT') conn.predecessor = old.id;
+      else this.forget(old);
+    }
+    this.byKey.set(key, conn);
+    this.byId.set(id, conn);
+    return conn;
+  }
+
+  /**
+   * A connection first seen mid-stream: both endpoints are taken as ESTAB (or
+   * SYN-SENT/SYN-RECV when the first segment is a SYN-ACK), no history is
+   * invented. Which side is the server is a guess: the lower port (a service
+   * port is usually below the ephemeral range), the destination on a tie.
+   */
+  private pickUp(info: SegmentInfo, seg: Seg, now: number): Connection {
+    const synAck = has(seg.flags, TcpFlag.SYN) && has(seg.flags, TcpFlag.ACK);
+    const srcIsServer = synAck || info.srcPort < info.dstPort;
+    const src = { addr: info.srcAddr, port: info.srcPort };
+    const dst = { addr: info.dstAddr, port: info.dstPort };
+    const conn = new Connection(
+      this.nextId++,
+      info.family,
+      keyOf(info),
+      srcIsServer ? dst : src,
+      srcIsServer ? src : dst,
+      true,
+      now,
+      synAck ? 'SYN-SENT' : 'ESTAB',
+      synAck ? 'SYN-RECV' : 'ESTAB',
+    );
+    // The sender's ACK proves the peer has sent at least up to it.
+    if (has(seg.flags, TcpFlag.ACK)) conn.end(srcIsServer ? 'client' : 'server').noteSent(seg.ack);
+    this.byKey.set(conn.key, conn);
+    this.byId.set(conn.id, conn);
+    return conn;
+  }
+
+  /** tcp_timewait_state_process(): a new SYN delivered to a TIME-WAIT socket of the superseded record ends it (TCP_TW_SYN) and goes to the listener. */
+  private reuseTimeWait(conn: Connection, info: SegmentInfo, now: number, changes: StateChange[]): void {
+    const old = this.byId.get(conn.predecessor!);
+    if (old === undefined) return;
+    const to = old.which(info.dstAddr, info.dstPort);
+    if (old.end(to).state !== 'TIME-WAIT') return;
+    // Linux accepts it when seq is after rcv_nxt or (timestamps, on by default) newer; the tracker assumes so.
+    this.setState(old, to, 'CLOSED', `delivered SYN seq=0 of new connection ${conn.id} on its 4-tuple`, now, changes);
+    this.scheduleGc(old, now);
+  }
+
+  private forget(conn: Connection): void {
+    this.byId.delete(conn.id);
+    if (this.byKey.get(conn.key) === conn) this.byKey.delete(conn.key);
+  }
+
+  /** When a record may be forgotten: finished → after lingerMs, stuck → after staleMs, superseded and finished → now. */
+  private gcDue(conn: Connection): number | undefined {
+    const c = conn.c.state;
+    const s = conn.s.state;
+    if (isGone(c) && isGone(s)) return conn.superseded ? conn.lastSeen : conn.lastSeen + this.lingerMs;
+    if (conn.c.timer !== undefined || conn.s.timer !== undefined) return undefined;
+    if (isIdleState(c) || isIdleState(s)) return conn.lastSeen + this.staleMs;
+    return undefined;
+  }
+
+  private scheduleGc(conn: Connection, now: number): void {
+    const due = this.gcDue(conn);
+    if (due === undefined || due >= conn.gcAt) return;
+    if (due <= now && conn.superseded) {
+      this.forget(conn);
+      return;
+    }
+    conn.gcAt = due;
+    this.pushTimer(due, conn.id * 4 + GC, ++conn.gcGen);
+  }
+
+  /**
+   * Restarted timers leave superseded entries behind (a stale-check pushed at
+   * SYN time lives staleMs); when they outnumber live ones the heap is
+   * rebuilt, so its size stays proportional to the records held.
+   */
+  private pushTimer(at: number, key: number, gen: number): void {
+    if (this.heap.size > 4 * this.byId.size + 1024) this.heap.retain((e) => this.isLive(e.key, e.gen));
+    this.heap.push({ at, key, gen });
+  }
+
+  private collect(conn: Connection, now: number): void {
+    const due = this.gcDue(conn);
+    if (due === undefined) return;
+    if (due <= now) this.forget(conn);
+    else this.scheduleGc(conn, now);
+  }
+
+  private isLive(key: number, gen: number): boolean {
+    const conn = this.byId.get(Math.floor(key / 4));
+    if (conn === undefined) return false;
+    const what = key % 4;
+    if (what === GC) return gen === conn.gcGen && conn.gcAt !== Infinity;
+    const ep = conn.end(what === CLIENT ? 'client' : 'server');
+    return ep.timer !== undefined && gen === ep.timerGen;
+  }
+
+  // ---- the state machine ------------------------------------------------
+
+  /** Moves one endpoint, starts or stops its timer, records the change. */
+  private setState(conn: Connection, which: Endpoint, to: TcpState, cause: string, now: number, changes: StateChange[]): void {
+    const ep = conn.end(which);
+    const from = ep.state;
+    if (from === to) return;
+    ep.state = to;
+    if (to === 'TIME-WAIT') this.startTimer(conn, which, '2MSL', now + this.timeWaitMs);
+    else if (to === 'FIN-WAIT-2' && Number.isFinite(this.finTimeoutMs)) this.startTimer(conn, which, 'fin-timeout', now + this.finTimeoutMs);
+    else ep.clearTimer();
+    changes.push({ conn: conn.id, endpoint: which, from, to, cause, t: now });
+  }
+
+  private startTimer(conn: Connection, which: Endpoint, kind: '2MSL' | 'fin-timeout', at: number): void {
+    const ep = conn.end(which);
+    ep.setTimer(kind, at);
+    this.pushTimer(at, conn.id * 4 + (which === 'client' ? CLIENT : SERVER), ep.timerGen);
+  }
+
+  /** What sending this segment does to its sender (RFC 9293 §3.10.4 CLOSE, §3.10.5 ABORT; §3.10.1 OPEN). */
+  private applySent(conn: Connection, from: Endpoint, seg: Seg, now: number, changes: StateChange[]): void {
+    const ep = conn.end(from);
+    const peer = conn.end(peerOf(from));
+    const f = seg.flags;
+    const syn = has(f, TcpFlag.SYN);
+    const fin = has(f, TcpFlag.FIN);
+    const rst = has(f, TcpFlag.RST);
+    const ack = has(f, TcpFlag.ACK);
+
+    if (!rst) {
+      if (syn && (ep.isn === undefined || ep.state === 'CLOSED' || ep.state === 'LISTEN')) ep.isn = seg.seq;
+      if (syn && seg.windowScale !== undefined) ep.offeredScale = Math.min(seg.windowScale, 14);
+      if (ack) ep.noteAckSent(seg.ack);
+      ep.noteSent(seqAdd(seg.seq, seg.payloadLength + (syn ? 1 : 0) + (fin ? 1 : 0)));
+      if (fin && ep.finSeq === undefined) ep.finSeq = seqAdd(seg.seq, seg.payloadLength);
+      // RFC 7323 §2.2: the window field of a SYN is never scaled; scaling is in force only when both SYNs offered it.
+      if (syn && ack) {
+        const on = ep.offeredScale !== undefined && peer.offeredScale !== undefined;
+        ep.windowScale = on ? ep.offeredScale! : 0;
+        peer.windowScale = on ? peer.offeredScale! : 0;
+      }
+      ep.window = syn ? seg.window : seg.window * 2 ** ep.windowScale;
+      ep.windowKnown = true;
+    }
+
+    const cause = `sent ${describeSegment(seg, ep.isn, peer.isn)}`;
+    const state = ep.state;
+    switch (state) {
+      case 'CLOSED':
+      case 'LISTEN':
+        // §3.10.1 active OPEN: SYN sent → SYN-SENT. A SYN-ACK from a listener
+        // whose SYN delivery we did not see (tap mode) means SYN-RECV.
+        if (rst) break; // no socket, or a listener refusing a stray segment
+        if (syn && !ack) this.setState(conn, from, 'SYN-SENT', cause, now, changes);
+        else if (syn && ack && state === 'LISTEN') this.setState(conn, from, 'SYN-RECV', cause, now, changes);
+        break;
+      case 'SYN-SENT':
+        // A RST sent from SYN-SENT answers an unacceptable SYN-ACK (§3.10.7.3,
+        // tcp_rcv_synsent_state_process "reset_and_undo"): the socket stays.
+        break;
+      case 'SYN-RECV':
+      case 'ESTAB':
+        if (rst) this.setState(conn, from, 'CLOSED', `${cause} (abort)`, now, changes);
+        else if (fin) this.setState(conn, from, 'FIN-WAIT-1', cause, now, changes); // §3.10.4 CLOSE
+        break;
+      case 'CLOSE-WAIT':
+        if (rst) this.setState(conn, from, 'CLOSED', `${cause} (abort)`, now, changes);
+        else if (fin) this.setState(conn, from, 'LAST-ACK', cause, now, changes); // §3.10.4 CLOSE in CLOSE-WAIT
+        break;
+      case 'FIN-WAIT-1':
+      case 'FIN-WAIT-2':
+      case 'CLOSING':
+      case 'LAST-ACK':
+      case 'TIME-WAIT':
+        // §3.10.5 ABORT; Linux also kills a TIME-WAIT sock that answered with RST (TCP_TW_RST).
+        if (rst) this.setState(conn, from, 'CLOSED', `${cause} (abort)`, now, changes);
+        break;
+    }
+  }
+
+  /** What delivering this segment does to its receiver (RFC 9293 §3.10.7, SEGMENT ARRIVES, as Linux does it). */
+  private applyDelivered(conn: Connection, to: Endpoint, seg: Seg, now: number, changes: StateChange[]): RstJudgement | undefined {
+    const ep = conn.end(to);
+    const peer = conn.end(peerOf(to));
+    const f = seg.flags;
+    const syn = has(f, TcpFlag.SYN);
+    const fin = has(f, TcpFlag.FIN);
+    const rst = has(f, TcpFlag.RST);
+    const ack = has(f, TcpFlag.ACK);
+    const cause = `delivered ${describeSegment(seg, peer.isn, ep.isn)}`;
+    const before = ep.state;
+
+    if (rst) {
+      const j = judgeRst(ep, seg, { rfc1337: this.rfc1337 });
+      if (j.verdict === 'accepted') this.setState(conn, to, 'CLOSED', `${cause} (${j.reason})`, now, changes);
+      return j;
+    }
+
+    // A picked-up endpoint that has not sent yet takes the first segment it is delivered as in order.
+    if (conn.pickedUp && ep.rcvNxt === undefined && !syn) ep.rcvNxt = seg.seq;
+
+    switch (before) {
+      case 'CLOSED':
+        // No socket: Linux answers with RST, which we will see as sent by it.
+        return undefined;
+      case 'LISTEN':
+        // §3.10.7.2: a SYN makes a request sock (ss shows SYN-RECV).
+        if (syn && !ack) {
+          ep.rcvNxt = seqAdd(seg.seq, 1);
+          this.setState(conn, to, 'SYN-RECV', cause, now, changes);
+        }
+        return undefined;
+      case 'SYN-SENT':
+        // §3.10.7.3: a SYN-ACK acknowledging our SYN establishes; a bare SYN is a simultaneous open.
+        if (syn && ack && ep.sndNxt !== undefined && seg.ack === ep.sndNxt) {
+          ep.rcvNxt = seqAdd(seg.seq, 1);
+          ep.noteAckDelivered(seg.ack);
+          this.setState(conn, to, 'ESTAB', cause, now, changes);
+        } else if (syn && !ack) {
+          ep.rcvNxt = seqAdd(seg.seq, 1);
+          this.setState(conn, to, 'SYN-RECV', cause, now, changes);
+        }
+        return undefined;
+      case 'TIME-WAIT':
+        // tcp_timewait_state_process(): every ACK-bearing segment (a
+        // retransmitted FIN above all) is re-ACKed and restarts the 2MSL timer.
+        if (ack) this.startTimer(conn, to, '2MSL', now + this.timeWaitMs);
+        return undefined;
+      case 'SYN-RECV':
+      case 'ESTAB':
+      case 'FIN-WAIT-1':
+      case 'FIN-WAIT-2':
+      case 'CLOSE-WAIT':
+      case 'CLOSING':
+      case 'LAST-ACK':
+        break;
+    }
+
+    // §3.10.7.4 first check (tcp_sequence): unacceptable segments are dropped (Linux sends a dup ACK).
+    const endSeq = seqAdd(seg.seq, seg.payloadLength + (syn ? 1 : 0) + (fin ? 1 : 0));
+    if (!ep.sequenceAcceptable(seg.seq, endSeq)) return undefined;
+    // Fourth check: a SYN here draws a challenge ACK (RFC 5961 §4) or is a retransmitted SYN in SYN-RECV.
+    if (syn) return undefined;
+    // Fifth check: no ACK, drop.
+    if (!ack) return undefined;
+
+    let state: TcpState = before;
+    if (state === 'SYN-RECV') {
+      // tcp_check_req(): the ACK must acknowledge our SYN-ACK exactly.
+      if (ep.sndNxt === undefined || seg.ack !== ep.sndNxt) return undefined;
+      state = 'ESTAB';
+    }
+    // tcp_ack(): an ACK of data never sent discards the whole segment.
+    if (ep.sndNxt !== undefined && seqGt(seg.ack, ep.sndNxt)) {
+      this.settle(conn, to, before, state, cause, now, changes);
+      return undefined;
+    }
+    ep.noteAckDelivered(seg.ack);
+    if (ep.finAckedBy(seg.ack)) {
+      if (state === 'FIN-WAIT-1') state = 'FIN-WAIT-2';
+      else if (state === 'CLOSING') state = 'TIME-WAIT';
+      else if (state === 'LAST-ACK') state = 'CLOSED';
+    }
+    // Eighth check: the FIN counts only when everything before it has arrived.
+    // FIN-WAIT-1/2 keep receiving data (half-close, shutdown(SHUT_WR)).
+    if ((seg.payloadLength > 0 || fin) && state !== 'CLOSED' && state !== 'TIME-WAIT') {
+      const finConsumed = ep.receive(seg.seq, seg.payloadLength, fin);
+      if (finConsumed) {
+        if (state === 'ESTAB') state = 'CLOSE-WAIT';
+        else if (state === 'FIN-WAIT-1') state = 'CLOSING';
+        else if (state === 'FIN-WAIT-2') state = 'TIME-WAIT';
+      }
+    }
+    this.settle(conn, to, before, state, cause, now, changes);
+    return undefined;
+  }
+
+  /**
+   * One delivered segment yields at most one change per endpoint: a FIN+ACK
+   * that acknowledges our FIN takes FIN-WAIT-1 straight to TIME-WAIT (Linux
+   * passes FIN-WAIT-2 inside one softirq; `ss` never shows it), and a
+   * handshake ACK carrying a FIN takes SYN-RECV to CLOSE-WAIT.
+   */
+  private settle(conn: Connection, to: Endpoint, before: TcpState, after: TcpState, cause: string, now: number, changes: StateChange[]): void {
+    if (after !== before) this.setState(conn, to, after, cause, now, changes);
+  }
+}
