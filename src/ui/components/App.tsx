@@ -1,0 +1,139 @@
+// The dashboard: header, connections table, the selected connection's ladder,
+// the event pane and the help bar, fed only by the event stream; keys become
+// ControlCommands through keys.ts and UI changes through ui-state.ts.
+
+import { Box, useInput, useStdout } from 'ink';
+import { useRef, useState } from 'react';
+import type { ControlCommand } from '../../engine/control.js';
+import { interpretKey, type InkKey } from '../keys.js';
+import { screenLayout } from '../layout.js';
+import { FRAME_INTERVAL_MS, realTimer, type UiTimer } from '../frame-scheduler.js';
+import { applyUiActions, effectiveSelection, initialUiState, type UiState } from '../ui-state.js';
+import { useEventModel, type Subscribe } from '../use-event-model.js';
+import ConnectionsTable from './ConnectionsTable.js';
+import EventPane from './EventPane.js';
+import Header from './Header.js';
+import HelpBar from './HelpBar.js';
+import HelpOverlay from './HelpOverlay.js';
+import Ladder from './Ladder.js';
+import ProfilePicker from './ProfilePicker.js';
+
+export interface AppProps {
+  /** Subscribe to the engine's event stream; returns the unsubscribe function. */
+  readonly subscribe: Subscribe;
+  /** Hand a command to the engine (it treats it as an input, like a frame). */
+  readonly send: (cmd: ControlCommand) => void;
+  /** Called once on q / Ctrl-C; the caller tears down and then unmounts the UI. */
+  readonly onQuit: () => void;
+  /** Lab id for the header (else the start event's). */
+  readonly labId?: string;
+  /** Profile in force at start (else the start event's). */
+  readonly profileName?: string;
+  /** Built-in profile names offered by `p`. */
+  readonly profileNames: readonly string[];
+  /**
+   * Ms since the run started on the events' clock (the runtime's `elapsed()`,
+   * the same clock as every event's `t`): drives the header clock and ages.
+   * Default: wall time since the UI mounted, anchored to the newest event.
+   */
+  readonly elapsed?: () => number;
+  /** Wall clock in ms, used only without `elapsed`; default Date.now. */
+  readonly now?: () => number;
+  /** Timer used to batch renders; tests pass a manual one. */
+  readonly timer?: UiTimer;
+  /** Minimum ms between frames; default 66 (≈15 frames/s). */
+  readonly frameIntervalMs?: number;
+  /** Terminal size override (default: the stdout's). */
+  readonly columns?: number;
+  readonly rows?: number;
+  /** Colour on; startUi passes false when NO_COLOR is set. */
+  readonly color?: boolean;
+}
+
+const dateNow = (): number => Date.now();
+
+export default function App(props: AppProps) {
+  const now = props.now ?? dateNow;
+  const timer = props.timer ?? realTimer;
+  const { model, nowT: anchoredT } = useEventModel(props.subscribe, timer, props.frameIntervalMs ?? FRAME_INTERVAL_MS, now);
+  const mountedAt = useRef(now()).current;
+  const elapsed = props.elapsed;
+  const nowT = elapsed ? () => Math.max(model.lastT, elapsed()) : anchoredT;
+  const { stdout } = useStdout();
+  const width = Math.max(60, props.columns ?? stdout.columns ?? 80);
+  const height = props.rows ?? stdout.rows ?? 24;
+  const color = props.color ?? true;
+
+  // UI state lives in a ref so that keys arriving faster than React commits
+  // (a paste, a test writing "750\r") each see the previous key's result.
+  const ui = useRef<UiState>(initialUiState(props.profileName));
+  const [, setVersion] = useState(0);
+
+  const connIds = model.conns.map((r) => r.conn);
+  const selectedId = effectiveSelection(ui.current, connIds);
+  const row = selectedId === undefined ? undefined : model.conn(selectedId);
+  const layout = screenLayout(height, connIds.length);
+
+  useInput((input: string, key: InkKey) => {
+    const s = ui.current;
+    const ids = model.conns.map((r) => r.conn);
+    const sel = effectiveSelection(s, ids);
+    const selRow = sel === undefined ? undefined : model.conn(sel);
+    const profile = s.profile ?? model.profile;
+    const res = interpretKey(input, key, {
+      mode: s.mode,
+      holdOn: s.holdOn,
+      finBuffer: s.finBuffer,
+      profiles: props.profileNames,
+      profileCursor: s.profileCursor,
+      ...(sel === undefined ? {} : { selectedConn: sel }),
+      ...(profile === undefined ? {} : { currentProfile: profile }),
+    });
+    if (res.commands.length === 0 && res.ui.length === 0) return;
+    for (const cmd of res.commands) props.send(cmd);
+    const next = applyUiActions(s, res.ui, {
+      connIds: ids,
+      ladderBase: selRow?.ladderBase ?? 0,
+      ladderCount: selRow?.ladder.length ?? 0,
+      ladderRows: screenLayout(height, ids.length).ladderRows,
+    });
+    ui.current = next;
+    if (next.quitting && !s.quitting) props.onQuit();
+    setVersion((v) => v + 1);
+  });
+
+  const s = ui.current;
+  const status = s.quitting ? 'quitting…' : model.ended ? `ended: ${model.ended.reason}` : undefined;
+  const lower = layout.ladderRows + 2 + layout.eventRows + 1;
+  return (
+    <Box flexDirection="column" width={width}>
+      <Header
+        lab={props.labId ?? model.lab}
+        profile={s.profile ?? model.profile}
+        elapsedMs={elapsed ? elapsed() : now() - mountedAt}
+        framesPerSec={model.framesPerSec}
+        bytesPerSec={model.bytesPerSec}
+        frames={model.frames}
+        counters={model.counters}
+        heldNow={model.heldNow}
+        holdOn={s.holdOn}
+        expectOk={model.expectationsOk}
+        expectFailed={model.expectationsFailed}
+        status={status}
+        color={color}
+      />
+      <ConnectionsTable conns={model.conns} selected={selectedId} height={layout.tableRows} width={width} nowT={nowT()} color={color} />
+      {s.mode === 'help' ? (
+        <HelpOverlay height={lower} width={width} />
+      ) : s.mode === 'profile' ? (
+        <ProfilePicker profiles={props.profileNames} cursor={s.profileCursor} current={s.profile ?? model.profile} height={lower} width={width} />
+      ) : (
+        <>
+          <Ladder row={row} height={layout.ladderRows} width={width} top={s.ladderTop} color={color} />
+          <EventPane events={model.recentEvents(layout.eventRows)} height={layout.eventRows} width={width} originT={model.startT ?? 0} color={color} />
+        </>
+      )}
+      <HelpBar mode={s.mode} finBuffer={s.finBuffer} message={s.message} color={color} />
+    </Box>
+  );
+}

@@ -1,0 +1,68 @@
+// Two header lines: where we are (lab, profile, elapsed, hold mode) and what
+// tcpmitm has done so far (rates from stats events, action counters).
+
+import { Box, Text } from 'ink';
+import type { Counters } from '../model.js';
+import { clock, humanBytes } from '../layout.js';
+import { tint } from '../theme.js';
+
+export interface HeaderProps {
+  /** Lab id, if running a lab. */
+  readonly lab: string | undefined;
+  /** Profile in force. */
+  readonly profile: string | undefined;
+  /** Wall time since the run started, ms. */
+  readonly elapsedMs: number;
+  /** Frames and bytes per second, from consecutive stats events. */
+  readonly framesPerSec: number;
+  readonly bytesPerSec: number;
+  /** Frames seen in total. */
+  readonly frames: number;
+  /** What tcpmitm did, counted from segment verdicts and actions. */
+  readonly counters: Counters;
+  /** Segments waiting at tcpmitm right now. */
+  readonly heldNow: number;
+  /** Hold mode as the UI last set it. */
+  readonly holdOn: boolean;
+  /** Expectation results so far. */
+  readonly expectOk: number;
+  readonly expectFailed: number;
+  /** Set once the run ended or the user quit: shown instead of the rates. */
+  readonly status: string | undefined;
+  /** Colour on (NO_COLOR unset). */
+  readonly color: boolean;
+}
+
+export default function Header(p: HeaderProps) {
+  const c = p.counters;
+  const rates = `${humanBytes(p.framesPerSec)} pkt/s ${humanBytes(p.bytesPerSec)}B/s`;
+  return (
+    <Box flexDirection="column">
+      <Text wrap="truncate">
+        <Text bold>tcpmitm</Text>
+        {p.lab ? ` lab ${p.lab}` : ''}
+        {` profile ${p.profile ?? '-'}  ${clock(p.elapsedMs)}  `}
+        {p.status ? <Text color={tint('yellow', p.color)}>{p.status}</Text> : rates}
+        {p.holdOn ? (
+          <Text bold inverse color={tint('yellow', p.color)}>
+            {' HOLD '}
+          </Text>
+        ) : (
+          ''
+        )}
+      </Text>
+      <Text wrap="truncate">
+        {`frames ${p.frames}  `}
+        <Text color={c.dropped > 0 ? tint('red', p.color) : undefined}>{`dropped ${c.dropped}`}</Text>
+        {`  delayed ${c.delayed}  forged ${c.forged}  coalesced ${c.coalesced}  held ${p.heldNow}/${c.held}`}
+        {p.expectOk + p.expectFailed > 0 ? (
+          <Text color={p.expectFailed > 0 ? tint('red', p.color) : tint('green', p.color)}>
+            {`  expect ✓${p.expectOk} ✗${p.expectFailed}`}
+          </Text>
+        ) : (
+          ''
+        )}
+      </Text>
+    </Box>
+  );
+}

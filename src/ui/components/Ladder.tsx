@@ -1,0 +1,52 @@
+// The selected connection's ladder diagram: a window of the lines laid out by
+// ladder.ts, following the newest unless the user scrolled back (PgUp).
+
+import { Box, Text } from 'ink';
+import type { ConnRow } from '../model.js';
+import { ladderGeometry, ladderHeader, ladderLine, ladderWindow } from '../ladder.js';
+import { humanBytes, rule } from '../layout.js';
+import { ladderColor } from '../theme.js';
+
+export interface LadderProps {
+  /** The connection to draw; nothing selected draws an empty pane. */
+  readonly row: ConnRow | undefined;
+  /** Ladder lines available (title and column header excluded). */
+  readonly height: number;
+  /** Terminal width. */
+  readonly width: number;
+  /** Absolute index of the first visible entry after scrolling back; undefined follows the newest. */
+  readonly top: number | undefined;
+  /** Colour on (NO_COLOR unset). */
+  readonly color: boolean;
+}
+
+export default function Ladder(p: LadderProps) {
+  const g = ladderGeometry(p.width);
+  const r = p.row;
+  if (r === undefined) {
+    return (
+      <Box flexDirection="column" height={p.height + 2}>
+        <Text wrap="truncate" bold>{rule('ladder', p.width)}</Text>
+        <Text dimColor>  select a connection (↑/↓)</Text>
+      </Box>
+    );
+  }
+  const win = ladderWindow(r.ladderBase, r.ladder.length, p.height, p.top);
+  const lines = [];
+  for (let i = win.start; i < win.end; i++) lines.push(ladderLine(r.ladder[i - r.ladderBase]!, g, r.firstT));
+  const waiting = r.waiting.length > 0 ? `  ⏸ ${r.waiting.length} waiting` : '';
+  // Scrolled back: which lines are shown, first in the title so 80 columns keep it.
+  const where = win.following ? '' : ` ⇡${win.start + 1}-${win.end}/${r.ladderBase + r.ladder.length}`;
+  const title = `#${r.conn}${where} ${r.client} ⇄ ${r.server}  c→s ${humanBytes(r.bytes.c2s)}B s→c ${humanBytes(r.bytes.s2c)}B${waiting}`;
+  return (
+    <Box flexDirection="column" height={p.height + 2}>
+      <Text wrap="truncate" bold>{rule(title, p.width)}</Text>
+      <Text wrap="truncate" dimColor>{ladderHeader(g)}</Text>
+      {lines.map((l, i) => (
+        <Text key={win.start + i} wrap="truncate" color={ladderColor(l.tone, p.color)}>
+          {l.text}
+        </Text>
+      ))}
+    </Box>
+  );
+}

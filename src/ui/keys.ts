@@ -1,0 +1,209 @@
+// Turns one key press into engine commands and UI actions, as a pure function
+// of the key and the UI's current mode (ink's parse-keypress.ts is the model:
+// the hook only forwards, all decisions live here and are unit-tested).
+
+import type { Direction } from '../engine/events.js';
+import type { ControlCommand } from '../engine/control.js';
+
+/** The part of ink's `Key` we read; absent fields mean "not pressed", so tests can pass `{}`. */
+export interface InkKey {
+  readonly upArrow?: boolean;
+  readonly downArrow?: boolean;
+  readonly pageUp?: boolean;
+  readonly pageDown?: boolean;
+  readonly home?: boolean;
+  readonly end?: boolean;
+  readonly return?: boolean;
+  readonly escape?: boolean;
+  readonly ctrl?: boolean;
+  readonly backspace?: boolean;
+  readonly delete?: boolean;
+}
+
+/**
+ * normal: the dashboard. drop-dir: `d` was pressed, waiting for c/s.
+ * fin-ms: `f` was pressed, typing the delay. help: the overlay. profile: the picker.
+ */
+export type UiMode = 'normal' | 'drop-dir' | 'fin-ms' | 'help' | 'profile';
+
+export interface KeyContext {
+  readonly mode: UiMode;
+  /** Connection number of the selected row, if any. */
+  readonly selectedConn?: number;
+  /** Hold mode as the UI last set it (the engine announces nothing for it). */
+  readonly holdOn: boolean;
+  /** Digits typed so far at the fin-ms prompt. */
+  readonly finBuffer?: string;
+  /** The profile picker's list and cursor. */
+  readonly profiles?: readonly string[];
+  readonly profileCursor?: number;
+  /** The profile in force: the picker opens on it. */
+  readonly currentProfile?: string;
+}
+
+export type UiAction =
+  /** Move the connection selection by `delta` rows. */
+  | { readonly type: 'select'; readonly delta: number }
+  /** Scroll the ladder by `pages` pages (negative: back in time); `'end'` follows the newest again. */
+  | { readonly type: 'scroll'; readonly pages: number | 'end' | 'start' }
+  /** Enter another mode; `finBuffer` and `profileCursor` come with the modes that use them. */
+  | { readonly type: 'mode'; readonly mode: UiMode }
+  | { readonly type: 'fin-buffer'; readonly value: string }
+  | { readonly type: 'profile-cursor'; readonly index: number }
+  /** The UI's record of hold mode. */
+  | { readonly type: 'hold'; readonly on: boolean }
+  /** The profile now in force, for the header. */
+  | { readonly type: 'profile'; readonly name: string }
+  /** A one-line message for the help bar ("select a connection first"). */
+  | { readonly type: 'message'; readonly text: string }
+  | { readonly type: 'quit' };
+
+export interface KeyResult {
+  readonly commands: ControlCommand[];
+  readonly ui: UiAction[];
+}
+
+/** The delay `f` proposes when Enter is pressed on an empty prompt. */
+export const DEFAULT_FIN_DELAY_MS = 500;
+/** Longest accepted delay: above a minute the peers' own timers (RTO back-off, tcp_fin_timeout) decide instead. */
+export const MAX_FIN_DELAY_MS = 60_000;
+
+const NONE: KeyResult = { commands: [], ui: [] };
+
+function ui(...actions: UiAction[]): KeyResult {
+  return { commands: [], ui: actions };
+}
+
+export function interpretKey(input: string, key: InkKey, ctx: KeyContext): KeyResult {
+  // Ctrl-C quits from every mode: ink is told not to exit on it, so the
+  // caller can tear the lab down first.
+  if (key.ctrl && input === 'c') return ui({ type: 'quit' });
+
+  switch (ctx.mode) {
+    case 'help':
+      // Any key closes help; q still quits.
+      if (input === 'q') return ui({ type: 'quit' });
+      return ui({ type: 'mode', mode: 'normal' });
+    case 'drop-dir':
+      return dropDir(input, key, ctx);
+    case 'fin-ms':
+      return finMs(input, key, ctx);
+    case 'profile':
+      return profile(input, key, ctx);
+    case 'normal':
+      return normal(input, key, ctx);
+  }
+}
+
+function normal(input: string, key: InkKey, ctx: KeyContext): KeyResult {
+  if (key.upArrow) return ui({ type: 'select', delta: -1 });
+  if (key.downArrow) return ui({ type: 'select', delta: 1 });
+  if (key.pageUp) return ui({ type: 'scroll', pages: -1 });
+  if (key.pageDown) return ui({ type: 'scroll', pages: 1 });
+  if (key.home) return ui({ type: 'scroll', pages: 'start' });
+  if (key.end) return ui({ type: 'scroll', pages: 'end' });
+  if (key.ctrl || key.escape) return NONE;
+
+  const conn = ctx.selectedConn;
+  const needConn = (f: (c: number) => KeyResult): KeyResult =>
+    conn === undefined ? ui({ type: 'message', text: 'no connection selected' }) : f(conn);
+
+  switch (input) {
+    case 'r':
+      return needConn((c) => ({ commands: [{ kind: 'rst', conn: c, to: 'client' }], ui: [] }));
+    case 'R':
+      return needConn((c) => ({ commands: [{ kind: 'rst', conn: c, to: 'server' }], ui: [] }));
+    case 'b':
+      return needConn((c) => ({ commands: [{ kind: 'rst', conn: c, to: 'both' }], ui: [] }));
+    case 'd':
+      return needConn(() => ui({ type: 'mode', mode: 'drop-dir' }));
+    case 'f':
+      return needConn(() => ui({ type: 'fin-buffer', value: '' }, { type: 'mode', mode: 'fin-ms' }));
+    case 'h': {
+      const on = !ctx.holdOn;
+      return {
+        commands: [{ kind: 'hold-mode', on }],
+        ui: [{ type: 'hold', on }, { type: 'message', text: on ? 'hold mode on: segments wait at tcpmitm' : 'hold mode off' }],
+      };
+    }
+    case ' ':
+      return { commands: [{ kind: 'release-first' }], ui: [] };
+    case 'x':
+      return { commands: [{ kind: 'drop-first-held' }], ui: [] };
+    case 'a':
+      return { commands: [{ kind: 'release-all' }], ui: [{ type: 'hold', on: false }] };
+    case 'p': {
+      const list = ctx.profiles ?? [];
+      if (list.length === 0) return ui({ type: 'message', text: 'no profiles to pick from' });
+      const at = ctx.currentProfile === undefined ? -1 : list.indexOf(ctx.currentProfile);
+      return ui({ type: 'profile-cursor', index: Math.max(0, at) }, { type: 'mode', mode: 'profile' });
+    }
+    case '?':
+      return ui({ type: 'mode', mode: 'help' });
+    case 'q':
+      return ui({ type: 'quit' });
+    default:
+      return NONE;
+  }
+}
+
+/**
+ * `c` means the next segment *from the client* (c2s), `s` the next one from
+ * the server (s2c): the segment is named by who sends it, as in the ladder
+ * where its arrow starts on the sender's side.
+ */
+function dropDir(input: string, key: InkKey, ctx: KeyContext): KeyResult {
+  const back = { type: 'mode', mode: 'normal' } as const;
+  let dir: Direction | undefined;
+  if (input === 'c') dir = 'c2s';
+  else if (input === 's') dir = 's2c';
+  if (dir !== undefined && ctx.selectedConn !== undefined) {
+    return {
+      commands: [{ kind: 'drop-next', conn: ctx.selectedConn, dir }],
+      ui: [back, { type: 'message', text: `dropping the next segment from the ${dir === 'c2s' ? 'client' : 'server'}` }],
+    };
+  }
+  if (key.escape || input === 'q' || dir !== undefined) return ui(back);
+  return ui({ type: 'message', text: 'drop the next segment from: c = client, s = server, Esc = cancel' });
+}
+
+function finMs(input: string, key: InkKey, ctx: KeyContext): KeyResult {
+  const buf = ctx.finBuffer ?? '';
+  const back = { type: 'mode', mode: 'normal' } as const;
+  if (key.escape) return ui(back);
+  if (key.return) {
+    const ms = buf === '' ? DEFAULT_FIN_DELAY_MS : Number.parseInt(buf, 10);
+    if (ctx.selectedConn === undefined) return ui(back, { type: 'message', text: 'no connection selected' });
+    if (!(ms > 0) || ms > MAX_FIN_DELAY_MS) {
+      return ui({ type: 'message', text: `delay must be 1–${MAX_FIN_DELAY_MS} ms, got ${buf}` });
+    }
+    return {
+      commands: [{ kind: 'delay-next-fin', conn: ctx.selectedConn, ms }],
+      ui: [back, { type: 'message', text: `delaying the next FIN by ${ms} ms` }],
+    };
+  }
+  // ink reports the Backspace key as `delete` on most terminals (it sends DEL, 0x7f).
+  if (key.backspace || key.delete) return ui({ type: 'fin-buffer', value: buf.slice(0, -1) });
+  if (/^[0-9]+$/.test(input) && buf.length + input.length <= 6) {
+    return ui({ type: 'fin-buffer', value: (buf + input).replace(/^0+(?=\d)/, '') });
+  }
+  return NONE;
+}
+
+function profile(input: string, key: InkKey, ctx: KeyContext): KeyResult {
+  const list = ctx.profiles ?? [];
+  const cur = Math.min(Math.max(ctx.profileCursor ?? 0, 0), Math.max(list.length - 1, 0));
+  const back = { type: 'mode', mode: 'normal' } as const;
+  if (key.escape || input === 'q') return ui(back);
+  if (key.upArrow) return ui({ type: 'profile-cursor', index: Math.max(0, cur - 1) });
+  if (key.downArrow) return ui({ type: 'profile-cursor', index: Math.min(list.length - 1, cur + 1) });
+  if (key.return) {
+    const name = list[cur];
+    if (name === undefined) return ui(back);
+    return {
+      commands: [{ kind: 'set-profile', name }],
+      ui: [back, { type: 'profile', name }, { type: 'message', text: `profile ${name} applies to new segments` }],
+    };
+  }
+  return NONE;
+}

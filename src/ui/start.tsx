@@ -1,0 +1,73 @@
+// Mounts the dashboard on the terminal with ink. The runtime calls this when
+// stdout is a TTY (else it prints the text log): it feeds events through
+// `subscribe`, executes `send`, and on `onQuit` tears down, then `unmount()`s.
+
+import { render } from 'ink';
+import type { ControlCommand } from '../engine/control.js';
+import App from './components/App.js';
+import { FRAME_INTERVAL_MS } from './frame-scheduler.js';
+import { colorWanted } from './theme.js';
+import type { Subscribe } from './use-event-model.js';
+
+export interface StartUiOptions {
+  /** Subscribe to the event stream; the UI calls the returned function on unmount. */
+  readonly subscribe: Subscribe;
+  /** Execute a command from a key (RST, drop-next, hold…). */
+  readonly send: (cmd: ControlCommand) => void;
+  /** q or Ctrl-C: called once; tear the lab down, then call `unmount()`. */
+  readonly onQuit: () => void;
+  /** Lab id for the header. */
+  readonly labId?: string;
+  /** Profile in force at start. */
+  readonly profileName?: string;
+  /** Built-in profile names for `p`. */
+  readonly profileNames: readonly string[];
+  /** Ms since the run started, on the clock of the events' `t` (runtime.elapsed). */
+  readonly elapsed?: () => number;
+  /** Streams (default: the process's). */
+  readonly stdout?: NodeJS.WriteStream;
+  readonly stdin?: NodeJS.ReadStream;
+  readonly stderr?: NodeJS.WriteStream;
+  /** Default: NO_COLOR unset or empty. */
+  readonly color?: boolean;
+  /** Route console.* of this process above the frame (default true; vitest's console cannot be patched). */
+  readonly patchConsole?: boolean;
+}
+
+export interface UiHandle {
+  /** Resolves once the UI is unmounted. */
+  waitUntilExit(): Promise<void>;
+  unmount(): void;
+}
+
+export function startUi(opts: StartUiOptions): UiHandle {
+  const instance = render(
+    <App
+      subscribe={opts.subscribe}
+      send={opts.send}
+      onQuit={opts.onQuit}
+      profileNames={opts.profileNames}
+      color={opts.color ?? colorWanted(process.env)}
+      {...(opts.labId === undefined ? {} : { labId: opts.labId })}
+      {...(opts.profileName === undefined ? {} : { profileName: opts.profileName })}
+      {...(opts.elapsed === undefined ? {} : { elapsed: opts.elapsed })}
+    />,
+    {
+      ...(opts.stdout ? { stdout: opts.stdout } : {}),
+      ...(opts.stdin ? { stdin: opts.stdin } : {}),
+      ...(opts.stderr ? { stderr: opts.stderr } : {}),
+      // q / Ctrl-C go to onQuit so the caller can remove namespaces first.
+      exitOnCtrlC: false,
+      // ink's own frame limit matches ours: a second line of defence.
+      maxFps: Math.round(1000 / FRAME_INTERVAL_MS),
+      // console.* from our own process would tear the screen; ink prints it above the frame.
+      patchConsole: opts.patchConsole ?? true,
+    },
+  );
+  return {
+    waitUntilExit: async () => {
+      await instance.waitUntilExit();
+    },
+    unmount: () => instance.unmount(),
+  };
+}

@@ -1,0 +1,105 @@
+// The UI's own state (mode, selection, ladder scroll, hold mode, prompts) and
+// the pure function applying the UiActions that keys.ts produces to it.
+
+import type { UiAction, UiMode } from './keys.js';
+import { ladderWindow } from './ladder.js';
+
+export interface UiState {
+  readonly mode: UiMode;
+  /** Selected connection number. */
+  readonly selected: number | undefined;
+  /** True once the user moved the selection: until then it follows the newest connection. */
+  readonly pinned: boolean;
+  /** Absolute ladder index at the top after scrolling back; undefined follows the newest. */
+  readonly ladderTop: number | undefined;
+  readonly holdOn: boolean;
+  readonly finBuffer: string;
+  readonly profileCursor: number;
+  readonly profile: string | undefined;
+  readonly message: string | undefined;
+  readonly quitting: boolean;
+}
+
+export function initialUiState(profile: string | undefined): UiState {
+  return {
+    mode: 'normal',
+    selected: undefined,
+    pinned: false,
+    ladderTop: undefined,
+    holdOn: false,
+    finBuffer: '',
+    profileCursor: 0,
+    profile,
+    message: undefined,
+    quitting: false,
+  };
+}
+
+/** What the reducer needs to know about the screen: connection order and the ladder in view. */
+export interface UiView {
+  readonly connIds: readonly number[];
+  readonly ladderBase: number;
+  readonly ladderCount: number;
+  readonly ladderRows: number;
+}
+
+/** The selection shown: the user's pick, else the newest connection. */
+export function effectiveSelection(s: UiState, connIds: readonly number[]): number | undefined {
+  if (s.pinned && s.selected !== undefined && connIds.includes(s.selected)) return s.selected;
+  return connIds[connIds.length - 1];
+}
+
+export function applyUiActions(state: UiState, actions: readonly UiAction[], view: UiView): UiState {
+  // A key clears the previous message; a new one may replace it below.
+  let s: UiState = state.message === undefined ? state : { ...state, message: undefined };
+  for (const a of actions) {
+    switch (a.type) {
+      case 'select': {
+        const ids = view.connIds;
+        if (ids.length === 0) break;
+        const cur = effectiveSelection(s, ids);
+        const i = cur === undefined ? ids.length - 1 : ids.indexOf(cur);
+        const next = ids[Math.min(ids.length - 1, Math.max(0, i + a.delta))];
+        if (next !== cur) s = { ...s, selected: next, pinned: true, ladderTop: undefined };
+        else s = { ...s, selected: next, pinned: true };
+        break;
+      }
+      case 'scroll': {
+        const h = Math.max(1, view.ladderRows);
+        if (a.pages === 'end') {
+          s = { ...s, ladderTop: undefined };
+        } else if (a.pages === 'start') {
+          s = { ...s, ladderTop: view.ladderBase };
+        } else {
+          const win = ladderWindow(view.ladderBase, view.ladderCount, h, s.ladderTop);
+          const top = Math.max(view.ladderBase, win.start + a.pages * h);
+          // Scrolling down past the newest line resumes following.
+          s = { ...s, ladderTop: top + h >= view.ladderBase + view.ladderCount ? undefined : top };
+        }
+        break;
+      }
+      case 'mode':
+        s = { ...s, mode: a.mode };
+        break;
+      case 'fin-buffer':
+        s = { ...s, finBuffer: a.value };
+        break;
+      case 'profile-cursor':
+        s = { ...s, profileCursor: a.index };
+        break;
+      case 'hold':
+        s = { ...s, holdOn: a.on };
+        break;
+      case 'profile':
+        s = { ...s, profile: a.name };
+        break;
+      case 'message':
+        s = { ...s, message: a.text };
+        break;
+      case 'quit':
+        s = { ...s, quitting: true, message: 'quitting: tearing down…' };
+        break;
+    }
+  }
+  return s;
+}

@@ -1,0 +1,52 @@
+// Hook: feeds the event subscription into one mutable UiModel and re-renders
+// through the frame scheduler, so React sees at most ~15 updates per second
+// however fast events arrive. Also ticks once a second for the clocks.
+
+import { useEffect, useRef, useState } from 'react';
+import type { TcpmitmEvent } from '../engine/events.js';
+import { createFrameScheduler, type UiTimer } from './frame-scheduler.js';
+import { UiModel } from './model.js';
+
+export type Subscribe = (listener: (ev: TcpmitmEvent) => void) => () => void;
+
+export interface EventModel {
+  readonly model: UiModel;
+  /** Event-clock time now: the newest event's `t` plus the wall time since it arrived. */
+  nowT(): number;
+}
+
+export function useEventModel(subscribe: Subscribe, timer: UiTimer, intervalMs: number, now: () => number): EventModel {
+  // Where the event clock stood at a known wall time, so ages keep moving
+  // between events whatever origin `t` has.
+  const anchor = useRef({ t: 0, wall: 0 });
+  const ref = useRef<EventModel | undefined>(undefined);
+  if (ref.current === undefined) {
+    const model = new UiModel();
+    anchor.current.wall = now();
+    ref.current = { model, nowT: () => Math.max(model.lastT, anchor.current.t + (now() - anchor.current.wall)) };
+  }
+  const [, setFrame] = useState(0);
+
+  useEffect(() => {
+    const m = ref.current!.model;
+    const scheduler = createFrameScheduler(() => setFrame((n) => n + 1), timer, intervalMs);
+    const unsubscribe = subscribe((ev) => {
+      m.apply(ev);
+      if (ev.t >= anchor.current.t) anchor.current = { t: ev.t, wall: now() };
+      scheduler.request();
+    });
+    let tick: unknown;
+    const onTick = (): void => {
+      scheduler.request();
+      tick = timer.setTimeout(onTick, 1000);
+    };
+    tick = timer.setTimeout(onTick, 1000);
+    return () => {
+      unsubscribe();
+      scheduler.dispose();
+      timer.clearTimeout(tick);
+    };
+  }, [subscribe, timer, intervalMs, now]);
+
+  return ref.current;
+}

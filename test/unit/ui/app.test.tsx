@@ -1,0 +1,235 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, render } from 'ink-testing-library';
+import App from '../../../src/ui/components/App.js';
+import type { ControlCommand } from '../../../src/engine/control.js';
+import type { TcpmitmEvent } from '../../../src/engine/events.js';
+import { colorWanted } from '../../../src/ui/theme.js';
+import { FakeSource, ManualTimer, settle } from './fixtures/harness.js';
+import { seg } from './fixtures/build.js';
+import { coalescedClose, holdAndRelease, holdRelease, kernelDisagreement, lastAckDropped } from './fixtures/closes.js';
+
+afterEach(() => cleanup());
+
+function mount(opts: { columns?: number; rows?: number } = {}) {
+  const src = new FakeSource();
+  const timer = new ManualTimer();
+  const sent: ControlCommand[] = [];
+  let quits = 0;
+  const r = render(
+    <App
+      subscribe={src.subscribe}
+      send={(c) => sent.push(c)}
+      onQuit={() => quits++}
+      labId="tm-ui"
+      profileName="passthrough"
+      profileNames={['passthrough', 'drop-last-ack', 'coalesce']}
+      timer={timer}
+      elapsed={() => timer.now}
+      columns={opts.columns ?? 80}
+      rows={opts.rows ?? 24}
+      color={false}
+    />,
+  );
+  const feed = async (evs: readonly TcpmitmEvent[]): Promise<string> => {
+    src.emit(evs);
+    timer.advance(70);
+    await settle();
+    return r.lastFrame() ?? '';
+  };
+  const key = async (s: string): Promise<string> => {
+    r.stdin.write(s);
+    await settle();
+    return r.lastFrame() ?? '';
+  };
+  return { src, timer, sent, r, feed, key, quits: () => quits };
+}
+
+function lines(frame: string): string[] {
+  return frame.split('\n');
+}
+
+describe('App at 80×24', () => {
+  it('draws the ladder of a dropped last ACK with FIN retransmissions', async () => {
+    const ui = mount();
+    const f = await ui.feed(lastAckDropped);
+    const l = lines(f);
+    expect(l.length).toBeLessThanOrEqual(23);
+    for (const s of l) expect([...s].length).toBeLessThanOrEqual(80);
+    expect(f).toContain('tcpmitm lab tm-ui profile passthrough');
+    expect(f).toContain('dropped 2');
+    expect(f).toContain('#1 198.18.0.1:43210 ⇄ 198.18.0.2:8080');
+    // The last ladder lines: both drops, both retransmitted FINs, the final ACK closing the server.
+    const ladder = l.filter((s) => s.includes('│'));
+    const tail = ladder.slice(-5);
+    expect(tail.map((s) => (s.includes('✕') ? 'drop' : s.includes('◀') ? 'fin' : s.includes('▶') ? 'ack' : '?'))).toEqual([
+      'drop', 'fin', 'drop', 'fin', 'ack',
+    ]);
+    expect(tail[4]!.endsWith('│ CLOSED')).toBe(true);
+    // The table row: client TIME-WAIT, server CLOSED.
+    expect(l.find((s) => s.startsWith('▶'))).toMatch(/TIME-WAIT\s+-\s+CLOSED/);
+  });
+
+  it('draws a coalesced close with ⊕ and no FIN-WAIT-2', async () => {
+    const ui = mount();
+    const f = await ui.feed(coalescedClose);
+    expect(f).toMatch(/ACK merged.*⊕/);
+    expect(f).toContain(' TIME-WAIT │◀');
+    expect(f).not.toContain('FIN-WAIT-2');
+    expect(f).toContain('coalesced 1');
+  });
+
+  it('marks the kernel disagreement in the table', async () => {
+    const ui = mount();
+    const l = lines(await ui.feed(kernelDisagreement));
+    const row2 = l.find((s) => /^. +2 /.test(s))!;
+    const row1 = l.find((s) => /^. +1 /.test(s))!;
+    expect(row2).toMatch(/FIN-WAIT-2\s+≠TIME-WAIT\s+CLOSE-WAIT\s+CLOSE-WAIT/);
+    expect(row1).not.toContain('≠');
+    expect(row1).toMatch(/ESTAB\s+ESTAB\s+ESTAB\s+ESTAB/);
+    expect(l.join('\n')).toContain('inferred FIN-WAIT-2 ≠ kernel TIME-WAIT');
+  });
+
+  it('shows held segments as waiting and the HOLD badge', async () => {
+    const ui = mount();
+    await ui.feed(holdAndRelease.slice(0, 2));
+    let f = await ui.key('h');
+    expect(ui.sent).toEqual([{ kind: 'hold-mode', on: true }]);
+    expect(f).toMatch(/ HOLD$/m);
+    f = await ui.feed(holdAndRelease.slice(2));
+    expect(f).toContain('⏸ waiting to be released');
+    expect(f).toContain('⏸ 2 waiting');
+    await ui.key(' ');
+    expect(ui.sent.at(-1)).toEqual({ kind: 'release-first' });
+    f = await ui.feed(holdRelease);
+    expect(f).toContain('⏸ 1 waiting');
+    expect(f).toContain('⏸ held, released');
+  });
+});
+
+describe('App keys', () => {
+  it('R on the selected connection forges a RST to the server', async () => {
+    const ui = mount();
+    await ui.feed(kernelDisagreement);
+    await ui.key('\u001B[A'); // ↑: from #2 (newest) to #1
+    await ui.key('R');
+    expect(ui.sent).toEqual([{ kind: 'rst', conn: 1, to: 'server' }]);
+    const l = lines(ui.r.lastFrame()!);
+    expect(l.find((s) => s.startsWith('▶'))).toMatch(/^▶ +1 /);
+  });
+
+  it('d then c drops the next client segment; f 750 Enter delays the FIN', async () => {
+    const ui = mount();
+    await ui.feed(lastAckDropped);
+    let f = await ui.key('d');
+    expect(f).toContain('drop the next segment from:');
+    await ui.key('c');
+    f = await ui.key('f');
+    expect(f).toContain('delay the next FIN by: [500]');
+    await ui.key('7');
+    await ui.key('5');
+    f = await ui.key('0');
+    expect(f).toContain('delay the next FIN by: 750');
+    await ui.key('\r');
+    expect(ui.sent).toEqual([
+      { kind: 'drop-next', conn: 1, dir: 'c2s' },
+      { kind: 'delay-next-fin', conn: 1, ms: 750 },
+    ]);
+  });
+
+  it('without connections, RST keys only say so', async () => {
+    const ui = mount();
+    const f = await ui.key('r');
+    expect(ui.sent).toEqual([]);
+    expect(f).toContain('no connection selected');
+  });
+
+  it('p picks a profile', async () => {
+    const ui = mount();
+    let f = await ui.key('p');
+    expect(f).toContain('── profiles');
+    await ui.key('\u001B[B');
+    f = await ui.key('\r');
+    expect(ui.sent).toEqual([{ kind: 'set-profile', name: 'drop-last-ack' }]);
+    expect(f).toContain('profile drop-last-ack');
+  });
+
+  it('? shows the help and q quits once', async () => {
+    const ui = mount();
+    expect(await ui.key('?')).toContain('── keys');
+    expect(await ui.key('x')).not.toContain('── keys');
+    expect(ui.sent).toEqual([]); // the key that closed help did nothing else
+    await ui.key('q');
+    await ui.key('q');
+    expect(ui.quits()).toBe(1);
+    expect(ui.r.lastFrame()).toContain('quitting');
+  });
+
+  it('PgUp scrolls the ladder back and stays there while segments arrive', async () => {
+    const ui = mount();
+    const many = Array.from({ length: 40 }, (_, i) => seg(20 + i, 'c2s', 'PA', 1 + i * 10, 1, 10, 'data'));
+    await ui.feed([{ type: 'connection', t: 1, conn: 1, client: '198.18.0.1:43210', server: '198.18.0.2:8080', pickedUp: false }, ...many]);
+    let f = await ui.key('\u001B[5~');
+    expect(f).toContain('#1 ⇡21-30/40 198.18.0.1:43210');
+    const before = lines(f).filter((s) => s.includes('│'));
+    f = await ui.feed([seg(100, 'c2s', 'PA', 401, 1, 10, 'data')]);
+    expect(lines(f).filter((s) => s.includes('│'))).toEqual(before);
+    expect(f).toContain('⇡21-30/41');
+    f = await ui.key('\u001B[F'); // End
+    expect(f).toContain('seq=401');
+    expect(f).not.toContain('⇡');
+  });
+});
+
+describe('App rendering is throttled', () => {
+  it('1000 events in a burst cost one frame', async () => {
+    const ui = mount();
+    await settle();
+    const before = ui.r.frames.length;
+    const evs = Array.from({ length: 1000 }, (_, i) => seg(i, i % 2 ? 's2c' : 'c2s', 'PA', i, i, 100, 'data', 'pass', { conn: 1 + (i % 5) }));
+    ui.src.emit(evs);
+    await settle();
+    expect(ui.r.frames.length).toBe(before); // nothing until the frame timer fires
+    ui.timer.advance(66);
+    await settle();
+    expect(ui.r.frames.length).toBe(before + 1);
+    expect(ui.r.lastFrame()).toContain('connections (5)');
+  });
+
+  it('1000 events spread over 2 s render at most ~15 frames/s', async () => {
+    const ui = mount();
+    await settle();
+    const before = ui.r.frames.length;
+    // 500 events/s for 2 s of the manual clock; React gets to commit after
+    // every step, as it would between real timer callbacks.
+    for (let i = 0; i < 1000; i++) {
+      ui.src.emit([seg(i * 2, 'c2s', 'PA', i, 1, 10, 'data')]);
+      ui.timer.advance(2);
+      if (i % 10 === 9) await settle();
+    }
+    await settle();
+    const frames = ui.r.frames.length - before;
+    expect(frames).toBeGreaterThanOrEqual(20);
+    expect(frames).toBeLessThanOrEqual(2 * 16);
+  });
+
+  it('unsubscribes on unmount', async () => {
+    const ui = mount();
+    expect(ui.src.subscribers).toBe(1);
+    ui.r.unmount();
+    expect(ui.src.subscribers).toBe(0);
+    expect(ui.timer.pending).toBe(0);
+  });
+});
+
+describe('NO_COLOR', () => {
+  it('turns colour off when set and non-empty', () => {
+    expect(colorWanted({})).toBe(true);
+    expect(colorWanted({ NO_COLOR: '' })).toBe(true);
+    expect(colorWanted({ NO_COLOR: '1' })).toBe(false);
+  });
+  it('draws no escape codes with colour off', async () => {
+    const ui = mount();
+    const f = await ui.feed(lastAckDropped);
+    expect(f).not.toMatch(/\u001B\[/);
+  });
+});

@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import { UiModel, type SegmentEntry } from '../../../src/ui/model.js';
+import { ladderGeometry, ladderHeader, ladderLines, ladderWindow, segmentLabel } from '../../../src/ui/ladder.js';
+import type { TcpmitmEvent } from '../../../src/engine/events.js';
+import { coalescedClose, fourWayClose, lastAckDropped } from './fixtures/closes.js';
+
+function lines(evs: readonly TcpmitmEvent[], width: number, conn = 1): string[] {
+  const m = new UiModel();
+  for (const e of evs) m.apply(e);
+  const row = m.conn(conn)!;
+  return ladderLines(row.ladder, ladderGeometry(width), row.firstT).map((l) => l.text);
+}
+
+/** Terminal cells: ⚡ is the one wide glyph the ladder uses. */
+function cells(s: string): number {
+  return [...s].length + (s.match(/⚡/g)?.length ?? 0);
+}
+
+/** The arrow part between the two lifelines. */
+function arrow(line: string): string {
+  const a = line.indexOf('│');
+  const b = line.lastIndexOf('│');
+  return line.slice(a + 1, b);
+}
+
+describe('ladder of a normal four-way close (80 columns)', () => {
+  const l = lines(fourWayClose, 80);
+  it('draws the close as in the textbook, each state on its own side', () => {
+    expect(l.slice(6)).toEqual([
+      'FIN-WAIT-1 │─ FA seq=6 ack=6 len=0 ────────────────────────────────▶│ CLOSE-WAIT',
+      'FIN-WAIT-2 │◀───────────────────────────────── A seq=6 ack=7 len=0 ─│',
+      ' TIME-WAIT │◀──────────────────────────────── FA seq=6 ack=7 len=0 ─│ LAST-ACK',
+      '           │─ A seq=7 ack=7 len=0 ─────────────────────────────────▶│ CLOSED',
+      '    CLOSED │ (timer 2MSL)               ┊                           │',
+    ]);
+  });
+  it('starts with the handshake', () => {
+    expect(l[0]).toBe('  SYN-SENT │─ S seq=0 len=0 ───────────────────────────────────────▶│ SYN-RECV');
+    expect(l[2]!.endsWith('│ ESTAB')).toBe(true);
+  });
+  it('fits 80 columns and puts both lifelines in the same columns on every line', () => {
+    for (const s of l) {
+      expect(cells(s)).toBeLessThanOrEqual(80);
+      expect(s.indexOf('│')).toBe(11);
+      expect(s.lastIndexOf('│')).toBe(11 + 1 + ladderGeometry(80).arrowW);
+    }
+  });
+  it('adds a relative time column when wide enough', () => {
+    const wide = lines(fourWayClose, 120);
+    expect(wide[6]!.startsWith('   0.099 FIN-WAIT-1 │')).toBe(true);
+    expect(wide[10]!.startsWith('  60.101     CLOSED │')).toBe(true);
+    for (const s of wide) expect(cells(s)).toBeLessThanOrEqual(120);
+  });
+  it('has a header naming the three columns', () => {
+    const h = ladderHeader(ladderGeometry(80));
+    expect(h.indexOf('client')).toBeLessThan(h.indexOf('tcpmitm'));
+    expect(h.indexOf('tcpmitm')).toBeLessThan(h.indexOf('server'));
+  });
+});
+
+describe('ladder of a dropped last ACK with FIN retransmissions', () => {
+  const l = lines(lastAckDropped, 80);
+  const close = l.slice(9);
+  it('stops each dropped ACK at tcpmitm with ✕ and the reason', () => {
+    const dropped = close.filter((s) => s.includes('✕'));
+    expect(dropped).toHaveLength(2);
+    for (const s of dropped) {
+      expect(s).toContain('A seq=7 ack=7 len=0');
+      expect(s).toContain('✕ dropped last-ack from cli');
+      expect(s).not.toContain('▶');
+      const a = arrow(s);
+      expect(a.indexOf('✕')).toBeGreaterThanOrEqual(ladderGeometry(80).mid);
+    }
+  });
+  it('shows the server FIN twice more, then the ACK that closes the server', () => {
+    expect(close.map((s) => arrow(s).trim().replace(/─+/g, '─'))).toEqual([
+      '─ A seq=7 ack=7 len=0 ─✕ dropped last-ack from cli…',
+      '◀─ FA seq=6 ack=7 len=0 ─',
+      '─ A seq=7 ack=7 len=0 ─✕ dropped last-ack from cli…',
+      '◀─ FA seq=6 ack=7 len=0 ─',
+      '─ A seq=7 ack=7 len=0 ─▶',
+    ]);
+    expect(close[4]!.endsWith('│ CLOSED')).toBe(true);
+    // The server is LAST-ACK until then: no CLOSED on any earlier line.
+    expect(close.slice(0, 4).some((s) => s.includes('CLOSED'))).toBe(false);
+  });
+});
+
+describe('ladder of a coalesced (three-way) close', () => {
+  const l = lines(coalescedClose, 80);
+  it('absorbs the server ACK at tcpmitm with ⊕ and skips FIN-WAIT-2', () => {
+    const i = l.findIndex((s) => s.includes('⊕'));
+    expect(i).toBeGreaterThan(0);
+    expect(l[i]).toContain('A seq=6 ack=7 len=0');
+    expect(l[i]).toContain('⊕');
+    expect(l[i]).toContain('ACK merged into the FIN');
+    expect(arrow(l[i]!).startsWith(' ')).toBe(true); // never reaches the client
+    expect(l[i - 1]!.startsWith('FIN-WAIT-1 │─ FA seq=6 ack=6')).toBe(true);
+    expect(l[i + 1]).toBe(' TIME-WAIT │◀──────────────────────────────── FA seq=6 ack=7 len=0 ─│ LAST-ACK');
+    expect(l.some((s) => s.includes('FIN-WAIT-2'))).toBe(false);
+  });
+});
+
+describe('marks for what tcpmitm did', () => {
+  const g = ladderGeometry(80);
+  const base: SegmentEntry = {
+    kind: 'seg', t: 0, dir: 'c2s', from: 'client', flags: 'FA', seq: 6, ack: 6, len: 0, role: 'fin',
+    verdict: 'pass', detail: undefined, held: undefined, outcome: undefined, clientState: undefined, serverState: undefined,
+  };
+  const one = (e: Partial<SegmentEntry>): string => ladderLines([{ ...base, ...e }], g)[0]!.text;
+
+  it('delay: the arrow goes through with ⏱ and the time', () => {
+    const s = one({ verdict: 'delay', detail: '200 ms' });
+    expect(s).toContain('⏱ 200 ms');
+    expect(s).toContain('▶│');
+  });
+  it('forged RST to the server starts at tcpmitm, not at the client', () => {
+    const s = one({ verdict: 'forged', flags: 'R', seq: 7, detail: 'to server' });
+    const a = arrow(s);
+    expect(a.indexOf('⚡')).toBe(g.mid);
+    expect(a.slice(0, g.mid)).not.toContain('─');
+    expect(s).toContain('to server');
+    expect(s).toContain('R seq=7 len=0');
+    expect(cells(s)).toBeLessThanOrEqual(80);
+    expect(s.endsWith('▶│')).toBe(true);
+  });
+  it('forged RST to the client points left from tcpmitm', () => {
+    const s = one({ verdict: 'forged', dir: 's2c', from: 'server', flags: 'R', seq: 6, detail: 'to client' });
+    const a = arrow(s);
+    expect(a.startsWith('◀')).toBe(true);
+    expect([...a].slice(g.mid + 2).join('')).not.toContain('─');
+  });
+  it('held: waits at tcpmitm, then shows how it left', () => {
+    expect(one({ verdict: 'hold', held: 'waiting' })).toContain('⏸ held, waiting');
+    expect(one({ verdict: 'hold', held: 'waiting' })).not.toContain('▶');
+    expect(one({ verdict: 'hold', held: 'released' })).toContain('▶│');
+    expect(one({ verdict: 'hold', held: 'dropped' })).toContain('✕ dropped while held');
+    expect(one({ verdict: 'hold', held: 'dropped', outcome: 'coalesce' })).toContain('⊕ coalesced');
+  });
+  it('duplicate: ⧉ on a full arrow', () => {
+    expect(one({ verdict: 'duplicate' })).toMatch(/⧉ duplicated.*▶│$/);
+  });
+  it('labels omit ack without the ACK flag', () => {
+    expect(segmentLabel({ flags: 'S', seq: 0, ack: 0, len: 0 })).toBe('S seq=0 len=0');
+    expect(segmentLabel({ flags: 'PA', seq: 1, ack: 1, len: 1448 })).toBe('PA seq=1 ack=1 len=1448');
+  });
+  it('long absolute numbers push the mark right but stay within the width', () => {
+    const s = one({ verdict: 'drop', flags: 'PA', seq: 3735928559, ack: 1234567890, len: 1448 });
+    expect(s).toContain('PA seq=3735928559 ack=1234567890 len=1448');
+    expect(s).toContain('✕');
+    expect(cells(s)).toBeLessThanOrEqual(80);
+  });
+});
+
+describe('ladderWindow', () => {
+  it('follows the newest lines', () => {
+    expect(ladderWindow(0, 50, 10, undefined)).toEqual({ start: 40, end: 50, following: true });
+    expect(ladderWindow(0, 5, 10, undefined)).toEqual({ start: 0, end: 5, following: true });
+  });
+  it('stays where the user scrolled while lines arrive', () => {
+    expect(ladderWindow(0, 50, 10, 20)).toEqual({ start: 20, end: 30, following: false });
+    expect(ladderWindow(0, 80, 10, 20)).toEqual({ start: 20, end: 30, following: false });
+  });
+  it('clamps to entries still kept after trimming', () => {
+    expect(ladderWindow(100, 50, 10, 20)).toEqual({ start: 100, end: 110, following: false });
+  });
+});

@@ -1,0 +1,72 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { startUi } from '../../../src/ui/start.js';
+import type { ControlCommand } from '../../../src/engine/control.js';
+import { FakeSource } from './fixtures/harness.js';
+import { lastAckDropped } from './fixtures/closes.js';
+
+class TtyOut extends EventEmitter {
+  columns = 80;
+  rows = 24;
+  isTTY = true;
+  written = '';
+  write = (s: string): boolean => {
+    this.written += s;
+    return true;
+  };
+}
+
+class TtyIn extends EventEmitter {
+  isTTY = true;
+  private queue: string[] = [];
+  write(s: string): void {
+    this.queue.push(s);
+    this.emit('readable');
+  }
+  read = (): string | null => this.queue.shift() ?? null;
+  setEncoding(): void {}
+  setRawMode(): void {}
+  resume(): void {}
+  pause(): void {}
+  ref(): void {}
+  unref(): void {}
+}
+
+describe('startUi', () => {
+  it('mounts on a terminal, feeds from the subscription, hands q to onQuit and exits on unmount', async () => {
+    const src = new FakeSource();
+    const out = new TtyOut();
+    const input = new TtyIn();
+    const sent: ControlCommand[] = [];
+    let quit = 0;
+    const ui = startUi({
+      subscribe: src.subscribe,
+      send: (c) => sent.push(c),
+      onQuit: () => quit++,
+      labId: 'tm-ui',
+      profileName: 'drop-last-ack',
+      profileNames: ['drop-last-ack'],
+      elapsed: () => 1234,
+      stdout: out as unknown as NodeJS.WriteStream,
+      stderr: out as unknown as NodeJS.WriteStream,
+      stdin: input as unknown as NodeJS.ReadStream,
+      color: false,
+      patchConsole: false,
+    });
+    expect(src.subscribers).toBe(1);
+    src.emit(lastAckDropped);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(out.written).toContain('lab tm-ui profile drop-last-ack');
+    expect(out.written).toContain('dropped last-ack');
+    input.write('R');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sent).toEqual([{ kind: 'rst', conn: 1, to: 'server' }]);
+    input.write('\u0003'); // Ctrl-C: ink must not exit by itself
+    await new Promise((r) => setTimeout(r, 50));
+    expect(quit).toBe(1);
+    expect(src.subscribers).toBe(1);
+    ui.unmount();
+    await ui.waitUntilExit();
+    expect(src.subscribers).toBe(0);
+  });
+});
