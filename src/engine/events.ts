@@ -22,6 +22,8 @@ export type Verdict =
   | 'duplicate'
   | 'forged';
 
+// Every event's `t` is seconds since the run started (millisecond resolution).
+
 export interface StartEvent {
   readonly type: 'start';
   readonly t: number;

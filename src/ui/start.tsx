@@ -10,7 +10,7 @@ import { colorWanted } from './theme.js';
 import type { Subscribe } from './use-event-model.js';
 
 export interface StartUiOptions {
-  /** Subscribe to the event stream; the UI calls the returned function on unmount. */
+  /** Subscribe to the event stream (`t` in seconds, as everywhere); the UI calls the returned function on unmount. */
   readonly subscribe: Subscribe;
   /** Execute a command from a key (RST, drop-next, hold…). */
   readonly send: (cmd: ControlCommand) => void;
@@ -22,7 +22,7 @@ export interface StartUiOptions {
   readonly profileName?: string;
   /** Built-in profile names for `p`. */
   readonly profileNames: readonly string[];
-  /** Ms since the run started, on the clock of the events' `t` (runtime.elapsed). */
+  /** Seconds since the run started, on the clock of the events' `t` (runtime.elapsed). */
   readonly elapsed?: () => number;
   /** Streams (default: the process's). */
   readonly stdout?: NodeJS.WriteStream;
@@ -41,16 +41,19 @@ export interface UiHandle {
 }
 
 export function startUi(opts: StartUiOptions): UiHandle {
+  // The components keep time in milliseconds; the event stream speaks seconds.
+  const subscribe: Subscribe = (fn) => opts.subscribe((ev) => fn({ ...ev, t: ev.t * 1000 }));
+  const elapsed = opts.elapsed;
   const instance = render(
     <App
-      subscribe={opts.subscribe}
+      subscribe={subscribe}
       send={opts.send}
       onQuit={opts.onQuit}
       profileNames={opts.profileNames}
       color={opts.color ?? colorWanted(process.env)}
       {...(opts.labId === undefined ? {} : { labId: opts.labId })}
       {...(opts.profileName === undefined ? {} : { profileName: opts.profileName })}
-      {...(opts.elapsed === undefined ? {} : { elapsed: opts.elapsed })}
+      {...(elapsed === undefined ? {} : { elapsed: () => elapsed() * 1000 })}
     />,
     {
       ...(opts.stdout ? { stdout: opts.stdout } : {}),

@@ -46,7 +46,7 @@ describe('startUi', () => {
       labId: 'tm-ui',
       profileName: 'drop-last-ack',
       profileNames: ['drop-last-ack'],
-      elapsed: () => 1234,
+      elapsed: () => 1.234,
       stdout: out as unknown as NodeJS.WriteStream,
       stderr: out as unknown as NodeJS.WriteStream,
       stdin: input as unknown as NodeJS.ReadStream,
