@@ -112,6 +112,7 @@ export class Engine {
   private readonly heldByHand: InFlight[] = [];
   private warnedHold = false;
   private trackerDeadline: number | undefined;
+  private sentChanges: readonly StateChange[] | undefined;
   private requestedWake: number | undefined;
 
   constructor(opts: EngineOptions) {
@@ -252,7 +253,8 @@ export class Engine {
         pickedUp: conn.pickedUp,
       });
     }
-    this.emitChanges(r.changes);
+    // The sender's own changes are reported right after the segment that caused them.
+    this.sentChanges = r.changes.length > 0 ? r.changes : undefined;
     const from = r.from;
     const dir: Direction = from === 'client' ? 'c2s' : 's2c';
     c.portOf[from] ??= port;
@@ -315,6 +317,14 @@ export class Engine {
     });
     item.rule = decision.rule;
     this.execute(c, item, decision.plan, decision.rule, now);
+    this.flushSentChanges();
+  }
+
+  private flushSentChanges(): void {
+    const ch = this.sentChanges;
+    if (ch === undefined) return;
+    this.sentChanges = undefined;
+    this.emitChanges(ch);
   }
 
   private execute(c: ConnCtl, item: InFlight, plan: Plan, rule: number | undefined, now: number): void {
@@ -576,6 +586,7 @@ export class Engine {
       ...(rule !== undefined ? { rule } : {}),
       ...(detail !== undefined ? { detail } : {}),
     });
+    this.flushSentChanges();
   }
 
   private emitAction(conn: number, now: number, action: 'drop' | 'delay' | 'release' | 'rst' | 'coalesce' | 'duplicate' | 'hold' | 'replay', detail: string, rule: number | undefined): void {

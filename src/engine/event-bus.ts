@@ -30,15 +30,17 @@ export class EventBus {
   emit = (ev: TcpmitmEvent): void => {
     // Iterate over a snapshot: a listener may unsubscribe while we deliver.
     const ls = this.listeners;
+    let failed: string[] | undefined;
     for (let i = 0; i < ls.length; i++) {
       const l = ls[i]!;
       try {
         l.fn(ev);
       } catch (err) {
         this.listeners = this.listeners.filter((x) => x !== l);
-        const message = `event consumer "${l.name}" failed and was detached: ${(err as Error)?.message ?? String(err)}`;
-        this.emit({ type: 'warning', t: this.now(), message });
+        (failed ??= []).push(`event consumer "${l.name}" failed and was detached: ${(err as Error)?.message ?? String(err)}`);
       }
     }
+    // Reported after the event reached everyone else, so order is kept.
+    if (failed) for (const message of failed) this.emit({ type: 'warning', t: this.now(), message });
   };
 }

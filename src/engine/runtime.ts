@@ -11,10 +11,18 @@ import type { Decider } from './plan.js';
 
 export type PortOpener = (onFrame: (frame: Buffer) => void) => FramePort;
 
+/** Sees every captured frame around the engine's decision on it, and every frame sent (the pcapng writer). */
+export interface FrameTap {
+  beginCaptured(port: Port, frame: Buffer): void;
+  endCaptured(): void;
+  sent(port: Port, frame: Buffer): void;
+}
+
 export interface RuntimeOptions extends Omit<EngineOptions, 'out' | 'start'> {
   /** Opens the client-side port (a) and the server-side port (b). */
   readonly openA: PortOpener;
   readonly openB: PortOpener;
+  readonly tap?: FrameTap;
 }
 
 export class Runtime {
@@ -25,6 +33,7 @@ export class Runtime {
   private timer: NodeJS.Timeout | undefined;
   private timerAt: number | undefined;
   private sendErrors = 0;
+  private readonly tap: FrameTap | undefined;
   private closed = false;
 
   constructor(opts: RuntimeOptions) {
@@ -39,10 +48,19 @@ export class Runtime {
         emit: this.bus.emit,
       },
     });
-    const a = opts.openA((f) => this.engine.onFrame('a', f, performance.now()));
+    this.tap = opts.tap;
+    const onFrame = (port: Port) =>
+      this.tap
+        ? (f: Buffer) => {
+            this.tap!.beginCaptured(port, f);
+            this.engine.onFrame(port, f, performance.now());
+            this.tap!.endCaptured();
+          }
+        : (f: Buffer) => this.engine.onFrame(port, f, performance.now());
+    const a = opts.openA(onFrame('a'));
     let b: FramePort;
     try {
-      b = opts.openB((f) => this.engine.onFrame('b', f, performance.now()));
+      b = opts.openB(onFrame('b'));
     } catch (err) {
       a.close();
       throw err;
@@ -73,6 +91,7 @@ export class Runtime {
 
   private send(port: Port, frame: Buffer): void {
     if (this.closed) return;
+    this.tap?.sent(port, frame);
     try {
       this.ports[port].send(frame);
     } catch (err) {

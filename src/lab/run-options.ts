@@ -6,6 +6,8 @@ export interface LabRunOptions {
   readonly ipv6: boolean;
   /** Profile name (built-in) or path; default "passthrough". */
   readonly profile?: string;
+  /** Profile parameter overrides from `--set key=value`. */
+  readonly set: Readonly<Record<string, string>>;
   /** Shell command for the server namespace instead of the built-in server. */
   readonly server?: string;
   /** Shell command for the client namespace instead of the built-in client. */

@@ -1,7 +1,7 @@
 // `tcpmitm lab …`: run a lab (client ⇄ tcpmitm ⇄ server in three namespaces),
 // keep one up for manual work, and manage leftovers. Implementations load lazily.
 
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { intIn, labId, numberIn } from '../parse.js';
 import type { LabRunOptions } from '../../lab/run-options.js';
 
@@ -9,6 +9,7 @@ interface RunFlags {
   id?: string;
   ipv6?: boolean;
   profile?: string;
+  set: Record<string, string>;
   server?: string;
   client?: string;
   port: number;
@@ -23,11 +24,18 @@ interface RunFlags {
   finTimeout: number;
 }
 
+function collectSetting(v: string, acc: Record<string, string>): Record<string, string> {
+  const eq = v.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError(`'${v}' is not key=value (e.g. --set times=3).`);
+  return { ...acc, [v.slice(0, eq)]: v.slice(eq + 1) };
+}
+
 function addRunOptions(cmd: Command, withPeers: boolean): Command {
   cmd
     .option('--id <id>', 'lab id: namespaces are <id>-c, <id>-m, <id>-s (default: random)', labId)
     .option('--ipv6', 'also give the ends 2001:2::1/64 and 2001:2::2/64', false)
-    .option('--profile <name|file>', 'fault profile: a built-in name or a YAML/JSON file', 'passthrough');
+    .option('--profile <name|file>', 'fault profile: a built-in name or a YAML/JSON file', 'passthrough')
+    .option('--set <key=value>', "set a profile parameter (repeatable), e.g. --set times=3", collectSetting, {});
   if (withPeers) {
     cmd
       .option('--server <cmd>', 'run this command in the server namespace instead of the built-in server')
@@ -55,6 +63,7 @@ function toRunOptions(f: RunFlags, peers: boolean): LabRunOptions {
     id: f.id,
     ipv6: f.ipv6 === true,
     profile: f.profile,
+    set: f.set,
     server: f.server,
     client: f.client,
     port: f.port,

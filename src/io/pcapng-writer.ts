@@ -1,0 +1,105 @@
+// `--pcap FILE`: every frame tcpmitm captured on either side (interface 0 is
+// the client side, 1 the server side), plus the segments it forged, on the
+// side it sent them. A packet tcpmitm acted on carries a comment saying what
+// ("dropped by rule 1 (last-ack)", "delayed 200 ms", "forged RST to server").
+// Blocks are written synchronously, so the file is valid after Ctrl-C.
+
+import { closeSync, openSync, writeSync } from 'node:fs';
+import type { Port } from '../engine/engine.js';
+import type { SegmentEvent, TcpmitmEvent } from '../engine/events.js';
+import { enhancedPacket, interfaceDescription, sectionHeader } from '../packet/pcapng.js';
+import { TcpmitmError } from '../cli/errors.js';
+
+export interface PcapngWriterOptions {
+  readonly path: string;
+  readonly names: { readonly a: string; readonly b: string };
+  /** Wall-clock nanoseconds now (injected for tests). */
+  readonly wallNs?: () => bigint;
+}
+
+/** The comment a segment event puts on its packet, or undefined for a plain pass. */
+export function commentFor(ev: SegmentEvent): string | undefined {
+  const by = ev.rule !== undefined ? ` by rule ${ev.rule} (${ev.role})` : ` (${ev.role}${ev.detail ? `, ${ev.detail}` : ''})`;
+  switch (ev.verdict) {
+    case 'pass':
+      return undefined;
+    case 'drop':
+      return `dropped${by}`;
+    case 'delay':
+      return `delayed ${ev.detail ?? ''}${ev.rule !== undefined ? ` by rule ${ev.rule}` : ''}`.trim();
+    case 'hold':
+      return `held${by}`;
+    case 'coalesce':
+      return ev.detail?.startsWith('duplicate') ? `coalesced: duplicate ACK absorbed${ev.rule !== undefined ? ` by rule ${ev.rule}` : ''}` : `coalesced ACK into FIN${ev.rule !== undefined ? ` by rule ${ev.rule}` : ''}`;
+    case 'duplicate':
+      return `duplicated${by}`;
+    case 'forged':
+      return `forged ${ev.detail ?? 'RST'}${ev.rule !== undefined ? ` by rule ${ev.rule}` : ''}`;
+  }
+}
+
+export class PcapngWriter {
+  private fd: number;
+  private readonly wallNs: () => bigint;
+  private open?: { port: Port; frame: Buffer; ts: bigint; comments: string[] };
+  private forgedNext?: string;
+  /** Packets written (captured + forged). */
+  count = 0;
+
+  constructor(opts: PcapngWriterOptions) {
+    // Wall clock at nanosecond resolution: the epoch offset once, then the monotonic clock.
+    const base = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+    this.wallNs = opts.wallNs ?? (() => base + process.hrtime.bigint());
+    try {
+      this.fd = openSync(opts.path, 'w');
+    } catch (err) {
+      throw new TcpmitmError('E_PCAP_OPEN', `cannot write '${opts.path}': ${(err as Error).message}`, 2);
+    }
+    writeSync(this.fd, sectionHeader('tcpmitm'));
+    writeSync(this.fd, interfaceDescription(opts.names.a, 'client side'));
+    writeSync(this.fd, interfaceDescription(opts.names.b, 'server side'));
+  }
+
+  /** The runtime calls this before the engine sees a captured frame… */
+  beginCaptured(port: Port, frame: Buffer): void {
+    this.open = { port, frame, ts: this.wallNs(), comments: [] };
+  }
+
+  /** …and this after: the packet is written with what the engine did to it. */
+  endCaptured(): void {
+    const o = this.open;
+    if (!o) return;
+    this.open = undefined;
+    this.write(o.port === 'a' ? 0 : 1, o.ts, o.frame, o.comments);
+  }
+
+  /** Every frame the runtime sends; only forged ones are recorded (forwarded copies were recorded when captured). */
+  sent(port: Port, frame: Buffer): void {
+    if (this.forgedNext === undefined) return;
+    const comment = this.forgedNext;
+    this.forgedNext = undefined;
+    this.write(port === 'a' ? 0 : 1, this.wallNs(), frame, [comment]);
+  }
+
+  /** Subscribe this to the event stream. */
+  onEvent = (ev: TcpmitmEvent): void => {
+    if (ev.type !== 'segment') return;
+    const c = commentFor(ev);
+    if (c === undefined) return;
+    if (ev.verdict === 'forged') this.forgedNext = c;
+    else if (this.open) this.open.comments.push(c);
+  };
+
+  close(): void {
+    if (this.fd < 0) return;
+    this.endCaptured();
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private write(iface: number, ts: bigint, frame: Buffer, comments: readonly string[]): void {
+    if (this.fd < 0) return;
+    writeSync(this.fd, enhancedPacket(iface, ts, frame, comments));
+    this.count++;
+  }
+}

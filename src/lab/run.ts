@@ -1,0 +1,80 @@
+// `tcpmitm lab`: the supervisor. It checks privileges and the profile, builds
+// the lab, starts the inline session *inside* the middle namespace (libpcap
+// opens interfaces of the calling process's namespace, and Node cannot
+// setns), waits for it, and removes the lab whatever happens: normal end,
+// Ctrl-C, SIGTERM, a crash of the session.
+
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import type { LabRunOptions } from './run-options.js';
+import { createLab, type Lab } from './topology.js';
+import { preflight } from './preflight.js';
+import { ExitCode, TcpmitmError } from '../cli/errors.js';
+import { resolveProfile } from './profile-choice.js';
+import type { InnerConfig } from './inner-config.js';
+
+/** libpcap (through `cap`) prints this for interfaces without an IPv4 address, which m0/m1 never have. */
+const CAP_NOISE = /^Warning: .* - This may not actually work$/;
+
+export async function runLab(opts: LabRunOptions): Promise<number> {
+  preflight({ namespaces: true, capture: true });
+  // A bad profile never starts a run (exit 2, with file:line:col).
+  const profile = await resolveProfile(opts.profile ?? 'passthrough', opts.set);
+
+  let lab: Lab | undefined;
+  let stopping = false;
+  let child: ReturnType<typeof spawn> | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    // The session gets Ctrl-C from the terminal itself; SIGTERM/SIGHUP we pass on.
+    if (child && child.exitCode === null && sig !== 'SIGINT') child.kill(sig);
+    if (!child) stopping = true;
+    if (stopping && sig === 'SIGINT' && child) {
+      // Second Ctrl-C: the session is stuck; stop it hard (the lab is still removed).
+      child.kill('SIGKILL');
+    }
+    stopping = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  try {
+    lab = await createLab({ id: opts.id, ipv6: opts.ipv6 });
+    if (stopping) return 130;
+    const config: InnerConfig = {
+      options: opts,
+      profile,
+      lab: {
+        id: lab.id,
+        ipv6: lab.ipv6,
+        namespaces: lab.namespaces,
+        holderPids: { client: lab.nsPid('client'), server: lab.nsPid('server') },
+      },
+    };
+    const innerMain = fileURLToPath(new URL('./inner-main.js', import.meta.url));
+    child = lab.spawn('middle', [process.execPath, innerMain], {
+      stdio: ['inherit', 'inherit', 'pipe'],
+      env: { ...process.env, TCPMITM_INNER: JSON.stringify(config) },
+    });
+    const rl = createInterface({ input: child.stderr! });
+    rl.on('line', (line) => {
+      if (!CAP_NOISE.test(line)) process.stderr.write(line + '\n');
+    });
+    const code = await new Promise<number>((resolve) => {
+      child!.on('exit', (c, sig) => resolve(c ?? (sig === 'SIGINT' ? 130 : sig === 'SIGTERM' ? 143 : 1)));
+      child!.on('error', (err) => {
+        process.stderr.write(`tcpmitm: cannot start the session: ${err.message}\n`);
+        resolve(ExitCode.Runtime);
+      });
+    });
+    return code;
+  } catch (err) {
+    if (err instanceof TcpmitmError) throw err;
+    throw new TcpmitmError('E_LAB', `lab failed: ${(err as Error).message}`, ExitCode.Runtime);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+    if (lab) await lab.destroy();
+  }
+}

@@ -1,0 +1,277 @@
+// One lab run, inside the middle namespace: the inline bridge over m0/m1, the
+// event consumers (text log, JSONL, UI, expectations), the kernel probe, the
+// peers in the end namespaces, and the conditions that end the run.
+
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
+import { Runtime } from '../engine/runtime.js';
+import { openCapPort } from '../io/cap-port.js';
+import { textLogWriter } from '../io/text-log.js';
+import { openJsonl, type JsonlWriter } from '../io/jsonl-writer.js';
+import { PcapngWriter } from '../io/pcapng-writer.js';
+import { KernelJoin } from '../engine/kernel-join.js';
+import type { TcpmitmEvent, AppEvent } from '../engine/events.js';
+import type { Endpoint } from '../tcp/state.js';
+import { spawnInNetns } from './netns.js';
+import { parsePeerLine } from './peers/format.js';
+import { parseProcTcp } from '../io/proc-net-tcp.js';
+import { startKernelProbe, type KernelProbe } from '../io/kernel-probe.js';
+import type { InnerConfig } from './inner-config.js';
+import { compileChosen, type ChosenProfile } from './profile-choice.js';
+import { ExitCode, TcpmitmError } from '../cli/errors.js';
+import { LAB_ADDRESSES } from './topology.js';
+import { checkExpectations } from './expectations.js';
+
+const BIN = fileURLToPath(new URL('../../bin/tcpmitm.js', import.meta.url));
+
+export async function runSession(cfg: InnerConfig): Promise<number> {
+  const opts = cfg.options;
+  const profile: ChosenProfile = cfg.profile;
+  const pcap = opts.pcap ? new PcapngWriter({ path: opts.pcap, names: { a: 'm0', b: 'm1' } }) : undefined;
+  const runtime = new Runtime({
+    tap: pcap,
+    openA: (cb) => openCapPort('m0', cb),
+    openB: (cb) => openCapPort('m1', cb),
+    decider: compileChosen(profile),
+    timeWaitMs: opts.timeWaitS * 1000,
+    finTimeoutMs: opts.finTimeoutS * 1000,
+    interactive: opts.ui,
+  });
+  const bus = runtime.bus;
+  if (pcap) bus.subscribe('pcap', pcap.onEvent);
+  const recorded: TcpmitmEvent[] = [];
+  bus.subscribe('recorder', (ev) => {
+    if (ev.type !== 'segment' && ev.type !== 'stats') recorded.push(ev);
+    else if (ev.type === 'segment' && ev.rule !== undefined) recorded.push(ev);
+  });
+
+  let jsonl: JsonlWriter | undefined;
+  if (opts.json) {
+    jsonl = openJsonl(opts.json);
+    bus.subscribe('jsonl', (ev) => jsonl!.write(ev));
+  }
+  let ui: { unmount(): void; waitUntilExit(): Promise<void> } | undefined;
+  let quitRequested: (() => void) | undefined;
+  const quit = new Promise<void>((resolve) => (quitRequested = resolve));
+  if (!opts.ui) {
+    // With --json - the JSON lines own stdout: the text log goes to stderr.
+    bus.subscribe('text-log', textLogWriter(opts.json === '-' ? process.stderr : process.stdout, { segments: opts.segments }));
+  }
+
+  // The kernel's own view, joined to our connections.
+  const join = new KernelJoin(50);
+  bus.subscribe('kernel-join', (ev) => {
+    for (const k of join.onEvent(ev)) bus.emit(k);
+  });
+  let probe: KernelProbe | undefined;
+  if (opts.kernelProbe !== 'off') {
+    probe = await startKernelProbe({
+      source: opts.kernelProbe,
+      labId: cfg.lab.id,
+      pids: cfg.lab.holderPids,
+      now: () => runtime.elapsed(),
+      onChange: (obs) => {
+        const ev = join.onKernel(obs);
+        if (ev) bus.emit(ev);
+      },
+      onWarning: (message) => bus.emit({ type: 'warning', t: runtime.elapsed(), message }),
+    });
+  }
+  const disagreementTimer = setInterval(() => {
+    for (const d of join.check(runtime.elapsed())) bus.emit(d);
+  }, 10);
+  const statsTimer = setInterval(() => bus.emit({ type: 'stats', t: runtime.elapsed(), ...runtime.engine.stats }), 1000);
+
+  bus.emit({
+    type: 'start',
+    t: runtime.elapsed(),
+    mode: 'lab',
+    lab: cfg.lab.id,
+    profile: profile.name,
+    wall: new Date().toISOString(),
+  });
+
+  if (opts.ui) {
+    const { startUi } = await import('../ui/start.js');
+    ui = startUi({
+      subscribe: (fn) => bus.subscribe('ui', fn),
+      send: (cmd) => {
+        if (cmd.kind === 'set-profile') {
+          import('./profile-choice.js')
+            .then(async (m) => runtime.setDecider(m.compileChosen(await m.resolveProfile(cmd.name))))
+            .catch((err: Error) => bus.emit({ type: 'warning', t: runtime.elapsed(), message: `profile ${cmd.name}: ${err.message}` }));
+        }
+        runtime.control(cmd);
+      },
+      onQuit: () => quitRequested?.(),
+      labId: cfg.lab.id,
+      profileName: profile.name,
+      profileNames: profile.builtins,
+      elapsed: () => runtime.elapsed(),
+    });
+  }
+
+  const peers: { endpoint: Endpoint; child: ChildProcess; exited: Promise<number> }[] = [];
+  let reason = 'stopped';
+  let exitCode: number = ExitCode.Ok;
+  const signalled = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('interrupted (Ctrl-C)'));
+    process.once('SIGTERM', () => resolve('terminated (SIGTERM)'));
+    process.once('SIGHUP', () => resolve('terminal closed (SIGHUP)'));
+  });
+
+  try {
+    if (opts.peers) {
+      const server = startPeer(cfg, 'server', serverArgv(cfg, profile), bus.emit, runtime);
+      peers.push(server);
+      await waitForListen(cfg, opts.port, server, runtime);
+      peers.push(startPeer(cfg, 'client', clientArgv(cfg, profile), bus.emit, runtime));
+    }
+
+    const ends: Promise<string>[] = [signalled, quit.then(() => 'quit')];
+    const durationS = opts.durationS ?? profile.lab?.duration;
+    if (durationS !== undefined) ends.push(sleep(durationS * 1000).then(() => `duration ${durationS}s reached`));
+    // Without a UI, a run with peers ends once everything has closed.
+    if (opts.untilClosed || (opts.peers && !opts.ui && durationS === undefined)) {
+      ends.push(untilClosed(runtime, peers));
+    }
+    reason = await Promise.race(ends);
+    if (reason.startsWith('interrupted')) exitCode = 130;
+    else if (reason.startsWith('terminated')) exitCode = 143;
+    else if (reason.startsWith('terminal closed')) exitCode = 129;
+  } catch (err) {
+    if (!(err instanceof TcpmitmError)) throw err;
+    bus.emit({ type: 'warning', t: runtime.elapsed(), message: err.message });
+    reason = err.message;
+    exitCode = err.exitCode;
+  } finally {
+    for (const p of peers) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    clearInterval(disagreementTimer);
+    clearInterval(statsTimer);
+    const pending = runtime.engine.pendingSummary();
+    if (pending) bus.emit({ type: 'warning', t: runtime.elapsed(), message: pending });
+  }
+
+  // Expectations decide the exit code of a run that ended normally.
+  if (exitCode === ExitCode.Ok && profile.expect && opts.peers) {
+    const { results, report } = checkExpectations(profile, recorded, runtime.elapsed(), probe !== undefined);
+    for (const r of results) bus.emit(r);
+    if (results.some((r) => !r.ok)) exitCode = ExitCode.Expectations;
+    // The report goes to stderr so it never mixes with --json - on stdout.
+    if (!opts.ui) process.stderr.write(report + '\n');
+  }
+  bus.emit({ type: 'stats', t: runtime.elapsed(), ...runtime.engine.stats });
+  bus.emit({ type: 'end', t: runtime.elapsed(), reason, exitCode });
+  await probe?.stop();
+  runtime.close();
+  jsonl?.close();
+  pcap?.close();
+  if (ui) {
+    ui.unmount();
+  }
+  return exitCode;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function serverAddr(cfg: InnerConfig): string {
+  return cfg.lab.ipv6 ? LAB_ADDRESSES.server6 : LAB_ADDRESSES.server4;
+}
+
+function serverArgv(cfg: InnerConfig, profile: ChosenProfile): string[] {
+  const o = cfg.options;
+  if (o.server) return ['sh', '-c', o.server];
+  const extra = profile.lab?.server ?? ['--send', '1000', '--on-eof', 'delay:300'];
+  return [process.execPath, BIN, 'peer', 'server', '--host', serverAddr(cfg), '--port', String(profile.lab?.port ?? o.port), ...extra];
+}
+
+function clientArgv(cfg: InnerConfig, profile: ChosenProfile): string[] {
+  const o = cfg.options;
+  if (o.client) return ['sh', '-c', o.client];
+  const host = cfg.lab.ipv6 ? `[${serverAddr(cfg)}]` : serverAddr(cfg);
+  const extra = profile.lab?.client ?? ['--send', '100', '--recv', '1000', '--then', 'close'];
+  return [process.execPath, BIN, 'peer', 'client', '--connect', `${host}:${profile.lab?.port ?? o.port}`, ...extra];
+}
+
+/** Starts a peer in its end namespace; each line it prints becomes an application event. */
+function startPeer(
+  cfg: InnerConfig,
+  endpoint: Endpoint,
+  argv: string[],
+  emit: (ev: TcpmitmEvent) => void,
+  runtime: Runtime,
+): { endpoint: Endpoint; child: ChildProcess; exited: Promise<number>; stderrTail: string[] } {
+  const ns = endpoint === 'client' ? cfg.lab.namespaces.client : cfg.lab.namespaces.server;
+  const child = spawnInNetns(ns, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stderrTail: string[] = [];
+  const app = (event: string, detail?: string): AppEvent => ({ type: 'app', t: runtime.elapsed(), endpoint, event, ...(detail !== undefined ? { detail } : {}) });
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const p = parsePeerLine(line);
+    emit(p ? app(p.event, p.detail) : app('output', line));
+  });
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    stderrTail.push(line);
+    if (stderrTail.length > 10) stderrTail.shift();
+    emit(app('stderr', line));
+  });
+  const exited = new Promise<number>((resolve) => {
+    child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1)));
+    child.on('error', (err) => {
+      emit(app('error', err.message));
+      resolve(127);
+    });
+  });
+  return { endpoint, child, exited, stderrTail };
+}
+
+/** The client starts only once the server's port is in LISTEN (read from the server namespace's socket table). */
+async function waitForListen(
+  cfg: InnerConfig,
+  port: number,
+  server: { child: ChildProcess; exited: Promise<number>; stderrTail?: string[] },
+  runtime: Runtime,
+): Promise<void> {
+  const pid = cfg.lab.holderPids.server;
+  let exitCode: number | undefined;
+  void server.exited.then((c) => (exitCode = c));
+  const deadline = runtime.elapsed() + 10;
+  while (runtime.elapsed() < deadline) {
+    for (const file of ['tcp', 'tcp6']) {
+      let text = '';
+      try {
+        text = readFileSync(`/proc/${pid}/net/${file}`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (parseProcTcp(text).some((r) => r.state === 'LISTEN' && r.local.endsWith(`:${port}`))) return;
+    }
+    if (exitCode !== undefined) {
+      const tail = (server as { stderrTail?: string[] }).stderrTail?.join('\n  ') ?? '';
+      throw new TcpmitmError('E_SERVER_EXITED', `the server exited with code ${exitCode} before listening on port ${port}${tail ? `:\n  ${tail}` : ''}`, ExitCode.Runtime);
+    }
+    await sleep(10);
+  }
+  throw new TcpmitmError('E_SERVER_NO_LISTEN', `the server did not listen on port ${port} within 10 s (is --port right?)`, ExitCode.Runtime);
+}
+
+/** Resolves once every peer has exited and every connection is CLOSED or TIME-WAIT on both ends, with nothing held. */
+async function untilClosed(runtime: Runtime, peers: { exited: Promise<number> }[]): Promise<string> {
+  await Promise.all(peers.map((p) => p.exited));
+  for (;;) {
+    let open = runtime.engine.pendingCount() > 0;
+    for (const c of runtime.engine.connections()) {
+      const done = (s: string) => s === 'CLOSED' || s === 'TIME-WAIT';
+      if (!done(c.clientEnd.state) || !done(c.serverEnd.state)) open = true;
+    }
+    if (!open) {
+      // Let the kernel probe (10 ms period) see the final states too.
+      await sleep(150);
+      return 'all connections closed';
+    }
+    await sleep(20);
+  }
+}
