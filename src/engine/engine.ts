@@ -472,6 +472,7 @@ export class Engine {
 
   /** The segment leaves tcpmitm towards its receiver: only now is it "delivered". */
   private deliver(item: InFlight, now: number): void {
+    this.flushSentChanges();
     if (item.delayed) {
       this.emitAction(item.conn, now, 'release', `released ${item.role} from ${item.from} after ${Math.round(now - item.capturedAt)} ms`, item.rule);
     }
