@@ -1,0 +1,216 @@
+// Checks a profile's `expect` against the event stream of a run: per endpoint,
+// the expected states must appear in order (a subsequence) in what the
+// inference and/or the kernel probe observed, and the built-in peers' app events
+// likewise. Pure: events in, ExpectationEvents and a readable report out.
+
+import type { Endpoint } from '../tcp/state.js';
+import type { ExpectationEvent, StateSource, TcpmitmEvent } from '../engine/events.js';
+import { durationMs, type EndpointExpect, type Expect, type Profile } from './schema.js';
+import { describeRule } from './match.js';
+
+export interface CheckOptions {
+  /** Event time (seconds) stamped on the results; default: the last event's. */
+  readonly t?: number;
+  /**
+   * Whether a kernel probe ran. When false, `source: both` checks only the
+   * inference and `source: kernel` fails saying the probe was off.
+   */
+  readonly kernelProbe?: boolean;
+}
+
+interface Seen {
+  readonly v: string;
+  /** Seconds since the start of the run. */
+  readonly t: number;
+}
+
+/** One expected item: a state (or app event) and whether the kernel probe may miss it. */
+interface Want {
+  readonly v: string;
+  readonly optional: boolean;
+}
+
+function parseWant(s: string): Want {
+  return s.endsWith('?') ? { v: s.slice(0, -1), optional: true } : { v: s, optional: false };
+}
+
+/**
+ * Greedy subsequence match. An optional item is taken only if it occurs before
+ * the next required item's first occurrence, so taking it never costs a
+ * required match; greedy-earliest also gives the earliest completion time.
+ * Returns the time of the last matched item, or the index of the first required item not found.
+ */
+export function matchSubsequence(
+  want: readonly Want[],
+  seen: readonly Seen[],
+  allowOptional: boolean,
+): { ok: true; lastT: number } | { ok: false; missing: number } {
+  let pos = 0;
+  let lastT = 0;
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i]!;
+    if (w.optional && allowOptional) {
+      const next = want.slice(i + 1).find((x) => !(x.optional && allowOptional));
+      let limit = seen.length;
+      if (next) {
+        const q = seen.findIndex((s, k) => k >= pos && s.v === next.v);
+        if (q >= 0) limit = q;
+      }
+      for (let k = pos; k < limit; k++) {
+        if (seen[k]!.v === w.v) {
+          pos = k + 1;
+          lastT = seen[k]!.t;
+          break;
+        }
+      }
+      continue;
+    }
+    let k = pos;
+    while (k < seen.length && seen[k]!.v !== w.v) k++;
+    if (k === seen.length) return { ok: false, missing: i };
+    pos = k + 1;
+    lastT = seen[k]!.t;
+  }
+  return { ok: true, lastT };
+}
+
+function statesOf(events: readonly TcpmitmEvent[], conn: number, endpoint: Endpoint, source: StateSource): Seen[] {
+  const out: Seen[] = [];
+  for (const e of events) {
+    if (e.type === 'state' && e.conn === conn && e.endpoint === endpoint && e.source === source) out.push({ v: e.to, t: e.t });
+  }
+  return out;
+}
+
+function appOf(events: readonly TcpmitmEvent[], endpoint: Endpoint): Seen[] {
+  const out: Seen[] = [];
+  for (const e of events) if (e.type === 'app' && e.endpoint === endpoint) out.push({ v: e.event, t: e.t });
+  return out;
+}
+
+function fmtSeen(seen: readonly Seen[]): string {
+  return seen.length ? seen.map((s) => `${s.v}@${s.t.toFixed(3)}s`).join(' → ') : '(nothing)';
+}
+
+function checkEndpoint(
+  endpoint: Endpoint,
+  x: EndpointExpect,
+  events: readonly TcpmitmEvent[],
+  t: number,
+  kernelProbe: boolean,
+): ExpectationEvent[] {
+  const out: ExpectationEvent[] = [];
+  const conn = x.conn ?? 1;
+  const on = conn === 1 ? '' : ` #${conn}`;
+  const withinS = x.within !== undefined ? durationMs(x.within) / 1000 : undefined;
+  const source = x.source ?? 'both';
+  const sources: StateSource[] = source === 'both' ? ['inferred', 'kernel'] : [source];
+  const push = (subject: string, ok: boolean, expected: string, observed: string): void => {
+    out.push({ type: 'expectation', t, ok, subject, expected, observed });
+  };
+
+  for (const src of sources) {
+    if (src === 'kernel' && !kernelProbe) {
+      if (source === 'kernel') push(`${endpoint}${on} states (kernel)`, false, (x.states ?? []).join(' → '), 'kernel probe was off');
+      continue;
+    }
+    const seen = statesOf(events, conn, endpoint, src);
+    if (x.states !== undefined) {
+      const want = x.states.map(parseWant);
+      // `STATE?` is optional only for the kernel probe: a 10 ms poller can miss
+      // a state that lasts ~1 ms (LAST-ACK, CLOSING); the inference cannot.
+      const r = matchSubsequence(want, seen, src === 'kernel');
+      const late = r.ok && withinS !== undefined && r.lastT > withinS;
+      let observed = fmtSeen(seen);
+      if (!r.ok) observed += `  (missing ${want[r.missing]!.v})`;
+      else if (late) observed += `  (complete only at ${r.lastT.toFixed(3)}s)`;
+      const expected =
+        x.states.map((s) => (src === 'kernel' || !s.endsWith('?') ? s : s.slice(0, -1))).join(' → ') +
+        (x.within !== undefined ? ` within ${x.within}` : '');
+      push(`${endpoint}${on} states (${src})`, r.ok && !late, expected, observed);
+    }
+    if (x.not !== undefined && x.not.length > 0) {
+      const bad = seen.filter((s) => (x.not as readonly string[]).includes(s.v));
+      push(
+        `${endpoint}${on} never (${src})`,
+        bad.length === 0,
+        `none of ${x.not.join(', ')}`,
+        bad.length ? `${fmtSeen(bad)} in ${fmtSeen(seen)}` : fmtSeen(seen),
+      );
+    }
+  }
+  if (x.app !== undefined) {
+    const seen = appOf(events, endpoint);
+    const want = x.app.map((v) => ({ v, optional: false }));
+    const r = matchSubsequence(want, seen, false);
+    const late = r.ok && withinS !== undefined && r.lastT > withinS;
+    push(
+      `${endpoint} app`,
+      r.ok && !late,
+      x.app.join(' → ') + (x.within !== undefined ? ` within ${x.within}` : ''),
+      fmtSeen(seen) + (!r.ok ? `  (missing ${want[r.missing]!.v})` : late ? `  (complete only at ${r.lastT.toFixed(3)}s)` : ''),
+    );
+  }
+  return out;
+}
+
+/** One ExpectationEvent per thing checked (endpoint × source × states/not/app). */
+export function check(expect: Expect | undefined, events: readonly TcpmitmEvent[], opts: CheckOptions = {}): ExpectationEvent[] {
+  if (!expect) return [];
+  const t = opts.t ?? (events.length ? events[events.length - 1]!.t : 0);
+  const kernelProbe = opts.kernelProbe ?? true;
+  const out: ExpectationEvent[] = [];
+  for (const ep of ['client', 'server'] as const) {
+    const x = expect[ep];
+    if (x) out.push(...checkEndpoint(ep, x, events, t, kernelProbe));
+  }
+  return out;
+}
+
+export function allMet(results: readonly ExpectationEvent[]): boolean {
+  return results.every((r) => r.ok);
+}
+
+/** Per rule (1-based): how many segments it decided, by verdict, and its action events. */
+export function ruleCounts(events: readonly TcpmitmEvent[]): Map<number, Map<string, number>> {
+  const counts = new Map<number, Map<string, number>>();
+  const bump = (rule: number, what: string): void => {
+    let m = counts.get(rule);
+    if (!m) counts.set(rule, (m = new Map()));
+    m.set(what, (m.get(what) ?? 0) + 1);
+  };
+  for (const e of events) {
+    if (e.type === 'segment' && e.rule !== undefined) bump(e.rule, e.verdict);
+    else if (e.type === 'action' && e.rule !== undefined && e.action === 'rst') bump(e.rule, 'rst forged');
+  }
+  return counts;
+}
+
+/**
+ * The text printed at the end of a run (and on exit 3): each check with
+ * expected vs observed, then which rule fired how often.
+ */
+export function formatReport(profile: Pick<Profile, 'name' | 'rules'>, results: readonly ExpectationEvent[], events: readonly TcpmitmEvent[]): string {
+  const lines: string[] = [];
+  const failed = results.filter((r) => !r.ok).length;
+  lines.push(
+    `profile ${profile.name}: ${results.length === 0 ? 'no expectations' : failed === 0 ? `all ${results.length} expectations met` : `${failed} of ${results.length} expectations failed`}`,
+  );
+  for (const r of results) {
+    lines.push(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.subject}`);
+    lines.push(`         expected: ${r.expected}`);
+    lines.push(`         observed: ${r.observed}`);
+  }
+  const rules = profile.rules ?? [];
+  if (rules.length > 0) {
+    lines.push('  rules:');
+    const counts = ruleCounts(events);
+    rules.forEach((rule, i) => {
+      const c = counts.get(i + 1);
+      const detail = c ? [...c].map(([k, n]) => `${k} ×${n}`).join(', ') : 'never fired';
+      lines.push(`    ${i + 1}. ${describeRule(rule)}: ${detail}`);
+    });
+  }
+  return lines.join('\n');
+}
+

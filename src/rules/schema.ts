@@ -1,0 +1,341 @@
+// What a fault profile *is*: the zod definition every profile is validated
+// against, the TypeScript types derived from it, and (through emit-schema.ts)
+// the JSON Schema shipped for editors. Error texts are written here, next to
+// the field they describe: "<bad value> <problem>; expected <what is allowed>".
+
+import * as z from 'zod';
+import { TCP_STATES } from '../tcp/state.js';
+import { ROLES } from '../tcp/role.js';
+import { TcpFlag } from '../tcp/segment.js';
+
+/** Longest delay or window a profile may ask for: 10 minutes. Anything longer is a typo. */
+export const MAX_DELAY_MS = 600_000;
+
+export const ACTION_NAMES = ['pass', 'drop', 'duplicate', 'hold', 'blackhole'] as const;
+export const ACTION_KEYS = ['delay', 'rst', 'coalesce', 'await'] as const;
+export const FLAG_NAMES = Object.keys(TcpFlag) as (keyof typeof TcpFlag)[];
+
+/** Renders a value the way the user wrote it, for error messages. */
+export function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return `'${v}'`;
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return typeof v;
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'a whole number' : 'a number';
+  return `a ${typeof v}`;
+}
+
+/** "<value> is not <kind>; expected <expected>", or "missing; expected …" for an absent required field. */
+function notA(expected: string): (iss: { input?: unknown }) => string {
+  return (iss) =>
+    iss.input === undefined
+      ? `missing; expected ${expected}`
+      : typeof iss.input === 'object' && iss.input !== null
+        ? `got ${kindOf(iss.input)}; expected ${expected}`
+        : `${show(iss.input)} is ${kindOf(iss.input)}; expected ${expected}`;
+}
+
+function oneOfMsg(what: string, values: readonly string[]): (iss: { input?: unknown }) => string {
+  const expected = `one of ${values.join(', ')}`;
+  return (iss) =>
+    iss.input === undefined
+      ? `missing; expected ${expected}`
+      : typeof iss.input === 'string'
+        ? `${show(iss.input)} is not a known ${what}; expected ${expected}`
+        : `${show(iss.input)} is not a ${what} name; expected ${expected}`;
+}
+
+/** A whole number in [min, max], with messages that say which bound was crossed. */
+function intIn(min: number, max: number, expected: string) {
+  return z
+    .number({ error: notA(expected) })
+    .int({ error: (iss) => `${show(iss.input)} is not a whole number; expected ${expected}` })
+    .min(min, { error: (iss) => `${show(iss.input)} is ${min === 0 ? 'negative' : 'too small'}; expected ${expected}` })
+    .max(max, { error: (iss) => `${show(iss.input)} is too large; expected ${expected}` });
+}
+
+const delayMs = (what: string) => intIn(0, MAX_DELAY_MS, `${what} in ms from 0 to ${MAX_DELAY_MS}`);
+
+/** A strict mapping: unknown fields are errors that list the fields that are allowed. */
+function strict<T extends z.ZodRawShape>(shape: T, what: string, unknownKey?: string) {
+  const fields = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (iss) =>
+      iss.code === 'unrecognized_keys'
+        ? (unknownKey ?? `unknown field '%KEY%'; expected one of ${fields}`)
+        : notA(`${what} (a mapping with ${fields})`)(iss),
+  });
+}
+
+function listOf<T extends z.ZodType>(item: T, expected: string) {
+  return z.array(item, { error: notA(expected) });
+}
+
+export const EndpointSchema = z.enum(['client', 'server'], { error: oneOfMsg('endpoint', ['client', 'server']) });
+export const StateSchema = z.enum(TCP_STATES, { error: oneOfMsg('TCP state', TCP_STATES) });
+export const RoleSchema = z.enum(ROLES, { error: oneOfMsg('role', ROLES) });
+
+function orList(what: string, values: readonly string[]): (iss: { input?: unknown }) => string {
+  const expected = `one of ${values.join(', ')}, or a list of them`;
+  return (iss) =>
+    typeof iss.input === 'string'
+      ? `${show(iss.input)} is not a known ${what}; expected ${expected}`
+      : notA(expected)(iss);
+}
+
+const flagToken = `!?(?:${FLAG_NAMES.join('|')})`;
+/** "FIN,!RST": names from TcpFlag; a leading "!" means the flag must be clear. */
+export const FlagsSchema = z
+  .string({ error: notA(`flags such as 'FIN,!RST'`) })
+  .regex(new RegExp(`^${flagToken}(?:,${flagToken})*$`), {
+    error: (iss) => {
+      const s = String(iss.input);
+      const bad = s.split(',').find((t) => !FLAG_NAMES.includes(t.trim().replace(/^!/, '') as keyof typeof TcpFlag));
+      const what = bad !== undefined ? `has unknown flag '${bad}'` : 'is not a flag list';
+      return `${show(s)} ${what}; expected names from ${FLAG_NAMES.join(', ')}, each optionally prefixed by '!', separated by commas (e.g. 'FIN,!RST')`;
+    },
+  })
+  .refine((s) => !s.split(',').some((t) => t.startsWith('!') && s.split(',').includes(t.slice(1))), {
+    error: (iss) => `${show(iss.input)} asks for a flag both set and clear; expected each flag at most once`,
+  })
+  .describe("TCP flags that must be set, or clear with a leading '!': 'FIN,!RST', 'ACK,!FIN,!SYN,!RST'");
+
+const stateOrList = z
+  .union([StateSchema, listOf(StateSchema, 'a list of TCP states').min(1, { error: 'an empty list; expected at least one TCP state' })], {
+    error: orList('TCP state', TCP_STATES),
+  })
+  .describe('a TCP state as ss prints it, or a list of them (any one matches)');
+
+export const MatchSchema = strict(
+  {
+    from: z
+      .enum(['client', 'server', 'any'], { error: oneOfMsg('sender', ['client', 'server', 'any']) })
+      .optional()
+      .describe('who sent the segment (default any)'),
+    role: z
+      .union([RoleSchema, listOf(RoleSchema, 'a list of roles').min(1, { error: 'an empty list; expected at least one role' })], {
+        error: orList('role', ROLES),
+      })
+      .optional()
+      .describe("the tracker's role for the segment, or a list of roles (any one matches)"),
+    flags: FlagsSchema.optional(),
+    senderState: stateOrList.optional().describe("the sender's state once it has sent this segment"),
+    receiverState: stateOrList.optional().describe("the receiver's state before this segment is delivered"),
+    port: intIn(1, 65535, 'a port from 1 to 65535').optional().describe('source or destination port'),
+    conn: intIn(1, Number.MAX_SAFE_INTEGER, 'a connection number from 1 (the first connection)')
+      .optional()
+      .describe('only the nth connection (1-based)'),
+  },
+  'a match',
+);
+
+const ONE_ACTION = `'%KEY%' beside another action; expected exactly one action per rule`;
+
+export const DelayActionSchema = strict(
+  {
+    delay: strict(
+      {
+        ms: delayMs('a delay'),
+        reorder: z.boolean({ error: notA('true or false') }).optional().describe('let later segments of the same direction overtake (default false)'),
+      },
+      'a delay',
+    ),
+  },
+  'an action',
+  ONE_ACTION,
+);
+
+export const RstActionSchema = strict(
+  {
+    rst: strict(
+      {
+        to: z.enum(['client', 'server', 'both'], { error: oneOfMsg('RST target', ['client', 'server', 'both']) }),
+        instead: z.boolean({ error: notA('true or false') }).optional().describe('drop the triggering segment (default false: it passes, then the RST)'),
+        seqOffset: intIn(-65535, 65535, 'an offset from -65535 to 65535 added to the receiver rcv_nxt (0 unless testing RFC 5961 challenge ACKs)')
+          .optional()
+          .describe('added to the exact sequence number; nonzero only to provoke a challenge ACK (RFC 5961)'),
+      },
+      'a RST',
+    ),
+  },
+  'an action',
+  ONE_ACTION,
+);
+
+export const CoalesceActionSchema = strict(
+  { coalesce: strict({ window_ms: delayMs('a window') }, 'a coalesce window') },
+  'an action',
+  ONE_ACTION,
+);
+
+export const AwaitActionSchema = strict(
+  {
+    await: strict(
+      {
+        until: z.enum(['peer-fin'], { error: oneOfMsg('event to wait for', ['peer-fin']) }),
+        timeout_ms: delayMs('a timeout'),
+      },
+      'an await',
+    ),
+  },
+  'an action',
+  ONE_ACTION,
+);
+
+const actionExpected = `one of ${ACTION_NAMES.join(', ')}, or a mapping with exactly one of ${ACTION_KEYS.join(', ')} (e.g. {delay: {ms: 200}})`;
+
+function actionError(iss: { input?: unknown }): string {
+  const v = iss.input;
+  if (v === undefined) return `missing; expected ${actionExpected}`;
+  if (typeof v === 'string') return `${show(v)} is not a known action; expected ${actionExpected}`;
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    const keys = Object.keys(v);
+    const unknown = keys.find((k) => !(ACTION_KEYS as readonly string[]).includes(k));
+    if (unknown !== undefined) return `unknown action '${unknown}'; expected ${actionExpected}`;
+    if (keys.length !== 1) return `${keys.length === 0 ? 'an empty mapping' : `'${keys.join("' and '")}' together`} is not one action; expected ${actionExpected}`;
+  }
+  return `got ${kindOf(v)}; expected ${actionExpected}`;
+}
+
+export const ActionSchema = z
+  .union([z.enum(ACTION_NAMES), DelayActionSchema, RstActionSchema, CoalesceActionSchema, AwaitActionSchema], {
+    error: actionError,
+  })
+  .describe(`one of ${ACTION_NAMES.join(', ')}, or a mapping with one of ${ACTION_KEYS.join(', ')}`);
+
+export const RuleSchema = strict(
+  {
+    id: z.string({ error: notA('a short rule id') }).min(1).optional().describe('short id shown in logs'),
+    name: z.string({ error: notA('a rule name') }).optional().describe('what the rule does, in words'),
+    match: MatchSchema.optional().describe('absent fields match anything'),
+    action: ActionSchema,
+    times: z
+      .union([intIn(1, Number.MAX_SAFE_INTEGER, 'a whole number from 1'), z.literal('all')], {
+        error: (iss) => `${show(iss.input)} is not a number of times; expected a whole number from 1, or 'all'`,
+      })
+      .optional()
+      .describe("act on the first N matches per connection (after `after`); 'all' or absent: every match"),
+    after: intIn(0, Number.MAX_SAFE_INTEGER, 'a whole number from 0').optional().describe('skip the first N matches per connection'),
+    probability: z
+      .number({ error: notA('a probability from 0 to 1') })
+      .min(0, { error: (iss) => `${show(iss.input)} is outside [0, 1]; expected a probability from 0 to 1` })
+      .max(1, { error: (iss) => `${show(iss.input)} is outside [0, 1]; expected a probability from 0 to 1` })
+      .optional()
+      .describe('act on a match with this probability (seeded by the profile seed)'),
+  },
+  'a rule',
+);
+
+const durationRe = /^\d+(?:\.\d+)?(?:ms|s)$/;
+export const DurationSchema = z
+  .string({ error: notA("a duration such as '5s' or '500ms'") })
+  .regex(durationRe, { error: (iss) => `${show(iss.input)} is not a duration; expected a duration such as '5s' or '500ms'` });
+
+const expectedStates = [...TCP_STATES, ...TCP_STATES.map((s) => `${s}?` as const)] as const;
+
+export const EndpointExpectSchema = strict(
+  {
+    states: listOf(
+      z.enum(expectedStates, {
+        error: oneOfMsg('TCP state', [...TCP_STATES, "any of them with a trailing '?' (optional for the kernel probe)"]),
+      }),
+      'a list of TCP states',
+    )
+      .optional()
+      .describe("states that must appear in this order (a subsequence); 'LAST-ACK?' may be missed by the kernel probe"),
+    within: DurationSchema.optional().describe('all of them seen within this time from the start of the run'),
+    source: z
+      .enum(['kernel', 'inferred', 'both'], { error: oneOfMsg('source', ['kernel', 'inferred', 'both']) })
+      .optional()
+      .describe('check the inference, the kernel probe, or both (default)'),
+    not: listOf(StateSchema, 'a list of TCP states').optional().describe('states that must never appear'),
+    app: listOf(z.string({ error: notA("an application event such as 'ECONNRESET'") }).min(1), 'a list of application events')
+      .optional()
+      .describe('application events of the built-in peer, in this order (a subsequence)'),
+    conn: intIn(1, Number.MAX_SAFE_INTEGER, 'a connection number from 1').optional().describe('which connection (default 1, the first)'),
+  },
+  'an expectation',
+);
+
+export const ExpectSchema = strict(
+  { client: EndpointExpectSchema.optional(), server: EndpointExpectSchema.optional() },
+  'expectations',
+);
+
+const peerArgs = listOf(z.string({ error: notA('a command-line argument (a string)') }), 'a list of arguments');
+
+export const LabSchema = strict(
+  {
+    server: peerArgs.optional().describe("arguments for the built-in server, e.g. ['--on-eof', 'delay:300']"),
+    client: peerArgs.optional().describe("arguments for the built-in client, e.g. ['--send', '100', '--then', 'close']"),
+    port: intIn(1, 65535, 'a port from 1 to 65535').optional(),
+    duration: z
+      .number({ error: notA('seconds from 0.1 to 86400') })
+      .min(0.1, { error: (iss) => `${show(iss.input)} is too small; expected seconds from 0.1 to 86400` })
+      .max(86_400, { error: (iss) => `${show(iss.input)} is too large; expected seconds from 0.1 to 86400` })
+      .optional()
+      .describe('cap on the run, seconds'),
+  },
+  'lab settings',
+);
+
+const paramValue = z.union([z.number(), z.string(), z.boolean()], { error: notA('a number, a string or true/false') });
+
+export const ParamSchema = strict(
+  {
+    default: paramValue,
+    description: z.string({ error: notA('a description') }),
+    values: listOf(paramValue, 'a list of allowed values').optional(),
+  },
+  'a parameter',
+);
+
+export const ParamsSchema = z
+  .record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+      error: (iss) => `${show(iss.input)} is not a parameter name; expected letters, digits and '_'`,
+    }),
+    ParamSchema,
+    { error: notA('a mapping of parameter names') },
+  )
+  .describe('values referenced as ${name} in the profile, overridable with --set name=value');
+
+const nameRe = /^[a-z0-9][a-z0-9-]*$/;
+
+export const ProfileSchema = strict(
+  {
+    $schema: z.string().optional(),
+    name: z
+      .string({ error: notA('a profile name') })
+      .regex(nameRe, { error: (iss) => `${show(iss.input)} is not a profile name; expected lower-case letters, digits and '-'` }),
+    description: z.string({ error: notA('a description') }),
+    seed: intIn(0, 0xffff_ffff, 'a seed from 0 to 4294967295').optional().describe('seed for rules with a probability'),
+    lab: LabSchema.optional(),
+    params: ParamsSchema.optional(),
+    rules: listOf(RuleSchema, 'a list of rules').optional().describe('evaluated in order; the first that matches decides'),
+    expect: ExpectSchema.optional(),
+  },
+  'a profile',
+).meta({ title: 'tcpmitm fault profile' });
+
+export type Profile = z.infer<typeof ProfileSchema>;
+export type Rule = z.infer<typeof RuleSchema>;
+export type Match = z.infer<typeof MatchSchema>;
+export type Action = z.infer<typeof ActionSchema>;
+export type Expect = z.infer<typeof ExpectSchema>;
+export type EndpointExpect = z.infer<typeof EndpointExpectSchema>;
+export type LabSettings = z.infer<typeof LabSchema>;
+export type ParamDecl = z.infer<typeof ParamSchema>;
+
+/** Parses '5s' / '500ms' into milliseconds. */
+export function durationMs(s: string): number {
+  return s.endsWith('ms') ? Number(s.slice(0, -2)) : Number(s.slice(0, -1)) * 1000;
+}
