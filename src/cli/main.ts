@@ -8,6 +8,7 @@ import { ExitCode, exitCodeOf, formatError } from './errors.js';
 import { registerLab } from './commands/lab.js';
 import { registerPeer } from './commands/peer.js';
 import { registerProfiles } from './commands/profiles.js';
+import { registerAttach } from './commands/attach.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -17,8 +18,8 @@ function version(): string {
 export function buildProgram(): Command {
   const program = new Command('tcpmitm')
     .description(
-      'A man-in-the-middle for TCP: sits inline between a real client and a real server,\n' +
-        'drops, delays, forges or coalesces segments around teardown, and shows both\n' +
+      'A man-in-the-middle for TCP: sits inline between a real client and a real server, ' +
+        'drops, delays, forges or coalesces segments around teardown, and shows both ' +
         "endpoints' TCP states live, beside the kernel's own view.",
     )
     .version(version(), '-V, --version')
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerLab(program);
   registerPeer(program);
   registerProfiles(program);
+  registerAttach(program);
   program.addHelpText(
     'after',
     '\nExamples:\n' +
