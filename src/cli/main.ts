@@ -9,6 +9,7 @@ import { registerLab } from './commands/lab.js';
 import { registerPeer } from './commands/peer.js';
 import { registerProfiles } from './commands/profiles.js';
 import { registerAttach } from './commands/attach.js';
+import { registerTap } from './commands/tap.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerPeer(program);
   registerProfiles(program);
   registerAttach(program);
+  registerTap(program);
   program.addHelpText(
     'after',
     '\nExamples:\n' +

@@ -1,0 +1,125 @@
+// What every run outside the lab shares (attach and tap): the text log or the
+// terminal UI, the JSONL log, a stats event each second, and the conditions
+// that end the run (Ctrl-C, SIGTERM, SIGHUP, q in the UI, --duration).
+// The lab session (src/lab/session.ts) wires the same pieces inline.
+
+import type { EventBus } from '../engine/event-bus.js';
+import type { ControlCommand } from '../engine/control.js';
+import type { StatsEvent } from '../engine/events.js';
+import { openJsonl, type JsonlWriter } from '../io/jsonl-writer.js';
+import { textLogWriter } from '../io/text-log.js';
+
+export interface ShellOptions {
+  readonly ui: boolean;
+  readonly segments: boolean;
+  /** JSONL destination: a path or "-" for stdout. */
+  readonly json?: string;
+  readonly durationS?: number;
+  readonly profileName: string;
+  readonly profileNames: readonly string[];
+  /** Shown where the lab id goes in the UI header ("attach m0⇄m1", "tap lo"). */
+  readonly title: string;
+}
+
+export interface ShellTarget {
+  readonly bus: EventBus;
+  elapsed(): number;
+  control(cmd: ControlCommand): void;
+  /** The UI's profile picker; a failure is reported as a warning. */
+  setProfile(name: string): Promise<void>;
+  stats(): Omit<StatsEvent, 'type' | 't'>;
+}
+
+export interface RunEnd {
+  readonly reason: string;
+  readonly exitCode: number;
+}
+
+const SIGNALS = [
+  ['SIGINT', 'interrupted (Ctrl-C)', 130],
+  ['SIGTERM', 'terminated (SIGTERM)', 143],
+  ['SIGHUP', 'terminal closed (SIGHUP)', 129],
+] as const;
+
+export class RunShell {
+  private jsonl: JsonlWriter | undefined;
+  private ui: { unmount(): void } | undefined;
+  private readonly statsTimer: NodeJS.Timeout;
+  private quitRequested: (() => void) | undefined;
+  private readonly quit: Promise<void>;
+  private readonly offSignals: (() => void)[] = [];
+
+  constructor(
+    private readonly target: ShellTarget,
+    private readonly opts: ShellOptions,
+  ) {
+    const bus = target.bus;
+    this.quit = new Promise<void>((resolve) => (this.quitRequested = resolve));
+    if (opts.json) {
+      const jsonl = openJsonl(opts.json);
+      this.jsonl = jsonl;
+      bus.subscribe('jsonl', (ev) => jsonl.write(ev));
+    }
+    if (!opts.ui) {
+      // With --json - the JSON lines own stdout: the text log goes to stderr.
+      bus.subscribe('text-log', textLogWriter(opts.json === '-' ? process.stderr : process.stdout, { segments: opts.segments }));
+    }
+    this.statsTimer = setInterval(() => this.emitStats(), 1000);
+  }
+
+  /** Starts the terminal UI when asked for (loaded lazily: ink is heavy). */
+  async startUi(): Promise<void> {
+    if (!this.opts.ui) return;
+    const { startUi } = await import('../ui/start.js');
+    const t = this.target;
+    this.ui = startUi({
+      subscribe: (fn) => t.bus.subscribe('ui', fn),
+      send: (cmd) => {
+        if (cmd.kind === 'set-profile') {
+          t.setProfile(cmd.name).catch((err: Error) => t.bus.emit({ type: 'warning', t: t.elapsed(), message: `profile ${cmd.name}: ${err.message}` }));
+          return;
+        }
+        t.control(cmd);
+      },
+      onQuit: () => this.quitRequested?.(),
+      labId: this.opts.title,
+      profileName: this.opts.profileName,
+      profileNames: [...this.opts.profileNames],
+      elapsed: () => t.elapsed(),
+    });
+  }
+
+  emitStats(): void {
+    this.target.bus.emit({ type: 'stats', t: this.target.elapsed(), ...this.target.stats() });
+  }
+
+  /** Resolves with why the run ended: a signal, q in the UI, or --duration. */
+  async waitForEnd(extra: Promise<string>[] = []): Promise<RunEnd> {
+    const signalled = new Promise<RunEnd>((resolve) => {
+      for (const [sig, reason, exitCode] of SIGNALS) {
+        const fn = () => resolve({ reason, exitCode });
+        process.once(sig, fn);
+        this.offSignals.push(() => process.off(sig, fn));
+      }
+    });
+    const ends: Promise<RunEnd>[] = [signalled, this.quit.then(() => ({ reason: 'quit', exitCode: 0 })), ...extra.map((p) => p.then((reason) => ({ reason, exitCode: 0 })))];
+    let timer: NodeJS.Timeout | undefined;
+    const d = this.opts.durationS;
+    if (d !== undefined) ends.push(new Promise((r) => (timer = setTimeout(() => r({ reason: `duration ${d}s reached`, exitCode: 0 }), d * 1000))));
+    try {
+      return await Promise.race(ends);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  /** After the capture is closed: the final stats and end events, then the sinks close. */
+  finish(end: RunEnd): void {
+    clearInterval(this.statsTimer);
+    this.emitStats();
+    this.target.bus.emit({ type: 'end', t: this.target.elapsed(), reason: end.reason, exitCode: end.exitCode });
+    for (const off of this.offSignals) off();
+    this.jsonl?.close();
+    this.ui?.unmount();
+  }
+}

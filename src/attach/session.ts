@@ -1,0 +1,90 @@
+// One attach run: the lab's inline bridge, engine and sinks over two existing
+// interfaces of the current network namespace (two NICs between real hosts,
+// or veths the user made). No topology, no peers, no kernel probe: the ends
+// are not ours to look into.
+
+import { Runtime } from '../engine/runtime.js';
+import { openCapPort } from '../io/cap-port.js';
+import { PcapngWriter } from '../io/pcapng-writer.js';
+import { preflight } from '../lab/preflight.js';
+import { compileChosen, resolveProfile, type ChosenProfile } from '../lab/profile-choice.js';
+import { attachPreflight } from './preflight.js';
+import { RunShell, type RunEnd } from './run-shell.js';
+import { ExitCode } from '../cli/errors.js';
+
+export interface AttachOptions {
+  /** The client-side interface (port a) and the server-side one (port b). */
+  readonly a: string;
+  readonly b: string;
+  readonly profile: string;
+  readonly set: Readonly<Record<string, string>>;
+  readonly ui: boolean;
+  readonly segments: boolean;
+  readonly json?: string;
+  readonly pcap?: string;
+  readonly durationS?: number;
+  readonly fixOffloads: boolean;
+  readonly force: boolean;
+  readonly timeWaitS: number;
+  readonly finTimeoutS: number;
+}
+
+export async function runAttach(o: AttachOptions): Promise<number> {
+  // Everything that can be refused is checked before anything is opened.
+  preflight({ namespaces: false, capture: true });
+  const profile: ChosenProfile = await resolveProfile(o.profile, o.set);
+  const checked = attachPreflight({ devs: [o.a, o.b], fixOffloads: o.fixOffloads, force: o.force });
+
+  const pcap = o.pcap ? new PcapngWriter({ path: o.pcap, names: { a: o.a, b: o.b } }) : undefined;
+  let runtime: Runtime;
+  try {
+    runtime = new Runtime({
+      tap: pcap,
+      openA: (cb) => openCapPort(o.a, cb),
+      openB: (cb) => openCapPort(o.b, cb),
+      decider: compileChosen(profile),
+      timeWaitMs: o.timeWaitS * 1000,
+      finTimeoutMs: o.finTimeoutS * 1000,
+      interactive: o.ui,
+    });
+  } catch (err) {
+    pcap?.close();
+    throw err;
+  }
+  const bus = runtime.bus;
+  if (pcap) bus.subscribe('pcap', pcap.onEvent);
+  const shell = new RunShell(
+    {
+      bus,
+      elapsed: () => runtime.elapsed(),
+      control: (cmd) => runtime.control(cmd),
+      setProfile: async (name) => runtime.setDecider(compileChosen(await resolveProfile(name))),
+      stats: () => ({ ...runtime.engine.stats }),
+    },
+    {
+      ui: o.ui,
+      segments: o.segments,
+      json: o.json,
+      durationS: o.durationS,
+      profileName: profile.name,
+      profileNames: profile.builtins,
+      title: `attach ${o.a}⇄${o.b}`,
+    },
+  );
+  bus.emit({ type: 'start', t: runtime.elapsed(), mode: 'attach', profile: profile.name, wall: new Date().toISOString() });
+  for (const message of [...checked.fixed, ...checked.warnings]) bus.emit({ type: 'warning', t: runtime.elapsed(), message });
+
+  let end: RunEnd = { reason: 'failed', exitCode: ExitCode.Runtime };
+  try {
+    await shell.startUi();
+    end = await shell.waitForEnd();
+  } finally {
+    // Close the capture first, so the final stats count every frame the pcapng holds.
+    runtime.close();
+    const pending = runtime.engine.pendingSummary();
+    if (pending) bus.emit({ type: 'warning', t: runtime.elapsed(), message: pending });
+    shell.finish(end);
+    pcap?.close();
+  }
+  return end.exitCode;
+}

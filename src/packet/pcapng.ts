@@ -1,0 +1,100 @@
+// pcapng block encoding (draft-ietf-opsawg-pcapng): section header, interface
+// description and enhanced packet blocks, with packet comments (opt_comment)
+// so Wireshark and `tshark -e frame.comment` show what tcpmitm did. Pure.
+
+const SHB = 0x0a0d0d0a;
+const IDB = 0x00000001;
+const EPB = 0x00000006;
+const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+const OPT_END = 0;
+const OPT_COMMENT = 1;
+const IF_NAME = 2;
+const IF_DESCRIPTION = 3;
+const IF_TSRESOL = 9;
+const SHB_USERAPPL = 4;
+/** LINKTYPE_ETHERNET. */
+export const LINKTYPE_ETHERNET = 1;
+
+const encoder = new TextEncoder();
+
+function pad4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+interface Opt {
+  readonly code: number;
+  readonly value: Uint8Array;
+}
+
+function optsLength(opts: readonly Opt[]): number {
+  if (opts.length === 0) return 0;
+  let n = 4; // opt_endofopt
+  for (const o of opts) n += 4 + pad4(o.value.length);
+  return n;
+}
+
+function writeOpts(buf: Buffer, off: number, opts: readonly Opt[]): number {
+  if (opts.length === 0) return off;
+  for (const o of opts) {
+    buf.writeUInt16LE(o.code, off);
+    buf.writeUInt16LE(o.value.length, off + 2);
+    buf.set(o.value, off + 4);
+    off += 4 + pad4(o.value.length);
+  }
+  buf.writeUInt16LE(OPT_END, off);
+  buf.writeUInt16LE(0, off + 2);
+  return off + 4;
+}
+
+function block(type: number, bodyLen: number, fill: (buf: Buffer, off: number) => void): Buffer {
+  const total = 12 + bodyLen;
+  const buf = Buffer.alloc(total);
+  buf.writeUInt32LE(type, 0);
+  buf.writeUInt32LE(total, 4);
+  fill(buf, 8);
+  buf.writeUInt32LE(total, total - 4);
+  return buf;
+}
+
+/** Section Header Block, little-endian, section length unknown (-1). */
+export function sectionHeader(application: string): Buffer {
+  const opts: Opt[] = [{ code: SHB_USERAPPL, value: encoder.encode(application) }];
+  return block(SHB, 16 + optsLength(opts), (b, off) => {
+    b.writeUInt32LE(BYTE_ORDER_MAGIC, off);
+    b.writeUInt16LE(1, off + 4);
+    b.writeUInt16LE(0, off + 6);
+    b.writeInt32LE(-1, off + 8);
+    b.writeInt32LE(-1, off + 12);
+    writeOpts(b, off + 16, opts);
+  });
+}
+
+/** Interface Description Block with nanosecond timestamps (if_tsresol = 9). */
+export function interfaceDescription(name: string, description: string, snaplen = 262_144): Buffer {
+  const opts: Opt[] = [
+    { code: IF_NAME, value: encoder.encode(name) },
+    { code: IF_DESCRIPTION, value: encoder.encode(description) },
+    { code: IF_TSRESOL, value: Uint8Array.of(9) },
+  ];
+  return block(IDB, 8 + optsLength(opts), (b, off) => {
+    b.writeUInt16LE(LINKTYPE_ETHERNET, off);
+    b.writeUInt16LE(0, off + 2);
+    b.writeUInt32LE(snaplen, off + 4);
+    writeOpts(b, off + 8, opts);
+  });
+}
+
+/** Enhanced Packet Block; `tsNs` is nanoseconds since the Unix epoch. */
+export function enhancedPacket(interfaceId: number, tsNs: bigint, frame: Uint8Array, comments: readonly string[] = []): Buffer {
+  const opts: Opt[] = comments.map((c) => ({ code: OPT_COMMENT, value: encoder.encode(c) }));
+  const bodyLen = 20 + pad4(frame.length) + optsLength(opts);
+  return block(EPB, bodyLen, (b, off) => {
+    b.writeUInt32LE(interfaceId, off);
+    b.writeUInt32LE(Number(tsNs >> 32n) >>> 0, off + 4);
+    b.writeUInt32LE(Number(tsNs & 0xffffffffn) >>> 0, off + 8);
+    b.writeUInt32LE(frame.length, off + 12);
+    b.writeUInt32LE(frame.length, off + 16);
+    b.set(frame, off + 20);
+    writeOpts(b, off + 20 + pad4(frame.length), opts);
+  });
+}

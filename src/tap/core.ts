@@ -1,0 +1,261 @@
+// Tap mode's pipeline, sans-io like the engine: frames seen on one interface
+// (not inline: they have already gone by) come in with the time; it answers
+// by emitting events, asking to inject a forged RST, or asking for a wake-up.
+// Each segment was on the wire, so it counts as both sent by its sender and
+// delivered to its receiver; state causes say "observed". Only `pass` and
+// `rst` can be done from here (tap/profile.ts refuses the rest at load).
+
+import { decodeFrame, decodeIpPacket, toSegmentInfo, type TcpFrame } from '../packet/frame.js';
+import { forgeRstFrom } from '../packet/build.js';
+import { Tracker, type ConnectionView, type StateChange } from '../tcp/tracker.js';
+import { TcpFlag, flagLetters, type SegmentInfo } from '../tcp/segment.js';
+import { peerOf, type Endpoint } from '../tcp/state.js';
+import type { Role } from '../tcp/role.js';
+import type { ControlCommand } from '../engine/control.js';
+import type { Direction, TcpmitmEvent, Verdict } from '../engine/events.js';
+import { passAll, type Decider } from '../engine/plan.js';
+import { fmtAddr, type EngineStats } from '../engine/engine.js';
+
+export interface TapOutput {
+  /**
+   * Inject a forged segment. `frame` is a whole Ethernet frame; its IP packet
+   * starts at `ipOffset` and goes to `dst` (raw IP socket, or the frame itself
+   * on the interface as a fallback).
+   */
+  inject(frame: Buffer, ipOffset: number, family: 4 | 6, dst: string): void;
+  /** Call onTimer no later than `t` (ms); each call supersedes the previous. */
+  wakeAt(t: number | undefined): void;
+  emit(ev: TcpmitmEvent): void;
+}
+
+export interface TapCoreOptions {
+  readonly out: TapOutput;
+  readonly decider?: Decider;
+  /** Clock (ms) at which the run started: event times are seconds since then. */
+  readonly start: number;
+  /** 'ethernet' (loopback included) or 'ip' for interfaces without a link header. */
+  readonly link?: 'ethernet' | 'ip';
+  readonly timeWaitMs?: number;
+  readonly finTimeoutMs?: number;
+}
+
+/** The engine's counters; tap mode only ever moves frames, bytes, malformed, nonTcp and forged. */
+export type TapStats = EngineStats;
+
+/** How long an injected RST may take to show up in the capture before we stop waiting for it. */
+const ECHO_MS = 2000;
+
+interface TapConn {
+  /** The latest frame seen each way: forged RSTs copy addresses (and MACs) from it. */
+  template: { c2s?: TcpFrame; s2c?: TcpFrame };
+}
+
+export class TapCore {
+  readonly stats: TapStats = { frames: 0, bytes: 0, malformed: 0, nonTcp: 0, dropped: 0, delayed: 0, forged: 0, coalesced: 0, held: 0, duplicated: 0 };
+  private readonly out: TapOutput;
+  private decider: Decider;
+  private readonly tracker: Tracker;
+  private readonly start: number;
+  private readonly link: 'ethernet' | 'ip';
+  private readonly conns = new Map<number, TapConn>();
+  /** Our own injected RSTs, recognised when the capture sees them go by (they were applied when sent). */
+  private readonly echoes = new Map<string, number>();
+  private requestedWake: number | undefined;
+  private readonly warned = new Set<string>();
+
+  constructor(opts: TapCoreOptions) {
+    this.out = opts.out;
+    this.decider = opts.decider ?? passAll;
+    this.start = opts.start;
+    this.link = opts.link ?? 'ethernet';
+    this.tracker = new Tracker({ timeWaitMs: opts.timeWaitMs, finTimeoutMs: opts.finTimeoutMs });
+  }
+
+  setDecider(d: Decider): void {
+    this.decider = d;
+  }
+
+  connections(): IterableIterator<ConnectionView> {
+    return this.tracker.connections();
+  }
+
+  /** One captured frame; the core owns `frame` (the runtime copied it out of cap's buffer). */
+  onFrame(frame: Buffer, now: number): void {
+    this.stats.frames++;
+    this.stats.bytes += frame.length;
+    const d = this.link === 'ethernet' ? decodeFrame(frame) : decodeIpPacket(frame, 0);
+    if (!d.ok) {
+      this.stats.malformed++;
+      return;
+    }
+    if (d.value.kind !== 'tcp') {
+      this.stats.nonTcp++;
+      return;
+    }
+    this.onTcp(d.value, now);
+    this.rearm();
+  }
+
+  onTimer(now: number): void {
+    this.emitChanges(this.tracker.advance(now), (c) => c);
+    for (const [k, until] of this.echoes) if (until <= now) this.echoes.delete(k);
+    this.rearm();
+  }
+
+  onControl(cmd: ControlCommand, now: number): void {
+    if (cmd.kind === 'rst') {
+      if (!this.tracker.get(cmd.conn)) this.warn(now, `no connection #${cmd.conn} to reset`);
+      else this.forge(cmd.conn, cmd.to, 0, now, undefined, 'by hand');
+    } else if (cmd.kind !== 'set-profile') {
+      this.warn(now, `tap mode is not inline: it cannot ${cmd.kind.replace(/-/g, ' ')} (only forge RSTs); use tcpmitm lab or attach`);
+    }
+    this.rearm();
+  }
+
+  private onTcp(f: TcpFrame, now: number): void {
+    const seg = toSegmentInfo(f);
+    const key = echoKey(seg);
+    const echo = this.echoes.get(key);
+    if (echo !== undefined) {
+      // Our own RST going by: already applied to the tracker when we sent it.
+      this.echoes.delete(key);
+      return;
+    }
+    const r = this.tracker.sent(seg, now);
+    const id = r.conn.id;
+    let c = this.conns.get(id);
+    if (!c || r.isNew) {
+      c = { template: {} };
+      this.conns.set(id, c);
+      this.emit({
+        type: 'connection',
+        t: this.t(now),
+        conn: id,
+        client: fmtAddr(r.conn.client.addr, r.conn.client.port),
+        server: fmtAddr(r.conn.server.addr, r.conn.server.port),
+        pickedUp: r.conn.pickedUp,
+      });
+    }
+    const observed = (cause: string) => `observed ${cause}`;
+    this.emitChanges(r.changes, observed);
+    const from = r.from;
+    const dir: Direction = from === 'client' ? 'c2s' : 's2c';
+    c.template[dir] = f;
+    // The rule sees the segment as the engine shows it: sent, not yet delivered.
+    const decision = this.decider.decide({
+      conn: id,
+      from,
+      role: r.role,
+      flags: seg.flags,
+      senderState: endOf(r.conn, from).state,
+      receiverState: endOf(r.conn, peerOf(from)).state,
+      srcPort: seg.srcPort,
+      dstPort: seg.dstPort,
+      payloadLength: seg.payloadLength,
+    });
+    this.emitSegment(id, seg, from, r.role, now, 'pass', decision.rule);
+    this.emitChanges(this.tracker.delivered(seg, now), observed);
+    const plan = decision.plan;
+    if (plan.kind === 'rst') {
+      // tcpkill's way: the numbers come from what was just seen go by.
+      this.forge(id, plan.to, plan.seqOffset, now, decision.rule, `rule ${decision.rule ?? '?'} on ${r.role} from ${from}`);
+    } else if (plan.kind !== 'pass') {
+      this.warn(now, `rule ${decision.rule ?? '?'} asks for ${plan.kind}, which tap mode cannot do (it is not inline): the segment went by untouched`, plan.kind);
+    }
+    if (this.tracker.get(id) === undefined) {
+      this.conns.delete(id);
+      this.decider.forget(id);
+    }
+  }
+
+  /** Forge a RST the receiver accepts (seq = its rcv_nxt, RFC 5961 §3.2) and treat it as delivered. */
+  private forge(id: number, to: Endpoint | 'both', seqOffset: number, now: number, rule: number | undefined, why: string): void {
+    const c = this.conns.get(id);
+    for (const target of to === 'both' ? (['client', 'server'] as const) : [to]) {
+      const nums = this.tracker.rstFor(id, target);
+      // A segment to `target` travels from its peer: c2s for the server.
+      const dir: Direction = target === 'server' ? 'c2s' : 's2c';
+      const same = c?.template[dir];
+      const template = same ?? c?.template[dir === 'c2s' ? 's2c' : 'c2s'];
+      if (!nums || !template) {
+        this.warn(now, `cannot forge a RST to the ${target} of #${id}: its sequence numbers are not known (or it has no socket)`);
+        continue;
+      }
+      const seqNo = (nums.seq + seqOffset) >>> 0;
+      const frame = forgeRstFrom(template, { seq: seqNo, ack: nums.ack, direction: same ? 'same' : 'reverse' });
+      const d = decodeFrame(frame);
+      if (!d.ok || d.value.kind !== 'tcp') throw new Error(`forged RST does not decode: ${d.ok ? 'not tcp' : d.error.message}`);
+      const seg = toSegmentInfo(d.value);
+      this.stats.forged++;
+      this.echoes.set(echoKey(seg), now + ECHO_MS);
+      const from = peerOf(target);
+      this.emitSegment(id, seg, from, 'rst', now, 'forged', rule, `RST to ${target}${seqOffset ? ` (seq off by ${seqOffset})` : ''}`);
+      this.emit({ type: 'action', t: this.t(now), conn: id, action: 'rst', detail: `forged RST to ${target} seq=${seqNo} (${why})`, ...(rule !== undefined ? { rule } : {}) });
+      this.out.inject(frame, d.value.ipOffset, seg.family, seg.dstAddr);
+      this.emitChanges(this.tracker.delivered(seg, now), (cause) => `${cause}, forged by tcpmitm`);
+    }
+  }
+
+  private rearm(): void {
+    let at = this.tracker.nextDeadline();
+    for (const until of this.echoes.values()) if (at === undefined || until < at) at = until;
+    if (at !== this.requestedWake) {
+      this.requestedWake = at;
+      this.out.wakeAt(at);
+    }
+  }
+
+  private t(now: number): number {
+    return Math.round(now - this.start) / 1000;
+  }
+
+  private emit(ev: TcpmitmEvent): void {
+    this.out.emit(ev);
+  }
+
+  private emitChanges(changes: readonly StateChange[], cause: (c: string) => string): void {
+    for (const ch of changes) {
+      // Still an inference (source 'inferred'): tap sees the wire, not the sockets.
+      this.emit({ type: 'state', t: this.t(ch.t), conn: ch.conn, endpoint: ch.endpoint, from: ch.from, to: ch.to, source: 'inferred', cause: cause(ch.cause) });
+    }
+  }
+
+  private emitSegment(id: number, s: SegmentInfo, from: Endpoint, role: Role, now: number, verdict: Verdict, rule: number | undefined, detail?: string): void {
+    const conn = this.tracker.get(id);
+    const sender = conn ? endOf(conn, from) : undefined;
+    const receiver = conn ? endOf(conn, peerOf(from)) : undefined;
+    const rel = (v: number, base: number | undefined) => (base === undefined ? v : (v - base) >>> 0);
+    this.emit({
+      type: 'segment',
+      t: this.t(now),
+      conn: id,
+      dir: from === 'client' ? 'c2s' : 's2c',
+      from,
+      flags: flagLetters(s.flags),
+      seq: rel(s.seq, sender?.isn),
+      ack: s.flags & TcpFlag.ACK ? rel(s.ack, receiver?.isn) : 0,
+      len: s.payloadLength,
+      win: s.window,
+      role,
+      verdict,
+      ...(rule !== undefined ? { rule } : {}),
+      ...(detail !== undefined ? { detail } : {}),
+    });
+  }
+
+  private warn(now: number, message: string, once?: string): void {
+    if (once !== undefined) {
+      if (this.warned.has(once)) return;
+      this.warned.add(once);
+    }
+    this.emit({ type: 'warning', t: this.t(now), message });
+  }
+}
+
+function endOf(conn: ConnectionView, e: Endpoint) {
+  return e === 'client' ? conn.clientEnd : conn.serverEnd;
+}
+
+function echoKey(s: SegmentInfo): string {
+  return `${s.srcAddr}|${s.srcPort}|${s.dstAddr}|${s.dstPort}|${s.seq}|${s.flags}`;
+}

@@ -1,0 +1,135 @@
+// Executes what the tap core asks for: the one place in tap mode with I/O. A
+// libpcap handle on the interface with a BPF filter (`tcp`, plus `port P`),
+// a raw IP socket to inject forged RSTs (falling back to sending the whole
+// frame on the interface if the raw socket refuses), the clock and one timer.
+
+import capModule from 'cap';
+import { performance } from 'node:perf_hooks';
+import { EventBus } from '../engine/event-bus.js';
+import type { ControlCommand } from '../engine/control.js';
+import type { Decider } from '../engine/plan.js';
+import { ExitCode, TcpmitmError } from '../cli/errors.js';
+import { openRawInjector, type IpInjector } from '../io/raw-injector.js';
+import { TapCore } from './core.js';
+
+const { Cap } = capModule;
+
+export interface TapRuntimeOptions {
+  readonly iface: string;
+  readonly port?: number;
+  readonly decider: Decider;
+  readonly timeWaitMs?: number;
+  readonly finTimeoutMs?: number;
+  /** Injected for tests; default a raw IP socket. */
+  readonly injector?: IpInjector;
+}
+
+/** The BPF filter tap mode captures with. */
+export function tapFilter(port?: number): string {
+  return port === undefined ? 'tcp' : `tcp port ${port}`;
+}
+
+export class TapRuntime {
+  readonly bus: EventBus;
+  readonly core: TapCore;
+  readonly start: number;
+  readonly linkType: string;
+  private readonly cap: InstanceType<typeof Cap>;
+  private readonly injector: IpInjector;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt: number | undefined;
+  private injectErrors = 0;
+  private closed = false;
+
+  constructor(opts: TapRuntimeOptions) {
+    this.start = performance.now();
+    this.bus = new EventBus(() => this.elapsed());
+    this.cap = new Cap();
+    const buf = Buffer.alloc(65_535 + 14);
+    try {
+      this.linkType = this.cap.open(opts.iface, tapFilter(opts.port), 8 * 1024 * 1024, buf);
+    } catch (err) {
+      throw new TcpmitmError('E_CAPTURE', `cannot capture on ${opts.iface}: ${(err as Error).message}`, ExitCode.Runtime, 'tap mode needs root (CAP_NET_RAW) and libpcap; `ip -br link` lists the interfaces');
+    }
+    if (this.linkType !== 'ETHERNET' && this.linkType !== 'RAW') {
+      this.cap.close();
+      throw new TcpmitmError('E_LINKTYPE', `${opts.iface} has link type ${this.linkType}; tap mode reads Ethernet (loopback included) or raw IP`, ExitCode.Usage);
+    }
+    this.injector = opts.injector ?? openRawInjector();
+    this.core = new TapCore({
+      start: this.start,
+      decider: opts.decider,
+      link: this.linkType === 'RAW' ? 'ip' : 'ethernet',
+      timeWaitMs: opts.timeWaitMs,
+      finTimeoutMs: opts.finTimeoutMs,
+      out: {
+        inject: (frame, ipOffset, family, dst) => this.inject(frame, ipOffset, family, dst),
+        wakeAt: (t) => this.wakeAt(t),
+        emit: this.bus.emit,
+      },
+    });
+    this.cap.on('packet', (nbytes: number) => {
+      if (this.closed) return;
+      // cap reuses one buffer for every packet: copy before handing on.
+      const frame = Buffer.allocUnsafe(nbytes);
+      buf.copy(frame, 0, 0, nbytes);
+      this.core.onFrame(frame, performance.now());
+    });
+  }
+
+  elapsed(): number {
+    return Math.round(performance.now() - this.start) / 1000;
+  }
+
+  control(cmd: ControlCommand): void {
+    if (!this.closed) this.core.onControl(cmd, performance.now());
+  }
+
+  setDecider(d: Decider): void {
+    this.core.setDecider(d);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.cap.close();
+    this.injector.close();
+  }
+
+  private inject(frame: Buffer, ipOffset: number, family: 4 | 6, dst: string): void {
+    if (this.closed) return;
+    this.injector.send(frame.subarray(ipOffset), family, dst, (err) => {
+      if (!err) return;
+      // The raw socket refused (e.g. no route to dst): put the frame on the wire ourselves.
+      let fallback = '';
+      if (this.linkType === 'ETHERNET' && !this.closed) {
+        try {
+          this.cap.send(frame, frame.length);
+          fallback = '; sent the frame on the interface instead';
+        } catch (e) {
+          fallback = `; sending the frame on the interface failed too: ${(e as Error).message}`;
+        }
+      }
+      if (this.injectErrors++ < 10) {
+        this.bus.emit({ type: 'warning', t: this.elapsed(), message: `raw IPv${family} socket could not send the forged RST to ${dst}: ${err.message}${fallback}` });
+      }
+    });
+  }
+
+  private wakeAt(t: number | undefined): void {
+    if (t === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = t;
+    if (t === undefined || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = undefined;
+      const now = performance.now();
+      // setTimeout may fire up to ~1 ms early relative to performance.now(); re-arm if so.
+      if (now < t) return this.wakeAt(t);
+      this.core.onTimer(now);
+    }, Math.max(0, t - performance.now()));
+  }
+}

@@ -1,0 +1,68 @@
+// One tap run: watch an interface from the side, log both endpoints' states
+// as observed, forge RSTs by profile or by key. The profile is checked for
+// actions tap mode cannot do before anything is opened.
+
+import { preflight } from '../lab/preflight.js';
+import { compileChosen, resolveProfile } from '../lab/profile-choice.js';
+import { ExitCode } from '../cli/errors.js';
+import { RunShell, type RunEnd } from '../attach/run-shell.js';
+import { checkTapProfile } from './profile.js';
+import { TapRuntime } from './runtime.js';
+
+export interface TapOptions {
+  readonly iface: string;
+  readonly port?: number;
+  readonly profile: string;
+  readonly set: Readonly<Record<string, string>>;
+  readonly ui: boolean;
+  readonly segments: boolean;
+  readonly json?: string;
+  readonly durationS?: number;
+  readonly timeWaitS: number;
+  readonly finTimeoutS: number;
+}
+
+export async function runTap(o: TapOptions): Promise<number> {
+  preflight({ namespaces: false, capture: true });
+  const profile = await resolveProfile(o.profile, o.set);
+  checkTapProfile(profile.profile, profile.file);
+  const runtime = new TapRuntime({
+    iface: o.iface,
+    port: o.port,
+    decider: compileChosen(profile),
+    timeWaitMs: o.timeWaitS * 1000,
+    finTimeoutMs: o.finTimeoutS * 1000,
+  });
+  const shell = new RunShell(
+    {
+      bus: runtime.bus,
+      elapsed: () => runtime.elapsed(),
+      control: (cmd) => runtime.control(cmd),
+      setProfile: async (name) => {
+        const next = await resolveProfile(name);
+        checkTapProfile(next.profile, next.file);
+        runtime.setDecider(compileChosen(next));
+      },
+      stats: () => ({ ...runtime.core.stats }),
+    },
+    {
+      ui: o.ui,
+      segments: o.segments,
+      json: o.json,
+      durationS: o.durationS,
+      profileName: profile.name,
+      profileNames: profile.builtins,
+      title: `tap ${o.iface}${o.port !== undefined ? `:${o.port}` : ''}`,
+    },
+  );
+  runtime.bus.emit({ type: 'start', t: runtime.elapsed(), mode: 'tap', profile: profile.name, wall: new Date().toISOString() });
+  let end: RunEnd = { reason: 'failed', exitCode: ExitCode.Runtime };
+  try {
+    await shell.startUi();
+    end = await shell.waitForEnd();
+  } finally {
+    runtime.close();
+    shell.finish(end);
+  }
+  return end.exitCode;
+}

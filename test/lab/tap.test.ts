@@ -1,0 +1,96 @@
+// Tap mode on the loopback of a test namespace (t7-tap): a built-in server and
+// client talk over 127.0.0.1; `tcpmitm tap` watches lo from the side and, by a
+// small profile (data from the client → RST to the server), forges a RST
+// through a raw IP socket. The server sees ECONNRESET, the kernel's socket
+// table (`ss`) has no server socket left, and the JSONL says what happened.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO, netnsList, requireRoot, until } from '../helpers/lab.js';
+
+const root = requireRoot();
+const NS = 't7-tap';
+const BIN = join(REPO, 'bin/tcpmitm.js');
+const tmp = mkdtempSync(join(tmpdir(), 't7-tap-'));
+const PORT = 9000;
+
+function inNs(cmd: string, ...args: string[]): string {
+  return execFileSync('ip', ['netns', 'exec', NS, cmd, ...args], { encoding: 'utf8' });
+}
+
+function tcpmitm(args: string[]): { kill(): void; done: Promise<{ code: number | null; out: string; err: string }> } {
+  const child = spawn('ip', ['netns', 'exec', NS, process.execPath, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  return { kill: () => child.kill('SIGINT'), done: new Promise((res) => child.on('close', (code) => res({ code, out, err }))) };
+}
+
+const lines = (s: string) => s.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const readEvents = (p: string) => (existsSync(p) ? lines(readFileSync(p, 'utf8')) : []);
+
+describe.skipIf(root.skip)('tap on the loopback of a test namespace', () => {
+  beforeAll(() => {
+    spawnSync('ip', ['netns', 'del', NS]);
+    execFileSync('ip', ['netns', 'add', NS]);
+    execFileSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
+  });
+  afterAll(() => {
+    spawnSync('ip', ['netns', 'del', NS]);
+    expect(netnsList()).not.toContain(NS);
+  });
+
+  it('forges a RST to the server by profile: the server gets ECONNRESET and its socket is gone', async () => {
+    const profile = join(tmp, 'rst-on-data.yaml');
+    writeFileSync(
+      profile,
+      'name: t7-rst-on-data\ndescription: RST to the server when the client data goes by\nrules:\n' +
+        '  - id: rst-on-data\n    match: { from: client, role: data }\n    action: { rst: { to: server } }\n    times: 1\n',
+    );
+    const json = join(tmp, 'tap.jsonl');
+    const tap = tcpmitm(['tap', '--iface', 'lo', '--port', String(PORT), '--profile', profile, '--no-ui', '--json', json, '--duration', '20']);
+    await until(() => readEvents(json).some((e) => e.type === 'start'), 10_000);
+
+    const server = tcpmitm(['peer', 'server', '--host', '127.0.0.1', '--port', String(PORT), '--on-eof', 'never', '--timeout', '8000']);
+    await until(() => inNs('ss', '-Htln').includes(`127.0.0.1:${PORT}`), 5000);
+    // The client sends, then stays quiet long enough for ss to look at the server's side.
+    const client = tcpmitm(['peer', 'client', '--connect', `127.0.0.1:${PORT}`, '--send', '100', '--then', 'wait:1500', '--timeout', '8000']);
+    const srv = await server.done;
+    const srvEvents = lines(srv.out).map((l) => l.event);
+    expect(srvEvents).toEqual(expect.arrayContaining(['connected', 'data', 'ECONNRESET']));
+    expect(srvEvents.indexOf('ECONNRESET')).toBeGreaterThan(srvEvents.indexOf('data'));
+
+    // While the client still holds its socket (ESTAB, it has not heard of the RST), the server side has none.
+    const ss = inNs('ss', '-Htan');
+    expect(ss).toMatch(new RegExp(`^ESTAB\\s.*127\\.0\\.0\\.1:\\d+\\s+127\\.0\\.0\\.1:${PORT}\\b`, 'm'));
+    expect(ss).not.toMatch(new RegExp(`127\\.0\\.0\\.1:${PORT}\\s+127\\.0\\.0\\.1:\\d+`));
+    await client.done;
+    tap.kill();
+    const r = await tap.done;
+    expect(r.code).toBe(130);
+
+    const events = readEvents(json);
+    const forged = events.filter((e) => e.type === 'segment' && e.verdict === 'forged');
+    expect(forged).toEqual([expect.objectContaining({ conn: 1, from: 'client', flags: 'RA', role: 'rst', rule: 1, detail: 'RST to server', seq: 101 })]);
+    const server1 = events.filter((e) => e.type === 'state' && e.conn === 1 && e.endpoint === 'server');
+    expect(server1.map((e) => e.to)).toEqual(['SYN-RECV', 'ESTAB', 'CLOSED']);
+    expect(server1.slice(0, 2).every((e) => String(e.cause).startsWith('observed ') && e.source === 'inferred')).toBe(true);
+    expect(String(server1[2]!.cause)).toMatch(/^delivered RST\+ACK seq=101 .*forged by tcpmitm$/);
+    // The client's FIN later meets no socket: the server's kernel answers with a RST that closes the client.
+    const client1 = events.filter((e) => e.type === 'state' && e.conn === 1 && e.endpoint === 'client').map((e) => e.to);
+    expect(client1).toEqual(['SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'CLOSED']);
+    expect(events.filter((e) => e.type === 'stats').at(-1)).toMatchObject({ forged: 1, malformed: 0 });
+  });
+
+  it('refuses a profile that needs to be inline (exit 2), saying tap mode cannot do it', async () => {
+    const r = await tcpmitm(['tap', '--iface', 'lo', '--profile', 'drop-last-ack', '--no-ui', '--duration', '1']).done;
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("profile 'drop-last-ack'");
+    expect(r.err).toContain('asks for drop');
+    expect(r.err).toContain('not inline');
+  });
+});
