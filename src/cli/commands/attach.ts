@@ -1,8 +1,8 @@
 // `tcpmitm attach --a IFACE --b IFACE …`: the inline engine over two existing
 // interfaces of this namespace (no lab topology). The run loads lazily.
 
-import { InvalidArgumentError, type Command } from 'commander';
-import { numberIn } from '../parse.js';
+import type { Command } from 'commander';
+import { collectSetting, numberIn } from '../parse.js';
 
 interface AttachFlags {
   a: string;
@@ -21,12 +21,6 @@ interface AttachFlags {
 }
 
 /** `--set key=value`, repeatable, into one record. */
-export function collectSetting(v: string, acc: Record<string, string>): Record<string, string> {
-  const eq = v.indexOf('=');
-  if (eq <= 0) throw new InvalidArgumentError(`'${v}' is not key=value (e.g. --set times=3).`);
-  return { ...acc, [v.slice(0, eq)]: v.slice(eq + 1) };
-}
-
 export function registerAttach(program: Command): void {
   program
     .command('attach')

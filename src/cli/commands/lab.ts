@@ -1,8 +1,8 @@
 // `tcpmitm lab …`: run a lab (client ⇄ tcpmitm ⇄ server in three namespaces),
 // keep one up for manual work, and manage leftovers. Implementations load lazily.
 
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { intIn, labId, numberIn } from '../parse.js';
+import { Command, Option } from 'commander';
+import { collectSetting, intIn, labId, numberIn } from '../parse.js';
 import type { LabRunOptions } from '../../lab/run-options.js';
 
 interface RunFlags {
@@ -22,12 +22,6 @@ interface RunFlags {
   kernelProbe: LabRunOptions['kernelProbe'];
   timeWait: number;
   finTimeout: number;
-}
-
-function collectSetting(v: string, acc: Record<string, string>): Record<string, string> {
-  const eq = v.indexOf('=');
-  if (eq <= 0) throw new InvalidArgumentError(`'${v}' is not key=value (e.g. --set times=3).`);
-  return { ...acc, [v.slice(0, eq)]: v.slice(eq + 1) };
 }
 
 function addRunOptions(cmd: Command, withPeers: boolean): Command {

@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { intIn, numberIn } from '../parse.js';
-import { collectSetting } from './attach.js';
+import { collectSetting } from '../parse.js';
 
 interface TapFlags {
   iface: string;
