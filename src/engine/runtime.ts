@@ -8,6 +8,7 @@ import { EventBus } from './event-bus.js';
 import type { FramePort } from '../io/cap-port.js';
 import type { ControlCommand } from './control.js';
 import type { Decider } from './plan.js';
+import { WakeTimer } from './wake-timer.js';
 
 export type PortOpener = (onFrame: (frame: Buffer) => void) => FramePort;
 
@@ -30,8 +31,7 @@ export class Runtime {
   readonly engine: Engine;
   readonly start: number;
   private readonly ports: Record<Port, FramePort>;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt: number | undefined;
+  private readonly wake = new WakeTimer((now) => this.engine.onTimer(now));
   private sendErrors = 0;
   private readonly tap: FrameTap | undefined;
   private closed = false;
@@ -44,7 +44,7 @@ export class Runtime {
       start: this.start,
       out: {
         send: (port, frame) => this.send(port, frame),
-        wakeAt: (t) => this.wakeAt(t),
+        wakeAt: (t) => this.wake.set(t),
         emit: this.bus.emit,
       },
     });
@@ -84,7 +84,7 @@ export class Runtime {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.wake.stop();
     this.ports.a.close();
     this.ports.b.close();
   }
@@ -102,20 +102,4 @@ export class Runtime {
     }
   }
 
-  private wakeAt(t: number | undefined): void {
-    if (t === this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = t;
-    if (t === undefined || this.closed) return;
-    const fire = () => {
-      this.timer = undefined;
-      this.timerAt = undefined;
-      const now = performance.now();
-      // setTimeout may fire up to ~1 ms early relative to performance.now(); re-arm if so.
-      if (now < t) return this.wakeAt(t);
-      this.engine.onTimer(now);
-    };
-    this.timer = setTimeout(fire, Math.max(0, t - performance.now()));
-  }
 }

@@ -11,6 +11,7 @@ import type { Decider } from '../engine/plan.js';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { openRawInjector, type IpInjector } from '../io/raw-injector.js';
 import { TapCore } from './core.js';
+import { WakeTimer } from '../engine/wake-timer.js';
 
 const { Cap } = capModule;
 
@@ -36,8 +37,7 @@ export class TapRuntime {
   readonly linkType: string;
   private readonly cap: InstanceType<typeof Cap>;
   private readonly injector: IpInjector;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt: number | undefined;
+  private readonly wake = new WakeTimer((now) => this.core.onTimer(now));
   private injectErrors = 0;
   private closed = false;
 
@@ -64,7 +64,7 @@ export class TapRuntime {
       finTimeoutMs: opts.finTimeoutMs,
       out: {
         inject: (frame, ipOffset, family, dst) => this.inject(frame, ipOffset, family, dst),
-        wakeAt: (t) => this.wakeAt(t),
+        wakeAt: (t) => this.wake.set(t),
         emit: this.bus.emit,
       },
     });
@@ -92,7 +92,7 @@ export class TapRuntime {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.wake.stop();
     this.cap.close();
     this.injector.close();
   }
@@ -117,19 +117,4 @@ export class TapRuntime {
     });
   }
 
-  private wakeAt(t: number | undefined): void {
-    if (t === this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = t;
-    if (t === undefined || this.closed) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = undefined;
-      const now = performance.now();
-      // setTimeout may fire up to ~1 ms early relative to performance.now(); re-arm if so.
-      if (now < t) return this.wakeAt(t);
-      this.core.onTimer(now);
-    }, Math.max(0, t - performance.now()));
-  }
 }

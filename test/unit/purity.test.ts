@@ -13,7 +13,7 @@ const PURE: Record<string, readonly string[]> = {
   'src/packet': [],
   'src/tcp': [],
   'src/rules': ['load.ts', 'emit-schema.ts'],
-  'src/engine': ['runtime.ts'],
+  'src/engine': ['runtime.ts', 'wake-timer.ts'],
 };
 /** Packages that do I/O on their own. */
 const IO_PACKAGES = ['cap', 'raw-socket', 'ink', 'react'];
