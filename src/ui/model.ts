@@ -458,7 +458,15 @@ export class UiModel {
   }
 
   private note(t: number, conn: number | undefined, tone: EventTone, text: string): void {
-    this.events.push({ t, conn, tone, text });
+    // Kept in time order: the kernel probe's observations and the peers'
+    // output lines reach the bus a few ms after events stamped later (the
+    // probe polls, the pipes buffer), and a pane reading 5.295, 5.295, 5.260
+    // hides which came first. Late events are rarely more than a few lines
+    // late, so the walk back from the end is short.
+    let i = this.events.length;
+    while (i > 0 && this.events[i - 1]!.t > t) i--;
+    if (i === this.events.length) this.events.push({ t, conn, tone, text });
+    else this.events.splice(i, 0, { t, conn, tone, text });
     if (this.events.length > this.maxEvents * 2) this.events.splice(0, this.events.length - this.maxEvents);
   }
 

@@ -3,6 +3,7 @@
 // `subscribe`, executes `send`, and on `onQuit` tears down, then `unmount()`s.
 
 import { render } from 'ink';
+import type { ReactElement } from 'react';
 import type { ControlCommand } from '../engine/control.js';
 import App from './components/App.js';
 import { FRAME_INTERVAL_MS } from './frame-scheduler.js';
@@ -44,7 +45,8 @@ export function startUi(opts: StartUiOptions): UiHandle {
   // The components keep time in milliseconds; the event stream speaks seconds.
   const subscribe: Subscribe = (fn) => opts.subscribe((ev) => fn({ ...ev, t: ev.t * 1000 }));
   const elapsed = opts.elapsed;
-  const instance = render(
+  // A fresh element each time: rendering the same element again is a no-op for React.
+  const tree = (): ReactElement => (
     <App
       subscribe={subscribe}
       send={opts.send}
@@ -54,7 +56,10 @@ export function startUi(opts: StartUiOptions): UiHandle {
       {...(opts.labId === undefined ? {} : { labId: opts.labId })}
       {...(opts.profileName === undefined ? {} : { profileName: opts.profileName })}
       {...(elapsed === undefined ? {} : { elapsed: () => elapsed() * 1000 })}
-    />,
+    />
+  );
+  const instance = render(
+    tree(),
     {
       ...(opts.stdout ? { stdout: opts.stdout } : {}),
       ...(opts.stdin ? { stdin: opts.stdin } : {}),
@@ -71,6 +76,12 @@ export function startUi(opts: StartUiOptions): UiHandle {
     waitUntilExit: async () => {
       await instance.waitUntilExit();
     },
-    unmount: () => instance.unmount(),
+    unmount: () => {
+      // The events of the teardown (the `end` event, the last stats) wait for
+      // the next throttled frame, which an unmount would cancel: draw the
+      // final state now, synchronously, so it is what stays on the terminal.
+      instance.rerender(tree());
+      instance.unmount();
+    },
   };
 }

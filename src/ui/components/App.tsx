@@ -3,7 +3,7 @@
 // ControlCommands through keys.ts and UI changes through ui-state.ts.
 
 import { Box, useInput, useStdout } from 'ink';
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { ControlCommand } from '../../engine/control.js';
 import { interpretKey, type InkKey } from '../keys.js';
 import { screenLayout } from '../layout.js';
@@ -98,12 +98,30 @@ export default function App(props: AppProps) {
       ladderRows: screenLayout(height, ids.length).ladderRows,
     });
     ui.current = next;
-    if (next.quitting && !s.quitting) props.onQuit();
     setVersion((v) => v + 1);
   });
 
+  // onQuit runs only once the "quitting…" frame is on the screen: the caller
+  // starts tearing down (and soon unmounts) at once, and a quit handed over
+  // from the key handler itself raced React's commit, leaving the last
+  // dashboard frame on the terminal with no sign that q was taken.
+  const quitSent = useRef(false);
+  const quitting = ui.current.quitting;
+  const onQuit = props.onQuit;
+  useEffect(() => {
+    if (quitting && !quitSent.current) {
+      quitSent.current = true;
+      onQuit();
+    }
+  }, [quitting, onQuit]);
+
   const s = ui.current;
-  const status = s.quitting ? 'quitting…' : model.ended ? `ended: ${model.ended.reason}` : undefined;
+  // The end of the run outranks "quitting…": it is what the last frame should say.
+  const status = model.ended
+    ? `ended: ${model.ended.reason}${model.ended.exitCode === 0 ? '' : ` (exit ${model.ended.exitCode})`}`
+    : s.quitting
+      ? 'quitting…'
+      : undefined;
   const lower = layout.ladderRows + 2 + layout.eventRows + 1;
   return (
     <Box flexDirection="column" width={width}>

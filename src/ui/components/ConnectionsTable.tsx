@@ -36,7 +36,7 @@ export interface ConnectionsTableProps {
 const TITLE: Record<TableColumn, string> = {
   sel: '',
   conn: '#',
-  client: 'address',
+  client: 'client address',
   server: 'server address',
   cstate: 'client',
   ckernel: ' kernel',
