@@ -50,7 +50,13 @@ fi
 stamp=dist/.build-stamp
 if [[ ! -f $stamp ]] || [[ -n $(find src types tsconfig.json package.json -newer "$stamp" -print -quit 2>/dev/null) ]]; then
   say "building (tsc)"
-  rm -rf dist
-  node_modules/.bin/tsc -p tsconfig.json
-  touch "$stamp"
+  # Build beside dist/ and swap, so a run using dist/ never sees it half-built
+  # and files of deleted sources do not linger.
+  rm -rf dist.next
+  node_modules/.bin/tsc -p tsconfig.json --outDir dist.next
+  touch dist.next/.build-stamp
+  rm -rf dist.old
+  [[ -d dist ]] && mv dist dist.old
+  mv dist.next dist
+  rm -rf dist.old
 fi

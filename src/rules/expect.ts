@@ -18,6 +18,14 @@ export interface CheckOptions {
   readonly kernelProbe?: boolean;
 }
 
+/**
+ * A kernel state left sooner than this (seconds) was passed through while the
+ * kernel handled one segment, not waited in (see the `not` check). Measured on
+ * 6.18: 15 µs for FIN-WAIT-2 inside one FIN+ACK; the shortest real wait, one
+ * round trip through tcpmitm, was 230 µs (CLOSING).
+ */
+export const KERNEL_TRANSIT_S = 0.0001;
+
 interface Seen {
   readonly v: string;
   /** Seconds since the start of the run. */
@@ -130,12 +138,24 @@ function checkEndpoint(
       push(`${endpoint}${on} states (${src})`, r.ok && !late, expected, observed);
     }
     if (x.not !== undefined && x.not.length > 0) {
-      const bad = seen.filter((s) => (x.not as readonly string[]).includes(s.v));
+      const forbidden = (s: Seen): boolean => (x.not as readonly string[]).includes(s.v);
+      // The tracepoint probe also reports states the kernel passes through
+      // while handling one segment: a FIN+ACK in FIN-WAIT-1 is processed ACK
+      // first (tcp_rcv_state_process sets FIN_WAIT2), then FIN (tcp_fin moves
+      // to TIME_WAIT), ~15 µs apart. No socket ever waits there, so for `not`
+      // such a pass-through does not count; any real wait lasts at least one
+      // round trip through tcpmitm, far above KERNEL_TRANSIT_S.
+      const transit = (k: number): boolean => src === 'kernel' && k + 1 < seen.length && seen[k + 1]!.t - seen[k]!.t < KERNEL_TRANSIT_S;
+      const bad = seen.filter((s, k) => forbidden(s) && !transit(k));
+      const passed = seen.filter((s, k) => forbidden(s) && transit(k));
+      const note = passed.length
+        ? `  (passed through ${passed.map((s) => s.v).join(', ')} within one segment's processing: not counted)`
+        : '';
       push(
         `${endpoint}${on} never (${src})`,
         bad.length === 0,
         `none of ${x.not.join(', ')}`,
-        bad.length ? `${fmtSeen(bad)} in ${fmtSeen(seen)}` : fmtSeen(seen),
+        (bad.length ? `${fmtSeen(bad)} in ${fmtSeen(seen)}` : fmtSeen(seen)) + note,
       );
     }
   }
