@@ -26,13 +26,15 @@ export async function runLab(opts: LabRunOptions): Promise<number> {
   let stopping = false;
   let child: ReturnType<typeof spawn> | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
-    // The session gets Ctrl-C from the terminal itself; SIGTERM/SIGHUP we pass on.
-    if (child && child.exitCode === null && sig !== 'SIGINT') child.kill(sig);
-    if (!child) stopping = true;
-    if (stopping && sig === 'SIGINT' && child) {
+    if (stopping && sig === 'SIGINT' && child && child.exitCode === null) {
       // Second Ctrl-C: the session is stuck; stop it hard (the lab is still removed).
       child.kill('SIGKILL');
+      return;
     }
+    // Passed on, SIGINT included: a terminal's Ctrl-C reaches the whole process
+    // group, but `kill -INT <supervisor pid>` reaches only us, and the session
+    // must end (and flush its log) either way. The session ignores the duplicate.
+    if (child && child.exitCode === null) child.kill(sig);
     stopping = true;
   };
   process.on('SIGINT', onSignal);

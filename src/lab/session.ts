@@ -20,7 +20,7 @@ import { parseProcTcp } from '../io/proc-net-tcp.js';
 import { startKernelProbe, type KernelProbe } from '../io/kernel-probe.js';
 import type { InnerConfig } from './inner-config.js';
 import { compileChosen, type ChosenProfile } from './profile-choice.js';
-import { ExitCode, TcpmitmError } from '../cli/errors.js';
+import { ExitCode, TcpmitmError, formatError } from '../cli/errors.js';
 import { LAB_ADDRESSES } from './topology.js';
 import { checkExpectations } from './expectations.js';
 
@@ -94,8 +94,9 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   });
 
   if (opts.ui) {
-    const { startUi } = await import('../ui/start.js');
-    ui = startUi({
+    // Its own process: ink's renders must not block the loop that forwards frames.
+    const { startUiProcess } = await import('../ui/process.js');
+    ui = startUiProcess({
       subscribe: (fn) => bus.subscribe('ui', fn),
       send: (cmd) => {
         if (cmd.kind === 'set-profile') {
@@ -116,10 +117,14 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   const peers: { endpoint: Endpoint; child: ChildProcess; exited: Promise<number> }[] = [];
   let reason = 'stopped';
   let exitCode: number = ExitCode.Ok;
+  let failure: TcpmitmError | undefined;
+  // `on`, not `once`: a terminal's Ctrl-C reaches us both directly and passed
+  // on by the supervisor; a second delivery must not fall back to the default
+  // action (death before the log is flushed and the `end` event written).
   const signalled = new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('interrupted (Ctrl-C)'));
-    process.once('SIGTERM', () => resolve('terminated (SIGTERM)'));
-    process.once('SIGHUP', () => resolve('terminal closed (SIGHUP)'));
+    process.on('SIGINT', () => resolve('interrupted (Ctrl-C)'));
+    process.on('SIGTERM', () => resolve('terminated (SIGTERM)'));
+    process.on('SIGHUP', () => resolve('terminal closed (SIGHUP)'));
   });
 
   try {
@@ -135,7 +140,10 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
     if (durationS !== undefined) ends.push(sleep(durationS * 1000).then(() => `duration ${durationS}s reached`));
     // Without a UI, a run with peers ends once everything has closed.
     if (opts.untilClosed || (opts.peers && !opts.ui && durationS === undefined)) {
-      ends.push(untilClosed(runtime, peers));
+      // A --server command is usually a daemon (python3 -m http.server, nginx)
+      // that never exits by itself: the run waits for the client and for the
+      // built-in server (which exits after its connections), not for it.
+      ends.push(untilClosed(runtime, peers.filter((p) => p.endpoint === 'client' || opts.server === undefined)));
     }
     reason = await Promise.race(ends);
     if (reason.startsWith('interrupted')) exitCode = 130;
@@ -146,8 +154,9 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
     bus.emit({ type: 'warning', t: runtime.elapsed(), message: err.message });
     reason = err.message;
     exitCode = err.exitCode;
+    failure = err;
   } finally {
-    for (const p of peers) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    for (const p of peers) stopPeer(p.child);
     clearInterval(disagreementTimer);
     clearInterval(statsTimer);
     const pending = runtime.engine.pendingSummary();
@@ -171,6 +180,10 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   if (ui) {
     ui.unmount();
   }
+  // A failed start (server exited, never listened) is an error of the command:
+  // it belongs on stderr as well as in the log, which may be a file, stdout
+  // redirected, or a UI that is gone now. Not twice when the log is on stderr.
+  if (failure && opts.json !== '-') process.stderr.write(formatError(failure) + '\n');
   return exitCode;
 }
 
@@ -206,7 +219,9 @@ function startPeer(
   runtime: Runtime,
 ): { endpoint: Endpoint; child: ChildProcess; exited: Promise<number>; stderrTail: string[] } {
   const ns = endpoint === 'client' ? cfg.lab.namespaces.client : cfg.lab.namespaces.server;
-  const child = spawnInNetns(ns, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so that stopping it reaches what `sh -c` (or a
+  // pyenv shim) forked; see stopPeer.
+  const child = spawnInNetns(ns, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const stderrTail: string[] = [];
   const app = (event: string, detail?: string): AppEvent => ({ type: 'app', t: runtime.elapsed(), endpoint, event, ...(detail !== undefined ? { detail } : {}) });
   createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -226,6 +241,26 @@ function startPeer(
     });
   });
   return { endpoint, child, exited, stderrTail };
+}
+
+/**
+ * Ends a peer and everything it started. Killing only the direct child left
+ * e.g. `python3 -m http.server` (forked by `sh -c` or a pyenv shim) running,
+ * holding our stdout/stderr pipes open, so the session never exited and the
+ * supervisor waited forever. The pipes are also unref'd (not destroyed: lines
+ * still in them are read while the session finishes) for a process that left
+ * the group (a daemon that called setsid); the lab's removal kills it later.
+ */
+function stopPeer(child: ChildProcess): void {
+  if (child.pid !== undefined) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // The group is gone already.
+    }
+  }
+  for (const s of [child.stdout, child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
+  child.unref();
 }
 
 /** The client starts only once the server's port is in LISTEN (read from the server namespace's socket table). */
@@ -258,7 +293,7 @@ async function waitForListen(
   throw new TcpmitmError('E_SERVER_NO_LISTEN', `the server did not listen on port ${port} within 10 s (is --port right?)`, ExitCode.Runtime);
 }
 
-/** Resolves once every peer has exited and every connection is CLOSED or TIME-WAIT on both ends, with nothing held. */
+/** Resolves once every given peer has exited and every connection is CLOSED or TIME-WAIT on both ends, with nothing held. */
 async function untilClosed(runtime: Runtime, peers: { exited: Promise<number> }[]): Promise<string> {
   await Promise.all(peers.map((p) => p.exited));
   for (;;) {
