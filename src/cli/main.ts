@@ -26,7 +26,9 @@ export function buildProgram(): Command {
     .version(version(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true)
-    .exitOverride();
+    .exitOverride()
+    // `lab up --id X`: options after a sub-command belong to it, not to `lab`.
+    .enablePositionalOptions();
   registerLab(program);
   registerPeer(program);
   registerProfiles(program);

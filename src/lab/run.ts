@@ -6,7 +6,6 @@
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import type { LabRunOptions } from './run-options.js';
 import { createLab, type Lab } from './topology.js';
 import { preflight } from './preflight.js';
@@ -15,7 +14,18 @@ import { resolveProfile } from './profile-choice.js';
 import type { InnerConfig } from './inner-config.js';
 
 /** libpcap (through `cap`) prints this for interfaces without an IPv4 address, which m0/m1 never have. */
-const CAP_NOISE = /^Warning: .* - This may not actually work$/;
+const CAP_NOISE = /^Warning: .* - This may not actually work\n/gm;
+
+/** A closed terminal (hang-up) must not crash us before the lab is removed. */
+function ignoreClosedTerminal(): () => void {
+  const ignore = () => undefined;
+  process.stdout.on('error', ignore);
+  process.stderr.on('error', ignore);
+  return () => {
+    process.stdout.off('error', ignore);
+    process.stderr.off('error', ignore);
+  };
+}
 
 export async function runLab(opts: LabRunOptions): Promise<number> {
   preflight({ namespaces: true, capture: true });
@@ -40,6 +50,7 @@ export async function runLab(opts: LabRunOptions): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  const restoreTerminal = ignoreClosedTerminal();
   try {
     lab = await createLab({ id: opts.id, ipv6: opts.ipv6 });
     if (stopping) return 130;
@@ -58,9 +69,12 @@ export async function runLab(opts: LabRunOptions): Promise<number> {
       stdio: ['inherit', 'inherit', 'pipe'],
       env: { ...process.env, TCPMITM_INNER: JSON.stringify(config) },
     });
-    const rl = createInterface({ input: child.stderr! });
-    rl.on('line', (line) => {
-      if (!CAP_NOISE.test(line)) process.stderr.write(line + '\n');
+    // Relayed as it comes (the UI's last escape sequences have no newline),
+    // less libpcap's warnings, which cap prints whole at open.
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (chunk: string) => {
+      const text = chunk.replace(CAP_NOISE, '');
+      if (text) process.stderr.write(text);
     });
     const code = await new Promise<number>((resolve) => {
       child!.on('exit', (c, sig) => resolve(c ?? (sig === 'SIGINT' ? 130 : sig === 'SIGTERM' ? 143 : 1)));
@@ -78,5 +92,6 @@ export async function runLab(opts: LabRunOptions): Promise<number> {
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
     if (lab) await lab.destroy();
+    restoreTerminal();
   }
 }

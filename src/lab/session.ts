@@ -24,6 +24,9 @@ import { ExitCode, TcpmitmError, formatError } from '../cli/errors.js';
 import { LAB_ADDRESSES } from './topology.js';
 import { checkExpectations } from './expectations.js';
 
+/** Events kept for the expectation check at the end of a run. */
+const MAX_RECORDED = 200_000;
+
 const BIN = fileURLToPath(new URL('../../bin/tcpmitm.js', import.meta.url));
 
 export async function runSession(cfg: InnerConfig): Promise<number> {
@@ -43,6 +46,9 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   if (pcap) bus.subscribe('pcap', pcap.onEvent);
   const recorded: TcpmitmEvent[] = [];
   bus.subscribe('recorder', (ev) => {
+    // Expectations need state, app and rule events; a long or busy run must
+    // not grow without bound, so recording stops at a generous cap.
+    if (recorded.length >= MAX_RECORDED) return;
     if (ev.type !== 'segment' && ev.type !== 'stats') recorded.push(ev);
     else if (ev.type === 'segment' && ev.rule !== undefined) recorded.push(ev);
   });
@@ -127,6 +133,8 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
     process.on('SIGHUP', () => resolve('terminal closed (SIGHUP)'));
   });
 
+  // Whichever end condition comes first cancels the others' timers and polls.
+  const stopWaiting = new AbortController();
   try {
     if (opts.peers) {
       const server = startPeer(cfg, 'server', serverArgv(cfg, profile), bus.emit, runtime);
@@ -137,15 +145,16 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
 
     const ends: Promise<string>[] = [signalled, quit.then(() => 'quit')];
     const durationS = opts.durationS ?? profile.lab?.duration;
-    if (durationS !== undefined) ends.push(sleep(durationS * 1000).then(() => `duration ${durationS}s reached`));
+    if (durationS !== undefined) ends.push(sleep(durationS * 1000, stopWaiting.signal).then(() => `duration ${durationS}s reached`));
     // Without a UI, a run with peers ends once everything has closed.
     if (opts.untilClosed || (opts.peers && !opts.ui && durationS === undefined)) {
       // A --server command is usually a daemon (python3 -m http.server, nginx)
       // that never exits by itself: the run waits for the client and for the
       // built-in server (which exits after its connections), not for it.
-      ends.push(untilClosed(runtime, peers.filter((p) => p.endpoint === 'client' || opts.server === undefined)));
+      ends.push(untilClosed(runtime, peers.filter((p) => p.endpoint === 'client' || opts.server === undefined), stopWaiting.signal));
     }
     reason = await Promise.race(ends);
+    stopWaiting.abort();
     if (reason.startsWith('interrupted')) exitCode = 130;
     else if (reason.startsWith('terminated')) exitCode = 143;
     else if (reason.startsWith('terminal closed')) exitCode = 129;
@@ -156,6 +165,7 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
     exitCode = err.exitCode;
     failure = err;
   } finally {
+    stopWaiting.abort();
     for (const p of peers) stopPeer(p.child);
     clearInterval(disagreementTimer);
     clearInterval(statsTimer);
@@ -163,18 +173,23 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
     if (pending) bus.emit({ type: 'warning', t: runtime.elapsed(), message: pending });
   }
 
-  // Expectations decide the exit code of a run that ended normally.
-  if (exitCode === ExitCode.Ok && profile.expect && opts.peers) {
+  // Expectations decide the exit code of a run that ended by itself. A profile's
+  // expectations describe the built-in peers: with --server/--client commands
+  // they apply only to a profile the user named. After `q` in the UI they are
+  // shown, but the person chose when to stop, so they do not fail the run.
+  const peersAreOurs = opts.server === undefined && opts.client === undefined;
+  if (exitCode === ExitCode.Ok && profile.expect && opts.peers && (peersAreOurs || opts.profile !== undefined)) {
     const { results, report } = checkExpectations(profile, recorded, runtime.elapsed(), probe !== undefined);
     for (const r of results) bus.emit(r);
-    if (results.some((r) => !r.ok)) exitCode = ExitCode.Expectations;
+    if (results.some((r) => !r.ok) && reason !== 'quit') exitCode = ExitCode.Expectations;
     // The report goes to stderr so it never mixes with --json - on stdout.
     if (!opts.ui) process.stderr.write(report + '\n');
   }
+  await probe?.stop();
+  // Capture ends before the last counts, so they match the pcapng exactly.
+  runtime.close();
   bus.emit({ type: 'stats', t: runtime.elapsed(), ...runtime.engine.stats });
   bus.emit({ type: 'end', t: runtime.elapsed(), reason, exitCode });
-  await probe?.stop();
-  runtime.close();
   jsonl?.close();
   pcap?.close();
   if (ui) {
@@ -187,8 +202,13 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   return exitCode;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** Resolves after `ms`; never resolves once `signal` aborts (and holds no timer then). */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return;
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  });
 }
 
 function serverAddr(cfg: InnerConfig): string {
@@ -294,19 +314,20 @@ async function waitForListen(
 }
 
 /** Resolves once every given peer has exited and every connection is CLOSED or TIME-WAIT on both ends, with nothing held. */
-async function untilClosed(runtime: Runtime, peers: { exited: Promise<number> }[]): Promise<string> {
+async function untilClosed(runtime: Runtime, peers: { exited: Promise<number> }[], signal: AbortSignal): Promise<string> {
   await Promise.all(peers.map((p) => p.exited));
-  for (;;) {
+  while (!signal.aborted) {
     let open = runtime.engine.pendingCount() > 0;
     for (const c of runtime.engine.connections()) {
       const done = (s: string) => s === 'CLOSED' || s === 'TIME-WAIT';
       if (!done(c.clientEnd.state) || !done(c.serverEnd.state)) open = true;
     }
     if (!open) {
-      // Let the kernel probe (10 ms period) see the final states too.
-      await sleep(150);
+      // Let the kernel probe (5 ms period) see the final states too.
+      await sleep(150, signal);
       return 'all connections closed';
     }
-    await sleep(20);
+    await sleep(20, signal);
   }
+  return 'stopped';
 }

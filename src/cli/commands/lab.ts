@@ -28,7 +28,7 @@ function addRunOptions(cmd: Command, withPeers: boolean): Command {
   cmd
     .option('--id <id>', 'lab id: namespaces are <id>-c, <id>-m, <id>-s (default: random)', labId)
     .option('--ipv6', 'also give the ends 2001:2::1/64 and 2001:2::2/64', false)
-    .option('--profile <name|file>', 'fault profile: a built-in name or a YAML/JSON file', 'passthrough')
+    .option('--profile <name|file>', 'fault profile: a built-in name or a YAML/JSON file (default: passthrough)')
     .option('--set <key=value>', "set a profile parameter (repeatable), e.g. --set times=3", collectSetting, {});
   if (withPeers) {
     cmd
@@ -82,6 +82,7 @@ async function runLab(opts: LabRunOptions): Promise<void> {
 export function registerLab(program: Command): void {
   const lab = program
     .command('lab')
+    .enablePositionalOptions()
     .description('run a lab: a client and a server in their own namespaces, tcpmitm inline between them')
     .addHelpText(
       'after',
