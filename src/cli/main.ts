@@ -47,6 +47,10 @@ export function buildProgram(): Command {
 
 /** Runs the CLI and resolves to the process exit code; never throws. */
 export async function run(argv: readonly string[]): Promise<number> {
+  // `tcpmitm lab --help | head`: a reader that went away is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
   const program = buildProgram();
   // Sub-commands inherit exitOverride only when set before they are added,
   // so apply it to the whole tree here.

@@ -41,7 +41,7 @@ export function labId(v: string): string {
 }
 
 /** `--set key=value`, repeatable: profile parameter overrides. */
-export function collectSetting(v: string, acc: Record<string, string>): Record<string, string> {
+export function collectSetting(v: string, acc: Record<string, string> | undefined): Record<string, string> {
   const eq = v.indexOf('=');
   if (eq <= 0) throw new InvalidArgumentError(`'${v}' is not key=value (e.g. --set times=3).`);
   return { ...acc, [v.slice(0, eq)]: v.slice(eq + 1) };

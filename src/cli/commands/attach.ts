@@ -2,13 +2,13 @@
 // interfaces of this namespace (no lab topology). The run loads lazily.
 
 import type { Command } from 'commander';
-import { collectSetting, numberIn } from '../parse.js';
+import { addOutputOptions, addProfileOptions, addTrackerOptions } from '../common-options.js';
 
 interface AttachFlags {
   a: string;
   b: string;
-  profile: string;
-  set: Record<string, string>;
+  profile?: string;
+  set?: Record<string, string>;
   ui: boolean;
   segments?: boolean;
   json?: string;
@@ -20,24 +20,18 @@ interface AttachFlags {
   finTimeout: number;
 }
 
-/** `--set key=value`, repeatable, into one record. */
 export function registerAttach(program: Command): void {
-  program
+  const cmd = program
     .command('attach')
     .description('bridge two existing interfaces of this namespace, tcpmitm inline between them (same engine, UI, logs)')
     .requiredOption('--a <iface>', 'the client-side interface')
-    .requiredOption('--b <iface>', 'the server-side interface')
-    .option('--profile <name|file>', 'fault profile: a built-in name or a YAML/JSON file', 'passthrough')
-    .option('--set <key=value>', 'set a profile parameter (repeatable), e.g. --set times=3', collectSetting, {})
-    .option('--no-ui', 'text log instead of the terminal UI (the default when stdout is not a terminal)')
-    .option('--segments', 'log one line per segment, like tcpdump', false)
-    .option('--json <file|->', 'write every event as a JSON line (see docs/events.md)')
-    .option('--pcap <file>', 'write a pcapng of both sides, with a comment on every packet tcpmitm acted on')
-    .option('--duration <s>', 'end the run after this many seconds', numberIn(0.1, 86_400))
-    .option('--fix-offloads', 'turn off tx checksum, TSO, GSO and GRO on both interfaces (they break re-injection)', false)
-    .option('--force', "allow an interface that carries this host's default route", false)
-    .option('--time-wait <s>', 'TIME-WAIT length the tracker assumes (Linux: 60)', numberIn(0, 3600), 60)
-    .option('--fin-timeout <s>', 'orphaned FIN-WAIT-2 timeout the tracker assumes (Linux tcp_fin_timeout: 60)', numberIn(0, 3600), 60)
+    .requiredOption('--b <iface>', 'the server-side interface');
+  addProfileOptions(cmd, 'fault profile: a built-in name or a YAML/JSON file (default: passthrough)');
+  addOutputOptions(cmd, { pcap: true });
+  addTrackerOptions(cmd);
+  cmd
+    .option('--fix-offloads', 'turn off tx checksum, TSO, GSO and GRO on both interfaces (they break re-injection)')
+    .option('--force', "allow an interface that carries this host's default route")
     .addHelpText(
       'after',
       '\nThe interfaces must be up and carry no IP traffic of their own; nothing crosses\n' +
@@ -49,8 +43,8 @@ export function registerAttach(program: Command): void {
       process.exitCode = await runAttach({
         a: f.a,
         b: f.b,
-        profile: f.profile,
-        set: f.set,
+        profile: f.profile ?? 'passthrough',
+        set: f.set ?? {},
         ui: f.ui && process.stdout.isTTY === true,
         segments: f.segments === true,
         json: f.json,

@@ -2,14 +2,15 @@
 // keep one up for manual work, and manage leftovers. Implementations load lazily.
 
 import { Command, Option } from 'commander';
-import { collectSetting, intIn, labId, numberIn } from '../parse.js';
+import { intIn, labId } from '../parse.js';
+import { addOutputOptions, addProfileOptions, addTrackerOptions } from '../common-options.js';
 import type { LabRunOptions } from '../../lab/run-options.js';
 
 interface RunFlags {
   id?: string;
   ipv6?: boolean;
   profile?: string;
-  set: Record<string, string>;
+  set?: Record<string, string>;
   server?: string;
   client?: string;
   port: number;
@@ -27,29 +28,23 @@ interface RunFlags {
 function addRunOptions(cmd: Command, withPeers: boolean): Command {
   cmd
     .option('--id <id>', 'lab id: namespaces are <id>-c, <id>-m, <id>-s (default: random)', labId)
-    .option('--ipv6', 'also give the ends 2001:2::1/64 and 2001:2::2/64', false)
-    .option('--profile <name|file>', 'fault profile: a built-in name or a YAML/JSON file (default: passthrough)')
-    .option('--set <key=value>', "set a profile parameter (repeatable), e.g. --set times=3", collectSetting, {});
+    .option('--ipv6', 'also give the ends 2001:2::1/64 and 2001:2::2/64');
+  addProfileOptions(cmd, 'fault profile: a built-in name or a YAML/JSON file (default: passthrough)');
   if (withPeers) {
     cmd
       .option('--server <cmd>', 'run this command in the server namespace instead of the built-in server')
       .option('--client <cmd>', 'run this command in the client namespace instead of the built-in client');
   }
-  return cmd
-    .option('--port <n>', 'server port (waited for in LISTEN before the client starts)', intIn(1, 65535), 8080)
-    .option('--no-ui', 'text log instead of the terminal UI (the default when stdout is not a terminal)')
-    .option('--segments', 'log one line per segment, like tcpdump', false)
-    .option('--json <file|->', 'write every event as a JSON line (see docs/events.md)')
-    .option('--pcap <file>', 'write a pcapng of both sides, with a comment on every packet tcpmitm acted on')
-    .option('--duration <s>', 'end the run after this many seconds', numberIn(0.1, 86_400))
-    .option('--until-closed', 'end once the peers exited and every connection is CLOSED or in TIME-WAIT on both ends', false)
+  cmd.option('--port <n>', 'server port (waited for in LISTEN before the client starts)', intIn(1, 65535), 8080);
+  addOutputOptions(cmd, { pcap: true });
+  cmd
+    .option('--until-closed', 'end once the peers exited and every connection is CLOSED or in TIME-WAIT on both ends')
     .addOption(
       new Option('--kernel-probe <src>', "where the kernel's own states come from")
         .choices(['auto', 'trace', 'proc', 'off'])
         .default('auto'),
-    )
-    .option('--time-wait <s>', 'TIME-WAIT length the tracker assumes (Linux: 60)', numberIn(0, 3600), 60)
-    .option('--fin-timeout <s>', 'orphaned FIN-WAIT-2 timeout the tracker assumes (Linux tcp_fin_timeout: 60)', numberIn(0, 3600), 60);
+    );
+  return addTrackerOptions(cmd);
 }
 
 function toRunOptions(f: RunFlags, peers: boolean): LabRunOptions {
@@ -57,7 +52,7 @@ function toRunOptions(f: RunFlags, peers: boolean): LabRunOptions {
     id: f.id,
     ipv6: f.ipv6 === true,
     profile: f.profile,
-    set: f.set,
+    set: f.set ?? {},
     server: f.server,
     client: f.client,
     port: f.port,
@@ -102,19 +97,19 @@ export function registerLab(program: Command): void {
     .command('down')
     .description('remove a lab and everything it made')
     .argument('[id]', 'the lab to remove')
-    .option('--stale', 'remove every lab whose owner process is gone', false)
+    .option('--stale', 'remove every lab whose owner process is gone')
     .action(async (id: string | undefined, flags: { stale: boolean }) => {
       const { labDownCommand } = await import('../../lab/manage.js');
-      process.exitCode = await labDownCommand(id, flags.stale);
+      process.exitCode = await labDownCommand(id, flags.stale === true);
     });
 
   lab
     .command('list')
     .description('list labs on this machine, with their owner pid and whether it is alive')
-    .option('--json', 'machine-readable output', false)
-    .action(async (flags: { json: boolean }) => {
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { json?: boolean }) => {
       const { labListCommand } = await import('../../lab/manage.js');
-      process.exitCode = await labListCommand(flags.json);
+      process.exitCode = await labListCommand(flags.json === true);
     });
 
   lab

@@ -2,14 +2,14 @@
 // without being inline: log both endpoints' states, forge RSTs. Loads lazily.
 
 import type { Command } from 'commander';
-import { intIn, numberIn } from '../parse.js';
-import { collectSetting } from '../parse.js';
+import { intIn } from '../parse.js';
+import { addOutputOptions, addProfileOptions, addTrackerOptions } from '../common-options.js';
 
 interface TapFlags {
   iface: string;
   port?: number;
-  profile: string;
-  set: Record<string, string>;
+  profile?: string;
+  set?: Record<string, string>;
   ui: boolean;
   segments?: boolean;
   json?: string;
@@ -19,19 +19,15 @@ interface TapFlags {
 }
 
 export function registerTap(program: Command): void {
-  program
+  const cmd = program
     .command('tap')
-    .description('watch one interface from the side (loopback too): log both ends\' TCP states, forge RSTs by profile or by key')
+    .description("watch one interface from the side (loopback too): log both ends' TCP states, forge RSTs by profile or by key")
     .requiredOption('--iface <iface>', 'the interface to watch, e.g. lo or eth0')
-    .option('--port <n>', 'only connections with this port (BPF: tcp port N)', intIn(1, 65535))
-    .option('--profile <name|file>', 'a profile with only pass and rst rules (tap mode cannot drop or delay)', 'passthrough')
-    .option('--set <key=value>', 'set a profile parameter (repeatable), e.g. --set to=server', collectSetting, {})
-    .option('--no-ui', 'text log instead of the terminal UI (the default when stdout is not a terminal)')
-    .option('--segments', 'log one line per segment, like tcpdump', false)
-    .option('--json <file|->', 'write every event as a JSON line (see docs/events.md)')
-    .option('--duration <s>', 'end the run after this many seconds', numberIn(0.1, 86_400))
-    .option('--time-wait <s>', 'TIME-WAIT length the tracker assumes (Linux: 60)', numberIn(0, 3600), 60)
-    .option('--fin-timeout <s>', 'orphaned FIN-WAIT-2 timeout the tracker assumes (Linux tcp_fin_timeout: 60)', numberIn(0, 3600), 60)
+    .option('--port <n>', 'only connections with this port (BPF: tcp port N)', intIn(1, 65535));
+  addProfileOptions(cmd, 'a profile with only pass and rst rules, tap mode cannot drop or delay (default: passthrough)');
+  addOutputOptions(cmd, { pcap: false });
+  addTrackerOptions(cmd);
+  cmd
     .addHelpText(
       'after',
       '\nStates are inferred from what went by on the wire (causes say "observed"). Forged RSTs\n' +
@@ -44,8 +40,8 @@ export function registerTap(program: Command): void {
       process.exitCode = await runTap({
         iface: f.iface,
         port: f.port,
-        profile: f.profile,
-        set: f.set,
+        profile: f.profile ?? 'passthrough',
+        set: f.set ?? {},
         ui: f.ui && process.stdout.isTTY === true,
         segments: f.segments === true,
         json: f.json,
