@@ -1,9 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { startUi } from '../../../src/ui/start.js';
 import type { ControlCommand } from '../../../src/engine/control.js';
 import { FakeSource } from './fixtures/harness.js';
 import { lastAckDropped } from './fixtures/closes.js';
+
+// ink draws only its last frame when it believes it runs in CI (is-in-ci reads
+// CI once, at import): this test watches frames, so load ink as on a desk.
+process.env.CI = 'false';
+const { startUi } = await import('../../../src/ui/start.js');
 
 class TtyOut extends EventEmitter {
   columns = 80;
