@@ -70,9 +70,10 @@ export class RunShell {
   /** Starts the terminal UI when asked for (loaded lazily: ink is heavy). */
   async startUi(): Promise<void> {
     if (!this.opts.ui) return;
-    const { startUi } = await import('../ui/start.js');
+    // Its own process: ink's renders must not block the loop that forwards frames.
+    const { startUiProcess } = await import('../ui/process.js');
     const t = this.target;
-    this.ui = startUi({
+    this.ui = startUiProcess({
       subscribe: (fn) => t.bus.subscribe('ui', fn),
       send: (cmd) => {
         if (cmd.kind === 'set-profile') {

@@ -30,18 +30,34 @@ function mount(opts: { columns?: number; rows?: number } = {}) {
       color={false}
     />,
   );
-  const feed = async (evs: readonly TcpmitmEvent[]): Promise<string> => {
+  // With `want`, wait (bounded) for the frame to show it: under load React
+  // commits later than one short settle, and a fixed wait made tests flaky.
+  const frame = async (want?: Want): Promise<string> => {
+    await settle();
+    if (want !== undefined) await frameShows(() => r.lastFrame() ?? '', want);
+    return r.lastFrame() ?? '';
+  };
+  const feed = async (evs: readonly TcpmitmEvent[], want?: Want): Promise<string> => {
     src.emit(evs);
     timer.advance(70);
-    await settle();
-    return r.lastFrame() ?? '';
+    return frame(want);
   };
-  const key = async (s: string): Promise<string> => {
+  const key = async (s: string, want?: Want): Promise<string> => {
     r.stdin.write(s);
-    await settle();
-    return r.lastFrame() ?? '';
+    return frame(want);
   };
   return { src, timer, sent, r, feed, key, quits: () => quits };
+}
+
+/** Text (or a pattern, or every one of several) the next frame should show. */
+type Want = string | RegExp | readonly (string | RegExp)[];
+
+/** Polls the frame every 5 ms until it shows `want`, for at most 2 s; the caller's expect then reports what it shows. */
+async function frameShows(lastFrame: () => string, want: Want): Promise<void> {
+  const wants = Array.isArray(want) ? want : [want as string | RegExp];
+  const shows = (f: string) => wants.every((w) => (typeof w === 'string' ? f.includes(w) : w.test(f)));
+  const end = Date.now() + 2000;
+  while (!shows(lastFrame()) && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
 }
 
 function lines(frame: string): string[] {
@@ -51,7 +67,7 @@ function lines(frame: string): string[] {
 describe('App at 80×24', () => {
   it('draws the ladder of a dropped last ACK with FIN retransmissions', async () => {
     const ui = mount();
-    const f = await ui.feed(lastAckDropped);
+    const f = await ui.feed(lastAckDropped, 'dropped 2');
     const l = lines(f);
     expect(l.length).toBeLessThanOrEqual(23);
     for (const s of l) expect([...s].length).toBeLessThanOrEqual(80);
@@ -71,7 +87,7 @@ describe('App at 80×24', () => {
 
   it('draws a coalesced close with ⊕ and no FIN-WAIT-2', async () => {
     const ui = mount();
-    const f = await ui.feed(coalescedClose);
+    const f = await ui.feed(coalescedClose, 'coalesced 1');
     expect(f).toMatch(/ACK merged.*⊕/);
     expect(f).toContain(' TIME-WAIT │◀');
     expect(f).not.toContain('FIN-WAIT-2');
@@ -80,7 +96,7 @@ describe('App at 80×24', () => {
 
   it('marks the kernel disagreement in the table', async () => {
     const ui = mount();
-    const l = lines(await ui.feed(kernelDisagreement));
+    const l = lines(await ui.feed(kernelDisagreement, 'inferred FIN-WAIT-2 ≠ kernel TIME-WAIT'));
     const row2 = l.find((s) => /^. +2 /.test(s))!;
     const row1 = l.find((s) => /^. +1 /.test(s))!;
     expect(row2).toMatch(/FIN-WAIT-2\s+≠TIME-WAIT\s+CLOSE-WAIT\s+CLOSE-WAIT/);
@@ -92,15 +108,15 @@ describe('App at 80×24', () => {
   it('shows held segments as waiting and the HOLD badge', async () => {
     const ui = mount();
     await ui.feed(holdAndRelease.slice(0, 2));
-    let f = await ui.key('h');
+    let f = await ui.key('h', / HOLD$/m);
     expect(ui.sent).toEqual([{ kind: 'hold-mode', on: true }]);
     expect(f).toMatch(/ HOLD$/m);
-    f = await ui.feed(holdAndRelease.slice(2));
+    f = await ui.feed(holdAndRelease.slice(2), ['⏸ waiting to be released', '⏸ 2 waiting']);
     expect(f).toContain('⏸ waiting to be released');
     expect(f).toContain('⏸ 2 waiting');
     await ui.key(' ');
     expect(ui.sent.at(-1)).toEqual({ kind: 'release-first' });
-    f = await ui.feed(holdRelease);
+    f = await ui.feed(holdRelease, ['⏸ 1 waiting', '⏸ held, released']);
     expect(f).toContain('⏸ 1 waiting');
     expect(f).toContain('⏸ held, released');
   });
@@ -120,14 +136,14 @@ describe('App keys', () => {
   it('d then c drops the next client segment; f 750 Enter delays the FIN', async () => {
     const ui = mount();
     await ui.feed(lastAckDropped);
-    let f = await ui.key('d');
+    let f = await ui.key('d', 'drop the next segment from:');
     expect(f).toContain('drop the next segment from:');
     await ui.key('c');
-    f = await ui.key('f');
+    f = await ui.key('f', 'delay the next FIN by: [500]');
     expect(f).toContain('delay the next FIN by: [500]');
     await ui.key('7');
     await ui.key('5');
-    f = await ui.key('0');
+    f = await ui.key('0', 'delay the next FIN by: 750');
     expect(f).toContain('delay the next FIN by: 750');
     await ui.key('\r');
     expect(ui.sent).toEqual([
@@ -138,24 +154,24 @@ describe('App keys', () => {
 
   it('without connections, RST keys only say so', async () => {
     const ui = mount();
-    const f = await ui.key('r');
+    const f = await ui.key('r', 'no connection selected');
     expect(ui.sent).toEqual([]);
     expect(f).toContain('no connection selected');
   });
 
   it('p picks a profile', async () => {
     const ui = mount();
-    let f = await ui.key('p');
+    let f = await ui.key('p', '── profiles');
     expect(f).toContain('── profiles');
     await ui.key('\u001B[B');
-    f = await ui.key('\r');
+    f = await ui.key('\r', 'profile drop-last-ack');
     expect(ui.sent).toEqual([{ kind: 'set-profile', name: 'drop-last-ack' }]);
     expect(f).toContain('profile drop-last-ack');
   });
 
   it('? shows the help and q quits once', async () => {
     const ui = mount();
-    expect(await ui.key('?')).toContain('── keys');
+    expect(await ui.key('?', '── keys')).toContain('── keys');
     expect(await ui.key('x')).not.toContain('── keys');
     expect(ui.sent).toEqual([]); // the key that closed help did nothing else
     await ui.key('q');

@@ -1,0 +1,161 @@
+// Runs the terminal UI in a child process, so that ink's renders never block
+// the event loop that forwards frames. Same options and handle as `startUi`;
+// the parent only batches events to the child and turns its messages into
+// `send` / `onQuit`. The child owns the terminal (raw mode, rendering): the
+// parent must not touch stdin while it runs.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import type { StartUiOptions, UiHandle } from './start.js';
+import { BATCH_INTERVAL_MS, EventBatcher, UI_INIT_ENV, decodeToParent, encodeInit, type ToChild } from './protocol.js';
+
+const CHILD_MAIN = fileURLToPath(new URL('./child-main.js', import.meta.url));
+
+/** After asking the child for its final frame, how long before it is killed. */
+export const CLOSE_TIMEOUT_MS = 2000;
+
+export interface UiProcessOptions extends StartUiOptions {
+  /** The child's entry module (default: child-main.js beside this file; tests point at a build). */
+  readonly childModule?: string;
+  /** Its environment (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export function startUiProcess(opts: UiProcessOptions): UiHandle {
+  const t0 = performance.now();
+  const elapsed = opts.elapsed ?? (() => (performance.now() - t0) / 1000);
+  const env = opts.env ?? process.env;
+  // Not `fork`: it would pass our execArgv (--cpu-prof, --inspect) on to the UI.
+  const child: ChildProcess = spawn(process.execPath, [opts.childModule ?? CHILD_MAIN], {
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    // A batch's columns are a Float64Array: V8's serializer copies it as bytes.
+    serialization: 'advanced',
+    env: {
+      ...env,
+      // React's development build costs the UI about a fifth more CPU per frame.
+      NODE_ENV: env.NODE_ENV ?? 'production',
+      [UI_INIT_ENV]: encodeInit({
+        profileNames: [...opts.profileNames],
+        elapsed: elapsed(),
+        ...(opts.labId === undefined ? {} : { labId: opts.labId }),
+        ...(opts.profileName === undefined ? {} : { profileName: opts.profileName }),
+        ...(opts.color === undefined ? {} : { color: opts.color }),
+      }),
+    },
+  });
+
+  let ready = false;
+  let closing = false;
+  let exited = false;
+  let quitCalled = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  let pendingClose: ToChild | undefined;
+
+  const quit = (): void => {
+    if (quitCalled || closing) return;
+    quitCalled = true;
+    opts.onQuit();
+  };
+
+  const post = (msg: ToChild, done?: () => void): void => {
+    if (exited || !child.connected) {
+      done?.();
+      return;
+    }
+    // The callback fires once the message is written to the channel (or failed):
+    // that is what paces the batcher.
+    child.send(msg, (err) => {
+      void err;
+      done?.();
+    });
+  };
+
+  const batcher = new EventBatcher(
+    (batch, done) => post({ kind: 'events', elapsed: elapsed(), batch }, done),
+    {
+      setTimeout: (fn, ms) => setTimeout(fn, ms),
+      clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+    },
+    BATCH_INTERVAL_MS,
+    // Until the child says it listens, events gather: a message sent earlier could be lost.
+    true,
+  );
+  const unsubscribe = opts.subscribe(batcher.push);
+
+  const exitedP = new Promise<void>((resolve) => {
+    const onGone = (): void => {
+      if (exited) return;
+      exited = true;
+      if (killTimer) clearTimeout(killTimer);
+      batcher.dispose();
+      // A UI that died under a live run (crash, kill, hang-up) ends the run,
+      // so the lab is torn down rather than left running headless.
+      quit();
+      resolve();
+    };
+    child.once('exit', onGone);
+    child.once('error', (err) => {
+      process.stderr.write(`tcpmitm: the terminal UI could not start: ${err.message}\n`);
+      onGone();
+    });
+  });
+
+  child.on('message', (raw) => {
+    const msg = decodeToParent(raw);
+    if (!msg) return;
+    switch (msg.kind) {
+      case 'ready': {
+        if (ready) return;
+        ready = true;
+        if (pendingClose) {
+          post(pendingClose);
+          pendingClose = undefined;
+          return;
+        }
+        batcher.resume();
+        return;
+      }
+      case 'send':
+        if (!closing) opts.send(msg.cmd);
+        return;
+      case 'quit':
+        quit();
+        return;
+    }
+  });
+
+  return {
+    waitUntilExit: () => exitedP,
+    unmount: () => {
+      if (closing) return;
+      closing = true;
+      unsubscribe();
+      const close: ToChild = { kind: 'close', elapsed: elapsed(), batch: batcher.drain() };
+      if (exited) return;
+      if (ready) post(close);
+      else pendingClose = close;
+      killTimer = setTimeout(() => {
+        if (exited) return;
+        child.kill('SIGKILL');
+        restoreTerminal();
+      }, CLOSE_TIMEOUT_MS);
+    },
+  };
+}
+
+/**
+ * A UI killed in raw mode leaves the terminal raw with the cursor hidden.
+ * The child is gone, so stdin is ours again.
+ */
+function restoreTerminal(): void {
+  try {
+    if (process.stdout.isTTY) process.stdout.write('\u001B[?25h\n');
+    if (process.stdin.isTTY) {
+      process.stdin.setRawMode(false);
+      process.stdin.destroy();
+    }
+  } catch {
+    // The terminal is gone (hang-up): nothing to restore.
+  }
+}
