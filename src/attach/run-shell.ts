@@ -43,7 +43,7 @@ const SIGNALS = [
 
 export class RunShell {
   private jsonl: JsonlWriter | undefined;
-  private ui: { unmount(): void } | undefined;
+  private ui: { unmount(): void; waitUntilExit(): Promise<void> } | undefined;
   private readonly statsTimer: NodeJS.Timeout;
   private quitRequested: (() => void) | undefined;
   private readonly quit: Promise<void>;
@@ -115,12 +115,16 @@ export class RunShell {
   }
 
   /** After the capture is closed: the final stats and end events, then the sinks close. */
-  finish(end: RunEnd): void {
+  async finish(end: RunEnd): Promise<void> {
     clearInterval(this.statsTimer);
     this.emitStats();
     this.target.bus.emit({ type: 'end', t: this.target.elapsed(), reason: end.reason, exitCode: end.exitCode });
     for (const off of this.offSignals) off();
     this.jsonl?.close();
-    this.ui?.unmount();
+    if (this.ui) {
+      // The UI's last frame comes before anything printed after it.
+      this.ui.unmount();
+      await this.ui.waitUntilExit();
+    }
   }
 }

@@ -83,7 +83,7 @@ export async function runAttach(o: AttachOptions): Promise<number> {
     runtime.close();
     const pending = runtime.engine.pendingSummary();
     if (pending) bus.emit({ type: 'warning', t: runtime.elapsed(), message: pending });
-    shell.finish(end);
+    await shell.finish(end);
     pcap?.close();
   }
   return end.exitCode;

@@ -193,7 +193,9 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   jsonl?.close();
   pcap?.close();
   if (ui) {
+    // The UI's last frame comes before anything we print after it.
     ui.unmount();
+    await ui.waitUntilExit();
   }
   // A failed start (server exited, never listened) is an error of the command:
   // it belongs on stderr as well as in the log, which may be a file, stdout

@@ -62,7 +62,7 @@ export async function runTap(o: TapOptions): Promise<number> {
     end = await shell.waitForEnd();
   } finally {
     runtime.close();
-    shell.finish(end);
+    await shell.finish(end);
   }
   return end.exitCode;
 }
