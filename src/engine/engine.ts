@@ -10,7 +10,7 @@ import { TcpFlag, flagLetters, type SegmentInfo } from '../tcp/segment.js';
 import { peerOf, type Endpoint } from '../tcp/state.js';
 import type { Role } from '../tcp/role.js';
 import type { ControlCommand } from './control.js';
-import type { Direction, TcpmitmEvent, Verdict } from './events.js';
+import type { Direction, SegmentEvent, TcpmitmEvent, Verdict } from './events.js';
 import { passAll, type Decider, type Decision, type Plan } from './plan.js';
 import { ReleaseQueue } from './release-queue.js';
 import { TimerHeap } from './timer-heap.js';
@@ -571,7 +571,7 @@ export class Engine {
     const sender = conn ? endOf(conn, item.from) : undefined;
     const receiver = conn ? endOf(conn, peerOf(item.from)) : undefined;
     const rel = (v: number, base: number | undefined) => (base === undefined ? v : (v - base) >>> 0);
-    this.emit({
+    const ev: { -readonly [K in keyof SegmentEvent]: SegmentEvent[K] } = {
       type: 'segment',
       t: this.t(now),
       conn: item.conn,
@@ -584,9 +584,10 @@ export class Engine {
       win: s.window,
       role: item.role,
       verdict,
-      ...(rule !== undefined ? { rule } : {}),
-      ...(detail !== undefined ? { detail } : {}),
-    });
+    };
+    if (rule !== undefined) ev.rule = rule;
+    if (detail !== undefined) ev.detail = detail;
+    this.emit(ev);
     this.flushSentChanges();
   }
 

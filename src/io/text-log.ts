@@ -18,6 +18,8 @@ export class TextLogFormatter {
   constructor(private readonly opts: TextLogOptions) {}
 
   format(ev: TcpmitmEvent): string | undefined {
+    // Most events of a busy run are segments that nobody asked to see.
+    if ((ev.type === 'segment' && !this.opts.segments) || ev.type === 'stats') return undefined;
     const t = `+${ev.t.toFixed(3)}s`;
     switch (ev.type) {
       case 'start':
@@ -35,7 +37,6 @@ export class TextLogFormatter {
         return `${t}  #${ev.conn} ${pad(ev.endpoint, 6)}  ${ev.from} → ${ev.to}${ev.cause ? `  (${ev.cause})` : ''}${k ? `  kernel: ${k}` : ''}`;
       }
       case 'segment': {
-        if (!this.opts.segments) return undefined;
         const arrow = ev.dir === 'c2s' ? 'c→s' : 's→c';
         const what = ev.verdict === 'pass' ? '' : `  ${ev.verdict.toUpperCase()}${ev.detail ? ` ${ev.detail}` : ''}${ev.rule !== undefined ? ` (rule ${ev.rule})` : ''}`;
         return `${t}  #${ev.conn} ${arrow}  [${ev.flags}] seq=${ev.seq} ack=${ev.ack} len=${ev.len} win=${ev.win}  ${ev.role}${what}`;
@@ -50,8 +51,6 @@ export class TextLogFormatter {
         return `${t}  ${ev.ok ? 'PASS' : 'FAIL'} ${ev.subject}: expected ${ev.expected}${ev.ok ? '' : `, observed ${ev.observed}`}`;
       case 'warning':
         return `${t}  warning: ${ev.message}`;
-      case 'stats':
-        return undefined;
       case 'end':
         return `${t}  end: ${ev.reason} (exit ${ev.exitCode})`;
     }

@@ -55,16 +55,45 @@ export class TcpFrame {
     readonly tcpHeaderLength: number,
     readonly payloadOffset: number,
     readonly payloadLength: number,
-    /** IPv4 header checksum verifies; always true for IPv6 (no header checksum). */
-    readonly ipChecksumOk: boolean,
-    /**
-     * TCP checksum over the pseudo-header verifies. False for a fragment: the
-     * checksum covers the whole datagram, so one fragment cannot verify it.
-     */
-    readonly tcpChecksumOk: boolean,
     /** The first fragment of a fragmented datagram (payload is incomplete). */
     readonly fragment: boolean,
   ) {}
+
+  private ipSumOk: boolean | undefined;
+  private tcpSumOk: boolean | undefined;
+
+  /**
+   * IPv4 header checksum verifies; always true for IPv6 (no header checksum).
+   * Computed on first use: forwarding never needs it, and a pass over every
+   * payload would be the most expensive step of decoding.
+   */
+  get ipChecksumOk(): boolean {
+    if (this.ipSumOk === undefined) {
+      this.ipSumOk = this.ipVersion === 6 || internetChecksum(this.buf, this.ipOffset, (this.buf[this.ipOffset]! & 0x0f) * 4) === 0;
+    }
+    return this.ipSumOk;
+  }
+
+  /**
+   * TCP checksum over the pseudo-header verifies (computed on first use). False
+   * for a fragment: the checksum covers the whole datagram, so one fragment cannot verify it.
+   */
+  get tcpChecksumOk(): boolean {
+    if (this.tcpSumOk === undefined) {
+      if (this.fragment) {
+        this.tcpSumOk = false;
+      } else {
+        // The pseudo-header uses the upper-layer length (RFC 8200 §8.1:
+        // extension headers excluded). src and dst are adjacent in both
+        // versions: one pass over both addresses.
+        const tcpLen = this.ipEnd - this.tcpOffset;
+        const alen = this.ipVersion === 4 ? 8 : 32;
+        const sum = onesSum(this.buf, this.srcAddrOffset, alen, IpProtocol.TCP + tcpLen);
+        this.tcpSumOk = finishChecksum(onesSum(this.buf, this.tcpOffset, tcpLen, sum)) === 0;
+      }
+    }
+    return this.tcpSumOk;
+  }
 
   /** End of the IP packet: bytes past it (Ethernet padding) are not part of the segment. */
   get ipEnd(): number {
@@ -100,10 +129,10 @@ export class TcpFrame {
     return this.ipOffset + (this.ipVersion === 4 ? IPV4_FIELD.DST : IPV6_FIELD.DST);
   }
   get srcAddr(): string {
-    return this.ipVersion === 4 ? formatIpv4(this.buf, this.srcAddrOffset) : formatIpv6(this.buf, this.srcAddrOffset);
+    return this.ipVersion === 4 ? ipv4Text(this.buf, this.srcAddrOffset) : formatIpv6(this.buf, this.srcAddrOffset);
   }
   get dstAddr(): string {
-    return this.ipVersion === 4 ? formatIpv4(this.buf, this.dstAddrOffset) : formatIpv6(this.buf, this.dstAddrOffset);
+    return this.ipVersion === 4 ? ipv4Text(this.buf, this.dstAddrOffset) : formatIpv6(this.buf, this.dstAddrOffset);
   }
   /** IPv4 TTL or IPv6 hop limit. */
   get ttl(): number {
@@ -119,6 +148,23 @@ export class TcpFrame {
 }
 
 export type Frame = TcpFrame | OtherFrame;
+
+/**
+ * IPv4 addresses as text, remembered: every segment needs both of its
+ * addresses as strings (connection keys, events), and a run sees few distinct
+ * ones. Bounded, so a scan of many addresses cannot grow it without limit.
+ */
+const ipv4Texts = new Map<number, string>();
+function ipv4Text(buf: Uint8Array, off: number): string {
+  const key = u32(buf, off);
+  let text = ipv4Texts.get(key);
+  if (text === undefined) {
+    if (ipv4Texts.size >= 4096) ipv4Texts.clear();
+    text = formatIpv4(buf, off);
+    ipv4Texts.set(key, text);
+  }
+  return text;
+}
 
 function other(
   buf: Uint8Array,
@@ -177,7 +223,6 @@ function decodeIp(buf: Uint8Array, ipOff: number, vlanId: number | undefined, et
   let ipEnd: number;
   let protocol: number;
   let fragment: boolean;
-  let ipChecksumOk = true;
   if (ethertype === EtherType.IPV4) {
     const err = checkIpv4(buf, ipOff, avail);
     if (err) return err;
@@ -189,7 +234,6 @@ function decodeIp(buf: Uint8Array, ipOff: number, vlanId: number | undefined, et
     const ff = u16(buf, ipOff + IPV4_FIELD.FLAGS_FRAG);
     const fragOffset = ff & 0x1fff;
     fragment = fragOffset !== 0 || ((ff >>> 13) & Ipv4Flag.MF) !== 0;
-    ipChecksumOk = internetChecksum(buf, ipOff, ihl) === 0;
     if (fragOffset !== 0) {
       return other(buf, protocol === IpProtocol.TCP ? 'later-fragment' : 'not-tcp', ipOff, vlanId, ethertype, 4, protocol);
     }
@@ -212,16 +256,6 @@ function decodeIp(buf: Uint8Array, ipOff: number, vlanId: number | undefined, et
   const terr = checkTcp(buf, tcpOff, tcpLen);
   if (terr) return terr;
   const thl = (buf[tcpOff + TCP_FIELD.OFFSET_FLAGS]! >>> 4) * 4;
-  let tcpChecksumOk = false;
-  if (!fragment) {
-    // The TCP checksum's pseudo-header uses the upper-layer length (RFC 8200
-    // §8.1: extension headers excluded), i.e. exactly tcpLen.
-    const srcOff = ipOff + (ipVersion === 4 ? IPV4_FIELD.SRC : IPV6_FIELD.SRC);
-    const alen = ipVersion === 4 ? 8 : 32;
-    // src and dst are adjacent in both versions: one pass over 2*addr bytes.
-    const sum = onesSum(buf, srcOff, alen, IpProtocol.TCP + tcpLen);
-    tcpChecksumOk = finishChecksum(onesSum(buf, tcpOff, tcpLen, sum)) === 0;
-  }
   const value = new TcpFrame(
     buf,
     ipOff,
@@ -232,8 +266,6 @@ function decodeIp(buf: Uint8Array, ipOff: number, vlanId: number | undefined, et
     thl,
     tcpOff + thl,
     tcpLen - thl,
-    ipChecksumOk,
-    tcpChecksumOk,
     fragment,
   );
   return { ok: true, value };

@@ -32,3 +32,25 @@ export function describeSegment(seg: DescribedSegment, senderIsn: Seq | undefine
   if (seg.payloadLength > 0) s += ` len=${seg.payloadLength}`;
   return s;
 }
+
+/**
+ * "sent …"/"delivered …" for a state change, spelled only if a change happens:
+ * most segments change no state, and building their words for nothing would
+ * be the tracker's largest cost per segment. Template literals and String()
+ * call toString().
+ */
+export class SegmentCause {
+  constructor(
+    private readonly verb: 'sent' | 'delivered',
+    private readonly seg: DescribedSegment,
+    private readonly senderIsn: Seq | undefined,
+    private readonly receiverIsn: Seq | undefined,
+  ) {}
+
+  toString(): string {
+    return `${this.verb} ${describeSegment(this.seg, this.senderIsn, this.receiverIsn)}`;
+  }
+}
+
+/** A cause as a string, or one spelled on demand. */
+export type Cause = string | SegmentCause;

@@ -37,6 +37,10 @@ export interface SegmentInfo {
 
 /** Flags as tcpdump-ish letters in a fixed order: "S", "SA", "FA", "R", "PA"… */
 export function flagLetters(flags: number): string {
+  return LETTERS[flags & 0x1ff]!;
+}
+
+function spellFlags(flags: number): string {
   let s = '';
   if (flags & TcpFlag.SYN) s += 'S';
   if (flags & TcpFlag.FIN) s += 'F';
@@ -49,3 +53,6 @@ export function flagLetters(flags: number): string {
   if (flags & TcpFlag.NS) s += 'N';
   return s;
 }
+
+/** All 512 combinations spelled once: every segment event needs its flags as letters. */
+const LETTERS: readonly string[] = Array.from({ length: 512 }, (_, f) => spellFlags(f));

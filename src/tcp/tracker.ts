@@ -7,7 +7,7 @@
 import type { Seq } from '../packet/seq.js';
 import { seq as toSeq, seqAdd, seqGt } from '../packet/seq.js';
 import { classify } from './classify.js';
-import { describeSegment } from './cause.js';
+import { SegmentCause, type Cause } from './cause.js';
 import { EndpointMachine, type EndpointView } from './endpoint.js';
 import type { Role } from './role.js';
 import { judgeRst, type RstJudgement } from './rst.js';
@@ -156,14 +156,24 @@ function asSeg(s: SegmentInfo): Seg {
   };
 }
 
+/** The same key from both directions: the end with the lower (port, address) first. */
 function tupleKey(family: 4 | 6, aAddr: string, aPort: number, bAddr: string, bPort: number): string {
-  const a = `${aAddr}|${aPort}`;
-  const b = `${bAddr}|${bPort}`;
-  return a < b ? `${family}|${a}|${b}` : `${family}|${b}|${a}`;
+  const aFirst = aPort < bPort || (aPort === bPort && aAddr < bAddr);
+  return aFirst ? family + '|' + aAddr + '|' + aPort + '|' + bAddr + '|' + bPort : family + '|' + bAddr + '|' + bPort + '|' + aAddr + '|' + aPort;
 }
 
+/** Remembered on the segment itself: the engine asks for it when sent and again when delivered. */
+const KEY = Symbol('tracker key');
+
 function keyOf(s: SegmentInfo): string {
-  return tupleKey(s.family, s.srcAddr, s.srcPort, s.dstAddr, s.dstPort);
+  const memo = s as SegmentInfo & { [KEY]?: string };
+  let key = memo[KEY];
+  if (key === undefined) {
+    key = tupleKey(s.family, s.srcAddr, s.srcPort, s.dstAddr, s.dstPort);
+    // Not enumerable: a copy of the segment ({ ...seg, family: 6 }) must not inherit it.
+    Object.defineProperty(memo, KEY, { value: key, enumerable: false });
+  }
+  return key;
 }
 
 const has = (flags: number, f: number): boolean => (flags & f) !== 0;
@@ -464,7 +474,7 @@ export class Tracker {
   // ---- the state machine ------------------------------------------------
 
   /** Moves one endpoint, starts or stops its timer, records the change. */
-  private setState(conn: Connection, which: Endpoint, to: TcpState, cause: string, now: number, changes: StateChange[]): void {
+  private setState(conn: Connection, which: Endpoint, to: TcpState, cause: Cause, now: number, changes: StateChange[]): void {
     const ep = conn.end(which);
     const from = ep.state;
     if (from === to) return;
@@ -472,7 +482,7 @@ export class Tracker {
     if (to === 'TIME-WAIT') this.startTimer(conn, which, '2MSL', now + this.timeWaitMs);
     else if (to === 'FIN-WAIT-2' && Number.isFinite(this.finTimeoutMs)) this.startTimer(conn, which, 'fin-timeout', now + this.finTimeoutMs);
     else ep.clearTimer();
-    changes.push({ conn: conn.id, endpoint: which, from, to, cause, t: now });
+    changes.push({ conn: conn.id, endpoint: which, from, to, cause: String(cause), t: now });
   }
 
   private startTimer(conn: Connection, which: Endpoint, kind: '2MSL' | 'fin-timeout', at: number): void {
@@ -507,7 +517,7 @@ export class Tracker {
       ep.windowKnown = true;
     }
 
-    const cause = `sent ${describeSegment(seg, ep.isn, peer.isn)}`;
+    const cause = new SegmentCause('sent', seg, ep.isn, peer.isn);
     const state = ep.state;
     switch (state) {
       case 'CLOSED':
@@ -551,7 +561,7 @@ export class Tracker {
     const fin = has(f, TcpFlag.FIN);
     const rst = has(f, TcpFlag.RST);
     const ack = has(f, TcpFlag.ACK);
-    const cause = `delivered ${describeSegment(seg, peer.isn, ep.isn)}`;
+    const cause = new SegmentCause('delivered', seg, peer.isn, ep.isn);
     const before = ep.state;
 
     if (rst) {
@@ -645,7 +655,7 @@ export class Tracker {
    * passes FIN-WAIT-2 inside one softirq; `ss` never shows it), and a
    * handshake ACK carrying a FIN takes SYN-RECV to CLOSE-WAIT.
    */
-  private settle(conn: Connection, to: Endpoint, before: TcpState, after: TcpState, cause: string, now: number, changes: StateChange[]): void {
+  private settle(conn: Connection, to: Endpoint, before: TcpState, after: TcpState, cause: Cause, now: number, changes: StateChange[]): void {
     if (after !== before) this.setState(conn, to, after, cause, now, changes);
   }
 }
