@@ -9,7 +9,7 @@ import { PcapngWriter } from '../io/pcapng-writer.js';
 import { preflight } from '../lab/preflight.js';
 import { compileChosen, resolveProfile, type ChosenProfile } from '../lab/profile-choice.js';
 import { attachPreflight } from './preflight.js';
-import { RunShell, type RunEnd } from './run-shell.js';
+import { RunShell, type RunEnd } from '../io/run-shell.js';
 import { ExitCode } from '../cli/errors.js';
 
 export interface AttachOptions {

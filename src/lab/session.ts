@@ -1,6 +1,6 @@
 // One lab run, inside the middle namespace: the inline bridge over m0/m1, the
-// event consumers (text log, JSONL, UI, expectations), the kernel probe, the
-// peers in the end namespaces, and the conditions that end the run.
+// kernel probe, the peers in the end namespaces, the expectations, and the
+// lab's own end (everything closed); logs, UI and signals are the RunShell's.
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -8,8 +8,7 @@ import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 import { Runtime } from '../engine/runtime.js';
 import { openCapPort } from '../io/cap-port.js';
-import { textLogWriter } from '../io/text-log.js';
-import { openJsonl, type JsonlWriter } from '../io/jsonl-writer.js';
+import { RunShell, type RunEnd } from '../io/run-shell.js';
 import { PcapngWriter } from '../io/pcapng-writer.js';
 import { KernelJoin } from '../engine/kernel-join.js';
 import type { TcpmitmEvent, AppEvent } from '../engine/events.js';
@@ -19,7 +18,7 @@ import { parsePeerLine } from './peers/format.js';
 import { parseProcTcp } from '../io/proc-net-tcp.js';
 import { startKernelProbe, type KernelProbe } from '../io/kernel-probe.js';
 import type { InnerConfig } from './inner-config.js';
-import { compileChosen, type ChosenProfile } from './profile-choice.js';
+import { compileChosen, resolveProfile, type ChosenProfile } from './profile-choice.js';
 import { ExitCode, TcpmitmError, formatError } from '../cli/errors.js';
 import { LAB_ADDRESSES } from './topology.js';
 import { checkExpectations } from './expectations.js';
@@ -52,19 +51,25 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
     if (ev.type !== 'segment' && ev.type !== 'stats') recorded.push(ev);
     else if (ev.type === 'segment' && ev.rule !== undefined) recorded.push(ev);
   });
-
-  let jsonl: JsonlWriter | undefined;
-  if (opts.json) {
-    jsonl = openJsonl(opts.json);
-    bus.subscribe('jsonl', (ev) => jsonl!.write(ev));
-  }
-  let ui: { unmount(): void; waitUntilExit(): Promise<void> } | undefined;
-  let quitRequested: (() => void) | undefined;
-  const quit = new Promise<void>((resolve) => (quitRequested = resolve));
-  if (!opts.ui) {
-    // With --json - the JSON lines own stdout: the text log goes to stderr.
-    bus.subscribe('text-log', textLogWriter(opts.json === '-' ? process.stderr : process.stdout, { segments: opts.segments }));
-  }
+  const durationS = opts.durationS ?? profile.lab?.duration;
+  const shell = new RunShell(
+    {
+      bus,
+      elapsed: () => runtime.elapsed(),
+      control: (cmd) => runtime.control(cmd),
+      setProfile: async (name) => runtime.setDecider(compileChosen(await resolveProfile(name))),
+      stats: () => runtime.engine.stats,
+    },
+    {
+      ui: opts.ui,
+      segments: opts.segments,
+      json: opts.json,
+      durationS,
+      profileName: profile.name,
+      profileNames: profile.builtins,
+      title: cfg.lab.id,
+    },
+  );
 
   // The kernel's own view, joined to our connections.
   const join = new KernelJoin(50);
@@ -88,7 +93,6 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   const disagreementTimer = setInterval(() => {
     for (const d of join.check(runtime.elapsed())) bus.emit(d);
   }, 10);
-  const statsTimer = setInterval(() => bus.emit({ type: 'stats', t: runtime.elapsed(), ...runtime.engine.stats }), 1000);
 
   bus.emit({
     type: 'start',
@@ -98,42 +102,12 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
     profile: profile.name,
     wall: new Date().toISOString(),
   });
-
-  if (opts.ui) {
-    // Its own process: ink's renders must not block the loop that forwards frames.
-    const { startUiProcess } = await import('../ui/process.js');
-    ui = startUiProcess({
-      subscribe: (fn) => bus.subscribe('ui', fn),
-      send: (cmd) => {
-        if (cmd.kind === 'set-profile') {
-          import('./profile-choice.js')
-            .then(async (m) => runtime.setDecider(m.compileChosen(await m.resolveProfile(cmd.name))))
-            .catch((err: Error) => bus.emit({ type: 'warning', t: runtime.elapsed(), message: `profile ${cmd.name}: ${err.message}` }));
-        }
-        runtime.control(cmd);
-      },
-      onQuit: () => quitRequested?.(),
-      labId: cfg.lab.id,
-      profileName: profile.name,
-      profileNames: profile.builtins,
-      elapsed: () => runtime.elapsed(),
-    });
-  }
+  await shell.startUi();
 
   const peers: { endpoint: Endpoint; child: ChildProcess; exited: Promise<number> }[] = [];
-  let reason = 'stopped';
-  let exitCode: number = ExitCode.Ok;
+  let end: RunEnd = { reason: 'stopped', exitCode: ExitCode.Ok };
   let failure: TcpmitmError | undefined;
-  // `on`, not `once`: a terminal's Ctrl-C reaches us both directly and passed
-  // on by the supervisor; a second delivery must not fall back to the default
-  // action (death before the log is flushed and the `end` event written).
-  const signalled = new Promise<string>((resolve) => {
-    process.on('SIGINT', () => resolve('interrupted (Ctrl-C)'));
-    process.on('SIGTERM', () => resolve('terminated (SIGTERM)'));
-    process.on('SIGHUP', () => resolve('terminal closed (SIGHUP)'));
-  });
-
-  // Whichever end condition comes first cancels the others' timers and polls.
+  // The run's own end (everything closed) is cancelled when another comes first.
   const stopWaiting = new AbortController();
   try {
     if (opts.peers) {
@@ -142,33 +116,24 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
       await waitForListen(cfg, opts.port, server, runtime);
       peers.push(startPeer(cfg, 'client', clientArgv(cfg, profile), bus.emit, runtime));
     }
-
-    const ends: Promise<string>[] = [signalled, quit.then(() => 'quit')];
-    const durationS = opts.durationS ?? profile.lab?.duration;
-    if (durationS !== undefined) ends.push(sleep(durationS * 1000, stopWaiting.signal).then(() => `duration ${durationS}s reached`));
+    const extra: Promise<string>[] = [];
     // Without a UI, a run with peers ends once everything has closed.
     if (opts.untilClosed || (opts.peers && !opts.ui && durationS === undefined)) {
       // A --server command is usually a daemon (python3 -m http.server, nginx)
       // that never exits by itself: the run waits for the client and for the
       // built-in server (which exits after its connections), not for it.
-      ends.push(untilClosed(runtime, peers.filter((p) => p.endpoint === 'client' || opts.server === undefined), stopWaiting.signal));
+      extra.push(untilClosed(runtime, peers.filter((p) => p.endpoint === 'client' || opts.server === undefined), stopWaiting.signal));
     }
-    reason = await Promise.race(ends);
-    stopWaiting.abort();
-    if (reason.startsWith('interrupted')) exitCode = 130;
-    else if (reason.startsWith('terminated')) exitCode = 143;
-    else if (reason.startsWith('terminal closed')) exitCode = 129;
+    end = await shell.waitForEnd(extra);
   } catch (err) {
     if (!(err instanceof TcpmitmError)) throw err;
     bus.emit({ type: 'warning', t: runtime.elapsed(), message: err.message });
-    reason = err.message;
-    exitCode = err.exitCode;
+    end = { reason: err.message, exitCode: err.exitCode };
     failure = err;
   } finally {
     stopWaiting.abort();
     for (const p of peers) stopPeer(p.child);
     clearInterval(disagreementTimer);
-    clearInterval(statsTimer);
     const pending = runtime.engine.pendingSummary();
     if (pending) bus.emit({ type: 'warning', t: runtime.elapsed(), message: pending });
   }
@@ -178,30 +143,23 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   // they apply only to a profile the user named. After `q` in the UI they are
   // shown, but the person chose when to stop, so they do not fail the run.
   const peersAreOurs = opts.server === undefined && opts.client === undefined;
-  if (exitCode === ExitCode.Ok && profile.expect && opts.peers && (peersAreOurs || opts.profile !== undefined)) {
+  if (end.exitCode === ExitCode.Ok && profile.expect && opts.peers && (peersAreOurs || opts.profile !== undefined)) {
     const { results, report } = checkExpectations(profile, recorded, runtime.elapsed(), probe !== undefined);
     for (const r of results) bus.emit(r);
-    if (results.some((r) => !r.ok) && reason !== 'quit') exitCode = ExitCode.Expectations;
+    if (results.some((r) => !r.ok) && end.reason !== 'quit') end = { reason: end.reason, exitCode: ExitCode.Expectations };
     // The report goes to stderr so it never mixes with --json - on stdout.
     if (!opts.ui) process.stderr.write(report + '\n');
   }
   await probe?.stop();
   // Capture ends before the last counts, so they match the pcapng exactly.
   runtime.close();
-  bus.emit({ type: 'stats', t: runtime.elapsed(), ...runtime.engine.stats });
-  bus.emit({ type: 'end', t: runtime.elapsed(), reason, exitCode });
-  jsonl?.close();
+  await shell.finish(end);
   pcap?.close();
-  if (ui) {
-    // The UI's last frame comes before anything we print after it.
-    ui.unmount();
-    await ui.waitUntilExit();
-  }
   // A failed start (server exited, never listened) is an error of the command:
   // it belongs on stderr as well as in the log, which may be a file, stdout
   // redirected, or a UI that is gone now. Not twice when the log is on stderr.
   if (failure && opts.json !== '-') process.stderr.write(formatError(failure) + '\n');
-  return exitCode;
+  return end.exitCode;
 }
 
 /** Resolves after `ms`; never resolves once `signal` aborts (and holds no timer then). */

@@ -5,7 +5,7 @@
 import { preflight } from '../lab/preflight.js';
 import { compileChosen, resolveProfile } from '../lab/profile-choice.js';
 import { ExitCode } from '../cli/errors.js';
-import { RunShell, type RunEnd } from '../attach/run-shell.js';
+import { RunShell, type RunEnd } from '../io/run-shell.js';
 import { checkTapProfile } from './profile.js';
 import { TapRuntime } from './runtime.js';
 

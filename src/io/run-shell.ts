@@ -1,13 +1,12 @@
-// What every run outside the lab shares (attach and tap): the text log or the
-// terminal UI, the JSONL log, a stats event each second, and the conditions
-// that end the run (Ctrl-C, SIGTERM, SIGHUP, q in the UI, --duration).
-// The lab session (src/lab/session.ts) wires the same pieces inline.
+// What every run shares (lab, attach, tap): the text log or the terminal UI,
+// the JSONL log, a stats event each second, and the conditions that end the
+// run (Ctrl-C, SIGTERM, SIGHUP, q in the UI, --duration, or the caller's own).
 
 import type { EventBus } from '../engine/event-bus.js';
 import type { ControlCommand } from '../engine/control.js';
 import type { StatsEvent } from '../engine/events.js';
-import { openJsonl, type JsonlWriter } from '../io/jsonl-writer.js';
-import { textLogWriter } from '../io/text-log.js';
+import { openJsonl, type JsonlWriter } from './jsonl-writer.js';
+import { textLogWriter } from './text-log.js';
 
 export interface ShellOptions {
   readonly ui: boolean;
@@ -17,7 +16,7 @@ export interface ShellOptions {
   readonly durationS?: number;
   readonly profileName: string;
   readonly profileNames: readonly string[];
-  /** Shown where the lab id goes in the UI header ("attach m0⇄m1", "tap lo"). */
+  /** Shown where the lab id goes in the UI header (the lab id, "attach m0⇄m1", "tap lo"). */
   readonly title: string;
 }
 
@@ -96,10 +95,13 @@ export class RunShell {
 
   /** Resolves with why the run ended: a signal, q in the UI, or --duration. */
   async waitForEnd(extra: Promise<string>[] = []): Promise<RunEnd> {
+    // `on`, not `once`: a terminal's Ctrl-C can reach us twice (directly and
+    // passed on by the lab's supervisor); a second delivery must not fall back
+    // to the default action (death before the log is flushed).
     const signalled = new Promise<RunEnd>((resolve) => {
       for (const [sig, reason, exitCode] of SIGNALS) {
         const fn = () => resolve({ reason, exitCode });
-        process.once(sig, fn);
+        process.on(sig, fn);
         this.offSignals.push(() => process.off(sig, fn));
       }
     });
