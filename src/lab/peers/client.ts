@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import type { Keepalive, Then } from './options.js';
 import { formatSockAddr } from './options.js';
 import { applyKeepalive, keepaliveNote } from './keepalive.js';
-import { formatPeerLine } from './format.js';
+import { peerOutput } from './format.js';
 import { PEER_TIMEOUT_EXIT } from './server.js';
 
 export interface ClientOptions {
@@ -26,13 +26,7 @@ export interface ClientOptions {
 }
 
 export function runClient(o: ClientOptions, out: (line: string) => void, warn: (msg: string) => void = () => undefined): Promise<number> {
-  const t0 = performance.now();
-  const emit = (event: string, fields?: Record<string, unknown>): void =>
-    out(formatPeerLine('client', event, performance.now() - t0, fields));
-  if (o.keepalive) {
-    const note = keepaliveNote(o.keepalive);
-    if (note) warn(note);
-  }
+  const emit = peerOutput('client', out, o.keepalive && keepaliveNote(o.keepalive), warn);
 
   return new Promise((resolve) => {
     let current: Socket | undefined;

@@ -87,3 +87,18 @@ export function parsePeerLine(line: string): ParsedPeerLine | undefined {
   const detail = describe(r.event, r);
   return { endpoint: r.peer, event: r.event, t: r.t, ...(detail !== undefined ? { detail } : {}) };
 }
+
+/**
+ * A peer's line writer, its clock starting now; also says on stderr when the
+ * keepalive asked for cannot be had (Node fixes interval and count).
+ */
+export function peerOutput(
+  peer: Endpoint,
+  out: (line: string) => void,
+  keepaliveWarning: string | undefined,
+  warn: (msg: string) => void,
+): (event: string, fields?: Record<string, unknown>) => void {
+  const t0 = performance.now();
+  if (keepaliveWarning) warn(keepaliveWarning);
+  return (event, fields) => out(formatPeerLine(peer, event, performance.now() - t0, fields));
+}

@@ -7,7 +7,7 @@ import { createServer, type Socket } from 'node:net';
 import type { Keepalive, OnEof } from './options.js';
 import { formatSockAddr } from './options.js';
 import { applyKeepalive, keepaliveNote } from './keepalive.js';
-import { formatPeerLine } from './format.js';
+import { peerOutput } from './format.js';
 
 export interface ServerOptions {
   readonly port: number;
@@ -29,13 +29,7 @@ export interface ServerOptions {
 export const PEER_TIMEOUT_EXIT = 124;
 
 export function runServer(o: ServerOptions, out: (line: string) => void, warn: (msg: string) => void = () => undefined): Promise<number> {
-  const t0 = performance.now();
-  const emit = (event: string, fields?: Record<string, unknown>): void =>
-    out(formatPeerLine('server', event, performance.now() - t0, fields));
-  if (o.keepalive) {
-    const note = keepaliveNote(o.keepalive);
-    if (note) warn(note);
-  }
+  const emit = peerOutput('server', out, o.keepalive && keepaliveNote(o.keepalive), warn);
 
   return new Promise((resolve) => {
     const sockets = new Set<Socket>();
