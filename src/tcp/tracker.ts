@@ -96,6 +96,8 @@ class Connection implements ConnectionView {
   readonly s: EndpointMachine;
   lastSeen: number;
   superseded = false;
+  /** Dropped from the tracker's maps (finished, stale or superseded). */
+  forgotten = false;
   /** The record this one superseded, while that one still has a TIME-WAIT endpoint. */
   predecessor?: number;
   gcGen = 0;
@@ -162,18 +164,19 @@ function tupleKey(family: 4 | 6, aAddr: string, aPort: number, bAddr: string, bP
   return aFirst ? family + '|' + aAddr + '|' + aPort + '|' + bAddr + '|' + bPort : family + '|' + bAddr + '|' + bPort + '|' + aAddr + '|' + aPort;
 }
 
-/** Remembered on the segment itself: the engine asks for it when sent and again when delivered. */
-const KEY = Symbol('tracker key');
-
 function keyOf(s: SegmentInfo): string {
-  const memo = s as SegmentInfo & { [KEY]?: string };
-  let key = memo[KEY];
-  if (key === undefined) {
-    key = tupleKey(s.family, s.srcAddr, s.srcPort, s.dstAddr, s.dstPort);
-    // Not enumerable: a copy of the segment ({ ...seg, family: 6 }) must not inherit it.
-    Object.defineProperty(memo, KEY, { value: key, enumerable: false });
-  }
-  return key;
+  return tupleKey(s.family, s.srcAddr, s.srcPort, s.dstAddr, s.dstPort);
+}
+
+/** Whether `s` travels on `c`'s 4-tuple, either way (no key string needed). */
+function onTuple(c: Connection, s: SegmentInfo): boolean {
+  if (c.family !== s.family) return false;
+  const cl = c.client;
+  const sv = c.server;
+  return (
+    (s.srcPort === cl.port && s.dstPort === sv.port && s.srcAddr === cl.addr && s.dstAddr === sv.addr) ||
+    (s.srcPort === sv.port && s.dstPort === cl.port && s.srcAddr === sv.addr && s.dstAddr === cl.addr)
+  );
 }
 
 const has = (flags: number, f: number): boolean => (flags & f) !== 0;
@@ -198,6 +201,7 @@ export class Tracker {
   /** Timer keys are id * 4 + CLIENT | SERVER | GC. */
   private readonly heap = new TimerHeap<number>();
   private nextId = 1;
+  private lastFound: Connection | undefined;
 
   constructor(opts: TrackerOptions = {}) {
     this.timeWaitMs = opts.timeWaitMs ?? 60_000;
@@ -213,7 +217,20 @@ export class Tracker {
   }
 
   lookup(seg: SegmentInfo): ConnectionView | undefined {
-    return this.byKey.get(keyOf(seg));
+    return this.find(seg);
+  }
+
+  /**
+   * The current record of a segment's 4-tuple. Consecutive segments mostly
+   * belong to the same connection: checking the last one found first spares
+   * building a key string for nearly every segment of a bulk transfer.
+   */
+  private find(info: SegmentInfo): Connection | undefined {
+    const last = this.lastFound;
+    if (last !== undefined && !last.superseded && !last.forgotten && onTuple(last, info)) return last;
+    const conn = this.byKey.get(keyOf(info));
+    if (conn !== undefined) this.lastFound = conn;
+    return conn;
   }
 
   get(id: number): ConnectionView | undefined {
@@ -231,7 +248,7 @@ export class Tracker {
   sent(info: SegmentInfo, now: number): SentResult {
     const seg = asSeg(info);
     const changes: StateChange[] = [];
-    let conn = this.byKey.get(keyOf(info));
+    let conn = this.find(info);
     let isNew = false;
     const pureSyn = has(seg.flags, TcpFlag.SYN) && !has(seg.flags, TcpFlag.ACK) && !has(seg.flags, TcpFlag.RST);
     if (pureSyn && (conn === undefined || !this.isSynRetransmission(conn, info, seg))) {
@@ -256,7 +273,7 @@ export class Tracker {
 
   /** As delivered(), also saying which record and endpoint it reached and what a RST did. */
   deliver(info: SegmentInfo, now: number): DeliveryResult {
-    const conn = this.byKey.get(keyOf(info));
+    const conn = this.find(info);
     if (conn === undefined) return { changes: [] };
     const seg = asSeg(info);
     const changes: StateChange[] = [];
@@ -420,6 +437,7 @@ export class Tracker {
   }
 
   private forget(conn: Connection): void {
+    conn.forgotten = true;
     this.byId.delete(conn.id);
     if (this.byKey.get(conn.key) === conn) this.byKey.delete(conn.key);
   }
