@@ -36,6 +36,10 @@ export class KernelJoin {
   /** Kernel states seen before their connection was: replayed when it appears. */
   private readonly early = new Map<string, KernelObservation[]>();
   private readonly sides = new Map<string, Side>();
+  /** Keys of the sides whose states differ now: check() looks at these only. */
+  private readonly differing = new Set<string>();
+  /** Per "conn/endpoint", the tuple key that maps kernel sockets to it (dropped with the side). */
+  private readonly tupleOf = new Map<string, string>();
 
   constructor(private readonly graceMs = 50) {}
 
@@ -65,8 +69,9 @@ export class KernelJoin {
   /** Disagreements that have now lasted longer than the grace period (each reported once). */
   check(t: number): DisagreementEvent[] {
     const out: DisagreementEvent[] = [];
-    for (const [key, s] of this.sides) {
-      if (s.differSince === undefined || s.reported) continue;
+    for (const key of this.differing) {
+      const s = this.sides.get(key);
+      if (s === undefined || s.differSince === undefined || s.reported) continue;
       const forMs = Math.round((t - s.differSince) * 1000);
       if (forMs <= this.graceFor(s)) continue;
       s.reported = true;
@@ -95,6 +100,7 @@ export class KernelJoin {
     ];
     for (const [key, endpoint] of pairs) {
       this.byTuple.set(key, { conn: ev.conn, endpoint });
+      this.tupleOf.set(`${ev.conn}/${endpoint}`, key);
       const waiting = this.early.get(key);
       if (waiting) {
         this.early.delete(key);
@@ -118,14 +124,23 @@ export class KernelJoin {
     }
     s[which] = state;
     if (s.inferred === 'CLOSED' && s.kernel === 'CLOSED') {
+      // Both agree it is over: forget the side and its tuple, so a long run
+      // with many connections does not keep them all.
       this.sides.delete(key);
+      this.differing.delete(key);
+      const tuple = this.tupleOf.get(key);
+      this.tupleOf.delete(key);
+      const hit = tuple === undefined ? undefined : this.byTuple.get(tuple);
+      if (tuple !== undefined && hit !== undefined && hit.conn === conn) this.byTuple.delete(tuple);
       return;
     }
     if (s.inferred === undefined || s.kernel === undefined || s.inferred === s.kernel) {
       s.differSince = undefined;
       s.reported = false;
+      this.differing.delete(key);
     } else if (s.differSince === undefined) {
       s.differSince = t;
+      this.differing.add(key);
     }
   }
 }

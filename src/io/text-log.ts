@@ -61,11 +61,31 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
-/** Subscribes a formatter to an event stream and writes its lines to `out`. */
+/**
+ * Subscribes a formatter to an event stream and writes its lines to `out`.
+ * Lines are gathered and written once the current frame has been handled
+ * (setImmediate): a write per line would put a system call on the forwarding
+ * path for every state change. The `end` event flushes at once.
+ */
 export function textLogWriter(out: Writable, opts: TextLogOptions): (ev: TcpmitmEvent) => void {
   const f = new TextLogFormatter(opts);
+  let pending = '';
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    out.write(text);
+  };
   return (ev) => {
     const line = f.format(ev);
-    if (line !== undefined) out.write(line + '\n');
+    if (line === undefined) return;
+    pending += line + '\n';
+    if (ev.type === 'end') return flush();
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
   };
 }

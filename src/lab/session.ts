@@ -71,13 +71,14 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
     },
   );
 
-  // The kernel's own view, joined to our connections.
+  // The kernel's own view, joined to our connections (nothing to join without a probe).
   const join = new KernelJoin(50);
-  bus.subscribe('kernel-join', (ev) => {
-    for (const k of join.onEvent(ev)) bus.emit(k);
-  });
   let probe: KernelProbe | undefined;
+  let disagreementTimer: NodeJS.Timeout | undefined;
   if (opts.kernelProbe !== 'off') {
+    bus.subscribe('kernel-join', (ev) => {
+      for (const k of join.onEvent(ev)) bus.emit(k);
+    });
     probe = await startKernelProbe({
       source: opts.kernelProbe,
       labId: cfg.lab.id,
@@ -89,10 +90,10 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
       },
       onWarning: (message) => bus.emit({ type: 'warning', t: runtime.elapsed(), message }),
     });
+    disagreementTimer = setInterval(() => {
+      for (const d of join.check(runtime.elapsed())) bus.emit(d);
+    }, 10);
   }
-  const disagreementTimer = setInterval(() => {
-    for (const d of join.check(runtime.elapsed())) bus.emit(d);
-  }, 10);
 
   bus.emit({
     type: 'start',
