@@ -63,25 +63,30 @@ function pad(s: string, n: number): string {
 
 /**
  * Subscribes a formatter to an event stream and writes its lines to `out`.
- * Lines are gathered and written once the current frame has been handled
- * (setImmediate): a write per line would put a system call on the forwarding
- * path for every state change. The `end` event flushes at once.
+ * Events are kept and formatted and written once the current frame has been
+ * handled (setImmediate): formatting and a write per line would sit on the
+ * forwarding path of every state change. The `end` event flushes at once.
  */
 export function textLogWriter(out: Writable, opts: TextLogOptions): (ev: TcpmitmEvent) => void {
   const f = new TextLogFormatter(opts);
-  let pending = '';
+  let pending: TcpmitmEvent[] = [];
   let scheduled = false;
   const flush = (): void => {
     scheduled = false;
-    if (pending === '') return;
-    const text = pending;
-    pending = '';
-    out.write(text);
+    if (pending.length === 0) return;
+    const events = pending;
+    pending = [];
+    let text = '';
+    for (const ev of events) {
+      const line = f.format(ev);
+      if (line !== undefined) text += line + '\n';
+    }
+    if (text !== '') out.write(text);
   };
   return (ev) => {
-    const line = f.format(ev);
-    if (line === undefined) return;
-    pending += line + '\n';
+    // Segments nobody asked to see are not even kept.
+    if ((ev.type === 'segment' && !opts.segments) || ev.type === 'stats') return;
+    pending.push(ev);
     if (ev.type === 'end') return flush();
     if (!scheduled) {
       scheduled = true;

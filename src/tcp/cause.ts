@@ -14,6 +14,10 @@ export interface DescribedSegment {
 
 /** "SYN", "SYN+ACK", "FIN+ACK", "RST+ACK", "ACK": the flags that matter to the state machine. */
 export function flagWords(flags: number): string {
+  return WORDS[((flags & (TcpFlag.SYN | TcpFlag.FIN | TcpFlag.RST)) | ((flags & TcpFlag.ACK) >> 1)) & 0xf]!;
+}
+
+function spellWords(flags: number): string {
   const w: string[] = [];
   if (flags & TcpFlag.SYN) w.push('SYN');
   if (flags & TcpFlag.FIN) w.push('FIN');
@@ -21,6 +25,11 @@ export function flagWords(flags: number): string {
   if (flags & TcpFlag.ACK) w.push('ACK');
   return w.length > 0 ? w.join('+') : 'no flags';
 }
+
+/** The 16 combinations of SYN, FIN, RST and ACK (ACK folded onto bit 3), spelled once. */
+const WORDS: readonly string[] = Array.from({ length: 16 }, (_, i) =>
+  spellWords((i & (TcpFlag.SYN | TcpFlag.FIN | TcpFlag.RST)) | (i & 0x8 ? TcpFlag.ACK : 0)),
+);
 
 function rel(n: Seq, base: Seq | undefined): number {
   return base === undefined ? n : (n - base) >>> 0;
