@@ -113,6 +113,8 @@ export class Engine {
   private warnedHold = false;
   private trackerDeadline: number | undefined;
   private sentChanges: readonly StateChange[] | undefined;
+  /** Connections the tracker has forgotten whose engine state is still to be freed. */
+  private readonly forgettable = new Set<number>();
   private requestedWake: number | undefined;
 
   constructor(opts: EngineOptions) {
@@ -527,15 +529,15 @@ export class Engine {
     return c;
   }
 
-  /** Drop engine state for connections the tracker has forgotten. */
+  /** Drop engine state for connections the tracker has forgotten (kept while segments of theirs still wait here). */
   private forgetClosed(): void {
-    for (const id of this.ctl.keys()) {
-      if (this.tracker.get(id) === undefined) {
-        const c = this.ctl.get(id)!;
-        if (c.queue.c2s.length || c.queue.s2c.length || c.coalescing.c2s || c.coalescing.s2c || c.awaiting) continue;
-        this.ctl.delete(id);
-        this.decider.forget(id);
-      }
+    for (const id of this.tracker.drainForgotten()) this.forgettable.add(id);
+    for (const id of this.forgettable) {
+      const c = this.ctl.get(id);
+      if (c && (c.queue.c2s.length || c.queue.s2c.length || c.coalescing.c2s || c.coalescing.s2c || c.awaiting)) continue;
+      this.forgettable.delete(id);
+      this.ctl.delete(id);
+      this.decider.forget(id);
     }
   }
 

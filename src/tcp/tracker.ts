@@ -202,6 +202,7 @@ export class Tracker {
   private readonly heap = new TimerHeap<number>();
   private nextId = 1;
   private lastFound: Connection | undefined;
+  private forgottenIds: number[] = [];
 
   constructor(opts: TrackerOptions = {}) {
     this.timeWaitMs = opts.timeWaitMs ?? 60_000;
@@ -214,6 +215,13 @@ export class Tracker {
   /** Number of records held (superseded ones with a TIME-WAIT endpoint included). */
   get size(): number {
     return this.byId.size;
+  }
+
+  /** Ids of the records forgotten since the last call (so owners of per-connection state can free it). */
+  drainForgotten(): number[] {
+    const ids = this.forgottenIds;
+    this.forgottenIds = [];
+    return ids;
   }
 
   lookup(seg: SegmentInfo): ConnectionView | undefined {
@@ -438,6 +446,7 @@ export class Tracker {
 
   private forget(conn: Connection): void {
     conn.forgotten = true;
+    this.forgottenIds.push(conn.id);
     this.byId.delete(conn.id);
     if (this.byKey.get(conn.key) === conn) this.byKey.delete(conn.key);
   }

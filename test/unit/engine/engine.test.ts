@@ -245,6 +245,22 @@ describe('engine: actions', () => {
   });
 });
 
+describe('engine: memory', () => {
+  it('frees its per-connection state once the tracker forgets the connection', () => {
+    const p = new Playbook({ timeWaitMs: 1000 });
+    p.handshake();
+    p.fromClient('FA', 1, 1);
+    p.fromServer('FA', 1, 2);
+    p.fromClient('A', 2, 2);
+    expect(p.engine.connectionBytes(1)).toBeDefined();
+    p.advance(1000); // TIME-WAIT ends: both CLOSED
+    expect(p.states('client').at(-1)).toBe('CLOSED');
+    p.advance(10_000); // the record lingers 10 s for late segments, then goes
+    expect([...p.engine.connections()]).toHaveLength(0);
+    expect(p.engine.connectionBytes(1)).toBeUndefined();
+  });
+});
+
 describe('event bus', () => {
   it('reports a consumer that throws as a warning, detaches it, and keeps delivering', () => {
     const bus = new EventBus(() => 1.5);
