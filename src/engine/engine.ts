@@ -293,7 +293,9 @@ export class Engine {
         this.emitSegment(item, now, 'coalesce', pending.rule, 'duplicate ACK absorbed while coalescing');
         return;
       } else {
+        // Something else came first: the held ACK goes on, ahead of it.
         c.coalescing[dir] = undefined;
+        this.emitAction(c.id, now, 'release', `released ${pending.item.role} from ${from}: its FIN did not follow`, pending.rule);
         this.deliverInOrder(c, pending.item, now);
       }
     }

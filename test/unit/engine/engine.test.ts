@@ -152,6 +152,18 @@ describe('engine: actions', () => {
     expect(p.engine.stats.coalesced).toBe(2);
   });
 
+  it('coalesce: a different segment first releases the held ACK ahead of it, and says so', () => {
+    const p = new Playbook({ decider: oneRule((c) => c.role === 'ack-of-fin' || c.role === 'ack', { kind: 'coalesce', windowMs: 400 }) });
+    p.handshake();
+    p.fromClient('FA', 1, 1);
+    p.takeSends();
+    p.fromServer('A', 1, 2); // held
+    p.fromServer('PA', 1, 2, 10); // data, not the FIN: the ACK goes first
+    expect(p.takeSends()).toEqual(['a A', 'a PA']);
+    expect(p.events.find((e) => e.type === 'action' && e.action === 'release')).toMatchObject({ detail: 'released ack-of-fin from server: its FIN did not follow' });
+    expect(p.engine.pendingCount()).toBe(0);
+  });
+
   it('coalesce: releases the ACK when no FIN follows within the window', () => {
     const p = new Playbook({ decider: oneRule((c) => c.role === 'ack-of-fin', { kind: 'coalesce', windowMs: 400 }) });
     p.handshake();
