@@ -2,6 +2,8 @@
 // token and what was expected, and exits 2 through commander.
 
 import { InvalidArgumentError } from 'commander';
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 export function intIn(min: number, max: number): (v: string) => number {
   return (v) => {
@@ -45,4 +47,24 @@ export function collectSetting(v: string, acc: Record<string, string> | undefine
   const eq = v.indexOf('=');
   if (eq <= 0) throw new InvalidArgumentError(`'${v}' is not key=value (e.g. --set times=3).`);
   return { ...acc, [v.slice(0, eq)]: v.slice(eq + 1) };
+}
+
+/** A file the run will write (--json, --pcap): its folder must exist and be writable, checked before anything starts. */
+export function writableFile(allowStdout: boolean): (v: string) => string {
+  return (v) => {
+    if (allowStdout && v === '-') return v;
+    const dir = dirname(resolve(v));
+    try {
+      if (!statSync(dir).isDirectory()) throw new Error('not a folder');
+      accessSync(dir, constants.W_OK);
+    } catch {
+      throw new InvalidArgumentError(`cannot write '${v}': ${dir} is not a folder this user can write to.`);
+    }
+    try {
+      if (statSync(v).isDirectory()) throw new InvalidArgumentError(`'${v}' is a folder; give a file name.`);
+    } catch (err) {
+      if (err instanceof InvalidArgumentError) throw err;
+    }
+    return v;
+  };
 }

@@ -10,7 +10,7 @@ import { TcpFlag, flagLetters, type SegmentInfo } from '../tcp/segment.js';
 import { peerOf, type Endpoint } from '../tcp/state.js';
 import type { Role } from '../tcp/role.js';
 import type { ControlCommand } from './control.js';
-import type { Direction, SegmentEvent, TcpmitmEvent, Verdict } from './events.js';
+import type { ActionKind, Direction, SegmentEvent, TcpmitmEvent, Verdict } from './events.js';
 import { passAll, type Decider, type Decision, type Plan } from './plan.js';
 import { ReleaseQueue } from './release-queue.js';
 import { TimerHeap } from './timer-heap.js';
@@ -595,7 +595,7 @@ export class Engine {
     this.flushSentChanges();
   }
 
-  private emitAction(conn: number, now: number, action: 'drop' | 'delay' | 'release' | 'rst' | 'coalesce' | 'duplicate' | 'hold' | 'replay', detail: string, rule: number | undefined): void {
+  private emitAction(conn: number, now: number, action: ActionKind, detail: string, rule: number | undefined): void {
     this.emit({ type: 'action', t: this.t(now), conn, action, detail, ...(rule !== undefined ? { rule } : {}) });
   }
 

@@ -67,12 +67,16 @@ export interface SegmentEvent {
   readonly detail?: string;
 }
 
+/** drop: dropped (also by hand or blackhole); release: a held or delayed segment went on; rst: a forged RST; coalesce: an ACK merged into a FIN. */
+export type ActionKind = 'drop' | 'release' | 'rst' | 'coalesce';
+
 export interface ActionEvent {
   readonly type: 'action';
   readonly t: number;
   readonly conn: number;
   readonly rule?: number;
-  readonly action: 'drop' | 'delay' | 'release' | 'rst' | 'coalesce' | 'duplicate' | 'hold' | 'replay';
+  /** What happened beyond the segment's own verdict (delays, duplicates and holds are verdicts of `segment` events). */
+  readonly action: ActionKind;
   /** Human-readable: "dropped last-ack from client", "forged RST to server seq=1234". */
   readonly detail: string;
 }

@@ -18,8 +18,9 @@ export class TextLogFormatter {
   constructor(private readonly opts: TextLogOptions) {}
 
   format(ev: TcpmitmEvent): string | undefined {
-    // Most events of a busy run are segments that nobody asked to see.
-    if ((ev.type === 'segment' && !this.opts.segments) || ev.type === 'stats') return undefined;
+    // Most events of a busy run are segments that nobody asked to see; those
+    // tcpmitm acted on (dropped, delayed, forged…) are always shown.
+    if ((ev.type === 'segment' && !this.opts.segments && ev.verdict === 'pass') || ev.type === 'stats') return undefined;
     const t = `+${ev.t.toFixed(3)}s`;
     switch (ev.type) {
       case 'start':
@@ -85,7 +86,7 @@ export function textLogWriter(out: Writable, opts: TextLogOptions): (ev: Tcpmitm
   };
   return (ev) => {
     // Segments nobody asked to see are not even kept.
-    if ((ev.type === 'segment' && !opts.segments) || ev.type === 'stats') return;
+    if ((ev.type === 'segment' && !opts.segments && ev.verdict === 'pass') || ev.type === 'stats') return;
     pending.push(ev);
     if (ev.type === 'end') return flush();
     if (!scheduled) {

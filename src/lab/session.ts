@@ -47,12 +47,18 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   bus.subscribe('recorder', (ev) => {
     // Expectations need state, app and rule events; a long or busy run must
     // not grow without bound, so recording stops at a generous cap.
-    if (recorded.length >= MAX_RECORDED) return;
+    if (recorded.length >= MAX_RECORDED) {
+      if (recorded.length === MAX_RECORDED) {
+        recorded.push({ type: 'warning', t: ev.t, message: `more than ${MAX_RECORDED} events: expectations are checked on the first ${MAX_RECORDED}` });
+        bus.emit(recorded.at(-1)!);
+      }
+      return;
+    }
     if (ev.type !== 'segment' && ev.type !== 'stats') recorded.push(ev);
     else if (ev.type === 'segment' && ev.rule !== undefined) recorded.push(ev);
   });
   const durationS = opts.durationS ?? profile.lab?.duration;
-  const shell = new RunShell(
+  const shell = openShell(runtime, pcap, () => new RunShell(
     {
       bus,
       elapsed: () => runtime.elapsed(),
@@ -69,7 +75,7 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
       profileNames: profile.builtins,
       title: cfg.lab.id,
     },
-  );
+  ));
 
   // The kernel's own view, joined to our connections (nothing to join without a probe).
   const join = new KernelJoin(50);
@@ -114,7 +120,7 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
     if (opts.peers) {
       const server = startPeer(cfg, 'server', serverArgv(cfg, profile), bus.emit, runtime);
       peers.push(server);
-      await waitForListen(cfg, opts.port, server, runtime);
+      await waitForListen(cfg, serverPort(cfg, profile), server, runtime);
       peers.push(startPeer(cfg, 'client', clientArgv(cfg, profile), bus.emit, runtime));
     }
     const extra: Promise<string>[] = [];
@@ -167,9 +173,29 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return;
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => clearTimeout(timer), { once: true });
+    const onAbort = () => clearTimeout(timer);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Builds the run's shell; if that fails (e.g. --json cannot be written), the capture is closed so the process can end. */
+function openShell(runtime: Runtime, pcap: PcapngWriter | undefined, make: () => RunShell): RunShell {
+  try {
+    return make();
+  } catch (err) {
+    runtime.close();
+    pcap?.close();
+    throw err;
+  }
+}
+
+/** The port the server listens on: the profile's own (its peers need it), else --port. */
+function serverPort(cfg: InnerConfig, profile: ChosenProfile): number {
+  return profile.lab?.port ?? cfg.options.port;
 }
 
 function serverAddr(cfg: InnerConfig): string {
@@ -180,7 +206,7 @@ function serverArgv(cfg: InnerConfig, profile: ChosenProfile): string[] {
   const o = cfg.options;
   if (o.server) return ['sh', '-c', o.server];
   const extra = profile.lab?.server ?? ['--send', '1000', '--on-eof', 'delay:300'];
-  return [process.execPath, BIN, 'peer', 'server', '--host', serverAddr(cfg), '--port', String(profile.lab?.port ?? o.port), ...extra];
+  return [process.execPath, BIN, 'peer', 'server', '--host', serverAddr(cfg), '--port', String(serverPort(cfg, profile)), ...extra];
 }
 
 function clientArgv(cfg: InnerConfig, profile: ChosenProfile): string[] {
@@ -188,7 +214,7 @@ function clientArgv(cfg: InnerConfig, profile: ChosenProfile): string[] {
   if (o.client) return ['sh', '-c', o.client];
   const host = cfg.lab.ipv6 ? `[${serverAddr(cfg)}]` : serverAddr(cfg);
   const extra = profile.lab?.client ?? ['--send', '100', '--recv', '1000', '--then', 'close'];
-  return [process.execPath, BIN, 'peer', 'client', '--connect', `${host}:${profile.lab?.port ?? o.port}`, ...extra];
+  return [process.execPath, BIN, 'peer', 'client', '--connect', `${host}:${serverPort(cfg, profile)}`, ...extra];
 }
 
 /** Starts a peer in its end namespace; each line it prints becomes an application event. */

@@ -99,6 +99,16 @@ function nodeAt(doc: Document, path: Path, atKey: boolean): Node | undefined {
   return best;
 }
 
+/** True when a value contains itself (`a: &a [*a]` makes such a structure). */
+function isCyclic(v: unknown, ancestors: Set<object> = new Set()): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (ancestors.has(v)) return true;
+  ancestors.add(v);
+  for (const child of Object.values(v)) if (isCyclic(child, ancestors)) return true;
+  ancestors.delete(v);
+  return false;
+}
+
 const PARAM_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/;
 
 /**
@@ -128,6 +138,9 @@ export function parseProfile(text: string, file: string, overrides: Readonly<Rec
   }
   if (raw === null || raw === undefined) {
     throw new ProfileError([{ file, line: 1, col: 1, path: '', message: 'the file is empty; expected a profile with name, description, rules and expect' }]);
+  }
+  if (isCyclic(raw)) {
+    throw new ProfileError([{ file, line: 1, col: 1, path: '', message: 'YAML: an alias refers to a node that contains it (a recursive structure); expected plain data' }]);
   }
 
   const locate = (l: Located, note?: (n: Node | undefined) => string): ProfileProblem => {

@@ -4,6 +4,7 @@
 // frame on the interface if the raw socket refuses), the clock and one timer.
 
 import capModule from 'cap';
+import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { EventBus } from '../engine/event-bus.js';
 import type { ControlCommand } from '../engine/control.js';
@@ -44,6 +45,11 @@ export class TapRuntime {
   constructor(opts: TapRuntimeOptions) {
     this.start = performance.now();
     this.bus = new EventBus(() => this.elapsed());
+    // libpcap through cap aborts the process (uv_poll on a closed handle) when
+    // asked for an interface that does not exist: check first.
+    if (!existsSync(`/sys/class/net/${opts.iface}`)) {
+      throw new TcpmitmError('E_NO_IFACE', `no interface '${opts.iface}' in this network namespace`, ExitCode.Usage, '`ip -br link` lists the interfaces');
+    }
     this.cap = new Cap();
     const buf = Buffer.alloc(65_535 + 14);
     try {

@@ -127,11 +127,8 @@ interface ConnInternal {
 
 const ACTION_CREDIT: Partial<Record<ActionEvent['action'], CreditKind>> = {
   drop: 'drop',
-  delay: 'delay',
   rst: 'forged',
   coalesce: 'coalesce',
-  duplicate: 'duplicate',
-  hold: 'hold',
   release: 'release',
 };
 
@@ -346,7 +343,7 @@ export class UiModel {
     const int = this.int(ev.conn);
     this.note(ev.t, ev.conn, 'action', `#${ev.conn} ${ev.action}: ${ev.detail}`);
     const kind = ACTION_CREDIT[ev.action];
-    if (kind === undefined) return; // replay: the re-sent segment shows as its own segment event
+    if (kind === undefined) return;
     if (!this.credit(int, ev.t, kind, 'act')) {
       // The partner segment event came first and already told us.
       if (int.lastSeg && int.lastSeg.detail === undefined && kind !== 'release') int.lastSeg.detail = ev.detail;

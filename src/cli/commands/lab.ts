@@ -13,7 +13,7 @@ interface RunFlags {
   set?: Record<string, string>;
   server?: string;
   client?: string;
-  port: number;
+  port?: number;
   ui: boolean;
   segments?: boolean;
   json?: string;
@@ -35,11 +35,10 @@ function addRunOptions(cmd: Command, withPeers: boolean): Command {
       .option('--server <cmd>', 'run this command in the server namespace instead of the built-in server')
       .option('--client <cmd>', 'run this command in the client namespace instead of the built-in client');
   }
-  cmd.option('--port <n>', 'server port (waited for in LISTEN before the client starts)', intIn(1, 65535), 8080);
+  if (withPeers) cmd.option('--port <n>', 'server port (waited for in LISTEN before the client starts)', intIn(1, 65535), 8080);
   addOutputOptions(cmd, { pcap: true });
-  cmd
-    .option('--until-closed', 'end once the peers exited and every connection is CLOSED or in TIME-WAIT on both ends')
-    .addOption(
+  if (withPeers) cmd.option('--until-closed', 'end once the peers exited and every connection is CLOSED or in TIME-WAIT on both ends');
+  cmd.addOption(
       new Option('--kernel-probe <src>', "where the kernel's own states come from")
         .choices(['auto', 'trace', 'proc', 'off'])
         .default('auto'),
@@ -55,7 +54,7 @@ function toRunOptions(f: RunFlags, peers: boolean): LabRunOptions {
     set: f.set ?? {},
     server: f.server,
     client: f.client,
-    port: f.port,
+    port: f.port ?? 8080,
     peers,
     ui: f.ui && process.stdout.isTTY === true,
     segments: f.segments === true,

@@ -62,11 +62,13 @@ export function registerProfiles(program: Command): void {
     .option('--set <key=value>', 'override a parameter (repeatable)', collectSet, [] as string[])
     .action(async (files: string[], flags: { set: string[] }) => {
       const { loadProfileFile } = await import('../../rules/load.js');
+      const { checkPeerArgs } = await import('../../lab/profile-choice.js');
       const overrides = await overridesOf(flags.set);
       const failures: string[] = [];
       for (const f of files) {
         try {
           const { profile, file } = loadProfileFile(f, overrides);
+          checkPeerArgs(file, profile.lab);
           const expects = Object.keys(profile.expect ?? {});
           process.stdout.write(
             `ok  ${file}: ${profile.name}, ${profile.rules?.length ?? 0} rule(s), ` +
