@@ -143,7 +143,7 @@ describe.skipIf(root.skip)('transparency through tcpmitm lab (real namespaces)',
   });
 
   for (const v6 of [false, true]) {
-    it(`every frame tcpmitm forwards is byte-identical to the one the sender put on the wire, in the order it came (${v6 ? 'IPv6' : 'IPv4'})`, async () => {
+    it(`every frame tcpmitm forwards is byte-identical to the one the sender put on the wire (${v6 ? 'IPv6' : 'IPv4'})`, async () => {
       const id = uniqueLabId('l3f');
       ids.push(id);
       const host = v6 ? '2001:2::2' : '198.18.0.2';
@@ -175,16 +175,21 @@ describe.skipIf(root.skip)('transparency through tcpmitm lab (real namespaces)',
       expect(from('c0', macC).length).toBeGreaterThan(100);
       for (const [mac, path] of [[macC, ['c0', 'm0', 'm1', 's0']], [macS, ['s0', 'm1', 'm0', 'c0']]] as const) {
         const [sent, inTcpmitm, outTcpmitm, delivered] = path.map((d) => from(d, mac));
-        // tcpmitm: out exactly what came in, frame for frame, byte for byte, in order.
-        expect(outTcpmitm).toEqual(inTcpmitm);
+        // tcpmitm: out exactly what came in, frame for frame, byte for byte.
+        // Order is not compared between two sockets: frames an end sends from
+        // two CPUs reach each packet socket on m0 (tcpdump's, tcpmitm's) in
+        // whatever order the CPUs race to them, so tcpdump's order on m0 need
+        // not be the order tcpmitm read (seen here, once in a few runs). The
+        // engine's order within a direction is proven by test/unit/engine.
+        expect([...outTcpmitm!].sort()).toEqual([...inTcpmitm!].sort());
         // End to end: the same frames, every byte (MACs, headers, checksums, payload).
-        // Order is compared above only: a veth hands a frame to the CPU that sent
-        // it, so two frames sent from different CPUs can swap on the way —
-        // between c0 and m0, or m1 and s0 — whatever tcpmitm does (seen here).
         expect([...delivered!].sort()).toEqual([...sent!].sort());
         expect([...inTcpmitm!].sort()).toEqual([...sent!].sort());
-        const swaps = displaced(sent!, inTcpmitm!) + displaced(outTcpmitm!, delivered!);
-        if (swaps > 0) console.warn(`${id}: ${swaps} frames from ${mac === macC ? 'client' : 'server'} displaced by the kernel's veths (not by tcpmitm)`);
+        const swaps = displaced(sent!, inTcpmitm!) + displaced(inTcpmitm!, outTcpmitm!) + displaced(outTcpmitm!, delivered!);
+        // A race moves a frame by a place or two, rarely: a real reordering
+        // would displace many.
+        expect(swaps, `${swaps} frames displaced`).toBeLessThan(Math.max(10, sent!.length / 50));
+        if (swaps > 0) console.warn(`${id}: ${swaps} frames from ${mac === macC ? 'client' : 'server'} displaced between sockets (CPU races in the kernel)`);
       }
     });
   }
