@@ -318,6 +318,7 @@ export class Engine {
       srcPort: seg.srcPort,
       dstPort: seg.dstPort,
       payloadLength: seg.payloadLength,
+      senderBytes: c.bytes[dir],
     });
     item.rule = decision.rule;
     this.execute(c, item, decision.plan, decision.rule, now);

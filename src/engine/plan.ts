@@ -33,6 +33,8 @@ export interface MatchContext {
   readonly srcPort: number;
   readonly dstPort: number;
   readonly payloadLength: number;
+  /** Payload bytes the sender has sent on this connection, this segment included. */
+  readonly senderBytes: number;
 }
 
 export interface Decision {

@@ -80,6 +80,8 @@ interface Compiled {
   readonly receiver: number;
   readonly port: number;
   readonly conn: number;
+  /** Payload bytes the sender must have sent (0: no condition). */
+  readonly afterBytes: number;
   readonly after: number;
   readonly times: number;
   readonly probability: number;
@@ -108,6 +110,7 @@ function compileRule(r: Rule, index: number): Compiled {
     receiver: mask(STATE_BIT, m.receiverState),
     port: m.port ?? 0,
     conn: m.conn ?? 0,
+    afterBytes: m.afterBytes ?? 0,
     after,
     times,
     probability: r.probability ?? 1,
@@ -148,6 +151,7 @@ export class RuleSet implements Decider {
       if (r.receiver !== 0 && (r.receiver & STATE_BIT[ctx.receiverState]) === 0) continue;
       if (r.port !== 0 && ctx.srcPort !== r.port && ctx.dstPort !== r.port) continue;
       if (r.conn !== 0 && ctx.conn !== r.conn) continue;
+      if (ctx.senderBytes < r.afterBytes) continue;
       if (r.counted) {
         let c = this.counters.get(ctx.conn);
         if (c === undefined) {

@@ -133,6 +133,9 @@ export const MatchSchema = strict(
     conn: intIn(1, Number.MAX_SAFE_INTEGER, 'a connection number from 1 (the first connection)')
       .optional()
       .describe('only the nth connection (1-based)'),
+    afterBytes: intIn(0, Number.MAX_SAFE_INTEGER, 'a byte count from 0')
+      .optional()
+      .describe('only once the sender has sent at least this many payload bytes on the connection (this segment included)'),
   },
   'a match',
 );

@@ -48,6 +48,8 @@ const ECHO_MS = 2000;
 interface TapConn {
   /** The latest frame seen each way: forged RSTs copy addresses (and MACs) from it. */
   template: { c2s?: TcpFrame; s2c?: TcpFrame };
+  /** Payload bytes seen each way (rules can match on them: `afterBytes`). */
+  bytes: { c2s: number; s2c: number };
 }
 
 export class TapCore {
@@ -125,7 +127,7 @@ export class TapCore {
     const id = r.conn.id;
     let c = this.conns.get(id);
     if (!c || r.isNew) {
-      c = { template: {} };
+      c = { template: {}, bytes: { c2s: 0, s2c: 0 } };
       this.conns.set(id, c);
       this.emit({
         type: 'connection',
@@ -141,6 +143,7 @@ export class TapCore {
     const from = r.from;
     const dir: Direction = from === 'client' ? 'c2s' : 's2c';
     c.template[dir] = f;
+    c.bytes[dir] += seg.payloadLength;
     // The rule sees the segment as the engine shows it: sent, not yet delivered.
     const decision = this.decider.decide({
       conn: id,
@@ -152,6 +155,7 @@ export class TapCore {
       srcPort: seg.srcPort,
       dstPort: seg.dstPort,
       payloadLength: seg.payloadLength,
+      senderBytes: c.bytes[dir],
     });
     this.emitSegment(id, seg, from, r.role, now, 'pass', decision.rule);
     this.emitChanges(this.tracker.delivered(seg, now), observed);

@@ -55,11 +55,12 @@ describe('built-in profiles', () => {
     );
   });
 
-  it('forge-rst takes to, trigger and instead', () => {
-    const r = loadProfile('forge-rst', { to: 'both', trigger: 'last-ack', instead: 'true' }).rules?.[0];
+  it('forge-rst takes to, trigger, bytes and instead', () => {
+    const r = loadProfile('forge-rst', { to: 'both', trigger: 'data', bytes: '1000', instead: 'true' }).rules?.[0];
     expect(r?.action).toEqual({ rst: { to: 'both', instead: true } });
-    expect(r?.match?.role).toBe('last-ack');
-    expect(() => loadProfile('forge-rst', { colour: 'red' })).toThrow(/no parameter 'colour'; expected one of to, trigger, instead/);
+    expect(r?.match?.role).toBe('data');
+    expect(r?.match?.afterBytes).toBe(1000);
+    expect(() => loadProfile('forge-rst', { colour: 'red' })).toThrow(/no parameter 'colour'; expected one of to, trigger, bytes, instead/);
   });
 
   it('an unknown name is a usage error listing the built-ins', () => {

@@ -15,6 +15,7 @@ const base: MatchContext = {
   srcPort: 43210,
   dstPort: 8080,
   payloadLength: 100,
+  senderBytes: 100,
 };
 const ctx = (over: Partial<MatchContext>): MatchContext => ({ ...base, ...over });
 
@@ -68,6 +69,13 @@ describe('RuleSet.decide', () => {
     expect(rs.decide(ctx({ conn: 2, srcPort: 8080, dstPort: 43210 })).rule).toBe(1);
     expect(rs.decide(ctx({ conn: 1 })).rule).toBeUndefined();
     expect(rs.decide(ctx({ conn: 2, srcPort: 1, dstPort: 2 })).rule).toBeUndefined();
+  });
+
+  it('afterBytes matches only once the sender has sent at least N payload bytes', () => {
+    const rs = rules({ match: { from: 'client', afterBytes: 1000 }, action: { rst: { to: 'server' } } });
+    expect(rs.decide(ctx({ senderBytes: 999 })).rule).toBeUndefined();
+    expect(rs.decide(ctx({ senderBytes: 1000 })).rule).toBe(1);
+    expect(rs.decide(ctx({ from: 'server', senderBytes: 5000 })).rule).toBeUndefined();
   });
 
   it('times and after count matches per connection per rule; an exhausted rule falls through', () => {
