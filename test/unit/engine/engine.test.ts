@@ -202,6 +202,16 @@ describe('engine: actions', () => {
     expect(p.engine.stats.dropped).toBe(3);
   });
 
+  it("rules see the bytes the sender has sent so far, this segment included", () => {
+    const p = new Playbook({ decider: oneRule((c) => c.from === 'client' && c.senderBytes >= 15, { kind: 'drop' }) });
+    p.handshake();
+    p.takeSends();
+    p.fromClient('PA', 1, 1, 10); // 10 bytes so far: passes
+    p.fromServer('PA', 1, 11, 10); // the server's bytes are its own: passes
+    p.fromClient('PA', 11, 11, 10); // 20 bytes so far: dropped
+    expect(p.takeSends()).toEqual(['b PA', 'a PA']);
+  });
+
   it('duplicate sends a segment twice', () => {
     const p = new Playbook({ decider: oneRule((c) => c.role === 'data', { kind: 'duplicate' }) });
     p.handshake();
