@@ -77,7 +77,8 @@ interface ConnCtl {
   portOf: { client?: Port; server?: Port };
   /** First frame seen in each direction: the template forged segments copy addresses from. */
   template: { c2s?: TcpFrame; s2c?: TcpFrame };
-  queue: { c2s: ReleaseQueue<InFlight>; s2c: ReleaseQueue<InFlight> };
+  /** Segments waiting behind a delayed one, per direction; made on first use (most connections never need one). */
+  queue: { c2s?: ReleaseQueue<InFlight>; s2c?: ReleaseQueue<InFlight> };
   blackholed: boolean;
   /** A pure ACK of a FIN held for coalescing, per direction. */
   coalescing: { c2s?: { item: InFlight; deadline: number; rule?: number }; s2c?: { item: InFlight; deadline: number; rule?: number } };
@@ -143,7 +144,7 @@ export class Engine {
   pendingCount(): number {
     let n = this.heldByHand.length;
     for (const c of this.ctl.values()) {
-      n += c.queue.c2s.length + c.queue.s2c.length;
+      n += (c.queue.c2s?.length ?? 0) + (c.queue.s2c?.length ?? 0);
       if (c.coalescing.c2s) n++;
       if (c.coalescing.s2c) n++;
       if (c.awaiting) n++;
@@ -426,7 +427,7 @@ export class Engine {
     if (reorder) {
       this.timers.push({ at: item.releaseAt, fire: (t) => this.deliver(item, t) });
     } else {
-      c.queue[item.dir].pushInOrder(item);
+      (c.queue[item.dir] ??= new ReleaseQueue()).pushInOrder(item);
       this.scheduleQueue(c, item.dir);
     }
   }
@@ -457,19 +458,19 @@ export class Engine {
   /** Deliver now unless earlier segments of the same direction are still waiting. */
   private deliverInOrder(c: ConnCtl, item: InFlight, now: number): void {
     const q = c.queue[item.dir];
-    if (q.length === 0) return this.deliver(item, now);
+    if (q === undefined || q.length === 0) return this.deliver(item, now);
     item.releaseAt = now;
     q.pushInOrder(item);
     this.scheduleQueue(c, item.dir);
   }
 
   private scheduleQueue(c: ConnCtl, dir: Direction): void {
-    const at = c.queue[dir].nextAt();
+    const at = c.queue[dir]?.nextAt();
     if (at === undefined) return;
     this.timers.push({
       at,
       fire: (t) => {
-        for (const due of c.queue[dir].takeDue(t)) this.deliver(due, t);
+        for (const due of c.queue[dir]?.takeDue(t) ?? []) this.deliver(due, t);
         this.scheduleQueue(c, dir);
       },
     });
@@ -522,7 +523,7 @@ export class Engine {
       id,
       portOf: {},
       template: {},
-      queue: { c2s: new ReleaseQueue(), s2c: new ReleaseQueue() },
+      queue: {},
       blackholed: false,
       coalescing: {},
       dropNext: { c2s: 0, s2c: 0 },
@@ -537,7 +538,7 @@ export class Engine {
     for (const id of this.tracker.drainForgotten()) this.forgettable.add(id);
     for (const id of this.forgettable) {
       const c = this.ctl.get(id);
-      if (c && (c.queue.c2s.length || c.queue.s2c.length || c.coalescing.c2s || c.coalescing.s2c || c.awaiting)) continue;
+      if (c && (c.queue.c2s?.length || c.queue.s2c?.length || c.coalescing.c2s || c.coalescing.s2c || c.awaiting)) continue;
       this.forgettable.delete(id);
       this.ctl.delete(id);
       this.decider.forget(id);
