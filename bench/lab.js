@@ -64,7 +64,7 @@ export function loadProfile(nameOrPath) {
  * the middle namespace), on the already built lab. With `ui`, its stdout is a
  * pseudo-terminal (util-linux `script`) of 120×40 whose output we drain.
  */
-export async function startTcpmitm(lab, { profile, ui = false, nodeArgs = [], cpu }) {
+export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArgs = [], cpu }) {
   const config = {
     options: {
       id: lab.id,
@@ -93,10 +93,13 @@ export async function startTcpmitm(lab, { profile, ui = false, nodeArgs = [], cp
   const stderr = [];
   let child;
   let uiBytes = 0;
-  if (!ui) {
+  if (!pty) {
     // The text log goes where `lab up > /dev/null` would send it.
     child = lab.spawn('middle', argv, { stdio: ['ignore', 'ignore', 'pipe'], env });
   } else {
+    // Under `script`: a pseudo-terminal, and (as for a person at a terminal) a
+    // session and scheduling autogroup of its own. The UI row and its
+    // reference row both run this way, so they differ by the UI alone.
     const inner = ['ip', 'netns', 'exec', lab.namespaces.middle, ...argv].map(shellQuote).join(' ');
     child = spawn('script', ['-qfc', `stty cols 120 rows 40; exec ${inner}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env });
     child.stdout.on('data', (d) => (uiBytes += d.length));
@@ -105,8 +108,8 @@ export async function startTcpmitm(lab, { profile, ui = false, nodeArgs = [], cp
     for (const line of d.split('\n')) if (line && !CAP_NOISE.test(line)) stderr.push(line);
   });
   const exited = new Promise((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig)));
-  let pid = ui ? undefined : child.pid;
-  if (ui) pid = await findSessionPid(lab, exited);
+  let pid = pty ? undefined : child.pid;
+  if (pty) pid = await findSessionPid(lab, exited);
   if (cpu !== undefined && pid !== undefined) await pin(pid, cpu);
   try {
     await Promise.race([waitForPath(lab), exited.then((c) => Promise.reject(new Error(`tcpmitm session exited (${c}): ${stderr.join(' | ')}`)))]);

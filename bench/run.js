@@ -222,6 +222,7 @@ async function main() {
     { key: 'capbridge', label: 'bare Node bridge over cap', start: (lab) => startCapBridge(lab, FWD_CPU()) },
     { key: 'passthrough', label: 'tcpmitm passthrough', start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, nodeArgs, cpu: FWD_CPU() }) },
     { key: 'rules10', label: 'tcpmitm, 10 rules (none match)', start: (lab) => startTcpmitm(lab, { profile: profiles.rules10, nodeArgs, cpu: FWD_CPU() }) },
+    { key: 'ptynoui', label: 'tcpmitm in a pty, text log', start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, pty: true, nodeArgs, cpu: FWD_CPU() }) },
     { key: 'ui', label: 'tcpmitm + UI in a pty', start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, ui: true, nodeArgs, cpu: FWD_CPU() }), na: uiAvailable ? undefined : uiReason },
     ...(opts.withScapy ? [{ key: 'scapy', label: 'scapy bridge_and_sniff', start: (lab) => startScapy(lab, FWD_CPU()), bulkMB: 20 }] : []),
   ].filter((v) => !opts.only || opts.only.includes(v.key));
@@ -443,9 +444,11 @@ async function main() {
     tgt('delay error p99 ≤ 2 ms', Number.isFinite(p99) ? p99 <= 2 : null, `${fmtNum(p99)} ms`);
   }
   if (memory.busy) tgt('10 000 connections ≤ 64 MB heap', memory.busy.heapMB <= 64, `${fmtNum(memory.busy.heapMB)} MB heap (${fmtNum(memory.busy.totalMB)} MB with Buffers, busy link)`);
-  if (med.ui && !med.ui.na && pt) {
-    const ru = ratio(med.ui.bulkMBps, pt.bulkMBps);
-    const rur = ratio(med.ui.rrTps, pt.rrTps);
+  // The UI's cost: against the same session in the same kind of pty without it.
+  const noUi = med.ptynoui && !med.ptynoui.na ? med.ptynoui : pt;
+  if (med.ui && !med.ui.na && noUi) {
+    const ru = ratio(med.ui.bulkMBps, noUi.bulkMBps);
+    const rur = ratio(med.ui.rrTps, noUi.rrTps);
     tgt('with UI ≥ 90% of without', ru == null ? null : ru >= 0.9 && rur >= 0.9, `bulk ${fmtRatio(ru).trim()}, rr ${fmtRatio(rur).trim()}`);
   }
   if (med.scapy && pt) tgt('≥ 50× scapy bulk', ratio(pt.bulkMBps, med.scapy.bulkMBps) >= 50, fmtRatio(ratio(pt.bulkMBps, med.scapy.bulkMBps)).trim());
