@@ -249,3 +249,21 @@ export function labDownAll(): void {
   for (const id of registryIds()) labDown(id);
   if (registryIds().length === 0) rmSync(REGISTRY, { recursive: true, force: true });
 }
+
+/** afterEach of the lab tests: kill what is still running (whole groups), then remove every lab they made. */
+export function stopRunsAndLabs(running: RunningCli[], ids: string[]): void {
+  for (const r of running.splice(0)) {
+    try {
+      process.kill(-r.child.pid!, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  for (const id of ids.splice(0)) labDown(id);
+  labDownAll();
+}
+
+/** Waits until `python3 -m http.server` in the server namespace says it serves. */
+export function httpServerUp(json: string): Promise<LabEvent[]> {
+  return waitForEvents(json, (evs) => evs.some((e) => e.type === 'app' && e.endpoint === 'server' && String(e.detail).startsWith('Serving HTTP')));
+}

@@ -11,8 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot, uniqueLabId } from '../helpers/lab.js';
 import {
-  ensureBuilt, labDown, labDownAll, labMacs, labNamespaces, leftovers, persistentTempVeths, readEvents, rootLinksWithMacs,
-  runCli, startCli, waitForEvents, waitForLab, type RunningCli,
+  type RunningCli, ensureBuilt, httpServerUp, labMacs, labNamespaces, leftovers, persistentTempVeths, readEvents, rootLinksWithMacs, runCli, startCli, stopRunsAndLabs, waitForEvents, waitForLab,
 } from '../helpers/run-lab.js';
 
 const root = requireRoot();
@@ -81,17 +80,7 @@ describe.skipIf(root.skip)('tcpmitm lab cleanup (real namespaces)', () => {
     ensureBuilt();
     tmpBefore = new Set(await persistentTempVeths());
   }, 120_000);
-  afterEach(() => {
-    for (const r of running.splice(0)) {
-      try {
-        process.kill(-r.child.pid!, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-    for (const id of ids.splice(0)) labDown(id);
-    labDownAll();
-  });
+  afterEach(() => stopRunsAndLabs(running, ids));
 
   it('after a normal run', async () => {
     const id = newId();
@@ -112,7 +101,7 @@ describe.skipIf(root.skip)('tcpmitm lab cleanup (real namespaces)', () => {
     const json = join(dir, `${id}.jsonl`);
     const cli = startCli(midRunArgs(id, json), 20_000);
     running.push(cli);
-    await waitForEvents(json, (evs) => evs.some((e) => e.type === 'app' && e.endpoint === 'server' && String(e.detail).startsWith('Serving HTTP')));
+    await httpServerUp(json);
     const macs = await macsOf(id);
     const pids = labPids(id);
     expect(pids.length).toBeGreaterThanOrEqual(5); // three holders, the session, the server (and the client)
@@ -151,7 +140,7 @@ describe.skipIf(root.skip)('tcpmitm lab cleanup (real namespaces)', () => {
     const json = join(dir, `${id}.jsonl`);
     const cli = startCli(midRunArgs(id, json), 20_000);
     running.push(cli);
-    await waitForEvents(json, (evs) => evs.some((e) => e.type === 'app' && e.endpoint === 'server' && String(e.detail).startsWith('Serving HTTP')));
+    await httpServerUp(json);
     const macs = await macsOf(id);
     const pids = labPids(id);
     process.kill(cli.child.pid!, 'SIGKILL');

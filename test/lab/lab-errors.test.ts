@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot, uniqueLabId } from '../helpers/lab.js';
 import {
-  ensureBuilt, labDown, labDownAll, labNamespaces, leftovers, readEvents, runCli, startCli, waitForEvents, type RunningCli,
+  type RunningCli, ensureBuilt, httpServerUp, labNamespaces, leftovers, readEvents, runCli, startCli, stopRunsAndLabs,
 } from '../helpers/run-lab.js';
 
 const root = requireRoot();
@@ -25,24 +25,14 @@ function newId(): string {
 
 describe.skipIf(root.skip)('tcpmitm lab errors (real namespaces)', () => {
   beforeAll(() => ensureBuilt(), 120_000);
-  afterEach(() => {
-    for (const r of running.splice(0)) {
-      try {
-        process.kill(-r.child.pid!, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-    for (const id of ids.splice(0)) labDown(id);
-    labDownAll();
-  });
+  afterEach(() => stopRunsAndLabs(running, ids));
 
   it('an id in use: exit 2 with a message, and the running lab is untouched', async () => {
     const id = newId();
     const json = join(dir, `${id}.jsonl`);
     const first = startCli(['lab', '--no-ui', '--id', id, '--json', json, '--server', 'python3 -m http.server 8080 --bind 198.18.0.2', '--client', 'sleep 30'], 20_000);
     running.push(first);
-    await waitForEvents(json, (evs) => evs.some((e) => e.type === 'app' && e.endpoint === 'server' && String(e.detail).startsWith('Serving HTTP')));
+    await httpServerUp(json);
     const second = await runCli(['lab', '--no-ui', '--id', id], 15_000);
     expect(second.code, second.stderr).toBe(2);
     expect(second.stderr).toContain(`lab '${id}' is already in use`);
