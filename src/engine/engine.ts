@@ -5,15 +5,16 @@
 
 import { decodeFrame, toSegmentInfo, type TcpFrame } from '../packet/frame.js';
 import { forgeRstFrom } from '../packet/build.js';
+import { formatEndpoint } from '../packet/addr.js';
 import { Tracker, type StateChange, type ConnectionView } from '../tcp/tracker.js';
 import { TcpFlag, flagLetters, type SegmentInfo } from '../tcp/segment.js';
 import { peerOf, type Endpoint } from '../tcp/state.js';
 import type { Role } from '../tcp/role.js';
 import type { ControlCommand } from './control.js';
-import type { ActionKind, Direction, SegmentEvent, TcpmitmEvent, Verdict } from './events.js';
+import { eventTime, inferredStateEvent, type ActionKind, type Direction, type SegmentEvent, type TcpmitmEvent, type Verdict } from './events.js';
 import { passAll, type Decider, type Decision, type Plan } from './plan.js';
 import { ReleaseQueue } from './release-queue.js';
-import { TimerHeap } from './timer-heap.js';
+import { TimerHeap } from '../tcp/timers.js';
 
 /** A port of the inline box: the side facing the client namespace or the server namespace. */
 export type Port = 'a' | 'b';
@@ -105,7 +106,8 @@ export class Engine {
   private readonly out: EngineOutput;
   private decider: Decider;
   private readonly tracker: Tracker;
-  private readonly timers = new TimerHeap();
+  /** The engine's own deadlines (delays, coalesce windows, awaits); the runtime keeps one real timer for the earliest. */
+  private readonly timers = new TimerHeap<{ readonly at: number; readonly fire: (now: number) => void }>();
   private readonly ctl = new Map<number, ConnCtl>();
   private readonly start: number;
   private readonly interactive: boolean;
@@ -176,7 +178,10 @@ export class Engine {
   }
 
   onTimer(now: number): void {
-    for (let d = this.timers.popDue(now); d; d = this.timers.popDue(now)) d.fire(now);
+    for (let d = this.timers.peek(); d !== undefined && d.at <= now; d = this.timers.peek()) {
+      this.timers.pop();
+      d.fire(now);
+    }
     if (this.trackerDeadline !== undefined && this.trackerDeadline <= now) {
       this.trackerDeadline = undefined;
       this.emitChanges(this.tracker.advance(now));
@@ -251,8 +256,8 @@ export class Engine {
         type: 'connection',
         t: this.t(now),
         conn: conn.id,
-        client: fmtAddr(conn.client.addr, conn.client.port),
-        server: fmtAddr(conn.server.addr, conn.server.port),
+        client: formatEndpoint(conn.client.addr, conn.client.port),
+        server: formatEndpoint(conn.server.addr, conn.server.port),
         pickedUp: conn.pickedUp,
       });
     }
@@ -548,7 +553,7 @@ export class Engine {
   private rearm(): void {
     const td = this.tracker.nextDeadline();
     if (td !== undefined && (this.trackerDeadline === undefined || td < this.trackerDeadline)) this.trackerDeadline = td;
-    const heapAt = this.timers.peekAt();
+    const heapAt = this.timers.peek()?.at;
     let at = this.trackerDeadline;
     if (heapAt !== undefined && (at === undefined || heapAt < at)) at = heapAt;
     if (at !== this.requestedWake) {
@@ -558,7 +563,7 @@ export class Engine {
   }
 
   private t(now: number): number {
-    return Math.round(now - this.start) / 1000;
+    return eventTime(now, this.start);
   }
 
   private emit(ev: TcpmitmEvent): void {
@@ -566,9 +571,7 @@ export class Engine {
   }
 
   private emitChanges(changes: readonly StateChange[]): void {
-    for (const ch of changes) {
-      this.emit({ type: 'state', t: this.t(ch.t), conn: ch.conn, endpoint: ch.endpoint, from: ch.from, to: ch.to, source: 'inferred', cause: ch.cause });
-    }
+    for (const ch of changes) this.emit(inferredStateEvent(ch, this.start));
   }
 
   private emitSegment(item: InFlight, now: number, verdict: Verdict, rule: number | undefined, detail?: string): void {
@@ -628,6 +631,3 @@ function isPureAck(s: SegmentInfo): boolean {
   return s.payloadLength === 0 && (s.flags & (TcpFlag.SYN | TcpFlag.FIN | TcpFlag.RST | TcpFlag.ACK)) === TcpFlag.ACK;
 }
 
-export function fmtAddr(addr: string, port: number): string {
-  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
-}

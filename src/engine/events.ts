@@ -5,6 +5,7 @@
 
 import type { Endpoint, TcpState } from '../tcp/state.js';
 import type { Role } from '../tcp/role.js';
+import type { StateChange } from '../tcp/tracker.js';
 
 /** Which way a segment travels through tcpmitm. */
 export type Direction = 'c2s' | 's2c';
@@ -167,3 +168,13 @@ export type TcpmitmEvent =
   | EndEvent;
 
 export type EventType = TcpmitmEvent['type'];
+
+/** Event time `t`: seconds since `start`, at millisecond resolution (both on the engine clock, ms). */
+export function eventTime(now: number, start: number): number {
+  return Math.round(now - start) / 1000;
+}
+
+/** The event for a change the tracker inferred; `cause` may be reworded (tap mode says "observed"). */
+export function inferredStateEvent(ch: StateChange, start: number, cause: string = ch.cause): StateEvent {
+  return { type: 'state', t: eventTime(ch.t, start), conn: ch.conn, endpoint: ch.endpoint, from: ch.from, to: ch.to, source: 'inferred', cause };
+}

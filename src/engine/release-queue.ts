@@ -45,12 +45,4 @@ export class ReleaseQueue<T extends Timed> {
   nextAt(): number | undefined {
     return this.length === 0 ? undefined : this.items[this.head]!.releaseAt;
   }
-
-  /** Removes everything (connection gone or blackholed) and returns it. */
-  drain(): T[] {
-    const rest = this.items.slice(this.head);
-    this.items = [];
-    this.head = 0;
-    return rest;
-  }
 }

@@ -9,6 +9,7 @@ import type { FramePort } from '../io/cap-port.js';
 import type { ControlCommand } from './control.js';
 import type { Decider } from './plan.js';
 import { WakeTimer } from './wake-timer.js';
+import { eventTime } from './events.js';
 
 export type PortOpener = (onFrame: (frame: Buffer) => void) => FramePort;
 
@@ -70,7 +71,7 @@ export class Runtime {
 
   /** Seconds since the run started, as event times are written. */
   elapsed(): number {
-    return Math.round(performance.now() - this.start) / 1000;
+    return eventTime(performance.now(), this.start);
   }
 
   control(cmd: ControlCommand): void {

@@ -115,3 +115,8 @@ export function ipBytes(ip: IpLike): Uint8Array {
   if (!bytes) throw new RangeError(`invalid IP address "${ip}": expected e.g. 198.18.0.1 or 2001:2::1`);
   return bytes;
 }
+
+/** "198.18.0.1:40000", or "[2001:2::1]:40000" for IPv6: how tcpmitm prints one end of a connection. */
+export function formatEndpoint(addr: string, port: number): string {
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}

@@ -295,24 +295,3 @@ export function toSegmentInfo(f: TcpFrame): SegmentInfo {
   }
   return base;
 }
-
-/**
- * Directional flow key: "<src>:<sport>><dst>:<dport>", addresses as SegmentInfo
- * prints them, IPv6 in brackets: "198.18.0.1:43210>198.18.0.2:8080",
- * "[2001:2::1]:43210>[2001:2::2]:8080". The reverse direction of a flow is
- * reverseFlowKey(frame) (= flowKeyOf with the ends swapped).
- */
-export function flowKey(f: TcpFrame): string {
-  return flowKeyOf(f.srcAddr, f.srcPort, f.dstAddr, f.dstPort);
-}
-
-export function reverseFlowKey(f: TcpFrame): string {
-  return flowKeyOf(f.dstAddr, f.dstPort, f.srcAddr, f.srcPort);
-}
-
-/** The same key from printable parts (e.g. from a SegmentInfo). */
-export function flowKeyOf(srcAddr: string, srcPort: number, dstAddr: string, dstPort: number): string {
-  const s = srcAddr.includes(':') ? `[${srcAddr}]` : srcAddr;
-  const d = dstAddr.includes(':') ? `[${dstAddr}]` : dstAddr;
-  return `${s}:${srcPort}>${d}:${dstPort}`;
-}

@@ -12,9 +12,10 @@ import { TcpFlag, flagLetters, type SegmentInfo } from '../tcp/segment.js';
 import { peerOf, type Endpoint } from '../tcp/state.js';
 import type { Role } from '../tcp/role.js';
 import type { ControlCommand } from '../engine/control.js';
-import type { Direction, TcpmitmEvent, Verdict } from '../engine/events.js';
+import { eventTime, inferredStateEvent, type Direction, type TcpmitmEvent, type Verdict } from '../engine/events.js';
 import { passAll, type Decider } from '../engine/plan.js';
-import { fmtAddr, type EngineStats } from '../engine/engine.js';
+import type { EngineStats } from '../engine/engine.js';
+import { formatEndpoint } from '../packet/addr.js';
 
 export interface TapOutput {
   /**
@@ -133,8 +134,8 @@ export class TapCore {
         type: 'connection',
         t: this.t(now),
         conn: id,
-        client: fmtAddr(r.conn.client.addr, r.conn.client.port),
-        server: fmtAddr(r.conn.server.addr, r.conn.server.port),
+        client: formatEndpoint(r.conn.client.addr, r.conn.client.port),
+        server: formatEndpoint(r.conn.server.addr, r.conn.server.port),
         pickedUp: r.conn.pickedUp,
       });
     }
@@ -210,7 +211,7 @@ export class TapCore {
   }
 
   private t(now: number): number {
-    return Math.round(now - this.start) / 1000;
+    return eventTime(now, this.start);
   }
 
   private emit(ev: TcpmitmEvent): void {
@@ -218,10 +219,8 @@ export class TapCore {
   }
 
   private emitChanges(changes: readonly StateChange[], cause: (c: string) => string): void {
-    for (const ch of changes) {
-      // Still an inference (source 'inferred'): tap sees the wire, not the sockets.
-      this.emit({ type: 'state', t: this.t(ch.t), conn: ch.conn, endpoint: ch.endpoint, from: ch.from, to: ch.to, source: 'inferred', cause: cause(ch.cause) });
-    }
+    // Still an inference (source 'inferred'): tap sees the wire, not the sockets.
+    for (const ch of changes) this.emit(inferredStateEvent(ch, this.start, cause(ch.cause)));
   }
 
   private emitSegment(id: number, s: SegmentInfo, from: Endpoint, role: Role, now: number, verdict: Verdict, rule: number | undefined, detail?: string): void {

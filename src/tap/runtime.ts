@@ -13,6 +13,7 @@ import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { openRawInjector, type IpInjector } from '../io/raw-injector.js';
 import { TapCore } from './core.js';
 import { WakeTimer } from '../engine/wake-timer.js';
+import { eventTime } from '../engine/events.js';
 
 const { Cap } = capModule;
 
@@ -84,7 +85,7 @@ export class TapRuntime {
   }
 
   elapsed(): number {
-    return Math.round(performance.now() - this.start) / 1000;
+    return eventTime(performance.now(), this.start);
   }
 
   control(cmd: ControlCommand): void {

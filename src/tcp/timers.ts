@@ -1,6 +1,7 @@
-// A min-heap of wake-up times for the tracker (2MSL, tcp_fin_timeout, record
-// clean-up). Entries are never removed in place: a restarted timer pushes a new
-// entry and the owner ignores stale ones by comparing a generation number.
+// A min-heap of wake-up times, for the tracker (2MSL, tcp_fin_timeout, record
+// clean-up) and the engine (delays, coalesce windows, awaits). Entries are
+// never removed in place: a restarted timer pushes a new entry and the owner
+// ignores stale ones (the tracker by comparing a generation number).
 
 export interface TimerEntry<K> {
   readonly at: number;
@@ -8,14 +9,14 @@ export interface TimerEntry<K> {
   readonly gen: number;
 }
 
-export class TimerHeap<K> {
-  private readonly heap: TimerEntry<K>[] = [];
+export class TimerHeap<E extends { readonly at: number }> {
+  private readonly heap: E[] = [];
 
   get size(): number {
     return this.heap.length;
   }
 
-  push(entry: TimerEntry<K>): void {
+  push(entry: E): void {
     const h = this.heap;
     h.push(entry);
     let i = h.length - 1;
@@ -30,17 +31,17 @@ export class TimerHeap<K> {
   }
 
   /** Keeps only the entries `keep` accepts and restores heap order: O(n), for dropping superseded entries in bulk. */
-  retain(keep: (e: TimerEntry<K>) => boolean): void {
+  retain(keep: (e: E) => boolean): void {
     const kept = this.heap.filter(keep);
     this.heap.length = 0;
     for (const e of kept) this.push(e);
   }
 
-  peek(): TimerEntry<K> | undefined {
+  peek(): E | undefined {
     return this.heap[0];
   }
 
-  pop(): TimerEntry<K> | undefined {
+  pop(): E | undefined {
     const h = this.heap;
     const top = h[0];
     const last = h.pop();

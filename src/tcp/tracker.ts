@@ -13,7 +13,7 @@ import type { Role } from './role.js';
 import { judgeRst, type RstJudgement } from './rst.js';
 import { TcpFlag, type SegmentInfo } from './segment.js';
 import { peerOf, type Endpoint, type TcpState } from './state.js';
-import { TimerHeap } from './timers.js';
+import { TimerHeap, type TimerEntry } from './timers.js';
 
 export type { EndpointView, EndpointTimer } from './endpoint.js';
 export type { RstJudgement, RstVerdict } from './rst.js';
@@ -199,7 +199,7 @@ export class Tracker {
   private readonly byKey = new Map<string, Connection>();
   private readonly byId = new Map<number, Connection>();
   /** Timer keys are id * 4 + CLIENT | SERVER | GC. */
-  private readonly heap = new TimerHeap<number>();
+  private readonly heap = new TimerHeap<TimerEntry<number>>();
   private nextId = 1;
   private lastFound: Connection | undefined;
   private forgottenIds: number[] = [];

@@ -5,32 +5,22 @@
 import { render } from 'ink';
 import type { ReactElement } from 'react';
 import type { ControlCommand } from '../engine/control.js';
-import App from './components/App.js';
+import App, { type AppProps } from './components/App.js';
 import { FRAME_INTERVAL_MS } from './frame-scheduler.js';
 import { colorWanted } from './theme.js';
 import type { Subscribe } from './use-event-model.js';
 
-export interface StartUiOptions {
+/** The App's own props (doc comments there), less its test hooks, plus the terminal's streams. */
+export interface StartUiOptions
+  extends Pick<AppProps, 'send' | 'onQuit' | 'labId' | 'profileName' | 'profileNames' | 'color'> {
   /** Subscribe to the event stream (`t` in seconds, as everywhere); the UI calls the returned function on unmount. */
   readonly subscribe: Subscribe;
-  /** Execute a command from a key (RST, drop-next, hold…). */
-  readonly send: (cmd: ControlCommand) => void;
-  /** q or Ctrl-C: called once; tear the lab down, then call `unmount()`. */
-  readonly onQuit: () => void;
-  /** Lab id for the header. */
-  readonly labId?: string;
-  /** Profile in force at start. */
-  readonly profileName?: string;
-  /** Built-in profile names for `p`. */
-  readonly profileNames: readonly string[];
-  /** Seconds since the run started, on the clock of the events' `t` (runtime.elapsed). */
+  /** Seconds since the run started, on the clock of the events' `t` (runtime.elapsed); the App counts in ms. */
   readonly elapsed?: () => number;
   /** Streams (default: the process's). */
   readonly stdout?: NodeJS.WriteStream;
   readonly stdin?: NodeJS.ReadStream;
   readonly stderr?: NodeJS.WriteStream;
-  /** Default: NO_COLOR unset or empty. */
-  readonly color?: boolean;
   /** Route console.* of this process above the frame (default true; vitest's console cannot be patched). */
   readonly patchConsole?: boolean;
 }

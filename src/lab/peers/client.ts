@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import type { Keepalive, Then } from './options.js';
 import { formatSockAddr } from './options.js';
 import { applyKeepalive, keepaliveNote } from './keepalive.js';
-import { peerOutput } from './format.js';
+import { peerOutput, writeLater } from './format.js';
 import { PEER_TIMEOUT_EXIT } from './server.js';
 
 export interface ClientOptions {
@@ -56,15 +56,7 @@ export function runClient(o: ClientOptions, out: (line: string) => void, warn: (
         if (acted || (received < o.recv && !eof)) return;
         acted = true;
         act(sock);
-        if (o.writeAfterMs !== undefined) {
-          setTimeout(() => {
-            if (sock.destroyed || !sock.writable) emit('write-skipped', { reason: 'socket already closed' });
-            else {
-              sock.write(Buffer.from('w'));
-              emit('sent', { bytes: 1 });
-            }
-          }, o.writeAfterMs);
-        }
+        writeLater(sock, o.writeAfterMs, emit);
       };
       sock.on('connect', () => {
         connected = true;

@@ -102,3 +102,22 @@ export function peerOutput(
   if (keepaliveWarning) warn(keepaliveWarning);
   return (event, fields) => out(formatPeerLine(peer, event, performance.now() - t0, fields));
 }
+
+/**
+ * `--write-after-ms`: one byte written `ms` after now, to show what a late
+ * write meets (EPIPE after a RST in CLOSE-WAIT…); says so when the socket is gone.
+ */
+export function writeLater(
+  sock: { readonly destroyed: boolean; readonly writable: boolean; write(b: Buffer): unknown },
+  ms: number | undefined,
+  emit: (event: string, fields?: Record<string, unknown>) => void,
+): void {
+  if (ms === undefined) return;
+  setTimeout(() => {
+    if (sock.destroyed || !sock.writable) emit('write-skipped', { reason: 'socket already closed' });
+    else {
+      sock.write(Buffer.from('w'));
+      emit('sent', { bytes: 1 });
+    }
+  }, ms);
+}

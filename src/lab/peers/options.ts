@@ -3,6 +3,7 @@
 // standalone entry, so both accept exactly the same words.
 
 import { UsageError } from '../../cli/errors.js';
+import { formatEndpoint } from '../../packet/addr.js';
 
 /** What the server does once it has read the client's FIN. */
 export type OnEof =
@@ -78,5 +79,5 @@ export function formatSockAddr(address: string | undefined, port: number | undef
   if (address === undefined || port === undefined) return '?';
   // A dual-stack listener reports IPv4 peers as v4-mapped IPv6.
   const a = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-  return a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
+  return formatEndpoint(a, port);
 }

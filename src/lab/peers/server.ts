@@ -7,7 +7,7 @@ import { createServer, type Socket } from 'node:net';
 import type { Keepalive, OnEof } from './options.js';
 import { formatSockAddr } from './options.js';
 import { applyKeepalive, keepaliveNote } from './keepalive.js';
-import { peerOutput } from './format.js';
+import { peerOutput, writeLater } from './format.js';
 
 export interface ServerOptions {
   readonly port: number;
@@ -73,15 +73,7 @@ export function runServer(o: ServerOptions, out: (line: string) => void, warn: (
       sock.on('end', () => {
         emit('eof');
         answer();
-        if (o.writeAfterMs !== undefined) {
-          setTimeout(() => {
-            if (sock.destroyed || !sock.writable) emit('write-skipped', { reason: 'socket already closed' });
-            else {
-              sock.write(Buffer.from('w'));
-              emit('sent', { bytes: 1 });
-            }
-          }, o.writeAfterMs);
-        }
+        writeLater(sock, o.writeAfterMs, emit);
         onEof(sock);
       });
       sock.on('error', (err: NodeJS.ErrnoException) => emit(err.code ?? 'error', { message: err.message }));

@@ -5,7 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { formatIpv6, ipBytes, parseIpv6Text } from '../../../src/packet/addr.js';
 import { buildTcpFrame, forgeRstFrom, parseFlagLetters, rewriteTcpHeader } from '../../../src/packet/build.js';
 import { checksumUpdate16, internetChecksum } from '../../../src/packet/checksum.js';
-import { type TcpFrame, decodeFrame, decodeIpPacket, flowKey } from '../../../src/packet/frame.js';
+import { type TcpFrame, decodeFrame, decodeIpPacket } from '../../../src/packet/frame.js';
+import { formatEndpoint } from '../../../src/packet/addr.js';
+
+const flowKey = (f: TcpFrame): string => `${formatEndpoint(f.srcAddr, f.srcPort)}>${formatEndpoint(f.dstAddr, f.dstPort)}`;
 import { emitFrameRepr, parseFrameRepr } from '../../../src/packet/repr.js';
 import { type TcpOption, type TcpRepr, emitTcpRepr, parseTcpOptions } from '../../../src/packet/tcp.js';
 import { TcpFlag, flagLetters } from '../../../src/tcp/segment.js';

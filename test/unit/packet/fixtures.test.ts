@@ -1,7 +1,11 @@
 // Real Linux frames (test/fixtures/packet): every frame decodes, agrees with
 // tcpdump's own reading of it, verifies its checksums, and re-emits byte for byte.
 import { describe, expect, it } from 'vitest';
-import { type TcpFrame, decodeFrame, flowKey, reverseFlowKey, toSegmentInfo } from '../../../src/packet/frame.js';
+import { type TcpFrame, decodeFrame, toSegmentInfo } from '../../../src/packet/frame.js';
+import { formatEndpoint } from '../../../src/packet/addr.js';
+
+const flowKey = (f: TcpFrame): string => `${formatEndpoint(f.srcAddr, f.srcPort)}>${formatEndpoint(f.dstAddr, f.dstPort)}`;
+const reverseFlowKey = (f: TcpFrame): string => `${formatEndpoint(f.dstAddr, f.dstPort)}>${formatEndpoint(f.srcAddr, f.srcPort)}`;
 import { emitFrameRepr, parseFrameRepr } from '../../../src/packet/repr.js';
 import { TcpFlag, flagLetters } from '../../../src/tcp/segment.js';
 import { loadFixtures } from './fixtures.js';
