@@ -131,9 +131,9 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
   };
 }
 
-/** The bare Node bridge over cap (bench/cap-bridge.js): the floor under tcpmitm's own cost. */
-export async function startCapBridge(lab, cpu) {
-  const script = fileURLToPath(new URL('./cap-bridge.js', import.meta.url));
+/** A bare Node bridge (bench/cap-bridge.js over libpcap, bench/packet-bridge.js over tcpmitm's addon): the floor under tcpmitm's own cost. */
+export async function startBareBridge(lab, cpu, which) {
+  const script = fileURLToPath(new URL(`./${which}-bridge.js`, import.meta.url));
   const child = lab.spawn('middle', [process.execPath, script, 'm0', 'm1'], { stdio: ['ignore', 'ignore', 'pipe'] });
   const stderr = [];
   child.stderr.setEncoding('utf8').on('data', (d) => {
@@ -142,7 +142,7 @@ export async function startCapBridge(lab, cpu) {
   const exited = new Promise((resolve) => child.once('exit', (c, s) => resolve(c ?? s)));
   if (cpu !== undefined) await pin(child.pid, cpu);
   try {
-    await Promise.race([waitForPath(lab), exited.then((c) => Promise.reject(new Error(`cap-bridge exited (${c}): ${stderr.join(' | ')}`)))]);
+    await Promise.race([waitForPath(lab), exited.then((c) => Promise.reject(new Error(`${which}-bridge exited (${c}): ${stderr.join(' | ')}`)))]);
   } catch (err) {
     await stopProcess(child.pid, child, exited);
     throw err;

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setupLab, startBridge, startCapBridge, startTcpmitm, startScapy, scapyInstalled, setNetem, loadProfile, procStat, sleep } from './lab.js';
+import { setupLab, startBridge, startBareBridge, startTcpmitm, startScapy, scapyInstalled, setNetem, loadProfile, procStat, sleep } from './lab.js';
 import { median, percentile, ratio, fmtNum, fmtRatio, formatTable } from './stats.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -219,7 +219,8 @@ async function main() {
 
   const variants = [
     { key: 'bridge', label: 'kernel bridge (br0)', start: (lab) => startBridge(lab) },
-    { key: 'capbridge', label: 'bare Node bridge over cap', start: (lab) => startCapBridge(lab, FWD_CPU()) },
+    { key: 'capbridge', label: 'bare Node bridge over cap', start: (lab) => startBareBridge(lab, FWD_CPU(), 'cap') },
+    { key: 'pktbridge', label: 'bare Node bridge, packet addon', start: (lab) => startBareBridge(lab, FWD_CPU(), 'packet') },
     { key: 'passthrough', label: 'tcpmitm passthrough', start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, nodeArgs, cpu: FWD_CPU() }) },
     { key: 'rules10', label: 'tcpmitm, 10 rules (none match)', start: (lab) => startTcpmitm(lab, { profile: profiles.rules10, nodeArgs, cpu: FWD_CPU() }) },
     { key: 'ptynoui', label: 'tcpmitm in a pty, text log', start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, pty: true, nodeArgs, cpu: FWD_CPU() }) },

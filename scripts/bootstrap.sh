@@ -19,7 +19,7 @@ if (( major < 20 )); then
 fi
 
 # Runtime: libpcap for capture/injection, ethtool for offloads, iproute2 for
-# namespaces; g++/make/python3 build the native addons (cap, raw-socket).
+# namespaces; g++/make/python3 build the native addons (cap, raw-socket, tcpmitm's own).
 pkgs=(libpcap-dev ethtool iproute2 g++ make python3 procps)
 # Tests: tcpdump/tshark read frames back, iperf3, tmux and curl drive the lab and UI.
 (( want_test )) && pkgs+=(tcpdump tshark iperf3 tmux curl)
@@ -44,6 +44,13 @@ fi
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   say "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# tcpmitm's packet addon (native/afpacket): npm ci builds it; rebuild it when its C source changed since.
+addon=native/afpacket/build/Release/afpacket.node
+if [[ ! -f $addon ]] || [[ -n $(find native/afpacket -maxdepth 1 \( -name '*.c' -o -name '*.gyp' \) -newer "$addon" -print -quit) ]]; then
+  say "building the packet addon (node-gyp)"
+  npm rebuild tcpmitm-afpacket --loglevel=error >/dev/null
 fi
 
 # Build only when a source or the config is newer than the last build.

@@ -4,7 +4,7 @@
 // are not ours to look into.
 
 import { Runtime } from '../engine/runtime.js';
-import { openCapPort } from '../io/cap-port.js';
+import { openPacketPort } from '../io/packet-port.js';
 import { PcapngWriter } from '../io/pcapng-writer.js';
 import { preflight } from '../lab/preflight.js';
 import { compileChosen, resolveProfile, type ChosenProfile } from '../lab/profile-choice.js';
@@ -31,7 +31,7 @@ export interface AttachOptions {
 
 export async function runAttach(o: AttachOptions): Promise<number> {
   // Everything that can be refused is checked before anything is opened.
-  preflight({ namespaces: false, capture: true });
+  preflight({ namespaces: false, capture: 'packet-addon' });
   const profile: ChosenProfile = await resolveProfile(o.profile, o.set);
   const checked = attachPreflight({ devs: [o.a, o.b], fixOffloads: o.fixOffloads, force: o.force });
 
@@ -40,8 +40,8 @@ export async function runAttach(o: AttachOptions): Promise<number> {
   try {
     runtime = new Runtime({
       tap: pcap,
-      openA: (cb) => openCapPort(o.a, cb),
-      openB: (cb) => openCapPort(o.b, cb),
+      openA: (cb, onError) => openPacketPort(o.a, cb, onError),
+      openB: (cb, onError) => openPacketPort(o.b, cb, onError),
       decider: compileChosen(profile),
       timeWaitMs: o.timeWaitS * 1000,
       finTimeoutMs: o.finTimeoutS * 1000,

@@ -5,13 +5,13 @@
 import { performance } from 'node:perf_hooks';
 import { Engine, type EngineOptions, type Port } from './engine.js';
 import { EventBus } from './event-bus.js';
-import type { FramePort } from '../io/cap-port.js';
+import type { FramePort, PortErrorHandler } from '../io/packet-port.js';
 import type { ControlCommand } from './control.js';
 import type { Decider } from './plan.js';
 import { WakeTimer } from './wake-timer.js';
 import { eventTime } from './events.js';
 
-export type PortOpener = (onFrame: (frame: Buffer) => void) => FramePort;
+export type PortOpener = (onFrame: (frame: Buffer) => void, onError: PortErrorHandler) => FramePort;
 
 /** Sees every captured frame around the engine's decision on it, and every frame sent (the pcapng writer). */
 export interface FrameTap {
@@ -33,7 +33,7 @@ export class Runtime {
   readonly start: number;
   private readonly ports: Record<Port, FramePort>;
   private readonly wake = new WakeTimer((now) => this.engine.onTimer(now));
-  private sendErrors = 0;
+  private portErrors = 0;
   private readonly tap: FrameTap | undefined;
   private closed = false;
 
@@ -58,10 +58,11 @@ export class Runtime {
             this.tap!.endCaptured();
           }
         : (f: Buffer) => this.engine.onFrame(port, f, performance.now());
-    const a = opts.openA(onFrame('a'));
+    const onPortError = (message: string) => this.warn(message);
+    const a = opts.openA(onFrame('a'), onPortError);
     let b: FramePort;
     try {
-      b = opts.openB(onFrame('b'));
+      b = opts.openB(onFrame('b'), onPortError);
     } catch (err) {
       a.close();
       throw err;
@@ -93,14 +94,12 @@ export class Runtime {
   private send(port: Port, frame: Buffer): void {
     if (this.closed) return;
     this.tap?.sent(port, frame);
-    try {
-      this.ports[port].send(frame);
-    } catch (err) {
-      // A frame the device refuses (e.g. larger than its MTU) is reported, not fatal.
-      if (this.sendErrors++ < 10) {
-        this.bus.emit({ type: 'warning', t: this.elapsed(), message: `send on ${this.ports[port].name} failed: ${(err as Error).message}` });
-      }
-    }
+    this.ports[port].send(frame);
+  }
+
+  /** A frame the device refuses (e.g. larger than its MTU) is reported, not fatal; the first ten, not a flood. */
+  private warn(message: string): void {
+    if (this.portErrors++ < 10) this.bus.emit({ type: 'warning', t: this.elapsed(), message });
   }
 
 }

@@ -1,6 +1,6 @@
 // Checks, before anything is created, that this process can build a lab:
 // privileges (root or the needed capabilities) and the system pieces (`ip`,
-// `ethtool`, a loadable libpcap). Each failure is one message that says how to fix it.
+// `ethtool`, tcpmitm's packet addon or libpcap). Each failure is one message that says how to fix it.
 //
 // Exit codes (documented choice): both kinds of failure exit 2, "usage or
 // configuration error" — nothing ran, and the fix is to change how or where
@@ -22,13 +22,18 @@ export interface PreflightProbes {
   hasCommand(name: string): boolean;
   /** Whether libpcap can be loaded the way `cap` loads it (dlopen("libpcap.so")). */
   libpcapLoadable(): boolean;
+  /** Whether tcpmitm's own packet addon (native/afpacket) is built and loads. */
+  packetAddonLoadable(): boolean;
 }
 
 export interface PreflightNeeds {
   /** Lab mode creates namespaces: CAP_SYS_ADMIN, `ip`, `ethtool`. */
   readonly namespaces: boolean;
-  /** Any mode that captures or injects: CAP_NET_RAW, CAP_NET_ADMIN, libpcap. */
-  readonly capture: boolean;
+  /**
+   * Any mode that captures or injects needs CAP_NET_RAW and CAP_NET_ADMIN,
+   * and its way to the wire: the packet addon (inline modes) or libpcap (tap).
+   */
+  readonly capture: false | 'packet-addon' | 'libpcap';
 }
 
 const LIB_DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib64', '/usr/lib64', '/lib', '/usr/lib', '/usr/local/lib'];
@@ -65,14 +70,21 @@ export const systemProbes: PreflightProbes = {
       }
     });
     if (!unversioned) return false;
-    try {
-      createRequire(import.meta.url)('cap');
-      return true;
-    } catch {
-      return false;
-    }
+    return loads('cap');
+  },
+  packetAddonLoadable() {
+    return loads('tcpmitm-afpacket');
   },
 };
+
+function loads(module: string): boolean {
+  try {
+    createRequire(import.meta.url)(module);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function has(mask: bigint, bit: number): boolean {
   return ((mask >> BigInt(bit)) & 1n) === 1n;
@@ -107,7 +119,7 @@ export function preflightProblems(probes: PreflightProbes, needs: PreflightNeeds
     packages.push('ethtool');
     what.push('`ethtool`');
   }
-  if (needs.capture && !probes.libpcapLoadable()) {
+  if (needs.capture === 'libpcap' && !probes.libpcapLoadable()) {
     packages.push('libpcap-dev');
     what.push('libpcap (libpcap.so)');
   }
@@ -121,12 +133,22 @@ export function preflightProblems(probes: PreflightProbes, needs: PreflightNeeds
       ),
     );
   }
+  if (needs.capture === 'packet-addon' && !probes.packetAddonLoadable()) {
+    problems.push(
+      new TcpmitmError(
+        'E_MISSING_DEP',
+        "tcpmitm's packet addon (native/afpacket) is not built",
+        ExitCode.Usage,
+        'build it with: npm rebuild tcpmitm-afpacket (it needs g++ make python3: sudo apt-get install -y g++ make python3)',
+      ),
+    );
+  }
   return problems;
 }
 
 /** Throws the first problem found (privileges before packages: sudo may change PATH). */
 export function preflight(
-  needs: PreflightNeeds = { namespaces: true, capture: true },
+  needs: PreflightNeeds = { namespaces: true, capture: 'packet-addon' },
   probes: PreflightProbes = systemProbes,
 ): void {
   const [first] = preflightProblems(probes, needs);

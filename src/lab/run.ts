@@ -28,7 +28,7 @@ function ignoreClosedTerminal(): () => void {
 }
 
 export async function runLab(opts: LabRunOptions): Promise<number> {
-  preflight({ namespaces: true, capture: true });
+  preflight({ namespaces: true, capture: 'packet-addon' });
   // A bad profile never starts a run (exit 2, with file:line:col).
   const profile = await resolveProfile(opts.profile ?? 'passthrough', opts.set);
 

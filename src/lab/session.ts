@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 import { Runtime } from '../engine/runtime.js';
-import { openCapPort } from '../io/cap-port.js';
+import { openPacketPort } from '../io/packet-port.js';
 import { RunShell, type RunEnd } from '../io/run-shell.js';
 import { PcapngWriter } from '../io/pcapng-writer.js';
 import { KernelJoin } from '../engine/kernel-join.js';
@@ -34,8 +34,8 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   const pcap = opts.pcap ? new PcapngWriter({ path: opts.pcap, names: { a: 'm0', b: 'm1' } }) : undefined;
   const runtime = new Runtime({
     tap: pcap,
-    openA: (cb) => openCapPort('m0', cb),
-    openB: (cb) => openCapPort('m1', cb),
+    openA: (cb, onError) => openPacketPort('m0', cb, onError),
+    openB: (cb, onError) => openPacketPort('m1', cb, onError),
     decider: compileChosen(profile),
     timeWaitMs: opts.timeWaitS * 1000,
     finTimeoutMs: opts.finTimeoutS * 1000,

@@ -23,7 +23,7 @@ export interface TapOptions {
 }
 
 export async function runTap(o: TapOptions): Promise<number> {
-  preflight({ namespaces: false, capture: true });
+  preflight({ namespaces: false, capture: 'libpcap' });
   const profile = await resolveProfile(o.profile, o.set);
   checkTapProfile(profile.profile, profile.file);
   const runtime = new TapRuntime({

@@ -167,8 +167,8 @@ describe.skipIf(root.skip)('lab topology (real namespaces)', () => {
 });
 
 describe('preflight (injected probes)', () => {
-  const all: PreflightProbes = { capEff: () => (1n << 12n) | (1n << 13n) | (1n << 21n), hasCommand: () => true, libpcapLoadable: () => true };
-  const needs = { namespaces: true, capture: true };
+  const all: PreflightProbes = { capEff: () => (1n << 12n) | (1n << 13n) | (1n << 21n), hasCommand: () => true, libpcapLoadable: () => true, packetAddonLoadable: () => true };
+  const needs = { namespaces: true, capture: 'packet-addon' } as const;
 
   it('passes when everything is there', () => {
     expect(preflightProblems(all, needs)).toEqual([]);
@@ -180,10 +180,16 @@ describe('preflight (injected probes)', () => {
     expect(p!.hint).toContain('sudo tcpmitm lab');
   });
   it('names the apt packages for what is missing', () => {
-    const p = preflightProblems({ ...all, hasCommand: (c) => c !== 'ethtool', libpcapLoadable: () => false }, needs);
+    const p = preflightProblems({ ...all, hasCommand: (c) => c !== 'ethtool', libpcapLoadable: () => false }, { namespaces: true, capture: 'libpcap' });
     expect(p).toHaveLength(1);
     expect(p[0]).toMatchObject({ code: 'E_MISSING_DEP', exitCode: 2 });
     expect(p[0]!.hint).toBe('install with: sudo apt-get update && sudo apt-get install -y ethtool libpcap-dev');
+  });
+  it('says how to build the packet addon when it does not load', () => {
+    const p = preflightProblems({ ...all, packetAddonLoadable: () => false, libpcapLoadable: () => false }, needs);
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatchObject({ code: 'E_MISSING_DEP', exitCode: 2 });
+    expect(p[0]!.hint).toContain('npm rebuild tcpmitm-afpacket');
   });
   it('asks only for what the mode needs', () => {
     expect(preflightProblems({ ...all, capEff: () => 1n << 12n, hasCommand: () => false }, { namespaces: false, capture: false })).toEqual([]);

@@ -1,0 +1,356 @@
+// tcpmitm's frame port: one AF_PACKET socket bound to one interface, read and
+// written in batches. libpcap (npm `cap`) makes one send() per frame and one
+// JavaScript callback per received frame; on a busy link those two costs are
+// most of a forwarder's time. Here a readable socket is drained with
+// recvmmsg(2) into a slab the JavaScript side owns, and JavaScript is called
+// once per batch; frames go out with sendmmsg(2), many per system call.
+//
+// Like libpcap on Linux, the port is promiscuous (PACKET_MR_PROMISC), does
+// not see the frames it or the host itself sends (PACKET_IGNORE_OUTGOING, and
+// sll_pkttype for kernels before 4.20), and puts back an 802.1Q tag that the
+// driver took out of the frame (PACKET_AUXDATA, as libpcap's pcap-linux.c does).
+
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define MAX_BATCH 256
+// Read at most this many batches per wake-up, so one busy port cannot starve
+// the other port or the timers that release delayed frames.
+#define MAX_BATCHES_PER_WAKE 8
+#define VLAN_TAG_LEN 4
+#define CMSG_SPACE_AUX CMSG_SPACE(sizeof(struct tpacket_auxdata))
+
+typedef struct port {
+  napi_env env;
+  int fd;
+  uv_poll_t poll;
+  napi_ref on_batch;
+  napi_ref slab_ref;
+  napi_ref meta_ref;
+  napi_async_context async;
+  uint8_t *slab;
+  size_t slot;  // bytes per frame slot, VLAN_TAG_LEN of them kept free at the start
+  uint32_t batch;
+  uint32_t *meta;  // [offset, length] per frame of the batch
+  struct mmsghdr msgs[MAX_BATCH];
+  struct iovec iovs[MAX_BATCH];
+  struct sockaddr_ll names[MAX_BATCH];
+  uint8_t cmsgs[MAX_BATCH][CMSG_SPACE_AUX];
+  int closing;
+  int uv_closed;
+  int collected;
+} port_t;
+
+#define CHECK(call)                                                   \
+  do {                                                                \
+    if ((call) != napi_ok) {                                          \
+      napi_throw_error(env, NULL, "afpacket: N-API call failed: " #call); \
+      return NULL;                                                    \
+    }                                                                 \
+  } while (0)
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_value code, text, error;
+  napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, NULL, text, &error);
+  napi_value errno_value;
+  napi_create_int32(env, err, &errno_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static void maybe_free(port_t *p) {
+  if (p->uv_closed && p->collected) free(p);
+}
+
+static void on_uv_closed(uv_handle_t *h) {
+  port_t *p = h->data;
+  p->uv_closed = 1;
+  maybe_free(p);
+}
+
+static void on_collected(napi_env env, void *data, void *hint) {
+  port_t *p = data;
+  p->collected = 1;
+  maybe_free(p);
+}
+
+// Puts back the 802.1Q tag the driver moved into the aux data. The frame was
+// read VLAN_TAG_LEN bytes into its slot, so the tag fits in front of it.
+static uint32_t restore_vlan(port_t *p, uint32_t i, uint32_t *len) {
+  uint8_t *slot = p->slab + (size_t)i * p->slot;
+  struct msghdr *m = &p->msgs[i].msg_hdr;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+    if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA) continue;
+    struct tpacket_auxdata aux;
+    memcpy(&aux, CMSG_DATA(c), sizeof aux);
+    if (!(aux.tp_status & TP_STATUS_VLAN_VALID) || *len < 2 * ETH_ALEN) break;
+    uint16_t tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) ? aux.tp_vlan_tpid : ETH_P_8021Q;
+    memmove(slot, slot + VLAN_TAG_LEN, 2 * ETH_ALEN);
+    uint16_t tag[2] = {htons(tpid), htons(aux.tp_vlan_tci)};
+    memcpy(slot + 2 * ETH_ALEN, tag, sizeof tag);
+    *len += VLAN_TAG_LEN;
+    return 0;
+  }
+  return VLAN_TAG_LEN;
+}
+
+static void call_js(port_t *p, int32_t count, int32_t err) {
+  napi_env env = p->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value fn, recv, args[2], result;
+  napi_get_reference_value(env, p->on_batch, &fn);
+  napi_get_global(env, &recv);  // make_callback wants an object as the receiver
+  napi_create_int32(env, count, &args[0]);
+  napi_create_int32(env, err, &args[1]);
+  // make_callback, not call_function: microtasks (the batched send) run when it returns.
+  if (napi_make_callback(env, p->async, recv, fn, 2, args, &result) == napi_pending_exception) {
+    napi_value exc;
+    napi_get_and_clear_last_exception(env, &exc);
+    napi_fatal_exception(env, exc);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+  port_t *p = h->data;
+  if (status < 0) {
+    uv_poll_stop(&p->poll);
+    call_js(p, -1, -status);
+    return;
+  }
+  for (int round = 0; round < MAX_BATCHES_PER_WAKE && !p->closing; round++) {
+    for (uint32_t i = 0; i < p->batch; i++) {
+      p->iovs[i].iov_base = p->slab + (size_t)i * p->slot + VLAN_TAG_LEN;
+      p->iovs[i].iov_len = p->slot - VLAN_TAG_LEN;
+      struct msghdr *m = &p->msgs[i].msg_hdr;
+      m->msg_name = &p->names[i];
+      m->msg_namelen = sizeof p->names[i];
+      m->msg_iov = &p->iovs[i];
+      m->msg_iovlen = 1;
+      m->msg_control = p->cmsgs[i];
+      m->msg_controllen = sizeof p->cmsgs[i];
+      m->msg_flags = 0;
+    }
+    int n = recvmmsg(p->fd, p->msgs, p->batch, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+      // E.g. ENETDOWN once the interface is gone: report once and stop reading.
+      int err = errno;
+      uv_poll_stop(&p->poll);
+      call_js(p, -1, err);
+      return;
+    }
+    uint32_t kept = 0;
+    for (int i = 0; i < n; i++) {
+      if (p->names[i].sll_pkttype == PACKET_OUTGOING) continue;
+      uint32_t len = p->msgs[i].msg_len;
+      uint32_t off = restore_vlan(p, i, &len);
+      p->meta[2 * kept] = (uint32_t)i * p->slot + off;
+      p->meta[2 * kept + 1] = len;
+      kept++;
+    }
+    if (kept) call_js(p, (int32_t)kept, 0);
+    if ((uint32_t)n < p->batch) return;
+  }
+}
+
+static int set_opt(int fd, int level, int name, const void *v, socklen_t len) {
+  return setsockopt(fd, level, name, v, len);
+}
+
+// open(ifname, slab: Buffer, meta: Uint32Array, slot: number, onBatch(count, errno)) -> handle
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) {
+    napi_throw_type_error(env, NULL, "open(ifname, slab, meta, slot, onBatch)");
+    return NULL;
+  }
+  char ifname[IF_NAMESIZE + 1];
+  size_t ifl;
+  CHECK(napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &ifl));
+  void *slab;
+  size_t slab_len;
+  CHECK(napi_get_buffer_info(env, argv[1], &slab, &slab_len));
+  napi_typedarray_type tt;
+  size_t meta_len;
+  void *meta;
+  CHECK(napi_get_typedarray_info(env, argv[2], &tt, &meta_len, &meta, NULL, NULL));
+  uint32_t slot;
+  CHECK(napi_get_value_uint32(env, argv[3], &slot));
+  if (tt != napi_uint32_array || slot <= VLAN_TAG_LEN + ETH_HLEN || slab_len / slot == 0 || meta_len < 2 * (slab_len / slot)) {
+    napi_throw_range_error(env, NULL, "afpacket: slab, meta and slot do not fit together");
+    return NULL;
+  }
+  unsigned ifindex = if_nametoindex(ifname);
+  if (!ifindex) return throw_errno(env, ifname, errno);
+
+  // Protocol 0 until bound: a socket made with ETH_P_ALL would queue frames
+  // from every interface until bind() narrows it to one.
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket(AF_PACKET)", errno);
+  int one = 1;
+  int rcvbuf = 8 * 1024 * 1024;
+  struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = (int)ifindex};
+  struct packet_mreq mr = {.mr_ifindex = (int)ifindex, .mr_type = PACKET_MR_PROMISC};
+  const char *failed = NULL;
+  if (set_opt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one)) failed = "PACKET_AUXDATA";
+  else if (set_opt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) && set_opt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf)) failed = "SO_RCVBUF";
+  else if (bind(fd, (struct sockaddr *)&sll, sizeof sll)) failed = "bind";
+  else if (set_opt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr)) failed = "PACKET_MR_PROMISC";
+  if (failed) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, failed, err);
+  }
+  set_opt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);  // Linux >= 4.20; sll_pkttype covers older kernels
+
+  port_t *p = calloc(1, sizeof *p);
+  if (!p) {
+    close(fd);
+    return throw_errno(env, "afpacket", ENOMEM);
+  }
+  p->env = env;
+  p->fd = fd;
+  p->slab = slab;
+  p->slot = slot;
+  p->batch = (uint32_t)(slab_len / slot) < MAX_BATCH ? (uint32_t)(slab_len / slot) : MAX_BATCH;
+  p->meta = meta;
+  napi_value name;
+  CHECK(napi_create_reference(env, argv[4], 1, &p->on_batch));
+  CHECK(napi_create_reference(env, argv[1], 1, &p->slab_ref));
+  CHECK(napi_create_reference(env, argv[2], 1, &p->meta_ref));
+  CHECK(napi_create_string_utf8(env, "tcpmitm:afpacket", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_async_init(env, NULL, name, &p->async));
+  uv_loop_t *loop;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  uv_poll_init(loop, &p->poll, fd);
+  p->poll.data = p;
+  uv_poll_start(&p->poll, UV_READABLE, on_readable);
+  napi_value handle;
+  CHECK(napi_create_external(env, p, on_collected, NULL, &handle));
+  return handle;
+}
+
+static port_t *get_port(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
+    napi_throw_type_error(env, NULL, "afpacket: not a port handle");
+    return NULL;
+  }
+  if (((port_t *)p)->closing) {
+    napi_throw_error(env, NULL, "afpacket: port is closed");
+    return NULL;
+  }
+  return p;
+}
+
+// send(handle, frames: Buffer[], count) -> undefined, or [index, errno, ...] for frames the kernel refused
+static napi_value js_send(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  port_t *p = get_port(env, argv[0]);
+  if (!p) return NULL;
+  uint32_t count;
+  CHECK(napi_get_value_uint32(env, argv[2], &count));
+  struct mmsghdr msgs[64];
+  struct iovec iovs[64];
+  napi_value failures = NULL;
+  uint32_t nfail = 0;
+  for (uint32_t base = 0; base < count;) {
+    uint32_t n = count - base < 64 ? count - base : 64;
+    for (uint32_t i = 0; i < n; i++) {
+      napi_value el;
+      CHECK(napi_get_element(env, argv[1], base + i, &el));
+      void *data;
+      size_t len;
+      CHECK(napi_get_buffer_info(env, el, &data, &len));
+      iovs[i].iov_base = data;
+      iovs[i].iov_len = len;
+      memset(&msgs[i], 0, sizeof msgs[i]);
+      msgs[i].msg_hdr.msg_iov = &iovs[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    uint32_t done = 0;
+    while (done < n) {
+      int r = sendmmsg(p->fd, msgs + done, n - done, 0);
+      if (r > 0) {
+        done += (uint32_t)r;
+        continue;
+      }
+      if (errno == EINTR) continue;
+      // sendmmsg reports an error only for the first frame of a call: skip that frame and go on.
+      if (!failures) CHECK(napi_create_array(env, &failures));
+      napi_value idx, code;
+      CHECK(napi_create_uint32(env, base + done, &idx));
+      CHECK(napi_create_int32(env, errno, &code));
+      CHECK(napi_set_element(env, failures, nfail++, idx));
+      CHECK(napi_set_element(env, failures, nfail++, code));
+      done++;
+    }
+    base += n;
+  }
+  if (failures) return failures;
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  port_t *p = get_port(env, argv[0]);
+  if (!p) return NULL;
+  p->closing = 1;
+  uv_poll_stop(&p->poll);
+  uv_close((uv_handle_t *)&p->poll, on_uv_closed);
+  close(p->fd);
+  napi_delete_reference(env, p->on_batch);
+  napi_delete_reference(env, p->slab_ref);
+  napi_delete_reference(env, p->meta_ref);
+  napi_async_destroy(env, p->async);
+  return NULL;
+}
+
+static napi_value js_strerror(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t err;
+  CHECK(napi_get_value_int32(env, argv[0], &err));
+  napi_value s;
+  CHECK(napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &s));
+  return s;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
+      {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"strerror", NULL, js_strerror, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

@@ -1,0 +1,113 @@
+// One side of the inline box: an AF_PACKET socket on an interface that both
+// captures and injects frames, through tcpmitm's native addon
+// (native/afpacket). Frames arrive in batches (one JavaScript call per
+// recvmmsg) and leave in batches: send() queues, and the queue goes out in one
+// sendmmsg when the current task's synchronous work is done (a microtask), so
+// every frame forwarded while handling one batch shares a system call.
+
+import { createRequire } from 'node:module';
+import { ExitCode, TcpmitmError } from '../cli/errors.js';
+
+type Addon = typeof import('tcpmitm-afpacket');
+
+export interface FramePort {
+  readonly name: string;
+  /** Transmit a whole frame (queued; it leaves before the event loop moves on). */
+  send(frame: Buffer): void;
+  close(): void;
+}
+
+/** Problems a port meets after it opened: a refused frame, an interface that went away. */
+export type PortErrorHandler = (message: string) => void;
+
+// A slot holds the largest frame a packet socket can deliver (64 KiB of IP
+// with offloads on, plus headers and a restored VLAN tag); offloads are off
+// in the lab, so frames there are at most 1518 bytes and only those bytes are touched.
+const SLOT_BYTES = 65_600;
+const BATCH = 64;
+
+let addon: Addon | undefined;
+
+function loadAddon(): Addon {
+  if (addon) return addon;
+  try {
+    addon = createRequire(import.meta.url)('tcpmitm-afpacket') as Addon;
+    return addon;
+  } catch (err) {
+    throw new TcpmitmError(
+      'E_NATIVE',
+      `tcpmitm's packet addon does not load: ${(err as Error).message.split('\n')[0]}`,
+      ExitCode.Runtime,
+      'build it: npm rebuild tcpmitm-afpacket (needs g++ make python3: sudo apt-get install -y g++ make python3)',
+    );
+  }
+}
+
+/** Opens `dev` for capture and injection; each frame handed to `onFrame` is a copy of its own. */
+export function openPacketPort(dev: string, onFrame: (frame: Buffer) => void, onError: PortErrorHandler = () => {}): FramePort {
+  const native = loadAddon();
+  const slab = Buffer.allocUnsafeSlow(SLOT_BYTES * BATCH);
+  const meta = new Uint32Array(2 * BATCH);
+  const pending: Buffer[] = [];
+  let open = true;
+  let flushQueued = false;
+
+  const onBatch = (count: number, errno: number): void => {
+    if (count < 0) {
+      onError(`reading ${dev} stopped: ${native.strerror(errno)}`);
+      return;
+    }
+    for (let i = 0; i < count; i++) {
+      const off = meta[2 * i]!;
+      const len = meta[2 * i + 1]!;
+      // The slab is reused by the next batch: the engine gets a frame of its own.
+      const frame = Buffer.allocUnsafe(len);
+      slab.copy(frame, 0, off, off + len);
+      onFrame(frame);
+    }
+  };
+
+  let handle: ReturnType<Addon['open']>;
+  try {
+    handle = native.open(dev, slab, meta, SLOT_BYTES, onBatch);
+  } catch (err) {
+    const e = err as Error & { errno?: number };
+    throw new TcpmitmError(
+      'E_CAPTURE',
+      `cannot capture on ${dev}: ${e.message}`,
+      e.errno === 19 /* ENODEV */ ? ExitCode.Usage : ExitCode.Runtime,
+      e.errno === 1 || e.errno === 13 /* EPERM, EACCES */ ? 'tcpmitm needs root (CAP_NET_RAW): run it with sudo' : undefined,
+    );
+  }
+
+  const flush = (): void => {
+    flushQueued = false;
+    if (!open || pending.length === 0) return;
+    const refused = native.send(handle, pending, pending.length);
+    if (refused) {
+      for (let i = 0; i < refused.length; i += 2) {
+        const frame = pending[refused[i]!]!;
+        onError(`send on ${dev} failed for a ${frame.length}-byte frame: ${native.strerror(refused[i + 1]!)}`);
+      }
+    }
+    pending.length = 0;
+  };
+
+  return {
+    name: dev,
+    send(frame: Buffer): void {
+      if (!open) return;
+      pending.push(frame);
+      if (!flushQueued) {
+        flushQueued = true;
+        queueMicrotask(flush);
+      }
+    },
+    close(): void {
+      if (!open) return;
+      flush();
+      open = false;
+      native.close(handle);
+    },
+  };
+}
