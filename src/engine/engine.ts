@@ -156,7 +156,7 @@ export class Engine {
 
   // ── inputs ────────────────────────────────────────────────────────────
 
-  /** A frame captured on `port`. The engine owns `frame` from now on (the runtime copied it out of cap's buffer). */
+  /** A frame captured on `port`. The engine owns `frame` from now on (the packet port copied it out of its receive slab). */
   onFrame(port: Port, frame: Buffer, now: number): void {
     this.stats.frames++;
     this.stats.bytes += frame.length;

@@ -1,7 +1,7 @@
 // `tcpmitm lab`: the supervisor. It checks privileges and the profile, builds
-// the lab, starts the inline session *inside* the middle namespace (libpcap
-// opens interfaces of the calling process's namespace, and Node cannot
-// setns), waits for it, and removes the lab whatever happens: normal end,
+// the lab, starts the inline session *inside* the middle namespace (a packet
+// socket binds to interfaces of the calling process's namespace, and Node
+// cannot setns), waits for it, and removes the lab whatever happens: normal end,
 // Ctrl-C, SIGTERM, a crash of the session.
 
 import { spawn } from 'node:child_process';
@@ -12,9 +12,6 @@ import { preflight } from './preflight.js';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { resolveProfile } from './profile-choice.js';
 import type { InnerConfig } from './inner-config.js';
-
-/** libpcap (through `cap`) prints this for interfaces without an IPv4 address, which m0/m1 never have. */
-const CAP_NOISE = /^Warning: .* - This may not actually work\n/gm;
 
 /** A closed terminal (hang-up) must not crash us before the lab is removed. */
 function ignoreClosedTerminal(): () => void {
@@ -69,13 +66,9 @@ export async function runLab(opts: LabRunOptions): Promise<number> {
       stdio: ['inherit', 'inherit', 'pipe'],
       env: { ...process.env, TCPMITM_INNER: JSON.stringify(config) },
     });
-    // Relayed as it comes (the UI's last escape sequences have no newline),
-    // less libpcap's warnings, which cap prints whole at open.
+    // Relayed as it comes (the UI's last escape sequences have no newline).
     child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => {
-      const text = chunk.replace(CAP_NOISE, '');
-      if (text) process.stderr.write(text);
-    });
+    child.stderr!.on('data', (chunk: string) => process.stderr.write(chunk));
     const code = await new Promise<number>((resolve) => {
       child!.on('exit', (c, sig) => resolve(c ?? (sig === 'SIGINT' ? 130 : sig === 'SIGTERM' ? 143 : 1)));
       child!.on('error', (err) => {
