@@ -10,7 +10,7 @@
 
 import net from 'node:net';
 
-export const PORTS = { rr: 9001, churn: 9002, delay10: 9010, delay100: 9100 };
+export const PORTS = { rr: 9001, churn: 9002, delay0: 9020, delay10: 9010, delay100: 9100 };
 
 const args = parseArgs(process.argv.slice(2));
 
@@ -40,7 +40,7 @@ function server(host) {
     .listen(PORTS.churn, host);
   // delay: each 8-byte message is the client's send time (CLOCK_MONOTONIC, ns, shared by
   // every namespace); answer with the one-way latency in ns, 8 bytes.
-  for (const port of [PORTS.delay10, PORTS.delay100]) {
+  for (const port of [PORTS.delay0, PORTS.delay10, PORTS.delay100]) {
     net
       .createServer({ noDelay: true }, (s) => {
         s.setNoDelay(true);

@@ -128,15 +128,18 @@ async function peerRun(lab, ctx, args, timeoutMs) {
   }
 }
 
+// Port 9020 has no delay rule: the same probes through the same session show
+// what the forwarding path and both endpoints' wake-ups add on their own.
 const DELAYS = [
+  { ms: 0, port: 9020, count: 60, interval: 15 },
   { ms: 10, port: 9010, count: 60, interval: 15 },
   { ms: 100, port: 9100, count: 40, interval: 30 },
 ];
 
 /** Delay precision: one-way latency of 8-byte messages minus the requested delay, µs. */
-async function delayErrors(lab, ctx, setDelay) {
+async function delayErrors(lab, ctx, setDelay, delays = DELAYS) {
   const out = {};
-  for (const d of DELAYS) {
+  for (const d of delays) {
     if (setDelay) await setDelay(d.ms);
     const r = await peerRun(lab, ctx, ['delay', '--port', String(d.port), '--count', String(d.count), '--interval', String(d.interval)], 20_000);
     out[d.ms] = r ? r.oneWayUs.map((us) => us - d.ms * 1000) : [];
@@ -235,7 +238,7 @@ async function main() {
     process.stderr.write(`bench: ${m}\n`);
   };
   const raw = Object.fromEntries(variants.map((v) => [v.key, []]));
-  const delaySamples = { bridge: { 10: [], 100: [] }, tcpmitm: { 10: [], 100: [] } };
+  const delaySamples = { bridge: { 0: [], 10: [], 100: [] }, tcpmitm: { 0: [], 10: [], 100: [] } };
 
   let lab;
   let cleaning;
@@ -298,9 +301,13 @@ async function main() {
           if (want('bulk')) row.bulk = await bulk(lab, ctx, v.bulkMB ?? opts.bulkMB);
           if (want('rr')) row.rr = await peerRun(lab, ctx, ['rr', '--duration', '1.5', '--warmup', '0.2'], 15_000);
           if (want('churn')) row.churn = await peerRun(lab, ctx, ['churn', '--duration', '1.5', '--parallel', '4'], 15_000);
+          if (v.key === 'bridge' && withDelay) {
+            const base = await delayErrors(lab, ctx, undefined, DELAYS.filter((d) => d.ms === 0));
+            delaySamples.bridge[0].push(...base[0]);
+          }
           if (v.key === 'bridge' && withDelay && netemOk !== false) {
             try {
-              const d = await delayErrors(lab, ctx, (ms) => setNetem(lab, ms));
+              const d = await delayErrors(lab, ctx, (ms) => setNetem(lab, ms), DELAYS.filter((d) => d.ms > 0));
               for (const ms of [10, 100]) delaySamples.bridge[ms].push(...d[ms]);
               netemOk = true;
             } catch (err) {
@@ -325,7 +332,7 @@ async function main() {
           const fwd = await startTcpmitm(lab, { profile: profiles.delay, nodeArgs, cpu: FWD_CPU() });
           try {
             const d = await delayErrors(lab, ctx);
-            for (const ms of [10, 100]) delaySamples.tcpmitm[ms].push(...d[ms]);
+            for (const ms of [0, 10, 100]) delaySamples.tcpmitm[ms].push(...d[ms]);
           } finally {
             await fwd.stop();
           }
@@ -384,7 +391,7 @@ async function main() {
   const delay = {};
   for (const who of ['bridge', 'tcpmitm']) {
     delay[who] = {};
-    for (const ms of [10, 100]) {
+    for (const ms of [0, 10, 100]) {
       const xs = delaySamples[who][ms].map((us) => us / 1000);
       delay[who][ms] = { n: xs.length, p50ms: percentile(xs, 50), p99ms: percentile(xs, 99), maxMs: xs.length ? Math.max(...xs) : null };
     }
@@ -417,6 +424,7 @@ async function main() {
   };
   if (withDelay) {
     lines.push('delay precision, actual one-way latency minus requested (client → server, monotonic clock):');
+    lines.push(`  tcpmitm no delay:      ${d('tcpmitm', 0)}    kernel bridge:       ${d('bridge', 0)}   (the path alone)`);
     lines.push(`  tcpmitm delay 10 ms:   ${d('tcpmitm', 10)}    kernel netem 10 ms:  ${d('bridge', 10)}`);
     lines.push(`  tcpmitm delay 100 ms:  ${d('tcpmitm', 100)}    kernel netem 100 ms: ${d('bridge', 100)}`);
   }

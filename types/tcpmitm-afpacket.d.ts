@@ -19,4 +19,13 @@ declare module 'tcpmitm-afpacket' {
   export function send(port: PortHandle, frames: readonly Buffer[], count: number): number[] | undefined;
   export function close(port: PortHandle): void;
   export function strerror(errno: number): string;
+
+  /** A timerfd on the event loop: microsecond resolution where setTimeout has milliseconds. */
+  export type AlarmHandle = { readonly __alarm: unique symbol };
+  /** Opens a disarmed alarm; `onFire` runs each time an arming expires. An armed alarm keeps the loop alive, as a timeout does. */
+  export function alarmOpen(onFire: () => void): AlarmHandle;
+  /** Arms for `us` microseconds from now, replacing any earlier arming (<= 0: at once). */
+  export function alarmArm(alarm: AlarmHandle, us: number): void;
+  export function alarmCancel(alarm: AlarmHandle): void;
+  export function alarmClose(alarm: AlarmHandle): void;
 }

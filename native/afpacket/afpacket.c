@@ -9,6 +9,11 @@
 // not see the frames it or the host itself sends (PACKET_IGNORE_OUTGOING, and
 // sll_pkttype for kernels before 4.20), and puts back an 802.1Q tag that the
 // driver took out of the frame (PACKET_AUXDATA, as libpcap's pcap-linux.c does).
+//
+// It also has an alarm with microsecond resolution (a timerfd): Node's
+// setTimeout counts whole milliseconds, so a segment delayed by 10 ms would
+// leave up to a millisecond late, and the delays tcpmitm applies are meant to
+// be precise.
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -22,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -111,17 +117,16 @@ static uint32_t restore_vlan(port_t *p, uint32_t i, uint32_t *len) {
   return VLAN_TAG_LEN;
 }
 
-static void call_js(port_t *p, int32_t count, int32_t err) {
-  napi_env env = p->env;
+// Calls `fn_ref` with int32 arguments. make_callback, not call_function:
+// microtasks (the batched send) run when it returns, as after any I/O callback.
+static void call_js(napi_env env, napi_async_context async, napi_ref fn_ref, int argc, const int32_t *ints) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value fn, recv, args[2], result;
-  napi_get_reference_value(env, p->on_batch, &fn);
+  napi_get_reference_value(env, fn_ref, &fn);
   napi_get_global(env, &recv);  // make_callback wants an object as the receiver
-  napi_create_int32(env, count, &args[0]);
-  napi_create_int32(env, err, &args[1]);
-  // make_callback, not call_function: microtasks (the batched send) run when it returns.
-  if (napi_make_callback(env, p->async, recv, fn, 2, args, &result) == napi_pending_exception) {
+  for (int i = 0; i < argc; i++) napi_create_int32(env, ints[i], &args[i]);
+  if (napi_make_callback(env, async, recv, fn, (size_t)argc, args, &result) == napi_pending_exception) {
     napi_value exc;
     napi_get_and_clear_last_exception(env, &exc);
     napi_fatal_exception(env, exc);
@@ -129,11 +134,16 @@ static void call_js(port_t *p, int32_t count, int32_t err) {
   napi_close_handle_scope(env, scope);
 }
 
+static void call_batch(port_t *p, int32_t count, int32_t err) {
+  int32_t args[2] = {count, err};
+  call_js(p->env, p->async, p->on_batch, 2, args);
+}
+
 static void on_readable(uv_poll_t *h, int status, int events) {
   port_t *p = h->data;
   if (status < 0) {
     uv_poll_stop(&p->poll);
-    call_js(p, -1, -status);
+    call_batch(p, -1, -status);
     return;
   }
   for (int round = 0; round < MAX_BATCHES_PER_WAKE && !p->closing; round++) {
@@ -155,7 +165,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       // E.g. ENETDOWN once the interface is gone: report once and stop reading.
       int err = errno;
       uv_poll_stop(&p->poll);
-      call_js(p, -1, err);
+      call_batch(p, -1, err);
       return;
     }
     uint32_t kept = 0;
@@ -167,7 +177,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       p->meta[2 * kept + 1] = len;
       kept++;
     }
-    if (kept) call_js(p, (int32_t)kept, 0);
+    if (kept) call_batch(p, (int32_t)kept, 0);
     if ((uint32_t)n < p->batch) return;
   }
 }
@@ -333,6 +343,125 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ── alarm: a timerfd read through the event loop ─────────────────────────
+
+typedef struct alarm {
+  napi_env env;
+  int fd;
+  uv_poll_t poll;
+  napi_ref on_fire;
+  napi_async_context async;
+  int closing;
+  int uv_closed;
+  int collected;
+} alarm_t;
+
+static void alarm_maybe_free(alarm_t *a) {
+  if (a->uv_closed && a->collected) free(a);
+}
+static void alarm_uv_closed(uv_handle_t *h) {
+  alarm_t *a = h->data;
+  a->uv_closed = 1;
+  alarm_maybe_free(a);
+}
+static void alarm_collected(napi_env env, void *data, void *hint) {
+  alarm_t *a = data;
+  a->collected = 1;
+  alarm_maybe_free(a);
+}
+
+static void alarm_fired(uv_poll_t *h, int status, int events) {
+  alarm_t *a = h->data;
+  uint64_t expirations;
+  if (read(a->fd, &expirations, sizeof expirations) != sizeof expirations) return;  // EAGAIN: disarmed meanwhile
+  // Like an expired setTimeout, a fired alarm no longer keeps the loop alive.
+  uv_unref((uv_handle_t *)&a->poll);
+  call_js(a->env, a->async, a->on_fire, 0, NULL);
+}
+
+// alarmOpen(onFire) -> handle; the alarm starts disarmed
+static napi_value js_alarm_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (fd < 0) return throw_errno(env, "timerfd_create", errno);
+  alarm_t *a = calloc(1, sizeof *a);
+  if (!a) {
+    close(fd);
+    return throw_errno(env, "afpacket", ENOMEM);
+  }
+  a->env = env;
+  a->fd = fd;
+  napi_value name;
+  CHECK(napi_create_reference(env, argv[0], 1, &a->on_fire));
+  CHECK(napi_create_string_utf8(env, "tcpmitm:alarm", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_async_init(env, NULL, name, &a->async));
+  uv_loop_t *loop;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  uv_poll_init(loop, &a->poll, fd);
+  a->poll.data = a;
+  uv_poll_start(&a->poll, UV_READABLE, alarm_fired);
+  uv_unref((uv_handle_t *)&a->poll);
+  napi_value handle;
+  CHECK(napi_create_external(env, a, alarm_collected, NULL, &handle));
+  return handle;
+}
+
+static alarm_t *get_alarm(napi_env env, napi_value v) {
+  void *a = NULL;
+  if (napi_get_value_external(env, v, &a) != napi_ok || !a || ((alarm_t *)a)->closing) {
+    napi_throw_type_error(env, NULL, "afpacket: not an open alarm");
+    return NULL;
+  }
+  return a;
+}
+
+// alarmArm(handle, microseconds from now): replaces any earlier arming; <= 0 fires at once
+static napi_value js_alarm_arm(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  alarm_t *a = get_alarm(env, argv[0]);
+  if (!a) return NULL;
+  double us;
+  CHECK(napi_get_value_double(env, argv[1], &us));
+  // it_value of zero would disarm: the earliest expiry is one nanosecond.
+  uint64_t ns = us > 0 ? (uint64_t)(us * 1000.0) : 1;
+  if (ns == 0) ns = 1;
+  struct itimerspec its = {.it_value = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)}};
+  if (timerfd_settime(a->fd, 0, &its, NULL)) return throw_errno(env, "timerfd_settime", errno);
+  uv_ref((uv_handle_t *)&a->poll);
+  return NULL;
+}
+
+static napi_value js_alarm_cancel(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  alarm_t *a = get_alarm(env, argv[0]);
+  if (!a) return NULL;
+  struct itimerspec off = {0};
+  timerfd_settime(a->fd, 0, &off, NULL);
+  uv_unref((uv_handle_t *)&a->poll);
+  return NULL;
+}
+
+static napi_value js_alarm_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  alarm_t *a = get_alarm(env, argv[0]);
+  if (!a) return NULL;
+  a->closing = 1;
+  uv_poll_stop(&a->poll);
+  uv_close((uv_handle_t *)&a->poll, alarm_uv_closed);
+  close(a->fd);
+  napi_delete_reference(env, a->on_fire);
+  napi_async_destroy(env, a->async);
+  return NULL;
+}
+
 static napi_value js_strerror(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -350,6 +479,10 @@ NAPI_MODULE_INIT() {
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"strerror", NULL, js_strerror, NULL, NULL, NULL, napi_default, NULL},
+      {"alarmOpen", NULL, js_alarm_open, NULL, NULL, NULL, napi_default, NULL},
+      {"alarmArm", NULL, js_alarm_arm, NULL, NULL, NULL, napi_default, NULL},
+      {"alarmCancel", NULL, js_alarm_cancel, NULL, NULL, NULL, napi_default, NULL},
+      {"alarmClose", NULL, js_alarm_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

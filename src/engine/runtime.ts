@@ -9,6 +9,7 @@ import type { FramePort, PortErrorHandler } from '../io/packet-port.js';
 import type { ControlCommand } from './control.js';
 import type { Decider } from './plan.js';
 import { WakeTimer } from './wake-timer.js';
+import { preciseAlarm } from '../io/precise-alarm.js';
 import { eventTime } from './events.js';
 
 export type PortOpener = (onFrame: (frame: Buffer) => void, onError: PortErrorHandler) => FramePort;
@@ -32,7 +33,7 @@ export class Runtime {
   readonly engine: Engine;
   readonly start: number;
   private readonly ports: Record<Port, FramePort>;
-  private readonly wake = new WakeTimer((now) => this.engine.onTimer(now));
+  private readonly wake = new WakeTimer((now) => this.engine.onTimer(now), preciseAlarm);
   private portErrors = 0;
   private readonly tap: FrameTap | undefined;
   private closed = false;

@@ -5,10 +5,8 @@
 // sendmmsg when the current task's synchronous work is done (a microtask), so
 // every frame forwarded while handling one batch shares a system call.
 
-import { createRequire } from 'node:module';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
-
-type Addon = typeof import('tcpmitm-afpacket');
+import { loadAfPacket, type AfPacketAddon } from './afpacket-addon.js';
 
 export interface FramePort {
   readonly name: string;
@@ -26,26 +24,9 @@ export type PortErrorHandler = (message: string) => void;
 const SLOT_BYTES = 65_600;
 const BATCH = 64;
 
-let addon: Addon | undefined;
-
-function loadAddon(): Addon {
-  if (addon) return addon;
-  try {
-    addon = createRequire(import.meta.url)('tcpmitm-afpacket') as Addon;
-    return addon;
-  } catch (err) {
-    throw new TcpmitmError(
-      'E_NATIVE',
-      `tcpmitm's packet addon does not load: ${(err as Error).message.split('\n')[0]}`,
-      ExitCode.Runtime,
-      'build it: npm rebuild tcpmitm-afpacket (needs g++ make python3: sudo apt-get install -y g++ make python3)',
-    );
-  }
-}
-
 /** Opens `dev` for capture and injection; each frame handed to `onFrame` is a copy of its own. */
 export function openPacketPort(dev: string, onFrame: (frame: Buffer) => void, onError: PortErrorHandler = () => {}): FramePort {
-  const native = loadAddon();
+  const native = loadAfPacket();
   const slab = Buffer.allocUnsafeSlow(SLOT_BYTES * BATCH);
   const meta = new Uint32Array(2 * BATCH);
   const pending: Buffer[] = [];
@@ -67,7 +48,7 @@ export function openPacketPort(dev: string, onFrame: (frame: Buffer) => void, on
     }
   };
 
-  let handle: ReturnType<Addon['open']>;
+  let handle: ReturnType<AfPacketAddon['open']>;
   try {
     handle = native.open(dev, slab, meta, SLOT_BYTES, onBatch);
   } catch (err) {

@@ -13,6 +13,7 @@ import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { openRawInjector, type IpInjector } from '../io/raw-injector.js';
 import { TapCore } from './core.js';
 import { WakeTimer } from '../engine/wake-timer.js';
+import { preciseAlarm } from '../io/precise-alarm.js';
 import { eventTime } from '../engine/events.js';
 
 const { Cap } = capModule;
@@ -39,7 +40,7 @@ export class TapRuntime {
   readonly linkType: string;
   private readonly cap: InstanceType<typeof Cap>;
   private readonly injector: IpInjector;
-  private readonly wake = new WakeTimer((now) => this.core.onTimer(now));
+  private readonly wake = new WakeTimer((now) => this.core.onTimer(now), preciseAlarm);
   private injectErrors = 0;
   private closed = false;
 
