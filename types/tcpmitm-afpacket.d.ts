@@ -4,7 +4,8 @@ declare module 'tcpmitm-afpacket' {
   export type PortHandle = { readonly __afpacket: unique symbol };
   /**
    * Binds a promiscuous packet socket to `ifname` and starts reading. Each
-   * wake-up calls `onBatch(count, 0)` with `meta` holding [offset, length] of
+   * wake-up calls `onBatch(count, 0)` with `meta` holding [offset, length, age in µs since
+   * the kernel received it] of
    * `count` frames in `slab` (valid until `onBatch` returns), or
    * `onBatch(-1, errno)` once if reading fails (the port then stops reading).
    */

@@ -9,6 +9,9 @@
 // not see the frames it or the host itself sends (PACKET_IGNORE_OUTGOING, and
 // sll_pkttype for kernels before 4.20), and puts back an 802.1Q tag that the
 // driver took out of the frame (PACKET_AUXDATA, as libpcap's pcap-linux.c does).
+// Each frame comes with its age: how long ago the kernel received it
+// (SO_TIMESTAMPNS), so that a delay counts from the frame's arrival, not from
+// when the event loop got to it.
 //
 // It also has an alarm with microsecond resolution (a timerfd): Node's
 // setTimeout counts whole milliseconds, so a segment delayed by 10 ms would
@@ -28,6 +31,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -36,7 +40,8 @@
 // the other port or the timers that release delayed frames.
 #define MAX_BATCHES_PER_WAKE 8
 #define VLAN_TAG_LEN 4
-#define CMSG_SPACE_AUX CMSG_SPACE(sizeof(struct tpacket_auxdata))
+#define CMSG_SPACE_ALL (CMSG_SPACE(sizeof(struct tpacket_auxdata)) + CMSG_SPACE(sizeof(struct timespec)))
+#define META_PER_FRAME 3
 
 typedef struct port {
   napi_env env;
@@ -49,11 +54,11 @@ typedef struct port {
   uint8_t *slab;
   size_t slot;  // bytes per frame slot, VLAN_TAG_LEN of them kept free at the start
   uint32_t batch;
-  uint32_t *meta;  // [offset, length] per frame of the batch
+  uint32_t *meta;  // [offset, length, age in µs] per frame of the batch
   struct mmsghdr msgs[MAX_BATCH];
   struct iovec iovs[MAX_BATCH];
   struct sockaddr_ll names[MAX_BATCH];
-  uint8_t cmsgs[MAX_BATCH][CMSG_SPACE_AUX];
+  uint8_t cmsgs[MAX_BATCH][CMSG_SPACE_ALL];
   int closing;
   int uv_closed;
   int collected;
@@ -139,6 +144,20 @@ static void call_batch(port_t *p, int32_t count, int32_t err) {
   call_js(p->env, p->async, p->on_batch, 2, args);
 }
 
+// Microseconds since the kernel received the frame (SO_TIMESTAMPNS is
+// CLOCK_REALTIME: a clock step between arrival and now is clamped to 0..1 s).
+static uint32_t frame_age_us(struct msghdr *m, const struct timespec *now) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+    struct timespec ts;
+    memcpy(&ts, CMSG_DATA(c), sizeof ts);
+    int64_t ns = (int64_t)(now->tv_sec - ts.tv_sec) * 1000000000 + (now->tv_nsec - ts.tv_nsec);
+    if (ns <= 0) return 0;
+    return ns > 1000000000 ? 0 : (uint32_t)(ns / 1000);
+  }
+  return 0;
+}
+
 static void on_readable(uv_poll_t *h, int status, int events) {
   port_t *p = h->data;
   if (status < 0) {
@@ -168,13 +187,17 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       call_batch(p, -1, err);
       return;
     }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
     uint32_t kept = 0;
     for (int i = 0; i < n; i++) {
       if (p->names[i].sll_pkttype == PACKET_OUTGOING) continue;
       uint32_t len = p->msgs[i].msg_len;
       uint32_t off = restore_vlan(p, i, &len);
-      p->meta[2 * kept] = (uint32_t)i * p->slot + off;
-      p->meta[2 * kept + 1] = len;
+      uint32_t *m = p->meta + META_PER_FRAME * kept;
+      m[0] = (uint32_t)i * p->slot + off;
+      m[1] = len;
+      m[2] = frame_age_us(&p->msgs[i].msg_hdr, &now);
       kept++;
     }
     if (kept) call_batch(p, (int32_t)kept, 0);
@@ -207,7 +230,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   CHECK(napi_get_typedarray_info(env, argv[2], &tt, &meta_len, &meta, NULL, NULL));
   uint32_t slot;
   CHECK(napi_get_value_uint32(env, argv[3], &slot));
-  if (tt != napi_uint32_array || slot <= VLAN_TAG_LEN + ETH_HLEN || slab_len / slot == 0 || meta_len < 2 * (slab_len / slot)) {
+  if (tt != napi_uint32_array || slot <= VLAN_TAG_LEN + ETH_HLEN || slab_len / slot == 0 || meta_len < META_PER_FRAME * (slab_len / slot)) {
     napi_throw_range_error(env, NULL, "afpacket: slab, meta and slot do not fit together");
     return NULL;
   }
@@ -224,6 +247,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   struct packet_mreq mr = {.mr_ifindex = (int)ifindex, .mr_type = PACKET_MR_PROMISC};
   const char *failed = NULL;
   if (set_opt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one)) failed = "PACKET_AUXDATA";
+  else if (set_opt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one)) failed = "SO_TIMESTAMPNS";
   else if (set_opt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) && set_opt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf)) failed = "SO_RCVBUF";
   else if (bind(fd, (struct sockaddr *)&sll, sizeof sll)) failed = "bind";
   else if (set_opt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr)) failed = "PACKET_MR_PROMISC";

@@ -5,14 +5,14 @@
 import { performance } from 'node:perf_hooks';
 import { Engine, type EngineOptions, type Port } from './engine.js';
 import { EventBus } from './event-bus.js';
-import type { FramePort, PortErrorHandler } from '../io/packet-port.js';
+import type { FrameHandler, FramePort, PortErrorHandler } from '../io/packet-port.js';
 import type { ControlCommand } from './control.js';
 import type { Decider } from './plan.js';
 import { WakeTimer } from './wake-timer.js';
 import { preciseAlarm } from '../io/precise-alarm.js';
 import { eventTime } from './events.js';
 
-export type PortOpener = (onFrame: (frame: Buffer) => void, onError: PortErrorHandler) => FramePort;
+export type PortOpener = (onFrame: FrameHandler, onError: PortErrorHandler) => FramePort;
 
 /** Sees every captured frame around the engine's decision on it, and every frame sent (the pcapng writer). */
 export interface FrameTap {
@@ -51,14 +51,16 @@ export class Runtime {
       },
     });
     this.tap = opts.tap;
-    const onFrame = (port: Port) =>
+    // A frame's time is when the kernel received it (its age is known to the
+    // port): a delay then counts from its arrival at tcpmitm.
+    const onFrame = (port: Port): FrameHandler =>
       this.tap
-        ? (f: Buffer) => {
+        ? (f, ageMs) => {
             this.tap!.beginCaptured(port, f);
-            this.engine.onFrame(port, f, performance.now());
+            this.engine.onFrame(port, f, performance.now() - ageMs);
             this.tap!.endCaptured();
           }
-        : (f: Buffer) => this.engine.onFrame(port, f, performance.now());
+        : (f, ageMs) => this.engine.onFrame(port, f, performance.now() - ageMs);
     const onPortError = (message: string) => this.warn(message);
     const a = opts.openA(onFrame('a'), onPortError);
     let b: FramePort;

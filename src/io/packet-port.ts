@@ -15,6 +15,9 @@ export interface FramePort {
   close(): void;
 }
 
+/** A captured frame, and how long ago (ms) the kernel received it. */
+export type FrameHandler = (frame: Buffer, ageMs: number) => void;
+
 /** Problems a port meets after it opened: a refused frame, an interface that went away. */
 export type PortErrorHandler = (message: string) => void;
 
@@ -25,10 +28,10 @@ const SLOT_BYTES = 65_600;
 const BATCH = 64;
 
 /** Opens `dev` for capture and injection; each frame handed to `onFrame` is a copy of its own. */
-export function openPacketPort(dev: string, onFrame: (frame: Buffer) => void, onError: PortErrorHandler = () => {}): FramePort {
+export function openPacketPort(dev: string, onFrame: FrameHandler, onError: PortErrorHandler = () => {}): FramePort {
   const native = loadAfPacket();
   const slab = Buffer.allocUnsafeSlow(SLOT_BYTES * BATCH);
-  const meta = new Uint32Array(2 * BATCH);
+  const meta = new Uint32Array(3 * BATCH); // [offset, length, age in µs] per frame
   const pending: Buffer[] = [];
   let open = true;
   let flushQueued = false;
@@ -39,12 +42,12 @@ export function openPacketPort(dev: string, onFrame: (frame: Buffer) => void, on
       return;
     }
     for (let i = 0; i < count; i++) {
-      const off = meta[2 * i]!;
-      const len = meta[2 * i + 1]!;
+      const off = meta[3 * i]!;
+      const len = meta[3 * i + 1]!;
       // The slab is reused by the next batch: the engine gets a frame of its own.
       const frame = Buffer.allocUnsafe(len);
       slab.copy(frame, 0, off, off + len);
-      onFrame(frame);
+      onFrame(frame, meta[3 * i + 2]! / 1000);
     }
   };
 

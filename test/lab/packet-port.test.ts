@@ -1,5 +1,6 @@
 // tcpmitm's packet port (native/afpacket through src/io/packet-port.ts) on a
-// real veth pair: frames sent in one batch arrive byte for byte and in order,
+// real veth pair: frames sent in one batch arrive byte for byte and in order
+// with their age since the kernel received them,
 // across more than one recvmmsg and sendmmsg batch; an 802.1Q tag, which the
 // kernel moves out of every received frame, is put back; a frame the device
 // refuses is reported and does not stop the others; a port does not read its
@@ -27,6 +28,7 @@ interface ProbeResult {
   va: string[];
   vb: string[];
   errors: string[];
+  ages: { arrived: number; ageMs: number }[];
   openError?: { code: string; exitCode: number; message: string };
 }
 
@@ -61,6 +63,16 @@ describe.skipIf(root.skip)('packet port on a veth pair', () => {
     const ours = result.vb.filter((h) => h.endsWith(MARK));
     expect(ours).toHaveLength(sent.length);
     expect(ours).toEqual(sent);
+  });
+
+  it('gives each frame its age since the kernel received it', () => {
+    expect(result.ages.length).toBeGreaterThanOrEqual(sent.length);
+    for (const { arrived, ageMs } of result.ages) {
+      expect(ageMs).toBeGreaterThanOrEqual(0);
+      // Received after the port opened (less a little clock jitter), never in the future.
+      expect(arrived).toBeGreaterThan(-5);
+    }
+    expect(result.ages.some((a) => a.ageMs > 0)).toBe(true);
   });
 
   it('reports the frame the device refused, once, and sends the rest', () => {
