@@ -8,18 +8,18 @@ import { buildTcpFrame } from '../dist/packet/build.js';
 
 const N = Number(process.argv[2] ?? 10_000);
 // --busy: 4 full-size frames of other traffic are captured (and forwarded) after
-// each frame, as on a loaded link; they share the packet port's pooled Buffer slabs.
+// each frame, as on a loaded link.
 const BUSY = process.argv.includes('--busy');
 if (typeof globalThis.gc !== 'function') {
   process.stderr.write('memory.js needs node --expose-gc\n');
   process.exit(2);
 }
 
-/** As packet-port.ts does it: every captured frame is copied out of the receive slab into a fresh Buffer. */
+/** As packet-port.ts does it: every captured frame is a view of one receive slab, overwritten by the next. */
+const slab = Buffer.alloc(65_600);
 function captured(bytes) {
-  const f = Buffer.allocUnsafe(bytes.length);
-  bytes.copy(f, 0, 0, bytes.length);
-  return f;
+  bytes.copy(slab, 0, 0, bytes.length);
+  return slab.subarray(0, bytes.length);
 }
 
 const CLIENT = '198.18.0.1';

@@ -69,6 +69,17 @@ interface InFlight {
   /** Held by a delay action: its release is reported. */
   delayed?: boolean;
   rule?: number;
+  /** `frame` is the engine's own copy, not a view of a port's receive slab. */
+  owned?: boolean;
+}
+
+/** A segment that outlives the call that captured it gets a frame of its own (see onFrame). */
+function retain(item: InFlight): InFlight {
+  if (!item.owned) {
+    item.frame = Buffer.from(item.frame);
+    item.owned = true;
+  }
+  return item;
 }
 
 /** Per-connection engine state (the tracker keeps the TCP state; this keeps what we are doing to it). */
@@ -156,7 +167,12 @@ export class Engine {
 
   // ── inputs ────────────────────────────────────────────────────────────
 
-  /** A frame captured on `port`. The engine owns `frame` from now on (the packet port copied it out of its receive slab). */
+  /**
+   * A frame captured on `port`. `frame` may be a view of the port's receive
+   * slab, valid only until this call and the sends it queued are done: a
+   * segment the engine keeps (delayed, held, coalescing, queued behind
+   * others) is copied first (retain). Forwarding it at once costs no copy.
+   */
   onFrame(port: Port, frame: Buffer, now: number): void {
     this.stats.frames++;
     this.stats.bytes += frame.length;
@@ -365,7 +381,7 @@ export class Engine {
           return;
         }
         const deadline = now + plan.windowMs;
-        c.coalescing[item.dir] = { item, deadline, rule };
+        c.coalescing[item.dir] = { item: retain(item), deadline, rule };
         this.emitSegment(item, now, 'hold', rule, `held up to ${plan.windowMs} ms to coalesce with a FIN`);
         this.timers.push({
           at: deadline,
@@ -384,7 +400,7 @@ export class Engine {
         this.stats.duplicated++;
         this.emitSegment(item, now, 'duplicate', rule, 'sent twice');
         this.deliverInOrder(c, item, now);
-        this.deliverInOrder(c, { ...item, frame: Buffer.from(item.frame) }, now);
+        this.deliverInOrder(c, { ...item, frame: Buffer.from(item.frame), owned: true }, now);
         return;
       case 'hold':
         return this.holdByHand(item, now, rule);
@@ -398,7 +414,7 @@ export class Engine {
           this.deliverInOrder(c, item, now);
           return;
         }
-        c.awaiting = { item, rule };
+        c.awaiting = { item: retain(item), rule };
         this.stats.held++;
         this.emitSegment(item, now, 'hold', rule, `held until ${peerOf(item.from)}'s FIN (at most ${plan.timeoutMs} ms)`);
         this.timers.push({
@@ -430,9 +446,10 @@ export class Engine {
     item.releaseAt = now + ms;
     this.emitSegment(item, now, 'delay', rule, `${ms} ms`);
     if (reorder) {
+      retain(item);
       this.timers.push({ at: item.releaseAt, fire: (t) => this.deliver(item, t) });
     } else {
-      (c.queue[item.dir] ??= new ReleaseQueue()).pushInOrder(item);
+      (c.queue[item.dir] ??= new ReleaseQueue()).pushInOrder(retain(item));
       this.scheduleQueue(c, item.dir);
     }
   }
@@ -449,7 +466,7 @@ export class Engine {
       return;
     }
     this.stats.held++;
-    this.heldByHand.push(item);
+    this.heldByHand.push(retain(item));
     this.emitSegment(item, now, 'hold', rule, 'waiting to be released');
   }
 
@@ -465,7 +482,7 @@ export class Engine {
     const q = c.queue[item.dir];
     if (q === undefined || q.length === 0) return this.deliver(item, now);
     item.releaseAt = now;
-    q.pushInOrder(item);
+    q.pushInOrder(retain(item));
     this.scheduleQueue(c, item.dir);
   }
 
@@ -514,7 +531,7 @@ export class Engine {
       if (!d.ok || d.value.kind !== 'tcp') throw new Error(`forged RST does not decode: ${d.ok ? 'not tcp' : d.error.message}`);
       const seg = toSegmentInfo(d.value);
       this.stats.forged++;
-      const item: InFlight = { frame, seg, conn: c.id, from: peerOf(target), dir, role: 'rst', toPort, capturedAt: now, releaseAt: now, rule };
+      const item: InFlight = { frame, seg, conn: c.id, from: peerOf(target), dir, role: 'rst', toPort, capturedAt: now, releaseAt: now, rule, owned: true };
       this.emitSegment(item, now, 'forged', rule, `RST to ${target}${seqOffset ? ` (seq off by ${seqOffset})` : ''}`);
       this.emitAction(c.id, now, 'rst', `forged RST to ${target} seq=${rstSeq} (${why})`, rule);
       this.deliver(item, now);

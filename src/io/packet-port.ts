@@ -15,7 +15,7 @@ export interface FramePort {
   close(): void;
 }
 
-/** A captured frame, and how long ago (ms) the kernel received it. */
+/** A captured frame — a view valid only during the call and the sends it queues — and how long ago (ms) the kernel received it. */
 export type FrameHandler = (frame: Buffer, ageMs: number) => void;
 
 /** Problems a port meets after it opened: a refused frame, an interface that went away. */
@@ -27,7 +27,7 @@ export type PortErrorHandler = (message: string) => void;
 const SLOT_BYTES = 65_600;
 const BATCH = 64;
 
-/** Opens `dev` for capture and injection; each frame handed to `onFrame` is a copy of its own. */
+/** Opens `dev` for capture and injection; `onFrame` gets views of the receive slab (see FrameHandler). */
 export function openPacketPort(dev: string, onFrame: FrameHandler, onError: PortErrorHandler = () => {}): FramePort {
   const native = loadAfPacket();
   const slab = Buffer.allocUnsafeSlow(SLOT_BYTES * BATCH);
@@ -44,10 +44,10 @@ export function openPacketPort(dev: string, onFrame: FrameHandler, onError: Port
     for (let i = 0; i < count; i++) {
       const off = meta[3 * i]!;
       const len = meta[3 * i + 1]!;
-      // The slab is reused by the next batch: the engine gets a frame of its own.
-      const frame = Buffer.allocUnsafe(len);
-      slab.copy(frame, 0, off, off + len);
-      onFrame(frame, meta[3 * i + 2]! / 1000);
+      // A view, no copy: valid until the next recvmmsg, which comes only after
+      // this callback and its microtasks (the batched send) have run. Whoever
+      // keeps a frame longer copies it (the engine's retain).
+      onFrame(slab.subarray(off, off + len), meta[3 * i + 2]! / 1000);
     }
   };
 

@@ -1,6 +1,11 @@
 // A playbook for the engine (after mitmproxy's test/mitmproxy/proxy/tutils.py):
 // scripted inputs — frames captured on a port, timers, control commands — and
 // the full record of what the engine asked for, with no sockets and no clock.
+//
+// Captured frames are treated as the packet port treats them: a view of a
+// receive slab that is overwritten once onFrame returns, while a send is
+// copied when it is made (as sendmmsg does at the flush). A segment the
+// engine keeps without copying it would then go out as garbage and fail the test.
 
 import { Engine, type Port } from '../../../src/engine/engine.js';
 import type { TcpmitmEvent } from '../../../src/engine/events.js';
@@ -35,9 +40,9 @@ export class Playbook {
           const d = decodeFrame(frame);
           if (d.ok && d.value.kind === 'tcp') {
             const s = toSegmentInfo(d.value);
-            this.outputs.push({ kind: 'send', port, flags: flagLetters(s.flags), seq: s.seq, ack: s.ack, len: s.payloadLength, frame });
+            this.outputs.push({ kind: 'send', port, flags: flagLetters(s.flags), seq: s.seq, ack: s.ack, len: s.payloadLength, frame: Buffer.from(frame) });
           } else {
-            this.outputs.push({ kind: 'send', port, flags: '-', seq: 0, ack: 0, len: frame.length, frame });
+            this.outputs.push({ kind: 'send', port, flags: '-', seq: 0, ack: 0, len: frame.length, frame: Buffer.from(frame) });
           }
         },
         wakeAt: (at) => this.outputs.push({ kind: 'wake', at }),
@@ -48,15 +53,19 @@ export class Playbook {
 
   /** A segment from the client (captured on port a) with sequence numbers relative to the ISNs. */
   fromClient(flags: string, seqRel: number, ackRel: number, len = 0): Buffer {
-    const frame = seg(CLIENT, SERVER, flags, CISN + seqRel, flags.includes('A') ? SISN + ackRel : 0, len);
-    this.engine.onFrame('a', frame, this.now);
-    return frame;
+    return this.capture('a', seg(CLIENT, SERVER, flags, CISN + seqRel, flags.includes('A') ? SISN + ackRel : 0, len));
   }
 
   fromServer(flags: string, seqRel: number, ackRel: number, len = 0): Buffer {
-    const frame = seg(SERVER, CLIENT, flags, SISN + seqRel, flags.includes('A') ? CISN + ackRel : 0, len);
-    this.engine.onFrame('b', frame, this.now);
-    return frame;
+    return this.capture('b', seg(SERVER, CLIENT, flags, SISN + seqRel, flags.includes('A') ? CISN + ackRel : 0, len));
+  }
+
+  /** Captures `frame` as the packet port does (a slab overwritten after the call); returns an intact copy. */
+  capture(port: Port, frame: Buffer): Buffer {
+    const intact = Buffer.from(frame);
+    this.engine.onFrame(port, frame, this.now);
+    frame.fill(0xee);
+    return intact;
   }
 
   /** SYN, SYN-ACK, ACK: both ends ESTAB. */
