@@ -131,10 +131,14 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
   };
 }
 
-/** A bare Node bridge (bench/cap-bridge.js over libpcap, bench/packet-bridge.js over tcpmitm's addon): the floor under tcpmitm's own cost. */
-export async function startBareBridge(lab, cpu, which) {
-  const script = fileURLToPath(new URL(`./${which}-bridge.js`, import.meta.url));
-  const child = lab.spawn('middle', [process.execPath, script, 'm0', 'm1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+/**
+ * A bare bridge, no tracking: bench/cap-bridge.js (Node over libpcap),
+ * bench/packet-bridge.js (Node over tcpmitm's addon), or the compiled
+ * bench/c-bridge.c (`binary`): the floors under tcpmitm's own cost.
+ */
+export async function startBareBridge(lab, cpu, which, binary) {
+  const argv = binary ? [binary, 'm0', 'm1'] : [process.execPath, fileURLToPath(new URL(`./${which}-bridge.js`, import.meta.url)), 'm0', 'm1'];
+  const child = lab.spawn('middle', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   const stderr = [];
   child.stderr.setEncoding('utf8').on('data', (d) => {
     for (const line of d.split('\n')) if (line && !CAP_NOISE.test(line)) stderr.push(line);

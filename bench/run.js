@@ -9,7 +9,7 @@
 // (iperf3, the bench client and server) on CPU 0. The kernel bridge forwards
 // in softirq on the sending endpoint's CPU either way.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, release } from 'node:os';
 import { join } from 'node:path';
@@ -194,6 +194,14 @@ function memoryRun(busy) {
   });
 }
 
+/** Builds bench/c-bridge.c with the C compiler bootstrap installs (g++ brings gcc). */
+function compileCBridge(dir) {
+  const path = join(dir, 'c-bridge');
+  const r = spawnSync('gcc', ['-O2', '-o', path, join(HERE, 'c-bridge.c')], { encoding: 'utf8' });
+  if (r.status === 0) return { path };
+  return { error: `c-bridge.c does not compile: ${(r.error?.message ?? r.stderr).split('\n')[0]}` };
+}
+
 async function main() {
   if (process.getuid?.() !== 0) {
     process.stderr.write('bench: needs root (network namespaces, libpcap); run it with sudo\n');
@@ -218,10 +226,12 @@ async function main() {
     uiAvailable = false;
     uiReason = `the terminal UI does not load: ${err.message.split('\n')[0]}`;
   }
+  const cBridge = compileCBridge(tmp);
   const nodeArgs = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`] : [];
 
   const variants = [
     { key: 'bridge', label: 'kernel bridge (br0)', start: (lab) => startBridge(lab) },
+    { key: 'cbridge', label: 'bare C bridge, same syscalls', start: (lab) => startBareBridge(lab, FWD_CPU(), 'c', cBridge.path), na: cBridge.error },
     { key: 'capbridge', label: 'bare Node bridge over cap', start: (lab) => startBareBridge(lab, FWD_CPU(), 'cap') },
     { key: 'pktbridge', label: 'bare Node bridge, packet addon', start: (lab) => startBareBridge(lab, FWD_CPU(), 'packet') },
     { key: 'passthrough', label: 'tcpmitm passthrough', start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, nodeArgs, cpu: FWD_CPU() }) },
