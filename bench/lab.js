@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createLab, labExists, removeLab } from '../dist/lab/topology.js';
 import { netnsPids, runOk, run } from '../dist/lab/netns.js';
 import { resolveProfile } from '../dist/lab/profile-choice.js';
+import { SESSION_NODE_FLAGS } from '../dist/lab/inner-config.js';
 
 const INNER_MAIN = fileURLToPath(new URL('../dist/lab/inner-main.js', import.meta.url));
 const PEER = fileURLToPath(new URL('./peer.js', import.meta.url));
@@ -89,7 +90,7 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
     },
   };
   const env = { ...process.env, TCPMITM_INNER: JSON.stringify(config) };
-  const argv = [process.execPath, ...nodeArgs, INNER_MAIN];
+  const argv = [process.execPath, ...SESSION_NODE_FLAGS, ...nodeArgs, INNER_MAIN];
   const stderr = [];
   let child;
   let uiBytes = 0;

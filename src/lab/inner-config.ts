@@ -4,6 +4,15 @@
 import type { LabRunOptions } from './run-options.js';
 import type { ChosenProfile } from './profile-choice.js';
 
+/**
+ * Node flags of the session process. V8's memory reducer starts a full
+ * mark-compact when the process turns quiet — exactly when a delayed
+ * segment is waiting for its release — and stalls the loop for several
+ * milliseconds (measured: 5–6 ms); the session's heap is small and bounded,
+ * so it keeps it instead.
+ */
+export const SESSION_NODE_FLAGS: readonly string[] = ['--no-memory-reducer'];
+
 export interface InnerConfig {
   readonly options: LabRunOptions;
   readonly profile: ChosenProfile;

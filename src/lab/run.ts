@@ -11,7 +11,7 @@ import { createLab, type Lab } from './topology.js';
 import { preflight } from './preflight.js';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { resolveProfile } from './profile-choice.js';
-import type { InnerConfig } from './inner-config.js';
+import { SESSION_NODE_FLAGS, type InnerConfig } from './inner-config.js';
 
 /** A closed terminal (hang-up) must not crash us before the lab is removed. */
 function ignoreClosedTerminal(): () => void {
@@ -62,7 +62,7 @@ export async function runLab(opts: LabRunOptions): Promise<number> {
       },
     };
     const innerMain = fileURLToPath(new URL('./inner-main.js', import.meta.url));
-    child = lab.spawn('middle', [process.execPath, innerMain], {
+    child = lab.spawn('middle', [process.execPath, ...SESSION_NODE_FLAGS, innerMain], {
       stdio: ['inherit', 'inherit', 'pipe'],
       env: { ...process.env, TCPMITM_INNER: JSON.stringify(config) },
     });
