@@ -52,7 +52,7 @@ export async function runAttach(o: AttachOptions): Promise<number> {
     throw err;
   }
   const bus = runtime.bus;
-  if (pcap) bus.subscribe('pcap', pcap.onEvent);
+  if (pcap) bus.subscribe('pcap', pcap.onEvent, { passSegments: false });
   const shell = new RunShell(
     {
       bus,

@@ -29,6 +29,13 @@ export interface EngineOutput {
   /** Call `onTimer` no later than `t` (engine clock, ms). Each call supersedes the previous. */
   wakeAt(t: number | undefined): void;
   emit(ev: TcpmitmEvent): void;
+  /**
+   * Whether anyone reads `segment` events of segments that simply passed (no
+   * rule, no detail): the UI, the JSON log, the text log with --segments. When
+   * nobody does, the engine does not build one per forwarded frame.
+   * Absent: always.
+   */
+  wantsPassSegments?(): boolean;
 }
 
 export interface EngineOptions {
@@ -592,6 +599,10 @@ export class Engine {
   }
 
   private emitSegment(item: InFlight, now: number, verdict: Verdict, rule: number | undefined, detail?: string): void {
+    if (verdict === 'pass' && rule === undefined && detail === undefined && this.out.wantsPassSegments?.() === false) {
+      this.flushSentChanges();
+      return;
+    }
     const conn = this.tracker.get(item.conn);
     const s = item.seg;
     const sender = conn ? endOf(conn, item.from) : undefined;

@@ -6,8 +6,17 @@ import type { TcpmitmEvent } from './events.js';
 
 export type Listener = (ev: TcpmitmEvent) => void;
 
+export interface SubscribeOptions {
+  /**
+   * Whether this consumer reads `segment` events of segments that simply
+   * passed (verdict pass, no rule, no detail). Default true; a consumer that
+   * says false may still see them when another consumer wants them.
+   */
+  readonly passSegments?: boolean;
+}
+
 export class EventBus {
-  private listeners: { name: string; fn: Listener }[] = [];
+  private listeners: { name: string; fn: Listener; passSegments: boolean }[] = [];
   private readonly now: () => number;
 
   /** `now` gives event time (seconds since start) for warnings the bus itself raises. */
@@ -15,8 +24,8 @@ export class EventBus {
     this.now = now;
   }
 
-  subscribe(name: string, fn: Listener): () => void {
-    const entry = { name, fn };
+  subscribe(name: string, fn: Listener, opts: SubscribeOptions = {}): () => void {
+    const entry = { name, fn, passSegments: opts.passSegments !== false };
     this.listeners = [...this.listeners, entry];
     return () => {
       this.listeners = this.listeners.filter((l) => l !== entry);
@@ -26,6 +35,9 @@ export class EventBus {
   get size(): number {
     return this.listeners.length;
   }
+
+  /** Whether any consumer reads plain pass segments (see SubscribeOptions). */
+  wantsPassSegments = (): boolean => this.listeners.some((l) => l.passSegments);
 
   emit = (ev: TcpmitmEvent): void => {
     // Iterate over a snapshot: a listener may unsubscribe while we deliver.

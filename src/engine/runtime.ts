@@ -48,6 +48,7 @@ export class Runtime {
         send: (port, frame) => this.send(port, frame),
         wakeAt: (t) => this.wake.set(t),
         emit: this.bus.emit,
+        wantsPassSegments: this.bus.wantsPassSegments,
       },
     });
     this.tap = opts.tap;

@@ -61,7 +61,7 @@ export class RunShell {
     }
     if (!opts.ui) {
       // With --json - the JSON lines own stdout: the text log goes to stderr.
-      bus.subscribe('text-log', textLogWriter(opts.json === '-' ? process.stderr : process.stdout, { segments: opts.segments }));
+      bus.subscribe('text-log', textLogWriter(opts.json === '-' ? process.stderr : process.stdout, { segments: opts.segments }), { passSegments: opts.segments });
     }
     this.statsTimer = setInterval(() => this.emitStats(), 1000);
   }

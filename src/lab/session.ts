@@ -42,7 +42,7 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
     interactive: opts.ui,
   });
   const bus = runtime.bus;
-  if (pcap) bus.subscribe('pcap', pcap.onEvent);
+  if (pcap) bus.subscribe('pcap', pcap.onEvent, { passSegments: false });
   const recorded: TcpmitmEvent[] = [];
   bus.subscribe('recorder', (ev) => {
     // Expectations need state, app and rule events; a long or busy run must
@@ -56,7 +56,7 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
     }
     if (ev.type !== 'segment' && ev.type !== 'stats') recorded.push(ev);
     else if (ev.type === 'segment' && ev.rule !== undefined) recorded.push(ev);
-  });
+  }, { passSegments: false });
   const durationS = opts.durationS ?? profile.lab?.duration;
   const shell = openShell(runtime, pcap, () => new RunShell(
     {
@@ -84,7 +84,7 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   if (opts.kernelProbe !== 'off') {
     bus.subscribe('kernel-join', (ev) => {
       for (const k of join.onEvent(ev)) bus.emit(k);
-    });
+    }, { passSegments: false });
     probe = await startKernelProbe({
       source: opts.kernelProbe,
       labId: cfg.lab.id,

@@ -283,7 +283,45 @@ describe('engine: memory', () => {
   });
 });
 
+describe('engine: nobody reading plain pass segments', () => {
+  it('builds no segment event for a segment that simply passed, and every other event as before', () => {
+    const all = new Playbook();
+    const lean = new Playbook({ passSegments: false });
+    for (const p of [all, lean]) {
+      p.handshake();
+      p.fromClient('PA', 1, 1, 100);
+      p.fromServer('A', 1, 101);
+      p.fromClient('FA', 101, 1);
+      p.fromServer('A', 1, 102);
+    }
+    expect(lean.events.filter((e) => e.type === 'segment')).toEqual([]);
+    expect(lean.events).toEqual(all.events.filter((e) => e.type !== 'segment'));
+    expect(lean.takeSends()).toEqual(all.takeSends());
+  });
+
+  it('still reports a segment a rule acted on', () => {
+    const p = new Playbook({ passSegments: false, decider: oneRule((c) => c.role === 'last-ack', { kind: 'drop' }) });
+    p.handshake();
+    p.fromClient('FA', 1, 1);
+    p.fromServer('FA', 1, 2);
+    p.fromClient('A', 2, 2);
+    expect(p.events.filter((e) => e.type === 'segment').map((e) => (e as { verdict: string }).verdict)).toEqual(['drop']);
+  });
+});
+
 describe('event bus', () => {
+  it('knows whether any consumer reads plain pass segments', () => {
+    const bus = new EventBus(() => 0);
+    expect(bus.wantsPassSegments()).toBe(false);
+    const offLog = bus.subscribe('log', () => {}, { passSegments: false });
+    expect(bus.wantsPassSegments()).toBe(false);
+    const offUi = bus.subscribe('ui', () => {});
+    expect(bus.wantsPassSegments()).toBe(true);
+    offUi();
+    expect(bus.wantsPassSegments()).toBe(false);
+    offLog();
+  });
+
   it('reports a consumer that throws as a warning, detaches it, and keeps delivering', () => {
     const bus = new EventBus(() => 1.5);
     const got: TcpmitmEvent[] = [];

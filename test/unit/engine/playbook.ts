@@ -29,7 +29,7 @@ export class Playbook {
   readonly engine: Engine;
   now = 0;
 
-  constructor(opts: { decider?: Decider; interactive?: boolean; timeWaitMs?: number } = {}) {
+  constructor(opts: { decider?: Decider; interactive?: boolean; timeWaitMs?: number; passSegments?: boolean } = {}) {
     this.engine = new Engine({
       start: 0,
       decider: opts.decider,
@@ -47,6 +47,7 @@ export class Playbook {
         },
         wakeAt: (at) => this.outputs.push({ kind: 'wake', at }),
         emit: (ev) => this.events.push(ev),
+        ...(opts.passSegments === undefined ? {} : { wantsPassSegments: () => opts.passSegments! }),
       },
     });
   }
