@@ -6,8 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { TcpmitmEvent } from '../engine/events.js';
-import { ClockSync, UI_INIT_ENV, UI_NICE, decodeBatch, decodeInit, decodeToChild, type ToParent, type WireBatch } from './protocol.js';
+import { ClockSync, UI_INIT_ENV, UI_NICE, decodeBatch, decodeInit, decodeToChild, type ToParent, type UiEvent, type WireBatch } from './protocol.js';
 import type { UiHandle } from './start.js';
 
 const init = decodeInit(process.env[UI_INIT_ENV]);
@@ -39,8 +38,8 @@ const toParent = (msg: ToParent): void => {
 
 // Events that arrive before the UI subscribes (ink loads, the first render
 // commits, then App subscribes in an effect) wait here, in order.
-const backlog: TcpmitmEvent[] = [];
-let listener: ((ev: TcpmitmEvent) => void) | undefined;
+const backlog: UiEvent[] = [];
+let listener: ((ev: UiEvent) => void) | undefined;
 let ui: UiHandle | undefined;
 /** Set once the run asked us to close (or went away); the exit code to leave with. */
 let exitWith: number | undefined;

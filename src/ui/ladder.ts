@@ -3,7 +3,8 @@
 // tcpmitm did drawn on it, and each endpoint's new state on its own side.
 // Pure (no colour: each line carries a tone the component may colour).
 
-import type { LadderEntry, SegmentEntry, StateEntry } from './model.js';
+import type { LadderEntry, SegmentEntry, SkipEntry, StateEntry } from './model.js';
+import { humanBytes } from './layout.js';
 
 export type LadderTone = 'pass' | 'drop' | 'delay' | 'forged' | 'coalesce' | 'hold' | 'duplicate' | 'state';
 
@@ -104,7 +105,23 @@ export function ladderLines(entries: readonly LadderEntry[], g: LadderGeometry, 
 }
 
 export function ladderLine(e: LadderEntry, g: LadderGeometry, originT = 0): LadderLine {
-  return e.kind === 'seg' ? segmentLine(e, g, originT) : stateLine(e, g, originT);
+  switch (e.kind) {
+    case 'seg':
+      return segmentLine(e, g, originT);
+    case 'state':
+      return stateLine(e, g, originT);
+    case 'skip':
+      return skipLine(e, g, originT);
+  }
+}
+
+/** "⋯ 12,345 segments c→s (18M bytes) not drawn ⋯" along the lifelines, in the pass tone. */
+function skipLine(e: SkipEntry, g: LadderGeometry, originT: number): LadderLine {
+  const cells = blank(g.arrowW, ' ');
+  cells[g.mid] = '┊';
+  const text = fit(`⋯ ${e.count.toLocaleString('en-US')} segments ${e.dir === 'c2s' ? 'c→s' : 's→c'} (${humanBytes(e.bytes)} bytes) not drawn ⋯`, g.arrowW - 2);
+  put(cells, Math.max(1, Math.floor((g.arrowW - text.length) / 2)), text);
+  return { text: frame(g, e.t, originT, '', cells.join(''), ''), tone: 'pass' };
 }
 
 function frame(g: LadderGeometry, t: number, originT: number, left: string, arrow: string, right: string): string {

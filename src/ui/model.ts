@@ -11,9 +11,9 @@ import type {
   Direction,
   SegmentEvent,
   StateEvent,
-  TcpmitmEvent,
   Verdict,
 } from '../engine/events.js';
+import type { SkippedSegments, UiEvent } from './protocol.js';
 
 /** How a segment that waited at tcpmitm (verdict `hold`) ended, or that it still waits. */
 export type HeldStatus = 'waiting' | 'released' | 'dropped';
@@ -49,7 +49,17 @@ export interface StateEntry {
   readonly cause: string | undefined;
 }
 
-export type LadderEntry = SegmentEntry | StateEntry;
+/** Plain segments the run counted instead of sending them to the UI (a bulk stream): one line for a run of them. */
+export interface SkipEntry {
+  readonly kind: 'skip';
+  /** Time of the last of them. */
+  t: number;
+  readonly dir: Direction;
+  count: number;
+  bytes: number;
+}
+
+export type LadderEntry = SegmentEntry | StateEntry | SkipEntry;
 
 export interface ConnRow {
   readonly conn: number;
@@ -189,7 +199,7 @@ export class UiModel {
     return row.ladderBase + row.ladder.length;
   }
 
-  apply(ev: TcpmitmEvent): void {
+  apply(ev: UiEvent): void {
     this.version++;
     if (ev.t > this.lastT) this.lastT = ev.t;
     switch (ev.type) {
@@ -210,6 +220,9 @@ export class UiModel {
       }
       case 'segment':
         this.segment(ev);
+        return;
+      case 'skipped':
+        this.skipped(ev);
         return;
       case 'action':
         this.action(ev);
@@ -336,6 +349,22 @@ export class UiModel {
     }
     const kind = VERDICT_CREDIT[ev.verdict];
     if (kind !== undefined && this.credit(int, ev.t, kind, 'seg')) this.count(kind);
+  }
+
+  private skipped(ev: SkippedSegments): void {
+    const row = this.row(ev.conn, ev.t);
+    row.lastT = ev.t;
+    row.bytes[ev.dir] += ev.bytes;
+    if (!this.sawStats) this.frames += ev.count;
+    // Consecutive counts of the same direction make one line.
+    const last = row.ladder.at(-1);
+    if (last?.kind === 'skip' && last.dir === ev.dir) {
+      last.t = ev.t;
+      last.count += ev.count;
+      last.bytes += ev.bytes;
+      return;
+    }
+    this.pushLadder(row, { kind: 'skip', t: ev.t, dir: ev.dir, count: ev.count, bytes: ev.bytes });
   }
 
   private action(ev: ActionEvent): void {

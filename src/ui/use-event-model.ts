@@ -3,11 +3,11 @@
 // however fast events arrive. Also ticks once a second for the clocks.
 
 import { useEffect, useRef, useState } from 'react';
-import type { TcpmitmEvent } from '../engine/events.js';
+import type { UiEvent } from './protocol.js';
 import { createFrameScheduler, type UiTimer } from './frame-scheduler.js';
 import { UiModel } from './model.js';
 
-export type Subscribe = (listener: (ev: TcpmitmEvent) => void) => () => void;
+export type Subscribe = (listener: (ev: UiEvent) => void) => () => void;
 
 export interface EventModel {
   readonly model: UiModel;

@@ -16,18 +16,22 @@ import {
   BatchBuilder,
   ClockSync,
   EventBatcher,
+  PLAIN_SEGMENTS_PER_CONN_PER_BATCH,
   decodeBatch,
   decodeInit,
   decodeToChild,
   decodeToParent,
   encodeInit,
+  type UiEvent,
 } from '../../../src/ui/protocol.js';
+import { UiModel } from '../../../src/ui/model.js';
+import { ladderGeometry, ladderLines } from '../../../src/ui/ladder.js';
 import { TmuxScreen, buildPrivateCli, hasTmux, removePrivateCli, sleep } from '../../helpers/tmux.js';
 import { ManualTimer } from './fixtures/harness.js';
 import { connection, seg, start } from './fixtures/build.js';
 
-function unpack(batch: Parameters<typeof decodeBatch>[0]): TcpmitmEvent[] {
-  const out: TcpmitmEvent[] = [];
+function unpack(batch: Parameters<typeof decodeBatch>[0]): UiEvent[] {
+  const out: UiEvent[] = [];
   decodeBatch(batch, (ev) => out.push(ev));
   return out;
 }
@@ -84,6 +88,56 @@ describe('BatchBuilder', () => {
     // The string table is per batch.
     b.add(seg(1, 'c2s', 'PA', 1, 1, 5, 'data'));
     expect(b.take().strings).toEqual(['PA', 'data', 'pass']);
+  });
+});
+
+describe('BatchBuilder under a bulk stream', () => {
+  const LIMIT = PLAIN_SEGMENTS_PER_CONN_PER_BATCH;
+  // Connection 1: a long run of data one way and ACKs the other, a segment a
+  // rule dropped in the middle and a FIN at the end; connection 2: a few segments.
+  const events: TcpmitmEvent[] = [];
+  for (let i = 0; i < 3 * LIMIT; i++) {
+    events.push(seg(i, 'c2s', 'A', 1 + 1000 * i, 1, 1000, 'data'));
+    if (i % 2 === 1) events.push(seg(i, 's2c', 'A', 1, 1 + 1000 * (i + 1), 0, 'ack'));
+    if (i === LIMIT + 5) events.push(seg(i, 'c2s', 'PA', 7, 1, 3, 'data', 'drop', { rule: 1 }));
+    if (i % 50 === 0) events.push(seg(i, 'c2s', 'PA', i, 1, 10, 'data', 'pass', { conn: 2 }));
+  }
+  events.push(seg(3 * LIMIT, 'c2s', 'FA', 1 + 3000 * LIMIT, 1, 0, 'fin'));
+  const b = new BatchBuilder();
+  for (const ev of events) b.add(ev);
+  const out = unpack(b.take());
+
+  it('sends each connection at most the limit of plain segments, and counts the rest with their bytes', () => {
+    const plain1 = out.filter((e) => e.type === 'segment' && e.conn === 1 && e.verdict === 'pass' && (e.role === 'data' || e.role === 'ack'));
+    expect(plain1).toHaveLength(LIMIT);
+    expect(out.filter((e) => e.type === 'segment' && e.conn === 2)).toHaveLength(6);
+    const skipped = out.filter((e) => e.type === 'skipped');
+    expect(skipped.map((s) => s.type === 'skipped' && [s.conn, s.dir])).toEqual([[1, 'c2s'], [1, 's2c']]);
+    const total = (dir: string) => skipped.reduce((n, s) => n + (s.type === 'skipped' && s.dir === dir ? s.count : 0), 0);
+    const sent = (dir: string) => plain1.filter((e) => e.type === 'segment' && e.dir === dir).length;
+    expect(total('c2s') + sent('c2s')).toBe(3 * LIMIT);
+    expect(total('s2c') + sent('s2c')).toBe((3 * LIMIT) / 2);
+    expect(b.size).toBe(0);
+  });
+
+  it('always sends what a rule acted on and what changes a state', () => {
+    expect(out.some((e) => e.type === 'segment' && e.verdict === 'drop')).toBe(true);
+    expect(out.some((e) => e.type === 'segment' && e.role === 'fin')).toBe(true);
+  });
+
+  it('leaves the UI byte counters exact, and the ladder says what it did not draw', () => {
+    const all = new UiModel();
+    for (const e of events) all.apply(e);
+    const thinned = new UiModel();
+    for (const e of out) thinned.apply(e);
+    expect(thinned.conn(1)!.bytes).toEqual(all.conn(1)!.bytes);
+    expect(thinned.conn(2)!.bytes).toEqual(all.conn(2)!.bytes);
+    const row = thinned.conn(1)!;
+    const text = ladderLines(row.ladder, ladderGeometry(100), row.firstT).map((l) => l.text);
+    expect(text.filter((l) => l.includes('not drawn'))).toEqual([
+      expect.stringMatching(/⋯ 2[0-9]{2} segments c→s \(2[0-9]{2}k bytes\) not drawn ⋯/),
+      expect.stringMatching(/⋯ [0-9]+ segments s→c \(0 bytes\) not drawn ⋯/),
+    ]);
   });
 });
 
