@@ -642,11 +642,12 @@ function endOf(conn: ConnectionView, e: Endpoint) {
 }
 
 /**
- * A template outlives its frame by the life of the connection. Captured frames
- * are small slices of Node's shared 8 KiB Buffer pool, so keeping the frame
- * itself would pin a whole pool slab per connection (measured: 141 MB of
- * Buffers for 10 000 connections on a busy link, bench/memory.js --busy).
- * Copy it into its own allocation, once per direction per connection.
+ * A template outlives its frame by the life of the connection, and a captured
+ * frame is a view of the packet port's receive slab, overwritten by the next
+ * batch. Copy it into an allocation of its own (not the shared Buffer pool: a
+ * pooled slice would pin a whole 8 KiB slab per connection — measured 141 MB
+ * of Buffers for 10 000 connections, bench/memory.js --busy), once per
+ * direction per connection.
  */
 function detachedTemplate(f: TcpFrame): TcpFrame {
   const own = Buffer.allocUnsafeSlow(f.buf.length);
