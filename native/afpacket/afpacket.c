@@ -43,14 +43,24 @@
 #define CMSG_SPACE_ALL (CMSG_SPACE(sizeof(struct tpacket_auxdata)) + CMSG_SPACE(sizeof(struct timespec)))
 #define META_PER_FRAME 3
 
-typedef struct port {
+// An fd the event loop watches, with the JavaScript function it calls: what a
+// port and an alarm share. Its memory goes once both the loop (uv_close) and
+// the garbage collector (the handle's finalizer) are done with it.
+typedef struct watched {
   napi_env env;
   int fd;
   uv_poll_t poll;
-  napi_ref on_batch;
+  napi_ref callback;
+  napi_async_context async;
+  int closing;
+  int uv_closed;
+  int collected;
+} watched_t;
+
+typedef struct port {
+  watched_t w;  // first: a port_t * is a watched_t *
   napi_ref slab_ref;
   napi_ref meta_ref;
-  napi_async_context async;
   uint8_t *slab;
   size_t slot;  // bytes per frame slot, VLAN_TAG_LEN of them kept free at the start
   uint32_t batch;
@@ -59,10 +69,11 @@ typedef struct port {
   struct iovec iovs[MAX_BATCH];
   struct sockaddr_ll names[MAX_BATCH];
   uint8_t cmsgs[MAX_BATCH][CMSG_SPACE_ALL];
-  int closing;
-  int uv_closed;
-  int collected;
 } port_t;
+
+typedef struct alarm {
+  watched_t w;
+} alarm_t;
 
 #define CHECK(call)                                                   \
   do {                                                                \
@@ -75,8 +86,7 @@ typedef struct port {
 static napi_value throw_errno(napi_env env, const char *what, int err) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value code, text, error;
-  napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &code);
+  napi_value text, error;
   napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
   napi_create_error(env, NULL, text, &error);
   napi_value errno_value;
@@ -86,20 +96,57 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
   return NULL;
 }
 
-static void maybe_free(port_t *p) {
-  if (p->uv_closed && p->collected) free(p);
+static void watched_maybe_free(watched_t *w) {
+  if (w->uv_closed && w->collected) free(w);
 }
 
-static void on_uv_closed(uv_handle_t *h) {
-  port_t *p = h->data;
-  p->uv_closed = 1;
-  maybe_free(p);
+static void watched_uv_closed(uv_handle_t *h) {
+  watched_t *w = h->data;
+  w->uv_closed = 1;
+  watched_maybe_free(w);
 }
 
-static void on_collected(napi_env env, void *data, void *hint) {
-  port_t *p = data;
-  p->collected = 1;
-  maybe_free(p);
+static void watched_collected(napi_env env, void *data, void *hint) {
+  watched_t *w = data;
+  w->collected = 1;
+  watched_maybe_free(w);
+}
+
+// Starts watching `fd` (owned from now on) for readability; returns the JavaScript handle.
+static napi_value watched_start(napi_env env, watched_t *w, int fd, napi_value callback, const char *name, uv_poll_cb on_ready) {
+  w->env = env;
+  w->fd = fd;
+  napi_value resource_name, handle;
+  uv_loop_t *loop;
+  CHECK(napi_create_reference(env, callback, 1, &w->callback));
+  CHECK(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name));
+  CHECK(napi_async_init(env, NULL, resource_name, &w->async));
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  uv_poll_init(loop, &w->poll, fd);
+  w->poll.data = w;
+  uv_poll_start(&w->poll, UV_READABLE, on_ready);
+  CHECK(napi_create_external(env, w, watched_collected, NULL, &handle));
+  return handle;
+}
+
+static watched_t *watched_get(napi_env env, napi_value v, const char *what) {
+  void *w = NULL;
+  if (napi_get_value_external(env, v, &w) != napi_ok || !w || ((watched_t *)w)->closing) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "afpacket: not an open %s", what);
+    napi_throw_error(env, NULL, msg);
+    return NULL;
+  }
+  return w;
+}
+
+static void watched_close(napi_env env, watched_t *w) {
+  w->closing = 1;
+  uv_poll_stop(&w->poll);
+  uv_close((uv_handle_t *)&w->poll, watched_uv_closed);
+  close(w->fd);
+  napi_delete_reference(env, w->callback);
+  napi_async_destroy(env, w->async);
 }
 
 // Puts back the 802.1Q tag the driver moved into the aux data. The frame was
@@ -122,16 +169,17 @@ static uint32_t restore_vlan(port_t *p, uint32_t i, uint32_t *len) {
   return VLAN_TAG_LEN;
 }
 
-// Calls `fn_ref` with int32 arguments. make_callback, not call_function:
+// Calls the watched fd's function with int32 arguments. make_callback, not call_function:
 // microtasks (the batched send) run when it returns, as after any I/O callback.
-static void call_js(napi_env env, napi_async_context async, napi_ref fn_ref, int argc, const int32_t *ints) {
+static void call_js(watched_t *w, int argc, const int32_t *ints) {
+  napi_env env = w->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value fn, recv, args[2], result;
-  napi_get_reference_value(env, fn_ref, &fn);
+  napi_get_reference_value(env, w->callback, &fn);
   napi_get_global(env, &recv);  // make_callback wants an object as the receiver
   for (int i = 0; i < argc; i++) napi_create_int32(env, ints[i], &args[i]);
-  if (napi_make_callback(env, async, recv, fn, (size_t)argc, args, &result) == napi_pending_exception) {
+  if (napi_make_callback(env, w->async, recv, fn, (size_t)argc, args, &result) == napi_pending_exception) {
     napi_value exc;
     napi_get_and_clear_last_exception(env, &exc);
     napi_fatal_exception(env, exc);
@@ -141,7 +189,7 @@ static void call_js(napi_env env, napi_async_context async, napi_ref fn_ref, int
 
 static void call_batch(port_t *p, int32_t count, int32_t err) {
   int32_t args[2] = {count, err};
-  call_js(p->env, p->async, p->on_batch, 2, args);
+  call_js(&p->w, 2, args);
 }
 
 // Microseconds since the kernel received the frame (SO_TIMESTAMPNS is
@@ -161,11 +209,11 @@ static uint32_t frame_age_us(struct msghdr *m, const struct timespec *now) {
 static void on_readable(uv_poll_t *h, int status, int events) {
   port_t *p = h->data;
   if (status < 0) {
-    uv_poll_stop(&p->poll);
+    uv_poll_stop(&p->w.poll);
     call_batch(p, -1, -status);
     return;
   }
-  for (int round = 0; round < MAX_BATCHES_PER_WAKE && !p->closing; round++) {
+  for (int round = 0; round < MAX_BATCHES_PER_WAKE && !p->w.closing; round++) {
     for (uint32_t i = 0; i < p->batch; i++) {
       p->iovs[i].iov_base = p->slab + (size_t)i * p->slot + VLAN_TAG_LEN;
       p->iovs[i].iov_len = p->slot - VLAN_TAG_LEN;
@@ -178,12 +226,12 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       m->msg_controllen = sizeof p->cmsgs[i];
       m->msg_flags = 0;
     }
-    int n = recvmmsg(p->fd, p->msgs, p->batch, MSG_DONTWAIT, NULL);
+    int n = recvmmsg(p->w.fd, p->msgs, p->batch, MSG_DONTWAIT, NULL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
       // E.g. ENETDOWN once the interface is gone: report once and stop reading.
       int err = errno;
-      uv_poll_stop(&p->poll);
+      uv_poll_stop(&p->w.poll);
       call_batch(p, -1, err);
       return;
     }
@@ -263,39 +311,17 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "afpacket", ENOMEM);
   }
-  p->env = env;
-  p->fd = fd;
   p->slab = slab;
   p->slot = slot;
   p->batch = (uint32_t)(slab_len / slot) < MAX_BATCH ? (uint32_t)(slab_len / slot) : MAX_BATCH;
   p->meta = meta;
-  napi_value name;
-  CHECK(napi_create_reference(env, argv[4], 1, &p->on_batch));
   CHECK(napi_create_reference(env, argv[1], 1, &p->slab_ref));
   CHECK(napi_create_reference(env, argv[2], 1, &p->meta_ref));
-  CHECK(napi_create_string_utf8(env, "tcpmitm:afpacket", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_async_init(env, NULL, name, &p->async));
-  uv_loop_t *loop;
-  CHECK(napi_get_uv_event_loop(env, &loop));
-  uv_poll_init(loop, &p->poll, fd);
-  p->poll.data = p;
-  uv_poll_start(&p->poll, UV_READABLE, on_readable);
-  napi_value handle;
-  CHECK(napi_create_external(env, p, on_collected, NULL, &handle));
-  return handle;
+  return watched_start(env, &p->w, fd, argv[4], "tcpmitm:afpacket", on_readable);
 }
 
 static port_t *get_port(napi_env env, napi_value v) {
-  void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
-    napi_throw_type_error(env, NULL, "afpacket: not a port handle");
-    return NULL;
-  }
-  if (((port_t *)p)->closing) {
-    napi_throw_error(env, NULL, "afpacket: port is closed");
-    return NULL;
-  }
-  return p;
+  return (port_t *)watched_get(env, v, "port");
 }
 
 // send(handle, frames: Buffer[], count) -> undefined, or [index, errno, ...] for frames the kernel refused
@@ -327,7 +353,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     }
     uint32_t done = 0;
     while (done < n) {
-      int r = sendmmsg(p->fd, msgs + done, n - done, 0);
+      int r = sendmmsg(p->w.fd, msgs + done, n - done, 0);
       if (r > 0) {
         done += (uint32_t)r;
         continue;
@@ -356,51 +382,21 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   port_t *p = get_port(env, argv[0]);
   if (!p) return NULL;
-  p->closing = 1;
-  uv_poll_stop(&p->poll);
-  uv_close((uv_handle_t *)&p->poll, on_uv_closed);
-  close(p->fd);
-  napi_delete_reference(env, p->on_batch);
   napi_delete_reference(env, p->slab_ref);
   napi_delete_reference(env, p->meta_ref);
-  napi_async_destroy(env, p->async);
+  watched_close(env, &p->w);
   return NULL;
 }
 
 // ── alarm: a timerfd read through the event loop ─────────────────────────
 
-typedef struct alarm {
-  napi_env env;
-  int fd;
-  uv_poll_t poll;
-  napi_ref on_fire;
-  napi_async_context async;
-  int closing;
-  int uv_closed;
-  int collected;
-} alarm_t;
-
-static void alarm_maybe_free(alarm_t *a) {
-  if (a->uv_closed && a->collected) free(a);
-}
-static void alarm_uv_closed(uv_handle_t *h) {
-  alarm_t *a = h->data;
-  a->uv_closed = 1;
-  alarm_maybe_free(a);
-}
-static void alarm_collected(napi_env env, void *data, void *hint) {
-  alarm_t *a = data;
-  a->collected = 1;
-  alarm_maybe_free(a);
-}
-
 static void alarm_fired(uv_poll_t *h, int status, int events) {
-  alarm_t *a = h->data;
+  watched_t *w = h->data;
   uint64_t expirations;
-  if (read(a->fd, &expirations, sizeof expirations) != sizeof expirations) return;  // EAGAIN: disarmed meanwhile
+  if (read(w->fd, &expirations, sizeof expirations) != sizeof expirations) return;  // EAGAIN: disarmed meanwhile
   // Like an expired setTimeout, a fired alarm no longer keeps the loop alive.
-  uv_unref((uv_handle_t *)&a->poll);
-  call_js(a->env, a->async, a->on_fire, 0, NULL);
+  uv_unref((uv_handle_t *)&w->poll);
+  call_js(w, 0, NULL);
 }
 
 // alarmOpen(onFire) -> handle; the alarm starts disarmed
@@ -415,30 +411,13 @@ static napi_value js_alarm_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "afpacket", ENOMEM);
   }
-  a->env = env;
-  a->fd = fd;
-  napi_value name;
-  CHECK(napi_create_reference(env, argv[0], 1, &a->on_fire));
-  CHECK(napi_create_string_utf8(env, "tcpmitm:alarm", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_async_init(env, NULL, name, &a->async));
-  uv_loop_t *loop;
-  CHECK(napi_get_uv_event_loop(env, &loop));
-  uv_poll_init(loop, &a->poll, fd);
-  a->poll.data = a;
-  uv_poll_start(&a->poll, UV_READABLE, alarm_fired);
-  uv_unref((uv_handle_t *)&a->poll);
-  napi_value handle;
-  CHECK(napi_create_external(env, a, alarm_collected, NULL, &handle));
+  napi_value handle = watched_start(env, &a->w, fd, argv[0], "tcpmitm:alarm", alarm_fired);
+  if (handle) uv_unref((uv_handle_t *)&a->w.poll);
   return handle;
 }
 
 static alarm_t *get_alarm(napi_env env, napi_value v) {
-  void *a = NULL;
-  if (napi_get_value_external(env, v, &a) != napi_ok || !a || ((alarm_t *)a)->closing) {
-    napi_throw_type_error(env, NULL, "afpacket: not an open alarm");
-    return NULL;
-  }
-  return a;
+  return (alarm_t *)watched_get(env, v, "alarm");
 }
 
 // alarmArm(handle, microseconds from now): replaces any earlier arming; <= 0 fires at once
@@ -454,8 +433,8 @@ static napi_value js_alarm_arm(napi_env env, napi_callback_info info) {
   uint64_t ns = us > 0 ? (uint64_t)(us * 1000.0) : 1;
   if (ns == 0) ns = 1;
   struct itimerspec its = {.it_value = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)}};
-  if (timerfd_settime(a->fd, 0, &its, NULL)) return throw_errno(env, "timerfd_settime", errno);
-  uv_ref((uv_handle_t *)&a->poll);
+  if (timerfd_settime(a->w.fd, 0, &its, NULL)) return throw_errno(env, "timerfd_settime", errno);
+  uv_ref((uv_handle_t *)&a->w.poll);
   return NULL;
 }
 
@@ -466,8 +445,8 @@ static napi_value js_alarm_cancel(napi_env env, napi_callback_info info) {
   alarm_t *a = get_alarm(env, argv[0]);
   if (!a) return NULL;
   struct itimerspec off = {0};
-  timerfd_settime(a->fd, 0, &off, NULL);
-  uv_unref((uv_handle_t *)&a->poll);
+  timerfd_settime(a->w.fd, 0, &off, NULL);
+  uv_unref((uv_handle_t *)&a->w.poll);
   return NULL;
 }
 
@@ -477,12 +456,7 @@ static napi_value js_alarm_close(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   alarm_t *a = get_alarm(env, argv[0]);
   if (!a) return NULL;
-  a->closing = 1;
-  uv_poll_stop(&a->poll);
-  uv_close((uv_handle_t *)&a->poll, alarm_uv_closed);
-  close(a->fd);
-  napi_delete_reference(env, a->on_fire);
-  napi_async_destroy(env, a->async);
+  watched_close(env, &a->w);
   return NULL;
 }
 
