@@ -26,18 +26,22 @@ export class EventBus {
 
   subscribe(name: string, fn: Listener, opts: SubscribeOptions = {}): () => void {
     const entry = { name, fn, passSegments: opts.passSegments !== false };
-    this.listeners = [...this.listeners, entry];
-    return () => {
-      this.listeners = this.listeners.filter((l) => l !== entry);
-    };
+    this.setListeners([...this.listeners, entry]);
+    return () => this.setListeners(this.listeners.filter((l) => l !== entry));
   }
 
   get size(): number {
     return this.listeners.length;
   }
 
-  /** Whether any consumer reads plain pass segments (see SubscribeOptions). */
-  wantsPassSegments = (): boolean => this.listeners.some((l) => l.passSegments);
+  /** Whether any consumer reads plain pass segments (see SubscribeOptions); asked once per forwarded frame. */
+  wantsPassSegments = (): boolean => this.passSegmentReaders;
+  private passSegmentReaders = false;
+
+  private setListeners(ls: { name: string; fn: Listener; passSegments: boolean }[]): void {
+    this.listeners = ls;
+    this.passSegmentReaders = ls.some((l) => l.passSegments);
+  }
 
   emit = (ev: TcpmitmEvent): void => {
     // Iterate over a snapshot: a listener may unsubscribe while we deliver.
@@ -48,7 +52,7 @@ export class EventBus {
       try {
         l.fn(ev);
       } catch (err) {
-        this.listeners = this.listeners.filter((x) => x !== l);
+        this.setListeners(this.listeners.filter((x) => x !== l));
         (failed ??= []).push(`event consumer "${l.name}" failed and was detached: ${(err as Error)?.message ?? String(err)}`);
       }
     }
