@@ -25,24 +25,51 @@ const SERVER = '198.18.0.2';
 /** The whole run stays under 5 minutes: no new round starts past this. */
 const BUDGET_S = 270;
 
+const ROWS = ['bridge', 'cbridge', 'capbridge', 'pktbridge', 'passthrough', 'rules10', 'ptynoui', 'ui', 'scapy', 'delay'];
+const WORKLOADS = ['bulk', 'rr', 'churn'];
+const USAGE = `usage: node bench/run.js [options]   (as root; npm run bench runs it after the bootstrap)
+  --rounds N          interleaved rounds, medians reported (default 3)
+  --with-scapy        add scapy's bridge_and_sniff (apt-get install python3-scapy)
+  --only R,R,...      rows of the table (default all): ${ROWS.join(', ')}
+                      (scapy also needs --with-scapy; delay: the delay-precision runs)
+  --workloads W,...   of ${WORKLOADS.join(', ')} (default all); tracker memory is always measured
+  --bulk-mb N         bulk transfer size (default 200)
+  --cpu-prof DIR      V8 CPU profiles of the tcpmitm sessions into DIR
+  --pin               forwarder on CPU 1, endpoints on CPU 0
+  --id ID             lab id (default bn1)
+Method and the last figures: docs/bench.md
+`;
+
 const opts = parseArgs(process.argv.slice(2));
 const t0 = Date.now();
 const elapsedS = () => (Date.now() - t0) / 1000;
 
 function parseArgs(argv) {
   const o = { pin: false, rounds: 3, withScapy: false, only: undefined, cpuProf: undefined, id: 'bn1', bulkMB: 200 };
+  const list = (v, known, what) => {
+    const xs = (v ?? '').split(',').filter(Boolean);
+    const bad = xs.filter((x) => !known.includes(x));
+    if (xs.length === 0 || bad.length) {
+      process.stderr.write(`bench: unknown ${what} ${bad.join(', ') || '(none given)'}; known: ${known.join(', ')}\n`);
+      process.exit(2);
+    }
+    return xs;
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--rounds') o.rounds = Math.max(1, Number(argv[++i]));
+    if (a === '--help' || a === '-h') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    } else if (a === '--rounds') o.rounds = Math.max(1, Number(argv[++i]));
     else if (a === '--with-scapy') o.withScapy = true;
     else if (a === '--pin') o.pin = true;
-    else if (a === '--workloads') o.workloads = argv[++i].split(',');
-    else if (a === '--only') o.only = argv[++i].split(',');
+    else if (a === '--workloads') o.workloads = list(argv[++i], WORKLOADS, 'workload');
+    else if (a === '--only') o.only = list(argv[++i], ROWS, 'row');
     else if (a === '--cpu-prof') o.cpuProf = argv[++i];
     else if (a === '--id') o.id = argv[++i];
     else if (a === '--bulk-mb') o.bulkMB = Number(argv[++i]);
     else {
-      process.stderr.write(`bench: unknown option ${a}\n`);
+      process.stderr.write(`bench: unknown option ${a}\n${USAGE}`);
       process.exit(2);
     }
   }
