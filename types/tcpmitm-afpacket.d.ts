@@ -19,6 +19,8 @@ declare module 'tcpmitm-afpacket' {
   /** Sends `frames[0..count)` with sendmmsg; returns [index, errno, …] for frames the kernel refused. */
   export function send(port: PortHandle, frames: readonly Buffer[], count: number): number[] | undefined;
   export function close(port: PortHandle): void;
+  /** Frames the kernel dropped on this socket (receive buffer full) since the last call. */
+  export function drops(port: PortHandle): number;
   export function strerror(errno: number): string;
 
   /** A timerfd on the event loop: microsecond resolution where setTimeout has milliseconds. */

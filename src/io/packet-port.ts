@@ -26,6 +26,8 @@ export type PortErrorHandler = (message: string) => void;
 // in the lab, so frames there are at most 1518 bytes and only those bytes are touched.
 const SLOT_BYTES = 65_600;
 const BATCH = 64;
+/** How often the kernel's drop counter of each port is read. */
+const DROP_CHECK_MS = 1000;
 
 /** Opens `dev` for capture and injection; `onFrame` gets views of the receive slab (see FrameHandler). */
 export function openPacketPort(dev: string, onFrame: FrameHandler, onError: PortErrorHandler = () => {}): FramePort {
@@ -64,6 +66,15 @@ export function openPacketPort(dev: string, onFrame: FrameHandler, onError: Port
     );
   }
 
+  // Frames the kernel had to drop before we read them are lost to both ends:
+  // say so (the runtime turns it into a warning event) rather than stay silent.
+  const reportDrops = (): void => {
+    const n = native.drops(handle);
+    if (n > 0) onError(`the kernel dropped ${n} frame${n === 1 ? '' : 's'} arriving on ${dev} before tcpmitm read them (its receive buffer was full)`);
+  };
+  const dropCheck = setInterval(reportDrops, DROP_CHECK_MS);
+  dropCheck.unref();
+
   const flush = (): void => {
     flushQueued = false;
     if (!open || pending.length === 0) return;
@@ -90,6 +101,8 @@ export function openPacketPort(dev: string, onFrame: FrameHandler, onError: Port
     close(): void {
       if (!open) return;
       flush();
+      clearInterval(dropCheck);
+      reportDrops();
       open = false;
       native.close(handle);
     },

@@ -1,8 +1,9 @@
 // Tap mode on the loopback of a test namespace (t7-tap): a built-in server and
 // client talk over 127.0.0.1; `tcpmitm tap` watches lo from the side and, by a
 // small profile (data from the client → RST to the server), forges a RST
-// through a raw IP socket. The server sees ECONNRESET, the kernel's socket
-// table (`ss`) has no server socket left, and the JSONL says what happened.
+// through a raw IP socket. The kernel's socket table (`ss`) has no server
+// socket left while the client's is still ESTAB, the server's app sees its
+// connection end at once, and the JSONL says what happened.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -44,7 +45,7 @@ describe.skipIf(root.skip)('tap on the loopback of a test namespace', () => {
     expect(netnsList()).not.toContain(NS);
   });
 
-  it('forges a RST to the server by profile: the server gets ECONNRESET and its socket is gone', async () => {
+  it('forges a RST to the server by profile: the server's connection ends at once and its socket is gone', async () => {
     const profile = join(tmp, 'rst-on-data.yaml');
     writeFileSync(
       profile,
@@ -55,20 +56,34 @@ describe.skipIf(root.skip)('tap on the loopback of a test namespace', () => {
     const tap = tcpmitm(['tap', '--iface', 'lo', '--port', String(PORT), '--profile', profile, '--no-ui', '--json', json, '--duration', '20']);
     await until(() => readEvents(json).some((e) => e.type === 'start'), 10_000);
 
-    const server = tcpmitm(['peer', 'server', '--host', '127.0.0.1', '--port', String(PORT), '--on-eof', 'never', '--timeout', '8000']);
+    const server = tcpmitm(['peer', 'server', '--host', '127.0.0.1', '--port', String(PORT), '--on-eof', 'close', '--timeout', '8000']);
     await until(() => inNs('ss', '-Htln').includes(`127.0.0.1:${PORT}`), 5000);
-    // The client sends, then stays quiet long enough for ss to look at the server's side.
+    // The client sends, then stays quiet for 1.5 s: meanwhile the kernel shows
+    // the server's side gone while the client, which has not heard of the RST,
+    // still holds its socket ESTAB.
     const client = tcpmitm(['peer', 'client', '--connect', `127.0.0.1:${PORT}`, '--send', '100', '--then', 'wait:1500', '--timeout', '8000']);
-    const srv = await server.done;
-    const srvEvents = lines(srv.out).map((l) => l.event);
+    const clientEstab = new RegExp(`^ESTAB\\s.*127\\.0\\.0\\.1:\\d+\\s+127\\.0\\.0\\.1:${PORT}\\b`, 'm');
+    const serverSide = new RegExp(`127\\.0\\.0\\.1:${PORT}\\s+127\\.0\\.0\\.1:\\d+`);
+    let ss = '';
     const tapSaid = () => readEvents(json).filter((e) => e.type !== 'stats').map((e) => JSON.stringify(e)).join('\n');
-    expect(srvEvents, `what tap logged:\n${tapSaid()}`).toEqual(expect.arrayContaining(['connected', 'data', 'ECONNRESET']));
-    expect(srvEvents.indexOf('ECONNRESET')).toBeGreaterThan(srvEvents.indexOf('data'));
+    await until(() => {
+      ss = inNs('ss', '-Htan');
+      return clientEstab.test(ss) && !serverSide.test(ss);
+    }, 1400).catch(() => undefined);
+    expect(ss, `what tap logged:\n${tapSaid()}`).toMatch(clientEstab);
+    expect(ss).not.toMatch(serverSide);
 
-    // While the client still holds its socket (ESTAB, it has not heard of the RST), the server side has none.
-    const ss = inNs('ss', '-Htan');
-    expect(ss).toMatch(new RegExp(`^ESTAB\\s.*127\\.0\\.0\\.1:\\d+\\s+127\\.0\\.0\\.1:${PORT}\\b`, 'm'));
-    expect(ss).not.toMatch(new RegExp(`127\\.0\\.0\\.1:${PORT}\\s+127\\.0\\.0\\.1:\\d+`));
+    // The server's app saw the connection end right after its data, long
+    // before the client's FIN. Node reports the reset as ECONNRESET — or, when
+    // it lands while the 100 bytes are still unread, now and then as a plain
+    // end of stream (seen about once in 30 runs under load).
+    const srv = await server.done;
+    const srvLines = lines(srv.out);
+    const srvEvents = srvLines.map((l) => l.event);
+    const data = srvLines.find((l) => l.event === 'data');
+    const end = srvLines.find((l) => l.event === 'ECONNRESET' || l.event === 'eof');
+    expect(data && end, `server saw: ${srvEvents.join(', ')}\nwhat tap logged:\n${tapSaid()}`).toBeTruthy();
+    expect(Number(end!.t) - Number(data!.t)).toBeLessThan(1000);
     await client.done;
     tap.kill();
     const r = await tap.done;
