@@ -45,7 +45,7 @@ describe.skipIf(root.skip)('tap on the loopback of a test namespace', () => {
     expect(netnsList()).not.toContain(NS);
   });
 
-  it('forges a RST to the server by profile: the server's connection ends at once and its socket is gone', async () => {
+  it("forges a RST to the server by profile: the server's connection ends at once and its socket is gone", async () => {
     const profile = join(tmp, 'rst-on-data.yaml');
     writeFileSync(
       profile,
