@@ -1,6 +1,6 @@
 // Reference forwarder for the bench: the smallest Node bridge over tcpmitm's
 // own packet addon (the same openPacketPort the session uses: batched
-// recvmmsg in, one copy, batched sendmmsg out), with no decoding, tracking,
+// recvmmsg in, views of the receive slab, batched sendmmsg out), with no decoding, tracking,
 // rules or events — the floor under tcpmitm's own cost on its real I/O path.
 // Runs inside the middle namespace: node bench/packet-bridge.js m0 m1
 

@@ -3,7 +3,9 @@ declare module 'tcpmitm-afpacket' {
   /** An open AF_PACKET socket; only the functions below may touch it. */
   export type PortHandle = { readonly __afpacket: unique symbol };
   /**
-   * Binds a promiscuous packet socket to `ifname` and starts reading. Each
+   * Binds a promiscuous packet socket to `ifname` and starts reading. Throws
+   * an Error with `errno` when the system refuses, or with `hatype` when the
+   * interface is not Ethernet. Each
    * wake-up calls `onBatch(count, 0)` with `meta` holding [offset, length, age in µs since
    * the kernel received it] of
    * `count` frames in `slab` (valid until `onBatch` returns), or

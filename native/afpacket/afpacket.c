@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if_arp.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -140,6 +141,17 @@ static watched_t *watched_get(napi_env env, napi_value v, const char *what) {
   return w;
 }
 
+// Reads a call's arguments (at most 3), the first being an open handle of
+// `what`; NULL (with an exception pending) when that is not so.
+static watched_t *handle_call(napi_env env, napi_callback_info info, napi_value argv[3], const char *what) {
+  size_t argc = 3;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "afpacket: N-API call failed: napi_get_cb_info");
+    return NULL;
+  }
+  return watched_get(env, argv[0], what);
+}
+
 static void watched_close(napi_env env, watched_t *w) {
   w->closing = 1;
   uv_poll_stop(&w->poll);
@@ -209,8 +221,14 @@ static uint32_t frame_age_us(struct msghdr *m, const struct timespec *now) {
 static void on_readable(uv_poll_t *h, int status, int events) {
   port_t *p = h->data;
   if (status < 0) {
+    // libuv says EBADF for any POLLERR; the socket knows the real cause
+    // (ENETDOWN once the interface is gone).
+    int err = -status;
+    int so_error = 0;
+    socklen_t len = sizeof so_error;
+    if (getsockopt(p->w.fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error != 0) err = so_error;
     uv_poll_stop(&p->w.poll);
-    call_batch(p, -1, -status);
+    call_batch(p, -1, err);
     return;
   }
   for (int round = 0; round < MAX_BATCHES_PER_WAKE && !p->w.closing; round++) {
@@ -307,6 +325,21 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return throw_errno(env, failed, err);
   }
   set_opt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);  // Linux >= 4.20; sll_pkttype covers older kernels
+  // Only Ethernet links: the bound address says which kind this one is.
+  struct sockaddr_ll bound;
+  socklen_t bound_len = sizeof bound;
+  if (getsockname(fd, (struct sockaddr *)&bound, &bound_len) == 0 && bound.sll_hatype != ARPHRD_ETHER) {
+    close(fd);
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s: not an Ethernet link (ARPHRD type %u)", ifname, bound.sll_hatype);
+    napi_value text, error, hatype;
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+    napi_create_error(env, NULL, text, &error);
+    napi_create_uint32(env, bound.sll_hatype, &hatype);
+    napi_set_named_property(env, error, "hatype", hatype);
+    napi_throw(env, error);
+    return NULL;
+  }
 
   port_t *p = calloc(1, sizeof *p);
   if (!p) {
@@ -322,16 +355,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return watched_start(env, &p->w, fd, argv[4], "tcpmitm:afpacket", on_readable);
 }
 
-static port_t *get_port(napi_env env, napi_value v) {
-  return (port_t *)watched_get(env, v, "port");
-}
-
 // send(handle, frames: Buffer[], count) -> undefined, or [index, errno, ...] for frames the kernel refused
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  port_t *p = get_port(env, argv[0]);
+  port_t *p = (port_t *)handle_call(env, info, argv, "port");
   if (!p) return NULL;
   uint32_t count;
   CHECK(napi_get_value_uint32(env, argv[2], &count));
@@ -380,10 +407,8 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 
 // drops(handle) -> frames the kernel dropped because the receive buffer was full, since the last call
 static napi_value js_drops(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  port_t *p = get_port(env, argv[0]);
+  napi_value argv[3];
+  port_t *p = (port_t *)handle_call(env, info, argv, "port");
   if (!p) return NULL;
   struct tpacket_stats st;  // reading it resets it (net/packet/af_packet.c)
   socklen_t len = sizeof st;
@@ -394,10 +419,8 @@ static napi_value js_drops(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  port_t *p = get_port(env, argv[0]);
+  napi_value argv[3];
+  port_t *p = (port_t *)handle_call(env, info, argv, "port");
   if (!p) return NULL;
   napi_delete_reference(env, p->slab_ref);
   napi_delete_reference(env, p->meta_ref);
@@ -433,16 +456,10 @@ static napi_value js_alarm_open(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-static alarm_t *get_alarm(napi_env env, napi_value v) {
-  return (alarm_t *)watched_get(env, v, "alarm");
-}
-
 // alarmArm(handle, microseconds from now): replaces any earlier arming; <= 0 fires at once
 static napi_value js_alarm_arm(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  alarm_t *a = get_alarm(env, argv[0]);
+  napi_value argv[3];
+  alarm_t *a = (alarm_t *)handle_call(env, info, argv, "alarm");
   if (!a) return NULL;
   double us;
   CHECK(napi_get_value_double(env, argv[1], &us));
@@ -456,10 +473,8 @@ static napi_value js_alarm_arm(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_alarm_cancel(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  alarm_t *a = get_alarm(env, argv[0]);
+  napi_value argv[3];
+  alarm_t *a = (alarm_t *)handle_call(env, info, argv, "alarm");
   if (!a) return NULL;
   struct itimerspec off = {0};
   timerfd_settime(a->w.fd, 0, &off, NULL);
@@ -468,10 +483,8 @@ static napi_value js_alarm_cancel(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_alarm_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  alarm_t *a = get_alarm(env, argv[0]);
+  napi_value argv[3];
+  alarm_t *a = (alarm_t *)handle_call(env, info, argv, "alarm");
   if (!a) return NULL;
   watched_close(env, &a->w);
   return NULL;

@@ -101,7 +101,7 @@ export class Runtime {
     this.ports[port].send(frame);
   }
 
-  /** A frame the device refuses (e.g. larger than its MTU) is reported, not fatal; the first ten, not a flood. */
+  /** A port's trouble (a frame the device refuses, frames the kernel dropped) is reported, not fatal; the first ten, not a flood. */
   private warn(message: string): void {
     if (this.portErrors++ < 10) this.bus.emit({ type: 'warning', t: this.elapsed(), message });
   }

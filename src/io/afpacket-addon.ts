@@ -6,6 +6,9 @@ import { ExitCode, TcpmitmError } from '../cli/errors.js';
 
 export type AfPacketAddon = typeof import('tcpmitm-afpacket');
 
+/** What to run when the addon does not load (said by preflight and by the loader). */
+export const BUILD_ADDON_HINT = 'build it with: npm rebuild tcpmitm-afpacket (it needs g++ make python3: sudo apt-get install -y g++ make python3)';
+
 let addon: AfPacketAddon | undefined;
 
 export function loadAfPacket(): AfPacketAddon {
@@ -18,7 +21,7 @@ export function loadAfPacket(): AfPacketAddon {
       'E_NATIVE',
       `tcpmitm's packet addon does not load: ${(err as Error).message.split('\n')[0]}`,
       ExitCode.Runtime,
-      'build it: npm rebuild tcpmitm-afpacket (needs g++ make python3: sudo apt-get install -y g++ make python3)',
+      BUILD_ADDON_HINT,
     );
   }
 }

@@ -57,7 +57,10 @@ export function openPacketPort(dev: string, onFrame: FrameHandler, onError: Port
   try {
     handle = native.open(dev, slab, meta, SLOT_BYTES, onBatch);
   } catch (err) {
-    const e = err as Error & { errno?: number };
+    const e = err as Error & { errno?: number; hatype?: number };
+    // The engine decodes Ethernet frames: a loopback, tun or other link would
+    // hand it something else (libpcap's link type, checked the same way).
+    if (e.hatype !== undefined) throw new TcpmitmError('E_LINKTYPE', `${dev} is not an Ethernet interface (ARPHRD type ${e.hatype})`, ExitCode.Usage);
     throw new TcpmitmError(
       'E_CAPTURE',
       `cannot capture on ${dev}: ${e.message}`,

@@ -10,6 +10,7 @@ import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
+import { BUILD_ADDON_HINT, loadAfPacket } from '../io/afpacket-addon.js';
 
 /** Linux capability bits (include/uapi/linux/capability.h). */
 export const CAP = { NET_ADMIN: 12, NET_RAW: 13, SYS_ADMIN: 21 } as const;
@@ -70,21 +71,22 @@ export const systemProbes: PreflightProbes = {
       }
     });
     if (!unversioned) return false;
-    return loads('cap');
+    try {
+      createRequire(import.meta.url)('cap');
+      return true;
+    } catch {
+      return false;
+    }
   },
   packetAddonLoadable() {
-    return loads('tcpmitm-afpacket');
+    try {
+      loadAfPacket();
+      return true;
+    } catch {
+      return false;
+    }
   },
 };
-
-function loads(module: string): boolean {
-  try {
-    createRequire(import.meta.url)(module);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function has(mask: bigint, bit: number): boolean {
   return ((mask >> BigInt(bit)) & 1n) === 1n;
@@ -139,7 +141,7 @@ export function preflightProblems(probes: PreflightProbes, needs: PreflightNeeds
         'E_MISSING_DEP',
         "tcpmitm's packet addon (native/afpacket) is not built",
         ExitCode.Usage,
-        'build it with: npm rebuild tcpmitm-afpacket (it needs g++ make python3: sudo apt-get install -y g++ make python3)',
+        BUILD_ADDON_HINT,
       ),
     );
   }

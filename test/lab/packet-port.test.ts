@@ -5,7 +5,8 @@
 // kernel moves out of every received frame, is put back; a frame the device
 // refuses is reported and does not stop the others; a port does not read its
 // own frames back; frames the kernel drops while the loop is busy are
-// reported; a missing interface is a clear error.
+// reported; a missing or non-Ethernet interface is a clear error, and one that
+// goes away under an open port is reported.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -32,6 +33,7 @@ interface ProbeResult {
   errors: string[];
   ages: { arrived: number; ageMs: number }[];
   openError?: { code: string; exitCode: number; message: string };
+  linkError?: { code: string; exitCode: number; message: string };
 }
 
 describe.skipIf(root.skip)('packet port on a veth pair', () => {
@@ -106,5 +108,16 @@ describe.skipIf(root.skip)('packet port on a veth pair', () => {
   it('names a missing interface as a usage error', () => {
     expect(result.openError).toMatchObject({ code: 'E_CAPTURE', exitCode: 2 });
     expect(result.openError!.message).toContain('nosuchdev0');
+  });
+
+  it('refuses an interface that is not Ethernet (the loopback), as a usage error', () => {
+    expect(result.linkError).toMatchObject({ code: 'E_LINKTYPE', exitCode: 2, message: 'lo is not an Ethernet interface (ARPHRD type 772)' });
+  });
+
+  // Last: it deletes the veth pair.
+  it('reports an interface that goes away under an open port', () => {
+    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, PROBE, join(REPO, 'dist'), 'gone'], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { errors: string[] }).errors).toEqual([expect.stringMatching(/^reading vb stopped: Network is down$/)]);
   });
 });

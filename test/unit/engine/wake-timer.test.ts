@@ -4,7 +4,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { WakeTimer, type Alarm } from '../../../src/engine/wake-timer.js';
+import { WakeTimer, timeoutAlarm, type Alarm } from '../../../src/engine/wake-timer.js';
 
 function scripted() {
   const calls: string[] = [];
@@ -54,5 +54,19 @@ describe('WakeTimer', () => {
     w.stop();
     w.set(t);
     expect(a.calls).toEqual(['arm later', 'cancel', 'close']);
+  });
+
+  it('on setTimeout (the fallback without the native alarm): fires once, not before its deadline; stop silences it', async () => {
+    const fired: number[] = [];
+    const w = new WakeTimer((now) => fired.push(now), timeoutAlarm);
+    const t = performance.now() + 5;
+    w.set(t);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(fired).toHaveLength(1);
+    expect(fired[0]).toBeGreaterThanOrEqual(t);
+    w.set(performance.now() + 5);
+    w.stop();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(fired).toHaveLength(1);
   });
 });
