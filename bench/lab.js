@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLab, labExists, removeLab } from '../dist/lab/topology.js';
 import { netnsPids, runOk, run } from '../dist/lab/netns.js';
-import { resolveProfile } from '../dist/lab/profile-choice.js';
+import { resolveProfile } from '../dist/session/profile-choice.js';
 import { SESSION_NODE_FLAGS } from '../dist/lab/inner-config.js';
 
 const INNER_MAIN = fileURLToPath(new URL('../dist/lab/inner-main.js', import.meta.url));

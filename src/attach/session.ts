@@ -6,10 +6,10 @@
 import { Runtime } from '../engine/runtime.js';
 import { openPacketPort } from '../io/packet-port.js';
 import { PcapngWriter } from '../io/pcapng-writer.js';
-import { preflight } from '../lab/preflight.js';
-import { compileChosen, resolveProfile, type ChosenProfile } from '../lab/profile-choice.js';
+import { preflight } from '../session/preflight.js';
+import { compileChosen, resolveProfile, type ChosenProfile } from '../session/profile-choice.js';
 import { attachPreflight } from './preflight.js';
-import { RunShell, type RunEnd } from '../io/run-shell.js';
+import { RunShell, type RunEnd } from '../session/run-shell.js';
 import { ExitCode } from '../cli/errors.js';
 
 export interface AttachOptions {

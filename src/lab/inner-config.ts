@@ -2,7 +2,7 @@
 // (as JSON in the TCPMITM_INNER environment variable).
 
 import type { LabRunOptions } from './run-options.js';
-import type { ChosenProfile } from './profile-choice.js';
+import type { ChosenProfile } from '../session/profile-choice.js';
 
 /**
  * Node flags of the session process. V8's memory reducer starts a full

@@ -6,7 +6,7 @@ import { ExitCode, TcpmitmError, UsageError } from '../cli/errors.js';
 import { exitStatus, listNetns, spawnInNetns } from './netns.js';
 import { listRecords, ownerAlive, readRecord, type LabRecord } from './registry.js';
 import { labExists, namespacesOf, parseSide, removeLab } from './topology.js';
-import { preflight } from './preflight.js';
+import { preflight } from '../session/preflight.js';
 
 export interface LabStatus {
   readonly id: string;

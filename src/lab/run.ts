@@ -8,9 +8,9 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LabRunOptions } from './run-options.js';
 import { createLab, type Lab } from './topology.js';
-import { preflight } from './preflight.js';
+import { preflight } from '../session/preflight.js';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
-import { resolveProfile } from './profile-choice.js';
+import { resolveLabProfile } from './peer-args.js';
 import { SESSION_NODE_FLAGS, type InnerConfig } from './inner-config.js';
 
 /** A closed terminal (hang-up) must not crash us before the lab is removed. */
@@ -27,7 +27,7 @@ function ignoreClosedTerminal(): () => void {
 export async function runLab(opts: LabRunOptions): Promise<number> {
   preflight({ namespaces: true, capture: 'packet-addon' });
   // A bad profile never starts a run (exit 2, with file:line:col).
-  const profile = await resolveProfile(opts.profile ?? 'passthrough', opts.set);
+  const profile = await resolveLabProfile(opts.profile ?? 'passthrough', opts.set);
 
   let lab: Lab | undefined;
   let stopping = false;

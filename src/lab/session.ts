@@ -8,20 +8,20 @@ import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 import { Runtime } from '../engine/runtime.js';
 import { openPacketPort } from '../io/packet-port.js';
-import { RunShell, type RunEnd } from '../io/run-shell.js';
+import { RunShell, type RunEnd } from '../session/run-shell.js';
 import { PcapngWriter } from '../io/pcapng-writer.js';
-import { KernelJoin } from '../engine/kernel-join.js';
 import type { TcpmitmEvent, AppEvent } from '../engine/events.js';
 import type { Endpoint } from '../tcp/state.js';
 import { spawnInNetns } from './netns.js';
 import { parsePeerLine } from './peers/format.js';
 import { parseProcTcp } from '../io/proc-net-tcp.js';
-import { startKernelProbe, type KernelProbe } from '../io/kernel-probe.js';
+import { startKernelView } from '../session/kernel-view.js';
 import type { InnerConfig } from './inner-config.js';
-import { compileChosen, resolveProfile, type ChosenProfile } from './profile-choice.js';
+import { compileChosen, type ChosenProfile } from '../session/profile-choice.js';
+import { resolveLabProfile } from './peer-args.js';
 import { ExitCode, TcpmitmError, formatError } from '../cli/errors.js';
 import { LAB_ADDRESSES } from './topology.js';
-import { checkExpectations } from './expectations.js';
+import { checkExpectations } from '../session/expectations.js';
 
 /** Events kept for the expectation check at the end of a run. */
 const MAX_RECORDED = 200_000;
@@ -63,7 +63,7 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
       bus,
       elapsed: () => runtime.elapsed(),
       control: (cmd) => runtime.control(cmd),
-      setProfile: async (name) => runtime.setDecider(compileChosen(await resolveProfile(name))),
+      setProfile: async (name) => runtime.setDecider(compileChosen(await resolveLabProfile(name))),
       stats: () => runtime.engine.stats,
     },
     {
@@ -77,29 +77,11 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
     },
   ));
 
-  // The kernel's own view, joined to our connections (nothing to join without a probe).
-  const join = new KernelJoin(50);
-  let probe: KernelProbe | undefined;
-  let disagreementTimer: NodeJS.Timeout | undefined;
-  if (opts.kernelProbe !== 'off') {
-    bus.subscribe('kernel-join', (ev) => {
-      for (const k of join.onEvent(ev)) bus.emit(k);
-    }, { passSegments: false });
-    probe = await startKernelProbe({
-      source: opts.kernelProbe,
-      labId: cfg.lab.id,
-      pids: cfg.lab.holderPids,
-      now: () => runtime.elapsed(),
-      onChange: (obs) => {
-        const ev = join.onKernel(obs);
-        if (ev) bus.emit(ev);
-      },
-      onWarning: (message) => bus.emit({ type: 'warning', t: runtime.elapsed(), message }),
-    });
-    disagreementTimer = setInterval(() => {
-      for (const d of join.check(runtime.elapsed())) bus.emit(d);
-    }, 10);
-  }
+  // The kernel's own view beside the inference (nothing to compare without a probe).
+  const kernel =
+    opts.kernelProbe === 'off'
+      ? undefined
+      : await startKernelView({ source: opts.kernelProbe, labId: cfg.lab.id, pids: cfg.lab.holderPids, bus, elapsed: () => runtime.elapsed() });
 
   bus.emit({
     type: 'start',
@@ -140,7 +122,7 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   } finally {
     stopWaiting.abort();
     for (const p of peers) stopPeer(p.child);
-    clearInterval(disagreementTimer);
+    await kernel?.stop();
     const pending = runtime.engine.pendingSummary();
     if (pending) bus.emit({ type: 'warning', t: runtime.elapsed(), message: pending });
   }
@@ -151,13 +133,12 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   // shown, but the person chose when to stop, so they do not fail the run.
   const peersAreOurs = opts.server === undefined && opts.client === undefined;
   if (end.exitCode === ExitCode.Ok && profile.expect && opts.peers && (peersAreOurs || opts.profile !== undefined)) {
-    const { results, report } = checkExpectations(profile, recorded, runtime.elapsed(), probe !== undefined);
+    const { results, report } = checkExpectations(profile, recorded, runtime.elapsed(), kernel !== undefined);
     for (const r of results) bus.emit(r);
     if (results.some((r) => !r.ok) && end.reason !== 'quit') end = { reason: end.reason, exitCode: ExitCode.Expectations };
     // The report goes to stderr so it never mixes with --json - on stdout.
     if (!opts.ui) process.stderr.write(report + '\n');
   }
-  await probe?.stop();
   // Capture ends before the last counts, so they match the pcapng exactly.
   runtime.close();
   await shell.finish(end);

@@ -2,10 +2,10 @@
 // as observed, forge RSTs by profile or by key. The profile is checked for
 // actions tap mode cannot do before anything is opened.
 
-import { preflight } from '../lab/preflight.js';
-import { compileChosen, resolveProfile } from '../lab/profile-choice.js';
+import { preflight } from '../session/preflight.js';
+import { compileChosen, resolveProfile } from '../session/profile-choice.js';
 import { ExitCode } from '../cli/errors.js';
-import { RunShell, type RunEnd } from '../io/run-shell.js';
+import { RunShell, type RunEnd } from '../session/run-shell.js';
 import { checkTapProfile } from './profile.js';
 import { TapRuntime } from './runtime.js';
 

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLab, removeLab, type Lab } from '../../src/lab/topology.js';
 import { listLabs, removeStaleLabs, labExecCommand, labDownCommand, formatLabTable } from '../../src/lab/manage.js';
 import { registryDir } from '../../src/lab/registry.js';
-import { preflightProblems, type PreflightProbes } from '../../src/lab/preflight.js';
+import { preflightProblems, type PreflightProbes } from '../../src/session/preflight.js';
 import { TcpmitmError } from '../../src/cli/errors.js';
 import { compileForChildren, netnsList, requireRoot, uniqueLabId, until } from '../helpers/lab.js';
 

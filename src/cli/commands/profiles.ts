@@ -62,7 +62,7 @@ export function registerProfiles(program: Command): void {
     .option('--set <key=value>', 'override a parameter (repeatable)', collectSet, [] as string[])
     .action(async (files: string[], flags: { set: string[] }) => {
       const { loadProfileFile } = await import('../../rules/load.js');
-      const { checkPeerArgs } = await import('../../lab/profile-choice.js');
+      const { checkPeerArgs } = await import('../../lab/peer-args.js');
       const overrides = await overridesOf(flags.set);
       const failures: string[] = [];
       for (const f of files) {

@@ -5,8 +5,8 @@
 import type { EventBus } from '../engine/event-bus.js';
 import type { ControlCommand } from '../engine/control.js';
 import type { StatsEvent } from '../engine/events.js';
-import { openJsonl, type JsonlWriter } from './jsonl-writer.js';
-import { textLogWriter } from './text-log.js';
+import { openJsonl, type JsonlWriter } from '../io/jsonl-writer.js';
+import { textLogWriter } from '../io/text-log.js';
 
 export interface ShellOptions {
   readonly ui: boolean;
