@@ -22,7 +22,7 @@ fi
 # namespaces; g++/make/python3 build the native addons (cap, raw-socket, tcpmitm's own).
 pkgs=(libpcap-dev ethtool iproute2 g++ make python3 procps)
 # Tests: tcpdump/tshark read frames back, iperf3, tmux and curl drive the lab and UI.
-(( want_test )) && pkgs+=(tcpdump tshark iperf3 tmux curl)
+(( want_test )) && pkgs+=(tcpdump tshark iperf3 tmux curl python3-junitparser)
 
 missing=()
 for p in "${pkgs[@]}"; do

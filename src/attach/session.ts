@@ -1,7 +1,7 @@
 // One attach run: the lab's inline bridge, engine and sinks over two existing
 // interfaces of the current network namespace (two NICs between real hosts,
 // or veths the user made). No topology, no peers, no kernel probe: the ends
-// are not ours to look into.
+// are not ours to look into, so the verdict checks the inference only.
 
 import { Runtime } from '../engine/runtime.js';
 import { openPacketPort } from '../io/packet-port.js';
@@ -11,16 +11,19 @@ import { compileChosen, resolveProfile, type ChosenProfile } from '../session/pr
 import { attachPreflight } from './preflight.js';
 import { RunShell, type RunEnd } from '../session/run-shell.js';
 import { ExitCode } from '../cli/errors.js';
+import { Verdict, refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
 
 export interface AttachOptions {
   /** The client-side interface (port a) and the server-side one (port b). */
   readonly a: string;
   readonly b: string;
-  readonly profile: string;
+  /** A built-in name or a file; undefined: passthrough, not named by the user. */
+  readonly profile?: string;
   readonly set: Readonly<Record<string, string>>;
   readonly ui: boolean;
   readonly segments: boolean;
   readonly json?: string;
+  readonly junit?: string;
   readonly pcap?: string;
   readonly durationS?: number;
   readonly fixOffloads: boolean;
@@ -32,7 +35,9 @@ export interface AttachOptions {
 export async function runAttach(o: AttachOptions): Promise<number> {
   // Everything that can be refused is checked before anything is opened.
   preflight({ namespaces: false, capture: 'packet-addon' });
-  const profile: ChosenProfile = await resolveProfile(o.profile, o.set);
+  const profile: ChosenProfile = await resolveProfile(o.profile ?? 'passthrough', o.set);
+  const abilities = wireOnlyAbilities('attach', "attach has no kernel probe (the ends' sockets are on other hosts)", o.profile !== undefined);
+  refuseUnanswerable(profile, abilities);
   const checked = attachPreflight({ devs: [o.a, o.b], fixOffloads: o.fixOffloads, force: o.force });
 
   const pcap = o.pcap ? new PcapngWriter({ path: o.pcap, names: { a: o.a, b: o.b } }) : undefined;
@@ -53,6 +58,8 @@ export async function runAttach(o: AttachOptions): Promise<number> {
   }
   const bus = runtime.bus;
   if (pcap) bus.subscribe('pcap', pcap.onEvent, { passSegments: false });
+  const title = `attach ${o.a}⇄${o.b}`;
+  const verdict = new Verdict({ bus, profile, abilities, report: !o.ui, junit: o.junit, title });
   const shell = new RunShell(
     {
       bus,
@@ -68,7 +75,7 @@ export async function runAttach(o: AttachOptions): Promise<number> {
       durationS: o.durationS,
       profileName: profile.name,
       profileNames: profile.builtins,
-      title: `attach ${o.a}⇄${o.b}`,
+      title,
     },
   );
   bus.emit({ type: 'start', t: runtime.elapsed(), mode: 'attach', profile: profile.name, wall: new Date().toISOString() });
@@ -83,6 +90,7 @@ export async function runAttach(o: AttachOptions): Promise<number> {
     runtime.close();
     const pending = runtime.engine.pendingSummary();
     if (pending) bus.emit({ type: 'warning', t: runtime.elapsed(), message: pending });
+    end = verdict.conclude(end, runtime.elapsed());
     await shell.finish(end);
     pcap?.close();
   }

@@ -14,7 +14,8 @@ export function addOutputOptions(cmd: Command, opts: { pcap: boolean }): Command
   cmd
     .option('--no-ui', 'text log instead of the terminal UI (the default when stdout is not a terminal)')
     .option('--segments', 'log one line per segment, like tcpdump')
-    .option('--json <file|->', 'write every event as a JSON line (see docs/events.md)', writableFile(true));
+    .option('--json <file|->', 'write every event as a JSON line (see docs/events.md)', writableFile(true))
+    .option('--junit <file>', "write the verdict as JUnit XML for CI: one testcase per expectation and per program's exit", writableFile(false));
   if (opts.pcap) cmd.option('--pcap <file>', 'write a pcapng of both sides, with a comment on every packet tcpmitm acted on', writableFile(false));
   return cmd.option('--duration <s>', 'end the run after this many seconds', numberIn(0.1, 86_400));
 }

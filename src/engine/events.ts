@@ -114,14 +114,41 @@ export interface AppEvent {
   readonly detail?: string;
 }
 
+/**
+ * One check of the run's verdict: a profile expectation, or a peer command's
+ * exit. `not-checked`: this run cannot answer it (e.g. `app` events with a
+ * custom --client command); it is neither a failure nor a pass.
+ */
+export type CheckStatus = 'met' | 'failed' | 'not-checked';
+
 export interface ExpectationEvent {
   readonly type: 'expectation';
   readonly t: number;
+  readonly status: CheckStatus;
+  /** status === 'met' (kept for older scripts: a check not made is not ok). */
   readonly ok: boolean;
-  /** "client states (kernel)", "server app": what was checked. */
+  /** "client states (kernel)", "server app", "client exit": what was checked. */
   readonly subject: string;
   readonly expected: string;
+  /** What the run showed; for `not-checked`, why it could not be checked. */
   readonly observed: string;
+}
+
+/** A --client/--server command (or built-in peer) has ended. */
+export interface ExitEvent {
+  readonly type: 'exit';
+  readonly t: number;
+  readonly endpoint: Endpoint;
+  /** What ran: the command as given, or "built-in client" / "built-in server". */
+  readonly command: string;
+  /** Its exit status, when it exited (126/127: the shell could not start it). */
+  readonly code?: number;
+  /** The signal that ended it, without "SIG" ("TERM", "KILL"), when one did. */
+  readonly signal?: string;
+  /** `self`: it ended by itself (or by a signal tcpmitm did not send); `tcpmitm`: stopped at the end of the run. */
+  readonly by: 'self' | 'tcpmitm';
+  /** Set when it never ran: the shell's own message ("sh: 1: nosuchclient: not found"). */
+  readonly notStarted?: string;
 }
 
 export interface WarningEvent {
@@ -163,6 +190,7 @@ export type TcpmitmEvent =
   | DisagreementEvent
   | AppEvent
   | ExpectationEvent
+  | ExitEvent
   | WarningEvent
   | StatsEvent
   | EndEvent;

@@ -5,6 +5,7 @@
 import type { Writable } from 'node:stream';
 import type { TcpmitmEvent } from '../engine/events.js';
 import type { TcpState } from '../tcp/state.js';
+import { describeExit } from '../rules/expect.js';
 
 export interface TextLogOptions {
   readonly segments: boolean;
@@ -49,7 +50,10 @@ export class TextLogFormatter {
       case 'app':
         return `${t}  ${pad(ev.endpoint, 6)} app: ${ev.event}${ev.detail ? ` ${ev.detail}` : ''}`;
       case 'expectation':
-        return `${t}  ${ev.ok ? 'PASS' : 'FAIL'} ${ev.subject}: expected ${ev.expected}${ev.ok ? '' : `, observed ${ev.observed}`}`;
+        if (ev.status === 'not-checked') return `${t}  SKIP ${ev.subject}: ${ev.observed}`;
+        return `${t}  ${ev.status === 'met' ? 'PASS' : 'FAIL'} ${ev.subject}: expected ${ev.expected}${ev.status === 'met' ? '' : `, observed ${ev.observed}`}`;
+      case 'exit':
+        return `${t}  ${pad(ev.endpoint, 6)} exit: ${describeExit(ev, { at: false })}  (${ev.command})`;
       case 'warning':
         return `${t}  warning: ${ev.message}`;
       case 'end':

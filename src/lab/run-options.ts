@@ -20,10 +20,14 @@ export interface LabRunOptions {
   readonly segments: boolean;
   /** JSONL destination: a path or "-" for stdout. */
   readonly json?: string;
+  /** JUnit XML destination. */
+  readonly junit?: string;
   readonly pcap?: string;
   /** Cap on the run, seconds. */
   readonly durationS?: number;
   readonly untilClosed: boolean;
+  /** At the end, how long a server still running gets to finish by itself (s). */
+  readonly serverGraceS: number;
   readonly kernelProbe: 'auto' | 'trace' | 'proc' | 'off';
   /** TIME-WAIT length the tracker assumes (Linux: 60 s). */
   readonly timeWaitS: number;

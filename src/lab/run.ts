@@ -11,6 +11,8 @@ import { createLab, type Lab } from './topology.js';
 import { preflight } from '../session/preflight.js';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { resolveLabProfile } from './peer-args.js';
+import { labAbilities } from './abilities.js';
+import { refuseUnanswerable } from '../session/verdict.js';
 import { SESSION_NODE_FLAGS, type InnerConfig } from './inner-config.js';
 
 /** A closed terminal (hang-up) must not crash us before the lab is removed. */
@@ -28,6 +30,8 @@ export async function runLab(opts: LabRunOptions): Promise<number> {
   preflight({ namespaces: true, capture: 'packet-addon' });
   // A bad profile never starts a run (exit 2, with file:line:col).
   const profile = await resolveLabProfile(opts.profile ?? 'passthrough', opts.set);
+  // …nor one that asks what this run can never answer.
+  refuseUnanswerable(profile, labAbilities(opts));
 
   let lab: Lab | undefined;
   let stopping = false;

@@ -1,21 +1,35 @@
 // Checks a profile's `expect` against the event stream of a run: per endpoint,
 // the expected states must appear in order (a subsequence) in what the
-// inference and/or the kernel probe observed, and the built-in peers' app events
-// likewise. Pure: events in, ExpectationEvents and a readable report out.
+// inference and/or the kernel probe observed, the built-in peers' app events
+// likewise, and each end's program must exit as expected (0 by default). What
+// this run cannot answer is `not-checked`, never a pass or a failure. Pure:
+// events in, ExpectationEvents and a readable report out.
 
 import type { Endpoint } from '../tcp/state.js';
-import type { ExpectationEvent, StateSource, TcpmitmEvent } from '../engine/events.js';
-import { durationMs, type EndpointExpect, type Expect, type Profile } from './schema.js';
+import type { CheckStatus, ExitEvent, ExpectationEvent, StateSource, TcpmitmEvent } from '../engine/events.js';
+import { SIGNAL_NAMES, durationMs, type EndpointExpect, type Expect, type Profile } from './schema.js';
 import { describeRule } from './match.js';
+
+/** Why a check cannot be made in this run, or `true` when it can. */
+export type Answerable = true | string;
 
 export interface CheckOptions {
   /** Event time (seconds) stamped on the results; default: the last event's. */
   readonly t?: number;
   /**
-   * Whether a kernel probe ran. When false, `source: both` checks only the
-   * inference and `source: kernel` fails saying the probe was off.
+   * Whether a kernel probe ran (`true`), else why not ("--kernel-probe off").
+   * Without one, `source: both` checks the inference and reports the kernel
+   * half not-checked; `source: kernel` is not-checked too. Default true.
    */
-  readonly kernelProbe?: boolean;
+  readonly kernel?: Answerable;
+  /** Per end: whether its `app` events come from a built-in peer, else why they cannot be checked. Default true. */
+  readonly app?: Partial<Readonly<Record<Endpoint, Answerable>>>;
+  /**
+   * Per end: whether a program runs there (a built-in peer or a command) whose
+   * exit is part of the verdict, else why none does. Default: no program, no
+   * exit check unless the profile asks for one (then not-checked).
+   */
+  readonly programs?: Partial<Readonly<Record<Endpoint, Answerable>>>;
 }
 
 /**
@@ -100,13 +114,11 @@ function fmtSeen(seen: readonly Seen[]): string {
   return seen.length ? seen.map((s) => `${s.v}@${s.t.toFixed(3)}s`).join(' → ') : '(nothing)';
 }
 
-function checkEndpoint(
-  endpoint: Endpoint,
-  x: EndpointExpect,
-  events: readonly TcpmitmEvent[],
-  t: number,
-  kernelProbe: boolean,
-): ExpectationEvent[] {
+function result(t: number, status: CheckStatus, subject: string, expected: string, observed: string): ExpectationEvent {
+  return { type: 'expectation', t, status, ok: status === 'met', subject, expected, observed };
+}
+
+function checkEndpoint(endpoint: Endpoint, x: EndpointExpect, events: readonly TcpmitmEvent[], t: number, o: CheckOptions): ExpectationEvent[] {
   const out: ExpectationEvent[] = [];
   const conn = x.conn ?? 1;
   const on = conn === 1 ? '' : ` #${conn}`;
@@ -114,12 +126,15 @@ function checkEndpoint(
   const source = x.source ?? 'both';
   const sources: StateSource[] = source === 'both' ? ['inferred', 'kernel'] : [source];
   const push = (subject: string, ok: boolean, expected: string, observed: string): void => {
-    out.push({ type: 'expectation', t, ok, subject, expected, observed });
+    out.push(result(t, ok ? 'met' : 'failed', subject, expected, observed));
   };
+  const kernel = o.kernel ?? true;
 
   for (const src of sources) {
-    if (src === 'kernel' && !kernelProbe) {
-      if (source === 'kernel') push(`${endpoint}${on} states (kernel)`, false, (x.states ?? []).join(' → '), 'kernel probe was off');
+    if (src === 'kernel' && kernel !== true) {
+      const why = `not checked: ${kernel}`;
+      if (x.states !== undefined) out.push(result(t, 'not-checked', `${endpoint}${on} states (kernel)`, x.states.join(' → '), why));
+      if (x.not !== undefined && x.not.length > 0) out.push(result(t, 'not-checked', `${endpoint}${on} never (kernel)`, `none of ${x.not.join(', ')}`, why));
       continue;
     }
     const seen = statesOf(events, conn, endpoint, src);
@@ -159,7 +174,10 @@ function checkEndpoint(
       );
     }
   }
-  if (x.app !== undefined) {
+  const app = o.app?.[endpoint] ?? true;
+  if (x.app !== undefined && app !== true) {
+    out.push(result(t, 'not-checked', `${endpoint} app`, x.app.join(' → '), `not checked: ${app}`));
+  } else if (x.app !== undefined) {
     const seen = appOf(events, endpoint);
     const want = x.app.map((v) => ({ v, optional: false }));
     const r = matchSubsequence(want, seen, false);
@@ -174,21 +192,68 @@ function checkEndpoint(
   return out;
 }
 
-/** One ExpectationEvent per thing checked (endpoint × source × states/not/app). */
+/** The exit a profile asks of one end's program: `exit` (default 0) or `signal`. */
+function wantedExit(x: EndpointExpect | undefined): { text: string; accepts: (e: ExitEvent) => boolean } {
+  if (x?.signal !== undefined) {
+    const sig = x.signal;
+    return { text: `killed by SIG${sig}`, accepts: (e) => e.by === 'self' && (e.signal ?? shellSignal(e.code)) === sig };
+  }
+  const code = x?.exit ?? 0;
+  if (code === 'any') return { text: 'any end', accepts: () => true };
+  // Stopped by tcpmitm at the end of the run: it had not failed by then.
+  if (code === 0) return { text: 'exit 0', accepts: (e) => e.by === 'tcpmitm' || (e.code === 0 && e.signal === undefined) };
+  if (code === 'nonzero') return { text: 'a non-zero exit', accepts: (e) => e.by === 'self' && e.code !== undefined && e.code !== 0 };
+  return { text: `exit ${code}`, accepts: (e) => e.by === 'self' && e.code === code };
+}
+
+/**
+ * The signal behind a shell's exit status: bash and dash report a command
+ * killed by signal n as 128+n (the Linux numbers, in SIGNAL_NAMES' order).
+ */
+export function shellSignal(code: number | undefined): string | undefined {
+  return code !== undefined && code > 128 ? SIGNAL_NAMES[code - 129] : undefined;
+}
+
+/** "exit 7", "killed by SIGKILL", "stopped by tcpmitm (SIGTERM)", "could not start: …"; with `at`, the time too. */
+export function describeExit(e: ExitEvent, opts: { at?: boolean } = {}): string {
+  const at = opts.at === false ? '' : ` at ${e.t.toFixed(3)}s`;
+  if (e.notStarted !== undefined) return `could not start (exit ${e.code ?? '?'}): ${e.notStarted}`;
+  if (e.by === 'tcpmitm') return `still running at the end of the run: stopped by tcpmitm (SIG${e.signal ?? 'TERM'})${at}`;
+  if (e.signal !== undefined) return `killed by SIG${e.signal}${at}`;
+  const sig = shellSignal(e.code);
+  return `exit ${e.code ?? '?'}${sig ? ` (the shell's way of saying: killed by SIG${sig})` : ''}${at}`;
+}
+
+function checkExit(endpoint: Endpoint, x: EndpointExpect | undefined, events: readonly TcpmitmEvent[], t: number, program: Answerable | undefined): ExpectationEvent | undefined {
+  const asked = x?.exit !== undefined || x?.signal !== undefined;
+  const want = wantedExit(x);
+  if (program !== true) {
+    // No program of ours runs at this end: nothing to check unless the profile asked.
+    return asked ? result(t, 'not-checked', `${endpoint} exit`, want.text, `not checked: ${program ?? `no program runs at the ${endpoint} end`}`) : undefined;
+  }
+  let exit: ExitEvent | undefined;
+  for (const e of events) if (e.type === 'exit' && e.endpoint === endpoint) exit = e;
+  if (exit === undefined) return result(t, 'failed', `${endpoint} exit`, want.text, 'no exit seen');
+  const ok = exit.notStarted === undefined && want.accepts(exit);
+  return result(t, ok ? 'met' : 'failed', `${endpoint} exit`, want.text, `${exit.command}: ${describeExit(exit)}`);
+}
+
+/** One ExpectationEvent per thing checked (endpoint × source × states/not/app, and each program's exit). */
 export function check(expect: Expect | undefined, events: readonly TcpmitmEvent[], opts: CheckOptions = {}): ExpectationEvent[] {
-  if (!expect) return [];
   const t = opts.t ?? (events.length ? events[events.length - 1]!.t : 0);
-  const kernelProbe = opts.kernelProbe ?? true;
   const out: ExpectationEvent[] = [];
   for (const ep of ['client', 'server'] as const) {
-    const x = expect[ep];
-    if (x) out.push(...checkEndpoint(ep, x, events, t, kernelProbe));
+    const x = expect?.[ep];
+    if (x) out.push(...checkEndpoint(ep, x, events, t, opts));
+    const exit = checkExit(ep, x, events, t, opts.programs?.[ep]);
+    if (exit) out.push(exit);
   }
   return out;
 }
 
+/** No check failed (not-checked ones neither pass nor fail). */
 export function allMet(results: readonly ExpectationEvent[]): boolean {
-  return results.every((r) => r.ok);
+  return results.every((r) => r.status !== 'failed');
 }
 
 /** Per rule (1-based): how many segments it decided, by verdict, and its action events. */
@@ -206,18 +271,25 @@ export function ruleCounts(events: readonly TcpmitmEvent[]): Map<number, Map<str
   return counts;
 }
 
+/** "all 4 checks met", "1 of 5 checks failed, 2 not checked", "no checks". */
+export function summarize(results: readonly ExpectationEvent[]): string {
+  const n = (st: CheckStatus): number => results.filter((r) => r.status === st).length;
+  const failed = n('failed');
+  const skipped = n('not-checked');
+  const made = results.length - skipped;
+  const head = made === 0 ? 'no checks made' : failed === 0 ? `all ${made} checks met` : `${failed} of ${made} checks failed`;
+  return skipped === 0 ? head : `${head}, ${skipped} not checked`;
+}
+
 /**
  * The text printed at the end of a run (and on exit 3): each check with
  * expected vs observed, then which rule fired how often.
  */
 export function formatReport(profile: Pick<Profile, 'name' | 'rules'>, results: readonly ExpectationEvent[], events: readonly TcpmitmEvent[]): string {
   const lines: string[] = [];
-  const failed = results.filter((r) => !r.ok).length;
-  lines.push(
-    `profile ${profile.name}: ${results.length === 0 ? 'no expectations' : failed === 0 ? `all ${results.length} expectations met` : `${failed} of ${results.length} expectations failed`}`,
-  );
+  lines.push(`profile ${profile.name}: ${summarize(results)}`);
   for (const r of results) {
-    lines.push(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.subject}`);
+    lines.push(`  ${r.status === 'met' ? 'ok  ' : r.status === 'failed' ? 'FAIL' : 'SKIP'} ${r.subject}`);
     lines.push(`         expected: ${r.expected}`);
     lines.push(`         observed: ${r.observed}`);
   }

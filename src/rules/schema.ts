@@ -79,6 +79,12 @@ function listOf<T extends z.ZodType>(item: T, expected: string) {
   return z.array(item, { error: notA(expected) });
 }
 
+/** Linux signal names without "SIG", as `expect.<end>.signal` takes them (signal(7)). */
+export const SIGNAL_NAMES = [
+  'HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FPE', 'KILL', 'USR1', 'SEGV', 'USR2', 'PIPE', 'ALRM', 'TERM',
+  'STKFLT', 'CHLD', 'CONT', 'STOP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH', 'IO', 'PWR', 'SYS',
+] as const;
+
 export const EndpointSchema = z.enum(['client', 'server'], { error: oneOfMsg('endpoint', ['client', 'server']) });
 export const StateSchema = z.enum(TCP_STATES, { error: oneOfMsg('TCP state', TCP_STATES) });
 export const RoleSchema = z.enum(ROLES, { error: oneOfMsg('role', ROLES) });
@@ -264,9 +270,21 @@ export const EndpointExpectSchema = strict(
       .optional()
       .describe('application events of the built-in peer, in this order (a subsequence)'),
     conn: intIn(1, Number.MAX_SAFE_INTEGER, 'a connection number from 1').optional().describe('which connection (default 1, the first)'),
+    exit: z
+      .union([intIn(0, 255, 'an exit status from 0 to 255'), z.enum(['nonzero', 'any'])], {
+        error: (iss) => `${show(iss.input)} is not an exit status; expected a number from 0 to 255, 'nonzero' or 'any'`,
+      })
+      .optional()
+      .describe("how this end's program must exit by itself (default 0); 'any': not checked"),
+    signal: z
+      .enum(SIGNAL_NAMES, { error: oneOfMsg('signal', SIGNAL_NAMES) })
+      .optional()
+      .describe('the signal, not sent by tcpmitm, that must end this end\'s program instead of an exit (e.g. KILL)'),
   },
   'an expectation',
-);
+).refine((x) => !(x.exit !== undefined && x.signal !== undefined), {
+  error: 'has both exit and signal; expected at most one: a program either exits or is killed',
+});
 
 export const ExpectSchema = strict(
   { client: EndpointExpectSchema.optional(), server: EndpointExpectSchema.optional() },

@@ -14,6 +14,8 @@ export interface ChosenProfile {
   readonly profile: Profile;
   readonly lab?: Profile['lab'];
   readonly expect?: Profile['expect'];
+  /** One of tcpmitm's own (profiles/): its expectations describe the built-in peers. */
+  readonly builtin: boolean;
   /** Built-in profile names, for the UI's picker. */
   readonly builtins: string[];
 }
@@ -26,6 +28,7 @@ export async function resolveProfile(nameOrPath: string, set: Readonly<Record<st
     profile: loaded.profile,
     lab: loaded.profile.lab,
     expect: loaded.profile.expect,
+    builtin: loaded.builtin,
     builtins: builtinProfileNames(),
   };
 }

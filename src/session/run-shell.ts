@@ -1,12 +1,15 @@
 // What every run shares (lab, attach, tap): the text log or the terminal UI,
 // the JSONL log, a stats event each second, and the conditions that end the
 // run (Ctrl-C, SIGTERM, SIGHUP, q in the UI, --duration, or the caller's own).
+// A run that ended by itself keeps the UI's final screen, verdict on it,
+// until q.
 
 import type { EventBus } from '../engine/event-bus.js';
 import type { ControlCommand } from '../engine/control.js';
 import type { StatsEvent } from '../engine/events.js';
 import { openJsonl, type JsonlWriter } from '../io/jsonl-writer.js';
 import { textLogWriter } from '../io/text-log.js';
+import type { QuitHow } from '../ui/keys.js';
 
 export interface ShellOptions {
   readonly ui: boolean;
@@ -44,16 +47,29 @@ export class RunShell {
   private jsonl: JsonlWriter | undefined;
   private ui: { unmount(): void; waitUntilExit(): Promise<void> } | undefined;
   private readonly statsTimer: NodeJS.Timeout;
-  private quitRequested: (() => void) | undefined;
-  private readonly quit: Promise<void>;
+  /** Resolvers of whoever waits for the person to end the run in the UI (q, Ctrl-C, or the UI's end). */
+  private quitWaiters: ((how: QuitHow) => void)[] = [];
   private readonly offSignals: (() => void)[] = [];
+  /** Resolves on the first SIGINT/SIGTERM/SIGHUP after the shell was made. */
+  private readonly signalled: Promise<RunEnd>;
+  /** How the run ended, as far as the shell saw it. */
+  private endedBy: 'signal' | 'quit' | 'other' = 'other';
 
   constructor(
     private readonly target: ShellTarget,
     private readonly opts: ShellOptions,
   ) {
     const bus = target.bus;
-    this.quit = new Promise<void>((resolve) => (this.quitRequested = resolve));
+    // `on`, not `once`: a terminal's Ctrl-C can reach us twice (directly and
+    // passed on by the lab's supervisor); a second delivery must not fall back
+    // to the default action (death before the log is flushed).
+    this.signalled = new Promise<RunEnd>((resolve) => {
+      for (const [sig, reason, exitCode] of SIGNALS) {
+        const fn = (): void => resolve({ reason, exitCode });
+        process.on(sig, fn);
+        this.offSignals.push(() => process.off(sig, fn));
+      }
+    });
     if (opts.json) {
       const jsonl = openJsonl(opts.json);
       this.jsonl = jsonl;
@@ -81,7 +97,9 @@ export class RunShell {
         }
         t.control(cmd);
       },
-      onQuit: () => this.quitRequested?.(),
+      onQuit: (how) => {
+        for (const w of this.quitWaiters.splice(0)) w(how);
+      },
       labId: this.opts.title,
       profileName: this.opts.profileName,
       profileNames: [...this.opts.profileNames],
@@ -93,19 +111,18 @@ export class RunShell {
     this.target.bus.emit({ type: 'stats', t: this.target.elapsed(), ...this.target.stats() });
   }
 
-  /** Resolves with why the run ended: a signal, q in the UI, or --duration. */
-  async waitForEnd(extra: Promise<string>[] = []): Promise<RunEnd> {
-    // `on`, not `once`: a terminal's Ctrl-C can reach us twice (directly and
-    // passed on by the lab's supervisor); a second delivery must not fall back
-    // to the default action (death before the log is flushed).
-    const signalled = new Promise<RunEnd>((resolve) => {
-      for (const [sig, reason, exitCode] of SIGNALS) {
-        const fn = () => resolve({ reason, exitCode });
-        process.on(sig, fn);
-        this.offSignals.push(() => process.off(sig, fn));
-      }
-    });
-    const ends: Promise<RunEnd>[] = [signalled, this.quit.then(() => ({ reason: 'quit', exitCode: 0 })), ...extra.map((p) => p.then((reason) => ({ reason, exitCode: 0 })))];
+  /** Resolves with why the run ended: a signal, q in the UI, --duration, or one of the caller's own ends (a reason alone means exit 0). */
+  async waitForEnd(extra: Promise<RunEnd | string>[] = []): Promise<RunEnd> {
+    const signalled = this.signalled;
+    const ends: Promise<RunEnd>[] = [
+      signalled.then((e) => ((this.endedBy = 'signal'), e)),
+      // Ctrl-C in the UI is a key, not a signal, but it is the same interrupt.
+      this.nextQuit().then((how) => {
+        this.endedBy = how === 'quit' ? 'quit' : 'signal';
+        return how === 'quit' ? { reason: 'quit', exitCode: 0 } : { reason: 'interrupted (Ctrl-C)', exitCode: 130 };
+      }),
+      ...extra.map((p) => p.then((e) => (typeof e === 'string' ? { reason: e, exitCode: 0 } : e))),
+    ];
     let timer: NodeJS.Timeout | undefined;
     const d = this.opts.durationS;
     if (d !== undefined) ends.push(new Promise((r) => (timer = setTimeout(() => r({ reason: `duration ${d}s reached`, exitCode: 0 }), d * 1000))));
@@ -116,17 +133,27 @@ export class RunShell {
     }
   }
 
-  /** After the capture is closed: the final stats and end events, then the sinks close. */
+  private nextQuit(): Promise<QuitHow> {
+    return new Promise((resolve) => this.quitWaiters.push(resolve));
+  }
+
+  /**
+   * After the capture is closed: the final stats and end events, then the
+   * sinks close. With the UI, a run that ended by itself (duration, all
+   * closed, an error) keeps its final screen, verdict on it, until q (or
+   * Ctrl-C, or the UI's end); after q or a signal it closes at once.
+   */
   async finish(end: RunEnd): Promise<void> {
     clearInterval(this.statsTimer);
     this.emitStats();
     this.target.bus.emit({ type: 'end', t: this.target.elapsed(), reason: end.reason, exitCode: end.exitCode });
-    for (const off of this.offSignals) off();
     this.jsonl?.close();
     if (this.ui) {
+      if (this.endedBy === 'other') await Promise.race([this.nextQuit(), this.signalled]);
       // The UI's last frame comes before anything printed after it.
       this.ui.unmount();
       await this.ui.waitUntilExit();
     }
+    for (const off of this.offSignals) off();
   }
 }

@@ -8,15 +8,18 @@ import { ExitCode } from '../cli/errors.js';
 import { RunShell, type RunEnd } from '../session/run-shell.js';
 import { checkTapProfile } from './profile.js';
 import { TapRuntime } from './runtime.js';
+import { Verdict, refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
 
 export interface TapOptions {
   readonly iface: string;
   readonly port?: number;
-  readonly profile: string;
+  /** A built-in name or a file; undefined: passthrough, not named by the user. */
+  readonly profile?: string;
   readonly set: Readonly<Record<string, string>>;
   readonly ui: boolean;
   readonly segments: boolean;
   readonly json?: string;
+  readonly junit?: string;
   readonly durationS?: number;
   readonly timeWaitS: number;
   readonly finTimeoutS: number;
@@ -24,8 +27,10 @@ export interface TapOptions {
 
 export async function runTap(o: TapOptions): Promise<number> {
   preflight({ namespaces: false, capture: 'libpcap' });
-  const profile = await resolveProfile(o.profile, o.set);
+  const profile = await resolveProfile(o.profile ?? 'passthrough', o.set);
   checkTapProfile(profile.profile, profile.file);
+  const abilities = wireOnlyAbilities('tap', 'tap has no kernel probe', o.profile !== undefined);
+  refuseUnanswerable(profile, abilities);
   const runtime = new TapRuntime({
     iface: o.iface,
     port: o.port,
@@ -33,6 +38,8 @@ export async function runTap(o: TapOptions): Promise<number> {
     timeWaitMs: o.timeWaitS * 1000,
     finTimeoutMs: o.finTimeoutS * 1000,
   });
+  const title = `tap ${o.iface}${o.port !== undefined ? `:${o.port}` : ''}`;
+  const verdict = new Verdict({ bus: runtime.bus, profile, abilities, report: !o.ui, junit: o.junit, title });
   const shell = new RunShell(
     {
       bus: runtime.bus,
@@ -52,7 +59,7 @@ export async function runTap(o: TapOptions): Promise<number> {
       durationS: o.durationS,
       profileName: profile.name,
       profileNames: profile.builtins,
-      title: `tap ${o.iface}${o.port !== undefined ? `:${o.port}` : ''}`,
+      title,
     },
   );
   runtime.bus.emit({ type: 'start', t: runtime.elapsed(), mode: 'tap', profile: profile.name, wall: new Date().toISOString() });
@@ -62,6 +69,7 @@ export async function runTap(o: TapOptions): Promise<number> {
     end = await shell.waitForEnd();
   } finally {
     runtime.close();
+    end = verdict.conclude(end, runtime.elapsed());
     await shell.finish(end);
   }
   return end.exitCode;

@@ -16,19 +16,6 @@ if (!init.ok || !process.send) {
 }
 const cfg = init.value;
 
-// The UI yields the CPU to the run (see UI_NICE). Best: SCHED_IDLE, which
-// the kernel preempts at once whenever a normal task (the forwarder, the
-// endpoints) wakes up; nice alone lets a frame in progress finish its slice
-// first. util-linux's chrt sets it for every thread (-a); where chrt is
-// missing, nice it is. Linux keeps both per thread, and V8 and libuv started
-// theirs before this line: each existing one is set (later ones inherit).
-spawnSync('chrt', ['--idle', '-a', '-p', '0', String(process.pid)], { stdio: 'ignore', timeout: 2000 });
-try {
-  for (const tid of readdirSync('/proc/self/task')) setPriority(Number(tid), UI_NICE);
-} catch {
-  // No /proc, or not allowed: the UI just competes as an equal.
-}
-
 const clock = new ClockSync(() => performance.now());
 clock.sync(cfg.elapsed);
 
@@ -75,19 +62,19 @@ process.on('message', (raw) => {
 process.on('disconnect', () => finish(0));
 // A Ctrl-C before ink set raw mode (or `kill -INT`) is a quit like `q`: the
 // run ends and then closes us, so the final frame still gets drawn.
-process.on('SIGINT', () => toParent({ kind: 'quit' }));
+process.on('SIGINT', () => toParent({ kind: 'quit', how: 'interrupt' }));
 process.on('SIGTERM', () => {
-  toParent({ kind: 'quit' });
+  toParent({ kind: 'quit', how: 'interrupt' });
   finish(143);
 });
 // Hang-up: the terminal is gone, so nothing can be drawn; tell the run and go.
 process.on('SIGHUP', () => {
-  toParent({ kind: 'quit' });
+  toParent({ kind: 'quit', how: 'interrupt' });
   process.exit(129);
 });
 // Writing to a hung-up terminal fails with EIO: same as a hang-up.
 process.stdout.on('error', () => {
-  toParent({ kind: 'quit' });
+  toParent({ kind: 'quit', how: 'interrupt' });
   process.exit(129);
 });
 
@@ -103,7 +90,7 @@ ui = startUi({
     };
   },
   send: (cmd) => toParent({ kind: 'send', cmd }),
-  onQuit: () => toParent({ kind: 'quit' }),
+  onQuit: (how) => toParent({ kind: 'quit', how }),
   profileNames: cfg.profileNames,
   elapsed: () => clock.elapsed(),
   ...(cfg.labId === undefined ? {} : { labId: cfg.labId }),
@@ -112,3 +99,23 @@ ui = startUi({
 });
 // Closed while ink loaded: draw the one frame (every event is in) and go.
 if (exitWith !== undefined) closeUi(ui, exitWith);
+yieldTheCpu();
+
+/**
+ * From now on the UI yields the CPU to the run (see UI_NICE). Best:
+ * SCHED_IDLE, which the kernel preempts at once whenever a normal task (the
+ * forwarder, the endpoints) wakes up; nice alone lets a frame in progress
+ * finish its slice first. util-linux's chrt sets it for every thread (-a);
+ * where chrt is missing, nice it is. Linux keeps both per thread: each
+ * existing one is set (later ones inherit). Only once the first frame is up:
+ * loading ink and React at SCHED_IDLE on a busy machine took 7–13 s, while
+ * the run's first segments were already crossing unseen.
+ */
+function yieldTheCpu(): void {
+  spawnSync('chrt', ['--idle', '-a', '-p', '0', String(process.pid)], { stdio: 'ignore', timeout: 2000 });
+  try {
+    for (const tid of readdirSync('/proc/self/task')) setPriority(Number(tid), UI_NICE);
+  } catch {
+    // No /proc, or not allowed: the UI just competes as an equal.
+  }
+}

@@ -56,7 +56,11 @@ export type UiAction =
   | { readonly type: 'profile'; readonly name: string }
   /** A one-line message for the help bar ("select a connection first"). */
   | { readonly type: 'message'; readonly text: string }
-  | { readonly type: 'quit' };
+  /** q quits; Ctrl-C interrupts (the run then exits 130, as on a signal). */
+  | { readonly type: 'quit'; readonly interrupt?: true };
+
+/** How a person ended the run from the UI: q, or Ctrl-C (an interrupt, exit 130). */
+export type QuitHow = 'quit' | 'interrupt';
 
 export interface KeyResult {
   readonly commands: ControlCommand[];
@@ -77,7 +81,7 @@ function ui(...actions: UiAction[]): KeyResult {
 export function interpretKey(input: string, key: InkKey, ctx: KeyContext): KeyResult {
   // Ctrl-C quits from every mode: ink is told not to exit on it, so the
   // caller can tear the lab down first.
-  if (key.ctrl && input === 'c') return ui({ type: 'quit' });
+  if (key.ctrl && input === 'c') return ui({ type: 'quit', interrupt: true });
 
   switch (ctx.mode) {
     case 'help':

@@ -14,6 +14,7 @@ import type {
   Verdict,
 } from '../engine/events.js';
 import type { SkippedSegments, UiEvent } from './protocol.js';
+import { describeExit } from '../rules/expect.js';
 
 /** How a segment that waited at tcpmitm (verdict `hold`) ended, or that it still waits. */
 export type HeldStatus = 'waiting' | 'released' | 'dropped';
@@ -171,7 +172,10 @@ export class UiModel {
   heldNow = 0;
   expectationsOk = 0;
   expectationsFailed = 0;
-  ended: { reason: string; exitCode: number } | undefined;
+  /** Checks this run could not make (reported, neither passed nor failed). */
+  expectationsNotChecked = 0;
+  /** The run's end: when (event clock, ms), why, and its exit code. */
+  ended: { t: number; reason: string; exitCode: number } | undefined;
   /** Connections in order of appearance. */
   readonly conns: ConnRow[] = [];
   readonly events: EventLine[] = [];
@@ -242,16 +246,22 @@ export class UiModel {
         this.note(ev.t, undefined, 'app', `${ev.endpoint} app: ${ev.event}${ev.detail ? ` (${ev.detail})` : ''}`);
         return;
       case 'expectation':
-        if (ev.ok) this.expectationsOk++;
-        else this.expectationsFailed++;
+        if (ev.status === 'met') this.expectationsOk++;
+        else if (ev.status === 'failed') this.expectationsFailed++;
+        else this.expectationsNotChecked++;
         this.note(
           ev.t,
           undefined,
-          ev.ok ? 'ok' : 'fail',
-          ev.ok
+          ev.status === 'met' ? 'ok' : ev.status === 'failed' ? 'fail' : 'info',
+          ev.status === 'met'
             ? `✓ ${ev.subject}: ${ev.observed}`
-            : `✗ ${ev.subject}: expected ${ev.expected}, observed ${ev.observed}`,
+            : ev.status === 'failed'
+              ? `✗ ${ev.subject}: expected ${ev.expected}, observed ${ev.observed}`
+              : `– ${ev.subject}: ${ev.observed}`,
         );
+        return;
+      case 'exit':
+        this.note(ev.t, undefined, ev.by === 'self' && (ev.code !== 0 || ev.signal !== undefined) ? 'warn' : 'app', `${ev.endpoint} exit: ${describeExit(ev, { at: false })}`);
         return;
       case 'warning':
         this.note(ev.t, undefined, 'warn', ev.message);
@@ -273,7 +283,7 @@ export class UiModel {
         return;
       }
       case 'end':
-        this.ended = { reason: ev.reason, exitCode: ev.exitCode };
+        this.ended = { t: ev.t, reason: ev.reason, exitCode: ev.exitCode };
         this.note(ev.t, undefined, ev.exitCode === 0 ? 'info' : 'fail', `ended: ${ev.reason} (exit ${ev.exitCode})`);
         return;
     }

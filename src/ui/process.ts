@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { StartUiOptions, UiHandle } from './start.js';
 import { BATCH_INTERVAL_MS, EventBatcher, UI_INIT_ENV, decodeToParent, encodeInit, type ToChild } from './protocol.js';
+import type { QuitHow } from './keys.js';
 
 const CHILD_MAIN = fileURLToPath(new URL('./child-main.js', import.meta.url));
 
@@ -52,10 +53,10 @@ export function startUiProcess(opts: UiProcessOptions): UiHandle {
   let killTimer: NodeJS.Timeout | undefined;
   let pendingClose: ToChild | undefined;
 
-  const quit = (): void => {
+  const quit = (how: QuitHow): void => {
     if (quitCalled || closing) return;
     quitCalled = true;
-    opts.onQuit();
+    opts.onQuit(how);
   };
 
   const post = (msg: ToChild, done?: () => void): void => {
@@ -90,8 +91,9 @@ export function startUiProcess(opts: UiProcessOptions): UiHandle {
       if (killTimer) clearTimeout(killTimer);
       batcher.dispose();
       // A UI that died under a live run (crash, kill, hang-up) ends the run,
-      // so the lab is torn down rather than left running headless.
-      quit();
+      // so the lab is torn down rather than left running headless; the run
+      // did not end by itself, so it ends as interrupted.
+      quit('interrupt');
       resolve();
     };
     child.once('exit', onGone);
@@ -120,7 +122,7 @@ export function startUiProcess(opts: UiProcessOptions): UiHandle {
         if (!closing) opts.send(msg.cmd);
         return;
       case 'quit':
-        quit();
+        quit(msg.how);
         return;
     }
   });

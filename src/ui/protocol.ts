@@ -6,6 +6,7 @@
 import type { ControlCommand } from '../engine/control.js';
 import type { Direction, SegmentEvent, TcpmitmEvent, Verdict } from '../engine/events.js';
 import type { Role } from '../tcp/role.js';
+import type { QuitHow } from './keys.js';
 
 /** Environment variable carrying the child's start options (JSON). */
 export const UI_INIT_ENV = 'TCPMITM_UI_INIT';
@@ -244,8 +245,8 @@ export type ToParent =
   | { readonly kind: 'ready' }
   /** A key became an engine command. */
   | { readonly kind: 'send'; readonly cmd: ControlCommand }
-  /** q, Ctrl-C (a key in raw mode, not a signal), SIGINT or a hang-up: end the run. */
-  | { readonly kind: 'quit' };
+  /** End the run: q (`quit`), or Ctrl-C as a key in raw mode, SIGINT/SIGTERM or a hang-up of the UI (`interrupt`). */
+  | { readonly kind: 'quit'; readonly how: QuitHow };
 
 const COMMAND_KINDS: ReadonlySet<string> = new Set<ControlCommand['kind']>([
   'rst',
@@ -312,7 +313,9 @@ export function decodeToChild(msg: unknown): ToChild | undefined {
 /** A message from the child, or undefined when it is not one of ours (an unknown command kind included). */
 export function decodeToParent(msg: unknown): ToParent | undefined {
   if (!isObject(msg)) return undefined;
-  if (msg.kind === 'ready' || msg.kind === 'quit') return { kind: msg.kind };
+  if (msg.kind === 'ready') return { kind: 'ready' };
+  // An older or confused child that does not say how counts as an interrupt: the run must not claim it ended by itself.
+  if (msg.kind === 'quit') return { kind: 'quit', how: msg.how === 'quit' ? 'quit' : 'interrupt' };
   if (msg.kind === 'send' && isObject(msg.cmd) && typeof msg.cmd.kind === 'string' && COMMAND_KINDS.has(msg.cmd.kind)) {
     return { kind: 'send', cmd: msg.cmd as unknown as ControlCommand };
   }

@@ -18,6 +18,8 @@ export interface UiState {
   readonly profile: string | undefined;
   readonly message: string | undefined;
   readonly quitting: boolean;
+  /** The quit was Ctrl-C: the run ends as interrupted (exit 130). */
+  readonly interrupted: boolean;
 }
 
 export function initialUiState(profile: string | undefined): UiState {
@@ -32,6 +34,7 @@ export function initialUiState(profile: string | undefined): UiState {
     profile,
     message: undefined,
     quitting: false,
+    interrupted: false,
   };
 }
 
@@ -97,7 +100,7 @@ export function applyUiActions(state: UiState, actions: readonly UiAction[], vie
         s = { ...s, message: a.text };
         break;
       case 'quit':
-        s = { ...s, quitting: true, message: 'quitting: tearing down…' };
+        s = { ...s, quitting: true, interrupted: s.interrupted || a.interrupt === true, message: 'quitting: tearing down…' };
         break;
     }
   }

@@ -12,6 +12,7 @@ interface AttachFlags {
   ui: boolean;
   segments?: boolean;
   json?: string;
+  junit?: string;
   pcap?: string;
   duration?: number;
   fixOffloads?: boolean;
@@ -43,11 +44,12 @@ export function registerAttach(program: Command): void {
       process.exitCode = await runAttach({
         a: f.a,
         b: f.b,
-        profile: f.profile ?? 'passthrough',
+        profile: f.profile,
         set: f.set ?? {},
         ui: f.ui && process.stdout.isTTY === true,
         segments: f.segments === true,
         json: f.json,
+        junit: f.junit,
         pcap: f.pcap,
         durationS: f.duration,
         fixOffloads: f.fixOffloads === true,

@@ -2,7 +2,7 @@
 // keep one up for manual work, and manage leftovers. Implementations load lazily.
 
 import { Command, Option } from 'commander';
-import { intIn, labId } from '../parse.js';
+import { intIn, labId, numberIn } from '../parse.js';
 import { addOutputOptions, addProfileOptions, addTrackerOptions } from '../common-options.js';
 import type { LabRunOptions } from '../../lab/run-options.js';
 
@@ -17,9 +17,11 @@ interface RunFlags {
   ui: boolean;
   segments?: boolean;
   json?: string;
+  junit?: string;
   pcap?: string;
   duration?: number;
   untilClosed?: boolean;
+  serverGrace?: number;
   kernelProbe: LabRunOptions['kernelProbe'];
   timeWait: number;
   finTimeout: number;
@@ -37,7 +39,11 @@ function addRunOptions(cmd: Command, withPeers: boolean): Command {
   }
   if (withPeers) cmd.option('--port <n>', 'server port (waited for in LISTEN before the client starts)', intIn(1, 65535), 8080);
   addOutputOptions(cmd, { pcap: true });
-  if (withPeers) cmd.option('--until-closed', 'end once the peers exited and every connection is CLOSED or in TIME-WAIT on both ends');
+  if (withPeers) {
+    cmd
+      .option('--until-closed', 'end once the client exited, every connection is CLOSED or in TIME-WAIT on both ends, and the server had --server-grace to finish (the default without a UI or --duration)')
+      .option('--server-grace <s>', 'at the end, how long a server still running may take to finish by itself before tcpmitm stops it (SIGTERM)', numberIn(0, 60), 1);
+  }
   cmd.addOption(
       new Option('--kernel-probe <src>', "where the kernel's own states come from")
         .choices(['auto', 'trace', 'proc', 'off'])
@@ -59,9 +65,11 @@ function toRunOptions(f: RunFlags, peers: boolean): LabRunOptions {
     ui: f.ui && process.stdout.isTTY === true,
     segments: f.segments === true,
     json: f.json,
+    junit: f.junit,
     pcap: f.pcap,
     durationS: f.duration,
     untilClosed: f.untilClosed === true,
+    serverGraceS: f.serverGrace ?? 1,
     kernelProbe: f.kernelProbe,
     timeWaitS: f.timeWait,
     finTimeoutS: f.finTimeout,

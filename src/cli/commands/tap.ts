@@ -13,6 +13,7 @@ interface TapFlags {
   ui: boolean;
   segments?: boolean;
   json?: string;
+  junit?: string;
   duration?: number;
   timeWait: number;
   finTimeout: number;
@@ -40,11 +41,12 @@ export function registerTap(program: Command): void {
       process.exitCode = await runTap({
         iface: f.iface,
         port: f.port,
-        profile: f.profile ?? 'passthrough',
+        profile: f.profile,
         set: f.set ?? {},
         ui: f.ui && process.stdout.isTTY === true,
         segments: f.segments === true,
         json: f.json,
+        junit: f.junit,
         durationS: f.duration,
         timeWaitS: f.timeWait,
         finTimeoutS: f.finTimeout,

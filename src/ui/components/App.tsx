@@ -5,11 +5,12 @@
 import { Box, useInput, useStdout } from 'ink';
 import { useEffect, useRef, useState } from 'react';
 import type { ControlCommand } from '../../engine/control.js';
-import { interpretKey, type InkKey } from '../keys.js';
+import { interpretKey, type InkKey, type QuitHow } from '../keys.js';
 import { screenLayout } from '../layout.js';
 import { FRAME_INTERVAL_MS, realTimer, type UiTimer } from '../frame-scheduler.js';
 import { applyUiActions, effectiveSelection, initialUiState, type UiState } from '../ui-state.js';
 import { useEventModel, type Subscribe } from '../use-event-model.js';
+import { endFooter, endHeadline } from '../end-status.js';
 import ConnectionsTable from './ConnectionsTable.js';
 import EventPane from './EventPane.js';
 import Header from './Header.js';
@@ -23,8 +24,8 @@ export interface AppProps {
   readonly subscribe: Subscribe;
   /** Hand a command to the engine (it treats it as an input, like a frame). */
   readonly send: (cmd: ControlCommand) => void;
-  /** Called once on q / Ctrl-C; the caller tears down and then unmounts the UI. */
-  readonly onQuit: () => void;
+  /** Called once on q (`quit`) or Ctrl-C (`interrupt`); the caller tears down and then unmounts the UI. */
+  readonly onQuit: (how: QuitHow) => void;
   /** Lab id for the header (else the start event's). */
   readonly labId?: string;
   /** Profile in force at start (else the start event's). */
@@ -111,24 +112,21 @@ export default function App(props: AppProps) {
   useEffect(() => {
     if (quitting && !quitSent.current) {
       quitSent.current = true;
-      onQuit();
+      onQuit(ui.current.interrupted ? 'interrupt' : 'quit');
     }
   }, [quitting, onQuit]);
 
   const s = ui.current;
-  // The end of the run outranks "quitting…": it is what the last frame should say.
-  const status = model.ended
-    ? `ended: ${model.ended.reason}${model.ended.exitCode === 0 ? '' : ` (exit ${model.ended.exitCode})`}`
-    : s.quitting
-      ? 'quitting…'
-      : undefined;
+  // The end of the run outranks "quitting…": it is what the last frame says,
+  // and the screen stays until q (the caller holds the run's end for it).
+  const status = model.ended ? endHeadline(model) : s.quitting ? 'quitting…' : undefined;
   const lower = layout.ladderRows + 2 + layout.eventRows + 1;
   return (
     <Box flexDirection="column" width={width}>
       <Header
         lab={props.labId ?? model.lab}
         profile={s.profile ?? model.profile}
-        elapsedMs={elapsed ? elapsed() : now() - mountedAt}
+        elapsedMs={model.ended ? model.ended.t : elapsed ? elapsed() : now() - mountedAt}
         framesPerSec={model.framesPerSec}
         bytesPerSec={model.bytesPerSec}
         frames={model.frames}
@@ -151,7 +149,8 @@ export default function App(props: AppProps) {
           <EventPane events={model.recentEvents(layout.eventRows)} height={layout.eventRows} width={width} originT={model.startT ?? 0} color={color} />
         </>
       )}
-      <HelpBar mode={s.mode} finBuffer={s.finBuffer} message={s.message} color={color} />
+      <HelpBar mode={s.mode} finBuffer={s.finBuffer} message={model.ended && !s.quitting ? endFooter(model) : s.message} color={color} />
     </Box>
   );
 }
+

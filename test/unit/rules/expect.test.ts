@@ -100,16 +100,72 @@ describe('check', () => {
     expect(check(y, two)[0]!.ok).toBe(false);
   });
 
-  it('without a kernel probe, both checks the inference alone and kernel fails saying why', () => {
+  it('without a kernel probe, both checks the inference and reports the kernel half not checked, saying why', () => {
     const noKernel = fourWay.filter((e) => !(e.type === 'state' && e.source === 'kernel'));
-    expect(check(passthrough, noKernel, { kernelProbe: false }).map((e) => e.subject)).toEqual([
-      'client states (inferred)',
-      'server states (inferred)',
+    const r = check(passthrough, noKernel, { kernel: '--kernel-probe off' });
+    expect(r.map((e) => [e.subject, e.status])).toEqual([
+      ['client states (inferred)', 'met'],
+      ['client states (kernel)', 'not-checked'],
+      ['server states (inferred)', 'met'],
+      ['server states (kernel)', 'not-checked'],
     ]);
+    expect(r[1]).toMatchObject({ ok: false, observed: 'not checked: --kernel-probe off' });
+    // A check not made is neither a pass nor a failure.
+    expect(allMet(r)).toBe(true);
     const k = ExpectSchema.parse({ client: { states: ['ESTAB'], source: 'kernel' } });
-    expect(check(k, noKernel, { kernelProbe: false })[0]).toMatchObject({ ok: false, observed: 'kernel probe was off' });
+    expect(check(k, noKernel, { kernel: 'no probe here' })[0]).toMatchObject({ status: 'not-checked', ok: false });
     // With the probe on but silent, the kernel check fails on what it saw: nothing.
-    expect(check(k, noKernel)[0]).toMatchObject({ ok: false, observed: '(nothing)  (missing ESTAB)' });
+    expect(check(k, noKernel)[0]).toMatchObject({ status: 'failed', ok: false, observed: '(nothing)  (missing ESTAB)' });
+  });
+
+  it('app events only a built-in peer reports are not checked where a custom command runs', () => {
+    const x = ExpectSchema.parse({ client: { app: ['ECONNRESET'] }, server: { app: ['eof', 'EPIPE'] } });
+    const events = [app('client', 'output', 0.1), app('client', 'stderr', 0.2)];
+    const r = check(x, events, { app: { client: '--client is a custom command' } });
+    expect(r.map((e) => [e.subject, e.status, e.observed])).toEqual([
+      ['client app', 'not-checked', 'not checked: --client is a custom command'],
+      ['server app', 'failed', '(nothing)  (missing eof)'],
+    ]);
+  });
+
+  describe('exits', () => {
+    const exit = (endpoint: Endpoint, t: number, e: { code?: number; signal?: string; by?: 'self' | 'tcpmitm'; notStarted?: string }): TcpmitmEvent => ({
+      type: 'exit', t, endpoint, command: `prog-${endpoint}`, by: e.by ?? 'self', ...e,
+    });
+    const both = { programs: { client: true, server: true } } as const;
+
+    it('every program must exit 0 by itself unless tcpmitm stopped it; a signal it did not send fails', () => {
+      const r = check(undefined, [exit('client', 1, { code: 7 }), exit('server', 2, { signal: 'TERM', by: 'tcpmitm' })], both);
+      expect(r.map((e) => [e.subject, e.status, e.expected, e.observed])).toEqual([
+        ['client exit', 'failed', 'exit 0', 'prog-client: exit 7 at 1.000s'],
+        ['server exit', 'met', 'exit 0', 'prog-server: still running at the end of the run: stopped by tcpmitm (SIGTERM) at 2.000s'],
+      ]);
+      const killed = check(undefined, [exit('client', 1, { signal: 'KILL' })], { programs: { client: true } });
+      expect(killed[0]).toMatchObject({ status: 'failed', observed: 'prog-client: killed by SIGKILL at 1.000s' });
+      expect(check(undefined, [], { programs: { client: true } })[0]).toMatchObject({ status: 'failed', observed: 'no exit seen' });
+    });
+
+    it('the profile may expect a status, any non-zero one, or a signal (a shell reports one as 128+n)', () => {
+      const ev = [exit('client', 1, { code: 7 }), exit('server', 2, { code: 137 })];
+      const want = (client: object, server: object) => ExpectSchema.parse({ client, server });
+      expect(check(want({ exit: 7 }, { signal: 'KILL' }), ev, both).map((e) => e.status)).toEqual(['met', 'met']);
+      expect(check(want({ exit: 'nonzero' }, { exit: 'any' }), ev, both).map((e) => e.status)).toEqual(['met', 'met']);
+      expect(check(want({ exit: 0 }, { signal: 'TERM' }), ev, both).map((e) => [e.expected, e.status])).toEqual([['exit 0', 'failed'], ['killed by SIGTERM', 'failed']]);
+      // Stopped by tcpmitm is not the exit a profile asked for.
+      expect(check(want({ exit: 7 }, {}), [exit('client', 1, { signal: 'TERM', by: 'tcpmitm' })], { programs: { client: true } })[0]!.status).toBe('failed');
+      expect(() => ExpectSchema.parse({ client: { exit: 1, signal: 'KILL' } })).toThrow(/both exit and signal/);
+    });
+
+    it('a program that could not start fails whatever was expected; no program, no check unless asked', () => {
+      const r = check(ExpectSchema.parse({ client: { exit: 'any' } }), [exit('client', 0.1, { code: 127, notStarted: 'sh: 1: nope: not found' })], { programs: { client: true } });
+      expect(r[0]).toMatchObject({ status: 'failed', observed: 'prog-client: could not start (exit 127): sh: 1: nope: not found' });
+      expect(check(undefined, [], { programs: { client: 'attach runs no programs' } })).toEqual([]);
+      expect(check(ExpectSchema.parse({ server: { exit: 3 } }), [], { programs: { server: 'attach runs no programs' } })[0]).toMatchObject({
+        subject: 'server exit',
+        status: 'not-checked',
+        observed: 'not checked: attach runs no programs',
+      });
+    });
   });
 
   it('no expectations, no results', () => {
@@ -146,7 +202,7 @@ describe('formatReport', () => {
     );
     expect(text).toBe(
       [
-        'profile demo: 1 of 2 expectations failed',
+        'profile demo: 1 of 2 checks failed',
         '  ok   client states (kernel)',
         '         expected: FIN-WAIT-1 → TIME-WAIT',
         '         observed: ESTAB@0.010s → FIN-WAIT-1@0.020s → FIN-WAIT-2@0.060s → TIME-WAIT@0.360s',

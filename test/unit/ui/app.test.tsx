@@ -14,12 +14,12 @@ function mount(opts: { columns?: number; rows?: number } = {}) {
   const src = new FakeSource();
   const timer = new ManualTimer();
   const sent: ControlCommand[] = [];
-  let quits = 0;
+  const quitHows: string[] = [];
   const r = render(
     <App
       subscribe={src.subscribe}
       send={(c) => sent.push(c)}
-      onQuit={() => quits++}
+      onQuit={(how) => quitHows.push(how)}
       labId="tm-ui"
       profileName="passthrough"
       profileNames={['passthrough', 'drop-last-ack', 'coalesce']}
@@ -46,7 +46,7 @@ function mount(opts: { columns?: number; rows?: number } = {}) {
     r.stdin.write(s);
     return frame(want);
   };
-  return { src, timer, sent, r, feed, key, quits: () => quits };
+  return { src, timer, sent, r, feed, key, quits: () => quitHows.length, quitHows };
 }
 
 /** Text (or a pattern, or every one of several) the next frame should show. */
@@ -58,6 +58,12 @@ async function frameShows(lastFrame: () => string, want: Want): Promise<void> {
   const shows = (f: string) => wants.every((w) => (typeof w === 'string' ? f.includes(w) : w.test(f)));
   const end = Date.now() + 2000;
   while (!shows(lastFrame()) && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+}
+
+/** Polls `pred` every 5 ms for at most 2 s (React runs effects after its commit, later under load). */
+async function until(pred: () => boolean): Promise<void> {
+  const end = Date.now() + 2000;
+  while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
 }
 
 function lines(frame: string): string[] {
@@ -180,17 +186,46 @@ describe('App keys', () => {
     expect(ui.r.lastFrame()).toContain('quitting');
   });
 
+  it('q quits and Ctrl-C interrupts: the caller learns which', async () => {
+    const a = mount();
+    await a.key('q', 'quitting');
+    await until(() => a.quitHows.length > 0);
+    expect(a.quitHows).toEqual(['quit']);
+    cleanup();
+    const b = mount();
+    await b.key('\u0003', 'quitting');
+    await until(() => b.quitHows.length > 0);
+    expect(b.quitHows).toEqual(['interrupt']);
+  });
+
+  it('once the run has ended, the header gives the verdict and its exit code, the help bar what it rests on and that q closes', async () => {
+    const ui = mount({ columns: 120 });
+    const check = (status: 'met' | 'failed' | 'not-checked', subject: string): TcpmitmEvent => ({
+      type: 'expectation', t: 5, status, ok: status === 'met', subject, expected: 'x', observed: 'y',
+    });
+    const f = await ui.feed(
+      [check('met', 'client states (inferred)'), check('failed', 'client exit'), check('not-checked', 'client app'), { type: 'end', t: 6500, reason: 'duration 6s reached', exitCode: 3 }],
+      'q closes',
+    );
+    expect(lines(f)[0]).toMatch(/00:00:06 {2}ended: duration 6s reached · ✗ FAIL \(exit 3\)/);
+    expect(f).toContain('✗ FAIL: 1 of 2 checks failed, 1 not checked (exit 3) · ↑↓ PgUp/PgDn to read · q closes');
+    expect(ui.quits()).toBe(0);
+    await ui.key('q');
+    await until(() => ui.quitHows.length > 0);
+    expect(ui.quitHows).toEqual(['quit']);
+  });
+
   it('PgUp scrolls the ladder back and stays there while segments arrive', async () => {
     const ui = mount();
     const many = Array.from({ length: 40 }, (_, i) => seg(20 + i, 'c2s', 'PA', 1 + i * 10, 1, 10, 'data'));
-    await ui.feed([{ type: 'connection', t: 1, conn: 1, client: '198.18.0.1:43210', server: '198.18.0.2:8080', pickedUp: false }, ...many]);
-    let f = await ui.key('\u001B[5~');
+    await ui.feed([{ type: 'connection', t: 1, conn: 1, client: '198.18.0.1:43210', server: '198.18.0.2:8080', pickedUp: false }, ...many], 'seq=391');
+    let f = await ui.key('\u001B[5~', '⇡21-30/40');
     expect(f).toContain('#1 ⇡21-30/40 198.18.0.1:43210');
     const before = lines(f).filter((s) => s.includes('│'));
-    f = await ui.feed([seg(100, 'c2s', 'PA', 401, 1, 10, 'data')]);
+    f = await ui.feed([seg(100, 'c2s', 'PA', 401, 1, 10, 'data')], '⇡21-30/41');
     expect(lines(f).filter((s) => s.includes('│'))).toEqual(before);
     expect(f).toContain('⇡21-30/41');
-    f = await ui.key('\u001B[F'); // End
+    f = await ui.key('\u001B[F', 'seq=401'); // End
     expect(f).toContain('seq=401');
     expect(f).not.toContain('⇡');
   });

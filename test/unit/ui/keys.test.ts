@@ -36,10 +36,10 @@ describe('interpretKey: normal mode', () => {
     expect(a.commands).toEqual([{ kind: 'release-all' }]);
     expect(a.ui).toContainEqual({ type: 'hold', on: false });
   });
-  it('q and Ctrl-C quit, from any mode', () => {
+  it('q quits and Ctrl-C interrupts, from any mode', () => {
     expect(interpretKey('q', {}, normal).ui).toEqual([{ type: 'quit' }]);
     for (const mode of ['normal', 'drop-dir', 'fin-ms', 'help', 'profile'] as const) {
-      expect(interpretKey('c', { ctrl: true }, { ...normal, mode }).ui).toEqual([{ type: 'quit' }]);
+      expect(interpretKey('c', { ctrl: true }, { ...normal, mode }).ui).toEqual([{ type: 'quit', interrupt: true }]);
     }
   });
   it('? opens help and any key closes it', () => {

@@ -268,7 +268,9 @@ describe('messages', () => {
 
   it('the parent accepts ready, quit and known commands only', () => {
     expect(decodeToParent({ kind: 'ready' })).toEqual({ kind: 'ready' });
-    expect(decodeToParent({ kind: 'quit', extra: 1 })).toEqual({ kind: 'quit' });
+    expect(decodeToParent({ kind: 'quit', how: 'quit', extra: 1 })).toEqual({ kind: 'quit', how: 'quit' });
+    // A quit that does not say how is an interrupt: the run must not claim it ended by itself.
+    expect(decodeToParent({ kind: 'quit' })).toEqual({ kind: 'quit', how: 'interrupt' });
     const cmd = { kind: 'rst', conn: 1, to: 'server' };
     expect(decodeToParent({ kind: 'send', cmd })).toEqual({ kind: 'send', cmd });
     expect(decodeToParent({ kind: 'send', cmd: { kind: 'format-disk' } })).toBeUndefined();
@@ -330,7 +332,7 @@ process.on('SIGINT', () => { note('sigint'); end('interrupted (Ctrl-C)'); });
 const ui = startUiProcess({
   subscribe: (fn) => { listeners.add(fn); return () => listeners.delete(fn); },
   send: (cmd) => note('send ' + JSON.stringify(cmd)),
-  onQuit: () => { note('quit'); end('quit'); },
+  onQuit: (how) => { note('quit ' + how); end(how === 'quit' ? 'quit' : 'interrupted (Ctrl-C)'); },
   labId: 'ux-proc', profileName: 'passthrough', profileNames: ['passthrough', 'drop-last-ack'], elapsed,
 });
 emit({ type: 'start', t: elapsed(), mode: 'lab', lab: 'ux-proc', profile: 'passthrough', wall: new Date().toISOString() });
@@ -420,18 +422,18 @@ describe.skipIf(tmuxMissing)('UI process on a terminal (tmux)', () => {
     await until('rst sent', () => log().includes('send {"kind":"rst","conn":1,"to":"server"}'));
     s.keys('q');
     expect(await s.waitExit()).toBe(0);
-    expect(log()).toEqual(['started', 'send {"kind":"hold-mode","on":true}', 'send {"kind":"rst","conn":1,"to":"server"}', 'quit', 'exit']);
+    expect(log()).toEqual(['started', 'send {"kind":"hold-mode","on":true}', 'send {"kind":"rst","conn":1,"to":"server"}', 'quit quit', 'exit']);
     expect(s.capture()).toContain('ended: quit');
     expect(uiChildren()).toEqual([]);
   });
 
-  it('Ctrl-C (a key in raw mode) reaches the run as a quit, not as a signal', async () => {
+  it('Ctrl-C (a key in raw mode) reaches the run as an interrupt, not as a signal', async () => {
     const { s, log } = run('cc');
     await s.waitFor('the dashboard', (sc) => sc.includes('ux-proc') && /ESTAB/.test(sc));
     s.keys('C-c');
     expect(await s.waitExit()).toBe(0);
-    expect(log()).toEqual(['started', 'quit', 'exit']);
-    expect(s.capture()).toContain('ended: quit');
+    expect(log()).toEqual(['started', 'quit interrupt', 'exit']);
+    expect(s.capture()).toContain('ended: interrupted (Ctrl-C)');
     expect(uiChildren()).toEqual([]);
   });
 
@@ -442,17 +444,18 @@ describe.skipIf(tmuxMissing)('UI process on a terminal (tmux)', () => {
     expect(pid).toBeDefined();
     process.kill(pid!, 'SIGKILL');
     expect(await s.waitExit()).toBe(0);
-    expect(log()).toEqual(['started', 'quit', 'exit']);
+    // The run did not end by itself: an interrupt, never a quiet quit.
+    expect(log()).toEqual(['started', 'quit interrupt', 'exit']);
   });
 
   it('a hang-up ends the run and leaves no UI process', async () => {
     const { s, log } = run('hup');
     await s.waitFor('the dashboard', (sc) => sc.includes('ux-proc') && /ESTAB/.test(sc));
     // Closing the tmux session hangs the terminal up under both processes.
-    spawnSync('tmux', ['kill-session', '-t', s.name], { stdio: 'ignore' });
+    s.kill();
     await until('the run logged its exit', () => log().at(-1) === 'exit');
     expect(log()).toContain('started');
-    expect(log().filter((l) => l === 'quit' || l === 'sighup').length).toBeGreaterThanOrEqual(1);
+    expect(log().filter((l) => l === 'quit interrupt' || l === 'sighup').length).toBeGreaterThanOrEqual(1);
     await until('no UI process left', () => uiChildren().length === 0, 5000);
   });
 });
