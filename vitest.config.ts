@@ -11,5 +11,7 @@ export default defineConfig({
     maxWorkers: 2,
     reporters: ['default'],
     passWithNoTests: false,
+    // A user's environment, not the CI machine's (see the file).
+    setupFiles: ['test/setup-env.ts'],
   },
 });

@@ -12,6 +12,13 @@ import { REPO } from './lab.js';
 let cli: string | undefined;
 
 /**
+ * A tmux server of this test process's own: a server someone else started
+ * would give our sessions its environment instead of the test's (see
+ * test/setup-env.ts). It exits by itself with its last session.
+ */
+const SOCKET = ['-L', `tcpmitm-test-${process.pid}`];
+
+/**
  * Builds src/ with the project's tsconfig into a temp tree laid out like the
  * repo (bin/, dist/, and links to profiles/, node_modules/, package.json),
  * once per test file; returns the path of its bin/tcpmitm.js.
@@ -60,19 +67,19 @@ export class TmuxScreen {
     const rcFile = join(mkdtempSync(join(tmpdir(), 'tcpmitm-tmux-')), 'rc');
     const envs = Object.entries(env).map(([k, v]) => `${k}=${shq(v)}`);
     const cmd = `${envs.length ? `env ${envs.join(' ')} ` : ''}${argv.map(shq).join(' ')}; echo $? > ${shq(rcFile)}; sleep 600`;
-    spawnSync('tmux', ['kill-session', '-t', name], { stdio: 'ignore' });
-    execFileSync('tmux', ['new-session', '-d', '-s', name, '-x', String(size.cols), '-y', String(size.rows), cmd]);
+    spawnSync('tmux', [...SOCKET, 'kill-session', '-t', name], { stdio: 'ignore' });
+    execFileSync('tmux', [...SOCKET, 'new-session', '-d', '-s', name, '-x', String(size.cols), '-y', String(size.rows), cmd]);
     return new TmuxScreen(name, rcFile);
   }
 
   /** The visible screen as text, one string per row. */
   capture(): string {
-    return execFileSync('tmux', ['capture-pane', '-p', '-t', this.name], { encoding: 'utf8' });
+    return execFileSync('tmux', [...SOCKET, 'capture-pane', '-p', '-t', this.name], { encoding: 'utf8' });
   }
 
   /** Keys as tmux names them ("q", "Up", "Space", "C-c"); each is one send-keys argument. */
   keys(...keys: string[]): void {
-    execFileSync('tmux', ['send-keys', '-t', this.name, ...keys]);
+    execFileSync('tmux', [...SOCKET, 'send-keys', '-t', this.name, ...keys]);
   }
 
   /** The command's exit code once it has ended, else undefined. */
@@ -83,7 +90,7 @@ export class TmuxScreen {
   }
 
   /** Polls the screen every 50 ms until `pred` holds; on timeout the error quotes the last screen. */
-  async waitFor(what: string, pred: (screen: string) => boolean, ms = 10_000): Promise<string> {
+  async waitFor(what: string, pred: (screen: string) => boolean, ms = 20_000): Promise<string> {
     const end = Date.now() + ms;
     let screen = '';
     for (;;) {
@@ -108,7 +115,7 @@ export class TmuxScreen {
   kill(): void {
     if (!this.alive) return;
     this.alive = false;
-    spawnSync('tmux', ['kill-session', '-t', this.name], { stdio: 'ignore' });
+    spawnSync('tmux', [...SOCKET, 'kill-session', '-t', this.name], { stdio: 'ignore' });
     rmSync(dirname(this.rcFile), { recursive: true, force: true });
   }
 }

@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, netnsList, requireRoot, until } from '../helpers/lab.js';
@@ -144,6 +144,52 @@ describe.skipIf(root.skip)('attach over a veth topology built by the test', () =
       ip('-n', NS.m, 'route', 'del', 'default');
       ip('-n', NS.m, 'addr', 'del', '198.19.0.1/24', 'dev', 'm1');
     }
+  });
+
+  it("checks the expect of the profile it is given on the inference (exit 3 when one fails), kernel halves not checked; refuses kernel-only checks (exit 2)", async () => {
+    const profile = join(tmp, 'expect.yaml');
+    // The client's close is textbook; the server's end in CLOSED is forbidden here, so one check fails.
+    writeFileSync(profile, 'name: t7-expect\ndescription: checks on the inference\nrules: []\nexpect:\n  client:\n    states: [ESTAB, FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT]\n  server:\n    not: [CLOSED]\n');
+    const json = join(tmp, 'expect.jsonl');
+    const junit = join(tmp, 'expect.xml');
+    const run = attach(['--profile', profile, '--json', json, '--junit', junit, '--duration', '30']);
+    await until(() => readEvents(json).some((e) => e.type === 'start'), 10_000);
+    const server = peer(NS.s, ['server', '--port', '8080', '--on-eof', 'delay:100', '--send', '100', '--timeout', '10000']);
+    await until(() => inNs(NS.s, 'ss', '-Htln').includes(':8080'), 5000);
+    expect((await peer(NS.c, ['client', '--connect', '198.18.0.2:8080', '--send', '100', '--recv', '100', '--then', 'close', '--timeout', '10000'])).code).toBe(0);
+    expect((await server).code).toBe(0);
+    await until(() => readEvents(json).some((e) => e.type === 'state' && e.endpoint === 'server' && e.to === 'CLOSED'), 5000);
+    run.child.kill('SIGINT');
+    const interrupted = await run.done;
+    // An interrupted run is not checked: exit 130, no expectation events, the JUnit run case an error.
+    expect(interrupted.code).toBe(130);
+    expect(readEvents(json).filter((e) => e.type === 'expectation')).toEqual([]);
+    expect(readFileSync(junit, 'utf8')).toMatch(/<testcase classname="tcpmitm.t7-expect" name="run" time="0">\n\s+<error type="run" message="interrupted \(Ctrl-C\) \(exit 130\)">/);
+
+    // The same traffic in a run that ends by itself (its duration) is checked.
+    const timed = attach(['--profile', profile, '--json', json, '--junit', junit, '--duration', '3']);
+    await until(() => readEvents(json).some((e) => e.type === 'start'), 10_000);
+    const server2 = peer(NS.s, ['server', '--port', '8080', '--on-eof', 'delay:100', '--send', '100', '--timeout', '10000']);
+    await until(() => inNs(NS.s, 'ss', '-Htln').includes(':8080'), 5000);
+    await peer(NS.c, ['client', '--connect', '198.18.0.2:8080', '--send', '100', '--recv', '100', '--then', 'close', '--timeout', '10000']);
+    await server2;
+    const r = await timed.done;
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    const checks = readEvents(json).filter((e) => e.type === 'expectation').map((e) => [e.subject, e.status]);
+    expect(checks).toEqual([
+      ['client states (inferred)', 'met'],
+      ['client states (kernel)', 'not-checked'],
+      ['server never (inferred)', 'failed'],
+      ['server never (kernel)', 'not-checked'],
+    ]);
+    expect(r.stdout).toContain("SKIP client states (kernel): not checked: attach has no kernel probe (the ends' sockets are on other hosts)");
+    expect(readFileSync(junit, 'utf8')).toMatch(/tests="5" failures="1" errors="0" skipped="2"/);
+
+    const kernelOnly = join(tmp, 'kernel-only.yaml');
+    writeFileSync(kernelOnly, 'name: t7-kernel\ndescription: kernel states\nrules: []\nexpect:\n  client:\n    states: [ESTAB]\n    source: kernel\n');
+    const refused = await attach(['--profile', kernelOnly, '--duration', '1']).done;
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("expects what cannot be checked in attach mode: client states from the kernel (source: kernel), but attach has no kernel probe");
   });
 
   it('bridges a client and a server: JSONL state sequences match ss in the end namespaces; Ctrl-C ends it cleanly', async () => {

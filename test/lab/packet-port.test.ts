@@ -92,17 +92,20 @@ describe.skipIf(root.skip)('packet port on a veth pair', () => {
     // 60 000 × 1514 bytes (~140 MB of receive-buffer truesize) against 32 MiB.
     const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, PROBE, join(REPO, 'dist'), 'flood', '60000'], { encoding: 'utf8', timeout: 30_000 });
     expect(r.status, r.stderr).toBe(0);
-    const flood = JSON.parse(r.stdout) as { received: number; errors: string[] };
+    const flood = JSON.parse(r.stdout) as { received: number; errors: string[]; vethDropped: number };
     const drops = flood.errors.filter((e) => e.includes('dropped'));
     expect(drops.length).toBeGreaterThan(0);
     expect(drops[0]).toMatch(/^the kernel dropped \d+ frames arriving on vb before tcpmitm read them \(its receive buffer was full\)$/);
     const dropped = drops.reduce((n, e) => n + Number(/dropped (\d+)/.exec(e)![1]), 0);
     // Nothing lost unseen: every frame arrived or was counted as dropped (the
-    // count may include a few of the kernel's own frames, IPv6 ND, dropped alike).
+    // count may include a few of the kernel's own frames, IPv6 ND, dropped
+    // alike); on a busy machine veth itself may drop some before any socket
+    // (its tx_dropped), which no packet socket can report.
     expect(flood.received).toBeGreaterThan(0);
     expect(flood.received).toBeLessThan(60_000);
-    expect(flood.received + dropped).toBeGreaterThanOrEqual(60_000);
-    expect(flood.received + dropped).toBeLessThanOrEqual(60_010);
+    const accounted = flood.received + dropped + flood.vethDropped;
+    expect(accounted, JSON.stringify(flood)).toBeGreaterThanOrEqual(60_000);
+    expect(accounted).toBeLessThanOrEqual(60_010);
   });
 
   it('names a missing interface as a usage error', () => {

@@ -198,7 +198,7 @@ describe.skipIf(root.skip).concurrent('built-in profiles on a real lab', () => {
     it(`${name} holds with --kernel-probe proc`, async () => {
       const run = await runProfile(id(), name, { probe: 'proc', args });
       expectExit(run, 0, `${name} (proc)`);
-      expect(run.stderr).toMatch(/expectations met/);
+      expect(run.stderr).toMatch(/all \d+ checks met/);
       expect(seq(run.events, 'client', 'kernel').length).toBeGreaterThan(0);
     });
   }
@@ -222,7 +222,8 @@ describe.skipIf(root.skip).concurrent('built-in profiles on a real lab', () => {
     );
     const run = await runProfile(id(), file, { args: ['--until-closed'] });
     expectExit(run, 3, 'cannot-hold (trace)');
-    expect(run.stderr).toMatch(/profile cannot-hold: 2 of 4 expectations failed/);
+    // Four state checks and the two programs' exits; the two `never` checks fail.
+    expect(run.stderr).toMatch(/profile cannot-hold: 2 of 6 checks failed/);
     expect(run.stderr).toMatch(/ok {3}client states \(inferred\)/);
     for (const src of ['inferred', 'kernel']) {
       expect(run.stderr).toMatch(

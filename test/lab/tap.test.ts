@@ -102,6 +102,35 @@ describe.skipIf(root.skip)('tap on the loopback of a test namespace', () => {
     expect(events.filter((e) => e.type === 'stats').at(-1)).toMatchObject({ forged: 1, malformed: 0 });
   });
 
+  it("checks the expect of the profile it is given on what it observed (exit 3 when one fails); refuses an exit check (exit 2)", async () => {
+    const profile = join(tmp, 'expect.yaml');
+    writeFileSync(profile, 'name: t7-tap-expect\ndescription: checks on the observation\nrules: []\nexpect:\n  client:\n    states: [ESTAB, FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT]\n  server:\n    states: [ESTAB, CLOSE-WAIT, LAST-ACK, CLOSED]\n    not: [CLOSED]\n');
+    const json = join(tmp, 'tap-expect.jsonl');
+    const tap = tcpmitm(['tap', '--iface', 'lo', '--port', String(PORT), '--profile', profile, '--no-ui', '--json', json, '--duration', '4']);
+    await until(() => readEvents(json).some((e) => e.type === 'start'), 10_000);
+    const server = tcpmitm(['peer', 'server', '--host', '127.0.0.1', '--port', String(PORT), '--on-eof', 'delay:100', '--send', '10', '--timeout', '8000']);
+    await until(() => inNs('ss', '-Htln').includes(`127.0.0.1:${PORT}`), 5000);
+    await tcpmitm(['peer', 'client', '--connect', `127.0.0.1:${PORT}`, '--send', '10', '--recv', '10', '--then', 'close', '--timeout', '8000']).done;
+    await server.done;
+    const r = await tap.done;
+    expect(r.code, r.out + r.err).toBe(3);
+    const checks = readEvents(json).filter((e) => e.type === 'expectation').map((e) => [e.subject, e.status]);
+    expect(checks).toEqual([
+      ['client states (inferred)', 'met'],
+      ['client states (kernel)', 'not-checked'],
+      ['server states (inferred)', 'met'],
+      ['server never (inferred)', 'failed'],
+      ['server states (kernel)', 'not-checked'],
+      ['server never (kernel)', 'not-checked'],
+    ]);
+
+    const exitCheck = join(tmp, 'exit.yaml');
+    writeFileSync(exitCheck, 'name: t7-exit\ndescription: an exit tap cannot see\nrules: []\nexpect:\n  client:\n    exit: 0\n');
+    const refused = await tcpmitm(['tap', '--iface', 'lo', '--profile', exitCheck, '--no-ui', '--duration', '1']).done;
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain("how the client's program ends (exit: 0), but tap runs no programs of its own");
+  });
+
   it('refuses a profile that needs to be inline (exit 2), saying tap mode cannot do it', async () => {
     const r = await tcpmitm(['tap', '--iface', 'lo', '--profile', 'drop-last-ack', '--no-ui', '--duration', '1']).done;
     expect(r.code).toBe(2);

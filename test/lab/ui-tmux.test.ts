@@ -23,6 +23,7 @@ const TTY_ENV = { CI: 'false', CONTINUOUS_INTEGRATION: 'false' };
 
 let cli = '';
 let manualProfile = '';
+let failingProfile = '';
 const screens: TmuxScreen[] = [];
 const labs: string[] = [];
 const children: ChildProcess[] = [];
@@ -33,6 +34,9 @@ beforeAll(() => {
   // No rules and no expectations: the keys alone decide, and a quit is exit 0.
   manualProfile = join(mkdtempSync(join(tmpdir(), 'tcpmitm-ui-')), 'manual.yaml');
   writeFileSync(manualProfile, 'name: manual\ndescription: every segment passes; the keys decide\nrules: []\n');
+  // A four-way close always ends the client in TIME-WAIT: this expectation fails.
+  failingProfile = join(dirname(manualProfile), 'failing.yaml');
+  writeFileSync(failingProfile, 'name: failing\ndescription: expects what a four-way close never does\nlab:\n  duration: 3\nexpect:\n  client:\n    not: [TIME-WAIT]\n');
 });
 
 afterEach(async () => {
@@ -181,9 +185,10 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     // At 120 columns the table has room for the server address and byte counts.
     expect(screen).toMatch(/client address\s+server address\s+client\s+kernel\s+server\s+kernel\s+c→s\s+s→c\s+age/);
     expect(netnsList().filter((n) => n.startsWith(`${id}-`)).sort()).toEqual([`${id}-c`, `${id}-m`, `${id}-s`]);
+    // Ctrl-C is a key in the UI, but the same interrupt as on a terminal without it: 130.
     s.keys('C-c');
-    expect(await s.waitExit()).toBe(0);
-    expect(s.capture()).toContain('ended: quit');
+    expect(await s.waitExit()).toBe(130);
+    expect(s.capture()).toContain('ended: interrupted (Ctrl-C) · ✗ (exit 130)');
     expect(netnsList().filter((n) => n.startsWith(`${id}-`))).toEqual([]);
   });
 
@@ -196,10 +201,27 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     for (const l of ladder(screen).filter((x) => x.includes('✕'))) expect(l).toMatch(/─ A seq=\d+ ack=\d+ len=0 ─+✕ dropped/);
     // Every line fits the terminal: nothing wraps at 80 columns.
     for (const l of screen.split('\n')) expect([...l].length).toBeLessThanOrEqual(80);
-    expect(await s.waitExit(20_000)).toBe(0);
-    const last = s.capture();
-    expect(last).toMatch(/ended: duration 6s reached/);
+    // The run ends by its duration; the final screen stays, verdict on it, until q.
+    const last = await s.waitFor('the verdict on the final screen', (sc) => sc.includes('q closes'), 20_000);
+    // At 80 columns the header's status is cut; the help bar carries the verdict.
     expect(last).toMatch(/expect ✓\d+ ✗0/);
+    expect(last).toMatch(/ended: duration 6s reached \(exit 0\)/);
+    expect(last).toMatch(/✓ PASS: \d+ checks met \(exit 0\) · ↑↓ PgUp\/PgDn to read · q closes/);
+    await sleep(500);
+    expect(s.exitCode()).toBeUndefined();
+    s.keys('q');
+    expect(await s.waitExit()).toBe(0);
+    expect(netnsList().filter((n) => n.startsWith(`${id}-`))).toEqual([]);
+  });
+
+  it('a failed expectation: the final screen says FAIL and q ends with 3, as without the UI', async () => {
+    const id = uniqueLabId('u5f');
+    const s = startLab(id, { cols: 100, rows: 30 }, ['--profile', failingProfile]);
+    const last = await s.waitFor('the verdict on the final screen', (sc) => sc.includes('q closes'), 20_000);
+    expect(last).toMatch(/ended: duration 3s reached · ✗ FAIL \(exit 3\)/);
+    expect(last).toMatch(/✗ client never \(inferred\)/);
+    s.keys('q');
+    expect(await s.waitExit()).toBe(3);
     expect(netnsList().filter((n) => n.startsWith(`${id}-`))).toEqual([]);
   });
 });
