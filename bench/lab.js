@@ -77,6 +77,7 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
       ui,
       segments: false,
       untilClosed: false,
+      serverGraceS: 1,
       kernelProbe: 'off',
       timeWaitS: 60,
       finTimeoutS: 60,

@@ -40,7 +40,9 @@ export function buildProgram(): Command {
       '  tcpmitm lab                                 the default lab: a textbook four-way close\n' +
       '  tcpmitm lab --profile drop-last-ack         watch LAST-ACK retransmit its FIN\n' +
       '  tcpmitm lab --no-ui --until-closed --json - scripted, events as JSON lines\n' +
-      '  tcpmitm profiles list                       the built-in fault profiles\n',
+      '  tcpmitm profiles list                       the built-in fault profiles\n' +
+      '\nExit codes (every command, with or without the UI): 0 ok, 1 runtime failure, 2 usage or\n' +
+      'profile error, 3 the verdict failed (see --junit), 130 interrupted.\n',
   );
   return program;
 }

@@ -89,7 +89,10 @@ export function registerLab(program: Command): void {
     .addHelpText(
       'after',
       '\nWith no flags: a built-in server that closes 300 ms after EOF and a client that sends a\n' +
-        'request, reads the answer and closes: a textbook four-way close. Needs root.',
+        'request, reads the answer and closes: a textbook four-way close. Needs root.\n' +
+        '\nExit codes: 0 the verdict passed; 1 runtime failure; 2 usage or profile error, or a\n' +
+        '--client/--server command that cannot start; 3 the verdict failed (an expectation not met,\n' +
+        'or a program that did not exit as expected: 0 unless the profile says otherwise); 130 Ctrl-C.',
     );
   addRunOptions(lab, true).action(async (flags: RunFlags) => runLab(toRunOptions(flags, true)));
 
