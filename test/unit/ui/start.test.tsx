@@ -36,17 +36,23 @@ class TtyIn extends EventEmitter {
   unref(): void {}
 }
 
+/** Polls `pred` every 5 ms, for at most 3 s. */
+async function until(pred: () => boolean): Promise<void> {
+  const end = Date.now() + 3000;
+  while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+}
+
 describe('startUi', () => {
   it('mounts on a terminal, feeds from the subscription, hands q to onQuit and exits on unmount', async () => {
     const src = new FakeSource();
     const out = new TtyOut();
     const input = new TtyIn();
     const sent: ControlCommand[] = [];
-    let quit = 0;
+    const quits: string[] = [];
     const ui = startUi({
       subscribe: src.subscribe,
       send: (c) => sent.push(c),
-      onQuit: () => quit++,
+      onQuit: (how) => quits.push(how),
       labId: 'tm-ui',
       profileName: 'drop-last-ack',
       profileNames: ['drop-last-ack'],
@@ -59,15 +65,16 @@ describe('startUi', () => {
     });
     expect(src.subscribers).toBe(1);
     src.emit(lastAckDropped);
-    await new Promise((r) => setTimeout(r, 200));
+    // Bounded waits, not fixed ones: under load ink renders and React runs effects later.
+    await until(() => out.written.includes('dropped last-ack'));
     expect(out.written).toContain('lab tm-ui profile drop-last-ack');
     expect(out.written).toContain('dropped last-ack');
     input.write('R');
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => sent.length > 0);
     expect(sent).toEqual([{ kind: 'rst', conn: 1, to: 'server' }]);
     input.write('\u0003'); // Ctrl-C: ink must not exit by itself
-    await new Promise((r) => setTimeout(r, 50));
-    expect(quit).toBe(1);
+    await until(() => quits.length > 0);
+    expect(quits).toEqual(['interrupt']);
     expect(src.subscribers).toBe(1);
     ui.unmount();
     await ui.waitUntilExit();
