@@ -124,7 +124,8 @@ describe.skipIf(root.skip || skipTrace).concurrent('issue 11: the inference besi
     const synRecv = stateEvent(evs, s, 'server', 'inferred', 'SYN-RECV')!;
     expect(synRecv.cause).toBe('sent SYN+ACK seq=0 ack=1');
     expect(synRecv.t).toBe(synAck.t);
-    expect(states(evs, 'server', 'kernel', s).slice(0, 3)).toEqual(['CLOSED', 'SYN-RECV', 'ESTAB']);
+    // (The probe starts a new tuple's history at CLOSED; the tracepoint's own `from` is the listener's LISTEN.)
+    expect(states(evs, 'server', 'kernel', s).slice(1, 3)).toEqual(['SYN-RECV', 'ESTAB']);
     expect(stateEvent(evs, s, 'server', 'kernel', 'SYN-RECV')!.t).toBeGreaterThanOrEqual(hsAck.t - EPS);
     expect(evs.filter((e) => e.type === 'disagreement')).toEqual([]);
   });
@@ -182,8 +183,10 @@ describe.skipIf(root.skip || skipTrace).concurrent('issue 11: the inference besi
     const evs = run.events;
     const fin = segments(evs, (e) => e.from === 'server' && String(e.flags).includes('F'))[0]!;
     expect(fin).toMatchObject({ verdict: 'delay', detail: '1500 ms', rule: 1 });
-    const finRelease = actions(evs, (e) => e.action === 'release' && e.detail === 'released fin from server after 1500 ms')[0]!;
-    expect(finRelease).toBeDefined();
+    // Released when its 1500 ms are up (a timer may fire late on a busy machine, never early).
+    const finRelease = actions(evs, (e) => e.action === 'release' && /^released fin from server after \d+ ms$/.test(String(e.detail)))[0]!;
+    expect(finRelease, JSON.stringify(actions(evs))).toBeDefined();
+    expect(Number(/after (\d+) ms/.exec(String(finRelease.detail))![1])).toBeGreaterThanOrEqual(1500);
 
     // Every RST the closed server sent while its FIN waited: queued, not passed.
     const rsts = segments(evs, (e) => e.from === 'server' && String(e.flags).includes('R'));
