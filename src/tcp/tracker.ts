@@ -631,7 +631,6 @@ export class Tracker {
       case 'LISTEN':
         // §3.10.7.2: a SYN reaches the listener. Its answer (SYN-ACK or RST)
         // is what moves this endpoint, if anything does (see applySent).
-        if (syn && !ack) ep.rcvNxt = seqAdd(seg.seq, 1);
         return undefined;
       case 'SYN-SENT':
         // §3.10.7.3: a SYN-ACK acknowledging our SYN establishes; a bare SYN is a simultaneous open.
