@@ -287,9 +287,11 @@ describe.skipIf(root.skip || skipTrace).concurrent('issue 11: the inference besi
       console.log(`drop-last-ack: ${dataAcks.length} ACK(s) of data after the server's FIN passed; FIN at ${fins[0]!.t.toFixed(3)}, again at ${fins[1]!.t.toFixed(3)} s`);
       // The tracepoint: LAST-ACK held through the retransmission, left only on the re-ACK.
       expect(seq(evs, 'server', 'kernel').slice(-2)).toEqual(['LAST-ACK', 'CLOSED']);
+      // (Lower bounds only: a segment's `t` is its arrival at tcpmitm, and under
+      // load it is passed on tens of ms later, so "before the next one arrived"
+      // would not follow.)
       const kClosed = stateEvent(evs, 1, 'server', 'kernel', 'CLOSED')!;
       expect(kClosed.t).toBeGreaterThanOrEqual(lastAcks[1]!.t - EPS);
-      expect(kClosed.t).toBeLessThan(lastAcks[2]?.t ?? Infinity);
       expect(kClosed.t).toBeGreaterThanOrEqual(fins[1]!.t);
       const lastAckState = dwells(evs, 'server', 'kernel').find((d) => d.state === 'LAST-ACK')!;
       console.log(`drop-last-ack: server kernel LAST-ACK held ${(lastAckState.dwell! * 1000).toFixed(0)} ms`);
@@ -298,7 +300,7 @@ describe.skipIf(root.skip || skipTrace).concurrent('issue 11: the inference besi
       expect(seq(evs, 'client', 'kernel').at(-1)).toBe('TIME-WAIT');
     });
 
-    it('the old rule (receiverState: LAST-ACK) fails here: it drops an ACK of data and the server closes on the first last ACK', async () => {
+    it('the old rule (receiverState: LAST-ACK) fails here: it drops an ACK of data and lets the last ACK through', async () => {
       const old = writeProfile(
         'tf-old-drop-last-ack.yaml',
         [
@@ -318,14 +320,12 @@ describe.skipIf(root.skip || skipTrace).concurrent('issue 11: the inference besi
       const evs = run.events;
       const dropped = segments(evs, (e) => e.verdict === 'drop');
       expect(dropped.map((e) => `${String(e.from)}:${String(e.role)}`)).toEqual(['client:ack']);
+      // The last ACK went through: the inference closes the server on it, the kernel after it.
       const lastAck = segments(evs, (e) => e.from === 'client' && e.role === 'last-ack');
       expect(lastAck[0]!.verdict).toBe('pass');
-      // The kernel closed on the first last ACK: LAST-ACK was not held (no drop
-      // made it retransmit its FIN; a tail-loss probe under load may still have).
+      expect(stateEvent(evs, 1, 'server', 'inferred', 'CLOSED')!.t).toBe(lastAck[0]!.t);
       expect(seq(evs, 'server', 'kernel').slice(-2)).toEqual(['LAST-ACK', 'CLOSED']);
-      const kClosed = stateEvent(evs, 1, 'server', 'kernel', 'CLOSED')!;
-      expect(kClosed.t).toBeGreaterThanOrEqual(lastAck[0]!.t - EPS);
-      expect(kClosed.t).toBeLessThan(lastAck[1]?.t ?? Infinity);
+      expect(stateEvent(evs, 1, 'server', 'kernel', 'CLOSED')!.t).toBeGreaterThanOrEqual(lastAck[0]!.t - EPS);
       const lastAckState = dwells(evs, 'server', 'kernel').find((d) => d.state === 'LAST-ACK')!;
       console.log(`old rule: dropped the ACK of data ack=${String(dropped[0]!.ack)}; server kernel LAST-ACK lasted ${(lastAckState.dwell! * 1000).toFixed(0)} ms`);
     });
