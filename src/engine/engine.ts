@@ -476,16 +476,15 @@ export class Engine {
    * it is queued, and its release is reported when it really leaves.
    */
   private forward(c: ConnCtl, item: InFlight, now: number, verdict: Verdict, rule: number | undefined, detail?: string): void {
-    const ahead = c.queue[item.dir]?.length ?? 0;
-    const queued = ahead > 0 ? `queued behind ${ahead} delayed segment${ahead === 1 ? '' : 's'}` : undefined;
+    const queued = queuedBehind(c, item.dir);
     this.emitSegment(item, now, verdict, rule, detail !== undefined && queued !== undefined ? `${detail}, ${queued}` : (detail ?? queued));
     this.deliverInOrder(c, item, now);
   }
 
   /** For an action that lets a held segment go: whether it goes now or waits behind delayed ones. */
   private queuedNote(c: ConnCtl, dir: Direction): string {
-    const ahead = c.queue[dir]?.length ?? 0;
-    return ahead > 0 ? `, queued behind ${ahead} delayed segment${ahead === 1 ? '' : 's'}` : '';
+    const queued = queuedBehind(c, dir);
+    return queued === undefined ? '' : `, ${queued}`;
   }
 
   /** Deliver now unless earlier segments of the same direction are still waiting. */
@@ -661,6 +660,12 @@ function detachedTemplate(f: TcpFrame): TcpFrame {
   own.set(f.buf);
   const d = decodeFrame(own);
   return d.ok && d.value.kind === 'tcp' ? d.value : f;
+}
+
+/** "queued behind N delayed segment(s)" while earlier segments of `dir` wait at tcpmitm (a segment let go now waits behind them). */
+function queuedBehind(c: ConnCtl, dir: Direction): string | undefined {
+  const ahead = c.queue[dir]?.length ?? 0;
+  return ahead === 0 ? undefined : `queued behind ${ahead} delayed segment${ahead === 1 ? '' : 's'}`;
 }
 
 function isPureAck(s: SegmentInfo): boolean {
