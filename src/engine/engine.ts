@@ -75,6 +75,8 @@ interface InFlight {
   releaseAt: number;
   /** Held by a delay action: its release is reported. */
   delayed?: boolean;
+  /** Waiting behind delayed segments of its direction only to keep their order: its release is reported too. */
+  queued?: boolean;
   rule?: number;
   /** `frame` is the engine's own copy, not a view of a port's receive slab. */
   owned?: boolean;
@@ -324,7 +326,7 @@ export class Engine {
       } else {
         // Something else came first: the held ACK goes on, ahead of it.
         c.coalescing[dir] = undefined;
-        this.emitAction(c.id, now, 'release', `released ${pending.item.role} from ${from}: its FIN did not follow`, pending.rule);
+        this.emitAction(c.id, now, 'release', `released ${pending.item.role} from ${from}: its FIN did not follow${this.queuedNote(c, dir)}`, pending.rule);
         this.deliverInOrder(c, pending.item, now);
       }
     }
@@ -333,7 +335,7 @@ export class Engine {
     if (c.awaiting && c.awaiting.item.dir !== dir && seg.flags & TcpFlag.FIN) {
       const held = c.awaiting;
       c.awaiting = undefined;
-      this.emitAction(c.id, now, 'release', `released held FIN from ${held.item.from}: the FINs cross`, held.rule);
+      this.emitAction(c.id, now, 'release', `released held FIN from ${held.item.from}: the FINs cross${this.queuedNote(c, held.item.dir)}`, held.rule);
       this.deliverInOrder(c, held.item, now);
     }
 
@@ -364,29 +366,19 @@ export class Engine {
   private execute(c: ConnCtl, item: InFlight, plan: Plan, rule: number | undefined, now: number): void {
     switch (plan.kind) {
       case 'pass':
-        this.emitSegment(item, now, 'pass', rule);
-        this.deliverInOrder(c, item, now);
-        return;
+        return this.forward(c, item, now, 'pass', rule);
       case 'drop':
         return this.drop(c, item, now, rule);
       case 'delay':
         return this.delay(c, item, plan.ms, plan.reorder, now, rule);
       case 'rst': {
-        if (plan.instead) {
-          this.drop(c, item, now, rule, 'replaced by a forged RST');
-        } else {
-          this.emitSegment(item, now, 'pass', rule);
-          this.deliverInOrder(c, item, now);
-        }
+        if (plan.instead) this.drop(c, item, now, rule, 'replaced by a forged RST');
+        else this.forward(c, item, now, 'pass', rule);
         this.forge(c, plan.to, plan.seqOffset, now, rule, `rule ${rule ?? '?'} on ${item.role} from ${item.from}`);
         return;
       }
       case 'coalesce': {
-        if (!isPureAck(item.seg) || c.coalescing[item.dir]) {
-          this.emitSegment(item, now, 'pass', rule);
-          this.deliverInOrder(c, item, now);
-          return;
-        }
+        if (!isPureAck(item.seg) || c.coalescing[item.dir]) return this.forward(c, item, now, 'pass', rule);
         const deadline = now + plan.windowMs;
         c.coalescing[item.dir] = { item: retain(item), deadline, rule };
         this.emitSegment(item, now, 'hold', rule, `held up to ${plan.windowMs} ms to coalesce with a FIN`);
@@ -396,7 +388,7 @@ export class Engine {
             const p = c.coalescing[item.dir];
             if (p && p.item === item) {
               c.coalescing[item.dir] = undefined;
-              this.emitAction(c.id, t, 'release', `no FIN within ${plan.windowMs} ms: released the ACK`, rule);
+              this.emitAction(c.id, t, 'release', `no FIN within ${plan.windowMs} ms: released the ACK${this.queuedNote(c, item.dir)}`, rule);
               this.deliverInOrder(c, item, t);
             }
           },
@@ -405,8 +397,7 @@ export class Engine {
       }
       case 'duplicate':
         this.stats.duplicated++;
-        this.emitSegment(item, now, 'duplicate', rule, 'sent twice');
-        this.deliverInOrder(c, item, now);
+        this.forward(c, item, now, 'duplicate', rule, 'sent twice');
         this.deliverInOrder(c, { ...item, frame: Buffer.from(item.frame), owned: true }, now);
         return;
       case 'hold':
@@ -416,11 +407,7 @@ export class Engine {
         this.emitAction(c.id, now, 'drop', `blackhole: every later segment of #${c.id} is dropped`, rule);
         return this.drop(c, item, now, rule, 'blackhole starts');
       case 'await-peer-fin': {
-        if (!(item.seg.flags & TcpFlag.FIN) || c.awaiting) {
-          this.emitSegment(item, now, 'pass', rule);
-          this.deliverInOrder(c, item, now);
-          return;
-        }
+        if (!(item.seg.flags & TcpFlag.FIN) || c.awaiting) return this.forward(c, item, now, 'pass', rule);
         c.awaiting = { item: retain(item), rule };
         this.stats.held++;
         this.emitSegment(item, now, 'hold', rule, `held until ${peerOf(item.from)}'s FIN (at most ${plan.timeoutMs} ms)`);
@@ -429,7 +416,7 @@ export class Engine {
           fire: (t) => {
             if (c.awaiting?.item === item) {
               c.awaiting = undefined;
-              this.emitAction(c.id, t, 'release', `no FIN from ${peerOf(item.from)} within ${plan.timeoutMs} ms: released`, rule);
+              this.emitAction(c.id, t, 'release', `no FIN from ${peerOf(item.from)} within ${plan.timeoutMs} ms: released${this.queuedNote(c, item.dir)}`, rule);
               this.deliverInOrder(c, item, t);
             }
           },
@@ -467,9 +454,8 @@ export class Engine {
         this.warnedHold = true;
         this.warn(now, 'a rule says "hold" but there is no UI to release it: passing instead');
       }
-      this.emitSegment(item, now, 'pass', rule, 'hold ignored (headless)');
       const c = this.ctl.get(item.conn);
-      if (c) this.deliverInOrder(c, item, now);
+      if (c) this.forward(c, item, now, 'pass', rule, 'hold ignored (headless)');
       return;
     }
     this.stats.held++;
@@ -478,10 +464,27 @@ export class Engine {
   }
 
   private releaseByHand(item: InFlight, now: number): void {
-    this.emitAction(item.conn, now, 'release', `released ${item.role} from ${item.from}`, item.rule);
     const c = this.ctl.get(item.conn);
+    this.emitAction(item.conn, now, 'release', `released ${item.role} from ${item.from}${c ? this.queuedNote(c, item.dir) : ''}`, item.rule);
     if (c) this.deliverInOrder(c, item, now);
     else this.deliver(item, now);
+  }
+
+  /**
+   * The segment event for a segment tcpmitm lets go on (pass, duplicate),
+   * then its delivery. Behind a delay it does not leave yet: the event says
+   * it is queued, and its release is reported when it really leaves.
+   */
+  private forward(c: ConnCtl, item: InFlight, now: number, verdict: Verdict, rule: number | undefined, detail?: string): void {
+    const queued = queuedBehind(c, item.dir);
+    this.emitSegment(item, now, verdict, rule, detail !== undefined && queued !== undefined ? `${detail}, ${queued}` : (detail ?? queued));
+    this.deliverInOrder(c, item, now);
+  }
+
+  /** For an action that lets a held segment go: whether it goes now or waits behind delayed ones. */
+  private queuedNote(c: ConnCtl, dir: Direction): string {
+    const queued = queuedBehind(c, dir);
+    return queued === undefined ? '' : `, ${queued}`;
   }
 
   /** Deliver now unless earlier segments of the same direction are still waiting. */
@@ -489,6 +492,7 @@ export class Engine {
     const q = c.queue[item.dir];
     if (q === undefined || q.length === 0) return this.deliver(item, now);
     item.releaseAt = now;
+    item.queued = true;
     q.pushInOrder(retain(item));
     this.scheduleQueue(c, item.dir);
   }
@@ -508,8 +512,10 @@ export class Engine {
   /** The segment leaves tcpmitm towards its receiver: only now is it "delivered". */
   private deliver(item: InFlight, now: number): void {
     this.flushSentChanges();
-    if (item.delayed) {
-      this.emitAction(item.conn, now, 'release', `released ${item.role} from ${item.from} after ${Math.round(now - item.capturedAt)} ms`, item.rule);
+    if (item.delayed || item.queued) {
+      // Its wait counts from its arrival at tcpmitm, like the delay itself.
+      const waited = `after ${Math.round(now - item.capturedAt)} ms`;
+      this.emitAction(item.conn, now, 'release', `released ${item.role} from ${item.from} ${waited}${item.delayed ? '' : ' (queued behind a delayed segment)'}`, item.rule);
     }
     this.out.send(item.toPort, item.frame);
     this.emitChanges(this.tracker.delivered(item.seg, now));
@@ -654,6 +660,12 @@ function detachedTemplate(f: TcpFrame): TcpFrame {
   own.set(f.buf);
   const d = decodeFrame(own);
   return d.ok && d.value.kind === 'tcp' ? d.value : f;
+}
+
+/** "queued behind N delayed segment(s)" while earlier segments of `dir` wait at tcpmitm (a segment let go now waits behind them). */
+function queuedBehind(c: ConnCtl, dir: Direction): string | undefined {
+  const ahead = c.queue[dir]?.length ?? 0;
+  return ahead === 0 ? undefined : `queued behind ${ahead} delayed segment${ahead === 1 ? '' : 's'}`;
 }
 
 function isPureAck(s: SegmentInfo): boolean {

@@ -1,7 +1,8 @@
 // `--pcap FILE`: every frame tcpmitm captured on either side (interface 0 is
 // the client side, 1 the server side), plus the segments it forged, on the
 // side it sent them. A packet tcpmitm acted on carries a comment saying what
-// ("dropped by rule 1 (last-ack)", "delayed 200 ms", "forged RST to server").
+// ("dropped by rule 1 (last-ack)", "delayed 200 ms", "forged RST to server",
+// "queued behind 1 delayed segment": it went on only when that one did).
 // Blocks are written synchronously, so the file is valid after Ctrl-C.
 
 import { closeSync, openSync, writeSync } from 'node:fs';
@@ -22,7 +23,8 @@ export function commentFor(ev: SegmentEvent): string | undefined {
   const by = ev.rule !== undefined ? ` by rule ${ev.rule} (${ev.role})` : ` (${ev.role}${ev.detail ? `, ${ev.detail}` : ''})`;
   switch (ev.verdict) {
     case 'pass':
-      return undefined;
+      // Queued behind a delayed segment (it left when they did), or a hold ignored headless.
+      return ev.detail;
     case 'drop':
       return `dropped${by}`;
     case 'delay':

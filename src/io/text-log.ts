@@ -40,7 +40,11 @@ export class TextLogFormatter {
       }
       case 'segment': {
         const arrow = ev.dir === 'c2s' ? 'c→s' : 's→c';
-        const what = ev.verdict === 'pass' ? '' : `  ${ev.verdict.toUpperCase()}${ev.detail ? ` ${ev.detail}` : ''}${ev.rule !== undefined ? ` (rule ${ev.rule})` : ''}`;
+        // A pass with words (queued behind a delay, a hold ignored) says them: it did not simply go by.
+        const what =
+          ev.verdict === 'pass'
+            ? ev.detail ? `  ${ev.detail}` : ''
+            : `  ${ev.verdict.toUpperCase()}${ev.detail ? ` ${ev.detail}` : ''}${ev.rule !== undefined ? ` (rule ${ev.rule})` : ''}`;
         return `${t}  #${ev.conn} ${arrow}  [${ev.flags}] seq=${ev.seq} ack=${ev.ack} len=${ev.len} win=${ev.win}  ${ev.role}${what}`;
       }
       case 'action':

@@ -16,7 +16,7 @@ export async function resolveLabProfile(nameOrPath: string, set: Readonly<Record
 }
 
 const PEER_FLAGS = {
-  server: ['port', 'host', 'on-eof', 'send', 'keepalive', 'count', 'write-after-ms', 'timeout'],
+  server: ['port', 'host', 'on-eof', 'send', 'keepalive', 'count', 'write-after-ms', 'close-after', 'timeout'],
   client: ['connect', 'send', 'recv', 'then', 'count', 'keepalive', 'write-after-ms', 'timeout'],
 } as const;
 

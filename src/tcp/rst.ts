@@ -44,7 +44,8 @@ export function judgeRst(
       // RFC 9293 §3.10.7.3 and tcp_rcv_synsent_state_process(): only a RST whose
       // ACK acknowledges our SYN (SND.UNA < ack <= SND.NXT) counts; its seq is not checked.
       if ((seg.flags & TcpFlag.ACK) === 0) return { verdict: 'ignored', reason: 'SYN-SENT: RST without ACK' };
-      if (to.sndNxt !== undefined && seg.ack === to.sndNxt) return { verdict: 'accepted', reason: 'SYN-SENT: RST acknowledges our SYN' };
+      // tcp_reset() in SYN-SENT: the application's connect() fails with ECONNREFUSED.
+      if (to.sndNxt !== undefined && seg.ack === to.sndNxt) return { verdict: 'accepted', reason: 'ECONNREFUSED: the RST acknowledges its SYN' };
       return { verdict: 'ignored', reason: 'SYN-SENT: RST does not acknowledge our SYN' };
     }
     case 'TIME-WAIT': {

@@ -66,6 +66,13 @@ export interface ConnectionView {
   readonly lastSeen: number;
   /** True once a new SYN on the same 4-tuple started a newer record; lookup() no longer finds it. */
   readonly superseded: boolean;
+  /**
+   * True when the server answered the SYN with a RST from LISTEN: nothing
+   * listened on its port, so the server endpoint never existed. Its state
+   * stays LISTEN (it never had a socket of its own) and no state change is
+   * ever reported for it; the client goes CLOSED with ECONNREFUSED.
+   */
+  readonly refused: boolean;
 }
 
 export interface SentResult {
@@ -96,6 +103,7 @@ class Connection implements ConnectionView {
   readonly s: EndpointMachine;
   lastSeen: number;
   superseded = false;
+  refused = false;
   /** Dropped from the tracker's maps (finished, stale or superseded). */
   forgotten = false;
   /** The record this one superseded, while that one still has a TIME-WAIT endpoint. */
@@ -387,7 +395,8 @@ export class Tracker {
       false,
       now,
       'CLOSED',
-      // The server's side of a new connection is its listener until the SYN arrives.
+      // The server's side of a new connection is its listener (or nothing)
+      // until it answers the SYN: with a SYN-ACK (SYN-RECV) or a RST (refused).
       'LISTEN',
     );
     if (old !== undefined) {
@@ -548,12 +557,26 @@ export class Tracker {
     const state = ep.state;
     switch (state) {
       case 'CLOSED':
+        // §3.10.1 active OPEN: SYN sent → SYN-SENT. A RST from CLOSED is a
+        // kernel answering for a socket that is gone (tcp_v4_send_reset).
+        if (!rst && syn && !ack) this.setState(conn, from, 'SYN-SENT', cause, now, changes);
+        break;
       case 'LISTEN':
-        // §3.10.1 active OPEN: SYN sent → SYN-SENT. A SYN-ACK from a listener
-        // whose SYN delivery we did not see (tap mode) means SYN-RECV.
-        if (rst) break; // no socket, or a listener refusing a stray segment
-        if (syn && !ack) this.setState(conn, from, 'SYN-SENT', cause, now, changes);
-        else if (syn && ack && state === 'LISTEN') this.setState(conn, from, 'SYN-RECV', cause, now, changes);
+        // §3.10.7.2: the listener answers the SYN. Linux made only a request
+        // sock when the SYN arrived (tcp_conn_request(): no socket, no
+        // tracepoint); `ss` shows it as SYN-RECV from its SYN-ACK on, so the
+        // endpoint enters SYN-RECV when it sends that, not when the SYN is
+        // delivered. A RST acknowledging the client's SYN means no listener
+        // (tcp_v4_rcv() found no socket, or a REJECT --reject-with
+        // tcp-reset): the server endpoint never existed, so it stays LISTEN
+        // (nothing of its own) and no change is reported for it; a listener
+        // that comes up for a retransmitted SYN still answers it.
+        if (syn && ack) {
+          conn.refused = false;
+          this.setState(conn, from, 'SYN-RECV', cause, now, changes);
+        } else if (rst && ack && peer.state === 'SYN-SENT' && peer.sndNxt !== undefined && seg.ack === peer.sndNxt) {
+          conn.refused = true;
+        }
         break;
       case 'SYN-SENT':
         // A RST sent from SYN-SENT answers an unacceptable SYN-ACK (§3.10.7.3,
@@ -593,7 +616,8 @@ export class Tracker {
 
     if (rst) {
       const j = judgeRst(ep, seg, { rfc1337: this.rfc1337 });
-      if (j.verdict === 'accepted') this.setState(conn, to, 'CLOSED', `${cause} (${j.reason})`, now, changes);
+      const why = conn.refused && to === 'client' && before === 'SYN-SENT' ? 'ECONNREFUSED: no listener, the RST answers its SYN' : j.reason;
+      if (j.verdict === 'accepted') this.setState(conn, to, 'CLOSED', `${cause} (${why})`, now, changes);
       return j;
     }
 
@@ -605,11 +629,8 @@ export class Tracker {
         // No socket: Linux answers with RST, which we will see as sent by it.
         return undefined;
       case 'LISTEN':
-        // §3.10.7.2: a SYN makes a request sock (ss shows SYN-RECV).
-        if (syn && !ack) {
-          ep.rcvNxt = seqAdd(seg.seq, 1);
-          this.setState(conn, to, 'SYN-RECV', cause, now, changes);
-        }
+        // §3.10.7.2: a SYN reaches the listener. Its answer (SYN-ACK or RST)
+        // is what moves this endpoint, if anything does (see applySent).
         return undefined;
       case 'SYN-SENT':
         // §3.10.7.3: a SYN-ACK acknowledging our SYN establishes; a bare SYN is a simultaneous open.

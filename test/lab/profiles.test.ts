@@ -33,6 +33,9 @@ function finTimes(evs: readonly LabEvent[], from: 'client' | 'server'): number[]
 
 const gapsMs = (ts: readonly number[]): number[] => ts.slice(1).map((t, i) => Math.round((t - ts[i]!) * 1000));
 
+/** The JSONL's resolution (ms) plus the mapping of kernel timestamps onto it. */
+const EPS = 0.002;
+
 describe.skipIf(root.skip).concurrent('built-in profiles on a real lab', () => {
   afterAll(() => {
     for (const v of ids) labDown(v);
@@ -105,6 +108,17 @@ describe.skipIf(root.skip).concurrent('built-in profiles on a real lab', () => {
     const lastAck = dwells(run.events, 'server', 'kernel').find((d) => d.state === 'LAST-ACK')!;
     expect(lastAck.dwell!).toBeGreaterThan(1.4);
     expect(segments(run.events, (e) => e.verdict === 'delay' && e.from === 'server').length).toBeGreaterThanOrEqual(1);
+    // The closed server answers the client's re-ACK of an early FIN copy with
+    // a RST, which queues behind the copies still delayed: reported queued when
+    // captured, released later — and only then does it end the client's TIME-WAIT.
+    const queued = segments(run.events, (e) => e.from === 'server' && String(e.flags).includes('R') && String(e.detail ?? '').startsWith('queued behind'));
+    const released = run.events.filter((e) => e.type === 'action' && /^released rst from server after \d+ ms \(queued behind a delayed segment\)$/.test(String(e.detail)));
+    expect(queued.length).toBeGreaterThanOrEqual(1);
+    expect(released).toHaveLength(queued.length);
+    const tw = dwells(run.events, 'client', 'kernel').find((d) => d.state === 'TIME-WAIT')!;
+    expect(seq(run.events, 'client', 'kernel').at(-1)).toBe('CLOSED');
+    expect(tw.t + tw.dwell!).toBeGreaterThanOrEqual(released[0]!.t - EPS);
+    console.log(`delay-fin: RST(s) captured at ${queued.map((e) => e.t).join(', ')} s, released at ${released.map((e) => e.t).join(', ')} s; client kernel TIME-WAIT → CLOSED at ${(tw.t + tw.dwell!).toFixed(3)} s`);
   });
 
   it('forge-rst: the client goes CLOSED at once with ECONNRESET; the server, RST in CLOSE-WAIT, gets EPIPE on write', async () => {
@@ -115,8 +129,11 @@ describe.skipIf(root.skip).concurrent('built-in profiles on a real lab', () => {
     expect(client.some((d) => d.state === 'TIME-WAIT')).toBe(false);
     const forged = run.events.find((e) => e.type === 'action' && e.action === 'rst')!;
     expect(forged).toBeDefined();
-    // CLOSED within a few ms of the forged RST, by the kernel's own clock.
-    expect(Math.abs(client.at(-1)!.t - forged.t)).toBeLessThan(0.02);
+    // The forged RST closed it: the kernel's CLOSED comes after it (its `t` is
+    // the trigger's arrival, the RST left when tcpmitm handled that frame), and
+    // no other RST reached the client before.
+    expect(client.at(-1)!.t).toBeGreaterThanOrEqual(forged.t - EPS);
+    expect(segments(run.events, (e) => e.dir === 's2c' && String(e.flags).includes('R') && e.verdict !== 'forged' && e.t <= client.at(-1)!.t)).toEqual([]);
     expect(seq(run.events, 'server', 'kernel').slice(-2)).toEqual(['CLOSE-WAIT', 'CLOSED']);
     // What Node exposes (v20): ECONNRESET on the client's pending read; the
     // server had stopped reading at EOF, so its write(2) in the reset
@@ -134,7 +151,12 @@ describe.skipIf(root.skip).concurrent('built-in profiles on a real lab', () => {
     const forged = run.events.find((e) => e.type === 'action' && e.action === 'rst')!;
     const server = dwells(run.events, 'server', 'kernel');
     expect(server.slice(-2).map((d) => d.state)).toEqual(['CLOSE-WAIT', 'CLOSED']);
-    expect(Math.abs(server.at(-1)!.t - forged.t)).toBeLessThan(0.02);
+    // CLOSE-WAIT → CLOSED is a RST (a close would go LAST-ACK): the forged one,
+    // since the client sent none before the server's kernel closed, and it
+    // closed after the RST's trigger reached tcpmitm. Causal, not a time window:
+    // under load the RST leaves tens of ms after its trigger's `t`.
+    expect(server.at(-1)!.t).toBeGreaterThanOrEqual(forged.t - EPS);
+    expect(segments(run.events, (e) => e.from === 'client' && String(e.flags).includes('R') && e.verdict !== 'forged' && e.t <= server.at(-1)!.t)).toEqual([]);
     expect(appEvents(run.events, 'server')).toContain('EPIPE');
   });
 
@@ -145,14 +167,20 @@ describe.skipIf(root.skip).concurrent('built-in profiles on a real lab', () => {
     expect(isSubsequence(['ESTAB', 'FIN-WAIT-1', 'TIME-WAIT'], client.map((d) => d.state))).toBe(true);
     // Linux handles the FIN+ACK's ACK first (FIN_WAIT2), then its FIN
     // (TIME_WAIT): the tracepoint may show FIN-WAIT-2 for microseconds, never
-    // a wait — in passthrough the same state lasts the server's 300 ms.
-    for (const d of client.filter((x) => x.state === 'FIN-WAIT-2')) expect(d.dwell!).toBeLessThan(0.0001);
+    // a wait — in passthrough the same state lasts the server's 300 ms. Said
+    // causally (a time bound on those microseconds flakes when the VM's CPU
+    // is taken in between): the kernel enters FIN-WAIT-2 only on the server's
+    // FIN+ACK, whose FIN ends it, never on an ACK of its FIN ahead of it.
+    const serverFin = finTimes(run.events, 'server')[0]!;
+    for (const d of client.filter((x) => x.state === 'FIN-WAIT-2')) expect(d.t).toBeGreaterThanOrEqual(serverFin - EPS);
+    expect(client.at(-1)!.state).toBe('TIME-WAIT');
     const fw1 = client.find((d) => d.state === 'FIN-WAIT-1')!;
     expect(fw1.dwell!).toBeGreaterThan(0.25);
-    // No pure ACK from the server reached the client between the FINs.
-    const clientFin = finTimes(run.events, 'client')[0]!;
-    const passedAcks = segments(run.events, (e) => e.from === 'server' && e.flags === 'A' && e.t > clientFin && e.verdict === 'pass');
-    expect(passedAcks).toEqual([]);
+    // No ACK of the client's FIN passed before the server's FIN. (An ACK of
+    // the client's data may, and a duplicate ACK answering a FIN retransmission
+    // that crossed the server's FIN comes after it: neither makes FIN-WAIT-2.)
+    const leaked = segments(run.events, (e) => e.from === 'server' && e.role === 'ack-of-fin' && e.verdict === 'pass' && e.t < serverFin);
+    expect(leaked).toEqual([]);
     expect(segments(run.events, (e) => e.verdict === 'coalesce').length).toBeGreaterThanOrEqual(1);
     expect(isSubsequence(['ESTAB', 'CLOSE-WAIT', 'LAST-ACK', 'CLOSED'], seq(run.events, 'server', 'kernel'))).toBe(true);
   });

@@ -12,6 +12,7 @@ interface ServerFlags {
   keepalive?: string;
   count?: string;
   writeAfterMs?: string;
+  closeAfter?: string;
   timeout?: string;
 }
 
@@ -41,6 +42,7 @@ export function registerPeer(program: Command): void {
     .option('--keepalive <idle,intvl,cnt>', 'enable keepalive (seconds, seconds, probes; Node fixes intvl 1 s and 10 probes)')
     .option('--count <n>', 'connections to serve before exiting', '1')
     .option('--write-after-ms <ms>', 'write one byte this long after EOF (what does a write in CLOSE-WAIT meet?)')
+    .option('--close-after <ms>', 'close each connection this long after accepting it, EOF or not (an active close by the server)')
     .option('--timeout <ms>', 'exit (code 124) after this long whatever happens', '60000')
     .action(async (f: ServerFlags) => {
       const { runPeerProcess } = await import('../../lab/peers/cli.js');

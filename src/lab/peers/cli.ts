@@ -26,6 +26,7 @@ export function serverOptionsFrom(f: PeerFlags): ServerOptions {
     keepalive: f.keepalive === undefined ? undefined : parseKeepalive(f.keepalive),
     count: f.count === undefined ? 1 : parseCount(f.count, '--count', 1, 1_000_000),
     writeAfterMs: f.writeAfterMs === undefined ? undefined : parseCount(f.writeAfterMs, '--write-after-ms', 0, 3_600_000),
+    closeAfterMs: f.closeAfter === undefined ? undefined : parseCount(f.closeAfter, '--close-after', 0, 3_600_000),
     timeoutMs: timeoutMs(f),
   };
 }

@@ -18,6 +18,7 @@ const OPTIONS = {
   connect: { type: 'string' },
   then: { type: 'string' },
   'write-after-ms': { type: 'string' },
+  'close-after': { type: 'string' },
   timeout: { type: 'string' },
 } as const;
 
@@ -37,6 +38,7 @@ try {
     connect: v.connect,
     then: v.then,
     writeAfterMs: v['write-after-ms'],
+    closeAfter: v['close-after'],
     timeout: v.timeout,
   });
 } catch (err) {

@@ -21,6 +21,8 @@ export interface ServerOptions {
   readonly count: number;
   /** Write one byte this many ms after EOF (to see what a write in CLOSE-WAIT meets). */
   readonly writeAfterMs?: number;
+  /** Close each connection this many ms after accepting it, whatever the client does (an active close by the server). */
+  readonly closeAfterMs?: number;
   /** Hard bound on the whole run, ms. */
   readonly timeoutMs: number;
 }
@@ -59,6 +61,7 @@ export function runServer(o: ServerOptions, out: (line: string) => void, warn: (
         remote: formatSockAddr(sock.remoteAddress, sock.remotePort),
       });
       if (o.keepalive) emit('keepalive', { ...applyKeepalive(sock, o.keepalive) });
+      if (o.closeAfterMs !== undefined) setTimeout(() => closeSocket(sock), o.closeAfterMs);
       let answered = o.send === 0;
       const answer = (): void => {
         if (answered) return;

@@ -3,7 +3,9 @@ import { Playbook, CISN, SISN } from './playbook.js';
 import type { Decider, MatchContext, Plan } from '../../../src/engine/plan.js';
 import { PASS } from '../../../src/engine/plan.js';
 import { EventBus } from '../../../src/engine/event-bus.js';
-import type { TcpmitmEvent } from '../../../src/engine/events.js';
+import type { SegmentEvent, TcpmitmEvent } from '../../../src/engine/events.js';
+import { TextLogFormatter } from '../../../src/io/text-log.js';
+import { commentFor } from '../../../src/io/pcapng-writer.js';
 
 /** A decider with one rule: `plan` for segments that satisfy `when`, `times` at most. */
 function oneRule(when: (c: MatchContext) => boolean, plan: Plan, times = Infinity): Decider {
@@ -85,6 +87,81 @@ describe('engine: actions', () => {
     expect(p.states('server').at(-1)).toBe('CLOSE-WAIT');
     const release = p.events.find((e) => e.type === 'action' && e.action === 'release');
     expect(release).toMatchObject({ detail: expect.stringContaining('after 200 ms') });
+  });
+
+  it('delay: a segment queued behind a delayed one says so when captured, and its release is reported when it really leaves', () => {
+    // issue 11 item 7: delay-fin with a client that keeps writing. The closed
+    // server's RST waits behind its delayed FIN; it must not read as passed at capture.
+    const p = new Playbook({ decider: oneRule((c) => c.from === 'server' && (c.flags & 0x01) !== 0, { kind: 'delay', ms: 1500, reorder: false }) });
+    p.handshake();
+    p.takeSends();
+    p.now = 100;
+    p.fromServer('FA', 1, 1); // delayed
+    p.now = 300;
+    p.fromClient('PA', 1, 1, 10); // the client keeps writing: passes at once
+    p.fromServer('R', 2, 0); // the server (closed) answers with RST: queued
+    expect(p.takeSends()).toEqual(['b PA']);
+    const rst = p.events.find((e) => e.type === 'segment' && e.flags === 'R');
+    expect(rst).toMatchObject({ t: 0.3, role: 'rst', verdict: 'pass', detail: 'queued behind 1 delayed segment' });
+    // Nothing reached the client yet: it is still ESTAB.
+    expect(p.states('client').at(-1)).toBe('ESTAB');
+    p.advance(1299); // t = 1599 ms: the FIN (captured at 100 ms) still has 1 ms to wait
+    expect(p.takeSends()).toEqual([]);
+    expect(p.events.filter((e) => e.type === 'action')).toEqual([]);
+    p.advance(1);
+    expect(p.takeSends()).toEqual(['a FA', 'a R']);
+    const releases = p.events.filter((e) => e.type === 'action' && e.action === 'release');
+    expect(releases).toEqual([
+      { type: 'action', t: 1.6, conn: 1, action: 'release', rule: 1, detail: 'released fin from server after 1500 ms' },
+      { type: 'action', t: 1.6, conn: 1, action: 'release', detail: 'released rst from server after 1300 ms (queued behind a delayed segment)' },
+    ]);
+    // The client's changes happen at the release, not at capture.
+    const client = p.events.filter((e) => e.type === 'state' && e.endpoint === 'client').slice(-2);
+    expect(client).toMatchObject([
+      { t: 1.6, from: 'ESTAB', to: 'CLOSE-WAIT' },
+      { t: 1.6, from: 'CLOSE-WAIT', to: 'CLOSED' },
+    ]);
+    // The text log shows the wait too (not a bare pass), and when it ended.
+    const log = new TextLogFormatter({ segments: true });
+    const lines = p.events.map((e) => log.format(e)).filter((l): l is string => l !== undefined);
+    expect(lines).toContain('+0.300s  #1 s→c  [R] seq=2 ack=0 len=0 win=502  rst  queued behind 1 delayed segment');
+    expect(lines).toContain('+1.600s  #1 RELEASE  released rst from server after 1300 ms (queued behind a delayed segment)');
+    // And so does the pcapng comment on the captured packet.
+    expect(commentFor(rst as SegmentEvent)).toBe('queued behind 1 delayed segment');
+  });
+
+  it('delay: a held segment let go behind a delay says it is queued, and is reported again when it leaves', () => {
+    const p = new Playbook({ interactive: true, decider: oneRule((c) => c.role === 'data', { kind: 'delay', ms: 500, reorder: false }, 1) });
+    p.handshake();
+    p.takeSends();
+    p.fromClient('PA', 1, 1, 10); // delayed 500 ms
+    p.engine.onControl({ kind: 'hold-mode', on: true }, 0);
+    p.fromClient('FA', 11, 1); // held by hand
+    p.engine.onControl({ kind: 'release-first' }, 0);
+    expect(p.takeSends()).toEqual([]);
+    expect(p.events.filter((e) => e.type === 'action').map((e) => (e as { detail: string }).detail)).toEqual([
+      'released fin from client, queued behind 1 delayed segment',
+    ]);
+    p.advance(500);
+    expect(p.takeSends()).toEqual(['b PA', 'b FA']);
+    expect(p.events.filter((e) => e.type === 'action').map((e) => (e as { detail: string }).detail).slice(1)).toEqual([
+      'released data from client after 500 ms',
+      'released fin from client after 500 ms (queued behind a delayed segment)',
+    ]);
+  });
+
+  it('delay: once the queue has drained, later segments pass with no note', () => {
+    const p = new Playbook({ decider: oneRule((c) => c.role === 'data', { kind: 'delay', ms: 50, reorder: false }, 1) });
+    p.handshake();
+    p.takeSends();
+    p.fromClient('PA', 1, 1, 10);
+    p.advance(50);
+    p.fromClient('PA', 11, 1, 10);
+    expect(p.takeSends()).toEqual(['b PA', 'b PA']);
+    const last = p.events.filter((e) => e.type === 'segment').at(-1);
+    expect(last).toMatchObject({ verdict: 'pass' });
+    expect(last).not.toHaveProperty('detail');
+    expect(p.events.filter((e) => e.type === 'action')).toHaveLength(1);
   });
 
   it('delay with reorder lets later segments overtake', () => {

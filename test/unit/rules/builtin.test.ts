@@ -3,6 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { builtinProfileNames, loadProfile, loadProfileFile, profilesDir } from '../../../src/rules/load.js';
 import { profileSchemaText } from '../../../src/rules/emit-schema.js';
 import { TcpmitmError } from '../../../src/cli/errors.js';
+import { compileProfile } from '../../../src/rules/match.js';
+import { parseProfile } from '../../../src/rules/parse.js';
+import type { SegmentEvent } from '../../../src/engine/events.js';
+import { Playbook } from '../engine/playbook.js';
 
 const EXPECTED = ['blackhole', 'coalesce-fin-ack', 'delay-fin', 'drop-last-ack', 'forge-rst', 'passthrough', 'simultaneous-close'];
 
@@ -70,5 +74,83 @@ describe('built-in profiles', () => {
   it('profiles/schema.json is exactly what the zod schema generates (UPDATE_SCHEMA=1 rewrites it)', () => {
     if (process.env['UPDATE_SCHEMA'] === '1') writeFileSync(`${profilesDir()}schema.json`, profileSchemaText());
     expect(readFileSync(`${profilesDir()}schema.json`, 'utf8')).toBe(profileSchemaText());
+  });
+});
+
+/** The segments a playbook's engine reported, as "from:role:verdict". */
+const verdicts = (p: Playbook): string[] =>
+  p.events.filter((e): e is SegmentEvent => e.type === 'segment').map((e) => `${e.from}:${e.role}:${e.verdict}`);
+
+/**
+ * issue 11 item 8: a built-in profile acts on the segment it is named for,
+ * whatever else happens to be in flight. Each case plays the segments of a
+ * real close through the engine with the built-in profile compiled.
+ */
+describe('built-in profiles act on the segment they are named for', () => {
+  /**
+   * The client sends a request and shuts down (FIN); the server writes its
+   * answer and closes at once, so its FIN leaves with the last data and it is
+   * in LAST-ACK while the client still ACKs data.
+   */
+  const halfCloseThenBulk = (p: Playbook): void => {
+    p.handshake();
+    p.fromClient('PA', 1, 1, 100);
+    p.fromClient('FA', 101, 1);
+    p.fromServer('A', 1, 102);
+    p.fromServer('PA', 1, 102, 1000);
+    p.fromServer('FPA', 1001, 102, 1000); // LAST-ACK from here
+    p.fromClient('A', 102, 1001); // an ACK of data, reaching a server in LAST-ACK
+    p.fromClient('A', 102, 2002); // the last ACK
+  };
+
+  it('drop-last-ack --set times=1 passes ACKs of data to a server in LAST-ACK and drops only the last ACK', () => {
+    const p = new Playbook({ decider: compileProfile(loadProfile('drop-last-ack', { times: '1' })) });
+    halfCloseThenBulk(p);
+    expect(verdicts(p).slice(-2)).toEqual(['client:ack:pass', 'client:last-ack:drop']);
+    expect(p.states('server').at(-1)).toBe('LAST-ACK');
+    // The server retransmits its FIN; the client in TIME-WAIT re-ACKs it (a last-ack too); times=1: it passes.
+    p.fromServer('FPA', 1001, 102, 1000);
+    p.fromClient('A', 102, 2002);
+    expect(verdicts(p).slice(-2)).toEqual(['server:retransmission:pass', 'client:last-ack:pass']);
+    expect(p.states('server').at(-1)).toBe('CLOSED');
+  });
+
+  it("the old drop-last-ack rule (receiverState: LAST-ACK) drops the ACK of data instead, and the close completes undisturbed", () => {
+    const old = parseProfile(
+      `name: old-drop-last-ack
+description: the rule before issue 11
+rules:
+  - match: {from: client, receiverState: LAST-ACK, flags: 'ACK,!SYN,!FIN,!RST'}
+    action: drop
+    times: 1
+`,
+      'old.yaml',
+    );
+    const p = new Playbook({ decider: compileProfile(old) });
+    halfCloseThenBulk(p);
+    expect(verdicts(p).slice(-2)).toEqual(['client:ack:drop', 'client:last-ack:pass']);
+    expect(p.states('server').at(-1)).toBe('CLOSED');
+  });
+
+  it("coalesce-fin-ack holds the ACK of the client's FIN, not an ACK of its data the server sends in CLOSE-WAIT", () => {
+    const p = new Playbook({ decider: compileProfile(loadProfile('coalesce-fin-ack')) });
+    p.handshake();
+    p.fromClient('PA', 1, 1, 100);
+    p.fromClient('FA', 101, 1); // delivered at once: the server is in CLOSE-WAIT
+    p.fromServer('A', 1, 101); // its ACK of the data, sent before the FIN reached it
+    p.fromServer('A', 1, 102); // the ACK of the FIN: held
+    p.now += 300;
+    p.fromServer('FA', 1, 102); // its FIN carries the ACK alone
+    expect(verdicts(p).slice(-4)).toEqual(['server:ack:pass', 'server:ack-of-fin:hold', 'server:ack-of-fin:coalesce', 'server:fin-ack:pass']);
+    expect(p.states('client')).toEqual(['SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'TIME-WAIT']);
+  });
+
+  it("blackhole starts at the client's keepalive, not at the server's", () => {
+    const p = new Playbook({ decider: compileProfile(loadProfile('blackhole')) });
+    p.handshake();
+    p.fromServer('A', 0, 1); // the server's keepalive probe (seq = snd_nxt - 1)
+    p.fromClient('A', 0, 1); // the client's
+    p.fromServer('A', 1, 1);
+    expect(verdicts(p).slice(-3)).toEqual(['server:keepalive:pass', 'client:keepalive:drop', 'server:ack:drop']);
   });
 });

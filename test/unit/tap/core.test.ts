@@ -75,6 +75,26 @@ describe('TapCore', () => {
     expect(states(h.events, 'client').at(-1)).toBe('CLOSED');
   });
 
+  it('the server enters SYN-RECV when its SYN-ACK goes by; a RST+ACK to the SYN instead means no listener: no server state at all', () => {
+    const h = harness();
+    h.core.onFrame(frame('c', 'S', C.isn, 0), 1);
+    expect(states(h.events, 'server')).toEqual([]);
+    h.core.onFrame(frame('s', 'SA', S.isn, C.isn + 1), 2);
+    expect(h.events.filter((e): e is StateEvent => e.type === 'state' && e.endpoint === 'server')).toMatchObject([
+      { from: 'LISTEN', to: 'SYN-RECV', cause: 'observed sent SYN+ACK seq=0 ack=1' },
+    ]);
+
+    const refused = harness();
+    // Linux's answer from no socket: seq 0, ack = the SYN's seq + 1 (tcp_v4_send_reset).
+    refused.core.onFrame(frame('c', 'S', C.isn, 0), 1);
+    refused.core.onFrame(frame('s', 'RA', 0, C.isn + 1), 2);
+    expect(states(refused.events, 'server')).toEqual([]);
+    const client = refused.events.filter((e): e is StateEvent => e.type === 'state' && e.endpoint === 'client');
+    expect(client.map((e) => e.to)).toEqual(['SYN-SENT', 'CLOSED']);
+    expect(client[1]!.cause).toBe('observed delivered RST+ACK seq=0 ack=1 (ECONNREFUSED: no listener, the RST answers its SYN)');
+    expect([...refused.core.connections()][0]).toMatchObject({ refused: true, serverEnd: { state: 'LISTEN' } });
+  });
+
   it('forges the RST a rule asks for with seq = the receiver rcv_nxt and ack = its snd_nxt, once', () => {
     const h = harness(RST_ON_DATA);
     h.core.onFrame(frame('c', 'S', C.isn, 0), 1);

@@ -147,14 +147,16 @@ const scenarios: Scenario[] = [
     left: 0,
   },
   {
-    name: 'refused: RST+ACK to the SYN',
+    name: 'refused: RST+ACK to the SYN, no server endpoint ever',
     script: `
       c>s S
-      s>c RA`,
+      s>c RA
+      wait 10000`,
     client: ['CLOSED', 'SYN-SENT', 'CLOSED'],
-    // The tracker assumes a listener until the answer says otherwise.
-    server: ['LISTEN', 'SYN-RECV', 'CLOSED'],
+    // Nothing listened: no server state at all (the kernel has no socket either).
+    server: ['LISTEN'],
     roles: ['syn', 'rst'],
+    left: 0,
   },
 ];
 
@@ -198,7 +200,7 @@ describe('tracker scenarios (DESIGN catalogue)', () => {
       'sent FIN+ACK seq=101 ack=1',
     ]);
     expect(lab.changes.filter((c) => c.endpoint === 'server').map((c) => c.cause)).toEqual([
-      'delivered SYN seq=0',
+      'sent SYN+ACK seq=0 ack=1',
       'delivered ACK seq=1 ack=1',
       'delivered FIN+ACK seq=101 ack=1',
     ]);
@@ -256,6 +258,56 @@ describe('tracker scenarios (DESIGN catalogue)', () => {
     const c = lab.tracker.get(1)!.clientEnd;
     expect(c.state).toBe('FIN-WAIT-2');
     expect(c.rcvNxt).toBe(5000 + 201);
+  });
+});
+
+describe('no listener (issue 11)', () => {
+  it('the server leaves LISTEN when it answers with its SYN-ACK, not when the SYN reaches it', () => {
+    const lab = new Lab().run('c>s S');
+    expect(lab.tracker.get(1)!.serverEnd.state).toBe('LISTEN');
+    expect(lab.changes.filter((c) => c.endpoint === 'server')).toEqual([]);
+    lab.run('s>c SA');
+    expect(lab.changes.filter((c) => c.endpoint === 'server')).toEqual([
+      { conn: 1, endpoint: 'server', from: 'LISTEN', to: 'SYN-RECV', cause: 'sent SYN+ACK seq=0 ack=1', t: 0 },
+    ]);
+  });
+
+  it('a RST+ACK answering the SYN: the client is refused (ECONNREFUSED), the server never existed', () => {
+    const lab = new Lab().run(`
+      c>s S
+      s>c RA`);
+    const conn = lab.tracker.get(1)!;
+    expect(conn.refused).toBe(true);
+    expect(conn.serverEnd.state).toBe('LISTEN');
+    expect(lab.changes).toEqual([
+      { conn: 1, endpoint: 'client', from: 'CLOSED', to: 'SYN-SENT', cause: 'sent SYN seq=0', t: 0 },
+      { conn: 1, endpoint: 'client', from: 'SYN-SENT', to: 'CLOSED', cause: 'delivered RST+ACK seq=5000 ack=1 (ECONNREFUSED: no listener, the RST answers its SYN)', t: 0 },
+    ]);
+    // The server has no ISN: its RST's seq is absolute. Nothing to reset on either side any more.
+    expect(lab.tracker.rstFor(1, 'server')).toBeUndefined();
+    expect(lab.tracker.rstFor(1, 'client')).toBeUndefined();
+  });
+
+  it('a RST that does not acknowledge the SYN refuses nothing (the client ignores it too)', () => {
+    const lab = new Lab().run(`
+      c>s S
+      s>c R`);
+    expect(lab.tracker.get(1)!.refused).toBe(false);
+    expect(lab.tracker.get(1)!.clientEnd.state).toBe('SYN-SENT');
+  });
+
+  it('a listener that comes up for the retransmitted SYN answers it: the connection opens after all', () => {
+    const lab = new Lab().run(`
+      c>s S
+      s>c RA drop
+      wait 1000
+      c>s S retx
+      s>c SA
+      c>s A`);
+    const conn = lab.tracker.get(1)!;
+    expect(conn.refused).toBe(false);
+    expect(lab.states('server', 1, 'LISTEN')).toEqual(['LISTEN', 'SYN-RECV', 'ESTAB']);
+    expect(lab.states('client', 1, 'CLOSED')).toEqual(['CLOSED', 'SYN-SENT', 'ESTAB']);
   });
 });
 
