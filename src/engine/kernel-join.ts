@@ -96,7 +96,8 @@ interface Side {
   kernelT: number;
   /** The socket's life on its tuple: not seen yet, seen, over. */
   socket: 'waiting' | 'live' | 'ended';
-  /** How uncertain (s) the orphan time passed to the tracker was: the kernel's own FIN-WAIT-2 timer may start that much later. */
+  /** When the kernel made it an orphan (s, the earliest), and how uncertain that was: its own FIN-WAIT-2 timer may start that much later. */
+  orphanAt?: number;
   orphanSpread: number;
   diff?: Difference;
 }
@@ -218,7 +219,8 @@ export class KernelJoin {
     side.socket = obs.to === 'CLOSED' ? 'ended' : 'live';
     const out: JoinOutput[] = [];
     if (obs.orphan) {
-      side.orphanSpread = obs.t - (obs.since ?? obs.t);
+      side.orphanAt = obs.since ?? obs.t;
+      side.orphanSpread = obs.t - side.orphanAt;
       out.push({ type: 'orphaned', conn: side.conn, endpoint: side.endpoint, t: obs.since ?? obs.t });
     }
     if (obs.from === obs.to) return out;
@@ -310,7 +312,9 @@ export class KernelJoin {
     // TIME-WAIT's and an orphan's FIN-WAIT-2 ends are timers on the wheel
     // (inet_twsk_schedule): never early, late by up to one level granularity.
     if (i === 'CLOSED' && s.inferredCause?.startsWith('timer') === true && (k === 'TIME-WAIT' || k === 'FIN-WAIT-2')) {
-      const lengthMs = Math.max(0, until - s.kernelT) * 1000;
+      // The timer began when the kernel entered the state — or, for FIN-WAIT-2, became an orphan.
+      const began = k === 'FIN-WAIT-2' && s.orphanAt !== undefined ? Math.max(s.orphanAt, s.kernelT) : s.kernelT;
+      const lengthMs = Math.max(0, s.inferredT - began) * 1000;
       const slackMs = timerWheelSlackMs(lengthMs, this.hz);
       const spread = k === 'FIN-WAIT-2' ? s.orphanSpread : 0;
       const hz = this.hz === undefined ? 'HZ unknown' : `HZ=${this.hz}`;

@@ -75,13 +75,18 @@ interface Held {
 
 export class SocketTableDiff {
   private readonly last = new Map<string, Held>();
+  /**
+   * Ports a listener was seen on: a server may close its listener right after
+   * accept(), before a look sees the accepted socket.
+   */
+  private readonly listening = new Set<number>();
 
   /** Applies a snapshot of a namespace's whole table (listeners included); returns what changed, in order. */
   update(rows: readonly Row[]): TupleChange[] {
-    const listening = new Set<number>();
+    const listening = this.listening;
     const now = new Map<string, Row>();
     for (const r of rows) {
-      if (r.state === 'LISTEN') listening.add(portOf(r.local));
+      if (r.state === 'LISTEN' && listening.size < 1024) listening.add(portOf(r.local));
       if (!isLabConnection(r)) continue;
       const key = `${r.local}|${r.remote}`;
       const prev = now.get(key);

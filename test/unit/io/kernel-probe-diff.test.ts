@@ -22,6 +22,10 @@ describe('SocketTableDiff', () => {
   it('a socket accepted from a listener on its port starts from LISTEN, as the tracepoint says', () => {
     const d = new SocketTableDiff();
     expect(d.update([listener, row('ESTAB', 5, R, L)])).toEqual([{ local: R, remote: L, from: 'LISTEN', to: 'ESTAB' }]);
+    // A server that closed its listener right after accept(): the port is still known to have listened.
+    const e = new SocketTableDiff();
+    e.update([listener]);
+    expect(e.update([row('ESTAB', 5, R, L)])).toEqual([{ local: R, remote: L, from: 'LISTEN', to: 'ESTAB' }]);
   });
 
   it('a new socket on a tuple held in TIME-WAIT (a SYN reused it): the old one ends, the new one starts', () => {
