@@ -157,7 +157,7 @@ export class KernelJoin {
       const d = s?.diff;
       if (s === undefined || d === undefined || d.reported) continue;
       this.sample(s, d, horizon, activity);
-      const ev = this.judge(s, d, horizon, horizon);
+      const ev = this.judge(s, d, horizon);
       if (ev) out.push(ev);
     }
     return out;
@@ -252,7 +252,7 @@ export class KernelJoin {
     const other = which === 'inferred' ? s.kernel : s.inferred;
     if (d !== undefined && state === other) {
       if (!d.reported) {
-        const dis = this.judge(s, d, lo, lo);
+        const dis = this.judge(s, d, lo);
         if (dis) out.push(dis);
         else if (this.beyondGrace(lo - d.since) && d.reason !== undefined) out.push(this.lag(s, state, which === 'kernel' ? hi : s.kernelT, which === 'inferred' ? lo : s.inferredT, d.reason, lo));
       }
@@ -283,7 +283,7 @@ export class KernelJoin {
   }
 
   /** A disagreement when the difference, as of `until`, has lasted longer than the grace beyond what explains it. */
-  private judge(s: Side, d: Difference, until: number, t: number): DisagreementEvent | undefined {
+  private judge(s: Side, d: Difference, until: number): DisagreementEvent | undefined {
     const explained = this.explainedUntil(s, d, until);
     if (explained !== undefined) {
       d.explainedUntil = Math.max(d.explainedUntil, explained.until);
@@ -291,7 +291,7 @@ export class KernelJoin {
     }
     if (!this.beyondGrace(until - Math.max(d.since, d.explainedUntil))) return undefined;
     d.reported = true;
-    return { type: 'disagreement', t: round(t), conn: s.conn, endpoint: s.endpoint, inferred: s.inferred!, kernel: s.kernel!, forMs: Math.round((until - d.since) * 1000) };
+    return { type: 'disagreement', t: round(until), conn: s.conn, endpoint: s.endpoint, inferred: s.inferred!, kernel: s.kernel!, forMs: Math.round((until - d.since) * 1000) };
   }
 
   /** Whether `s` seconds exceed the grace (compared in µs: 1.05 − 1.0 is not above 0.05). */

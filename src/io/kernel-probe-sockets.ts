@@ -24,7 +24,7 @@ export interface Transition {
 type Row = Pick<ProcTcpRow, 'local' | 'remote' | 'state' | 'inode'>;
 
 /** Which end a socket belongs to, by its local address (the tracepoint carries no namespace). */
-export function nsOfLocal(local: string): ProbeNs | undefined {
+function nsOfLocal(local: string): ProbeNs | undefined {
   if (local.startsWith('198.18.0.1:') || local.startsWith('[2001:2::1]:')) return 'client';
   if (local.startsWith('198.18.0.2:') || local.startsWith('[2001:2::2]:')) return 'server';
   return undefined;
