@@ -21,8 +21,9 @@ fi
 # Runtime: libpcap for capture/injection, ethtool for offloads, iproute2 for
 # namespaces; g++/make/python3 build the native addons (cap, raw-socket, tcpmitm's own).
 pkgs=(libpcap-dev ethtool iproute2 g++ make python3 procps)
-# Tests: tcpdump/tshark read frames back, iperf3, tmux and curl drive the lab and UI.
-(( want_test )) && pkgs+=(tcpdump tshark iperf3 tmux curl python3-junitparser)
+# Tests: tcpdump/tshark read frames back, iperf3, tmux, curl, socat and nc
+# drive the lab and UI; junitparser reads --junit files as a CI system would.
+(( want_test )) && pkgs+=(tcpdump tshark iperf3 tmux curl socat netcat-openbsd python3-junitparser)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -23,5 +23,5 @@ export function addOutputOptions(cmd: Command, opts: { pcap: boolean }): Command
 export function addTrackerOptions(cmd: Command): Command {
   return cmd
     .option('--time-wait <s>', 'TIME-WAIT length the tracker assumes (Linux: 60)', numberIn(0, 3600), 60)
-    .option('--fin-timeout <s>', 'orphaned FIN-WAIT-2 timeout the tracker assumes (Linux tcp_fin_timeout: 60)', numberIn(0, 3600), 60);
+    .option('--fin-timeout <s>', 'orphaned FIN-WAIT-2 timeout (Linux tcp_fin_timeout: 60); applied once the kernel probe sees the application close the socket, never to a half-closed one', numberIn(0, 3600), 60);
 }

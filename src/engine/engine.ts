@@ -44,6 +44,7 @@ export interface EngineOptions {
   /** Engine clock (ms) at which the run started: event times are seconds since then. */
   readonly start: number;
   readonly timeWaitMs?: number;
+  /** Orphaned FIN-WAIT-2 timeout (tcp_fin_timeout), applied once kernelOrphaned() says so. */
   readonly finTimeoutMs?: number;
   /** Whether holds wait for a person (UI) or pass with a warning (headless). */
   readonly interactive?: boolean;
@@ -212,6 +213,16 @@ export class Engine {
       this.emitChanges(this.tracker.advance(now));
       this.forgetClosed();
     }
+    this.rearm();
+  }
+
+  /**
+   * The kernel probe saw `endpoint`'s socket become an orphan (its
+   * application closed it) at `t`, seconds since the run started: only now may
+   * its FIN-WAIT-2 time out (tcp_fin_timeout), as Linux does it.
+   */
+  kernelOrphaned(conn: number, endpoint: Endpoint, t: number): void {
+    this.tracker.orphaned(conn, endpoint, this.start + t * 1000);
     this.rearm();
   }
 

@@ -105,6 +105,28 @@ export interface DisagreementEvent {
   readonly forMs: number;
 }
 
+/**
+ * Both views reached the same state, at times further apart than the grace,
+ * for a reason the kernel's own behaviour explains (never a disagreement):
+ * close() queued the FIN behind unsent data (the kernel moves at close(), the
+ * wire when the FIN leaves); a kernel timer fired late by its wheel slack.
+ */
+export interface LagEvent {
+  readonly type: 'lag';
+  readonly t: number;
+  readonly conn: number;
+  readonly endpoint: Endpoint;
+  /** The state both reached. */
+  readonly state: TcpState;
+  /** When the kernel reached it (s). */
+  readonly kernelT: number;
+  /** When tcpmitm's inference reached it (s). */
+  readonly inferredT: number;
+  /** |kernelT − inferredT| in ms. */
+  readonly ms: number;
+  readonly reason: string;
+}
+
 export interface AppEvent {
   readonly type: 'app';
   readonly t: number;
@@ -188,6 +210,7 @@ export type TcpmitmEvent =
   | ActionEvent
   | StateEvent
   | DisagreementEvent
+  | LagEvent
   | AppEvent
   | ExpectationEvent
   | ExitEvent

@@ -1,13 +1,20 @@
-// Joins the kernel probe's socket states to tcpmitm's connections and
-// endpoints, and watches for disagreement with the inference. Pure: the
-// session feeds it probe observations, events and the time.
+// Joins the kernel probe's socket observations to tcpmitm's connections and
+// endpoints, and judges where the kernel and the inference differ. Pure: the
+// session feeds it observations, events, a time horizon and send activity.
 //
-// A disagreement is a difference of *current* states lasting longer than the
-// grace period — never a state the poller merely missed: LAST-ACK often lasts
-// under 3 ms and CLOSING a few ms on Linux 6.x, so a 10 ms poller skips them.
+// A disagreement is a difference that *certainly* lasted longer than the grace
+// and that nothing in the kernel's behaviour explains. Certainly: each change
+// is placed in the interval where it may have happened (a poller saw it
+// between two reads; a delivered segment took effect when tcpmitm handled it,
+// not when it was captured), and an ongoing difference is judged only up to
+// the horizon both views are known to (the probe's watermark, the engine's
+// progress) — so a late read on a loaded machine cannot make one up. Explained
+// differences (a FIN queued behind unsent data, timer-wheel slack) end as a
+// `lag` event instead.
 
-import type { ConnectionEvent, DisagreementEvent, StateEvent, TcpmitmEvent } from './events.js';
+import type { DisagreementEvent, LagEvent, StateEvent, TcpmitmEvent } from './events.js';
 import type { Endpoint, TcpState } from '../tcp/state.js';
+import { timerWheelSlackMs } from './timer-wheel.js';
 
 /** One change of one socket seen by the kernel probe in an end namespace. */
 export interface KernelObservation {
@@ -16,131 +23,349 @@ export interface KernelObservation {
   /** "addr:port" as the connection events print them ("[v6]:port" for IPv6). */
   readonly local: string;
   readonly remote: string;
+  /**
+   * CLOSED or LISTEN: a new socket starts on the tuple (connect(); a child
+   * accepted from a listener). An earlier socket of the tuple has ended.
+   */
   readonly from: TcpState;
   readonly to: TcpState;
-  /** Seconds since the run started. */
+  /** Seconds since the run started: when the change happened, or at the latest was seen. */
+  readonly t: number;
+  /** A poller saw it: the change happened after `since` (its previous look) and by `t`. Absent: exactly at `t`. */
+  readonly since?: number;
+  /** The socket has no application any more (it was closed): in FIN-WAIT-2 the kernel then applies tcp_fin_timeout. `from` may equal `to`. */
+  readonly orphan?: boolean;
+}
+
+/** The kernel made an endpoint's socket an orphan, at `t` at the earliest: the tracker may time its FIN-WAIT-2. */
+export interface OrphanNotice {
+  readonly type: 'orphaned';
+  readonly conn: number;
+  readonly endpoint: Endpoint;
   readonly t: number;
 }
 
-interface Side {
-  inferred?: TcpState;
-  kernel?: TcpState;
-  /** Since when (s) the two differ; undefined while they agree. */
-  differSince?: number;
+export type JoinOutput = StateEvent | LagEvent | DisagreementEvent | OrphanNotice;
+
+/** What the engine knows of one endpoint's sending (for the queued-FIN explanation). */
+export interface SendActivity {
+  /** Payload bytes it has sent so far. */
+  readonly bytes: number;
+  /** Its peer advertises a zero window: its data, and a FIN queued behind it, cannot leave. */
+  readonly peerWindowClosed: boolean;
+}
+
+export type ActivityOf = (conn: number, endpoint: Endpoint) => SendActivity | undefined;
+
+export interface KernelJoinOptions {
+  /** How long (ms) the views may differ, unexplained, before it is a disagreement. Default 50. */
+  readonly graceMs?: number;
+  /** The kernel's CONFIG_HZ, which sizes timer-wheel slack; undefined: the worst common value. */
+  readonly hz?: number;
+}
+
+const QUEUED_FIN = 'close() queued the FIN behind unsent data: the kernel moved at close(), the wire when the FIN left';
+
+/** An early kernel observation waits this long (s) past the inferred end of a connection for it to claim a socket. */
+const CLAIM_MARGIN_S = 0.1;
+const MAX_EARLY = 16;
+const MAX_EARLY_TUPLES = 1024;
+
+interface Difference {
+  /** From when (s) the two certainly differ. */
+  readonly since: number;
   reported: boolean;
+  /** Up to when (s) an explanation covered it. */
+  explainedUntil: number;
+  reason?: string;
+  /** Queued FIN: the sender's byte count at the last look, and when data was last seen flowing. */
+  bytes?: number;
+  dataAt: number;
+}
+
+interface Side {
+  readonly conn: number;
+  readonly endpoint: Endpoint;
+  inferred?: TcpState;
+  /** The inferred state's time (the event's `t`) and from when it certainly holds. */
+  inferredT: number;
+  inferredFrom: number;
+  inferredCause?: string;
+  kernel?: TcpState;
+  /** When the kernel's state began (its observation's `t`, from when it certainly holds). */
+  kernelT: number;
+  /** The socket's life on its tuple: not seen yet, seen, over. */
+  socket: 'waiting' | 'live' | 'ended';
+  /** When the kernel made it an orphan (s, the earliest), and how uncertain that was: its own FIN-WAIT-2 timer may start that much later. */
+  orphanAt?: number;
+  orphanSpread: number;
+  diff?: Difference;
+}
+
+interface Route {
+  /** The sides on this tuple, oldest connection first. */
+  sides: Side[];
+  /** Observations no side could take yet (the connection event still to come). */
+  early: KernelObservation[];
 }
 
 export class KernelJoin {
-  /** "local|remote" → connection and endpoint. */
-  private readonly byTuple = new Map<string, { conn: number; endpoint: Endpoint }>();
-  /** Kernel states seen before their connection was: replayed when it appears. */
-  private readonly early = new Map<string, KernelObservation[]>();
+  private readonly graceS: number;
+  private readonly hz: number | undefined;
+  /** "local|remote" → the connections' sides that used it. */
+  private readonly routes = new Map<string, Route>();
   private readonly sides = new Map<string, Side>();
   /** Keys of the sides whose states differ now: check() looks at these only. */
   private readonly differing = new Set<string>();
-  /** Per "conn/endpoint", the tuple key that maps kernel sockets to it (dropped with the side). */
   private readonly tupleOf = new Map<string, string>();
 
-  constructor(private readonly graceMs = 50) {}
+  constructor(opts: KernelJoinOptions = {}) {
+    this.graceS = (opts.graceMs ?? 50) / 1000;
+    this.hz = opts.hz;
+  }
 
   /**
    * Feed every event of the stream (connection and inferred state events
-   * matter); returns kernel state events that were waiting for this connection.
+   * matter). `arrivedAt`: when it reached us (s) — a state change caused by a
+   * delivered segment happens when tcpmitm sends the segment on, which a
+   * loaded event loop makes later than its capture time `t`.
    */
-  onEvent(ev: TcpmitmEvent): StateEvent[] {
-    if (ev.type === 'connection') return this.onConnection(ev);
-    if (ev.type === 'state' && ev.source === 'inferred') this.update(ev.conn, ev.endpoint, 'inferred', ev.to, ev.t);
-    return [];
+  onEvent(ev: TcpmitmEvent, arrivedAt: number = ev.t): JoinOutput[] {
+    if (ev.type === 'connection') return this.onConnection(ev.conn, ev.client, ev.server);
+    if (ev.type !== 'state' || ev.source !== 'inferred') return [];
+    const side = this.sides.get(`${ev.conn}/${ev.endpoint}`);
+    if (side === undefined) return [];
+    const delivered = ev.cause?.startsWith('delivered') === true;
+    return this.change(side, 'inferred', ev.to, ev.t, delivered ? Math.max(ev.t, arrivedAt) : ev.t, ev.cause);
   }
 
-  /** A probe observation: the kernel state event for it, when it belongs to a known connection. */
-  onKernel(obs: KernelObservation): StateEvent | undefined {
-    const key = `${obs.local}|${obs.remote}`;
-    const hit = this.byTuple.get(key);
-    if (!hit) {
-      const list = this.early.get(key) ?? [];
-      if (list.length < 16) list.push(obs);
-      this.early.set(key, list);
-      return undefined;
-    }
-    return this.kernelEvent(hit.conn, hit.endpoint, obs);
-  }
-
-  /** Disagreements that have now lasted longer than the grace period (each reported once). */
-  check(t: number): DisagreementEvent[] {
-    const out: DisagreementEvent[] = [];
-    for (const key of this.differing) {
-      const s = this.sides.get(key);
-      if (s === undefined || s.differSince === undefined || s.reported) continue;
-      const forMs = Math.round((t - s.differSince) * 1000);
-      if (forMs <= this.graceFor(s)) continue;
-      s.reported = true;
-      const [conn, endpoint] = key.split('/') as [string, Endpoint];
-      out.push({ type: 'disagreement', t, conn: Number(conn), endpoint, inferred: s.inferred!, kernel: s.kernel!, forMs });
-    }
-    return out;
+  /** A probe observation: the kernel state event (and what follows from it) once it belongs to a known connection. */
+  onKernel(obs: KernelObservation): JoinOutput[] {
+    return this.route(`${obs.local}|${obs.remote}`, obs);
   }
 
   /**
-   * The end of TIME-WAIT and of an orphaned FIN-WAIT-2 is a 60 s kernel timer
-   * on the timer wheel, whose slack at that range is hundreds of ms
-   * (kernel/time/timer.c: level granularity grows 8× per level); our own timer
-   * is exact. Allow for that rather than report it.
+   * Judges ongoing differences as of `horizon` (s): a time up to which every
+   * kernel change has been observed and every captured segment processed.
+   * `activity` tells whether an endpoint whose FIN the kernel has queued is
+   * still sending. Each disagreement is reported once.
    */
-  private graceFor(s: Side): number {
-    const timerEnd = s.inferred === 'CLOSED' && (s.kernel === 'TIME-WAIT' || s.kernel === 'FIN-WAIT-2');
-    return timerEnd ? Math.max(this.graceMs, 1500) : this.graceMs;
-  }
-
-  private onConnection(ev: ConnectionEvent): StateEvent[] {
-    const out: StateEvent[] = [];
-    const pairs: [string, Endpoint][] = [
-      [`${ev.client}|${ev.server}`, 'client'],
-      [`${ev.server}|${ev.client}`, 'server'],
-    ];
-    for (const [key, endpoint] of pairs) {
-      this.byTuple.set(key, { conn: ev.conn, endpoint });
-      this.tupleOf.set(`${ev.conn}/${endpoint}`, key);
-      const waiting = this.early.get(key);
-      if (waiting) {
-        this.early.delete(key);
-        for (const obs of waiting) out.push(this.kernelEvent(ev.conn, endpoint, obs));
-      }
+  check(horizon: number, activity?: ActivityOf): DisagreementEvent[] {
+    const out: DisagreementEvent[] = [];
+    for (const key of this.differing) {
+      const s = this.sides.get(key);
+      const d = s?.diff;
+      if (s === undefined || d === undefined || d.reported) continue;
+      this.sample(s, d, horizon, activity);
+      const ev = this.judge(s, d, horizon);
+      if (ev) out.push(ev);
     }
     return out;
   }
 
-  private kernelEvent(conn: number, endpoint: Endpoint, obs: KernelObservation): StateEvent {
-    this.update(conn, endpoint, 'kernel', obs.to, obs.t);
-    return { type: 'state', t: obs.t, conn, endpoint, from: obs.from, to: obs.to, source: 'kernel' };
+  // ── routing kernel sockets to connections ─────────────────────────────
+
+  private onConnection(conn: number, client: string, server: string): JoinOutput[] {
+    const out: JoinOutput[] = [];
+    for (const [key, endpoint] of [[`${client}|${server}`, 'client'], [`${server}|${client}`, 'server']] as const) {
+      const side: Side = { conn, endpoint, inferredT: 0, inferredFrom: 0, kernelT: 0, socket: 'waiting', orphanSpread: 0 };
+      const sideKey = `${conn}/${endpoint}`;
+      this.sides.set(sideKey, side);
+      this.tupleOf.set(sideKey, key);
+      const r = this.routeOf(key);
+      r.sides.push(side);
+      const early = r.early;
+      r.early = [];
+      for (const obs of early) out.push(...this.route(key, obs));
+    }
+    return out;
   }
 
-  private update(conn: number, endpoint: Endpoint, which: 'inferred' | 'kernel', state: TcpState, t: number): void {
-    const key = `${conn}/${endpoint}`;
-    let s = this.sides.get(key);
-    if (!s) {
-      s = { reported: false };
-      this.sides.set(key, s);
+  private routeOf(key: string): Route {
+    let r = this.routes.get(key);
+    if (r === undefined) {
+      r = { sides: [], early: [] };
+      this.routes.set(key, r);
     }
-    s[which] = state;
-    if (s.inferred === 'CLOSED' && s.kernel === 'CLOSED') {
-      // Both agree it is over: forget the side and its tuple, so a long run
-      // with many connections does not keep them all.
-      this.sides.delete(key);
-      this.differing.delete(key);
-      const tuple = this.tupleOf.get(key);
-      this.tupleOf.delete(key);
-      const hit = tuple === undefined ? undefined : this.byTuple.get(tuple);
-      if (tuple !== undefined && hit !== undefined && hit.conn === conn) this.byTuple.delete(tuple);
-      return;
+    return r;
+  }
+
+  /**
+   * A socket's start goes to the oldest connection on its tuple whose kernel
+   * socket has not started (a TIME-WAIT reused by a new SYN: connection 1
+   * keeps the mini-socket until its end, connection 2 gets the new socket),
+   * its later changes to the connection holding it.
+   */
+  private route(key: string, obs: KernelObservation): JoinOutput[] {
+    const r = this.routeOf(key);
+    const starts = obs.from === 'CLOSED' || obs.from === 'LISTEN';
+    let side: Side | undefined;
+    if (starts) {
+      // A side that ended in the inference before this socket began never had one of its own.
+      for (const s of r.sides.filter((x) => x.socket === 'waiting' && x.inferred === 'CLOSED' && x.inferredFrom + CLAIM_MARGIN_S < obs.t)) this.forget(s);
+      this.routes.set(key, r);
+      for (const s of r.sides) if (s.socket === 'live') s.socket = 'ended';
+      side = r.sides.find((s) => s.socket === 'waiting');
+    } else {
+      side = r.sides.find((s) => s.socket === 'live');
+      // A socket whose start the probe did not see (it predates the probe).
+      if (side === undefined && r.early.length === 0) side = r.sides.find((s) => s.socket === 'waiting');
     }
-    if (s.inferred === undefined || s.kernel === undefined || s.inferred === s.kernel) {
-      s.differSince = undefined;
-      s.reported = false;
-      this.differing.delete(key);
-    } else if (s.differSince === undefined) {
-      s.differSince = t;
-      this.differing.add(key);
+    if (side === undefined) {
+      if (r.early.length < MAX_EARLY) r.early.push(obs);
+      this.boundEarly();
+      return [];
+    }
+    side.socket = obs.to === 'CLOSED' ? 'ended' : 'live';
+    const out: JoinOutput[] = [];
+    if (obs.orphan) {
+      side.orphanAt = obs.since ?? obs.t;
+      side.orphanSpread = obs.t - side.orphanAt;
+      out.push({ type: 'orphaned', conn: side.conn, endpoint: side.endpoint, t: obs.since ?? obs.t });
+    }
+    if (obs.from === obs.to) return out;
+    out.push({ type: 'state', t: round(obs.t), conn: side.conn, endpoint: side.endpoint, from: obs.from, to: obs.to, source: 'kernel' });
+    out.push(...this.change(side, 'kernel', obs.to, obs.since ?? obs.t, obs.t));
+    return out;
+  }
+
+  /** Tuples that only ever held early observations (another lab's sockets, non-joined ones) are bounded. */
+  private boundEarly(): void {
+    if (this.routes.size <= MAX_EARLY_TUPLES) return;
+    for (const [key, r] of this.routes) {
+      if (r.sides.length === 0) this.routes.delete(key);
+      if (this.routes.size <= MAX_EARLY_TUPLES) return;
     }
   }
+
+  // ── judging differences ───────────────────────────────────────────────
+
+  /**
+   * One view changed to `state`, somewhere in [lo, hi] (s). A difference that
+   * this change ends lasted, certainly, until `lo`; one it starts holds
+   * certainly from the later of the two views' certain starts.
+   */
+  private change(s: Side, which: 'inferred' | 'kernel', state: TcpState, lo: number, hi: number, cause?: string): JoinOutput[] {
+    const out: JoinOutput[] = [];
+    const key = `${s.conn}/${s.endpoint}`;
+    const d = s.diff;
+    const other = which === 'inferred' ? s.kernel : s.inferred;
+    if (d !== undefined && state === other) {
+      if (!d.reported) {
+        const dis = this.judge(s, d, lo);
+        if (dis) out.push(dis);
+        else if (this.beyondGrace(lo - d.since) && d.reason !== undefined) out.push(this.lag(s, state, which === 'kernel' ? hi : s.kernelT, which === 'inferred' ? lo : s.inferredT, d.reason, lo));
+      }
+      s.diff = undefined;
+      this.differing.delete(key);
+    }
+    if (which === 'inferred') {
+      s.inferred = state;
+      s.inferredT = lo;
+      s.inferredFrom = hi;
+      s.inferredCause = cause;
+    } else {
+      s.kernel = state;
+      s.kernelT = hi;
+    }
+    if (s.inferred === 'CLOSED' && s.kernel === 'CLOSED') {
+      // Both agree it is over: forget the side, so a long run does not keep every connection.
+      this.forget(s);
+      return out;
+    }
+    if (s.diff === undefined && s.inferred !== undefined && s.kernel !== undefined && s.inferred !== s.kernel) {
+      const since = Math.max(s.inferredFrom, s.kernelT);
+      s.diff = { since, reported: false, explainedUntil: since, dataAt: since };
+      this.differing.add(key);
+    }
+    // A difference that goes on between other states stays the same difference: both before and after, the two differ.
+    return out;
+  }
+
+  /** A disagreement when the difference, as of `until`, has lasted longer than the grace beyond what explains it. */
+  private judge(s: Side, d: Difference, until: number): DisagreementEvent | undefined {
+    const explained = this.explainedUntil(s, d, until);
+    if (explained !== undefined) {
+      d.explainedUntil = Math.max(d.explainedUntil, explained.until);
+      d.reason = explained.reason;
+    }
+    if (!this.beyondGrace(until - Math.max(d.since, d.explainedUntil))) return undefined;
+    d.reported = true;
+    return { type: 'disagreement', t: round(until), conn: s.conn, endpoint: s.endpoint, inferred: s.inferred!, kernel: s.kernel!, forMs: Math.round((until - d.since) * 1000) };
+  }
+
+  /** Whether `s` seconds exceed the grace (compared in µs: 1.05 − 1.0 is not above 0.05). */
+  private beyondGrace(s: number): boolean {
+    return Math.round(s * 1e6) > Math.round(this.graceS * 1e6);
+  }
+
+  /** Up to when the kernel's own behaviour explains the current difference, and why; undefined when nothing does. */
+  private explainedUntil(s: Side, d: Difference, until: number): { until: number; reason: string } | undefined {
+    const k = s.kernel;
+    const i = s.inferred;
+    // tcp_close()/tcp_shutdown() set FIN-WAIT-1 (or LAST-ACK) at once, and
+    // tcp_send_fin() appends the FIN to the last unsent segment: it reaches
+    // the wire only after the queued data, as long as that keeps flowing.
+    if ((k === 'FIN-WAIT-1' && (i === 'ESTAB' || i === 'SYN-RECV')) || (k === 'LAST-ACK' && i === 'CLOSE-WAIT')) {
+      return { until: d.dataAt, reason: QUEUED_FIN };
+    }
+    // TIME-WAIT's and an orphan's FIN-WAIT-2 ends are timers on the wheel
+    // (inet_twsk_schedule): never early, late by up to one level granularity.
+    if (i === 'CLOSED' && s.inferredCause?.startsWith('timer') === true && (k === 'TIME-WAIT' || k === 'FIN-WAIT-2')) {
+      // The timer began when the kernel entered the state — or, for FIN-WAIT-2, became an orphan.
+      const began = k === 'FIN-WAIT-2' && s.orphanAt !== undefined ? Math.max(s.orphanAt, s.kernelT) : s.kernelT;
+      const lengthMs = Math.max(0, s.inferredT - began) * 1000;
+      const slackMs = timerWheelSlackMs(lengthMs, this.hz);
+      const spread = k === 'FIN-WAIT-2' ? s.orphanSpread : 0;
+      const hz = this.hz === undefined ? 'HZ unknown' : `HZ=${this.hz}`;
+      return {
+        until: s.inferredT + slackMs / 1000 + spread,
+        reason: `kernel timer wheel slack: a ${(lengthMs / 1000).toFixed(1)} s timer fires up to ${Math.round(slackMs)} ms late (${hz})`,
+      };
+    }
+    return undefined;
+  }
+
+  /** Queued FIN: data still flowing from that endpoint (or its peer's window closed) keeps the explanation alive. */
+  private sample(s: Side, d: Difference, horizon: number, activity: ActivityOf | undefined): void {
+    if (activity === undefined || !(s.kernel === 'FIN-WAIT-1' || s.kernel === 'LAST-ACK')) return;
+    const a = activity(s.conn, s.endpoint);
+    if (a === undefined) return;
+    // The first look credits the data sent before it: close() came right after a write.
+    if (d.bytes === undefined || a.bytes > d.bytes || a.peerWindowClosed) d.dataAt = Math.max(d.dataAt, horizon);
+    d.bytes = a.bytes;
+  }
+
+  private lag(s: Side, state: TcpState, kernelT: number, inferredT: number, reason: string, t: number): LagEvent {
+    return {
+      type: 'lag',
+      t: round(t),
+      conn: s.conn,
+      endpoint: s.endpoint,
+      state,
+      kernelT: round(kernelT),
+      inferredT: round(inferredT),
+      ms: Math.round(Math.abs(kernelT - inferredT) * 1000),
+      reason,
+    };
+  }
+
+  /** Drops a side and its place on its tuple. */
+  private forget(s: Side): void {
+    const key = `${s.conn}/${s.endpoint}`;
+    this.sides.delete(key);
+    this.differing.delete(key);
+    const tuple = this.tupleOf.get(key);
+    this.tupleOf.delete(key);
+    const r = tuple === undefined ? undefined : this.routes.get(tuple);
+    if (r !== undefined && tuple !== undefined) {
+      r.sides = r.sides.filter((x) => x !== s);
+      if (r.sides.length === 0 && r.early.length === 0) this.routes.delete(tuple);
+    }
+  }
+}
+
+/** Event times at µs resolution: the tracepoint's own. */
+function round(t: number): number {
+  return Math.round(t * 1e6) / 1e6;
 }

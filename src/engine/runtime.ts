@@ -11,6 +11,7 @@ import type { Decider } from './plan.js';
 import { WakeTimer } from './wake-timer.js';
 import { preciseAlarm } from '../io/precise-alarm.js';
 import { eventTime } from './events.js';
+import type { Endpoint } from '../tcp/state.js';
 
 export type PortOpener = (onFrame: FrameHandler, onError: PortErrorHandler) => FramePort;
 
@@ -81,6 +82,11 @@ export class Runtime {
 
   control(cmd: ControlCommand): void {
     if (!this.closed) this.engine.onControl(cmd, performance.now());
+  }
+
+  /** The kernel made an endpoint's socket an orphan at `t` (s since the start): see Engine.kernelOrphaned. */
+  kernelOrphaned(conn: number, endpoint: Endpoint, t: number): void {
+    if (!this.closed) this.engine.kernelOrphaned(conn, endpoint, t);
   }
 
   setDecider(d: Decider): void {

@@ -1,6 +1,7 @@
-// Pure part of the kernel probe: keeps the last-seen state per 4-tuple of one
-// end namespace and turns a fresh socket-table snapshot into state changes,
-// including a socket's disappearance (→ CLOSED). Also the lab-address filter.
+// Pure part of the kernel probe's /proc source: keeps the last-seen socket per
+// 4-tuple of one end namespace and turns a fresh socket-table snapshot into
+// state changes — a socket's disappearance (→ CLOSED), a new socket replacing
+// an old one on the same tuple, an orphan — plus the lab-address filter.
 
 import type { TcpState } from '../tcp/state.js';
 import type { ProcTcpRow } from './proc-net-tcp.js';
@@ -8,9 +9,14 @@ import type { ProcTcpRow } from './proc-net-tcp.js';
 export interface TupleChange {
   readonly local: string;
   readonly remote: string;
+  /** CLOSED or LISTEN when a new socket starts (LISTEN: accepted from a listener on its port). */
   readonly from: TcpState;
   readonly to: TcpState;
+  /** Newly seen without an application (see isOrphanRow); `from` may equal `to`. */
+  readonly orphan?: boolean;
 }
+
+type Row = Pick<ProcTcpRow, 'local' | 'remote' | 'state' | 'inode'>;
 
 /** Whether "addr:port" / "[v6]:port" lies in the lab ranges 198.18.0.0/15 or 2001:2::/48. */
 export function isLabAddress(hostPort: string): boolean {
@@ -24,53 +30,88 @@ export function isLabConnection(row: Pick<ProcTcpRow, 'remote' | 'state'>): bool
   return row.state !== 'LISTEN' && !row.remote.endsWith(':0') && isLabAddress(row.remote);
 }
 
-// When one tuple is listed twice (a TIME-WAIT mini-socket and a new socket
-// reusing it), the live socket is the one that matters.
-function rank(s: TcpState): number {
-  return s === 'TIME-WAIT' ? 1 : s === 'CLOSED' ? 0 : 2;
+/** The port of "addr:port" or "[v6]:port". */
+export function portOf(hostPort: string): number {
+  return Number(hostPort.slice(hostPort.lastIndexOf(':') + 1));
+}
+
+/**
+ * A socket its application has closed: sock_orphan() clears sk_socket, so
+ * /proc prints inode 0 (as for TIME-WAIT and request mini-sockets, and for a
+ * child not yet accept()ed — which cannot be in FIN-WAIT-1/2).
+ */
+export function isOrphanRow(row: Pick<ProcTcpRow, 'state' | 'inode'>): boolean {
+  return row.inode === 0 && (row.state === 'FIN-WAIT-1' || row.state === 'FIN-WAIT-2');
+}
+
+/** A timewait mini-socket (tcp_time_wait()): TIME-WAIT, or an orphan's FIN-WAIT-2; it ends with no tracepoint. */
+export function isMiniSocketRow(row: Pick<ProcTcpRow, 'state' | 'inode'>): boolean {
+  return row.state === 'TIME-WAIT' || (row.state === 'FIN-WAIT-2' && row.inode === 0);
+}
+
+/** How far through its life a socket in this state is; one socket never goes back. */
+const PHASE: Readonly<Partial<Record<TcpState, number>>> = {
+  'SYN-SENT': 0,
+  'SYN-RECV': 0,
+  ESTAB: 1,
+  'FIN-WAIT-1': 2,
+  'CLOSE-WAIT': 2,
+  'FIN-WAIT-2': 3,
+  CLOSING: 3,
+  'LAST-ACK': 3,
+  'TIME-WAIT': 4,
+};
+
+/** Whether `now` can be the same socket as `before` (else a new socket took the tuple: a TIME-WAIT reused by a SYN). */
+function sameSocket(before: Row, now: Row): boolean {
+  if (before.inode !== 0 && now.inode !== 0 && before.inode !== now.inode) return false;
+  return (PHASE[now.state] ?? 0) >= (PHASE[before.state] ?? 0);
+}
+
+interface Held {
+  readonly row: Row;
+  readonly orphan: boolean;
 }
 
 export class SocketTableDiff {
-  private readonly last = new Map<string, TcpState>();
+  private readonly last = new Map<string, Held>();
+  /**
+   * Ports a listener was seen on: a server may close its listener right after
+   * accept(), before a look sees the accepted socket.
+   */
+  private readonly listening = new Set<number>();
 
-  /** Applies a snapshot (already filtered to lab connections); returns what changed. */
-  update(rows: readonly Pick<ProcTcpRow, 'local' | 'remote' | 'state'>[]): TupleChange[] {
-    const now = new Map<string, TcpState>();
+  /** Applies a snapshot of a namespace's whole table (listeners included); returns what changed, in order. */
+  update(rows: readonly Row[]): TupleChange[] {
+    const listening = this.listening;
+    const now = new Map<string, Row>();
     for (const r of rows) {
+      if (r.state === 'LISTEN' && listening.size < 1024) listening.add(portOf(r.local));
+      if (!isLabConnection(r)) continue;
       const key = `${r.local}|${r.remote}`;
       const prev = now.get(key);
-      if (prev === undefined || rank(r.state) > rank(prev)) now.set(key, r.state);
+      // One tuple listed twice (a mini-socket and the socket reusing it): the live one matters.
+      if (prev === undefined || (isMiniSocketRow(prev) && !isMiniSocketRow(r))) now.set(key, r);
     }
     const out: TupleChange[] = [];
-    for (const [key, to] of now) {
-      const from = this.last.get(key) ?? 'CLOSED';
-      if (from !== to) out.push({ ...split(key), from, to });
+    const begin = (r: Row): TupleChange => ({ local: r.local, remote: r.remote, from: listening.has(portOf(r.local)) ? 'LISTEN' : 'CLOSED', to: r.state, ...(isOrphanRow(r) ? { orphan: true } : {}) });
+    for (const [key, r] of now) {
+      const held = this.last.get(key);
+      let orphan = isOrphanRow(r);
+      if (held === undefined) out.push(begin(r));
+      else if (!sameSocket(held.row, r)) out.push({ local: r.local, remote: r.remote, from: held.row.state, to: 'CLOSED' }, begin(r));
+      else {
+        const newOrphan = orphan && !held.orphan;
+        orphan ||= held.orphan;
+        if (held.row.state !== r.state || newOrphan) out.push({ local: r.local, remote: r.remote, from: held.row.state, to: r.state, ...(newOrphan ? { orphan: true } : {}) });
+      }
+      this.last.set(key, { row: r, orphan });
     }
-    for (const [key, from] of this.last) {
-      if (!now.has(key) && from !== 'CLOSED') out.push({ ...split(key), from, to: 'CLOSED' });
+    for (const [key, held] of this.last) {
+      if (now.has(key)) continue;
+      out.push({ local: held.row.local, remote: held.row.remote, from: held.row.state, to: 'CLOSED' });
+      this.last.delete(key);
     }
-    this.last.clear();
-    for (const [k, v] of now) if (v !== 'CLOSED') this.last.set(k, v);
     return out;
   }
-
-  /** Records a state learnt elsewhere (the trace source) so the next snapshot diffs against it. */
-  set(local: string, remote: string, state: TcpState): void {
-    if (state === 'CLOSED') this.last.delete(`${local}|${remote}`);
-    else this.last.set(`${local}|${remote}`, state);
-  }
-
-  /** The tuples currently tracked (a copy: safe to change the table while iterating). */
-  keys(): { local: string; remote: string }[] {
-    return [...this.last.keys()].map(split);
-  }
-
-  get(local: string, remote: string): TcpState | undefined {
-    return this.last.get(`${local}|${remote}`);
-  }
-}
-
-function split(key: string): { local: string; remote: string } {
-  const i = key.indexOf('|');
-  return { local: key.slice(0, i), remote: key.slice(i + 1) };
 }

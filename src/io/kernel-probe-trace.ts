@@ -68,6 +68,12 @@ export function parseTraceLine(line: string): TraceTransition | undefined {
   return { ts: Number(m[1]), local, remote, from, to };
 }
 
+/** The count in trace_pipe's "CPU:1 [LOST 12 EVENTS]" line (pure); 0 for any other line. */
+export function lostEvents(line: string): number {
+  const m = /\[LOST (\d+) EVENTS\]/.exec(line);
+  return m ? Number(m[1]) : 0;
+}
+
 /** A dedicated trace instance reading inet_sock_set_state without blocking. */
 export class TraceInstance {
   private fd: number | undefined;
@@ -107,10 +113,15 @@ export class TraceInstance {
     return t;
   }
 
-  /** Whatever transitions arrived since the last call. */
-  drain(): TraceTransition[] {
+  /**
+   * Whatever transitions arrived since the last call; `lost` counts those the
+   * ring buffer overwrote before we read them (trace_pipe's "[LOST n EVENTS]"),
+   * `partial` says a line was cut mid-way (its transition comes next time).
+   */
+  drain(): { transitions: TraceTransition[]; lost: number; partial: boolean } {
     const out: TraceTransition[] = [];
-    if (this.fd === undefined) return out;
+    let lost = 0;
+    if (this.fd === undefined) return { transitions: out, lost, partial: false };
     for (let i = 0; i < 64; i++) {
       let n: number;
       try {
@@ -126,9 +137,10 @@ export class TraceInstance {
       for (const l of lines) {
         const tr = parseTraceLine(l);
         if (tr) out.push(tr);
+        else lost += lostEvents(l);
       }
     }
-    return out;
+    return { transitions: out, lost, partial: this.partial !== '' };
   }
 
   close(): void {

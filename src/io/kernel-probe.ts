@@ -1,26 +1,26 @@
 // The kernel probe: reports the kernel's own TCP states of a lab's connections
 // in the client and server namespaces, one observation per change of a
-// 4-tuple (disappearance included, as → CLOSED), beside tcpmitm's inference.
+// socket (its end included, as → CLOSED), beside tcpmitm's inference.
 //
 // Sources. `proc`: /proc/<pid>/net/tcp{,6} of a process living in each end
-// namespace, read every `periodMs` (5 ms) with readFileSync — no process spawned
-// per poll. A poller misses states shorter than its period (LAST-ACK lasts
-// 0.4–2.5 ms on 6.x, CLOSING a few ms); it reports what it saw, from → to.
+// namespace, read with readFileSync (no process spawned per read). A poller
+// misses states shorter than its period (LAST-ACK lasts 0.4–2.5 ms on 6.x,
+// CLOSING a few ms) and places each change between two reads (`since`).
 // `trace`: tracefs sock:inet_sock_set_state (kernel-probe-trace.ts), every
-// transition with µs timestamps; entering TIME-WAIT shows as "→ CLOSE" there,
-// so such a transition is checked against /proc and reported as TIME-WAIT when
-// the mini-socket is listed; the end of TIME-WAIT has no tracepoint and is
-// found by a slower /proc poll. `auto`: trace when tracefs works, else proc.
+// transition with µs timestamps; the mini-sockets no tracepoint follows are
+// looked up in /proc at each read (kernel-probe-sockets.ts). `auto`: trace
+// when tracefs works, else proc. Every read reports a watermark: all kernel
+// changes up to it have been delivered.
 
 import { readFileSync } from 'node:fs';
 import type { KernelObservation } from '../engine/kernel-join.js';
-import type { TcpState } from '../tcp/state.js';
 import { parseProcTcp, type ProcTcpRow } from './proc-net-tcp.js';
 import { SocketTableDiff, isLabConnection } from './kernel-probe-diff.js';
+import { TraceSockets, type ProbeNs } from './kernel-probe-sockets.js';
 import { TraceInstance } from './kernel-probe-trace.js';
 
 export type { KernelObservation } from '../engine/kernel-join.js';
-export type ProbeNs = 'client' | 'server';
+export type { ProbeNs } from './kernel-probe-sockets.js';
 
 export interface KernelProbeOptions {
   readonly source: 'auto' | 'trace' | 'proc';
@@ -30,7 +30,7 @@ export interface KernelProbeOptions {
   /** Every change; `t` is `now()` (or the trace timestamp mapped onto it). */
   readonly onChange?: (obs: KernelObservation) => void;
   readonly onWarning?: (message: string) => void;
-  /** proc source poll period, ms (default 5). */
+  /** How often (ms) the probe reads by itself (default 5); 0: only when sync() is called. */
   readonly periodMs?: number;
   /** Seconds on the caller's clock; default: seconds since the probe started. */
   readonly now?: () => number;
@@ -43,11 +43,16 @@ export interface KernelProbe {
   subscribe(fn: (obs: KernelObservation) => void): () => void;
   /** The current table of one namespace (lab connections only), read now. */
   snapshot(ns: ProbeNs): ProcTcpRow[];
+  /**
+   * Reads now: what changed goes to the listeners first. Returns the
+   * watermark (s, caller's clock): every kernel change up to it has been delivered.
+   */
+  sync(): number;
   stop(): Promise<void>;
 }
 
-/** Reads a namespace's lab connections from /proc/<pid>/net/tcp and tcp6. */
-export function readLabSockets(pid: number): ProcTcpRow[] {
+/** Every row of a namespace's /proc/<pid>/net/tcp and tcp6 (listeners included). */
+export function readSocketTable(pid: number): ProcTcpRow[] {
   const rows: ProcTcpRow[] = [];
   for (const f of ['tcp', 'tcp6']) {
     let text: string;
@@ -56,17 +61,16 @@ export function readLabSockets(pid: number): ProcTcpRow[] {
     } catch {
       continue; // tcp6 is absent when IPv6 is disabled.
     }
-    for (const r of parseProcTcp(text)) if (isLabConnection(r)) rows.push(r);
+    rows.push(...parseProcTcp(text));
   }
   return rows;
 }
 
-/** Which end a socket belongs to, by its local address (the trace source has no namespace). */
-function nsOfLocal(local: string): ProbeNs | undefined {
-  if (local.startsWith('198.18.0.1:') || local.startsWith('[2001:2::1]:')) return 'client';
-  if (local.startsWith('198.18.0.2:') || local.startsWith('[2001:2::2]:')) return 'server';
-  return undefined;
-}
+/**
+ * A trace event on another CPU may still be being written while we read: the
+ * watermark stays this far (s) behind the read.
+ */
+const TRACE_COMMIT_MARGIN_S = 0.001;
 
 export async function startKernelProbe(o: KernelProbeOptions): Promise<KernelProbe> {
   const t0 = performance.now();
@@ -82,7 +86,6 @@ export async function startKernelProbe(o: KernelProbeOptions): Promise<KernelPro
       }
     }
   };
-  const diffs: Record<ProbeNs, SocketTableDiff> = { client: new SocketTableDiff(), server: new SocketTableDiff() };
   const sides: ProbeNs[] = ['client', 'server'];
   let warnedGone = false;
   const read = (ns: ProbeNs): ProcTcpRow[] => {
@@ -95,7 +98,7 @@ export async function startKernelProbe(o: KernelProbeOptions): Promise<KernelPro
       warnedGone = true;
       return [];
     }
-    return readLabSockets(pid);
+    return readSocketTable(pid);
   };
 
   let trace: TraceInstance | undefined;
@@ -108,80 +111,57 @@ export async function startKernelProbe(o: KernelProbeOptions): Promise<KernelPro
     }
   }
 
-  let timer: NodeJS.Timeout;
+  let sync: () => number;
   if (!trace) {
+    const diffs: Record<ProbeNs, SocketTableDiff> = { client: new SocketTableDiff(), server: new SocketTableDiff() };
     // Prime with what exists now, so only changes are reported.
     for (const ns of sides) diffs[ns].update(read(ns));
-    timer = setInterval(() => {
+    let last = now();
+    sync = () => {
+      // Every change before `t` is in the tables read after it.
+      const t = now();
       for (const ns of sides) {
-        for (const c of diffs[ns].update(read(ns))) emit({ ns, ...c, t: now() });
+        for (const c of diffs[ns].update(read(ns))) emit({ ns, ...c, t, since: last });
       }
-    }, o.periodMs ?? 5);
+      last = t;
+      return t;
+    };
   } else {
     const tr = trace;
+    const sockets = new TraceSockets(now());
     const monoNow = (): number => Number(process.hrtime.bigint()) / 1e9;
-    timer = setInterval(() => {
-      const batch = tr.drain();
-      const tables: Partial<Record<ProbeNs, ProcTcpRow[]>> = {};
-      const table = (ns: ProbeNs): ProcTcpRow[] => (tables[ns] ??= read(ns));
+    let known = now();
+    let lost = 0;
+    sync = () => {
       const mono = monoNow();
       const tNow = now();
-      for (const ev of batch) {
-        const ns = nsOfLocal(ev.local);
-        // connect() reports CLOSE → SYN_SENT before the source port is bound
-        // (sport=0); the tuple's first real event then starts from SYN-SENT.
-        if (!ns || ev.local.endsWith(':0') || !isLabConnection({ remote: ev.remote, state: ev.to })) continue;
-        const t = tNow - Math.max(0, mono - ev.ts);
-        let to: TcpState = ev.to;
-        if (to === 'CLOSED') {
-          // tcp_time_wait() hashes the TIME-WAIT mini-socket, then sets the
-          // full socket to TCP_CLOSE: the tracepoint says CLOSE, /proc lists
-          // TIME-WAIT (or FIN-WAIT-2 for an orphan's timewait socket).
-          const row = table(ns).find((r) => r.local === ev.local && r.remote === ev.remote);
-          if (row && (row.state === 'TIME-WAIT' || row.state === 'FIN-WAIT-2')) to = row.state;
-        }
-        let from = diffs[ns].get(ev.local, ev.remote);
-        if (from === undefined) {
-          // A new tuple: an accepted socket was never LISTEN itself, and a
-          // connecting one was in SYN-SENT since its (port-less) first event.
-          from = 'CLOSED';
-          if (ev.from !== 'LISTEN' && ev.from !== 'CLOSED') {
-            emit({ ns, local: ev.local, remote: ev.remote, from, to: ev.from, t });
-            from = ev.from;
-          }
-        }
-        diffs[ns].set(ev.local, ev.remote, to);
-        if (from !== to) emit({ ns, local: ev.local, remote: ev.remote, from, to, t });
-      }
-      // Mini-sockets (TIME-WAIT, an orphan's FIN-WAIT-2) change and vanish
-      // without any tracepoint: follow them in /proc.
-      for (const ns of sides) {
-        for (const key of diffs[ns].keys()) {
-          const st = diffs[ns].get(key.local, key.remote)!;
-          if (st !== 'TIME-WAIT' && st !== 'FIN-WAIT-2') continue;
-          const row = table(ns).find((r) => r.local === key.local && r.remote === key.remote);
-          const now2: TcpState = row ? row.state : 'CLOSED';
-          if (now2 !== st) {
-            diffs[ns].set(key.local, key.remote, now2);
-            emit({ ns, local: key.local, remote: key.remote, from: st, to: now2, t: tNow });
-          }
-        }
-      }
-    }, o.periodMs ?? 5);
+      const { transitions, lost: n, partial } = tr.drain();
+      if (n > 0 && lost === 0) o.onWarning?.(`kernel probe: the trace buffer overflowed, ${n} state changes were lost (the kernel's view may be incomplete)`);
+      lost += n;
+      const batch = transitions.map((ev) => ({ t: tNow - Math.max(0, mono - ev.ts), local: ev.local, remote: ev.remote, from: ev.from, to: ev.to }));
+      for (const obs of sockets.apply(batch, read, tNow)) emit(obs);
+      // A line cut mid-way is a transition not yet delivered: nothing after the last whole one is known.
+      known = Math.max(known, partial ? (batch.at(-1)?.t ?? known) : tNow - TRACE_COMMIT_MARGIN_S);
+      return known;
+    };
   }
+  const period = o.periodMs ?? 5;
+  const timer = period > 0 ? setInterval(() => sync(), period) : undefined;
 
   let stopped = false;
+  let watermark = now();
   return {
     source: trace ? 'trace' : 'proc',
     subscribe(fn) {
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
-    snapshot: (ns) => read(ns),
+    snapshot: (ns) => read(ns).filter(isLabConnection),
+    sync: () => (stopped ? watermark : (watermark = sync())),
     async stop() {
       if (stopped) return;
       stopped = true;
-      clearInterval(timer);
+      if (timer) clearInterval(timer);
       trace?.close();
       listeners.clear();
     },

@@ -51,6 +51,8 @@ export class TextLogFormatter {
         return `${t}  #${ev.conn} ${ev.action.toUpperCase()}  ${ev.detail}${ev.rule !== undefined ? `  (rule ${ev.rule})` : ''}`;
       case 'disagreement':
         return `${t}  #${ev.conn} ${pad(ev.endpoint, 6)}  DISAGREEMENT inferred ${ev.inferred}, kernel ${ev.kernel} (for ${ev.forMs} ms)`;
+      case 'lag':
+        return `${t}  #${ev.conn} ${pad(ev.endpoint, 6)}  LAG ${ev.state}: kernel ${ev.ms} ms ${ev.kernelT < ev.inferredT ? 'before' : 'after'} the wire (${ev.reason})`;
       case 'app':
         return `${t}  ${pad(ev.endpoint, 6)} app: ${ev.event}${ev.detail ? ` ${ev.detail}` : ''}`;
       case 'expectation':

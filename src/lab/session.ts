@@ -57,7 +57,7 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   const kernel =
     opts.kernelProbe === 'off'
       ? undefined
-      : await startKernelView({ source: opts.kernelProbe, labId: cfg.lab.id, pids: cfg.lab.holderPids, bus, elapsed });
+      : await startKernelView({ source: opts.kernelProbe, labId: cfg.lab.id, pids: cfg.lab.holderPids, bus, runtime });
 
   bus.emit({
     type: 'start',

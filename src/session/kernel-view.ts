@@ -1,11 +1,25 @@
 // The kernel's own view of a run's connections, where their sockets are local
 // (the lab's end namespaces): the kernel probe's observations joined to
-// tcpmitm's connections as `state` events (source kernel), and the
-// disagreements between the two views, on the run's event bus.
+// tcpmitm's connections as `state` events (source kernel), the lags and
+// disagreements between the two views on the run's event bus, and the
+// orphans the kernel makes passed to the inference (tcp_fin_timeout).
 
+import { performance } from 'node:perf_hooks';
 import type { EventBus } from '../engine/event-bus.js';
-import { KernelJoin } from '../engine/kernel-join.js';
+import type { Engine } from '../engine/engine.js';
+import { KernelJoin, type ActivityOf, type JoinOutput } from '../engine/kernel-join.js';
+import type { Endpoint } from '../tcp/state.js';
+import { readKernelHz } from '../io/kernel-config.js';
 import { startKernelProbe, type KernelProbe, type ProbeNs } from '../io/kernel-probe.js';
+
+/** What the kernel view needs of the run's runtime. */
+export interface KernelViewRuntime {
+  /** performance.now() (ms) when the run started: event times count from it. */
+  readonly start: number;
+  /** The kernel made an endpoint's socket an orphan at `t` (s): see Engine.kernelOrphaned. */
+  kernelOrphaned(conn: number, endpoint: Endpoint, t: number): void;
+  readonly engine: Pick<Engine, 'connectionBytes' | 'connections'>;
+}
 
 export interface KernelViewOptions {
   readonly source: 'auto' | 'trace' | 'proc';
@@ -14,8 +28,7 @@ export interface KernelViewOptions {
   /** A process in each end namespace (the lab's holders). */
   readonly pids: Readonly<Record<ProbeNs, number>>;
   readonly bus: EventBus;
-  /** The run's clock, seconds since its start (every event's `t`). */
-  readonly elapsed: () => number;
+  readonly runtime: KernelViewRuntime;
 }
 
 export interface KernelView {
@@ -25,46 +38,75 @@ export interface KernelView {
   stop(): Promise<void>;
 }
 
-/** How long (ms) the two views may differ before it is a disagreement. */
+/** How long (ms) the two views may differ, unexplained, before it is a disagreement. */
 const GRACE_MS = 50;
+/** How often (ms) the probe is read and the differences judged. */
+const PERIOD_MS = 5;
 
 export async function startKernelView(o: KernelViewOptions): Promise<KernelView> {
-  const { bus, elapsed } = o;
-  const join = new KernelJoin(GRACE_MS);
-  const offJoin = bus.subscribe(
-    'kernel-join',
-    (ev) => {
-      for (const k of join.onEvent(ev)) bus.emit(k);
-    },
-    { passSegments: false },
-  );
+  const { bus, runtime } = o;
+  // Unrounded, unlike event times: tracepoint times map onto it to the µs.
+  const clock = (): number => (performance.now() - runtime.start) / 1000;
+  const join = new KernelJoin({ graceMs: GRACE_MS, hz: readKernelHz() });
+  const deliver = (outs: readonly JoinOutput[]): void => {
+    for (const out of outs) {
+      if (out.type !== 'orphaned') bus.emit(out);
+      // Not from inside the engine's own emit (a connection event replays early observations).
+      else queueMicrotask(() => runtime.kernelOrphaned(out.conn, out.endpoint, out.t));
+    }
+  };
+  const offJoin = bus.subscribe('kernel-join', (ev) => deliver(join.onEvent(ev, clock())), { passSegments: false });
   let probe: KernelProbe;
   try {
     probe = await startKernelProbe({
       source: o.source,
       labId: o.labId,
       pids: o.pids,
-      now: elapsed,
-      onChange: (obs) => {
-        const ev = join.onKernel(obs);
-        if (ev) bus.emit(ev);
-      },
-      onWarning: (message) => bus.emit({ type: 'warning', t: elapsed(), message }),
+      now: clock,
+      periodMs: 0,
+      onChange: (obs) => deliver(join.onKernel(obs)),
+      onWarning: (message) => bus.emit({ type: 'warning', t: clock(), message }),
     });
   } catch (err) {
     offJoin();
     throw err;
   }
-  const disagreements = setInterval(() => {
-    for (const d of join.check(elapsed())) bus.emit(d);
-  }, 10);
+  const activity: ActivityOf = (conn, endpoint) => {
+    const bytes = runtime.engine.connectionBytes(conn);
+    if (bytes === undefined) return undefined;
+    let peerWindowClosed = false;
+    for (const c of runtime.engine.connections()) {
+      if (c.id !== conn) continue;
+      peerWindowClosed = (endpoint === 'client' ? c.serverEnd : c.clientEnd).window === 0;
+      break;
+    }
+    return { bytes: endpoint === 'client' ? bytes.c2s : bytes.s2c, peerWindowClosed };
+  };
+  // Judged after the I/O phase that follows the timer: every frame captured
+  // before `progress` has been processed by then (the packet ports are read
+  // in that phase), and the probe is read just before the judgement — so a
+  // late turn of a loaded loop delays judgements, never invents them.
   let stopped = false;
+  let waiting = false;
+  const timer = setInterval(() => {
+    if (waiting) return;
+    waiting = true;
+    const progress = clock();
+    setImmediate(() => {
+      waiting = false;
+      if (stopped) return;
+      const watermark = probe.sync();
+      for (const d of join.check(Math.min(watermark, progress), activity)) bus.emit(d);
+    });
+  }, PERIOD_MS);
   return {
     source: probe.source,
     async stop() {
       if (stopped) return;
       stopped = true;
-      clearInterval(disagreements);
+      clearInterval(timer);
+      // What the kernel did last (the final states) still reaches the log.
+      probe.sync();
       offJoin();
       await probe.stop();
     },

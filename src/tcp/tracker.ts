@@ -22,11 +22,13 @@ export interface TrackerOptions {
   /** TIME-WAIT length (2MSL). Linux: TCP_TIMEWAIT_LEN, a fixed 60 s. */
   timeWaitMs?: number;
   /**
-   * How long FIN-WAIT-2 lasts before the endpoint is gone (net.ipv4.tcp_fin_timeout,
-   * 60 s). Linux applies it only to *orphaned* sockets (closed by the
-   * application, not merely shut down for writing); the tracker cannot see
-   * orphaning, so it applies it to every FIN-WAIT-2 — pass Infinity to model a
-   * half-closed socket the application still holds. The kernel probe shows the truth.
+   * How long an *orphaned* FIN-WAIT-2 lasts before the kernel drops it
+   * (net.ipv4.tcp_fin_timeout, 60 s). Linux applies it only to a socket its
+   * application has closed (tcp_close() hands it to tcp_time_wait() with this
+   * timeout; tcp_keepalive_timer only for SOCK_DEAD): one merely shut down for
+   * writing and still held waits for the peer's FIN for ever. The wire cannot
+   * tell the two apart, so the timeout runs only once orphaned() says so — a
+   * kernel probe saw it; without one it never runs.
    */
   finTimeoutMs?: number;
   /** A finished record (both endpoints CLOSED) is kept this long after its last segment so late retransmissions and RST replies still find it. Default 10 s. */
@@ -108,6 +110,9 @@ class Connection implements ConnectionView {
   forgotten = false;
   /** The record this one superseded, while that one still has a TIME-WAIT endpoint. */
   predecessor?: number;
+  /** Per endpoint (CLIENT, SERVER): when the kernel made its socket an orphan, and when it entered FIN-WAIT-2. */
+  readonly orphanedAt: [number | undefined, number | undefined] = [undefined, undefined];
+  readonly finWait2At: [number | undefined, number | undefined] = [undefined, undefined];
   gcGen = 0;
   gcAt = Infinity;
 
@@ -323,11 +328,25 @@ export class Tracker {
       const ep = conn.end(which);
       if (ep.timer === undefined || top.gen !== ep.timerGen) continue;
       // Linux: TIME-WAIT's tw sock and an orphaned FIN-WAIT-2 die silently (no RST).
-      const cause = ep.timer.kind === '2MSL' ? 'timer 2MSL' : 'timer tcp_fin_timeout';
+      const cause = ep.timer.kind === '2MSL' ? 'timer 2MSL' : 'timer tcp_fin_timeout (orphaned: its application closed it)';
       this.setState(conn, which, 'CLOSED', cause, top.at, changes);
       this.scheduleGc(conn, now);
     }
     return changes;
+  }
+
+  /**
+   * The kernel made `endpoint`'s socket an orphan at `at` (its application
+   * closed it; a kernel probe saw it): tcp_fin_timeout then runs from that
+   * moment or from entering FIN-WAIT-2, whichever is later (tcp_close() and
+   * tcp_rcv_state_process() start it at either), unless the FIN comes first.
+   */
+  orphaned(id: number, endpoint: Endpoint, at: number): void {
+    const conn = this.byId.get(id);
+    const i = endpoint === 'client' ? CLIENT : SERVER;
+    if (conn === undefined || conn.orphanedAt[i] !== undefined) return;
+    conn.orphanedAt[i] = at;
+    if (conn.end(endpoint).state === 'FIN-WAIT-2') this.startFinTimeout(conn, endpoint);
   }
 
   /** The earliest time advance() has work to do, if any. */
@@ -515,10 +534,21 @@ export class Tracker {
     const from = ep.state;
     if (from === to) return;
     ep.state = to;
+    ep.clearTimer();
     if (to === 'TIME-WAIT') this.startTimer(conn, which, '2MSL', now + this.timeWaitMs);
-    else if (to === 'FIN-WAIT-2' && Number.isFinite(this.finTimeoutMs)) this.startTimer(conn, which, 'fin-timeout', now + this.finTimeoutMs);
-    else ep.clearTimer();
+    else if (to === 'FIN-WAIT-2') {
+      conn.finWait2At[which === 'client' ? CLIENT : SERVER] = now;
+      this.startFinTimeout(conn, which);
+    }
     changes.push({ conn: conn.id, endpoint: which, from, to, cause: String(cause), t: now });
+  }
+
+  /** An orphan's FIN-WAIT-2 ends tcp_fin_timeout after it began; a socket not known to be orphaned has no timer. */
+  private startFinTimeout(conn: Connection, which: Endpoint): void {
+    const i = which === 'client' ? CLIENT : SERVER;
+    const orphanedAt = conn.orphanedAt[i];
+    if (orphanedAt === undefined || !Number.isFinite(this.finTimeoutMs)) return;
+    this.startTimer(conn, which, 'fin-timeout', Math.max(orphanedAt, conn.finWait2At[i] ?? orphanedAt) + this.finTimeoutMs);
   }
 
   private startTimer(conn: Connection, which: Endpoint, kind: '2MSL' | 'fin-timeout', at: number): void {

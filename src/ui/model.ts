@@ -242,6 +242,9 @@ export class UiModel {
         this.note(ev.t, ev.conn, 'warn', `#${ev.conn} ${ev.endpoint}: inferred ${ev.inferred} ≠ kernel ${ev.kernel} for ${ev.forMs} ms`);
         return;
       }
+      case 'lag':
+        this.note(ev.t, ev.conn, 'kernel', `#${ev.conn} ${ev.endpoint}: kernel reached ${ev.state} ${ev.ms} ms ${ev.kernelT < ev.inferredT ? 'before' : 'after'} the wire (${ev.reason})`);
+        return;
       case 'app':
         this.note(ev.t, undefined, 'app', `${ev.endpoint} app: ${ev.event}${ev.detail ? ` (${ev.detail})` : ''}`);
         return;

@@ -13,6 +13,10 @@ import { ensureBuilt, labDown, labDownAll, leftovers, readEvents, runCli, states
 
 const root = requireRoot();
 const TRACEFS_EVENT = '/sys/kernel/tracing/events/sock/inet_sock_set_state';
+// tcpmitm mounts tracefs itself when it is not (a fresh boot): so does this
+// file, before choosing a probe — else the tests below fell back to the
+// /proc poller on such a machine, which cannot see a 0.1 ms CLOSE-WAIT.
+if (!root.skip && !existsSync(TRACEFS_EVENT)) spawnSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
 const hasTrace = existsSync(TRACEFS_EVENT);
 // CI never skips: there a missing tracefs fails the trace test instead.
 const skipTrace = !hasTrace && process.env.CI !== 'true';
@@ -23,9 +27,9 @@ if (skipTrace) console.warn(`skipping the tracepoint variant: ${TRACEFS_EVENT} i
 /** DESIGN scenario 1, after the handshake states, as tcpmitm infers them (a `from` first). */
 const CLIENT_INFERRED = ['CLOSED', 'SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT'];
 const SERVER_INFERRED = ['LISTEN', 'SYN-RECV', 'ESTAB', 'CLOSE-WAIT', 'LAST-ACK', 'CLOSED'];
-/** The kernel's: an accepted socket was never LISTEN itself, it starts as a request (SYN-RECV). */
+/** The kernel's are the same: an accepted socket starts from LISTEN, as the tracepoint says (issue 11 item 6). */
 const CLIENT_KERNEL = CLIENT_INFERRED;
-const SERVER_KERNEL = ['CLOSED', ...SERVER_INFERRED.slice(1)];
+const SERVER_KERNEL = SERVER_INFERRED;
 
 /** States of the default lab that last too little for a 5 ms poller to be sure to see them. */
 const SHORT = { client: ['SYN-SENT', 'ESTAB'], server: ['SYN-RECV', 'ESTAB', 'LAST-ACK'] } as const;
@@ -148,8 +152,10 @@ describe.skipIf(root.skip)('tcpmitm lab, end to end (real namespaces)', () => {
       const p = states(evs, passive, src);
       expect(a.at(-1), `${active} ${src}: ${a.join(' → ')}`).toBe('TIME-WAIT');
       expect(p.at(-1), `${passive} ${src}: ${p.join(' → ')}`).toBe('CLOSED');
-      expect(a).toContain('FIN-WAIT-1');
-      expect(p).toContain('CLOSE-WAIT');
+      expect(a, `${active} ${src} (${KERNEL_PROBE}): ${a.join(' → ')}`).toContain('FIN-WAIT-1');
+      // curl closes the moment it reads EOF: its CLOSE-WAIT lasts 0.06–2 ms
+      // (measured), which the tracepoint always shows and a 5 ms poller may not.
+      if (src === 'inferred' || KERNEL_PROBE === 'trace') expect(p, `${passive} ${src} (${KERNEL_PROBE}): ${p.join(' → ')}`).toContain('CLOSE-WAIT');
     }
     expect(states(evs, passive, 'inferred').slice(-3)).toEqual(['CLOSE-WAIT', 'LAST-ACK', 'CLOSED']);
     expect(evs.filter((e) => e.type === 'disagreement')).toEqual([]);

@@ -1,55 +1,192 @@
 import { describe, expect, it } from 'vitest';
-import { KernelJoin, type KernelObservation } from '../../../src/engine/kernel-join.js';
+import { KernelJoin, type JoinOutput, type KernelObservation, type SendActivity } from '../../../src/engine/kernel-join.js';
 import type { ConnectionEvent, StateEvent } from '../../../src/engine/events.js';
 import type { TcpState } from '../../../src/tcp/state.js';
 
 const C = '198.18.0.1:40000';
 const S = '198.18.0.2:8080';
-const connection: ConnectionEvent = { type: 'connection', t: 0, conn: 1, client: C, server: S, pickedUp: false };
+const connection = (conn = 1): ConnectionEvent => ({ type: 'connection', t: 0, conn, client: C, server: S, pickedUp: false });
 
-function inferred(t: number, endpoint: 'client' | 'server', from: TcpState, to: TcpState): StateEvent {
-  return { type: 'state', t, conn: 1, endpoint, from, to, source: 'inferred' };
+function inferred(t: number, endpoint: 'client' | 'server', from: TcpState, to: TcpState, cause = 'sent FIN', conn = 1): StateEvent {
+  return { type: 'state', t, conn, endpoint, from, to, source: 'inferred', cause };
 }
-function kernel(t: number, ns: 'client' | 'server', from: TcpState, to: TcpState): KernelObservation {
-  return ns === 'client' ? { ns, local: C, remote: S, from, to, t } : { ns, local: S, remote: C, from, to, t };
+function kernel(t: number, ns: 'client' | 'server', from: TcpState, to: TcpState, extra: Partial<KernelObservation> = {}): KernelObservation {
+  return { ns, local: ns === 'client' ? C : S, remote: ns === 'client' ? S : C, from, to, t, ...extra };
 }
+const of = (outs: JoinOutput[], type: JoinOutput['type']) => outs.filter((o) => o.type === type);
 
-describe('KernelJoin', () => {
+describe('KernelJoin: routing', () => {
   it('maps a socket of either namespace to its connection and endpoint, also when seen before the connection', () => {
-    const j = new KernelJoin(50);
-    expect(j.onKernel(kernel(0.001, 'client', 'CLOSED', 'SYN-SENT'))).toBeUndefined(); // the SYN not captured yet
-    const replayed = j.onEvent(connection);
-    expect(replayed).toEqual([{ type: 'state', t: 0.001, conn: 1, endpoint: 'client', from: 'CLOSED', to: 'SYN-SENT', source: 'kernel' }]);
-    expect(j.onKernel(kernel(0.01, 'server', 'SYN-RECV', 'ESTAB'))).toMatchObject({ conn: 1, endpoint: 'server', to: 'ESTAB', source: 'kernel' });
+    const j = new KernelJoin();
+    expect(j.onKernel(kernel(0.001, 'client', 'CLOSED', 'SYN-SENT'))).toEqual([]); // the SYN not captured yet
+    expect(j.onEvent(connection())).toEqual([{ type: 'state', t: 0.001, conn: 1, endpoint: 'client', from: 'CLOSED', to: 'SYN-SENT', source: 'kernel' }]);
+    expect(j.onKernel(kernel(0.01, 'server', 'LISTEN', 'SYN-RECV'))).toMatchObject([{ conn: 1, endpoint: 'server', from: 'LISTEN', to: 'SYN-RECV', source: 'kernel' }]);
   });
 
-  it('reports a difference of current states only once it has lasted longer than the grace period, and once', () => {
-    const j = new KernelJoin(50);
-    j.onEvent(connection);
-    j.onEvent(inferred(1.0, 'server', 'LAST-ACK', 'CLOSED'));
+  it('a new socket on a tuple held in TIME-WAIT: the old connection ends, the new one gets the new socket, whichever event comes first', () => {
+    const j = new KernelJoin();
+    j.onEvent(connection(1));
+    j.onKernel(kernel(0.01, 'server', 'LISTEN', 'SYN-RECV'));
+    j.onKernel(kernel(0.01, 'server', 'SYN-RECV', 'ESTAB'));
+    j.onKernel(kernel(0.02, 'server', 'ESTAB', 'FIN-WAIT-1'));
+    j.onKernel(kernel(0.03, 'server', 'FIN-WAIT-1', 'TIME-WAIT'));
+    j.onKernel(kernel(0.02, 'client', 'CLOSED', 'SYN-SENT'));
+    j.onKernel(kernel(0.04, 'client', 'LAST-ACK', 'CLOSED'));
+    // The client binds the same port and connects again: its new socket is read before conn 2 is known.
+    expect(j.onKernel(kernel(1.0, 'client', 'CLOSED', 'SYN-SENT'))).toEqual([]);
+    const atConn2 = j.onEvent({ ...connection(2), t: 1.0 });
+    expect(atConn2).toMatchObject([{ conn: 2, endpoint: 'client', from: 'CLOSED', to: 'SYN-SENT' }]);
+    // The server's TIME-WAIT ended at the SYN; the probe reports that first, then the new socket.
+    expect(j.onKernel(kernel(1.001, 'server', 'TIME-WAIT', 'CLOSED', { since: 0.99 }))).toMatchObject([{ conn: 1, endpoint: 'server', from: 'TIME-WAIT', to: 'CLOSED' }]);
+    expect(j.onKernel(kernel(1.001, 'server', 'LISTEN', 'SYN-RECV'))).toMatchObject([{ conn: 2, endpoint: 'server', from: 'LISTEN', to: 'SYN-RECV' }]);
+    expect(j.onKernel(kernel(1.001, 'server', 'SYN-RECV', 'ESTAB'))).toMatchObject([{ conn: 2, endpoint: 'server', to: 'ESTAB' }]);
+  });
+
+  it('passes an orphan on with the earliest time it may have happened', () => {
+    const j = new KernelJoin();
+    j.onEvent(connection());
+    j.onKernel(kernel(0.01, 'client', 'CLOSED', 'SYN-SENT'));
+    expect(j.onKernel(kernel(2.0, 'client', 'FIN-WAIT-2', 'FIN-WAIT-2', { since: 1.99, orphan: true }))).toEqual([{ type: 'orphaned', conn: 1, endpoint: 'client', t: 1.99 }]);
+  });
+});
+
+describe('KernelJoin: disagreements', () => {
+  it('reports a difference once it has certainly lasted longer than the grace period, and once', () => {
+    const j = new KernelJoin({ graceMs: 50 });
+    j.onEvent(connection());
+    j.onKernel(kernel(0.5, 'server', 'ESTAB', 'CLOSE-WAIT'));
+    j.onEvent(inferred(0.5, 'server', 'ESTAB', 'CLOSE-WAIT', 'delivered FIN'));
+    j.onEvent(inferred(1.0, 'server', 'LAST-ACK', 'CLOSED', 'delivered ACK'));
     j.onKernel(kernel(1.0, 'server', 'CLOSE-WAIT', 'LAST-ACK'));
     expect(j.check(1.05)).toEqual([]);
     expect(j.check(1.051)).toEqual([{ type: 'disagreement', t: 1.051, conn: 1, endpoint: 'server', inferred: 'CLOSED', kernel: 'LAST-ACK', forMs: 51 }]);
     expect(j.check(2)).toEqual([]);
   });
 
-  it('never calls a state the poller merely missed a disagreement: states that agree again in time are not reported', () => {
-    const j = new KernelJoin(50);
-    j.onEvent(connection);
+  it('never calls a state the poller merely missed a disagreement', () => {
+    const j = new KernelJoin();
+    j.onEvent(connection());
+    j.onKernel(kernel(0.9, 'server', 'ESTAB', 'CLOSE-WAIT'));
+    j.onEvent(inferred(0.9, 'server', 'ESTAB', 'CLOSE-WAIT', 'delivered FIN'));
     j.onEvent(inferred(1.0, 'server', 'CLOSE-WAIT', 'LAST-ACK'));
-    j.onEvent(inferred(1.001, 'server', 'LAST-ACK', 'CLOSED'));
+    j.onEvent(inferred(1.001, 'server', 'LAST-ACK', 'CLOSED', 'delivered ACK'));
     // The 5 ms poller never saw LAST-ACK: CLOSE-WAIT, then the socket gone.
-    j.onKernel(kernel(1.004, 'server', 'CLOSE-WAIT', 'CLOSED'));
+    expect(j.onKernel(kernel(1.004, 'server', 'CLOSE-WAIT', 'CLOSED', { since: 0.999 }))).toMatchObject([{ type: 'state' }]);
     expect(j.check(1.2)).toEqual([]);
   });
 
-  it('allows the kernel timer wheel its slack at the end of TIME-WAIT', () => {
-    const j = new KernelJoin(50);
-    j.onEvent(connection);
-    j.onKernel(kernel(0.5, 'client', 'FIN-WAIT-2', 'TIME-WAIT'));
-    j.onEvent(inferred(0.5, 'client', 'FIN-WAIT-2', 'TIME-WAIT'));
-    j.onEvent(inferred(60.5, 'client', 'TIME-WAIT', 'CLOSED'));
-    expect(j.check(61.0)).toEqual([]);
-    expect(j.check(62.1)).toMatchObject([{ endpoint: 'client', inferred: 'CLOSED', kernel: 'TIME-WAIT' }]);
+  it('a loaded machine: kernel changes read late are judged only up to the watermark, and not at all once they show the views agreed', () => {
+    const j = new KernelJoin();
+    j.onEvent(connection());
+    j.onKernel(kernel(0.5, 'server', 'CLOSE-WAIT', 'LAST-ACK'));
+    j.onEvent(inferred(0.5, 'server', 'CLOSE-WAIT', 'LAST-ACK'));
+    j.onEvent(inferred(1.0, 'server', 'LAST-ACK', 'CLOSED', 'delivered ACK'), 1.0);
+    // The probe's reads stall for 200 ms: its watermark stays at 1.002.
+    for (let t = 1.0; t < 1.2; t += 0.01) expect(j.check(Math.min(1.002, t))).toEqual([]);
+    // Then the late read: LAST-ACK ended 0.3 ms after the ACK was sent on.
+    expect(of(j.onKernel(kernel(1.0003, 'server', 'LAST-ACK', 'CLOSED')), 'disagreement')).toEqual([]);
+    expect(j.check(1.2)).toEqual([]);
+  });
+
+  it('a loaded event loop: a delivered segment takes effect when tcpmitm sends it on, not at its capture time', () => {
+    const j = new KernelJoin();
+    j.onEvent(connection());
+    j.onKernel(kernel(0.5, 'server', 'CLOSE-WAIT', 'LAST-ACK'));
+    j.onEvent(inferred(0.5, 'server', 'CLOSE-WAIT', 'LAST-ACK'));
+    // The last ACK was captured at 1.0 but handled at 1.08; the server's kernel closed right after.
+    j.onEvent(inferred(1.0, 'server', 'LAST-ACK', 'CLOSED', 'delivered ACK'), 1.08);
+    expect(j.check(1.08)).toEqual([]);
+    expect(of(j.onKernel(kernel(1.0801, 'server', 'LAST-ACK', 'CLOSED')), 'disagreement')).toEqual([]);
+  });
+
+  it('a polled change counts from its previous look: certainly different only until then', () => {
+    const quiet = new KernelJoin();
+    quiet.onEvent(connection());
+    quiet.onKernel(kernel(0.5, 'client', 'FIN-WAIT-1', 'FIN-WAIT-2'));
+    quiet.onEvent(inferred(0.5, 'client', 'FIN-WAIT-1', 'FIN-WAIT-2', 'delivered ACK'));
+    quiet.onEvent(inferred(1.0, 'client', 'FIN-WAIT-2', 'TIME-WAIT', 'delivered FIN'));
+    // Seen at 1.2 by a read that came late; the look before was at 1.001.
+    expect(of(quiet.onKernel(kernel(1.2, 'client', 'FIN-WAIT-2', 'TIME-WAIT', { since: 1.001 })), 'disagreement')).toEqual([]);
+
+    const real = new KernelJoin();
+    real.onEvent(connection());
+    real.onKernel(kernel(0.5, 'client', 'FIN-WAIT-1', 'FIN-WAIT-2'));
+    real.onEvent(inferred(0.5, 'client', 'FIN-WAIT-1', 'FIN-WAIT-2', 'delivered ACK'));
+    real.onEvent(inferred(1.0, 'client', 'FIN-WAIT-2', 'TIME-WAIT', 'delivered FIN'));
+    // A look at 1.1 still saw FIN-WAIT-2: 100 ms of certain difference, reported when it ends.
+    expect(of(real.onKernel(kernel(1.2, 'client', 'FIN-WAIT-2', 'TIME-WAIT', { since: 1.1 })), 'disagreement')).toEqual([
+      { type: 'disagreement', t: 1.1, conn: 1, endpoint: 'client', inferred: 'TIME-WAIT', kernel: 'FIN-WAIT-2', forMs: 100 },
+    ]);
+  });
+});
+
+describe('KernelJoin: lags the kernel explains', () => {
+  function closeQueued(): KernelJoin {
+    const j = new KernelJoin();
+    j.onEvent(connection());
+    j.onKernel(kernel(0.01, 'client', 'CLOSED', 'SYN-SENT'));
+    j.onKernel(kernel(0.011, 'client', 'SYN-SENT', 'ESTAB'));
+    j.onEvent(inferred(0.01, 'client', 'CLOSED', 'SYN-SENT'));
+    j.onEvent(inferred(0.011, 'client', 'SYN-SENT', 'ESTAB', 'delivered SYN+ACK'));
+    // close() with data still queued: the kernel is in FIN-WAIT-1, the wire has no FIN yet.
+    j.onKernel(kernel(1.0, 'client', 'ESTAB', 'FIN-WAIT-1'));
+    return j;
+  }
+
+  it('FIN queued behind data that keeps flowing: no disagreement, a lag once the FIN is on the wire', () => {
+    const j = closeQueued();
+    let bytes = 1_000_000;
+    const flowing = (): SendActivity => ({ bytes: (bytes += 65_000), peerWindowClosed: false });
+    for (let t = 1.0; t <= 1.3; t += 0.01) expect(j.check(t, flowing)).toEqual([]);
+    const outs = j.onEvent(inferred(1.3, 'client', 'ESTAB', 'FIN-WAIT-1', 'sent FIN+ACK'));
+    expect(of(outs, 'lag')).toEqual([
+      { type: 'lag', t: 1.3, conn: 1, endpoint: 'client', state: 'FIN-WAIT-1', kernelT: 1.0, inferredT: 1.3, ms: 300, reason: expect.stringMatching(/queued the FIN behind unsent data/) },
+    ]);
+    expect(of(outs, 'disagreement')).toEqual([]);
+  });
+
+  it('FIN queued while the peer window is closed: explained too', () => {
+    const j = closeQueued();
+    for (let t = 1.0; t <= 1.5; t += 0.01) expect(j.check(t, () => ({ bytes: 5, peerWindowClosed: true }))).toEqual([]);
+  });
+
+  it('a kernel FIN-WAIT-1 with nothing sent for longer than the grace is a disagreement', () => {
+    const j = closeQueued();
+    const stalled = (): SendActivity => ({ bytes: 1_000_000, peerWindowClosed: false });
+    expect(j.check(1.01, stalled)).toEqual([]);
+    expect(j.check(1.06, stalled)).toEqual([]);
+    expect(j.check(1.061, stalled)).toMatchObject([{ type: 'disagreement', endpoint: 'client', inferred: 'ESTAB', kernel: 'FIN-WAIT-1' }]);
+  });
+
+  it('TIME-WAIT ends up to one timer-wheel granularity late: a lag, and a disagreement beyond it', () => {
+    const run = (kernelEnd: number) => {
+      const j = new KernelJoin({ hz: 250 });
+      j.onEvent(connection());
+      j.onKernel(kernel(0.5, 'client', 'FIN-WAIT-2', 'TIME-WAIT'));
+      j.onEvent(inferred(0.5, 'client', 'FIN-WAIT-2', 'TIME-WAIT', 'delivered FIN'));
+      j.onEvent(inferred(60.5, 'client', 'TIME-WAIT', 'CLOSED', 'timer 2MSL'));
+      const checks = [];
+      for (let t = 60.5; t < kernelEnd; t += 0.1) checks.push(...j.check(t));
+      return { checks, end: j.onKernel(kernel(kernelEnd, 'client', 'TIME-WAIT', 'CLOSED', { since: kernelEnd - 0.005 })) };
+    };
+    // 60 s at HZ=250: level 3, 512 jiffies = 2.048 s (+ a tick).
+    const late = run(62.14);
+    expect(late.checks).toEqual([]);
+    expect(of(late.end, 'lag')).toMatchObject([{ state: 'CLOSED', inferredT: 60.5, kernelT: 62.14, ms: 1640, reason: expect.stringMatching(/timer wheel slack: a 60\.0 s timer fires up to 2052 ms late \(HZ=250\)/) }]);
+    const tooLate = run(63);
+    expect(tooLate.checks).toMatchObject([{ type: 'disagreement', inferred: 'CLOSED', kernel: 'TIME-WAIT' }]);
+    expect(tooLate.checks[0]!.t).toBeGreaterThan(60.5 + 2.052 + 0.05);
+  });
+
+  it("an orphan's FIN-WAIT-2 timer: the orphan time's uncertainty is allowed on top of the wheel's slack", () => {
+    const j = new KernelJoin({ hz: 250 });
+    j.onEvent(connection());
+    j.onKernel(kernel(0.5, 'client', 'FIN-WAIT-1', 'FIN-WAIT-2'));
+    j.onEvent(inferred(0.5, 'client', 'FIN-WAIT-1', 'FIN-WAIT-2', 'delivered ACK'));
+    // A poller saw the orphan between 1.0 and 1.2; the tracker timed 3 s from 1.0.
+    j.onKernel(kernel(1.2, 'client', 'FIN-WAIT-2', 'FIN-WAIT-2', { since: 1.0, orphan: true }));
+    j.onEvent(inferred(4.0, 'client', 'FIN-WAIT-2', 'CLOSED', 'timer tcp_fin_timeout (orphaned: its application closed it)'));
+    for (let t = 4.0; t < 4.45; t += 0.01) expect(j.check(t)).toEqual([]);
+    expect(of(j.onKernel(kernel(4.45, 'client', 'FIN-WAIT-2', 'CLOSED', { since: 4.445 })), 'lag')).toMatchObject([{ state: 'CLOSED', ms: 450 }]);
   });
 });

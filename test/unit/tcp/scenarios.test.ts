@@ -71,16 +71,16 @@ const scenarios: Scenario[] = [
     roles: [...HS_ROLES, 'fin', 'ack-of-fin', 'fin-ack', 'last-ack', 'retransmission', 'last-ack', 'retransmission', 'last-ack'],
   },
   {
-    name: '4 FIN never sent: orphaned FIN-WAIT-2 times out, late FIN draws RST',
+    name: '4 FIN late (68 s): a FIN-WAIT-2 not known to be orphaned waits for it, past tcp_fin_timeout',
     script: `${HANDSHAKE}
       c>s FA
       s>c A
-      wait 60000
+      wait 68000
       s>c FA
-      c>s R`,
-    client: [...OPEN, 'FIN-WAIT-1', 'FIN-WAIT-2', 'CLOSED'],
+      c>s A`,
+    client: [...OPEN, 'FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT'],
     server: [...ACCEPT, 'CLOSE-WAIT', 'LAST-ACK', 'CLOSED'],
-    roles: [...HS_ROLES, 'fin', 'ack-of-fin', 'fin-ack', 'rst'],
+    roles: [...HS_ROLES, 'fin', 'ack-of-fin', 'fin-ack', 'last-ack'],
   },
   {
     name: '4b FIN delayed: FIN-WAIT-2 until it arrives',
@@ -96,8 +96,7 @@ const scenarios: Scenario[] = [
     roles: [...HS_ROLES, 'fin', 'ack-of-fin', 'fin-ack', 'last-ack'],
   },
   {
-    name: '4c not orphaned (finTimeoutMs Infinity): FIN-WAIT-2 stays',
-    opts: { finTimeoutMs: Infinity },
+    name: '4c half-closed (never orphaned): FIN-WAIT-2 stays, no timer invents CLOSED',
     script: `${HANDSHAKE}
       c>s FA
       s>c A
@@ -229,14 +228,47 @@ describe('tracker scenarios (DESIGN catalogue)', () => {
     expect(lab.changes.at(-1)).toMatchObject({ endpoint: 'client', to: 'CLOSED', cause: 'timer 2MSL', t: 60_613 });
   });
 
-  it('4: orphan timeout is tcp_fin_timeout after entering FIN-WAIT-2 (configurable)', () => {
+  it('4: an orphan (the kernel says its application closed it in FIN-WAIT-1) times out tcp_fin_timeout after entering FIN-WAIT-2', () => {
     const lab = new Lab({ finTimeoutMs: 30_000 }).run(`${HANDSHAKE}
       wait 100
+      c>s FA`);
+    lab.tracker.orphaned(1, 'client', 100);
+    expect(lab.tracker.get(1)!.clientEnd.timer).toBeUndefined();
+    lab.run(`wait 50
+      s>c A`);
+    expect(lab.tracker.get(1)!.clientEnd.timer).toEqual({ kind: 'fin-timeout', at: 30_150 });
+    lab.run('wait 29999');
+    expect(lab.tracker.get(1)!.clientEnd.state).toBe('FIN-WAIT-2');
+    lab.run('wait 1');
+    expect(lab.changes.at(-1)).toMatchObject({ endpoint: 'client', from: 'FIN-WAIT-2', to: 'CLOSED', cause: 'timer tcp_fin_timeout (orphaned: its application closed it)', t: 30_150 });
+    // A late FIN finds no socket: the kernel answers with RST.
+    lab.run(`s>c FA
+      c>s R`);
+    expect(lab.tracker.get(1)!.serverEnd.state).toBe('CLOSED');
+  });
+
+  it('4: a half-closed FIN-WAIT-2 closed by its application later times out from that moment; the FIN first wins', () => {
+    const lab = new Lab({ finTimeoutMs: 2000 }).run(`${HANDSHAKE}
+      c>s FA
+      s>c A
+      wait 5000`);
+    expect(lab.tracker.get(1)!.clientEnd).toMatchObject({ state: 'FIN-WAIT-2', timer: undefined });
+    // tcp_close() in FIN-WAIT-2 at 5 s: tcp_time_wait(sk, TCP_FIN_WAIT2, tmo).
+    lab.tracker.orphaned(1, 'client', 5000);
+    lab.tracker.orphaned(1, 'client', 6000); // only the first report counts
+    expect(lab.tracker.get(1)!.clientEnd.timer).toEqual({ kind: 'fin-timeout', at: 7000 });
+    lab.run('wait 2000');
+    expect(lab.changes.at(-1)).toMatchObject({ endpoint: 'client', to: 'CLOSED', t: 7000 });
+
+    const early = new Lab({ finTimeoutMs: 2000 }).run(`${HANDSHAKE}
       c>s FA
       s>c A`);
-    expect(lab.tracker.get(1)!.clientEnd.timer).toEqual({ kind: 'fin-timeout', at: 30_100 });
-    lab.run('wait 30000');
-    expect(lab.changes.at(-1)).toMatchObject({ endpoint: 'client', from: 'FIN-WAIT-2', to: 'CLOSED', cause: 'timer tcp_fin_timeout', t: 30_100 });
+    early.tracker.orphaned(1, 'client', 0);
+    early.run(`wait 1000
+      s>c FA
+      c>s A
+      wait 1500`);
+    expect(early.tracker.get(1)!.clientEnd).toMatchObject({ state: 'TIME-WAIT', timer: { kind: '2MSL' } });
   });
 
   it('5: the FINs cross on the wire, each delivered before the other end sees its own acked', () => {

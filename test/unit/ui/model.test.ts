@@ -42,6 +42,13 @@ describe('UiModel connections', () => {
     expect(r.disagree.client).toBe(false);
   });
 
+  it('shows a lag the kernel explains as a kernel line, not as a disagreement', () => {
+    const m = model(kernelDisagreement.slice(0, -1));
+    m.apply({ type: 'lag', t: 1950, conn: 2, endpoint: 'client', state: 'FIN-WAIT-1', kernelT: 1.9, inferredT: 1.95, ms: 50, reason: 'close() queued the FIN behind unsent data' });
+    expect(m.conn(2)!.disagree.client).toBe(false);
+    expect(m.events.at(-1)).toMatchObject({ tone: 'kernel', text: '#2 client: kernel reached FIN-WAIT-1 50 ms before the wire (close() queued the FIN behind unsent data)' });
+  });
+
   it('does not treat a transient kernel lag as a disagreement (only the probe says so)', () => {
     const m = model(kernelDisagreement.slice(0, -1));
     expect(m.conn(2)!.disagree.client).toBe(false);
