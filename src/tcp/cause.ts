@@ -12,6 +12,13 @@ export interface DescribedSegment {
   readonly payloadLength: number;
 }
 
+/**
+ * Why a client's SYN-SENT → CLOSED happened when a RST answered its SYN: no
+ * socket listened on that port (the server side never existed). Consumers
+ * (the UI) recognise a refused connection by it.
+ */
+export const REFUSED_CAUSE = 'ECONNREFUSED: no listener, the RST answers its SYN';
+
 /** "SYN", "SYN+ACK", "FIN+ACK", "RST+ACK", "ACK": the flags that matter to the state machine. */
 export function flagWords(flags: number): string {
   return WORDS[((flags & (TcpFlag.SYN | TcpFlag.FIN | TcpFlag.RST)) | ((flags & TcpFlag.ACK) >> 1)) & 0xf]!;

@@ -7,7 +7,7 @@
 import type { Seq } from '../packet/seq.js';
 import { seq as toSeq, seqAdd, seqGt } from '../packet/seq.js';
 import { classify } from './classify.js';
-import { SegmentCause, type Cause } from './cause.js';
+import { REFUSED_CAUSE, SegmentCause, type Cause } from './cause.js';
 import { EndpointMachine, type EndpointView } from './endpoint.js';
 import type { Role } from './role.js';
 import { judgeRst, type RstJudgement } from './rst.js';
@@ -646,7 +646,7 @@ export class Tracker {
 
     if (rst) {
       const j = judgeRst(ep, seg, { rfc1337: this.rfc1337 });
-      const why = conn.refused && to === 'client' && before === 'SYN-SENT' ? 'ECONNREFUSED: no listener, the RST answers its SYN' : j.reason;
+      const why = conn.refused && to === 'client' && before === 'SYN-SENT' ? REFUSED_CAUSE : j.reason;
       if (j.verdict === 'accepted') this.setState(conn, to, 'CLOSED', `${cause} (${why})`, now, changes);
       return j;
     }

@@ -73,7 +73,8 @@ function markOf(e: SegmentEntry): Mark | undefined {
   const d = e.detail;
   switch (e.verdict) {
     case 'pass':
-      return undefined;
+      // Passed, but it waited behind a delayed segment before it left (engine: 'queued behind N delayed segment(s)').
+      return d?.startsWith('queued behind') === true ? { glyph: DELAY, w: 1, text: d, stops: false, tone: 'delay' } : undefined;
     case 'drop':
       return { glyph: DROP, w: 1, text: d ?? 'dropped', stops: true, tone: 'drop' };
     case 'delay':

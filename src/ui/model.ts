@@ -15,6 +15,7 @@ import type {
 } from '../engine/events.js';
 import type { SkippedSegments, UiEvent } from './protocol.js';
 import { describeExit } from '../rules/expect.js';
+import { REFUSED_CAUSE } from '../tcp/cause.js';
 
 /** How a segment that waited at tcpmitm (verdict `hold`) ended, or that it still waits. */
 export type HeldStatus = 'waiting' | 'released' | 'dropped';
@@ -80,6 +81,8 @@ export interface ConnRow {
   ladderBase: number;
   /** Held segments still waiting, oldest first (the engine releases in this order). */
   readonly waiting: SegmentEntry[];
+  /** A RST answered the client's SYN: no socket ever listened, the server side does not exist. */
+  refused: boolean;
 }
 
 export type EventTone = 'info' | 'state' | 'kernel' | 'action' | 'ok' | 'fail' | 'warn' | 'app';
@@ -424,6 +427,7 @@ export class UiModel {
       this.note(ev.t, ev.conn, 'kernel', `#${ev.conn} ${ep} (kernel) ${ev.from} → ${ev.to}`);
     } else {
       row.inferred[ep] = ev.to;
+      if (ep === 'client' && ev.to === 'CLOSED' && ev.cause?.includes(REFUSED_CAUSE) === true) row.refused = true;
       this.note(ev.t, ev.conn, 'state', `#${ev.conn} ${ep} ${ev.from} → ${ev.to}${ev.cause ? ` (${ev.cause})` : ''}`);
       this.annotate(row, ev);
     }
@@ -541,6 +545,7 @@ export class UiModel {
       ladder: [],
       ladderBase: 0,
       waiting: [],
+      refused: false,
     };
     this.byId.set(id, row);
     this.conns.push(row);

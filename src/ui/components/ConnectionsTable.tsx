@@ -60,7 +60,8 @@ function cell(col: TableColumn, r: ConnRow, selected: boolean, nowT: number): st
     case 'cstate':
       return fitRight(r.inferred.client ?? '?', w - 1) + ' ';
     case 'sstate':
-      return fitRight(r.inferred.server ?? '?', w - 1) + ' ';
+      // A refused connection has no server side at all (no listener): say so rather than '?'.
+      return fitRight(r.inferred.server ?? (r.refused ? 'refused' : '?'), w - 1) + ' ';
     case 'ckernel':
       return fitRight(kernelCell(r.kernel.client, r.disagree.client), w - 1) + ' ';
     case 'skernel':

@@ -165,3 +165,18 @@ describe('ladderWindow', () => {
     expect(ladderWindow(100, 50, 10, 20)).toEqual({ start: 100, end: 110, following: false });
   });
 });
+
+describe('segments that waited at tcpmitm without a rule of their own', () => {
+  it('one queued behind a delayed segment is marked as waiting, with the words the engine gave it', () => {
+    const evs: TcpmitmEvent[] = [
+      { type: 'connection', t: 0, conn: 1, client: '198.18.0.1:43210', server: '198.18.0.2:8080', pickedUp: false },
+      { type: 'segment', t: 10, conn: 1, dir: 's2c', from: 'server', flags: 'FA', seq: 1, ack: 6, len: 0, win: 500, role: 'fin-ack', verdict: 'delay', rule: 1, detail: '1500 ms' },
+      { type: 'segment', t: 20, conn: 1, dir: 's2c', from: 'server', flags: 'R', seq: 2, ack: 0, len: 0, win: 0, role: 'rst', verdict: 'pass', detail: 'queued behind 1 delayed segment(s)' },
+    ];
+    const [delayed, queued] = lines(evs, 100);
+    // Right to left (server → client), the note before the mark as for any delay.
+    expect(delayed).toContain('1500 ms ⏱');
+    expect(queued).toContain('⏱');
+    expect(queued).toContain('queued behind');
+  });
+});

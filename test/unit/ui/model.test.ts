@@ -163,3 +163,15 @@ describe('UiModel bounds', () => {
     expect(performance.now() - t0).toBeLessThan(1000);
   });
 });
+
+describe('a refused connection', () => {
+  it('has no server side: the row says refused once the client learns ECONNREFUSED', async () => {
+    const { REFUSED_CAUSE } = await import('../../../src/tcp/cause.js');
+    const m = new UiModel();
+    m.apply({ type: 'connection', t: 0, conn: 1, client: '198.18.0.1:43210', server: '198.18.0.2:9', pickedUp: false });
+    m.apply({ type: 'state', t: 1, conn: 1, endpoint: 'client', from: 'CLOSED', to: 'SYN-SENT', source: 'inferred', cause: 'sent SYN seq=0' });
+    expect(m.conn(1)!.refused).toBe(false);
+    m.apply({ type: 'state', t: 2, conn: 1, endpoint: 'client', from: 'SYN-SENT', to: 'CLOSED', source: 'inferred', cause: `delivered RST+ACK seq=0 ack=1 (${REFUSED_CAUSE})` });
+    expect(m.conn(1)).toMatchObject({ refused: true, inferred: { client: 'CLOSED', server: undefined } });
+  });
+});
