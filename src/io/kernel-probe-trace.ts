@@ -155,11 +155,12 @@ export class TraceInstance {
   }
 }
 
-/** Removes a trace instance directory (best effort; `lab down` calls it for crashed owners). */
-export function removeTraceInstance(dir: string): void {
+/** Removes a trace instance directory (best effort; `lab down` calls it for crashed owners): `busy` while a reader holds it open. */
+export function removeTraceInstance(dir: string): 'removed' | 'absent' | 'busy' {
   try {
     rmdirSync(dir);
-  } catch {
-    // Busy or absent: nothing more to do.
+    return 'removed';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EBUSY' ? 'busy' : 'absent';
   }
 }

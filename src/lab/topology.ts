@@ -8,7 +8,7 @@ import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { ExitCode, TcpmitmError, UsageError } from '../cli/errors.js';
 import { claimLab, readRecord, releaseLab } from './registry.js';
 import { TraceInstance, removeTraceInstance } from '../io/kernel-probe-trace.js';
-import { killNetnsProcesses, listNetns, run, runOk, spawnInNetns } from './netns.js';
+import { killNetnsProcesses, listNetns, netnsPids, run, runOk, spawnInNetns } from './netns.js';
 
 export type LabSide = 'client' | 'middle' | 'server';
 export const LAB_SIDES: readonly LabSide[] = ['client', 'middle', 'server'];
@@ -135,12 +135,30 @@ export async function removeLab(id: string, tempLinks: readonly string[] = []): 
   // Kill first: a namespace with live processes lingers after `ip netns del`
   // (only the name goes), and with it the veths and their addresses.
   await Promise.all(nss.map((ns) => killNetnsProcesses(ns)));
+  // SIGKILL is not instant: a dying session still holds its trace instance's
+  // trace_pipe open (rmdir: EBUSY). Wait, bounded, until they are gone.
+  await waitUntilEmpty(nss);
   // Deleting a namespace destroys the veths in it, and with them their peers.
   const batch = [...nss.map((ns) => `netns del ${ns}`), ...tempLinks.map((l) => `link del ${l}`)];
   if (batch.length > 0) await run('ip', ['-force', '-batch', '-'], batch.join('\n') + '\n');
   // A crashed owner's kernel-probe trace instance (no-op when absent).
-  removeTraceInstance(TraceInstance.instanceDir(id));
+  await removeTraceInstanceSoon(TraceInstance.instanceDir(id));
   releaseLab(id);
+}
+
+/** Resolves once no process lives in any of `nss`, or after 3 s. */
+async function waitUntilEmpty(nss: readonly string[]): Promise<void> {
+  const deadline = performance.now() + 3000;
+  while (performance.now() < deadline) {
+    const left = await Promise.all(nss.map((ns) => netnsPids(ns)));
+    if (left.every((pids) => pids.filter((p) => p !== process.pid).length === 0)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Removes a trace instance, retrying (bounded) while a closing reader still holds it busy. */
+async function removeTraceInstanceSoon(dir: string): Promise<void> {
+  for (let i = 0; i < 50 && removeTraceInstance(dir) === 'busy'; i++) await new Promise((r) => setTimeout(r, 20));
 }
 
 /** Creates a lab; on any failure removes whatever was made and rethrows. */
