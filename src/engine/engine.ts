@@ -159,6 +159,11 @@ export class Engine {
     return this.tracker.connections();
   }
 
+  /** One connection's current view, by number. */
+  connection(id: number): ConnectionView | undefined {
+    return this.tracker.get(id);
+  }
+
   connectionBytes(id: number): { c2s: number; s2c: number } | undefined {
     return this.ctl.get(id)?.bytes;
   }

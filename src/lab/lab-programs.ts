@@ -15,6 +15,7 @@ import type { Endpoint } from '../tcp/state.js';
 import type { InnerConfig } from './inner-config.js';
 import { spawnInNetns } from './netns.js';
 import { LAB_ADDRESSES } from './topology.js';
+import { parsePeerLine } from './peers/format.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tcpmitm.js', import.meta.url));
 
@@ -94,6 +95,7 @@ export class LabPrograms {
       spawn: (argv, options) => spawnInNetns(ns, argv, options),
       emit: this.emit,
       elapsed: this.elapsed,
+      parseLine: parsePeerLine,
     });
     void p.exited.then((ev) => {
       if (ev.notStarted !== undefined) this.failStart(startError(ev));

@@ -18,7 +18,7 @@ export interface KernelViewRuntime {
   readonly start: number;
   /** The kernel made an endpoint's socket an orphan at `t` (s): see Engine.kernelOrphaned. */
   kernelOrphaned(conn: number, endpoint: Endpoint, t: number): void;
-  readonly engine: Pick<Engine, 'connectionBytes' | 'connections'>;
+  readonly engine: Pick<Engine, 'connectionBytes' | 'connection'>;
 }
 
 export interface KernelViewOptions {
@@ -74,12 +74,8 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
   const activity: ActivityOf = (conn, endpoint) => {
     const bytes = runtime.engine.connectionBytes(conn);
     if (bytes === undefined) return undefined;
-    let peerWindowClosed = false;
-    for (const c of runtime.engine.connections()) {
-      if (c.id !== conn) continue;
-      peerWindowClosed = (endpoint === 'client' ? c.serverEnd : c.clientEnd).window === 0;
-      break;
-    }
+    const c = runtime.engine.connection(conn);
+    const peerWindowClosed = c !== undefined && (endpoint === 'client' ? c.serverEnd : c.clientEnd).window === 0;
     return { bytes: endpoint === 'client' ? bytes.c2s : bytes.s2c, peerWindowClosed };
   };
   // Judged after the I/O phase that follows the timer: every frame captured

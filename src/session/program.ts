@@ -9,7 +9,6 @@ import { createInterface } from 'node:readline';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import type { AppEvent, ExitEvent, TcpmitmEvent } from '../engine/events.js';
 import type { Endpoint } from '../tcp/state.js';
-import { parsePeerLine } from '../lab/peers/format.js';
 
 export interface ProgramSpec {
   readonly endpoint: Endpoint;
@@ -25,6 +24,11 @@ export interface ProgramHost {
   emit(ev: TcpmitmEvent): void;
   /** The run's clock, seconds. */
   elapsed(): number;
+  /**
+   * Reads a line a built-in peer prints about its socket (the lab's peers);
+   * undefined for any other line, which becomes an `output` event.
+   */
+  parseLine?(line: string): { readonly event: string; readonly detail?: string } | undefined;
 }
 
 /** How long after SIGTERM a program stopped by tcpmitm gets before SIGKILL. */
@@ -85,7 +89,7 @@ export class Program {
     const app = (event: string, detail?: string): AppEvent => ({ type: 'app', t: host.elapsed(), endpoint: spec.endpoint, event, ...(detail !== undefined ? { detail } : {}) });
     const out = createInterface({ input: this.child.stdout! });
     out.on('line', (line) => {
-      const p = parsePeerLine(line);
+      const p = host.parseLine?.(line);
       // A built-in peer's own last line ("exit") says what its exit event says.
       if (p?.event === 'exit') return;
       host.emit(p ? app(p.event, p.detail) : app('output', line));
