@@ -11,6 +11,7 @@ import { compileChosen, resolveProfile, type ChosenProfile } from '../session/pr
 import { attachPreflight } from './preflight.js';
 import { RunShell, type RunEnd } from '../session/run-shell.js';
 import { ExitCode } from '../cli/errors.js';
+import { OutputFailures } from '../session/output-failures.js';
 import { Verdict, refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
 
 export interface AttachOptions {
@@ -40,7 +41,8 @@ export async function runAttach(o: AttachOptions): Promise<number> {
   refuseUnanswerable(profile, abilities);
   const checked = attachPreflight({ devs: [o.a, o.b], fixOffloads: o.fixOffloads, force: o.force });
 
-  const pcap = o.pcap ? new PcapngWriter({ path: o.pcap, names: { a: o.a, b: o.b } }) : undefined;
+  const outputs = new OutputFailures();
+  const pcap = o.pcap ? new PcapngWriter({ path: o.pcap, names: { a: o.a, b: o.b }, onFailure: outputs.failed }) : undefined;
   let runtime: Runtime;
   try {
     runtime = new Runtime({
@@ -59,7 +61,7 @@ export async function runAttach(o: AttachOptions): Promise<number> {
   const bus = runtime.bus;
   if (pcap) bus.subscribe('pcap', pcap.onEvent, { passSegments: false });
   const title = `attach ${o.a}⇄${o.b}`;
-  const verdict = new Verdict({ bus, profile, abilities, report: !o.ui, junit: o.junit, title });
+  const verdict = new Verdict({ bus, profile, abilities, report: !o.ui, junit: o.junit, outputs, title });
   const shell = new RunShell(
     {
       bus,
@@ -72,6 +74,8 @@ export async function runAttach(o: AttachOptions): Promise<number> {
       ui: o.ui,
       segments: o.segments,
       json: o.json,
+      pcapToStdout: o.pcap === '-',
+      outputs,
       durationS: o.durationS,
       profileName: profile.name,
       profileNames: profile.builtins,
@@ -90,9 +94,9 @@ export async function runAttach(o: AttachOptions): Promise<number> {
     runtime.close();
     const pending = runtime.engine.pendingSummary();
     if (pending) bus.emit({ type: 'warning', t: runtime.elapsed(), message: pending });
-    end = verdict.conclude(end, runtime.elapsed());
-    await shell.finish(end);
     pcap?.close();
+    end = verdict.conclude(end, runtime.elapsed());
+    end = await shell.finish(end);
   }
   return end.exitCode;
 }

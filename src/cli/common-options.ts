@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import { collectSetting, numberIn, writableFile } from './parse.js';
+import { UsageError } from './errors.js';
 
 export function addProfileOptions(cmd: Command, profileHelp: string): Command {
   return cmd
@@ -14,9 +15,9 @@ export function addOutputOptions(cmd: Command, opts: { pcap: boolean }): Command
   cmd
     .option('--no-ui', 'text log instead of the terminal UI (the default when stdout is not a terminal)')
     .option('--segments', 'log one line per segment, like tcpdump')
-    .option('--json <file|->', 'write every event as a JSON line (see docs/events.md)', writableFile(true))
+    .option('--json <file|->', 'write every event as a JSON line (see docs/events.md); - for stdout (the text log then goes to stderr)', writableFile(true))
     .option('--junit <file>', "write the verdict as JUnit XML for CI: one testcase per expectation and per program's exit", writableFile(false));
-  if (opts.pcap) cmd.option('--pcap <file>', 'write a pcapng of both sides, with a comment on every packet tcpmitm acted on', writableFile(false));
+  if (opts.pcap) cmd.option('--pcap <file|->', 'write a pcapng of both sides, with a comment on every packet tcpmitm acted on; - for stdout (| tshark -r -)', writableFile(true));
   return cmd.option('--duration <s>', 'end the run after this many seconds', numberIn(0.1, 86_400));
 }
 
@@ -24,4 +25,17 @@ export function addTrackerOptions(cmd: Command): Command {
   return cmd
     .option('--time-wait <s>', 'TIME-WAIT length the tracker assumes (Linux: 60)', numberIn(0, 3600), 60)
     .option('--fin-timeout <s>', 'orphaned FIN-WAIT-2 timeout (Linux tcp_fin_timeout: 60); applied once the kernel probe sees the application close the socket, never to a half-closed one', numberIn(0, 3600), 60);
+}
+
+/**
+ * Whether the terminal UI runs: asked for (not --no-ui), stdout a terminal,
+ * and stdout not taken by --json - or --pcap - (the data owns it). Refuses
+ * two outputs on stdout, and binary pcapng onto a terminal.
+ */
+export function uiFor(f: { readonly ui: boolean; readonly json?: string; readonly pcap?: string }): boolean {
+  if (f.json === '-' && f.pcap === '-') throw new UsageError("--json - and --pcap - both write to stdout; only one output can: give the other a file name");
+  if (f.pcap === '-' && process.stdout.isTTY === true) {
+    throw new UsageError('--pcap - writes binary pcapng to stdout, which is a terminal', 'redirect it to a file or a reader: … --pcap - > run.pcapng, or … --pcap - | tshark -r -');
+  }
+  return f.ui && process.stdout.isTTY === true && f.json !== '-' && f.pcap !== '-';
 }

@@ -1,12 +1,17 @@
 // Errors that reach the command boundary: each carries a stable code and the
 // exit status the CLI returns, and is printed once, without a stack trace.
 
-/** Exit codes (DEVELOPERS.md): 0 ok, 1 runtime failure, 2 usage/configuration, 3 expectations not met. */
+/**
+ * Exit codes (README): 0 ok, 1 runtime failure, 2 usage/configuration, 3
+ * expectations not met, 4 an output is incomplete (a run that would have
+ * exited 0; any other code says more and is kept).
+ */
 export const ExitCode = {
   Ok: 0,
   Runtime: 1,
   Usage: 2,
   Expectations: 3,
+  OutputIncomplete: 4,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

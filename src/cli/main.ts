@@ -1,6 +1,7 @@
 // The command-line boundary: declares the commands (each in its own file under
 // commands/, whose heavy modules load lazily), runs one, and turns any error
-// into one line on stderr and an exit code (0 ok, 1 runtime, 2 usage, 3 expectations).
+// into one line on stderr and an exit code (0 ok, 1 runtime, 2 usage, 3 expectations,
+// 4 an output incomplete).
 
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -42,17 +43,18 @@ export function buildProgram(): Command {
       '  tcpmitm lab --no-ui --until-closed --json - scripted, events as JSON lines\n' +
       '  tcpmitm profiles list                       the built-in fault profiles\n' +
       '\nExit codes (every command, with or without the UI): 0 ok, 1 runtime failure, 2 usage or\n' +
-      'profile error, 3 the verdict failed (see --junit), 130 interrupted.\n',
+      'profile error, 3 the verdict failed (see --junit), 4 an output (--json, --pcap, --junit) is\n' +
+      'incomplete (the verdict passed), 130 interrupted.\n',
   );
   return program;
 }
 
 /** Runs the CLI and resolves to the process exit code; never throws. */
 export async function run(argv: readonly string[]): Promise<number> {
-  // `tcpmitm lab --help | head`: a reader that went away is not an error.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-  });
+  // `tcpmitm lab --help | head`, `tcpmitm tap … | head -1`: a reader that went
+  // away is not an error. What goes to that stream is dropped and the command
+  // goes on to its end (a run's teardown, files and verdict), with its own exit code.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   const program = buildProgram();
   // Sub-commands inherit exitOverride only when set before they are added,
   // so apply it to the whole tree here.

@@ -4,6 +4,7 @@
 import { InvalidArgumentError } from 'commander';
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { checkOutputPath } from '../io/output-file.js';
 
 export function intIn(min: number, max: number): (v: string) => number {
   return (v) => {
@@ -49,21 +50,26 @@ export function collectSetting(v: string, acc: Record<string, string> | undefine
   return { ...acc, [v.slice(0, eq)]: v.slice(eq + 1) };
 }
 
-/** A file the run will write (--json, --pcap): its folder must exist and be writable, checked before anything starts. */
+/**
+ * A file the run will write (--json, --pcap, --junit), checked before anything
+ * starts: its folder exists and is writable, and what is at the path may be
+ * written (no symbolic link, no other user's file: see openOutput, which
+ * checks again when it opens). `-` is stdout where the output can stream.
+ */
 export function writableFile(allowStdout: boolean): (v: string) => string {
   return (v) => {
-    if (allowStdout && v === '-') return v;
+    if (v === '-') {
+      if (allowStdout) return v;
+      throw new InvalidArgumentError("'-' (stdout) is only for outputs that stream (--json, --pcap); give a file name (./- for a file named '-').");
+    }
+    const why = checkOutputPath(v);
+    if (why) throw new InvalidArgumentError(`${why}.`);
     const dir = dirname(resolve(v));
     try {
       if (!statSync(dir).isDirectory()) throw new Error('not a folder');
       accessSync(dir, constants.W_OK);
     } catch {
       throw new InvalidArgumentError(`cannot write '${v}': ${dir} is not a folder this user can write to.`);
-    }
-    try {
-      if (statSync(v).isDirectory()) throw new InvalidArgumentError(`'${v}' is a folder; give a file name.`);
-    } catch (err) {
-      if (err instanceof InvalidArgumentError) throw err;
     }
     return v;
   };

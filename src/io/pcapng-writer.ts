@@ -1,19 +1,23 @@
-// `--pcap FILE`: every frame tcpmitm captured on either side (interface 0 is
+// `--pcap FILE|-`: every frame tcpmitm captured on either side (interface 0 is
 // the client side, 1 the server side), plus the segments it forged, on the
 // side it sent them. A packet tcpmitm acted on carries a comment saying what
 // ("dropped by rule 1 (last-ack)", "delayed 200 ms", "forged RST to server",
 // "queued behind 1 delayed segment": it went on only when that one did).
-// Blocks are written synchronously, so the file is valid after Ctrl-C.
+// Blocks are written synchronously, so the file is valid after Ctrl-C; one
+// that cannot be written fails safe (OutputSink): it ends at its last whole block.
 
-import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Port } from '../engine/engine.js';
 import type { SegmentEvent, TcpmitmEvent } from '../engine/events.js';
 import { enhancedPacket, interfaceDescription, sectionHeader } from '../packet/pcapng.js';
-import { TcpmitmError } from '../cli/errors.js';
+import { openOutput } from './output-file.js';
+import { OutputSink } from './output-sink.js';
 
 export interface PcapngWriterOptions {
+  /** A file, or `-` for stdout. */
   readonly path: string;
   readonly names: { readonly a: string; readonly b: string };
+  /** Told once if writing fails (disk full…); a reader that went away is not a failure. */
+  readonly onFailure: (message: string) => void;
   /** Wall-clock nanoseconds now (injected for tests). */
   readonly wallNs?: () => bigint;
 }
@@ -41,7 +45,10 @@ export function commentFor(ev: SegmentEvent): string | undefined {
 }
 
 export class PcapngWriter {
-  private fd: number;
+  private readonly sink: OutputSink;
+  /** The section header and interfaces go out with the first packet (or at close), once the run's failures can be reported. */
+  private readonly header: Buffer;
+  private headerWritten = false;
   private readonly wallNs: () => bigint;
   private open?: { port: Port; frame: Buffer; ts: bigint; comments: string[] };
   private forgedNext?: string;
@@ -52,14 +59,9 @@ export class PcapngWriter {
     // Wall clock at nanosecond resolution: the epoch offset once, then the monotonic clock.
     const base = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
     this.wallNs = opts.wallNs ?? (() => base + process.hrtime.bigint());
-    try {
-      this.fd = openSync(opts.path, 'w');
-    } catch (err) {
-      throw new TcpmitmError('E_PCAP_OPEN', `cannot write '${opts.path}': ${(err as Error).message}`, 2);
-    }
-    writeSync(this.fd, sectionHeader('tcpmitm'));
-    writeSync(this.fd, interfaceDescription(opts.names.a, 'client side'));
-    writeSync(this.fd, interfaceDescription(opts.names.b, 'server side'));
+    // Throws E_OUTPUT (exit 2) before anything runs.
+    this.sink = new OutputSink(openOutput(opts.path, '--pcap'), { what: '--pcap', unit: 'block', onFailure: opts.onFailure });
+    this.header = Buffer.concat([sectionHeader('tcpmitm'), interfaceDescription(opts.names.a, 'client side'), interfaceDescription(opts.names.b, 'server side')]);
   }
 
   /** The runtime calls this before the engine sees a captured frame… */
@@ -93,15 +95,21 @@ export class PcapngWriter {
   };
 
   close(): void {
-    if (this.fd < 0) return;
     this.endCaptured();
-    closeSync(this.fd);
-    this.fd = -1;
+    this.writeHeader();
+    this.sink.close();
   }
 
   private write(iface: number, ts: bigint, frame: Buffer, comments: readonly string[]): void {
-    if (this.fd < 0) return;
-    writeSync(this.fd, enhancedPacket(iface, ts, frame, comments));
-    this.count++;
+    if (!this.sink.ok) return;
+    this.writeHeader();
+    this.sink.write(enhancedPacket(iface, ts, frame, comments));
+    if (this.sink.ok) this.count++;
+  }
+
+  private writeHeader(): void {
+    if (this.headerWritten) return;
+    this.headerWritten = true;
+    this.sink.write(this.header);
   }
 }

@@ -92,9 +92,11 @@ export function textLogWriter(out: Writable, opts: TextLogOptions): (ev: Tcpmitm
       const line = f.format(ev);
       if (line !== undefined) text += line + '\n';
     }
-    if (text !== '') out.write(text);
+    if (text !== '' && out.writable) out.write(text);
   };
   return (ev) => {
+    // A reader that went away (`| head`) ends the log quietly: nothing more is kept or written.
+    if (!out.writable) return;
     // Segments nobody asked to see are not even kept.
     if ((ev.type === 'segment' && !opts.segments && ev.verdict === 'pass') || ev.type === 'stats') return;
     pending.push(ev);

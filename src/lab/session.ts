@@ -15,11 +15,13 @@ import { compileChosen, type ChosenProfile } from '../session/profile-choice.js'
 import { resolveLabProfile } from './peer-args.js';
 import { LabPrograms } from './lab-programs.js';
 import { ExitCode, TcpmitmError, formatError } from '../cli/errors.js';
+import { OutputFailures } from '../session/output-failures.js';
 
 export async function runSession(cfg: InnerConfig): Promise<number> {
   const opts = cfg.options;
   const profile: ChosenProfile = cfg.profile;
-  const pcap = opts.pcap ? new PcapngWriter({ path: opts.pcap, names: { a: 'm0', b: 'm1' } }) : undefined;
+  const outputs = new OutputFailures();
+  const pcap = opts.pcap ? new PcapngWriter({ path: opts.pcap, names: { a: 'm0', b: 'm1' }, onFailure: outputs.failed }) : undefined;
   const runtime = new Runtime({
     tap: pcap,
     openA: (cb, onError) => openPacketPort('m0', cb, onError),
@@ -32,7 +34,7 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   const bus = runtime.bus;
   const elapsed = (): number => runtime.elapsed();
   if (pcap) bus.subscribe('pcap', pcap.onEvent, { passSegments: false });
-  const verdict = new Verdict({ bus, profile, abilities: labAbilities(opts), report: !opts.ui, junit: opts.junit, title: `lab ${cfg.lab.id}` });
+  const verdict = new Verdict({ bus, profile, abilities: labAbilities(opts), report: !opts.ui, junit: opts.junit, outputs, title: `lab ${cfg.lab.id}` });
   const durationS = opts.durationS ?? profile.lab?.duration;
   const shell = openShell(runtime, pcap, () => new RunShell(
     {
@@ -46,6 +48,8 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
       ui: opts.ui,
       segments: opts.segments,
       json: opts.json,
+      pcapToStdout: opts.pcap === '-',
+      outputs,
       durationS,
       profileName: profile.name,
       profileNames: profile.builtins,
@@ -109,13 +113,13 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
     await programs?.stop();
   }
 
-  end = verdict.conclude(end, elapsed());
-  await shell.finish(end);
   pcap?.close();
+  end = verdict.conclude(end, elapsed());
+  end = await shell.finish(end);
   // A failed start (server exited, never listened) is an error of the command:
   // it belongs on stderr as well as in the log, which may be a file, stdout
   // redirected, or a UI that is gone now. Not twice when the log is on stderr.
-  if (failure && opts.json !== '-') process.stderr.write(formatError(failure) + '\n');
+  if (failure && opts.json !== '-' && opts.pcap !== '-') process.stderr.write(formatError(failure) + '\n');
   return end.exitCode;
 }
 

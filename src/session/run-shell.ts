@@ -1,6 +1,7 @@
 // What every run shares (lab, attach, tap): the text log or the terminal UI,
-// the JSONL log, a stats event each second, and the conditions that end the
-// run (Ctrl-C, SIGTERM, SIGHUP, q in the UI, --duration, or the caller's own).
+// the JSONL log, a stats event each second, the conditions that end the run
+// (Ctrl-C, SIGTERM, SIGHUP, q in the UI, --duration, or the caller's own), and
+// the exit code's last word on outputs that broke (OutputFailures).
 // A run that ended by itself keeps the UI's final screen, verdict on it,
 // until q.
 
@@ -10,12 +11,17 @@ import type { StatsEvent } from '../engine/events.js';
 import { openJsonl, type JsonlWriter } from '../io/jsonl-writer.js';
 import { textLogWriter } from '../io/text-log.js';
 import type { QuitHow } from '../ui/keys.js';
+import type { OutputFailures } from './output-failures.js';
 
 export interface ShellOptions {
   readonly ui: boolean;
   readonly segments: boolean;
   /** JSONL destination: a path or "-" for stdout. */
   readonly json?: string;
+  /** `--pcap -`: the pcapng owns stdout, and the text log goes to stderr (as with --json -). */
+  readonly pcapToStdout?: boolean;
+  /** Where every output of the run reports that it broke; its verdict on the exit code is applied at the end. */
+  readonly outputs: OutputFailures;
   readonly durationS?: number;
   readonly profileName: string;
   readonly profileNames: readonly string[];
@@ -70,14 +76,17 @@ export class RunShell {
         this.offSignals.push(() => process.off(sig, fn));
       }
     });
+    // With --json - or --pcap - the data owns stdout: the text log goes to stderr.
+    const logToStderr = opts.json === '-' || opts.pcapToStdout === true;
+    // A broken output's line on stderr waits for the UI to be gone; with the text log on stderr, its warning line is that line.
+    opts.outputs.connect(bus, () => target.elapsed(), opts.ui ? 'held' : logToStderr ? 'none' : 'now');
     if (opts.json) {
-      const jsonl = openJsonl(opts.json);
+      const jsonl = openJsonl(opts.json, opts.outputs.failed);
       this.jsonl = jsonl;
       bus.subscribe('jsonl', (ev) => jsonl.write(ev));
     }
     if (!opts.ui) {
-      // With --json - the JSON lines own stdout: the text log goes to stderr.
-      bus.subscribe('text-log', textLogWriter(opts.json === '-' ? process.stderr : process.stdout, { segments: opts.segments }), { passSegments: opts.segments });
+      bus.subscribe('text-log', textLogWriter(logToStderr ? process.stderr : process.stdout, { segments: opts.segments }), { passSegments: opts.segments });
     }
     this.statsTimer = setInterval(() => this.emitStats(), 1000);
   }
@@ -138,15 +147,20 @@ export class RunShell {
   }
 
   /**
-   * After the capture is closed: the final stats and end events, then the
-   * sinks close. With the UI, a run that ended by itself (duration, all
-   * closed, an error) keeps its final screen, verdict on it, until q (or
-   * Ctrl-C, or the UI's end); after q or a signal it closes at once.
+   * After the capture, the pcapng and the JUnit report are closed: the final
+   * stats and end events, then the sinks close. With the UI, a run that ended
+   * by itself (duration, all closed, an error) keeps its final screen, verdict
+   * on it, until q (or Ctrl-C, or the UI's end); after q or a signal it closes
+   * at once. Resolves with the run's end, exit 4 if an output broke and the
+   * run would have exited 0.
    */
-  async finish(end: RunEnd): Promise<void> {
+  async finish(end: RunEnd): Promise<RunEnd> {
+    const outputs = this.opts.outputs;
     clearInterval(this.statsTimer);
     this.emitStats();
-    this.target.bus.emit({ type: 'end', t: this.target.elapsed(), reason: end.reason, exitCode: end.exitCode });
+    // The log's last batch is written before the end is told, so the end event carries what became of it.
+    this.jsonl?.flush();
+    this.target.bus.emit({ type: 'end', t: this.target.elapsed(), reason: end.reason, exitCode: outputs.exitCode(end.exitCode) });
     this.jsonl?.close();
     if (this.ui) {
       if (this.endedBy === 'other') await Promise.race([this.nextQuit(), this.signalled]);
@@ -154,6 +168,8 @@ export class RunShell {
       this.ui.unmount();
       await this.ui.waitUntilExit();
     }
+    outputs.release();
     for (const off of this.offSignals) off();
+    return { reason: end.reason, exitCode: outputs.exitCode(end.exitCode) };
   }
 }

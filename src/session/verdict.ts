@@ -5,7 +5,7 @@
 // the end: the checks, the exit code (0 met, 3 failed; a signal or an error
 // keeps its own), the report on stderr and the JUnit file.
 
-import { writeFileSync } from 'node:fs';
+import { writeWholeOutput } from '../io/output-sink.js';
 import type { EventBus } from '../engine/event-bus.js';
 import type { ExpectationEvent, TcpmitmEvent } from '../engine/events.js';
 import { check, formatReport, summarize, type Answerable } from '../rules/expect.js';
@@ -15,6 +15,7 @@ import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import type { ChosenProfile } from './profile-choice.js';
 import type { RunEnd } from './run-shell.js';
 import { junitXml, type JunitCase } from './junit.js';
+import type { OutputFailures } from './output-failures.js';
 
 /** What this run can answer; each `string` says why not. */
 export interface RunAbilities {
@@ -91,6 +92,8 @@ export interface VerdictOptions {
   /** Writes the report to stderr at the end (not with the UI, which shows it). */
   readonly report: boolean;
   readonly junit?: string;
+  /** Where a JUnit report that cannot be written is reported (the run then exits 4 if it would have exited 0). */
+  readonly outputs: OutputFailures;
   /** Names the run in the JUnit suite: "lab ab12cd", "attach eth1⇄eth2". */
   readonly title: string;
 }
@@ -153,21 +156,12 @@ export class Verdict {
       for (const r of results) this.o.bus.emit(r);
     }
     const failed = results.some((r) => r.status === 'failed');
-    let final: RunEnd = checked && failed ? { reason: end.reason, exitCode: ExitCode.Expectations } : end;
+    const final: RunEnd = checked && failed ? { reason: end.reason, exitCode: ExitCode.Expectations } : end;
     const report = this.report(results, checked);
     // The report goes to stderr so it never mixes with --json - on stdout.
     if (this.o.report && checked) process.stderr.write(report + '\n');
-    if (this.o.junit !== undefined) {
-      try {
-        writeFileSync(this.o.junit, this.junit(results, end, t, report));
-      } catch (err) {
-        const message = `cannot write the JUnit report to '${this.o.junit}': ${(err as Error).message}`;
-        this.o.bus.emit({ type: 'warning', t, message });
-        process.stderr.write(`tcpmitm: ${message} [E_JUNIT]\n`);
-        // Something the user asked for failed: never exit 0 for it.
-        if (final.exitCode === ExitCode.Ok) final = { reason: end.reason, exitCode: ExitCode.Runtime };
-      }
-    }
+    // Something the user asked for that fails never exits 0: OutputFailures makes it 4.
+    if (this.o.junit !== undefined) writeWholeOutput(this.o.junit, '--junit', this.junit(results, end, t, report), this.o.outputs.failed);
     return final;
   }
 

@@ -5,6 +5,7 @@
 import { preflight } from '../session/preflight.js';
 import { compileChosen, resolveProfile } from '../session/profile-choice.js';
 import { ExitCode } from '../cli/errors.js';
+import { OutputFailures } from '../session/output-failures.js';
 import { RunShell, type RunEnd } from '../session/run-shell.js';
 import { checkTapProfile } from './profile.js';
 import { TapRuntime } from './runtime.js';
@@ -39,7 +40,8 @@ export async function runTap(o: TapOptions): Promise<number> {
     finTimeoutMs: o.finTimeoutS * 1000,
   });
   const title = `tap ${o.iface}${o.port !== undefined ? `:${o.port}` : ''}`;
-  const verdict = new Verdict({ bus: runtime.bus, profile, abilities, report: !o.ui, junit: o.junit, title });
+  const outputs = new OutputFailures();
+  const verdict = new Verdict({ bus: runtime.bus, profile, abilities, report: !o.ui, junit: o.junit, outputs, title });
   const shell = new RunShell(
     {
       bus: runtime.bus,
@@ -56,6 +58,7 @@ export async function runTap(o: TapOptions): Promise<number> {
       ui: o.ui,
       segments: o.segments,
       json: o.json,
+      outputs,
       durationS: o.durationS,
       profileName: profile.name,
       profileNames: profile.builtins,
@@ -70,7 +73,7 @@ export async function runTap(o: TapOptions): Promise<number> {
   } finally {
     runtime.close();
     end = verdict.conclude(end, runtime.elapsed());
-    await shell.finish(end);
+    end = await shell.finish(end);
   }
   return end.exitCode;
 }

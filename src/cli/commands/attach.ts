@@ -2,7 +2,7 @@
 // interfaces of this namespace (no lab topology). The run loads lazily.
 
 import type { Command } from 'commander';
-import { addOutputOptions, addProfileOptions, addTrackerOptions } from '../common-options.js';
+import { addOutputOptions, addProfileOptions, addTrackerOptions, uiFor } from '../common-options.js';
 
 interface AttachFlags {
   a: string;
@@ -46,7 +46,7 @@ export function registerAttach(program: Command): void {
         b: f.b,
         profile: f.profile,
         set: f.set ?? {},
-        ui: f.ui && process.stdout.isTTY === true,
+        ui: uiFor(f),
         segments: f.segments === true,
         json: f.json,
         junit: f.junit,

@@ -3,7 +3,7 @@
 
 import { Command, Option } from 'commander';
 import { intIn, labId, numberIn } from '../parse.js';
-import { addOutputOptions, addProfileOptions, addTrackerOptions } from '../common-options.js';
+import { addOutputOptions, addProfileOptions, addTrackerOptions, uiFor } from '../common-options.js';
 import type { LabRunOptions } from '../../lab/run-options.js';
 
 interface RunFlags {
@@ -62,7 +62,7 @@ function toRunOptions(f: RunFlags, peers: boolean): LabRunOptions {
     client: f.client,
     port: f.port ?? 8080,
     peers,
-    ui: f.ui && process.stdout.isTTY === true,
+    ui: uiFor(f),
     segments: f.segments === true,
     json: f.json,
     junit: f.junit,
@@ -92,7 +92,8 @@ export function registerLab(program: Command): void {
         'request, reads the answer and closes: a textbook four-way close. Needs root.\n' +
         '\nExit codes: 0 the verdict passed; 1 runtime failure; 2 usage or profile error, or a\n' +
         '--client/--server command that cannot start; 3 the verdict failed (an expectation not met,\n' +
-        'or a program that did not exit as expected: 0 unless the profile says otherwise); 130 Ctrl-C.',
+        'or a program that did not exit as expected: 0 unless the profile says otherwise); 4 the verdict\n' +
+        'passed but an output (--json, --pcap, --junit) is incomplete (disk full, I/O error); 130 Ctrl-C.',
     );
   addRunOptions(lab, true).action(async (flags: RunFlags) => runLab(toRunOptions(flags, true)));
 

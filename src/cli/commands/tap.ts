@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { intIn } from '../parse.js';
-import { addOutputOptions, addProfileOptions, addTrackerOptions } from '../common-options.js';
+import { addOutputOptions, addProfileOptions, addTrackerOptions, uiFor } from '../common-options.js';
 
 interface TapFlags {
   iface: string;
@@ -43,7 +43,7 @@ export function registerTap(program: Command): void {
         port: f.port,
         profile: f.profile,
         set: f.set ?? {},
-        ui: f.ui && process.stdout.isTTY === true,
+        ui: uiFor(f),
         segments: f.segments === true,
         json: f.json,
         junit: f.junit,
