@@ -108,7 +108,8 @@ export class OutputSink {
 
   private keep(buf: Buffer): void {
     if (this.queued + buf.length > this.maxQueued) {
-      return this.fail(new Error(`its reader fell more than ${Math.round(this.maxQueued / 1048576)} MiB behind`));
+      const behind = this.maxQueued >= 1048576 ? `${Math.round(this.maxQueued / 1048576)} MiB` : `${Math.round(this.maxQueued / 1024)} KiB`;
+      return this.fail(new Error(`its reader fell more than ${behind} behind`));
     }
     this.queue.push(buf);
     this.queued += buf.length;

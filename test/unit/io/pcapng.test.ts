@@ -136,7 +136,7 @@ describe('PcapngWriter', () => {
   it('writes one interface per side, captured packets with comments, forged packets on the side they were sent', () => {
     const path = join(mkdtempSync(join(tmpdir(), 't7-pcapng-')), 'w.pcapng');
     let ns = 1_700_000_000_000_000_000n;
-    const w = new PcapngWriter({ path, names: { a: 'm0', b: 'm1' }, wallNs: () => (ns += 1000n) });
+    const w = new PcapngWriter({ path, names: { a: 'm0', b: 'm1' }, wallNs: () => (ns += 1000n), onFailure: (m) => expect.fail(m) });
     const f1 = Buffer.alloc(60, 1);
     const f2 = Buffer.alloc(54, 2);
     const rst = Buffer.alloc(54, 3);
