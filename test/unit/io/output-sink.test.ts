@@ -65,7 +65,7 @@ describe('OutputSink on a full device (/dev/full: ENOSPC)', () => {
     }).not.toThrow();
     expect(sink.state).toBe('failed');
     expect(failures).toHaveLength(1);
-    expect(failures[0]).toBe("--json '/dev/full' is incomplete: ENOSPC: no space left on device, write; 0 bytes of whole lines were written and nothing more is written to it");
+    expect(failures[0]).toBe("--json '/dev/full' is incomplete: ENOSPC: no space left on device, write; 0 bytes were written and nothing more is written to it");
   });
 
   it('the JSONL writer: on the write path (a 64 KiB batch) and on the timer flush', async () => {
@@ -98,7 +98,7 @@ describe('OutputSink on a full device (/dev/full: ENOSPC)', () => {
     }
     w.close();
     expect(w.count).toBe(0);
-    expect(failures).toEqual(["--pcap '/dev/full' is incomplete: ENOSPC: no space left on device, write; 0 bytes of whole blocks were written and nothing more is written to it"]);
+    expect(failures).toEqual(["--pcap '/dev/full' is incomplete: ENOSPC: no space left on device, write; 0 bytes were written and nothing more is written to it"]);
   });
 });
 
@@ -133,7 +133,7 @@ describe('OutputSink on a pipe', () => {
     expect(sink.state).toBe('failed');
     // What the pipe took before it was full (its size: 64 KiB on most machines) was written.
     expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatch(new RegExp(`^--json '${path}' is incomplete: its reader fell more than 128 KiB behind; \\d+ bytes of whole lines were written and nothing more is written to it$`));
+    expect(failures[0]).toMatch(new RegExp(`^--json '${path}' is incomplete: its reader fell more than 128 KiB behind; \\d+ bytes were written and nothing more is written to it$`));
     sink.close();
     closeSync(reader);
 
