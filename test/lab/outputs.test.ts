@@ -4,7 +4,8 @@
 // output is reported once (a warning and one stderr line), no stack trace,
 // exit 4 (3 when the verdict failed: never masked); what was written ends at
 // a whole line / block. `--json - | head -1` and `--pcap - | head -c` end
-// quietly with the run's own code; `--pcap -` streams a pcapng tshark reads;
+// quietly with the run's own code, and a slow reader loses nothing; `--pcap -`
+// streams a pcapng tshark reads;
 // a symbolic link or another user's file at an output path is refused and
 // its target untouched; created files are 0600 (under umask 022).
 
@@ -212,6 +213,24 @@ describe.skipIf(root.skip)('outputs fail safe (real namespaces)', () => {
       else expect(Buffer.from(r.stdout, 'latin1').readUInt32LE(0)).toBe(0x0a0d0d0a);
       expect(leftovers(id)).toEqual([]);
     }
+  });
+
+  it('a slow reader of `--json -` (its pipe full: EAGAIN) loses nothing and stops nothing: every event arrives, the end last, exit 0', async () => {
+    const id = newId();
+    const cwd = mkdtempSync(join(dir, 'slow-'));
+    // The reader takes nothing for 2 s while the 2 MB exchange fills the 64 KiB pipe many times over.
+    const r = await pipeline(`${tcpmitm} lab --no-ui --segments --id ${id} --profile ${BIG()} --json - 2>err.txt | (sleep 2; cat) > ev.jsonl; echo "tcpmitm exit \${PIPESTATUS[0]}" >&2`, cwd);
+    const err = readFileSync(join(cwd, 'err.txt'), 'utf8');
+    expect(r.stderr, explain(r) + err).toMatch(/^tcpmitm exit 0$/m);
+    noStackTrace(err);
+    expect(err).not.toMatch(/E_OUTPUT|incomplete/);
+    verdictMet({ ...r, stderr: err, ms: 0, signal: null } as CliRun);
+    expect(statSync(join(cwd, 'ev.jsonl')).size).toBeGreaterThan(256 * 1024);
+    const evs = readEvents(join(cwd, 'ev.jsonl'));
+    expect(evs[0]).toMatchObject({ type: 'start', lab: id });
+    expect(evs.at(-1)).toMatchObject({ type: 'end', exitCode: 0 });
+    expect(evs.filter((e) => e.type === 'segment').length).toBeGreaterThan(500);
+    expect(leftovers(id)).toEqual([]);
   });
 
   it('`--pcap -` streams a pcapng that tshark reads from the pipe; no file named "-"; created files are 0600', async () => {
