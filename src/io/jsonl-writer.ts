@@ -16,7 +16,7 @@ export interface JsonlWriter {
 
 /** Throws E_OUTPUT (exit 2) when `dest` cannot be opened; `onFailure` is told once if writing it fails later. */
 export function openJsonl(dest: string, onFailure: (message: string) => void): JsonlWriter {
-  const sink = new OutputSink(openOutput(dest, '--json'), { what: '--json', unit: 'line', onFailure });
+  const sink = new OutputSink(openOutput(dest, '--json'), { what: '--json', unit: 'line', lines: true, onFailure });
   // Batch small writes: one write per ~64 KiB or per flush.
   let pending: string[] = [];
   let size = 0;

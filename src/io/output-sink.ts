@@ -15,6 +15,11 @@ export interface SinkOptions {
   readonly what: string;
   /** "line", "block", "report": what a whole unit is, for the message. */
   readonly unit: string;
+  /**
+   * Units are newline-ended lines, many to a write (a JSONL batch): a write
+   * cut short keeps the lines it got out whole. Otherwise a write is one unit.
+   */
+  readonly lines?: boolean;
   /** Called once when the output breaks, with a sentence that says so (never for a reader that went away). */
   readonly onFailure: (message: string) => void;
   /** Bytes kept while a pipe is full before the output counts as broken (default 64 MiB). */
@@ -30,7 +35,7 @@ const RETRY_MS = 10;
 
 export class OutputSink {
   state: SinkState = 'open';
-  /** Bytes of whole units written. */
+  /** Bytes that went out. */
   written = 0;
   private queue: Buffer[] = [];
   private queued = 0;
@@ -51,7 +56,7 @@ export class OutputSink {
     return this.state === 'open' && !this.closed;
   }
 
-  /** Writes one whole unit, or keeps it behind a full pipe, or drops it once the output is broken. Never throws. */
+  /** Writes whole units, or keeps them behind a full pipe, or drops them once the output is broken. Never throws. */
   write(data: Buffer | string): void {
     if (!this.ok) return;
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
@@ -60,8 +65,15 @@ export class OutputSink {
     let at = 0;
     while (at < buf.length) {
       const n = this.tryWrite(buf, at);
-      if (n < 0) return;
-      if (n === 0) return this.keep(at === 0 ? buf : buf.subarray(at));
+      if (n instanceof Error) {
+        // A regular file keeps the whole units that went out (it never says EAGAIN: no queue there).
+        const whole = this.o.lines && at > 0 ? buf.lastIndexOf(0x0a, at - 1) + 1 : 0;
+        return this.broke(n, this.written + whole);
+      }
+      if (n === 0) {
+        this.written += at;
+        return this.keep(at === 0 ? buf : buf.subarray(at));
+      }
       at += n;
     }
     this.written += buf.length;
@@ -79,9 +91,8 @@ export class OutputSink {
     let lastProgress = performance.now();
     while (this.state === 'open' && this.queued > 0) {
       if (this.drain()) lastProgress = performance.now();
-      else if (performance.now() - lastProgress > this.drainMs) {
-        this.fail(new Error(`its reader took nothing for ${this.drainMs / 1000} s at the end of the run`));
-      } else sleep(5);
+      else if (performance.now() - lastProgress > this.drainMs) this.broke(new Error(`its reader took nothing for ${this.drainMs / 1000} s at the end of the run`), this.written);
+      else sleep(5);
     }
     this.closed = true;
     if (this.file.fd === 1) return;
@@ -89,27 +100,24 @@ export class OutputSink {
       closeSync(this.file.fd);
     } catch (err) {
       // NFS reports a failed write-back at close.
-      if (this.state === 'open') this.report(err as Error);
+      this.broke(err as Error, this.written);
     }
   }
 
-  /** Bytes written by one write(2), 0 for a full pipe, -1 once the output broke. */
-  private tryWrite(buf: Buffer, at: number): number {
+  /** Bytes written by one write(2), 0 for a full pipe (EAGAIN), or what went wrong. */
+  private tryWrite(buf: Buffer, at: number): number | Error {
     try {
       const n = writeSync(this.file.fd, buf, at, buf.length - at);
-      if (n > 0) return n;
-      this.fail(new Error('write(2) wrote nothing'));
+      return n > 0 ? n : new Error('write(2) wrote nothing');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return 0;
-      this.fail(err as Error);
+      return (err as NodeJS.ErrnoException).code === 'EAGAIN' ? 0 : (err as Error);
     }
-    return -1;
   }
 
   private keep(buf: Buffer): void {
     if (this.queued + buf.length > this.maxQueued) {
       const behind = this.maxQueued >= 1048576 ? `${Math.round(this.maxQueued / 1048576)} MiB` : `${Math.round(this.maxQueued / 1024)} KiB`;
-      return this.fail(new Error(`its reader fell more than ${behind} behind`));
+      return this.broke(new Error(`its reader fell more than ${behind} behind`), this.written);
     }
     this.queue.push(buf);
     this.queued += buf.length;
@@ -132,8 +140,13 @@ export class OutputSink {
     let progress = false;
     for (let head = this.queue[0]; head && this.state === 'open'; head = this.queue[0]) {
       const n = this.tryWrite(head, 0);
-      if (n <= 0) break;
+      if (n instanceof Error) {
+        this.broke(n, this.written);
+        break;
+      }
+      if (n === 0) break;
       progress = true;
+      this.written += n;
       this.queued -= n;
       if (n === head.length) this.queue.shift();
       else this.queue[0] = head.subarray(n);
@@ -141,28 +154,28 @@ export class OutputSink {
     return progress;
   }
 
-  private fail(err: Error): void {
+  /**
+   * The output broke: said once, with what is left. A reader that went away
+   * (EPIPE) is no failure. A regular file is cut back to `whole` bytes, its
+   * whole units, so what it holds stays readable (a JSONL parser, tshark).
+   */
+  private broke(err: Error, whole: number): void {
     if (this.state !== 'open') return;
     this.queue = [];
     this.queued = 0;
     if ((err as NodeJS.ErrnoException).code === 'EPIPE') {
-      // The reader went away (`| head`): not a failure of the run.
       this.state = 'reader-gone';
       return;
     }
-    this.report(err);
-  }
-
-  private report(err: Error): void {
     this.state = 'failed';
-    let kept = `${this.written} bytes of whole ${this.o.unit}s were written`;
+    let kept = `${this.written} bytes were written`;
     if (this.file.regular) {
       try {
-        ftruncateSync(this.file.fd, this.written);
-        kept = this.written === 0 ? 'it is left empty' : `it ends at its last whole ${this.o.unit} (${this.written} bytes)`;
+        ftruncateSync(this.file.fd, whole);
+        kept = whole === 0 ? 'it is left empty' : `it ends at its last whole ${this.o.unit} (${whole} bytes)`;
       } catch {
         // The unit cut short stays; the message still says where the whole ones end.
-        kept = `its whole ${this.o.unit}s end at byte ${this.written}`;
+        kept = `its whole ${this.o.unit}s end at byte ${whole}`;
       }
     }
     this.o.onFailure(`${this.o.what} ${this.file.path === '-' ? 'stdout' : `'${this.file.path}'`} is incomplete: ${err.message}; ${kept} and nothing more is written to it`);
