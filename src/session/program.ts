@@ -51,7 +51,8 @@ function lineBuffered(argv: readonly string[]): { argv: string[]; env: NodeJS.Pr
   return { argv: stdbuf ? [stdbuf, '-oL', '-eL', ...argv] : [...argv], env };
 }
 
-function onPath(cmd: string): string | undefined {
+/** The executable `cmd` names on PATH, if any. */
+export function onPath(cmd: string): string | undefined {
   for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
     const p = join(dir, cmd);
     try {
