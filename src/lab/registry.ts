@@ -41,12 +41,16 @@ function fileOf(id: string): string {
   return join(registryDir(), `${checkLabId(id)}.json`);
 }
 
-/** Start time of a process in clock ticks since boot, or undefined when it does not exist. */
+/**
+ * Start time of a process in clock ticks since boot, or undefined when it
+ * does not exist — or is a zombie: dead, only not yet reaped by its parent.
+ */
 export function processStart(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: split after the last ")".
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (rest[0] === 'Z' || rest[0] === 'X') return undefined;
     const start = Number(rest[19]);
     return Number.isFinite(start) ? start : undefined;
   } catch {
