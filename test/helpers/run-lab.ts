@@ -207,7 +207,8 @@ export function rootLinksWithMacs(macs: readonly string[]): string[] {
 export async function persistentTempVeths(): Promise<string[]> {
   const look = (): Set<string> =>
     new Set(
-      execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
+      // stderr quiet: a veth whose peer's namespace is going away draws 'Peer netns reference is invalid'.
+      execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
         .split('\n')
         .map((l) => /^\d+: (tm[0-9a-f]{6}(?:c0|m0|m1|s0))[@:]/.exec(l)?.[1])
         .filter((n): n is string => n !== undefined),
