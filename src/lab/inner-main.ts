@@ -40,16 +40,19 @@ if (link) {
     }
     return { reason: `the supervisor (tcpmitm lab, pid ${config.lab.owner.pid}) died: the session removes the lab`, exitCode: ExitCode.Runtime };
   });
+  let failed = false;
   if (!link.gone()) {
     try {
       process.exitCode = await runSession(config, [abandoned]);
     } catch (err) {
       process.stderr.write(formatError(err) + '\n');
       process.exitCode = exitCodeOf(err);
+      failed = true;
     }
   }
-  if (link.gone()) {
-    await removeOwnLab();
-    process.exit();
-  }
+  if (link.gone()) await removeOwnLab();
+  // A run that threw did not close what it opened (its timers, its kernel
+  // probe): end here, so that the supervisor removes the lab (the probe's
+  // trace instance with it) instead of waiting for a session that never exits.
+  if (failed || link.gone()) process.exit();
 }
