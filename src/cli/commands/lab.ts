@@ -108,6 +108,13 @@ export function registerLab(program: Command): void {
     .description('remove a lab and everything it made')
     .argument('[id]', 'the lab to remove', labId)
     .option('--stale', 'remove every lab whose owner process is gone')
+    .addHelpText(
+      'after',
+      '\n--stale trusts only registry records named after their own lab id; any other file there is\n' +
+        'reported and left alone.\n' +
+        '\nExit codes: 0 removed (or nothing stale); 1 something could not be removed (said what; the\n' +
+        "lab's record is kept, so it can be tried again); 2 not root, not a lab id, or no such lab.",
+    )
     .action(async (id: string | undefined, flags: { stale: boolean }) => {
       const { labDownCommand } = await import('../../lab/manage.js');
       process.exitCode = await labDownCommand(id, flags.stale === true);
