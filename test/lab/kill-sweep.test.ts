@@ -1,7 +1,7 @@
 // The kill sweep (issue 12 §4): `tcpmitm lab up` is SIGKILLed — the supervisor,
 // and separately the session process — at offsets from 0 to 1.5 s after it
-// started, once its run is up (on a loaded machine that can take longer than
-// 1.5 s), and during its teardown (after a SIGINT). Afterwards nothing of it
+// started, while it creates the lab, once its run is up (on a loaded machine
+// that can take longer than 1.5 s), and during its teardown (after a SIGINT). Afterwards nothing of it
 // may remain: no namespace, no veth in any namespace (none lingering with a
 // process in it, none in the root namespace), no registry record, no tracefs
 // instance, no process. Where the session could clean up by itself (the
@@ -9,7 +9,8 @@
 // supervisor lives) nothing may remain without any help; elsewhere nothing
 // once `lab down --stale` has run. Each case has a registry of its own, so one
 // case's `--stale` never does another's work. Bounded here (every 150 ms for the
-// supervisor, 300 ms for the session); TCPMITM_SWEEP_STEP_MS=50 runs it finer.
+// supervisor, 300 ms for the session, a few offsets into the lab's creation, once
+// its run is up and into its teardown); TCPMITM_SWEEP_STEP_MS=50 runs it finer.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
@@ -26,7 +27,8 @@ const range = (step: number): number[] => Array.from({ length: Math.floor(1500 /
 const SUPERVISOR_OFFSETS = range(STEP || 150);
 const SESSION_OFFSETS = range(STEP || 300);
 const AFTER_START_OFFSETS = STEP ? range(STEP).filter((t) => t <= 600) : [0, 100, 300];
-const TEARDOWN_OFFSETS = AFTER_START_OFFSETS;
+/** Creation (after the record appears) and teardown take a few hundred ms: finer steps there. */
+const SHORT_OFFSETS = STEP ? range(Math.max(1, STEP / 5)).filter((t) => t <= 300) : [0, 25, 50, 100];
 const TRACE_INSTANCES = '/sys/kernel/tracing/instances';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -68,6 +70,7 @@ function allPids(): number[] {
 
 /** What a case's lab is known by: the session id of everything it started (the CLI runs in a session of its own), its namespaces' inodes, its veths' MACs. */
 interface Traces {
+  readonly id: string;
   readonly sid: number;
   readonly inodes: Set<number>;
   readonly macs: Set<string>;
@@ -86,8 +89,22 @@ function look(id: string, tr: Traces): void {
   }
 }
 
-/** Live processes of the lab: in its session, or in one of its namespaces (even once the names are gone). Zombies are dead. */
+/**
+ * Live processes of the lab: in its session, or in one of its namespaces
+ * (even once the names are gone). Zombies are dead. A namespace's inode is
+ * reused once it is freed: one that now carries another name is another's.
+ */
 function labProcesses(tr: Traces): string[] {
+  const reused = new Set<number>();
+  for (const name of readdirSync('/var/run/netns')) {
+    if (name.startsWith(`${tr.id}-`)) continue;
+    try {
+      const ino = statSync(join('/var/run/netns', name)).ino;
+      if (tr.inodes.has(ino)) reused.add(ino);
+    } catch {
+      // Removed meanwhile.
+    }
+  }
   const out: string[] = [];
   for (const pid of allPids()) {
     const f = statFields(pid);
@@ -98,7 +115,7 @@ function labProcesses(tr: Traces): string[] {
     } catch {
       // Gone, or a kernel thread.
     }
-    const inLab = [...tr.inodes].some((ino) => ns === `net:[${ino}]`);
+    const inLab = [...tr.inodes].some((ino) => !reused.has(ino) && ns === `net:[${ino}]`);
     if (Number(f[3]) === tr.sid || inLab) out.push(`process ${pid} (${cmdline(pid) || '?'})${inLab ? ` in ${ns}` : ''}`);
   }
   return out;
@@ -156,9 +173,9 @@ interface CaseResult {
   readonly left: string[];
 }
 
-/** From when the offset counts: the CLI's start, the run's `start` event, the SIGINT that starts the teardown. */
-type Phase = 'run' | 'started' | 'teardown';
-const PHASE_WORDS: Record<Phase, string> = { run: 'lab up started', started: 'the run started', teardown: 'SIGINT' };
+/** From when the offset counts: the CLI's start, its registry record's creation, the run's `start` event, the SIGINT that starts the teardown. */
+type Phase = 'run' | 'creating' | 'started' | 'teardown';
+const PHASE_WORDS: Record<Phase, string> = { run: 'lab up started', creating: 'its record appeared', started: 'the run started', teardown: 'SIGINT' };
 
 /**
  * One case: `lab up`, then SIGKILL of `target` at `offsetMs` after the start
@@ -179,12 +196,16 @@ async function sweepCase(target: 'supervisor' | 'session', phase: Phase, offsetM
   };
   const label = `${target} SIGKILLed ${offsetMs} ms after ${PHASE_WORDS[phase]}`;
   const cli: RunningCli = startCli(['lab', 'up', '--no-ui', '--id', id, '--json', json], 60_000, env);
-  const tr: Traces = { sid: cli.child.pid!, inodes: new Set(), macs: new Set() };
+  const tr: Traces = { id, sid: cli.child.pid!, inodes: new Set(), macs: new Set() };
   const t0 = performance.now();
   let how = '';
   const fail: string[] = [];
   try {
-    if (phase !== 'run') {
+    if (phase === 'creating') {
+      const record = join(registry, `${id}.json`);
+      for (const end = Date.now() + 30_000; !existsSync(record) && cli.child.exitCode === null && Date.now() < end;) await sleep(5);
+      if (!existsSync(record)) throw new Error(`${label}: the record never appeared`);
+    } else if (phase !== 'run') {
       for (const end = Date.now() + 30_000; !started() && cli.child.exitCode === null && Date.now() < end;) await sleep(20);
       if (!started()) throw new Error(`${label}: the run never started`);
       look(id, tr);
@@ -277,11 +298,15 @@ describe.skipIf(root.skip)('kill sweep of `tcpmitm lab up` (real namespaces)', (
     await sweep(SESSION_OFFSETS.map((t) => ['session', 'run', t] as const));
   }, 240_000);
 
+  it(`the supervisor while it creates the lab, at ${SHORT_OFFSETS.length} offsets after its record appeared`, async () => {
+    await sweep(SHORT_OFFSETS.map((t) => ['supervisor', 'creating', t] as const));
+  }, 240_000);
+
   it('either, once the run has started', async () => {
     await sweep(AFTER_START_OFFSETS.flatMap((t) => [['supervisor', 'started', t] as const, ['session', 'started', t] as const]));
   }, 240_000);
 
   it('either, during the teardown that a SIGINT starts', async () => {
-    await sweep(TEARDOWN_OFFSETS.flatMap((t) => [['supervisor', 'teardown', t] as const, ['session', 'teardown', t] as const]));
+    await sweep(SHORT_OFFSETS.flatMap((t) => [['supervisor', 'teardown', t] as const, ['session', 'teardown', t] as const]));
   }, 240_000);
 });
