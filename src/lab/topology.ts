@@ -5,7 +5,6 @@
 // everything it makes lives in the lab's namespaces, named after its id.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { claimLab, recordFileExists, releaseLab, type LabRecord } from './registry.js';
