@@ -264,6 +264,9 @@ async function sweepCase(target: 'supervisor' | 'session', phase: Phase, offsetM
       how = pid === undefined ? `it had already finished; the supervisor exited ${run.code}` : `killed at ${at} ms${during}; the supervisor exited ${run.code} and removed the lab`;
     }
     return { label, how, left: [...fail, ...leftovers(id, registry, tr)] };
+  } catch (err) {
+    // A result, not a rejection: the other cases in flight must still get to clean up.
+    return { label, how: 'the case failed', left: [String(err)] };
   } finally {
     try {
       process.kill(-cli.child.pid!, 'SIGKILL');
