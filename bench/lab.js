@@ -9,6 +9,7 @@ import { createLab, labExists, removeLab } from '../dist/lab/topology.js';
 import { netnsPids, runOk, run } from '../dist/lab/netns.js';
 import { resolveProfile } from '../dist/session/profile-choice.js';
 import { SESSION_NODE_FLAGS } from '../dist/lab/inner-config.js';
+import { sendSessionConfig, sessionStdio } from '../dist/lab/session-link.js';
 
 const INNER_MAIN = fileURLToPath(new URL('../dist/lab/inner-main.js', import.meta.url));
 const PEER = fileURLToPath(new URL('./peer.js', import.meta.url));
@@ -88,24 +89,26 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
       ipv6: false,
       namespaces: lab.namespaces,
       holderPids: { client: lab.nsPid('client'), server: lab.nsPid('server') },
+      owner: { pid: lab.record.pid, pidStart: lab.record.pidStart },
     },
   };
-  const env = { ...process.env, TCPMITM_INNER: JSON.stringify(config) };
   const argv = [process.execPath, ...SESSION_NODE_FLAGS, ...nodeArgs, INNER_MAIN];
   const stderr = [];
   let child;
   let uiBytes = 0;
   if (!pty) {
     // The text log goes where `lab up > /dev/null` would send it.
-    child = lab.spawn('middle', argv, { stdio: ['ignore', 'ignore', 'pipe'], env });
+    child = lab.spawn('middle', argv, { stdio: sessionStdio(['ignore', 'ignore', 'pipe']) });
   } else {
     // Under `script`: a pseudo-terminal, and (as for a person at a terminal) a
     // session and scheduling autogroup of its own. The UI row and its
     // reference row both run this way, so they differ by the UI alone.
     const inner = ['ip', 'netns', 'exec', lab.namespaces.middle, ...argv].map(shellQuote).join(' ');
-    child = spawn('script', ['-qfc', `stty cols 120 rows 40; exec ${inner}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    // script(1) passes the session link (fd 3) on to the session.
+    child = spawn('script', ['-qfc', `stty cols 120 rows 40; exec ${inner}`, '/dev/null'], { stdio: sessionStdio(['pipe', 'pipe', 'pipe']) });
     child.stdout.on('data', (d) => (uiBytes += d.length));
   }
+  sendSessionConfig(child, config);
   child.stderr.setEncoding('utf8').on('data', (d) => {
     for (const line of d.split('\n')) if (line && !CAP_NOISE.test(line)) stderr.push(line);
   });

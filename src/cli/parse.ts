@@ -5,6 +5,7 @@ import { InvalidArgumentError } from 'commander';
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { checkOutputPath } from '../io/output-file.js';
+import { LAB_ID_RULE, isLabId } from '../lab/lab-id.js';
 
 export function intIn(min: number, max: number): (v: string) => number {
   return (v) => {
@@ -37,8 +38,8 @@ export function oneOf<T extends string>(values: readonly T[]): (v: string) => T 
 
 /** Lab ids become namespace names and are kept short and plain. */
 export function labId(v: string): string {
-  if (!/^[a-z0-9][a-z0-9_]{0,11}$/.test(v)) {
-    throw new InvalidArgumentError(`'${v}' is not a lab id: use 1–12 characters of a-z, 0-9 and _, starting with a letter or digit.`);
+  if (!isLabId(v)) {
+    throw new InvalidArgumentError(`'${v}' is not a lab id: ${LAB_ID_RULE}.`);
   }
   return v;
 }

@@ -83,6 +83,8 @@ export class TraceInstance {
   private constructor(readonly dir: string) {}
 
   static instanceDir(labId: string): string {
+    // One path component of plain characters: `lab down` removes this directory.
+    if (!/^[A-Za-z0-9_]+$/.test(labId)) throw new Error(`'${labId}' cannot name a trace instance`);
     return `${TRACEFS}/instances/tcpmitm-${labId}`;
   }
 

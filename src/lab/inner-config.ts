@@ -1,5 +1,5 @@
 // What the supervisor hands the session it starts inside the middle namespace
-// (as JSON in the TCPMITM_INNER environment variable).
+// (one line of JSON on the session link, see session-link.ts).
 
 import type { LabRunOptions } from './run-options.js';
 import type { ChosenProfile } from '../session/profile-choice.js';
@@ -22,5 +22,7 @@ export interface InnerConfig {
     readonly namespaces: { readonly client: string; readonly middle: string; readonly server: string };
     /** Processes living in the end namespaces, through which the kernel probe reads /proc/<pid>/net/tcp. */
     readonly holderPids: { readonly client: number; readonly server: number };
+    /** The lab's owner as its registry record names it: the session removes the lab only while the record still does. */
+    readonly owner: { readonly pid: number; readonly pidStart?: number };
   };
 }

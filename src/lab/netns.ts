@@ -3,7 +3,8 @@
 // command in a namespace. The only place in src/lab that spawns processes.
 
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { constants } from 'node:os';
 import { TcpmitmError } from '../cli/errors.js';
 
@@ -59,19 +60,35 @@ export function listNetns(): string[] {
   }
 }
 
-/** Pids of every process whose network namespace is `ns` (`ip netns pids`). */
-export async function netnsPids(ns: string): Promise<number[]> {
-  const r = await run('ip', ['netns', 'pids', ns]);
-  if (r.code !== 0) return [];
-  return r.stdout
-    .split(/\s+/)
-    .filter((s) => /^\d+$/.test(s))
-    .map(Number);
+/**
+ * Pids of every process whose network namespace is `ns` (what `ip netns pids`
+ * prints, without spawning it: a listing process started from inside the lab
+ * would count itself). Read from /proc: the nsfs inode of the bind-mounted name
+ * is the one /proc/<pid>/ns/net links to.
+ */
+export function netnsPids(ns: string): number[] {
+  let ino: number;
+  try {
+    ino = statSync(join(NETNS_DIR, ns)).ino;
+  } catch {
+    return [];
+  }
+  const target = `net:[${ino}]`;
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readlinkSync(`/proc/${name}/ns/net`) === target) pids.push(Number(name));
+    } catch {
+      // Gone meanwhile, or a kernel thread.
+    }
+  }
+  return pids;
 }
 
-/** SIGKILLs every process in the namespace, so that deleting it frees it at once. */
-export async function killNetnsProcesses(ns: string): Promise<void> {
-  for (const pid of await netnsPids(ns)) {
+/** SIGKILLs every process in the namespace (but this one), so that deleting it frees it at once. */
+export function killNetnsProcesses(ns: string): void {
+  for (const pid of netnsPids(ns)) {
     if (pid === process.pid) continue;
     try {
       process.kill(pid, 'SIGKILL');

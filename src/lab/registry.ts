@@ -1,10 +1,13 @@
 // The lab registry: one JSON file per lab in /run/tcpmitm/labs/<id>.json that
 // records who owns it. Claimed first (exclusive create, so an id can have only
 // one owner) and released last, so a crashed owner's leftovers can be found.
+// A record's file name is its identity: what a file says about its own id is
+// checked against its name, never used to find what to remove.
 
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
+import { checkLabId, isLabId } from './lab-id.js';
 
 /** /run is a tmpfs: records vanish on reboot, as the namespaces do. Overridable for tests. */
 export function registryDir(): string {
@@ -24,16 +27,30 @@ export interface LabRecord {
   readonly namespaces: readonly string[];
 }
 
-function fileOf(id: string): string {
-  return join(registryDir(), `${id}.json`);
+/** A file in the registry named like a record that is not one (see `parseRecord`). */
+export interface DamagedRecord {
+  readonly id: string;
+  readonly file: string;
+  /** What is wrong with it. */
+  readonly problem: string;
+  /** Last modification, ms since the epoch. */
+  readonly mtimeMs: number;
 }
 
-/** Start time of a process in clock ticks since boot, or undefined when it does not exist. */
+function fileOf(id: string): string {
+  return join(registryDir(), `${checkLabId(id)}.json`);
+}
+
+/**
+ * Start time of a process in clock ticks since boot, or undefined when it
+ * does not exist — or is a zombie: dead, only not yet reaped by its parent.
+ */
 export function processStart(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: split after the last ")".
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (rest[0] === 'Z' || rest[0] === 'X') return undefined;
     const start = Number(rest[19]);
     return Number.isFinite(start) ? start : undefined;
   } catch {
@@ -42,7 +59,7 @@ export function processStart(pid: number): number | undefined {
 }
 
 /** Whether the record's owner is still the process that claimed the lab. */
-export function ownerAlive(rec: LabRecord): boolean {
+export function ownerAlive(rec: Pick<LabRecord, 'pid' | 'pidStart'>): boolean {
   const start = processStart(rec.pid);
   if (start === undefined) return false;
   return rec.pidStart === undefined || rec.pidStart === start;
@@ -58,9 +75,10 @@ export function claimLab(id: string, ipv6: boolean, namespaces: readonly string[
     ipv6,
     namespaces,
   };
+  const file = fileOf(id);
   mkdirSync(registryDir(), { recursive: true, mode: 0o755 });
   try {
-    writeFileSync(fileOf(id), JSON.stringify(rec) + '\n', { flag: 'wx', mode: 0o644 });
+    writeFileSync(file, JSON.stringify(rec) + '\n', { flag: 'wx', mode: 0o644 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
       const other = readRecord(id);
@@ -79,12 +97,53 @@ export function claimLab(id: string, ipv6: boolean, namespaces: readonly string[
   return rec;
 }
 
-export function readRecord(id: string): LabRecord | undefined {
+/**
+ * Checks the text of `<id>.json` (pure): a record whose own id is not its
+ * file's name, or whose owner is not a pid, is not trusted for anything.
+ */
+export function parseRecord(id: string, text: string): { ok: true; record: LabRecord } | { ok: false; problem: string } {
+  let v: unknown;
   try {
-    const rec = JSON.parse(readFileSync(fileOf(id), 'utf8')) as LabRecord;
-    return typeof rec.id === 'string' && typeof rec.pid === 'number' ? rec : undefined;
+    v = JSON.parse(text);
+  } catch {
+    return { ok: false, problem: text.trim() === '' ? 'empty' : 'not JSON' };
+  }
+  if (typeof v !== 'object' || v === null) return { ok: false, problem: 'not a JSON object' };
+  const r = v as Record<string, unknown>;
+  if (r.id !== id) return { ok: false, problem: `its id ${JSON.stringify(r.id)} is not its file name's '${id}'` };
+  if (!Number.isSafeInteger(r.pid) || (r.pid as number) <= 0) return { ok: false, problem: `its pid ${JSON.stringify(r.pid)} is not a process id` };
+  if (r.pidStart !== undefined && !Number.isSafeInteger(r.pidStart)) return { ok: false, problem: `its pidStart ${JSON.stringify(r.pidStart)} is not a number` };
+  return {
+    ok: true,
+    record: {
+      id,
+      pid: r.pid as number,
+      ...(r.pidStart === undefined ? {} : { pidStart: r.pidStart as number }),
+      created: typeof r.created === 'string' ? r.created : '',
+      ipv6: r.ipv6 === true,
+      namespaces: Array.isArray(r.namespaces) ? r.namespaces.filter((n): n is string => typeof n === 'string') : [],
+    },
+  };
+}
+
+export function readRecord(id: string): LabRecord | undefined {
+  let text: string;
+  try {
+    text = readFileSync(fileOf(id), 'utf8');
   } catch {
     return undefined;
+  }
+  const r = parseRecord(id, text);
+  return r.ok ? r.record : undefined;
+}
+
+/** Whether a file (valid or not) holds `id` in the registry. */
+export function recordFileExists(id: string): boolean {
+  try {
+    statSync(fileOf(id));
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -92,17 +151,42 @@ export function releaseLab(id: string): void {
   rmSync(fileOf(id), { force: true });
 }
 
-/** Every record on this machine, sorted by id; unreadable files are skipped. */
-export function listRecords(): LabRecord[] {
+/**
+ * Every file of the registry named `<lab id>.json`, sorted by id: the valid
+ * records, and the damaged ones (a claim cut short between its create and its
+ * write is empty; anything else was not written by tcpmitm). Files with other
+ * names are not tcpmitm's and are not looked at.
+ */
+export function scanRegistry(): { records: LabRecord[]; damaged: DamagedRecord[] } {
   let names: string[];
   try {
     names = readdirSync(registryDir());
   } catch {
-    return [];
+    return { records: [], damaged: [] };
   }
-  return names
-    .filter((n) => n.endsWith('.json'))
-    .map((n) => readRecord(n.slice(0, -5)))
-    .filter((r): r is LabRecord => r !== undefined)
-    .sort((a, b) => a.id.localeCompare(b.id));
+  const records: LabRecord[] = [];
+  const damaged: DamagedRecord[] = [];
+  for (const name of names.sort()) {
+    if (!name.endsWith('.json')) continue;
+    const id = name.slice(0, -5);
+    if (!isLabId(id)) continue;
+    const file = join(registryDir(), name);
+    let text: string;
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(file).mtimeMs;
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue; // Removed meanwhile.
+    }
+    const r = parseRecord(id, text);
+    if (r.ok) records.push(r.record);
+    else damaged.push({ id, file, problem: r.problem, mtimeMs });
+  }
+  return { records, damaged };
+}
+
+/** Every valid record on this machine, sorted by id. */
+export function listRecords(): LabRecord[] {
+  return scanRegistry().records;
 }

@@ -17,7 +17,8 @@ import { LabPrograms } from './lab-programs.js';
 import { ExitCode, TcpmitmError, formatError } from '../cli/errors.js';
 import { OutputFailures } from '../session/output-failures.js';
 
-export async function runSession(cfg: InnerConfig): Promise<number> {
+/** `ends`: more ways the run may end (the supervisor's death, from inner-main), raced with the shell's own. */
+export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd>[] = []): Promise<number> {
   const opts = cfg.options;
   const profile: ChosenProfile = cfg.profile;
   const outputs = new OutputFailures();
@@ -79,7 +80,7 @@ export async function runSession(cfg: InnerConfig): Promise<number> {
   // The run's own end (everything closed) is cancelled when another comes first.
   const stopWaiting = new AbortController();
   try {
-    const extra: Promise<RunEnd | string>[] = [];
+    const extra: Promise<RunEnd | string>[] = [...ends];
     if (programs) {
       await programs.start();
       // A command the shell cannot run ends the run at once, whatever else waits.

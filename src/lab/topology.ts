@@ -1,12 +1,14 @@
 // Builds and tears down a lab: three namespaces <id>-c, <id>-m, <id>-s joined by
 // veth c0↔m0 and s0↔m1, addresses only on the ends, offloads off, no forwarding
 // in the middle — so nothing crosses unless tcpmitm re-sends it (DESIGN "How
-// the packets get to us"). Creation is all-or-nothing and registered first.
+// the packets get to us"). Creation is all-or-nothing and registered first;
+// everything it makes lives in the lab's namespaces, named after its id.
 
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
-import { ExitCode, TcpmitmError, UsageError } from '../cli/errors.js';
-import { claimLab, readRecord, releaseLab } from './registry.js';
+import { ExitCode, TcpmitmError } from '../cli/errors.js';
+import { claimLab, recordFileExists, releaseLab, type LabRecord } from './registry.js';
+import { checkLabId } from './lab-id.js';
 import { TraceInstance, removeTraceInstance } from '../io/kernel-probe-trace.js';
 import { killNetnsProcesses, listNetns, netnsPids, run, runOk, spawnInNetns } from './netns.js';
 
@@ -31,6 +33,8 @@ export interface Lab {
   readonly namespaces: Readonly<Record<LabSide, string>>;
   /** How long createLab took, ms (measured; the target is < 300 ms). */
   readonly createMs: number;
+  /** The registry record this process claimed (its owner: pid and start time). */
+  readonly record: LabRecord;
   /**
    * Pid of the lab's long-lived holder process in that namespace: the kernel
    * probe reads /proc/<pid>/net/tcp{,6} through it. Holders live until
@@ -39,13 +43,15 @@ export interface Lab {
   nsPid(which: LabSide): number;
   /** Spawns a command in one of the lab's namespaces (`ip netns exec`). */
   spawn(which: LabSide, argv: readonly string[], options?: SpawnOptions): ChildProcess;
-  /** Removes everything the lab made; idempotent, never throws for what is already gone. */
-  destroy(): Promise<void>;
+  /**
+   * Removes everything the lab made; idempotent, never throws for what is
+   * already gone. Resolves with what could not be removed (see removeLab).
+   */
+  destroy(): Promise<string[]>;
 }
 
-const ID_RE = /^[a-z0-9][a-z0-9_]{0,11}$/;
-
 export function namespacesOf(id: string): Record<LabSide, string> {
+  checkLabId(id);
   return { client: `${id}-c`, middle: `${id}-m`, server: `${id}-s` };
 }
 
@@ -117,60 +123,77 @@ function startHolder(ns: string, side: LabSide, ipv6: boolean): Promise<ChildPro
   });
 }
 
-/** ethtool -K on a veth; "not supported" for one feature is tolerated, anything else is an error. */
-async function offloadsOff(dev: string): Promise<void> {
-  const r = await run('ethtool', ['-K', dev, 'rx', 'off', 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off']);
+/** ethtool -K on a veth in namespace `ns`; "not supported" for one feature is tolerated, anything else is an error. */
+async function offloadsOff(ns: string, dev: string): Promise<void> {
+  const r = await run('ip', ['netns', 'exec', ns, 'ethtool', '-K', dev, 'rx', 'off', 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off']);
   if (r.code !== 0 && !/not supported/i.test(r.stderr)) {
-    throw new TcpmitmError('E_LAB_SETUP', `\`ethtool -K ${dev} …\` failed (exit ${r.code}): ${r.stderr.trim()}`);
+    throw new TcpmitmError('E_LAB_SETUP', `\`ethtool -K ${dev} …\` in ${ns} failed (exit ${r.code}): ${r.stderr.trim()}`);
   }
 }
 
 /**
- * Removes a lab's namespaces, the processes in them and its registry record.
- * Works from the id alone, so `lab down` can clean up after a dead owner.
+ * Removes a lab's processes, its namespaces (and with them its veths), its
+ * kernel-probe trace instance and, last, its registry record. Works from the
+ * id alone, so `lab down` can clean up after a dead owner. Returns what could
+ * not be removed; the record is then kept, so that the lab can still be found
+ * (`lab list`) and removed again — it is released only once all is gone.
  */
-export async function removeLab(id: string, tempLinks: readonly string[] = []): Promise<void> {
+export async function removeLab(id: string): Promise<string[]> {
   const present = new Set(listNetns());
   const nss = Object.values(namespacesOf(id)).filter((ns) => present.has(ns));
   // Kill first: a namespace with live processes lingers after `ip netns del`
   // (only the name goes), and with it the veths and their addresses.
-  await Promise.all(nss.map((ns) => killNetnsProcesses(ns)));
+  for (const ns of nss) killNetnsProcesses(ns);
   // SIGKILL is not instant: a dying session still holds its trace instance's
   // trace_pipe open (rmdir: EBUSY). Wait, bounded, until they are gone.
-  await waitUntilEmpty(nss);
+  const alive = await waitUntilEmpty(nss);
+  const left: string[] = [];
+  // A namespace whose processes outlived SIGKILL keeps its name: deleting it
+  // would leave the namespace alive, its veths with it, and nothing to find it by.
+  for (const [ns, pids] of alive) left.push(`${ns}: pid ${pids.join(', ')} still alive after SIGKILL`);
+  const doomed = nss.filter((ns) => !alive.has(ns));
   // Deleting a namespace destroys the veths in it, and with them their peers.
-  const batch = [...nss.map((ns) => `netns del ${ns}`), ...tempLinks.map((l) => `link del ${l}`)];
-  if (batch.length > 0) await run('ip', ['-force', '-batch', '-'], batch.join('\n') + '\n');
+  if (doomed.length > 0) await run('ip', ['-force', '-batch', '-'], doomed.map((ns) => `netns del ${ns}`).join('\n') + '\n');
+  const stillNamed = new Set(listNetns());
+  for (const ns of doomed) if (stillNamed.has(ns)) left.push(`namespace ${ns}: \`ip netns del\` failed`);
   // A crashed owner's kernel-probe trace instance (no-op when absent).
-  await removeTraceInstanceSoon(TraceInstance.instanceDir(id));
-  releaseLab(id);
+  const trace = TraceInstance.instanceDir(id);
+  if ((await removeTraceInstanceSoon(trace)) === 'busy') left.push(`${trace}: still open (busy)`);
+  if (left.length === 0) releaseLab(id);
+  return left;
 }
 
-/** Resolves once no process lives in any of `nss`, or after 3 s. */
-async function waitUntilEmpty(nss: readonly string[]): Promise<void> {
+/** Waits (3 s at most) until no process but this one lives in any of `nss`; returns those still alive, by namespace. */
+async function waitUntilEmpty(nss: readonly string[]): Promise<Map<string, number[]>> {
   const deadline = performance.now() + 3000;
-  while (performance.now() < deadline) {
-    const left = await Promise.all(nss.map((ns) => netnsPids(ns)));
-    if (left.every((pids) => pids.filter((p) => p !== process.pid).length === 0)) return;
+  for (;;) {
+    const alive = new Map<string, number[]>();
+    for (const ns of nss) {
+      const pids = netnsPids(ns).filter((p) => p !== process.pid);
+      if (pids.length > 0) alive.set(ns, pids);
+    }
+    if (alive.size === 0 || performance.now() >= deadline) return alive;
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
-/** Removes a trace instance, retrying (bounded) while a closing reader still holds it busy. */
-async function removeTraceInstanceSoon(dir: string): Promise<void> {
-  for (let i = 0; i < 50 && removeTraceInstance(dir) === 'busy'; i++) await new Promise((r) => setTimeout(r, 20));
+/** Removes a trace instance, retrying (1 s at most) while a closing reader still holds it busy. */
+async function removeTraceInstanceSoon(dir: string): Promise<'removed' | 'absent' | 'busy'> {
+  let r = removeTraceInstance(dir);
+  for (let i = 0; i < 50 && r === 'busy'; i++) {
+    await new Promise((res) => setTimeout(res, 20));
+    r = removeTraceInstance(dir);
+  }
+  return r;
 }
 
 /** Creates a lab; on any failure removes whatever was made and rethrows. */
 export async function createLab(opts: { id?: string; ipv6: boolean }): Promise<Lab> {
   const t0 = performance.now();
-  const id = opts.id ?? randomLabId();
-  if (!ID_RE.test(id)) {
-    throw new UsageError(`'${id}' is not a lab id`, 'use 1–12 characters of a-z, 0-9 and _, starting with a letter or digit');
-  }
+  const id = checkLabId(opts.id ?? randomLabId());
   const ns = namespacesOf(id);
   const nsList = [ns.client, ns.middle, ns.server];
-  claimLab(id, opts.ipv6, nsList);
+  const record = claimLab(id, opts.ipv6, nsList);
   const taken = nsList.filter((n) => listNetns().includes(n));
   if (taken.length > 0) {
     releaseLab(id);
@@ -182,41 +205,35 @@ export async function createLab(opts: { id?: string; ipv6: boolean }): Promise<L
     );
   }
 
-  // Temporary names in the root namespace must be unique machine-wide and ≤ 15 chars.
-  const tag = randomBytes(3).toString('hex');
-  const tmp = { c0: `tm${tag}c0`, m0: `tm${tag}m0`, m1: `tm${tag}m1`, s0: `tm${tag}s0` };
   const holders: ChildProcess[] = [];
-  const destroy = async (): Promise<void> => {
+  const destroy = async (): Promise<string[]> => {
     for (const h of holders) h.kill('SIGKILL');
     holders.length = 0;
-    await removeLab(id, Object.values(tmp));
+    return removeLab(id);
   };
 
   try {
+    // Each veth is created with its ends already in their namespaces (the
+    // `netns` of RTM_NEWLINK): nothing of the lab ever exists in the root
+    // namespace, so an owner killed at any point leaves nothing that its
+    // namespaces' removal does not take with them.
     await runOk(
       'ip',
       ['-batch', '-'],
       [
         ...nsList.map((n) => `netns add ${n}`),
-        `link add ${tmp.c0} type veth peer name ${tmp.m0}`,
-        `link add ${tmp.s0} type veth peer name ${tmp.m1}`,
+        `link add ${LAB_IFACES.client} netns ${ns.client} type veth peer name ${LAB_IFACES.middleClient} netns ${ns.middle}`,
+        `link add ${LAB_IFACES.server} netns ${ns.server} type veth peer name ${LAB_IFACES.middleServer} netns ${ns.middle}`,
       ].join('\n') + '\n',
     );
-    // Offloads off before the move: ethtool has no netns option, and the
-    // features travel with the device. Off so that captured frames are the
-    // real wire frames: full checksums, no TSO/GSO super-frames, no GRO merging.
-    await Promise.all(Object.values(tmp).map(offloadsOff));
-    // Move and rename in one request (the rename happens in the target namespace).
-    await runOk(
-      'ip',
-      ['-batch', '-'],
-      [
-        `link set dev ${tmp.c0} netns ${ns.client} name ${LAB_IFACES.client}`,
-        `link set dev ${tmp.m0} netns ${ns.middle} name ${LAB_IFACES.middleClient}`,
-        `link set dev ${tmp.m1} netns ${ns.middle} name ${LAB_IFACES.middleServer}`,
-        `link set dev ${tmp.s0} netns ${ns.server} name ${LAB_IFACES.server}`,
-      ].join('\n') + '\n',
-    );
+    // Offloads off so that captured frames are the real wire frames: full
+    // checksums, no TSO/GSO super-frames, no GRO merging.
+    await Promise.all([
+      offloadsOff(ns.client, LAB_IFACES.client),
+      offloadsOff(ns.middle, LAB_IFACES.middleClient),
+      offloadsOff(ns.middle, LAB_IFACES.middleServer),
+      offloadsOff(ns.server, LAB_IFACES.server),
+    ]);
     // Holders set the in-namespace sysctls (IPv6 off on m0/m1) before any link goes up.
     holders.push(...(await Promise.all(LAB_SIDES.map((s) => startHolder(ns[s], s, opts.ipv6)))));
     const end = (dev: string, v4: string, v6: string): string[] => [
@@ -241,8 +258,9 @@ export async function createLab(opts: { id?: string; ipv6: boolean }): Promise<L
       ),
     ]);
   } catch (err) {
-    await destroy();
-    throw err;
+    const left = await destroy();
+    if (left.length === 0) throw err;
+    throw new TcpmitmError('E_LAB_SETUP', `${(err as Error).message}; removing the half-made lab left ${left.join('; ')}`, ExitCode.Runtime, `retry with \`sudo tcpmitm lab down ${id}\``);
   }
 
   const pids: Record<LabSide, number> = {
@@ -250,22 +268,23 @@ export async function createLab(opts: { id?: string; ipv6: boolean }): Promise<L
     middle: holders[1]!.pid!,
     server: holders[2]!.pid!,
   };
-  let destroyed: Promise<void> | undefined;
+  let destroyed: Promise<string[]> | undefined;
   return {
     id,
     ipv6: opts.ipv6,
     namespaces: ns,
     createMs: performance.now() - t0,
+    record,
     nsPid: (which) => pids[which],
     spawn: (which, argv, options) => spawnInNetns(ns[which], argv, options),
     destroy: () => (destroyed ??= destroy()),
   };
 }
 
-/** Whether a lab's record or any of its namespaces exist. */
+/** Whether a lab's record (valid or not) or any of its namespaces exist. */
 export function labExists(id: string): boolean {
   const present = new Set(listNetns());
-  return readRecord(id) !== undefined || Object.values(namespacesOf(id)).some((n) => present.has(n));
+  return recordFileExists(id) || Object.values(namespacesOf(id)).some((n) => present.has(n));
 }
 
 /**

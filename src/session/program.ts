@@ -45,13 +45,12 @@ const DRAIN_MS = 500;
  */
 function lineBuffered(argv: readonly string[]): { argv: string[]; env: NodeJS.ProcessEnv } {
   const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1' };
-  // The session's own configuration is not the peers' business.
-  delete env.TCPMITM_INNER;
   const stdbuf = onPath('stdbuf');
   return { argv: stdbuf ? [stdbuf, '-oL', '-eL', ...argv] : [...argv], env };
 }
 
-function onPath(cmd: string): string | undefined {
+/** The executable `cmd` names on PATH, if any. */
+export function onPath(cmd: string): string | undefined {
   for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
     const p = join(dir, cmd);
     try {

@@ -88,12 +88,12 @@ export interface RunningCli {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `tcpmitm ARGS`; SIGKILLed (whole group) if still running after `timeoutMs`. */
-export function startCli(args: readonly string[], timeoutMs = 30_000): RunningCli {
+/** Starts `tcpmitm ARGS` (with `env`, default cliEnv()); SIGKILLed (whole group) if still running after `timeoutMs`. */
+export function startCli(args: readonly string[], timeoutMs = 30_000, env: NodeJS.ProcessEnv = cliEnv()): RunningCli {
   ensureBuilt();
   const t0 = performance.now();
   // Own process group, so a timeout can kill the peers it spawned as well.
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -116,8 +116,8 @@ export function startCli(args: readonly string[], timeoutMs = 30_000): RunningCl
 }
 
 /** Runs `tcpmitm ARGS` to completion (bounded). */
-export function runCli(args: readonly string[], timeoutMs = 30_000): Promise<CliRun> {
-  return startCli(args, timeoutMs).done;
+export function runCli(args: readonly string[], timeoutMs = 30_000, env?: NodeJS.ProcessEnv): Promise<CliRun> {
+  return startCli(args, timeoutMs, env).done;
 }
 
 /** Parses a JSONL file written by `--json FILE` (missing file: no events). */
@@ -207,7 +207,8 @@ export function rootLinksWithMacs(macs: readonly string[]): string[] {
 export async function persistentTempVeths(): Promise<string[]> {
   const look = (): Set<string> =>
     new Set(
-      execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
+      // stderr quiet: a veth whose peer's namespace is going away draws 'Peer netns reference is invalid'.
+      execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
         .split('\n')
         .map((l) => /^\d+: (tm[0-9a-f]{6}(?:c0|m0|m1|s0))[@:]/.exec(l)?.[1])
         .filter((n): n is string => n !== undefined),

@@ -1,6 +1,6 @@
 // Cleanup of `tcpmitm lab` (issue 3): after a normal run, after SIGINT to the
 // supervisor mid-run (the JSONL still ends with `end`), and after SIGKILL of
-// the supervisor followed by `lab down --stale`, nothing of the run remains:
+// the supervisor (the session then removes the lab itself), nothing of the run remains:
 // no namespace, no veth (looked up by the MACs it had), no registry record,
 // no process. The labs use a registry of their own (helpers/run-lab.ts).
 
@@ -135,7 +135,7 @@ describe.skipIf(root.skip)('tcpmitm lab cleanup (real namespaces)', () => {
     await expectGone(id, macs, pids, tmpBefore);
   });
 
-  it('after SIGKILL of the supervisor, `lab down --stale` removes everything', async () => {
+  it('after SIGKILL of the supervisor mid-run, the session ends the run and removes everything by itself', async () => {
     const id = newId();
     const json = join(dir, `${id}.jsonl`);
     const cli = startCli(midRunArgs(id, json), 20_000);
@@ -145,14 +145,15 @@ describe.skipIf(root.skip)('tcpmitm lab cleanup (real namespaces)', () => {
     const pids = labPids(id);
     process.kill(cli.child.pid!, 'SIGKILL');
     await cli.exited;
-    // The owner is dead; its lab is still there and listed as stale.
-    expect(labNamespaces(id)).toHaveLength(3);
-    // (Not `lab list --json`: the parent command's --json <file> takes the flag; reported.)
-    const list = await runCli(['lab', 'list'], 10_000);
-    expect(list.stdout.split('\n').find((l) => l.startsWith(`${id} `))).toMatch(/no \(stale\)/);
+    // No `lab down`: the session saw its link to the supervisor close (issue 12 §4).
+    await waitForEvents(json, (evs) => evs.at(-1)?.type === 'end');
+    expect(readEvents(json).at(-1)).toMatchObject({ type: 'end', reason: `the supervisor (tcpmitm lab, pid ${cli.child.pid}) died: the session removes the lab`, exitCode: 1 });
+    const end = Date.now() + 15_000;
+    while (leftovers(id).length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    await expectGone(id, macs, pids, tmpBefore);
+    // And `lab down --stale` finds nothing to do.
     const down = await runCli(['lab', 'down', '--stale'], 15_000);
     expect(down.code, down.stderr).toBe(0);
-    expect(down.stdout).toContain(id);
-    await expectGone(id, macs, pids, tmpBefore);
+    expect(down.stdout).toBe('no stale labs\n');
   });
 });

@@ -148,7 +148,7 @@ describe.skipIf(root.skip)('lab topology (real namespaces)', () => {
     await new Promise((r) => child.on('exit', r));
     expect(listLabs().find((l) => l.id === id)).toMatchObject({ alive: false });
     expect(formatLabTable(listLabs().filter((l) => l.id === id), Date.now())).toMatch(new RegExp(`^${id}\\s+${owner}\\s+no \\(stale\\)`, 'm'));
-    expect(await removeStaleLabs([id])).toEqual([id]);
+    expect((await removeStaleLabs([id])).removed).toEqual([id]);
     assertGone(id);
   });
 

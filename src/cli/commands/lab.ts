@@ -34,8 +34,8 @@ function addRunOptions(cmd: Command, withPeers: boolean): Command {
   addProfileOptions(cmd, 'fault profile: a built-in name or a YAML/JSON file (default: passthrough)');
   if (withPeers) {
     cmd
-      .option('--server <cmd>', 'run this command in the server namespace instead of the built-in server')
-      .option('--client <cmd>', 'run this command in the client namespace instead of the built-in client');
+      .option('--server <cmd>', "instead of the built-in server: a shell command, run as `sh -c '<cmd>'` by root (tcpmitm's own user) in the server namespace")
+      .option('--client <cmd>', "instead of the built-in client: a shell command, run as `sh -c '<cmd>'` by root (tcpmitm's own user) in the client namespace");
   }
   if (withPeers) cmd.option('--port <n>', 'server port (waited for in LISTEN before the client starts)', intIn(1, 65535), 8080);
   addOutputOptions(cmd, { pcap: true });
@@ -107,8 +107,15 @@ export function registerLab(program: Command): void {
   lab
     .command('down')
     .description('remove a lab and everything it made')
-    .argument('[id]', 'the lab to remove')
+    .argument('[id]', 'the lab to remove', labId)
     .option('--stale', 'remove every lab whose owner process is gone')
+    .addHelpText(
+      'after',
+      '\n--stale trusts only registry records named after their own lab id; any other file there is\n' +
+        'reported and left alone.\n' +
+        '\nExit codes: 0 removed (or nothing stale); 1 something could not be removed (said what; the\n' +
+        "lab's record is kept, so it can be tried again); 2 not root, not a lab id, or no such lab.",
+    )
     .action(async (id: string | undefined, flags: { stale: boolean }) => {
       const { labDownCommand } = await import('../../lab/manage.js');
       process.exitCode = await labDownCommand(id, flags.stale === true);
@@ -129,6 +136,13 @@ export function registerLab(program: Command): void {
     .argument('<id>', 'lab id', labId)
     .argument('<where>', 'client, server or middle')
     .argument('<cmd...>', 'the command and its arguments (after --)')
+    .addHelpText(
+      'after',
+      '\nThe command runs directly (no shell: write `-- sh -c \'…\'` for one), as tcpmitm\'s own user —\n' +
+        'root, which `ip netns exec` needs — with this terminal and environment.\n' +
+        '\nExit codes: the command\'s own (128+N when signal N ended it); 2 when it cannot run there:\n' +
+        'not root, no such lab or place, or no such command.',
+    )
     .action(async (id: string, where: string, cmd: string[]) => {
       const { labExecCommand } = await import('../../lab/manage.js');
       process.exitCode = await labExecCommand(id, where, cmd);
