@@ -2,7 +2,7 @@
 // Profile, or an E_PROFILE error listing every problem as
 // "file:line:col: path: bad value …; expected …". Pure: text and file name in.
 
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
 import type * as z from 'zod';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { ParamsSchema, ProfileSchema, show, type Profile } from './schema.js';
@@ -23,6 +23,15 @@ export function formatProblem(p: ProfileProblem): string {
   return `${where}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
 }
 
+/** How many problems a message lists; the rest are counted (a 1 MiB file can hold tens of thousands). */
+const LISTED_PROBLEMS = 50;
+
+function listProblems(problems: readonly ProfileProblem[]): string {
+  const shown = problems.slice(0, LISTED_PROBLEMS).map(formatProblem);
+  if (problems.length > LISTED_PROBLEMS) shown.push(`… and ${problems.length - LISTED_PROBLEMS} more`);
+  return shown.join('\n  ');
+}
+
 /** A profile that cannot be used: exit 2, never starts a run. */
 export class ProfileError extends TcpmitmError {
   constructor(readonly problems: readonly ProfileProblem[]) {
@@ -30,7 +39,7 @@ export class ProfileError extends TcpmitmError {
       'E_PROFILE',
       problems.length === 1
         ? formatProblem(problems[0]!)
-        : `${problems.length} problems in ${problems[0]?.file ?? 'the profile'}:\n  ${problems.map(formatProblem).join('\n  ')}`,
+        : `${problems.length} problems in ${problems[0]?.file ?? 'the profile'}:\n  ${listProblems(problems)}`,
       ExitCode.Usage,
       'see docs/profiles.md, or check a file with: tcpmitm profiles check FILE',
     );
@@ -109,6 +118,62 @@ function isCyclic(v: unknown, ancestors: Set<object> = new Set()): boolean {
   return false;
 }
 
+/**
+ * Deepest flow nesting (`[`, `{`) allowed. The YAML parser's cost grows
+ * steeply with depth (a 1 MiB `[[[[…` takes seconds and 600 MB before it
+ * overflows the stack), and a profile needs a handful of levels. A linear scan
+ * that skips quoted strings and comments; a bracket inside a plain scalar
+ * counts too, which only matters for a file no profile resembles.
+ */
+export const MAX_FLOW_DEPTH = 64;
+
+function flowTooDeep(text: string): number | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_FLOW_DEPTH) return i;
+    } else if (c === 0x5d || c === 0x7d) {
+      if (depth > 0) depth--;
+    } else if (c === 0x22 || c === 0x27) {
+      // "…" (with \ escapes) or '…' (with '' for a quote): skip to its end.
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (c === 0x22 && d === 0x5c) i++;
+        else if (d === c) {
+          if (c === 0x27 && text.charCodeAt(i + 1) === 0x27) i++;
+          else break;
+        }
+      }
+    } else if (c === 0x23 && (i === 0 || /\s/.test(text[i - 1]!))) {
+      const nl = text.indexOf('\n', i);
+      i = nl < 0 ? text.length : nl;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Keys repeated in one mapping. The parser's own uniqueKeys check compares
+ * each key with all before it (quadratic: 100 000 keys take minutes); this is
+ * one Set per mapping.
+ */
+function duplicateKeys(doc: Document): { offset: number | undefined; key: string }[] {
+  const found: { offset: number | undefined; key: string }[] = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const key = String(pair.key.value);
+        if (seen.has(key)) found.push({ offset: pair.key.range?.[0], key });
+        else seen.add(key);
+      }
+    },
+  });
+  return found;
+}
+
 const PARAM_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/;
 
 /**
@@ -119,7 +184,14 @@ export function parseProfile(text: string, file: string, overrides: Readonly<Rec
   const lc = new LineCounter();
   const at = (offset: number | undefined): { line: number; col: number } =>
     offset === undefined ? { line: 1, col: 1 } : lc.linePos(offset);
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const deep = flowTooDeep(text);
+  if (deep !== undefined) {
+    // Not parsed, so the line counter knows no lines: count them up to there.
+    const before = text.slice(0, deep);
+    const line = before.split('\n').length;
+    throw new ProfileError([{ file, line, col: deep - before.lastIndexOf('\n'), path: '', message: `YAML: nested more than ${MAX_FLOW_DEPTH} levels deep; expected a profile's few levels of [ ] and { }` }]);
+  }
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
 
   const problems: ProfileProblem[] = [];
   if (doc.errors.length > 0) {
@@ -129,6 +201,10 @@ export function parseProfile(text: string, file: string, overrides: Readonly<Rec
     }
     throw new ProfileError(problems);
   }
+  for (const d of duplicateKeys(doc)) {
+    problems.push({ file, ...at(d.offset), path: '', message: `YAML syntax: Map keys must be unique ('${d.key}' again)` });
+  }
+  if (problems.length > 0) throw new ProfileError(problems);
 
   let raw: unknown;
   try {

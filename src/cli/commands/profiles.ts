@@ -17,7 +17,12 @@ async function overridesOf(sets: readonly string[]): Promise<Record<string, stri
 export function registerProfiles(program: Command): void {
   const profiles = program
     .command('profiles')
-    .description('the built-in fault profiles, and checking your own (see docs/profiles.md)');
+    .description('the built-in fault profiles, and checking your own (see docs/profiles.md)')
+    .addHelpText(
+      'after',
+      '\nA profile file is a regular YAML or JSON file of at most 1 MiB (1048576 bytes), nested at most\n' +
+        '64 levels of [ ] / { } deep; a pipe, device or directory is refused (exit 2), as is anything larger.\n',
+    );
 
   profiles
     .command('list')
@@ -57,7 +62,7 @@ export function registerProfiles(program: Command): void {
 
   profiles
     .command('check')
-    .description('validate profile files; exit 2 with file:line:col for every problem')
+    .description('validate profile files (regular files, at most 1 MiB); exit 2 with file:line:col for every problem')
     .argument('<file...>', 'YAML or JSON profile files (or built-in names)')
     .option('--set <key=value>', 'override a parameter (repeatable)', collectSet, [] as string[])
     .action(async (files: string[], flags: { set: string[] }) => {

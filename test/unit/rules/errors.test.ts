@@ -130,7 +130,7 @@ const TABLE: [string, string, string][] = [
     HEAD + 'rules: [\n',
     'bad.yaml:4:1: YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]',
   ],
-  ['duplicate key', HEAD + 'name: again\n', 'bad.yaml:3:1: YAML syntax: Map keys must be unique'],
+  ['duplicate key', HEAD + 'name: again\n', "bad.yaml:3:1: YAML syntax: Map keys must be unique ('name' again)"],
   [
     'undeclared parameter',
     HEAD + 'rules:\n  - action: drop\n    times: ${n}\n',
