@@ -1,11 +1,12 @@
 // Attach mode's checks before it touches anything: both interfaces exist and
-// are up, none carries this host's default route (unless --force), and the
-// offloads that break re-injection are off — or, with --fix-offloads, turned off.
+// are up, none carries a default route of this host's routing (in any table an
+// `ip rule` looks up; unless --force), and the offloads that break
+// re-injection are off — or, with --fix-offloads, turned off.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
-import { defaultRouteDevs, fixCommand, linkUp, offloadProblems, parseEthtoolFeatures, type OffloadProblem } from './checks.js';
+import { defaultRouteUses, fixCommand, linkUp, offloadProblems, parseEthtoolFeatures, type OffloadProblem } from './checks.js';
 
 export interface AttachChecks {
   readonly devs: readonly [string, string];
@@ -43,21 +44,23 @@ export function attachPreflight(c: AttachChecks): PreflightReport {
     if (!l.lowerUp) warnings.push(`${dev} has no carrier (operstate ${l.operstate}): nothing will arrive on it until its link is up`);
   }
 
-  // Bridging the interface this session comes in by would cut it (and the route).
+  // Bridging the interface this session comes in by would cut it (and the
+  // route): in any routing table a policy rule looks up, not only main.
   if (!c.force) {
-    const routed = new Set([
-      ...defaultRouteDevs(sh('ip', ['-j', 'route', 'show', 'default']).stdout),
-      ...defaultRouteDevs(sh('ip', ['-j', '-6', 'route', 'show', 'default']).stdout),
-    ]);
-    for (const dev of c.devs) {
-      if (routed.has(dev)) {
-        throw new TcpmitmError(
-          'E_DEFAULT_ROUTE',
-          `interface '${dev}' carries this host's default route: attaching to it would cut this machine's own connections (maybe this very session)`,
-          ExitCode.Usage,
-          'use other interfaces, or pass --force if you really mean it',
-        );
-      }
+    const uses = ([4, 6] as const).flatMap((family) => {
+      const f = family === 4 ? '-4' : '-6';
+      return defaultRouteUses(c.devs, family, sh('ip', ['-j', f, 'rule', 'show']).stdout, sh('ip', ['-j', f, 'route', 'show', 'table', 'all']).stdout);
+    });
+    const use = uses[0];
+    if (use) {
+      const whose = use.table === 'main' ? "this host's default route" : `a default route in routing table ${use.table}`;
+      throw new TcpmitmError(
+        'E_DEFAULT_ROUTE',
+        `interface '${use.dev}' carries ${whose} (IPv${use.family}, used by ip rule ${use.rule}): attaching to it would cut this machine's own connections (maybe this very session)` +
+          (uses.length > 1 ? `; also ${uses.slice(1).map((u) => `'${u.dev}' in table ${u.table} (IPv${u.family})`).join(', ')}` : ''),
+        ExitCode.Usage,
+        `ip ${use.family === 4 ? '-4' : '-6'} route show table ${use.table} default  shows it; use other interfaces, or pass --force if you really mean it`,
+      );
     }
   }
 

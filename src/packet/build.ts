@@ -6,19 +6,32 @@ import { TcpFlag } from '../tcp/segment.js';
 import { type IpLike, type MacLike, ipBytes, macBytes } from './addr.js';
 import { put16, put32, u16, u32 } from './bytes.js';
 import { checksumUpdate16, checksumUpdate32 } from './checksum.js';
-import { EtherType } from './ethernet.js';
+import { EtherType, type VlanTag, tciToVlan } from './ethernet.js';
 import type { TcpFrame } from './frame.js';
 import { IpProtocol, Ipv4Flag } from './ipv4.js';
 import type { Ipv6ExtHeader } from './ipv6.js';
 import { emitFrameRepr } from './repr.js';
 import { TCP_FIELD, type TcpOption } from './tcp.js';
 
+export interface VlanSpec {
+  readonly id: number;
+  readonly pcp?: number;
+  readonly dei?: boolean;
+  readonly tpid?: number;
+}
+
+function vlanTag(v: VlanSpec): VlanTag {
+  return { id: v.id, pcp: v.pcp ?? 0, dei: v.dei ?? false, ...(v.tpid !== undefined ? { tpid: v.tpid } : {}) };
+}
+
 export interface TcpFrameSpec {
   /** Default 02:00:00:00:00:01 / 02:00:00:00:00:02 (locally administered). */
   readonly srcMac?: MacLike;
   readonly dstMac?: MacLike;
-  /** One 802.1Q tag. */
-  readonly vlan?: { readonly id: number; readonly pcp?: number; readonly dei?: boolean };
+  /** One VLAN tag (802.1Q unless tpid says 0x88a8), the inner one with outerVlan. */
+  readonly vlan?: VlanSpec;
+  /** The outer tag of a QinQ frame (802.1ad, 0x88a8, unless tpid says 0x8100); needs vlan. */
+  readonly outerVlan?: VlanSpec;
   /** Both IPv4 or both IPv6; the family follows. */
   readonly src: IpLike;
   readonly dst: IpLike;
@@ -104,13 +117,13 @@ export function buildTcpFrame(spec: TcpFrameSpec): Buffer {
         extensions: spec.ipv6Extensions ?? [],
         protocol: IpProtocol.TCP,
       };
-  const vlan = spec.vlan && { id: spec.vlan.id, pcp: spec.vlan.pcp ?? 0, dei: spec.vlan.dei ?? false };
   return emitFrameRepr({
     ethernet: {
       dst: macBytes(spec.dstMac ?? '02:00:00:00:00:02'),
       src: macBytes(spec.srcMac ?? '02:00:00:00:00:01'),
       ethertype: v4 ? EtherType.IPV4 : EtherType.IPV6,
-      ...(vlan ? { vlan } : {}),
+      ...(spec.outerVlan ? { outerVlan: vlanTag(spec.outerVlan) } : {}),
+      ...(spec.vlan ? { vlan: vlanTag(spec.vlan) } : {}),
     },
     ip,
     tcp: {
@@ -148,7 +161,7 @@ export interface ForgeRstOptions {
 
 /**
  * A RST (no options, no payload) for the connection of a seen frame, keeping
- * its VLAN tag and family. Linux accepts a RST only when seq == rcv_nxt of
+ * its VLAN tags (both of a QinQ frame, TPIDs as they were) and family. Linux accepts a RST only when seq == rcv_nxt of
  * the receiver (RFC 5961 §3.2); the caller supplies that number.
  */
 export function forgeRstFrom(frame: TcpFrame, opts: ForgeRstOptions): Buffer {
@@ -162,11 +175,13 @@ export function forgeRstFrom(frame: TcpFrame, opts: ForgeRstOptions): Buffer {
   const ipA = b.subarray(frame.srcAddrOffset, frame.srcAddrOffset + alen);
   const ipB = b.subarray(frame.dstAddrOffset, frame.dstAddrOffset + alen);
   const flags = opts.flags ?? (opts.ack !== undefined ? TcpFlag.RST | TcpFlag.ACK : TcpFlag.RST);
-  const vlan = frame.vlanId !== undefined && frame.linkHeaderLength === 18 ? { tci: u16(b, 14) } : undefined;
+  // The tags sit between the MACs and the IP header: TPID and TCI, 4 bytes each.
+  const tagAt = (off: number): VlanTag => tciToVlan(u16(b, off + 2), u16(b, off));
+  const tags = hasLink && frame.vlanId !== undefined ? (frame.linkHeaderLength - 14) / 4 : 0;
   return buildTcpFrame({
     srcMac: reverse ? macB : macA,
     dstMac: reverse ? macA : macB,
-    ...(vlan ? { vlan: { id: vlan.tci & 0xfff, pcp: vlan.tci >>> 13, dei: (vlan.tci & 0x1000) !== 0 } } : {}),
+    ...(tags === 2 ? { outerVlan: tagAt(12), vlan: tagAt(16) } : tags === 1 ? { vlan: tagAt(12) } : {}),
     src: reverse ? ipB : ipA,
     dst: reverse ? ipA : ipB,
     srcPort: reverse ? frame.dstPort : frame.srcPort,

@@ -7,7 +7,7 @@ import { TcpFlag } from '../tcp/segment.js';
 import { formatIpv4, formatIpv6 } from './addr.js';
 import { u16, u32 } from './bytes.js';
 import { finishChecksum, internetChecksum, onesSum } from './checksum.js';
-import { ETH_FIELD, EtherType } from './ethernet.js';
+import { ETH_FIELD, EtherType, isVlanTpid } from './ethernet.js';
 import { IPV4_FIELD, IpProtocol, Ipv4Flag, checkIpv4 } from './ipv4.js';
 import { IPV6_FIELD, checkIpv6, walkIpv6Extensions } from './ipv6.js';
 import { type DecodeResult, fail } from './result.js';
@@ -15,7 +15,7 @@ import { TCP_FIELD, checkTcp, findWindowScale } from './tcp.js';
 
 /** Why a frame is not a TCP segment we can act on. */
 export type OtherReason =
-  /** Not IPv4/IPv6 (ARP, LLDP, a second VLAN tag, an 802.3 length field…). */
+  /** Not IPv4/IPv6 (ARP, LLDP, a third VLAN tag, an 802.3 length field…). */
   | 'not-ip'
   /** IP, but the upper layer is not TCP (ICMP, ICMPv6 ND, UDP, ESP…). */
   | 'not-tcp'
@@ -27,9 +27,11 @@ export interface OtherFrame {
   readonly buf: Uint8Array;
   readonly reason: OtherReason;
   readonly linkHeaderLength: number;
-  /** 802.1Q VLAN id, or undefined when untagged. */
+  /** VLAN id (the inner tag's when double-tagged), or undefined when untagged. */
   readonly vlanId: number | undefined;
-  /** EtherType of the link payload (inside the tag). */
+  /** The outer tag's VLAN id of a double-tagged (QinQ) frame, else undefined. */
+  readonly outerVlanId: number | undefined;
+  /** EtherType of the link payload (inside the tags). */
   readonly ethertype: number;
   /** For 'not-tcp' and 'later-fragment': the IP version and upper-layer protocol. */
   readonly ipVersion: 4 | 6 | undefined;
@@ -45,9 +47,12 @@ export class TcpFrame {
   readonly kind = 'tcp' as const;
   constructor(
     readonly buf: Uint8Array,
-    /** 14, or 18 with an 802.1Q tag (0 for a bare IP packet, see decodeIpPacket). */
+    /** 14, 18 with one VLAN tag, 22 with two (0 for a bare IP packet, see decodeIpPacket). */
     readonly linkHeaderLength: number,
+    /** VLAN id (the inner tag's when double-tagged), or undefined when untagged. */
     readonly vlanId: number | undefined,
+    /** The outer tag's VLAN id of a double-tagged (QinQ) frame. */
+    readonly outerVlanId: number | undefined,
     readonly ipVersion: 4 | 6,
     readonly ipOffset: number,
     /** Offset of the TCP header; for IPv6 this is past all extension headers. */
@@ -170,39 +175,58 @@ function other(
   buf: Uint8Array,
   reason: OtherReason,
   linkHeaderLength: number,
-  vlanId: number | undefined,
+  tags: Tags,
   ethertype: number,
   ipVersion: 4 | 6 | undefined,
   protocol: number | undefined,
 ): DecodeResult<Frame> {
-  const f: OtherFrame = { kind: 'other', buf, reason, linkHeaderLength, vlanId, ethertype, ipVersion, protocol };
+  const f: OtherFrame = { kind: 'other', buf, reason, linkHeaderLength, vlanId: tags.vlanId, outerVlanId: tags.outerVlanId, ethertype, ipVersion, protocol };
   return { ok: true, value: f };
 }
 
+/** The VLAN ids of a frame's tags. */
+interface Tags {
+  readonly vlanId: number | undefined;
+  readonly outerVlanId: number | undefined;
+}
+const UNTAGGED: Tags = { vlanId: undefined, outerVlanId: undefined };
+
 /**
- * Decodes one Ethernet II frame (at most one 802.1Q tag). Never throws.
- * Malformed Ethernet/IP/TCP headers give a typed error; everything that is
- * not TCP comes back as kind 'other'. Checksums are verified and reported as
- * flags. Bytes after the IP packet (Ethernet padding) are ignored.
+ * Decodes one Ethernet II frame (untagged, one VLAN tag, or QinQ: an outer
+ * 802.1ad/802.1Q tag and an inner 802.1Q tag). Never throws. Malformed
+ * Ethernet/IP/TCP headers give a typed error; everything that is not TCP
+ * comes back as kind 'other'. Checksums are verified and reported as flags.
+ * Bytes after the IP packet (Ethernet padding) are ignored.
  */
 export function decodeFrame(buf: Uint8Array): DecodeResult<Frame> {
   const len = buf.length;
   if (len < ETH_FIELD.HEADER_LEN) return fail('ethernet', 'truncated', 0, `frame of ${len} bytes < 14`);
   let ethertype = u16(buf, ETH_FIELD.ETHERTYPE);
   let link: number = ETH_FIELD.HEADER_LEN;
-  let vlanId: number | undefined;
-  if (ethertype === EtherType.VLAN) {
+  let tags = UNTAGGED;
+  if (isVlanTpid(ethertype)) {
     if (len < ETH_FIELD.VLAN_HEADER_LEN) {
-      return fail('ethernet', 'truncated-vlan', ETH_FIELD.ETHERTYPE, `802.1Q-tagged frame of ${len} bytes < 18`);
+      return fail('ethernet', 'truncated-vlan', ETH_FIELD.ETHERTYPE, `VLAN-tagged frame of ${len} bytes < 18`);
     }
-    vlanId = u16(buf, ETH_FIELD.VLAN_TCI) & 0x0fff;
+    const tci = u16(buf, ETH_FIELD.VLAN_TCI);
     ethertype = u16(buf, ETH_FIELD.VLAN_ETHERTYPE);
     link = ETH_FIELD.VLAN_HEADER_LEN;
+    if (ethertype === EtherType.VLAN) {
+      // QinQ: the inner tag is 802.1Q (IEEE 802.1ad's C-tag).
+      if (len < ETH_FIELD.QINQ_HEADER_LEN) {
+        return fail('ethernet', 'truncated-vlan', ETH_FIELD.VLAN_ETHERTYPE, `double-tagged (QinQ) frame of ${len} bytes < 22`);
+      }
+      tags = { vlanId: u16(buf, ETH_FIELD.INNER_VLAN_TCI) & 0x0fff, outerVlanId: tci & 0x0fff };
+      ethertype = u16(buf, ETH_FIELD.INNER_VLAN_ETHERTYPE);
+      link = ETH_FIELD.QINQ_HEADER_LEN;
+    } else {
+      tags = { vlanId: tci & 0x0fff, outerVlanId: undefined };
+    }
   }
   if (ethertype !== EtherType.IPV4 && ethertype !== EtherType.IPV6) {
-    return other(buf, 'not-ip', link, vlanId, ethertype, undefined, undefined);
+    return other(buf, 'not-ip', link, tags, ethertype, undefined, undefined);
   }
-  return decodeIp(buf, link, vlanId, ethertype);
+  return decodeIp(buf, link, tags, ethertype);
 }
 
 /**
@@ -213,10 +237,10 @@ export function decodeFrame(buf: Uint8Array): DecodeResult<Frame> {
 export function decodeIpPacket(buf: Uint8Array, ipOffset = 0): DecodeResult<Frame> {
   if (buf.length <= ipOffset) return fail('ipv4', 'truncated', ipOffset, 'packet of 0 bytes < 20');
   const version = buf[ipOffset]! >>> 4;
-  return decodeIp(buf, ipOffset, undefined, version === 6 ? EtherType.IPV6 : EtherType.IPV4);
+  return decodeIp(buf, ipOffset, UNTAGGED, version === 6 ? EtherType.IPV6 : EtherType.IPV4);
 }
 
-function decodeIp(buf: Uint8Array, ipOff: number, vlanId: number | undefined, ethertype: number): DecodeResult<Frame> {
+function decodeIp(buf: Uint8Array, ipOff: number, tags: Tags, ethertype: number): DecodeResult<Frame> {
   const avail = buf.length - ipOff;
   let ipVersion: 4 | 6;
   let tcpOff: number;
@@ -235,7 +259,7 @@ function decodeIp(buf: Uint8Array, ipOff: number, vlanId: number | undefined, et
     const fragOffset = ff & 0x1fff;
     fragment = fragOffset !== 0 || ((ff >>> 13) & Ipv4Flag.MF) !== 0;
     if (fragOffset !== 0) {
-      return other(buf, protocol === IpProtocol.TCP ? 'later-fragment' : 'not-tcp', ipOff, vlanId, ethertype, 4, protocol);
+      return other(buf, protocol === IpProtocol.TCP ? 'later-fragment' : 'not-tcp', ipOff, tags, ethertype, 4, protocol);
     }
   } else {
     const err = checkIpv6(buf, ipOff, avail);
@@ -248,10 +272,10 @@ function decodeIp(buf: Uint8Array, ipOff: number, vlanId: number | undefined, et
     protocol = w.protocol;
     fragment = w.fragment;
     if (w.laterFragment) {
-      return other(buf, protocol === IpProtocol.TCP ? 'later-fragment' : 'not-tcp', ipOff, vlanId, ethertype, 6, protocol);
+      return other(buf, protocol === IpProtocol.TCP ? 'later-fragment' : 'not-tcp', ipOff, tags, ethertype, 6, protocol);
     }
   }
-  if (protocol !== IpProtocol.TCP) return other(buf, 'not-tcp', ipOff, vlanId, ethertype, ipVersion, protocol);
+  if (protocol !== IpProtocol.TCP) return other(buf, 'not-tcp', ipOff, tags, ethertype, ipVersion, protocol);
   const tcpLen = ipEnd - tcpOff;
   const terr = checkTcp(buf, tcpOff, tcpLen);
   if (terr) return terr;
@@ -259,7 +283,8 @@ function decodeIp(buf: Uint8Array, ipOff: number, vlanId: number | undefined, et
   const value = new TcpFrame(
     buf,
     ipOff,
-    vlanId,
+    tags.vlanId,
+    tags.outerVlanId,
     ipVersion,
     ipOff,
     tcpOff,

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, netnsList, requireRoot, until } from '../helpers/lab.js';
-import { defaultRouteDevs, fixCommand, offloadProblems, parseEthtoolFeatures } from '../../src/attach/checks.js';
+import { fixCommand, offloadProblems, parseEthtoolFeatures } from '../../src/attach/checks.js';
 
 const root = requireRoot();
 const NS = { c: 't7-c', m: 't7-m', s: 't7-s' } as const;
@@ -62,11 +62,6 @@ describe('attach: pure checks', () => {
     expect(p.map((x) => x.feature)).toEqual(['tx-checksumming', 'generic-segmentation-offload']);
     expect(fixCommand('m0', p)).toEqual(['ethtool', '-K', 'm0', 'tx', 'off', 'gso', 'off']);
     expect(parseEthtoolFeatures(text).get('large-receive-offload')).toEqual({ on: false, fixed: true });
-  });
-  it('finds default-route devices, multipath included', () => {
-    expect(defaultRouteDevs('[{"dst":"default","gateway":"10.0.0.1","dev":"eth0"}]')).toEqual(['eth0']);
-    expect(defaultRouteDevs('[{"dst":"default","nexthops":[{"dev":"eth1"},{"dev":"eth2"}]}]')).toEqual(['eth1', 'eth2']);
-    expect(defaultRouteDevs('')).toEqual([]);
   });
 });
 

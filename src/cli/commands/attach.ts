@@ -32,7 +32,7 @@ export function registerAttach(program: Command): void {
   addTrackerOptions(cmd);
   cmd
     .option('--fix-offloads', 'turn off tx checksum, TSO, GSO and GRO on both interfaces (they break re-injection)')
-    .option('--force', "allow an interface that carries this host's default route")
+    .option('--force', "allow an interface that carries a default route of this host (in any routing table an `ip rule` looks up)")
     .addHelpText(
       'after',
       '\nThe interfaces must be up and carry no IP traffic of their own; nothing crosses\n' +

@@ -12,6 +12,7 @@ const flowKey = (f: TcpFrame): string => `${formatEndpoint(f.srcAddr, f.srcPort)
 import { emitFrameRepr, parseFrameRepr } from '../../../src/packet/repr.js';
 import { type TcpOption, type TcpRepr, emitTcpRepr, parseTcpOptions } from '../../../src/packet/tcp.js';
 import { TcpFlag, flagLetters } from '../../../src/tcp/segment.js';
+import { u16 } from '../../../src/packet/bytes.js';
 import { loadFixtures } from './fixtures.js';
 
 const base = { src: '198.18.0.1', dst: '198.18.0.2', srcPort: 43210, dstPort: 8080, seq: 1000, ack: 2000, flags: 'A', window: 512 } as const;
@@ -82,18 +83,51 @@ describe('ethernet', () => {
     const f = tcpOf(b);
     expect(f).toMatchObject({ linkHeaderLength: 18, vlanId: 100, ipOffset: 18, tcpOffset: 38, ipChecksumOk: true, tcpChecksumOk: true });
     const r = parseFrameRepr(b);
-    expect(r.ok && r.value.ethernet.vlan).toEqual({ pcp: 5, dei: false, id: 100 });
+    expect(r.ok && r.value.ethernet.vlan).toEqual({ pcp: 5, dei: false, id: 100, tpid: 0x8100 });
     expect(roundTrips(b)).toBe(true);
   });
-  it('passes a second tag, ARP and 802.3 length frames as opaque', () => {
-    const qinq = Buffer.alloc(64);
-    qinq.writeUInt16BE(0x8100, 12);
-    qinq.writeUInt16BE(0x8100, 16);
-    expect(decodeFrame(qinq)).toMatchObject({ ok: true, value: { kind: 'other', reason: 'not-ip', vlanId: 0, ethertype: 0x8100 } });
+  it('decodes QinQ (802.1ad or 802.1Q outer tag, 802.1Q inner) like a single tag, and keeps both through parse/emit', () => {
+    for (const tpid of [0x88a8, 0x8100]) {
+      const b = buildTcpFrame({ ...base, outerVlan: { id: 100, pcp: 3, tpid }, vlan: { id: 200, dei: true }, payload: Buffer.from('hi') });
+      expect(b.subarray(12, 22).toString('hex')).toBe(`${tpid.toString(16)}6064${'8100'}10c80800`);
+      expect(tcpOf(b)).toMatchObject({ linkHeaderLength: 22, vlanId: 200, outerVlanId: 100, ipOffset: 22, tcpOffset: 42, payloadLength: 2, ipChecksumOk: true, tcpChecksumOk: true });
+      const r = parseFrameRepr(b);
+      expect(r.ok && [r.value.ethernet.outerVlan, r.value.ethernet.vlan]).toEqual([
+        { pcp: 3, dei: false, id: 100, tpid },
+        { pcp: 0, dei: true, id: 200, tpid: 0x8100 },
+      ]);
+      expect(roundTrips(b)).toBe(true);
+      // The RST forged from it carries both tags, TPIDs as they were.
+      const rst = forgeRstFrom(tcpOf(b), { seq: 5 });
+      expect(rst.subarray(12, 22).toString('hex')).toBe(b.subarray(12, 22).toString('hex'));
+      expect(tcpOf(rst)).toMatchObject({ vlanId: 200, outerVlanId: 100, seq: 5, tcpChecksumOk: true });
+    }
+    // A lone 802.1ad tag is one tag; its TPID survives.
+    const s = buildTcpFrame({ ...base6, vlan: { id: 9, tpid: 0x88a8 } });
+    expect(tcpOf(s)).toMatchObject({ linkHeaderLength: 18, vlanId: 9, outerVlanId: undefined, ipVersion: 6 });
+    expect(roundTrips(s)).toBe(true);
+    expect(u16(forgeRstFrom(tcpOf(s), { seq: 1 }), 12)).toBe(0x88a8);
+  });
+  it('refuses QinQ cut short, and an outer tag without an inner one', () => {
+    const b = buildTcpFrame({ ...base, outerVlan: { id: 1 }, vlan: { id: 2 } });
+    expect(errOf(b.subarray(0, 20))).toMatchObject({ layer: 'ethernet', code: 'truncated-vlan', message: 'ethernet: double-tagged (QinQ) frame of 20 bytes < 22 (at byte 16)' });
+    expect(parseFrameRepr(b.subarray(0, 21))).toMatchObject({ ok: false, error: { code: 'truncated-vlan' } });
+    expect(() => buildTcpFrame({ ...base, outerVlan: { id: 1 } })).toThrow('an outer VLAN tag needs an inner one');
+  });
+  it('passes a third tag, ARP and 802.3 length frames as opaque', () => {
+    const triple = Buffer.alloc(64);
+    triple.writeUInt16BE(0x88a8, 12);
+    triple.writeUInt16BE(0x8100, 16);
+    triple.writeUInt16BE(0x8100, 20);
+    expect(decodeFrame(triple)).toMatchObject({ ok: true, value: { kind: 'other', reason: 'not-ip', vlanId: 0, outerVlanId: 0, ethertype: 0x8100 } });
+    const sTagInS = Buffer.alloc(64); // 0x88a8 inside a tag is not a C-tag: opaque payload of one tag
+    sTagInS.writeUInt16BE(0x88a8, 12);
+    sTagInS.writeUInt16BE(0x88a8, 16);
+    expect(decodeFrame(sTagInS)).toMatchObject({ ok: true, value: { kind: 'other', reason: 'not-ip', vlanId: 0, outerVlanId: undefined, ethertype: 0x88a8 } });
     const llc = Buffer.alloc(60);
     llc.writeUInt16BE(46, 12);
     expect(decodeFrame(llc)).toMatchObject({ ok: true, value: { kind: 'other', reason: 'not-ip', ethertype: 46 } });
-    expect(roundTrips(qinq) && roundTrips(llc)).toBe(true);
+    expect(roundTrips(triple) && roundTrips(sTagInS) && roundTrips(llc)).toBe(true);
   });
   it('ignores Ethernet padding after the IP packet', () => {
     const b = buildTcpFrame({ ...base, flags: 'R' });

@@ -93,6 +93,8 @@ const v6 = fc.uint8Array({ minLength: 16, maxLength: 16 });
 const specArb = fc.record({
   addrs: fc.oneof(fc.tuple(v4, v4), fc.tuple(v6, v6)),
   vlan: fc.option(fc.record({ id: fc.integer({ min: 0, max: 4095 }), pcp: fc.integer({ min: 0, max: 7 }), dei: fc.boolean() }), { nil: undefined }),
+  // QinQ's outer tag (used only with vlan): 802.1ad or 802.1Q.
+  outerVlan: fc.option(fc.record({ id: fc.integer({ min: 0, max: 4095 }), tpid: fc.constantFrom(0x88a8, 0x8100) }), { nil: undefined }),
   srcPort: fc.integer({ min: 0, max: 0xffff }),
   dstPort: fc.integer({ min: 0, max: 0xffff }),
   seq: fc.nat({ max: 0xffffffff }),
@@ -109,7 +111,7 @@ describe('properties', () => {
     const framey = fc.oneof(
       fc.uint8Array({ maxLength: 120 }),
       // Random bytes behind a plausible Ethernet header, to get past layer 2 often.
-      fc.tuple(fc.constantFrom(0x0800, 0x86dd, 0x8100), fc.uint8Array({ maxLength: 120 })).map(([et, rest]) => {
+      fc.tuple(fc.constantFrom(0x0800, 0x86dd, 0x8100, 0x88a8), fc.uint8Array({ maxLength: 120 })).map(([et, rest]) => {
         const b = Buffer.alloc(14 + rest.length);
         b.writeUInt16BE(et, 12);
         b.set(rest, 14);
@@ -131,12 +133,13 @@ describe('properties', () => {
   it(`built frames (${RUNS.built} runs): fields read back, checksums verify, re-emit is identity`, () => {
     fc.assert(
       fc.property(specArb, (s) => {
-        const buf = buildTcpFrame({ ...s, src: s.addrs[0], dst: s.addrs[1] });
+        const { outerVlan, ...rest } = s;
+        const buf = buildTcpFrame({ ...rest, ...(s.vlan && outerVlan ? { outerVlan } : {}), src: s.addrs[0], dst: s.addrs[1] });
         const r = decodeFrame(buf);
         if (!r.ok || r.value.kind !== 'tcp') throw new Error('built frame did not decode as tcp');
         const f = r.value;
         expect([f.srcPort, f.dstPort, f.seq, f.ack, f.flags, f.window, f.ttl]).toEqual([s.srcPort, s.dstPort, s.seq, s.ack, s.flags, s.window, s.ttl]);
-        expect([f.ipChecksumOk, f.tcpChecksumOk, f.fragment, f.vlanId]).toEqual([true, true, false, s.vlan?.id]);
+        expect([f.ipChecksumOk, f.tcpChecksumOk, f.fragment, f.vlanId, f.outerVlanId]).toEqual([true, true, false, s.vlan?.id, s.vlan && outerVlan?.id]);
         expect(Buffer.from(buf.subarray(f.payloadOffset, f.payloadOffset + f.payloadLength)).equals(Buffer.from(s.payload))).toBe(true);
         checkFrame(buf);
       }),
