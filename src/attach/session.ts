@@ -49,6 +49,7 @@ export async function runAttach(o: AttachOptions): Promise<number> {
       tap: pcap,
       openA: (cb, onError) => openPacketPort(o.a, cb, onError),
       openB: (cb, onError) => openPacketPort(o.b, cb, onError),
+      devs: { a: o.a, b: o.b },
       decider: compileChosen(profile),
       timeWaitMs: o.timeWaitS * 1000,
       finTimeoutMs: o.finTimeoutS * 1000,
@@ -68,7 +69,7 @@ export async function runAttach(o: AttachOptions): Promise<number> {
       elapsed: () => runtime.elapsed(),
       control: (cmd) => runtime.control(cmd),
       setProfile: async (name) => runtime.setDecider(compileChosen(await resolveProfile(name))),
-      stats: () => ({ ...runtime.engine.stats }),
+      stats: () => runtime.stats(),
     },
     {
       ui: o.ui,

@@ -36,6 +36,12 @@ export interface EngineOutput {
    * Absent: always.
    */
   wantsPassSegments?(): boolean;
+  /**
+   * A TCP segment arrived on `port` whose checksum does not verify;
+   * `leftToDevice`: it holds only the pseudo-header sum (a far end's checksum
+   * offload, see TcpFrame.checksumLeftToDevice). Absent: not checked.
+   */
+  badChecksum?(port: Port, leftToDevice: boolean): void;
 }
 
 export interface EngineOptions {
@@ -203,6 +209,13 @@ export class Engine {
       this.stats.nonTcp++;
       this.out.send(otherPort(port), frame);
       return;
+    }
+    // A sender whose checksum offload is on hands over segments with only the
+    // pseudo-header sum in the checksum field (CHECKSUM_PARTIAL): forwarded,
+    // the receiver drops them. Checked where it is cheap, on segments without
+    // payload (every handshake, ACK and FIN) and one frame in 64 of the rest.
+    if (this.out.badChecksum && (f.payloadLength === 0 || (this.stats.frames & 63) === 0) && !f.fragment && !f.tcpChecksumOk) {
+      this.out.badChecksum(port, f.checksumLeftToDevice);
     }
     this.onTcp(port, frame, f, now);
     this.rearm();

@@ -194,6 +194,10 @@ export interface StatsEvent {
   readonly coalesced: number;
   readonly held: number;
   readonly duplicated: number;
+  /** lab and attach: frames an interface refused to send (EMSGSIZE: larger than its MTU, made by offloads at a far end). */
+  readonly unsent?: number;
+  /** lab and attach: captured TCP segments whose checksum did not verify (a far end's checksum offload), forwarded as they were. */
+  readonly badChecksum?: number;
 }
 
 export interface EndEvent {

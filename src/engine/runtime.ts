@@ -3,9 +3,12 @@
 // (performance.now, ms) and a single setTimeout for the engine's earliest deadline.
 
 import { performance } from 'node:perf_hooks';
-import { Engine, type EngineOptions, type Port } from './engine.js';
+import { Engine, type EngineOptions, type EngineStats, type Port } from './engine.js';
 import { EventBus } from './event-bus.js';
-import type { FrameHandler, FramePort, PortErrorHandler } from '../io/packet-port.js';
+import type { FrameHandler, FramePort, PortErrorHandler, RefusedFrame } from '../io/packet-port.js';
+import { loadAfPacket } from '../io/afpacket-addon.js';
+import { farEndOf, mtuOf } from '../io/far-end.js';
+import { Unforwardable, type UnforwardableCounts } from './unforwardable.js';
 import type { ControlCommand } from './control.js';
 import type { Decider } from './plan.js';
 import { WakeTimer } from './wake-timer.js';
@@ -26,6 +29,8 @@ export interface RuntimeOptions extends Omit<EngineOptions, 'out' | 'start'> {
   /** Opens the client-side port (a) and the server-side port (b). */
   readonly openA: PortOpener;
   readonly openB: PortOpener;
+  /** The interfaces of ports a and b, for messages about frames they cannot forward. */
+  readonly devs: Readonly<Record<Port, string>>;
   readonly tap?: FrameTap;
 }
 
@@ -36,12 +41,20 @@ export class Runtime {
   private readonly ports: Record<Port, FramePort>;
   private readonly wake = new WakeTimer((now) => this.engine.onTimer(now), preciseAlarm);
   private portErrors = 0;
+  /** Frames that cannot cross as the ends meant them: counted, explained once each. */
+  readonly unforwardable: Unforwardable;
   private readonly tap: FrameTap | undefined;
   private closed = false;
 
   constructor(opts: RuntimeOptions) {
     this.start = performance.now();
     this.bus = new EventBus(() => this.elapsed());
+    this.unforwardable = new Unforwardable(
+      opts.devs,
+      { farEnd: farEndOf, mtu: mtuOf },
+      (message) => this.bus.emit({ type: 'warning', t: this.elapsed(), message }),
+      (errno) => loadAfPacket().strerror(errno),
+    );
     this.engine = new Engine({
       ...opts,
       start: this.start,
@@ -50,6 +63,7 @@ export class Runtime {
         wakeAt: (t) => this.wake.set(t),
         emit: this.bus.emit,
         wantsPassSegments: this.bus.wantsPassSegments,
+        badChecksum: (port, leftToDevice) => this.unforwardable.badChecksum(port, leftToDevice),
       },
     });
     this.tap = opts.tap;
@@ -63,16 +77,22 @@ export class Runtime {
             this.tap!.endCaptured();
           }
         : (f, ageMs) => this.engine.onFrame(port, f, performance.now() - ageMs);
-    const onPortError = (message: string) => this.warn(message);
-    const a = opts.openA(onFrame('a'), onPortError);
+    const onPortError = (port: Port) => (message: string, refused?: RefusedFrame) =>
+      refused ? this.unforwardable.refused(port, refused.length, refused.errno) : this.warn(message);
+    const a = opts.openA(onFrame('a'), onPortError('a'));
     let b: FramePort;
     try {
-      b = opts.openB(onFrame('b'), onPortError);
+      b = opts.openB(onFrame('b'), onPortError('b'));
     } catch (err) {
       a.close();
       throw err;
     }
     this.ports = { a, b };
+  }
+
+  /** The engine's counters and the unforwardable frames', as the stats event carries them. */
+  stats(): EngineStats & UnforwardableCounts {
+    return { ...this.engine.stats, ...this.unforwardable.counts };
   }
 
   /** Seconds since the run started, as event times are written. */
@@ -107,7 +127,7 @@ export class Runtime {
     this.ports[port].send(frame);
   }
 
-  /** A port's trouble (a frame the device refuses, frames the kernel dropped) is reported, not fatal; the first ten, not a flood. */
+  /** A port's trouble (frames the kernel dropped, an interface gone) is reported, not fatal; the first ten, not a flood. */
   private warn(message: string): void {
     if (this.portErrors++ < 10) this.bus.emit({ type: 'warning', t: this.elapsed(), message });
   }

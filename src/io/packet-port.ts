@@ -18,8 +18,14 @@ export interface FramePort {
 /** A captured frame — a view valid only during the call and the sends it queues — and how long ago (ms) the kernel received it. */
 export type FrameHandler = (frame: Buffer, ageMs: number) => void;
 
-/** Problems a port meets after it opened: a refused frame, an interface that went away. */
-export type PortErrorHandler = (message: string) => void;
+/** A frame the interface refused to send, and why (errno: EMSGSIZE for one larger than the MTU). */
+export interface RefusedFrame {
+  readonly length: number;
+  readonly errno: number;
+}
+
+/** Problems a port meets after it opened: a refused frame (with `refused`), an interface that went away. */
+export type PortErrorHandler = (message: string, refused?: RefusedFrame) => void;
 
 // A slot holds the largest frame a packet socket can deliver (64 KiB of IP
 // with offloads on, plus headers and a restored VLAN tag); offloads are off
@@ -85,7 +91,8 @@ export function openPacketPort(dev: string, onFrame: FrameHandler, onError: Port
     if (refused) {
       for (let i = 0; i < refused.length; i += 2) {
         const frame = pending[refused[i]!]!;
-        onError(`send on ${dev} failed for a ${frame.length}-byte frame: ${native.strerror(refused[i + 1]!)}`);
+        const errno = refused[i + 1]!;
+        onError(`send on ${dev} failed for a ${frame.length}-byte frame: ${native.strerror(errno)}`, { length: frame.length, errno });
       }
     }
     pending.length = 0;

@@ -27,6 +27,7 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
     tap: pcap,
     openA: (cb, onError) => openPacketPort('m0', cb, onError),
     openB: (cb, onError) => openPacketPort('m1', cb, onError),
+    devs: { a: 'm0', b: 'm1' },
     decider: compileChosen(profile),
     timeWaitMs: opts.timeWaitS * 1000,
     finTimeoutMs: opts.finTimeoutS * 1000,
@@ -43,7 +44,7 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
       elapsed,
       control: (cmd) => runtime.control(cmd),
       setProfile: async (name) => runtime.setDecider(compileChosen(await resolveLabProfile(name))),
-      stats: () => runtime.engine.stats,
+      stats: () => runtime.stats(),
     },
     {
       ui: opts.ui,

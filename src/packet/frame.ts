@@ -6,7 +6,7 @@ import type { SegmentInfo } from '../tcp/segment.js';
 import { TcpFlag } from '../tcp/segment.js';
 import { formatIpv4, formatIpv6 } from './addr.js';
 import { u16, u32 } from './bytes.js';
-import { finishChecksum, internetChecksum, onesSum } from './checksum.js';
+import { finishChecksum, foldSum, internetChecksum, onesSum } from './checksum.js';
 import { ETH_FIELD, EtherType, isVlanTpid } from './ethernet.js';
 import { IPV4_FIELD, IpProtocol, Ipv4Flag, checkIpv4 } from './ipv4.js';
 import { IPV6_FIELD, checkIpv6, walkIpv6Extensions } from './ipv6.js';
@@ -98,6 +98,19 @@ export class TcpFrame {
       }
     }
     return this.tcpSumOk;
+  }
+
+  /**
+   * The checksum field holds only the folded pseudo-header sum: what Linux
+   * writes for a segment whose checksum it leaves to the device (checksum
+   * offload, CHECKSUM_PARTIAL: tcp_v4_send_check / __tcp_v6_send_check). A
+   * capture on a veth whose peer has tx offload on sees exactly that.
+   */
+  get checksumLeftToDevice(): boolean {
+    if (this.fragment) return false;
+    const alen = this.ipVersion === 4 ? 8 : 32;
+    const pseudo = foldSum(onesSum(this.buf, this.srcAddrOffset, alen, IpProtocol.TCP + (this.ipEnd - this.tcpOffset)));
+    return this.tcpChecksum === pseudo && !this.tcpChecksumOk;
   }
 
   /** End of the IP packet: bytes past it (Ethernet padding) are not part of the segment. */
