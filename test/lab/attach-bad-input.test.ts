@@ -155,6 +155,72 @@ describe.skipIf(root.skip)('attach and bad input from the network (real namespac
     }
   }, 60_000);
 
+  it('tracks TCP in QinQ frames (802.1ad outer, 802.1Q inner tag), both tags and TPIDs kept across; a drop-all profile drops it', async () => {
+    // This kernel may have no VLAN devices (CONFIG_VLAN_8021Q): the ends are
+    // python3 on AF_PACKET sockets, sending and receiving the tagged frames
+    // themselves. On the way in, each veth's receive path moves the outer tag
+    // into the packet's metadata (skb_vlan_untag), so what tcpmitm forwards
+    // carries it again only if its addon re-inserts it with the right TPID.
+    const macOf = (ns: string, dev: string) => (JSON.parse(inNs(ns, 'ip', '-j', 'link', 'show', 'dev', dev)) as { address: string }[])[0]!.address;
+    const [cmac, smac] = [macOf(NS.c, 'c0'), macOf(NS.s, 's0')];
+    /** A qinq_peer.py; resolves once its socket is bound, with the promise of its end and frames. */
+    const peer = async (ns: string, role: string, dev: string, mine: string, theirs: string, myIp: string, theirIp: string) => {
+      const child = track(spawn('ip', ['netns', 'exec', ns, 'python3', join(REPO, 'test/helpers/qinq_peer.py'), role, dev, mine, theirs, myIp, theirIp], { stdio: ['ignore', 'pipe', 'pipe'] }));
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const done = collect(child).then((r) => ({
+        ...r,
+        frames: r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((f) => !('ready' in f)),
+      }));
+      await until(() => out.includes('"ready"') || child.exitCode !== null, 10_000);
+      return { done };
+    };
+    const QINQ = [[0x88a8, 100], [0x8100, 200]];
+
+    const json = join(tmp, 'qinq.jsonl');
+    const run = attach(['--json', json, '--duration', '30']);
+    await until(() => readEvents(json).some((e) => e.type === 'start'), 10_000);
+    const srv = await peer(NS.s, 'server', 's0', smac, cmac, '198.18.71.2', '198.18.71.1');
+    const cli = await (await peer(NS.c, 'client', 'c0', cmac, smac, '198.18.71.1', '198.18.71.2')).done;
+    const got = await srv.done;
+    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+    expect(got.code, got.stdout + got.stderr).toBe(0);
+    // Each end got the other's segments with both tags as sent: outer 802.1ad id 100, inner 802.1Q id 200.
+    expect(got.frames.map((f) => f.flags ?? 'marker')).toEqual(['S', 'A', 'AP', 'AF', 'A', 'marker']);
+    expect(cli.frames.map((f) => f.flags)).toEqual(['SA', 'A', 'AF']);
+    for (const f of [...got.frames, ...cli.frames]) expect(f.tags).toEqual(QINQ);
+    // The receiving veth had moved the outer tag into the metadata, as it does on m0 and m1 for tcpmitm.
+    expect(got.frames.every((f) => f.outerFromAux === true)).toBe(true);
+    await until(() => readEvents(json).some((e) => e.type === 'state' && e.endpoint === 'server' && e.to === 'CLOSED'), 10_000);
+    run.child.kill('SIGINT');
+    await run.done;
+    const evs = readEvents(json);
+    expect(evs.filter((e) => e.type === 'connection')).toMatchObject([{ client: '198.18.71.1:43210', server: '198.18.71.2:8080', pickedUp: false }]);
+    const seq = (who: string) => evs.filter((e) => e.type === 'state' && e.endpoint === who && e.source === 'inferred').map((e) => e.to);
+    expect(seq('client')).toEqual(['SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'TIME-WAIT']);
+    expect(seq('server')).toEqual(['SYN-RECV', 'ESTAB', 'CLOSE-WAIT', 'LAST-ACK', 'CLOSED']);
+    expect(evs.filter((e) => e.type === 'segment').map((e) => e.flags)).toEqual(['S', 'SA', 'A', 'PA', 'A', 'FA', 'FA', 'A']);
+    expect(lastStats(evs)).toMatchObject({ malformed: 0, unsent: 0, badChecksum: 0 });
+
+    // Drop-all: the SYN is dropped; the marker frame sent after it (not TCP) passes, and it is all the server sees.
+    const dropAll = join(tmp, 'drop-all.yaml');
+    writeFileSync(dropAll, 'name: bi-drop-all\ndescription: drops every TCP segment\nrules:\n  - action: drop\n');
+    const json2 = join(tmp, 'qinq-drop.jsonl');
+    const dropping = attach(['--profile', dropAll, '--json', json2, '--duration', '30']);
+    await until(() => readEvents(json2).some((e) => e.type === 'start'), 10_000);
+    const srv2 = await peer(NS.s, 'server', 's0', smac, cmac, '198.18.71.2', '198.18.71.1');
+    expect((await (await peer(NS.c, 'syn-only', 'c0', cmac, smac, '198.18.71.1', '198.18.71.2')).done).code).toBe(0);
+    const got2 = await srv2.done;
+    expect(got2.code).toBe(0);
+    expect(got2.frames).toEqual([{ tags: QINQ, ethertype: 0x88b5, outerFromAux: true }]);
+    await until(() => readEvents(json2).some((e) => e.type === 'segment'), 10_000);
+    dropping.child.kill('SIGINT');
+    await dropping.done;
+    const evs2 = readEvents(json2);
+    expect(evs2.filter((e) => e.type === 'segment').map((e) => [e.flags, e.verdict])).toEqual([['S', 'drop']]);
+    expect(lastStats(evs2)).toMatchObject({ dropped: 1 });
+  }, 90_000);
+
   it("a far end with checksum offload on: the SYN's checksum is left to a device, said once with the far end's ethtool command, counted", async () => {
     offloads(NS.c, 'c0', true);
     try {
