@@ -4,7 +4,8 @@
 // inner tag) TCP is tracked, and a drop-all profile drops it; a far end with
 // offloads on (checksums left to a device) or links with different MTUs make
 // frames that cannot cross, and tcpmitm says so once, with the command to run,
-// and counts them. Real programs at the ends (python3 sockets, ping).
+// and counts them; the largest profile `profiles check` accepts runs in attach,
+// tap and lab. Real programs at the ends (python3: sockets, AF_PACKET).
 
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, netnsList, requireRoot, uniqueLabId, until } from '../helpers/lab.js';
-import { type LabEvent, readEvents } from '../helpers/run-lab.js';
+import { type LabEvent, type RunningCli, leftovers, readEvents, runCli, stopRunsAndLabs } from '../helpers/run-lab.js';
+import { PROFILE_MAX_BYTES } from '../../src/rules/load.js';
 
 const root = requireRoot();
 const id = uniqueLabId('bi');
@@ -20,6 +22,8 @@ const NS = { c: `${id}-c`, m: `${id}-m`, s: `${id}-s` } as const;
 const BIN = join(REPO, 'bin/tcpmitm.js');
 const tmp = mkdtempSync(join(tmpdir(), 'bi-attach-'));
 const children: ChildProcess[] = [];
+const labRuns: RunningCli[] = [];
+const labIds: string[] = [];
 
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -112,6 +116,7 @@ describe.skipIf(root.skip)('attach and bad input from the network (real namespac
   });
   afterEach(() => {
     for (const c of [...children]) c.kill('SIGKILL');
+    stopRunsAndLabs(labRuns, labIds);
   });
   afterAll(() => {
     teardown();
@@ -154,6 +159,40 @@ describe.skipIf(root.skip)('attach and bad input from the network (real namespac
       spawnSync('ip', ['-n', NS.m, '-6', 'addr', 'flush', 'dev', 'm0']);
     }
   }, 60_000);
+
+  it('the largest profile `profiles check` accepts (just under 1 MiB, ~11 000 rules) runs in attach, tap and lab', async () => {
+    const head = 'name: bi-largest\ndescription: pass rules that never match here\nrules:\n';
+    const rule = (i: number) => `  - id: never-${i}\n    match: {role: window-probe, from: server, port: ${10001 + (i % 50000)}}\n    action: pass\n`;
+    let text = head;
+    for (let i = 0; text.length + rule(i).length <= PROFILE_MAX_BYTES; i++) text += rule(i);
+    const file = join(tmp, 'largest.yaml');
+    writeFileSync(file, text);
+    const rules = text.split('  - id: ').length - 1;
+    expect(rules).toBeGreaterThan(10_000);
+    const check = await runCli(['profiles', 'check', file], 60_000);
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.stdout).toContain(`${rules} rule(s)`);
+
+    const modes: [string, string[]][] = [
+      ['attach', ['attach', '--a', 'm0', '--b', 'm1']],
+      ['tap', ['tap', '--iface', 'm0']],
+    ];
+    for (const [mode, args] of modes) {
+      const json = join(tmp, `largest-${mode}.jsonl`);
+      const r = await collect(track(spawn('ip', ['netns', 'exec', NS.m, process.execPath, BIN, ...args, '--no-ui', '--profile', file, '--json', json, '--duration', '0.5'], { stdio: ['ignore', 'pipe', 'pipe'] })));
+      expect(r.code, `${mode}: ${r.stderr}`).toBe(0);
+      expect(readEvents(json)[0]).toMatchObject({ type: 'start', mode, profile: 'bi-largest' });
+    }
+    const lab = uniqueLabId('bi');
+    labIds.push(lab);
+    const json = join(tmp, 'largest-lab.jsonl');
+    const run = await runCli(['lab', '--no-ui', '--id', lab, '--profile', file, '--json', json], 120_000);
+    expect(run.code, run.stderr.slice(0, 2000)).toBe(0);
+    const evs = readEvents(json);
+    expect(evs[0]).toMatchObject({ type: 'start', mode: 'lab', profile: 'bi-largest' });
+    expect(evs.at(-1)).toMatchObject({ type: 'end', exitCode: 0 });
+    expect(leftovers(lab)).toEqual([]);
+  }, 240_000);
 
   it('tracks TCP in QinQ frames (802.1ad outer, 802.1Q inner tag), both tags and TPIDs kept across; a drop-all profile drops it', async () => {
     // This kernel may have no VLAN devices (CONFIG_VLAN_8021Q): the ends are

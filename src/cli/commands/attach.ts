@@ -36,7 +36,12 @@ export function registerAttach(program: Command): void {
     .addHelpText(
       'after',
       '\nThe interfaces must be up and carry no IP traffic of their own; nothing crosses\n' +
-        'between them except what tcpmitm re-sends. Needs root. Example:\n' +
+        'between them except what tcpmitm re-sends. An interface that a default route goes\n' +
+        'through, in any routing table an `ip rule` looks up, is refused (exit 2) unless --force.\n' +
+        'The far ends must send wire-size frames with real checksums: frames that cannot cross\n' +
+        '(larger than the MTU, checksums left to an offload) are counted in stats and explained\n' +
+        'once, with the ethtool -K command for the far end. Untagged, 802.1Q and QinQ\n' +
+        '(802.1ad + 802.1Q) frames are tracked alike. Needs root. Example:\n' +
         '  sudo tcpmitm attach --a eth1 --b eth2 --profile drop-last-ack --pcap run.pcapng',
     )
     .action(async (f: AttachFlags) => {
