@@ -29,10 +29,11 @@ const USAGE = `usage: node bench/flood.js [--id fl1] [--count 1000000] [--kinds 
   --sample S           RSS sampling interval during churn (default 30)
   --max-connections N  the session's --max-connections (default: tcpmitm's)
   --rate PPS           pace the flood (default 0: as fast as the sender goes)
+  --node-arg ARG       a node flag for the session (repeatable), e.g. --node-arg --max-old-space-size=160
 `;
 
 function parseArgs(argv) {
-  const o = { id: 'fl1', count: 1_000_000, kinds: ['syn', 'ack'], churn: 300, sample: 30, maxConnections: undefined, rate: 0, out: fileURLToPath(new URL('./flood-results.json', import.meta.url)) };
+  const o = { id: 'fl1', count: 1_000_000, kinds: ['syn', 'ack'], churn: 300, sample: 30, maxConnections: undefined, rate: 0, nodeArgs: [], out: fileURLToPath(new URL('./flood-results.json', import.meta.url)) };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -47,6 +48,7 @@ function parseArgs(argv) {
     else if (a === '--max-connections') o.maxConnections = Number(v());
     else if (a === '--rate') o.rate = Number(v());
     else if (a === '--out') o.out = v();
+    else if (a === '--node-arg') o.nodeArgs.push(v());
     else {
       process.stderr.write(`flood: unknown option ${a}\n${USAGE}`);
       process.exit(2);
@@ -110,7 +112,7 @@ function sessionOptions(o) {
 }
 
 async function flood(lab, profile, o, kind) {
-  const s = await startTcpmitm(lab, { profile, options: sessionOptions(o) });
+  const s = await startTcpmitm(lab, { profile, options: sessionOptions(o), nodeArgs: o.nodeArgs });
   try {
     const start = memOf(s.pid);
     const t0 = Date.now();
@@ -143,7 +145,7 @@ async function flood(lab, profile, o, kind) {
 }
 
 async function churn(lab, profile, o) {
-  const s = await startTcpmitm(lab, { profile, options: sessionOptions(o) });
+  const s = await startTcpmitm(lab, { profile, options: sessionOptions(o), nodeArgs: o.nodeArgs });
   try {
     const t0 = Date.now();
     const samples = [{ t: 0, rssMB: mb(memOf(s.pid).rssMB) }];

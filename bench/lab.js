@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createLab, labExists, removeLab } from '../dist/lab/topology.js';
 import { netnsPids, runOk, run } from '../dist/lab/netns.js';
 import { resolveProfile } from '../dist/session/profile-choice.js';
-import { SESSION_NODE_FLAGS } from '../dist/lab/inner-config.js';
+import { sessionNodeFlags } from '../dist/lab/inner-config.js';
 import { sendSessionConfig, sessionStdio } from '../dist/lab/session-link.js';
 import { DEFAULT_ESTABLISHED_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STALE_MS } from '../dist/tcp/tracker.js';
 
@@ -97,7 +97,7 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
       owner: { pid: lab.record.pid, pidStart: lab.record.pidStart },
     },
   };
-  const argv = [process.execPath, ...SESSION_NODE_FLAGS, ...nodeArgs, INNER_MAIN];
+  const argv = [process.execPath, ...sessionNodeFlags(config.options.table.maxConnections), ...nodeArgs, INNER_MAIN];
   const stderr = [];
   let child;
   let uiBytes = 0;

@@ -66,11 +66,13 @@ export interface TrackerOptions {
 }
 
 /**
- * Default maximum of records: with the engine's per-connection state, the
- * session process stays under 256 MB with a full table (measured: see
- * docs/bench.md, "flood").
+ * Default maximum of records. A record costs ~1.2 KiB in the tracker, ~1.8
+ * KiB with the engine's state; with the rest of the session and V8's slack,
+ * a lab session under a 1 M-tuple SYN or ACK flood peaks at ~235 MB of RSS
+ * with a full table of 32 768 (bench/flood.js, docs/bench.md): within 256 MB.
+ * conntrack's nf_conntrack_max is of the same order on small machines.
  */
-export const DEFAULT_MAX_CONNECTIONS = 131_072;
+export const DEFAULT_MAX_CONNECTIONS = 32_768;
 
 /** Default idle timeouts (ms), see TrackerOptions. */
 export const DEFAULT_STALE_MS = 180_000;
