@@ -76,7 +76,7 @@ describe.skipIf(root.skip)('tracker bounds in a lab', () => {
     const curl = await runCli(['lab', 'exec', id, 'client', '--', ...CURL], 20_000);
     expect(curl.stdout.trim(), curl.stderr).toBe('200');
     // A stats event (one a second) that has counted every frame of both floods.
-    const evs = await waitForEvents(json, (e) => stats(e).some((s) => Number(s.frames) >= 40_000 && Number(s.evictedPickedUp) > 0 && curlConnection(e)?.states.includes('ESTAB') === true), 60_000);
+    const evs = await waitForEvents(json, (e) => stats(e).some((s) => Number(s.frames) >= 40_000 && Number(s.evictedPickedUp) > 0 && curlConnection(e)?.states.includes('CLOSED') === true), 60_000);
     for (const s of stats(evs)) expect(Number(s.tracked)).toBeLessThanOrEqual(1000);
     const last = stats(evs).at(-1)!;
     const dropped = evs.filter((e) => e.type === 'warning' && /dropped/.test(String(e.message)));
