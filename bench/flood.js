@@ -17,14 +17,18 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadProfile, procStat, setupLab, sleep, startTcpmitm, waitForPath } from './lab.js';
+import { loadProfile, procStat, setupLab, sleep, startBridge, startTcpmitm, waitForPath } from './lab.js';
 
 const PEER = fileURLToPath(new URL('./peer.js', import.meta.url));
 const SENDER = fileURLToPath(new URL('./flood-sender.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/tcpmitm.js', import.meta.url));
+const MODES = ['lab', 'attach', 'tap'];
 const SERVER = '198.18.0.2';
 const USAGE = `usage: node bench/flood.js [--id fl1] [--count 1000000] [--kinds syn,ack] [--churn 300] [--sample 30] [--max-connections N] [--rate PPS] [--out FILE]
   --count N            frames (distinct random tuples) per flood (default 1000000)
   --kinds K,...        floods to run: syn, ack (default both; none: --kinds '')
+  --modes M,...        lab (the lab session), attach (tcpmitm attach --a m0 --b m1 in the middle
+                       namespace), tap (tcpmitm tap --iface m0 beside a kernel bridge); default lab
   --churn S            seconds of connection churn (default 300; 0: none)
   --sample S           RSS sampling interval during churn (default 30)
   --max-connections N  the session's --max-connections (default: tcpmitm's)
@@ -33,7 +37,7 @@ const USAGE = `usage: node bench/flood.js [--id fl1] [--count 1000000] [--kinds 
 `;
 
 function parseArgs(argv) {
-  const o = { id: 'fl1', count: 1_000_000, kinds: ['syn', 'ack'], churn: 300, sample: 30, maxConnections: undefined, rate: 0, nodeArgs: [], out: fileURLToPath(new URL('./flood-results.json', import.meta.url)) };
+  const o = { modes: ['lab'], id: 'fl1', count: 1_000_000, kinds: ['syn', 'ack'], churn: 300, sample: 30, maxConnections: undefined, rate: 0, nodeArgs: [], out: fileURLToPath(new URL('./flood-results.json', import.meta.url)) };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -43,6 +47,7 @@ function parseArgs(argv) {
     } else if (a === '--id') o.id = v();
     else if (a === '--count') o.count = Number(v());
     else if (a === '--kinds') o.kinds = v().split(',').filter(Boolean);
+    else if (a === '--modes') o.modes = v().split(',').filter(Boolean);
     else if (a === '--churn') o.churn = Number(v());
     else if (a === '--sample') o.sample = Number(v());
     else if (a === '--max-connections') o.maxConnections = Number(v());
@@ -54,7 +59,7 @@ function parseArgs(argv) {
       process.exit(2);
     }
   }
-  if (o.kinds.some((k) => k !== 'syn' && k !== 'ack') || !(o.count >= 1) || !(o.churn >= 0) || !(o.sample > 0)) {
+  if (o.kinds.some((k) => k !== 'syn' && k !== 'ack') || o.modes.length === 0 || o.modes.some((m) => !MODES.includes(m)) || !(o.count >= 1) || !(o.churn >= 0) || !(o.sample > 0)) {
     process.stderr.write(`flood: bad arguments\n${USAGE}`);
     process.exit(2);
   }
@@ -107,12 +112,45 @@ async function untilIdle(pid, maxS) {
   }
 }
 
+/**
+ * The process under test for `mode`: the lab session (as `tcpmitm lab up`
+ * starts it), or `tcpmitm attach` between m0 and m1, or `tcpmitm tap` on m0
+ * with a kernel bridge forwarding (both as a user would run them, in the
+ * middle namespace, text log to /dev/null).
+ */
+async function startForwarder(lab, profile, o, mode) {
+  if (mode === 'lab') return startTcpmitm(lab, { profile, options: sessionOptions(o), nodeArgs: o.nodeArgs });
+  const table = o.maxConnections === undefined ? [] : ['--max-connections', String(o.maxConnections)];
+  const bridge = mode === 'tap' ? await startBridge(lab) : undefined;
+  const args = mode === 'attach' ? ['attach', '--a', 'm0', '--b', 'm1'] : ['tap', '--iface', 'm0'];
+  const child = lab.spawn('middle', [process.execPath, ...o.nodeArgs, BIN, ...args, '--no-ui', ...table], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  const exited = new Promise((resolve) => child.once('exit', (c, sig) => resolve(c ?? sig)));
+  const stop = async () => {
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+    await bridge?.stop();
+  };
+  try {
+    await Promise.race([waitForPath(lab), exited.then((c) => Promise.reject(new Error(`tcpmitm ${mode} exited (${c}): ${stderr.trim()}`)))]);
+    // tap sees the path through the bridge at once; give it a moment to open its capture.
+    await sleep(500);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { pid: child.pid, stop };
+}
+
 function sessionOptions(o) {
   return o.maxConnections === undefined ? {} : { table: { maxConnections: o.maxConnections, establishedTimeoutS: 432_000, halfOpenTimeoutS: 180 } };
 }
 
-async function flood(lab, profile, o, kind) {
-  const s = await startTcpmitm(lab, { profile, options: sessionOptions(o), nodeArgs: o.nodeArgs });
+async function flood(lab, profile, o, mode, kind) {
+  const s = await startForwarder(lab, profile, o, mode);
   try {
     const start = memOf(s.pid);
     const t0 = Date.now();
@@ -129,6 +167,7 @@ async function flood(lab, profile, o, kind) {
       connects = false;
     }
     return {
+      mode,
       kind,
       frames: sent.json?.sent ?? null,
       senderPps: sent.json?.pps ?? null,
@@ -144,8 +183,8 @@ async function flood(lab, profile, o, kind) {
   }
 }
 
-async function churn(lab, profile, o) {
-  const s = await startTcpmitm(lab, { profile, options: sessionOptions(o), nodeArgs: o.nodeArgs });
+async function churn(lab, profile, o, mode) {
+  const s = await startForwarder(lab, profile, o, mode);
   try {
     const t0 = Date.now();
     const samples = [{ t: 0, rssMB: mb(memOf(s.pid).rssMB) }];
@@ -164,7 +203,7 @@ async function churn(lab, profile, o) {
     const ref = samples.find((x) => x.t === 60)?.rssMB;
     const after = samples.filter((x) => x.t > 60).map((x) => x.rssMB);
     const growthPct = ref && after.length ? Math.round(((Math.max(...after) - ref) / ref) * 1000) / 10 : null;
-    return { seconds: o.churn, cps: r.json ? Math.round(r.json.cps) : null, connections: r.json?.n ?? null, failed: r.json?.failed ?? null, samples, growthAfterFirstMinutePct: growthPct, peakRssMB: mb(memOf(s.pid).peakMB) };
+    return { mode, seconds: o.churn, cps: r.json ? Math.round(r.json.cps) : null, connections: r.json?.n ?? null, failed: r.json?.failed ?? null, samples, growthAfterFirstMinutePct: growthPct, peakRssMB: mb(memOf(s.pid).peakMB) };
   } finally {
     await s.stop();
   }
@@ -181,33 +220,36 @@ async function main() {
   const onSignal = () => void lab.destroy().finally(() => process.exit(130));
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const results = { date: new Date().toISOString(), count: o.count, maxConnections: o.maxConnections ?? 'default', floods: [], churn: null };
+  const results = { date: new Date().toISOString(), count: o.count, maxConnections: o.maxConnections ?? 'default', floods: [], churn: [] };
   try {
     const server = lab.spawn('server', [process.execPath, PEER, 'server', '--host', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise((resolve, reject) => {
       server.stdout.once('data', resolve);
       server.once('exit', (c) => reject(new Error(`bench server exited ${c}`)));
     });
-    for (const kind of o.kinds) {
-      process.stderr.write(`flood: ${o.count} ${kind.toUpperCase()}s of random tuples\n`);
-      const f = await flood(lab, profile, o, kind);
-      results.floods.push(f);
-      process.stderr.write(`flood: ${JSON.stringify(f)}\n`);
-    }
-    if (o.churn > 0) {
-      process.stderr.write(`flood: ${o.churn} s of churn, RSS every ${o.sample} s\n`);
-      results.churn = await churn(lab, profile, o);
+    for (const mode of o.modes) {
+      for (const kind of o.kinds) {
+        process.stderr.write(`flood: ${mode}: ${o.count} ${kind.toUpperCase()}s of random tuples\n`);
+        const f = await flood(lab, profile, o, mode, kind);
+        results.floods.push(f);
+        process.stderr.write(`flood: ${JSON.stringify(f)}\n`);
+      }
+      if (o.churn > 0) {
+        process.stderr.write(`flood: ${mode}: ${o.churn} s of churn, RSS every ${o.sample} s\n`);
+        const c = await churn(lab, profile, o, mode);
+        results.churn.push(c);
+        process.stderr.write(`flood: ${JSON.stringify(c)}\n`);
+      }
     }
   } finally {
     await lab.destroy();
   }
   const lines = [];
   for (const f of results.floods) {
-    lines.push(`${f.kind.toUpperCase()} flood, ${f.frames} tuples (sender ${f.senderPps} pps): RSS ${f.startRssMB} MB at start, peak ${f.peakRssMB} MB, ${f.endRssMB} MB after; a normal connection afterwards: ${f.normalConnectionWorks ? 'works' : 'FAILS'}`);
+    lines.push(`${f.mode}: ${f.kind.toUpperCase()} flood, ${f.frames} tuples (sender ${f.senderPps} pps): RSS ${f.startRssMB} MB at start, peak ${f.peakRssMB} MB, ${f.endRssMB} MB after; a normal connection afterwards: ${f.normalConnectionWorks ? 'works' : 'FAILS'}`);
   }
-  const c = results.churn;
-  if (c) {
-    lines.push(`churn ${c.seconds} s, ${c.cps} conn/s (${c.connections} connections): RSS ${c.samples.map((x) => `${x.t}s ${x.rssMB}`).join(', ')} MB; growth after the first minute ${c.growthAfterFirstMinutePct} % (target ≤ 10 %)`);
+  for (const c of results.churn) {
+    lines.push(`${c.mode}: churn ${c.seconds} s, ${c.cps} conn/s (${c.connections} connections): RSS ${c.samples.map((x) => `${x.t}s ${x.rssMB}`).join(', ')} MB; growth after the first minute ${c.growthAfterFirstMinutePct} % (target ≤ 10 %)`);
   }
   process.stdout.write(lines.join('\n') + '\n');
   writeFileSync(o.out, JSON.stringify(results, null, 2) + '\n');

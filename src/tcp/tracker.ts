@@ -35,9 +35,11 @@ export interface TrackerOptions {
   lingerMs?: number;
   /**
    * A record that cannot progress without packets — one endpoint CLOSED or
-   * still in the handshake, and no timer running — is forgotten after this
+   * still in the handshake, and no timer running — or that was only ever
+   * seen one way (picked up from a lone segment) is forgotten after this
    * long without a segment (bounds memory for refused, abandoned or
-   * half-reset connections). Default 180 s, above Linux's SYN retry budget (~127 s).
+   * half-reset connections and floods of random tuples). Default 180 s,
+   * above Linux's SYN retry budget (~127 s).
    */
   staleMs?: number;
   /**
@@ -57,7 +59,7 @@ export interface TrackerOptions {
   /**
    * The most records held at once (conntrack's nf_conntrack_max). A new
    * connection that finds the table full evicts the least recently seen
-   * evictable record (see Tracker.evictable); when none is, it is not
+   * evictable record (see Tracker.isEvictable); when none is, it is not
    * tracked: sent() returns undefined. Default DEFAULT_MAX_CONNECTIONS.
    */
   maxConnections?: number;
@@ -182,7 +184,7 @@ class Connection implements ConnectionView {
   sentBy = 0;
   /**
    * conntrack's IPS_ASSURED: both endpoints have sent and the handshake is
-   * done. Never evicted for room unless picked up (see Tracker.evictable).
+   * done. Never evicted for room unless picked up (see Tracker.isEvictable).
    */
   assured = false;
 
