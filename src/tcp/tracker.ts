@@ -70,8 +70,8 @@ export interface TrackerOptions {
 /**
  * Default maximum of records. A record costs ~1.2 KiB in the tracker, ~1.8
  * KiB with the engine's state; with the rest of the session and V8's slack,
- * a lab session under a 1 M-tuple SYN or ACK flood peaks at ~235 MB of RSS
- * with a full table of 32 768 (bench/flood.js, docs/bench.md): within 256 MB.
+ * a lab session under a 1 M-tuple SYN or ACK flood peaked at 235 / 197 MB
+ * of RSS with a full table of 32 768 (bench/flood.js, docs/bench.md): within 256 MB.
  * conntrack's nf_conntrack_max is of the same order on small machines.
  */
 export const DEFAULT_MAX_CONNECTIONS = 32_768;
