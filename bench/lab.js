@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { createLab, labExists, removeLab } from '../dist/lab/topology.js';
 import { netnsPids, runOk, run } from '../dist/lab/netns.js';
 import { resolveProfile } from '../dist/session/profile-choice.js';
-import { SESSION_NODE_FLAGS } from '../dist/lab/inner-config.js';
+import { sessionNodeFlags } from '../dist/lab/inner-config.js';
 import { sendSessionConfig, sessionStdio } from '../dist/lab/session-link.js';
+import { DEFAULT_ESTABLISHED_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STALE_MS } from '../dist/tcp/tracker.js';
 
 const INNER_MAIN = fileURLToPath(new URL('../dist/lab/inner-main.js', import.meta.url));
 const PEER = fileURLToPath(new URL('./peer.js', import.meta.url));
@@ -65,8 +66,9 @@ export function loadProfile(nameOrPath) {
  * --kernel-probe off` starts it (supervisor → `node dist/lab/inner-main.js` in
  * the middle namespace), on the already built lab. With `ui`, its stdout is a
  * pseudo-terminal (util-linux `script`) of 120×40 whose output we drain.
+ * `options` overrides fields of the session's LabRunOptions.
  */
-export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArgs = [], cpu }) {
+export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArgs = [], cpu, options = {} }) {
   const config = {
     options: {
       id: lab.id,
@@ -82,6 +84,9 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
       kernelProbe: 'off',
       timeWaitS: 60,
       finTimeoutS: 60,
+      table: { maxConnections: DEFAULT_MAX_CONNECTIONS, establishedTimeoutS: DEFAULT_ESTABLISHED_MS / 1000, halfOpenTimeoutS: DEFAULT_STALE_MS / 1000 },
+      // More options of LabRunOptions (bench/flood.js: table, json).
+      ...options,
     },
     profile,
     lab: {
@@ -92,7 +97,7 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
       owner: { pid: lab.record.pid, pidStart: lab.record.pidStart },
     },
   };
-  const argv = [process.execPath, ...SESSION_NODE_FLAGS, ...nodeArgs, INNER_MAIN];
+  const argv = [process.execPath, ...sessionNodeFlags(config.options.table.maxConnections), ...nodeArgs, INNER_MAIN];
   const stderr = [];
   let child;
   let uiBytes = 0;

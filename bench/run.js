@@ -37,6 +37,8 @@ const USAGE = `usage: node bench/run.js [options]   (as root; npm run bench runs
   --cpu-prof DIR      V8 CPU profiles of the tcpmitm sessions into DIR
   --pin               forwarder on CPU 1, endpoints on CPU 0
   --id ID             lab id (default bn1)
+  --flood             then floods and churn (bench/flood.js, lab <id>f): peak RSS, RSS over time
+  --flood-args "…"    options for bench/flood.js, e.g. "--count 200000 --churn 60" (see its --help)
 Method and the last figures: docs/bench.md
 `;
 
@@ -68,6 +70,8 @@ function parseArgs(argv) {
     else if (a === '--cpu-prof') o.cpuProf = argv[++i];
     else if (a === '--id') o.id = argv[++i];
     else if (a === '--bulk-mb') o.bulkMB = Number(argv[++i]);
+    else if (a === '--flood') o.flood = true;
+    else if (a === '--flood-args') o.floodArgs = argv[++i].split(/\s+/).filter(Boolean);
     else {
       process.stderr.write(`bench: unknown option ${a}\n${USAGE}`);
       process.exit(2);
@@ -524,6 +528,11 @@ async function main() {
       2,
     ) + '\n',
   );
+  if (opts.flood) {
+    // Its own lab and report (bench/flood-results.json): the memory bound under floods and churn.
+    const f = spawnSync(process.execPath, [join(HERE, 'flood.js'), '--id', `${opts.id}f`, ...(opts.floodArgs ?? [])], { stdio: 'inherit' });
+    if (f.status !== 0) return 1;
+  }
   return 0;
 }
 

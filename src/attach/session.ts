@@ -13,6 +13,7 @@ import { RunShell, type RunEnd } from '../session/run-shell.js';
 import { ExitCode } from '../cli/errors.js';
 import { OutputFailures } from '../session/output-failures.js';
 import { Verdict, refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
+import { trackerLimits, type TableLimits } from '../tcp/tracker.js';
 
 export interface AttachOptions {
   /** The client-side interface (port a) and the server-side one (port b). */
@@ -31,6 +32,7 @@ export interface AttachOptions {
   readonly force: boolean;
   readonly timeWaitS: number;
   readonly finTimeoutS: number;
+  readonly table: TableLimits;
 }
 
 export async function runAttach(o: AttachOptions): Promise<number> {
@@ -53,6 +55,7 @@ export async function runAttach(o: AttachOptions): Promise<number> {
       decider: compileChosen(profile),
       timeWaitMs: o.timeWaitS * 1000,
       finTimeoutMs: o.finTimeoutS * 1000,
+      ...trackerLimits(o.table),
       interactive: o.ui,
     });
   } catch (err) {

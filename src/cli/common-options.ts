@@ -2,7 +2,8 @@
 // parsers and help read the same everywhere.
 
 import type { Command } from 'commander';
-import { collectSetting, numberIn, writableFile } from './parse.js';
+import { collectSetting, intIn, numberIn, writableFile } from './parse.js';
+import { DEFAULT_ESTABLISHED_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STALE_MS, type TableLimits } from '../tcp/tracker.js';
 import { UsageError } from './errors.js';
 
 export function addProfileOptions(cmd: Command, profileHelp: string): Command {
@@ -24,7 +25,26 @@ export function addOutputOptions(cmd: Command, opts: { pcap: boolean }): Command
 export function addTrackerOptions(cmd: Command): Command {
   return cmd
     .option('--time-wait <s>', 'TIME-WAIT length the tracker assumes (Linux: 60)', numberIn(0, 3600), 60)
-    .option('--fin-timeout <s>', 'orphaned FIN-WAIT-2 timeout (Linux tcp_fin_timeout: 60); applied once the kernel probe sees the application close the socket, never to a half-closed one', numberIn(0, 3600), 60);
+    .option('--fin-timeout <s>', 'orphaned FIN-WAIT-2 timeout (Linux tcp_fin_timeout: 60); applied once the kernel probe sees the application close the socket, never to a half-closed one', numberIn(0, 3600), 60)
+    .option(
+      '--max-connections <n>',
+      'most connections tracked at once (like nf_conntrack_max); when full, half-open, picked-up and finished ones are evicted oldest first, and if none can be, new connections pass untracked and untouched (counted in stats)',
+      intIn(1, 16_777_216),
+      DEFAULT_MAX_CONNECTIONS,
+    )
+    .option('--established-timeout <s>', 'forget an established (or half-closed) connection after this long without a segment (conntrack: 5 days)', numberIn(1, 30 * 86_400), DEFAULT_ESTABLISHED_MS / 1000)
+    .option('--half-open-timeout <s>', 'forget a connection still in its handshake, refused, reset, or seen only one way after this long without a segment (above Linux SYN retries, ~127 s)', numberIn(1, 86_400), DEFAULT_STALE_MS / 1000);
+}
+
+/** The flags addTrackerOptions declares for the connection table. */
+export interface TableFlags {
+  readonly maxConnections: number;
+  readonly establishedTimeout: number;
+  readonly halfOpenTimeout: number;
+}
+
+export function tableLimits(f: TableFlags): TableLimits {
+  return { maxConnections: f.maxConnections, establishedTimeoutS: f.establishedTimeout, halfOpenTimeoutS: f.halfOpenTimeout };
 }
 
 /**

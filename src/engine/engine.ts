@@ -5,8 +5,9 @@
 
 import { decodeFrame, toSegmentInfo, type TcpFrame } from '../packet/frame.js';
 import { forgeRstFrom } from '../packet/build.js';
+import { detachedTemplate } from '../packet/detach.js';
 import { formatEndpoint } from '../packet/addr.js';
-import { Tracker, type StateChange, type ConnectionView } from '../tcp/tracker.js';
+import { Tracker, type StateChange, type ConnectionView, type TrackerBounds } from '../tcp/tracker.js';
 import { TcpFlag, flagLetters, type SegmentInfo } from '../tcp/segment.js';
 import { peerOf, type Endpoint } from '../tcp/state.js';
 import type { Role } from '../tcp/role.js';
@@ -54,6 +55,10 @@ export interface EngineOptions {
   readonly finTimeoutMs?: number;
   /** Whether holds wait for a person (UI) or pass with a warning (headless). */
   readonly interactive?: boolean;
+  /** The bound on tracked connections and the idle timeouts: see TrackerOptions. */
+  readonly maxConnections?: number;
+  readonly establishedMs?: number;
+  readonly staleMs?: number;
 }
 
 export interface EngineStats {
@@ -67,6 +72,17 @@ export interface EngineStats {
   coalesced: number;
   held: number;
   duplicated: number;
+}
+
+/** The counters with the connection table's: its size now, and what bounding it did (TrackerBounds). */
+export interface EngineStatsWithTable extends EngineStats, TrackerBounds {
+  /** Records in the connection table now. */
+  tracked: number;
+}
+
+/** The table's figures for a stats event, from a tracker. */
+export function tableStats(t: Tracker): TrackerBounds & { tracked: number } {
+  return { tracked: t.size, ...t.bounds };
 }
 
 /** One captured TCP segment on its way through the engine. */
@@ -118,7 +134,7 @@ interface ConnCtl {
 }
 
 export class Engine {
-  readonly stats: EngineStats = {
+  private readonly counters: EngineStats = {
     frames: 0,
     bytes: 0,
     malformed: 0,
@@ -141,6 +157,7 @@ export class Engine {
   private holdMode = false;
   private readonly heldByHand: InFlight[] = [];
   private warnedHold = false;
+  private warnedFull = false;
   private trackerDeadline: number | undefined;
   private sentChanges: readonly StateChange[] | undefined;
   /** Connections the tracker has forgotten whose engine state is still to be freed. */
@@ -152,7 +169,18 @@ export class Engine {
     this.decider = opts.decider ?? passAll;
     this.start = opts.start;
     this.interactive = opts.interactive === true;
-    this.tracker = new Tracker({ timeWaitMs: opts.timeWaitMs, finTimeoutMs: opts.finTimeoutMs });
+    this.tracker = new Tracker({
+      timeWaitMs: opts.timeWaitMs,
+      finTimeoutMs: opts.finTimeoutMs,
+      maxConnections: opts.maxConnections,
+      establishedMs: opts.establishedMs,
+      staleMs: opts.staleMs,
+    });
+  }
+
+  /** The counters, with the connection table's (a fresh object each call). */
+  get stats(): EngineStatsWithTable {
+    return { ...this.counters, ...tableStats(this.tracker) };
   }
 
   /** Replace the rules for segments from now on (the UI's profile picker). */
@@ -195,18 +223,18 @@ export class Engine {
    * others) is copied first (retain). Forwarding it at once costs no copy.
    */
   onFrame(port: Port, frame: Buffer, now: number): void {
-    this.stats.frames++;
-    this.stats.bytes += frame.length;
+    this.counters.frames++;
+    this.counters.bytes += frame.length;
     const decoded = decodeFrame(frame);
     if (!decoded.ok) {
       // DESIGN: a malformed frame is counted and forwarded untouched.
-      this.stats.malformed++;
+      this.counters.malformed++;
       this.out.send(otherPort(port), frame);
       return;
     }
     const f = decoded.value;
     if (f.kind !== 'tcp') {
-      this.stats.nonTcp++;
+      this.counters.nonTcp++;
       this.out.send(otherPort(port), frame);
       return;
     }
@@ -219,6 +247,8 @@ export class Engine {
       this.out.badChecksum(port, f.checksumLeftToDevice);
     }
     this.onTcp(port, frame, f, now);
+    // Records evicted for room (or superseded) free their engine state at once: a flood must not wait for a timer.
+    if (this.tracker.hasForgotten) this.forgetClosed();
     this.rearm();
   }
 
@@ -276,7 +306,7 @@ export class Engine {
       case 'drop-first-held': {
         const item = this.heldByHand.shift();
         if (item) {
-          this.stats.dropped++;
+          this.counters.dropped++;
           this.emitAction(item.conn, now, 'drop', `dropped held ${item.role} from ${item.from}`, item.rule);
         }
         break;
@@ -303,6 +333,7 @@ export class Engine {
   private onTcp(port: Port, frame: Buffer, f: TcpFrame, now: number): void {
     const seg = toSegmentInfo(f);
     const r = this.tracker.sent(seg, now);
+    if (r === undefined) return this.passUntracked(port, frame, now);
     const conn = r.conn;
     let c = this.ctl.get(conn.id);
     if (!c || r.isNew) {
@@ -345,12 +376,12 @@ export class Engine {
         // The FIN carries the same acknowledgment: the held ACK is redundant and
         // the close becomes three-way (FIN_WAIT_1 → TIME_WAIT at the peer).
         c.coalescing[dir] = undefined;
-        this.stats.coalesced++;
+        this.counters.coalesced++;
         this.emitSegment(pending.item, now, 'coalesce', pending.rule, 'ACK merged into the FIN that follows');
         this.emitAction(c.id, now, 'coalesce', `coalesced ${pending.item.role} from ${from} into its FIN`, pending.rule);
       } else if (isPureAck(seg) && seg.ack === pending.item.seg.ack) {
         // Another pure ACK of the same FIN (the peer retransmitted its FIN): absorb it too.
-        this.stats.coalesced++;
+        this.counters.coalesced++;
         this.emitSegment(item, now, 'coalesce', pending.rule, 'duplicate ACK absorbed while coalescing');
         return;
       } else {
@@ -384,6 +415,22 @@ export class Engine {
     item.rule = decision.rule;
     this.execute(c, item, decision.plan, decision.rule, now);
     this.flushSentChanges();
+  }
+
+  /**
+   * The connection table is full of records that may not be evicted: the
+   * segment goes on untouched, no rule sees it (rules need a tracked
+   * connection), and it is counted (stats.untracked). Said once per run.
+   */
+  private passUntracked(port: Port, frame: Buffer, now: number): void {
+    if (!this.warnedFull) {
+      this.warnedFull = true;
+      this.warn(
+        now,
+        `connection table full (${this.tracker.maxConnections} tracked, none evictable): new connections pass untracked and untouched, counted in stats.untracked (raise --max-connections)`,
+      );
+    }
+    this.out.send(otherPort(port), frame);
   }
 
   private flushSentChanges(): void {
@@ -426,7 +473,7 @@ export class Engine {
         return;
       }
       case 'duplicate':
-        this.stats.duplicated++;
+        this.counters.duplicated++;
         this.forward(c, item, now, 'duplicate', rule, 'sent twice');
         this.deliverInOrder(c, { ...item, frame: Buffer.from(item.frame), owned: true }, now);
         return;
@@ -439,7 +486,7 @@ export class Engine {
       case 'await-peer-fin': {
         if (!(item.seg.flags & TcpFlag.FIN) || c.awaiting) return this.forward(c, item, now, 'pass', rule);
         c.awaiting = { item: retain(item), rule };
-        this.stats.held++;
+        this.counters.held++;
         this.emitSegment(item, now, 'hold', rule, `held until ${peerOf(item.from)}'s FIN (at most ${plan.timeoutMs} ms)`);
         this.timers.push({
           at: now + plan.timeoutMs,
@@ -459,13 +506,13 @@ export class Engine {
   // ── actions ───────────────────────────────────────────────────────────
 
   private drop(c: ConnCtl, item: InFlight, now: number, rule: number | undefined, why?: string): void {
-    this.stats.dropped++;
+    this.counters.dropped++;
     this.emitSegment(item, now, 'drop', rule, why);
     if (why !== 'blackholed') this.emitAction(c.id, now, 'drop', `dropped ${item.role} from ${item.from}${why ? ` (${why})` : ''}`, rule);
   }
 
   private delay(c: ConnCtl, item: InFlight, ms: number, reorder: boolean, now: number, rule: number | undefined): void {
-    this.stats.delayed++;
+    this.counters.delayed++;
     item.delayed = true;
     item.releaseAt = now + ms;
     this.emitSegment(item, now, 'delay', rule, `${ms} ms`);
@@ -488,7 +535,7 @@ export class Engine {
       if (c) this.forward(c, item, now, 'pass', rule, 'hold ignored (headless)');
       return;
     }
-    this.stats.held++;
+    this.counters.held++;
     this.heldByHand.push(retain(item));
     this.emitSegment(item, now, 'hold', rule, 'waiting to be released');
   }
@@ -573,7 +620,7 @@ export class Engine {
       const d = decodeFrame(frame);
       if (!d.ok || d.value.kind !== 'tcp') throw new Error(`forged RST does not decode: ${d.ok ? 'not tcp' : d.error.message}`);
       const seg = toSegmentInfo(d.value);
-      this.stats.forged++;
+      this.counters.forged++;
       const item: InFlight = { frame, seg, conn: c.id, from: peerOf(target), dir, role: 'rst', toPort, capturedAt: now, releaseAt: now, rule, owned: true };
       this.emitSegment(item, now, 'forged', rule, `RST to ${target}${seqOffset ? ` (seq off by ${seqOffset})` : ''}`);
       this.emitAction(c.id, now, 'rst', `forged RST to ${target} seq=${rstSeq} (${why})`, rule);
@@ -675,21 +722,6 @@ export class Engine {
 
 function endOf(conn: ConnectionView, e: Endpoint) {
   return e === 'client' ? conn.clientEnd : conn.serverEnd;
-}
-
-/**
- * A template outlives its frame by the life of the connection, and a captured
- * frame is a view of the packet port's receive slab, overwritten by the next
- * batch. Copy it into an allocation of its own (not the shared Buffer pool: a
- * pooled slice would pin a whole 8 KiB slab per connection — measured 141 MB
- * of Buffers for 10 000 connections, bench/memory.js --busy), once per
- * direction per connection.
- */
-function detachedTemplate(f: TcpFrame): TcpFrame {
-  const own = Buffer.allocUnsafeSlow(f.buf.length);
-  own.set(f.buf);
-  const d = decodeFrame(own);
-  return d.ok && d.value.kind === 'tcp' ? d.value : f;
 }
 
 /** "queued behind N delayed segment(s)" while earlier segments of `dir` wait at tcpmitm (a segment let go now waits behind them). */

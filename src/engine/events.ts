@@ -194,6 +194,16 @@ export interface StatsEvent {
   readonly coalesced: number;
   readonly held: number;
   readonly duplicated: number;
+  /** Connection records held now (at most --max-connections). */
+  readonly tracked: number;
+  /** Records evicted to make room for new ones, by kind: handshake not completed, picked up mid-stream, finished (CLOSED/TIME-WAIT). */
+  readonly evictedHalfOpen: number;
+  readonly evictedPickedUp: number;
+  readonly evictedClosed: number;
+  /** Records forgotten after their idle timeout. */
+  readonly expired: number;
+  /** Segments passed untouched and untracked: they would have started a record while the table was full of records that may not be evicted. */
+  readonly untracked: number;
   /** lab and attach: frames an interface refused to send (EMSGSIZE: larger than its MTU, made by offloads at a far end). */
   readonly unsent?: number;
   /** lab and attach: captured TCP segments whose checksum did not verify (a far end's checksum offload), forwarded as they were. */

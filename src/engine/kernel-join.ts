@@ -350,6 +350,20 @@ export class KernelJoin {
     };
   }
 
+  /**
+   * Forgets the sides of connections the tracker no longer holds (timed out,
+   * evicted for room, finished): there is nothing left to compare them with,
+   * and a flood of new tuples must not grow the join without bound.
+   */
+  prune(tracked: (conn: number) => boolean): void {
+    for (const s of [...this.sides.values()]) if (!tracked(s.conn)) this.forget(s);
+  }
+
+  /** Number of connection sides held (for tests of the bound). */
+  get size(): number {
+    return this.sides.size;
+  }
+
   /** Drops a side and its place on its tuple. */
   private forget(s: Side): void {
     const key = `${s.conn}/${s.endpoint}`;

@@ -3,7 +3,7 @@
 // (performance.now, ms) and a single setTimeout for the engine's earliest deadline.
 
 import { performance } from 'node:perf_hooks';
-import { Engine, type EngineOptions, type EngineStats, type Port } from './engine.js';
+import { Engine, type EngineOptions, type EngineStatsWithTable, type Port } from './engine.js';
 import { EventBus } from './event-bus.js';
 import type { FrameHandler, FramePort, PortErrorHandler, RefusedFrame } from '../io/packet-port.js';
 import { loadAfPacket } from '../io/afpacket-addon.js';
@@ -91,7 +91,7 @@ export class Runtime {
   }
 
   /** The engine's counters and the unforwardable frames', as the stats event carries them. */
-  stats(): EngineStats & UnforwardableCounts {
+  stats(): EngineStatsWithTable & UnforwardableCounts {
     return { ...this.engine.stats, ...this.unforwardable.counts };
   }
 

@@ -11,10 +11,16 @@ export interface TextLogOptions {
   readonly segments: boolean;
 }
 
+/**
+ * How many endpoints' kernel states the formatter remembers: the most recently
+ * reported ones. The log never learns when a connection is forgotten, so the
+ * map is bounded instead (a long churn run kept ~225 B per connection for ever).
+ */
+export const KERNEL_STATES_KEPT = 8192;
+
 /** Stateful only to remember each endpoint's latest kernel state, printed beside inferred changes. */
 export class TextLogFormatter {
   private readonly kernel = new Map<string, TcpState>();
-  private readonly conns = new Map<number, { client: string; server: string }>();
 
   constructor(private readonly opts: TextLogOptions) {}
 
@@ -27,12 +33,14 @@ export class TextLogFormatter {
       case 'start':
         return `${t}  tcpmitm ${ev.mode}${ev.lab ? ` ${ev.lab}` : ''}, profile ${ev.profile ?? 'passthrough'}`;
       case 'connection':
-        this.conns.set(ev.conn, { client: ev.client, server: ev.server });
         return `${t}  #${ev.conn} ${ev.client} → ${ev.server}${ev.pickedUp ? '  (picked up mid-stream)' : ''}`;
       case 'state': {
         const key = `${ev.conn}/${ev.endpoint}`;
         if (ev.source === 'kernel') {
+          // Re-inserted at the end: the map's order is least recently reported first.
+          this.kernel.delete(key);
           this.kernel.set(key, ev.to);
+          if (this.kernel.size > KERNEL_STATES_KEPT) this.kernel.delete(this.kernel.keys().next().value!);
           return `${t}  #${ev.conn} ${pad(ev.endpoint, 6)}  ${ev.from} → ${ev.to}  [kernel]`;
         }
         const k = this.kernel.get(key);

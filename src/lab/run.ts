@@ -13,7 +13,7 @@ import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { resolveLabProfile } from './peer-args.js';
 import { labAbilities } from './abilities.js';
 import { refuseUnanswerable } from '../session/verdict.js';
-import { SESSION_NODE_FLAGS, type InnerConfig } from './inner-config.js';
+import { sessionNodeFlags, type InnerConfig } from './inner-config.js';
 import { sendSessionConfig, sessionStdio } from './session-link.js';
 import { exitStatus } from './netns.js';
 
@@ -73,7 +73,7 @@ export async function runLab(opts: LabRunOptions): Promise<number> {
       },
     };
     const innerMain = fileURLToPath(new URL('./inner-main.js', import.meta.url));
-    const session = lab.spawn('middle', [process.execPath, ...SESSION_NODE_FLAGS, innerMain], { stdio: sessionStdio(['inherit', 'inherit', 'pipe']) });
+    const session = lab.spawn('middle', [process.execPath, ...sessionNodeFlags(opts.table.maxConnections), innerMain], { stdio: sessionStdio(['inherit', 'inherit', 'pipe']) });
     child = session;
     sendSessionConfig(session, config);
     // Relayed as it comes (the UI's last escape sequences have no newline).

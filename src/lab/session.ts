@@ -16,6 +16,7 @@ import { resolveLabProfile } from './peer-args.js';
 import { LabPrograms } from './lab-programs.js';
 import { ExitCode, TcpmitmError, formatError } from '../cli/errors.js';
 import { OutputFailures } from '../session/output-failures.js';
+import { trackerLimits } from '../tcp/tracker.js';
 
 /** `ends`: more ways the run may end (the supervisor's death, from inner-main), raced with the shell's own. */
 export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd>[] = []): Promise<number> {
@@ -31,6 +32,7 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
     decider: compileChosen(profile),
     timeWaitMs: opts.timeWaitS * 1000,
     finTimeoutMs: opts.finTimeoutS * 1000,
+    ...trackerLimits(opts.table),
     interactive: opts.ui,
   });
   const bus = runtime.bus;

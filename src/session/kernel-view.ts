@@ -42,6 +42,8 @@ export interface KernelView {
 const GRACE_MS = 50;
 /** How often (ms) the probe is read and the differences judged. */
 const PERIOD_MS = 5;
+/** How often (ms) the join drops the sides of connections the tracker has forgotten. */
+const PRUNE_MS = 1000;
 
 export async function startKernelView(o: KernelViewOptions): Promise<KernelView> {
   const { bus, runtime } = o;
@@ -95,12 +97,14 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
       for (const d of join.check(Math.min(watermark, progress), activity)) bus.emit(d);
     });
   }, PERIOD_MS);
+  const pruner = setInterval(() => join.prune((conn) => runtime.engine.connection(conn) !== undefined), PRUNE_MS);
   return {
     source: probe.source,
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(timer);
+      clearInterval(pruner);
       // What the kernel did last (the final states) still reaches the log.
       probe.sync();
       offJoin();

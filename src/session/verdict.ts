@@ -124,7 +124,8 @@ export class Verdict {
         }
         // The programs' exits are reported during the teardown and belong to the verdict.
         if (ev.t > this.endedAt && ev.type !== 'exit') return;
-        if (ev.type === 'segment' ? ev.rule !== undefined : ev.type !== 'stats') this.recorded.push(ev);
+        // `connection` events are not needed by any check, and a flood of new tuples is mostly them.
+        if (ev.type === 'segment' ? ev.rule !== undefined : ev.type !== 'stats' && ev.type !== 'connection') this.recorded.push(ev);
       },
       { passSegments: false },
     );

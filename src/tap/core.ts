@@ -5,8 +5,10 @@
 // delivered to its receiver; state causes say "observed". Only `pass` and
 // `rst` can be done from here (tap/profile.ts refuses the rest at load).
 
-import { decodeFrame, decodeIpPacket, toSegmentInfo, type TcpFrame } from '../packet/frame.js';
+import { decodeFrame, decodeIpPacket, toSegmentInfo, type Frame, type TcpFrame } from '../packet/frame.js';
+import type { DecodeResult } from '../packet/result.js';
 import { forgeRstFrom } from '../packet/build.js';
+import { detachedTemplate } from '../packet/detach.js';
 import { Tracker, type ConnectionView, type StateChange } from '../tcp/tracker.js';
 import { TcpFlag, flagLetters, type SegmentInfo } from '../tcp/segment.js';
 import { peerOf, type Endpoint } from '../tcp/state.js';
@@ -14,7 +16,7 @@ import type { Role } from '../tcp/role.js';
 import type { ControlCommand } from '../engine/control.js';
 import { eventTime, inferredStateEvent, type Direction, type TcpmitmEvent, type Verdict } from '../engine/events.js';
 import { passAll, type Decider } from '../engine/plan.js';
-import type { EngineStats } from '../engine/engine.js';
+import { tableStats, type EngineStats, type EngineStatsWithTable } from '../engine/engine.js';
 import { formatEndpoint } from '../packet/addr.js';
 
 export interface TapOutput {
@@ -38,40 +40,55 @@ export interface TapCoreOptions {
   readonly link?: 'ethernet' | 'ip';
   readonly timeWaitMs?: number;
   readonly finTimeoutMs?: number;
+  /** The bound on tracked connections and the idle timeouts: see TrackerOptions. */
+  readonly maxConnections?: number;
+  readonly establishedMs?: number;
+  readonly staleMs?: number;
 }
 
-/** The engine's counters; tap mode only ever moves frames, bytes, malformed, nonTcp and forged. */
-export type TapStats = EngineStats;
+/** The engine's counters; tap mode only ever moves frames, bytes, malformed, nonTcp and forged (and the table's). */
+export type TapStats = EngineStatsWithTable;
 
 /** How long an injected RST may take to show up in the capture before we stop waiting for it. */
 const ECHO_MS = 2000;
 
 interface TapConn {
-  /** The latest frame seen each way: forged RSTs copy addresses (and MACs) from it. */
+  /** The first frame seen each way, copied out (detachedTemplate): forged RSTs copy addresses (and MACs) from it. */
   template: { c2s?: TcpFrame; s2c?: TcpFrame };
   /** Payload bytes seen each way (rules can match on them: `afterBytes`). */
   bytes: { c2s: number; s2c: number };
 }
 
 export class TapCore {
-  readonly stats: TapStats = { frames: 0, bytes: 0, malformed: 0, nonTcp: 0, dropped: 0, delayed: 0, forged: 0, coalesced: 0, held: 0, duplicated: 0 };
+  private readonly counters: EngineStats = { frames: 0, bytes: 0, malformed: 0, nonTcp: 0, dropped: 0, delayed: 0, forged: 0, coalesced: 0, held: 0, duplicated: 0 };
   private readonly out: TapOutput;
   private decider: Decider;
   private readonly tracker: Tracker;
   private readonly start: number;
-  private readonly link: 'ethernet' | 'ip';
   private readonly conns = new Map<number, TapConn>();
   /** Our own injected RSTs, recognised when the capture sees them go by (they were applied when sent). */
   private readonly echoes = new Map<string, number>();
   private requestedWake: number | undefined;
   private readonly warned = new Set<string>();
+  private readonly decode: (buf: Uint8Array) => DecodeResult<Frame>;
 
   constructor(opts: TapCoreOptions) {
     this.out = opts.out;
     this.decider = opts.decider ?? passAll;
     this.start = opts.start;
-    this.link = opts.link ?? 'ethernet';
-    this.tracker = new Tracker({ timeWaitMs: opts.timeWaitMs, finTimeoutMs: opts.finTimeoutMs });
+    this.decode = (opts.link ?? 'ethernet') === 'ethernet' ? decodeFrame : (buf) => decodeIpPacket(buf, 0);
+    this.tracker = new Tracker({
+      timeWaitMs: opts.timeWaitMs,
+      finTimeoutMs: opts.finTimeoutMs,
+      maxConnections: opts.maxConnections,
+      establishedMs: opts.establishedMs,
+      staleMs: opts.staleMs,
+    });
+  }
+
+  /** The counters, with the connection table's (a fresh object each call). */
+  get stats(): TapStats {
+    return { ...this.counters, ...tableStats(this.tracker) };
   }
 
   setDecider(d: Decider): void {
@@ -84,23 +101,25 @@ export class TapCore {
 
   /** One captured frame; the core owns `frame` (the runtime copied it out of cap's buffer). */
   onFrame(frame: Buffer, now: number): void {
-    this.stats.frames++;
-    this.stats.bytes += frame.length;
-    const d = this.link === 'ethernet' ? decodeFrame(frame) : decodeIpPacket(frame, 0);
+    this.counters.frames++;
+    this.counters.bytes += frame.length;
+    const d = this.decode(frame);
     if (!d.ok) {
-      this.stats.malformed++;
+      this.counters.malformed++;
       return;
     }
     if (d.value.kind !== 'tcp') {
-      this.stats.nonTcp++;
+      this.counters.nonTcp++;
       return;
     }
     this.onTcp(d.value, now);
+    this.forgetGone();
     this.rearm();
   }
 
   onTimer(now: number): void {
     this.emitChanges(this.tracker.advance(now), (c) => c);
+    this.forgetGone();
     for (const [k, until] of this.echoes) if (until <= now) this.echoes.delete(k);
     this.rearm();
   }
@@ -125,6 +144,8 @@ export class TapCore {
       return;
     }
     const r = this.tracker.sent(seg, now);
+    // The table is full of records that may not be evicted: seen, counted (stats.untracked), not tracked; no rule applies.
+    if (r === undefined) return this.warn(now, `connection table full (${this.tracker.maxConnections} tracked, none evictable): new connections go untracked, counted in stats.untracked (raise --max-connections)`, 'table-full');
     const id = r.conn.id;
     let c = this.conns.get(id);
     if (!c || r.isNew) {
@@ -143,7 +164,7 @@ export class TapCore {
     this.emitChanges(r.changes, observed);
     const from = r.from;
     const dir: Direction = from === 'client' ? 'c2s' : 's2c';
-    c.template[dir] = f;
+    c.template[dir] ??= detachedTemplate(f, this.decode);
     c.bytes[dir] += seg.payloadLength;
     // The rule sees the segment as the engine shows it: sent, not yet delivered.
     const decision = this.decider.decide({
@@ -167,7 +188,12 @@ export class TapCore {
     } else if (plan.kind !== 'pass') {
       this.warn(now, `rule ${decision.rule ?? '?'} asks for ${plan.kind}, which tap mode cannot do (it is not inline): the segment went by untouched`, plan.kind);
     }
-    if (this.tracker.get(id) === undefined) {
+  }
+
+  /** Frees what is kept per connection (template, byte counts, the rules' counters) once the tracker forgot it: timed out, evicted, finished. */
+  private forgetGone(): void {
+    if (!this.tracker.hasForgotten) return;
+    for (const id of this.tracker.drainForgotten()) {
       this.conns.delete(id);
       this.decider.forget(id);
     }
@@ -191,7 +217,7 @@ export class TapCore {
       const d = decodeFrame(frame);
       if (!d.ok || d.value.kind !== 'tcp') throw new Error(`forged RST does not decode: ${d.ok ? 'not tcp' : d.error.message}`);
       const seg = toSegmentInfo(d.value);
-      this.stats.forged++;
+      this.counters.forged++;
       this.echoes.set(echoKey(seg), now + ECHO_MS);
       const from = peerOf(target);
       this.emitSegment(id, seg, from, 'rst', now, 'forged', rule, `RST to ${target}${seqOffset ? ` (seq off by ${seqOffset})` : ''}`);

@@ -24,6 +24,9 @@ export interface TapRuntimeOptions {
   readonly decider: Decider;
   readonly timeWaitMs?: number;
   readonly finTimeoutMs?: number;
+  readonly maxConnections?: number;
+  readonly establishedMs?: number;
+  readonly staleMs?: number;
   /** Injected for tests; default a raw IP socket. */
   readonly injector?: IpInjector;
 }
@@ -70,6 +73,9 @@ export class TapRuntime {
       link: this.linkType === 'RAW' ? 'ip' : 'ethernet',
       timeWaitMs: opts.timeWaitMs,
       finTimeoutMs: opts.finTimeoutMs,
+      maxConnections: opts.maxConnections,
+      establishedMs: opts.establishedMs,
+      staleMs: opts.staleMs,
       out: {
         inject: (frame, ipOffset, family, dst) => this.inject(frame, ipOffset, family, dst),
         wakeAt: (t) => this.wake.set(t),

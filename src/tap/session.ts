@@ -10,6 +10,7 @@ import { RunShell, type RunEnd } from '../session/run-shell.js';
 import { checkTapProfile } from './profile.js';
 import { TapRuntime } from './runtime.js';
 import { Verdict, refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
+import { trackerLimits, type TableLimits } from '../tcp/tracker.js';
 
 export interface TapOptions {
   readonly iface: string;
@@ -24,6 +25,7 @@ export interface TapOptions {
   readonly durationS?: number;
   readonly timeWaitS: number;
   readonly finTimeoutS: number;
+  readonly table: TableLimits;
 }
 
 export async function runTap(o: TapOptions): Promise<number> {
@@ -38,6 +40,7 @@ export async function runTap(o: TapOptions): Promise<number> {
     decider: compileChosen(profile),
     timeWaitMs: o.timeWaitS * 1000,
     finTimeoutMs: o.finTimeoutS * 1000,
+    ...trackerLimits(o.table),
   });
   const title = `tap ${o.iface}${o.port !== undefined ? `:${o.port}` : ''}`;
   const outputs = new OutputFailures();

@@ -35,13 +35,78 @@ export interface TrackerOptions {
   lingerMs?: number;
   /**
    * A record that cannot progress without packets — one endpoint CLOSED or
-   * still in the handshake, and no timer running — is forgotten after this
+   * still in the handshake, and no timer running — or that was only ever
+   * seen one way (picked up from a lone segment) is forgotten after this
    * long without a segment (bounds memory for refused, abandoned or
-   * half-reset connections). Default 180 s, above Linux's SYN retry budget (~127 s).
+   * half-reset connections and floods of random tuples). Default 180 s,
+   * above Linux's SYN retry budget (~127 s).
    */
   staleMs?: number;
+  /**
+   * How long a synchronized record (ESTAB, CLOSE-WAIT, a FIN-WAIT-2 not known
+   * to be orphaned) is kept without a segment. Such sockets may rightly stay
+   * silent for ever (keepalive is off by default), so this is long: 5 days,
+   * conntrack's nf_conntrack_tcp_timeout_established. Only a bound on memory.
+   */
+  establishedMs?: number;
+  /**
+   * How long a record is kept without a segment while an endpoint waits for
+   * its FIN to be acknowledged (FIN-WAIT-1, CLOSING, LAST-ACK): that endpoint
+   * retransmits its FIN, so silence this long means it gave up. Default
+   * 1000 s, beyond Linux's tcp_retries2 budget (15 retries, ~924.6 s).
+   */
+  closingMs?: number;
+  /**
+   * The most records held at once (conntrack's nf_conntrack_max). A new
+   * connection that finds the table full evicts the least recently seen
+   * evictable record (see Tracker.isEvictable); when none is, it is not
+   * tracked: sent() returns undefined. Default DEFAULT_MAX_CONNECTIONS.
+   */
+  maxConnections?: number;
   /** net.ipv4.tcp_rfc1337: when true, a RST does not end TIME-WAIT. Linux default false. */
   rfc1337?: boolean;
+}
+
+/**
+ * Default maximum of records. A record costs ~1.2 KiB in the tracker, ~1.8
+ * KiB with the engine's state; with the rest of the session and V8's slack,
+ * a lab session under a 1 M-tuple SYN or ACK flood peaked at 235 / 197 MB
+ * of RSS with a full table of 32 768 (bench/flood.js, docs/bench.md): within 256 MB.
+ * conntrack's nf_conntrack_max is of the same order on small machines.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 32_768;
+
+/** Default idle timeouts (ms), see TrackerOptions. */
+export const DEFAULT_STALE_MS = 180_000;
+export const DEFAULT_CLOSING_MS = 1_000_000;
+export const DEFAULT_ESTABLISHED_MS = 5 * 86_400_000;
+
+/** The table's bound and idle timeouts as the command line gives them (--max-connections, --established-timeout, --half-open-timeout). */
+export interface TableLimits {
+  readonly maxConnections: number;
+  /** TrackerOptions.establishedMs, in seconds. */
+  readonly establishedTimeoutS: number;
+  /** TrackerOptions.staleMs, in seconds. */
+  readonly halfOpenTimeoutS: number;
+}
+
+export function trackerLimits(l: TableLimits): Pick<TrackerOptions, 'maxConnections' | 'establishedMs' | 'staleMs'> {
+  return { maxConnections: l.maxConnections, establishedMs: l.establishedTimeoutS * 1000, staleMs: l.halfOpenTimeoutS * 1000 };
+}
+
+/** Why a record was evicted to make room: it is counted by kind. */
+export type EvictionKind = 'half-open' | 'picked-up' | 'closed';
+
+/** What bounding the table did so far (counters only grow). */
+export interface TrackerBounds {
+  /** Records evicted for room: half-open (handshake not done), picked up mid-stream, or finished (CLOSED/TIME-WAIT). */
+  evictedHalfOpen: number;
+  evictedPickedUp: number;
+  evictedClosed: number;
+  /** Records forgotten after their idle timeout (not finished ones lingering, which are counted nowhere). */
+  expired: number;
+  /** Segments that would have started a record while the table was full of records that may not be evicted. */
+  untracked: number;
 }
 
 export interface StateChange {
@@ -115,6 +180,13 @@ class Connection implements ConnectionView {
   readonly finWait2At: [number | undefined, number | undefined] = [undefined, undefined];
   gcGen = 0;
   gcAt = Infinity;
+  /** Which endpoints have sent a segment (bit 1 client, bit 2 server). */
+  sentBy = 0;
+  /**
+   * conntrack's IPS_ASSURED: both endpoints have sent and the handshake is
+   * done. Never evicted for room unless picked up (see Tracker.isEvictable).
+   */
+  assured = false;
 
   constructor(
     readonly id: number,
@@ -203,11 +275,30 @@ function isGone(s: TcpState): boolean {
   return s === 'CLOSED' || s === 'LISTEN';
 }
 
+function isHandshake(s: TcpState): boolean {
+  return s === 'SYN-SENT' || s === 'SYN-RECV';
+}
+
+/** States whose endpoint retransmits its FIN until it is acknowledged. */
+function isFinRetransmitting(s: TcpState): boolean {
+  return s === 'FIN-WAIT-1' || s === 'CLOSING' || s === 'LAST-ACK';
+}
+
+/** No endpoint has a live socket that matters: both gone, or TIME-WAIT beside a gone one. */
+function isFinished(conn: Connection): boolean {
+  const c = conn.c.state;
+  const s = conn.s.state;
+  return (isGone(c) || c === 'TIME-WAIT') && (isGone(s) || s === 'TIME-WAIT');
+}
+
 export class Tracker {
   private readonly timeWaitMs: number;
   private readonly finTimeoutMs: number;
   private readonly lingerMs: number;
   private readonly staleMs: number;
+  private readonly closingMs: number;
+  private readonly establishedMs: number;
+  readonly maxConnections: number;
   private readonly rfc1337: boolean;
   private readonly byKey = new Map<string, Connection>();
   private readonly byId = new Map<number, Connection>();
@@ -216,12 +307,22 @@ export class Tracker {
   private nextId = 1;
   private lastFound: Connection | undefined;
   private forgottenIds: number[] = [];
+  /**
+   * Records that may be evicted for room, least recently seen first (a Map
+   * keeps insertion order: a record seen again is moved to the end).
+   */
+  private readonly evictable = new Map<number, Connection>();
+  readonly bounds: TrackerBounds = { evictedHalfOpen: 0, evictedPickedUp: 0, evictedClosed: 0, expired: 0, untracked: 0 };
 
   constructor(opts: TrackerOptions = {}) {
     this.timeWaitMs = opts.timeWaitMs ?? 60_000;
     this.finTimeoutMs = opts.finTimeoutMs ?? 60_000;
     this.lingerMs = opts.lingerMs ?? 10_000;
-    this.staleMs = opts.staleMs ?? 180_000;
+    this.staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
+    this.closingMs = opts.closingMs ?? DEFAULT_CLOSING_MS;
+    this.establishedMs = opts.establishedMs ?? DEFAULT_ESTABLISHED_MS;
+    this.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    if (!(this.maxConnections >= 1)) throw new RangeError(`maxConnections must be at least 1, not ${this.maxConnections}`);
     this.rfc1337 = opts.rfc1337 ?? false;
   }
 
@@ -233,8 +334,14 @@ export class Tracker {
   /** Ids of the records forgotten since the last call (so owners of per-connection state can free it). */
   drainForgotten(): number[] {
     const ids = this.forgottenIds;
+    if (ids.length === 0) return ids;
     this.forgottenIds = [];
     return ids;
+  }
+
+  /** Whether drainForgotten() has ids to give (cheap: for a check per segment). */
+  get hasForgotten(): boolean {
+    return this.forgottenIds.length > 0;
   }
 
   lookup(seg: SegmentInfo): ConnectionView | undefined {
@@ -265,25 +372,32 @@ export class Tracker {
   /**
    * A segment captured from its sender: it has left the sender. Assigns the
    * role (from the bookkeeping before this segment), then updates the sender.
+   * Undefined when it would start a record and the table is full of records
+   * that may not be evicted: the segment is not tracked (counted in
+   * bounds.untracked); the caller passes it on untouched.
    */
-  sent(info: SegmentInfo, now: number): SentResult {
+  sent(info: SegmentInfo, now: number): SentResult | undefined {
     const seg = asSeg(info);
     const changes: StateChange[] = [];
     let conn = this.find(info);
     let isNew = false;
     const pureSyn = has(seg.flags, TcpFlag.SYN) && !has(seg.flags, TcpFlag.ACK) && !has(seg.flags, TcpFlag.RST);
     if (pureSyn && (conn === undefined || !this.isSynRetransmission(conn, info, seg))) {
+      if (!this.makeRoom()) return this.untracked();
       conn = this.open(info, now, changes);
       isNew = true;
     } else if (conn === undefined) {
+      if (!this.makeRoom()) return this.untracked();
       conn = this.pickUp(info, seg, now);
       isNew = true;
     }
     const from = conn.which(info.srcAddr, info.srcPort);
     const role = classify(seg, conn.end(from), conn.end(peerOf(from)));
     this.applySent(conn, from, seg, now, changes);
+    conn.sentBy |= from === 'client' ? 1 : 2;
     conn.lastSeen = now;
     this.scheduleGc(conn, now);
+    this.touch(conn);
     return { conn, from, role, isNew, changes };
   }
 
@@ -305,6 +419,7 @@ export class Tracker {
     const rst = this.applyDelivered(conn, to, seg, now, changes);
     conn.lastSeen = now;
     this.scheduleGc(conn, now);
+    this.touch(conn);
     return rst === undefined ? { conn, to, changes } : { conn, to, changes, rst };
   }
 
@@ -331,6 +446,7 @@ export class Tracker {
       const cause = ep.timer.kind === '2MSL' ? 'timer 2MSL' : 'timer tcp_fin_timeout (orphaned: its application closed it)';
       this.setState(conn, which, 'CLOSED', cause, top.at, changes);
       this.scheduleGc(conn, now);
+      if (!conn.forgotten) this.touch(conn, false);
     }
     return changes;
   }
@@ -476,17 +592,88 @@ export class Tracker {
     conn.forgotten = true;
     this.forgottenIds.push(conn.id);
     this.byId.delete(conn.id);
+    this.evictable.delete(conn.id);
     if (this.byKey.get(conn.key) === conn) this.byKey.delete(conn.key);
+    if (this.lastFound === conn) this.lastFound = undefined;
   }
 
-  /** When a record may be forgotten: finished → after lingerMs, stuck → after staleMs, superseded and finished → now. */
+  // ---- the bound (conntrack's nf_conntrack_max and early_drop) -----------
+
+  /**
+   * Which records may be evicted for room, as conntrack's early_drop takes
+   * only records not IPS_ASSURED: a handshake not (yet) completed — a SYN
+   * flood's records —, a record that has seen one direction only, a finished
+   * one (CLOSED or TIME-WAIT: nothing left but a linger). A record picked up
+   * mid-stream is evictable even once both ways were seen: its next segment
+   * picks it up again, so little is lost (a record seen from its SYN would
+   * lose its ISNs and history for good).
+   */
+  private isEvictable(conn: Connection): boolean {
+    return !conn.assured || conn.pickedUp || isFinished(conn);
+  }
+
+  /** After a segment or timer: updates `assured` and the record's place among the evictable (moved to the end when `seen`). */
+  private touch(conn: Connection, seen = true): void {
+    if (conn.forgotten) return;
+    if (!conn.assured && conn.sentBy === 3 && !isHandshake(conn.c.state) && !isHandshake(conn.s.state) && conn.s.state !== 'LISTEN') conn.assured = true;
+    if (this.isEvictable(conn)) {
+      if (seen) this.evictable.delete(conn.id);
+      else if (this.evictable.has(conn.id)) return;
+      this.evictable.set(conn.id, conn);
+    } else {
+      this.evictable.delete(conn.id);
+    }
+  }
+
+  /**
+   * Room for one more record: evicts the least recently seen evictable one
+   * while the table is full. False when nothing may be evicted.
+   */
+  private makeRoom(): boolean {
+    while (this.byId.size >= this.maxConnections) {
+      const victim = this.evictable.values().next();
+      if (victim.done === true) return false;
+      this.evict(victim.value);
+    }
+    return true;
+  }
+
+  private evict(conn: Connection): void {
+    const kind = this.evictionKind(conn);
+    if (kind === 'half-open') this.bounds.evictedHalfOpen++;
+    else if (kind === 'picked-up') this.bounds.evictedPickedUp++;
+    else this.bounds.evictedClosed++;
+    // Its successor (if a TIME-WAIT kept it as predecessor) simply finds no predecessor any more.
+    this.forget(conn);
+  }
+
+  private evictionKind(conn: Connection): EvictionKind {
+    if (isFinished(conn)) return 'closed';
+    if (!conn.pickedUp || isHandshake(conn.c.state) || isHandshake(conn.s.state)) return 'half-open';
+    return 'picked-up';
+  }
+
+  private untracked(): undefined {
+    this.bounds.untracked++;
+    return undefined;
+  }
+
+  /**
+   * When a record may be forgotten: finished → after lingerMs, superseded and
+   * finished → now; with a timer running → when it has run (decided then);
+   * otherwise after its idle timeout: staleMs while it cannot progress
+   * without segments (an endpoint CLOSED or in the handshake) or was only
+   * ever seen one way (picked up from a lone segment: a flood of random
+   * tuples), closingMs while a FIN waits for its ACK, establishedMs else.
+   */
   private gcDue(conn: Connection): number | undefined {
     const c = conn.c.state;
     const s = conn.s.state;
     if (isGone(c) && isGone(s)) return conn.superseded ? conn.lastSeen : conn.lastSeen + this.lingerMs;
     if (conn.c.timer !== undefined || conn.s.timer !== undefined) return undefined;
-    if (isIdleState(c) || isIdleState(s)) return conn.lastSeen + this.staleMs;
-    return undefined;
+    if (isIdleState(c) || isIdleState(s) || conn.sentBy !== 3) return conn.lastSeen + this.staleMs;
+    if (isFinRetransmitting(c) || isFinRetransmitting(s)) return conn.lastSeen + this.closingMs;
+    return conn.lastSeen + this.establishedMs;
   }
 
   private scheduleGc(conn: Connection, now: number): void {
@@ -513,8 +700,9 @@ export class Tracker {
   private collect(conn: Connection, now: number): void {
     const due = this.gcDue(conn);
     if (due === undefined) return;
-    if (due <= now) this.forget(conn);
-    else this.scheduleGc(conn, now);
+    if (due > now) return this.scheduleGc(conn, now);
+    if (!(isGone(conn.c.state) && isGone(conn.s.state))) this.bounds.expired++;
+    this.forget(conn);
   }
 
   private isLive(key: number, gen: number): boolean {

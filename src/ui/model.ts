@@ -168,6 +168,8 @@ export class UiModel {
   frames = 0;
   bytes = 0;
   malformed = 0;
+  /** The connection table, from the latest `stats` event: records held, evicted for room (all kinds), segments passed untracked. */
+  readonly table = { tracked: 0, evicted: 0, untracked: 0 };
   /** From consecutive `stats` events. */
   framesPerSec = 0;
   bytesPerSec = 0;
@@ -286,6 +288,9 @@ export class UiModel {
         this.frames = ev.frames;
         this.bytes = ev.bytes;
         this.malformed = ev.malformed;
+        this.table.tracked = ev.tracked;
+        this.table.evicted = ev.evictedHalfOpen + ev.evictedPickedUp + ev.evictedClosed;
+        this.table.untracked = ev.untracked;
         return;
       }
       case 'end':

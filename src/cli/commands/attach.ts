@@ -2,9 +2,9 @@
 // interfaces of this namespace (no lab topology). The run loads lazily.
 
 import type { Command } from 'commander';
-import { addOutputOptions, addProfileOptions, addTrackerOptions, uiFor } from '../common-options.js';
+import { addOutputOptions, addProfileOptions, addTrackerOptions, tableLimits, uiFor, type TableFlags } from '../common-options.js';
 
-interface AttachFlags {
+interface AttachFlags extends TableFlags {
   a: string;
   b: string;
   profile?: string;
@@ -61,6 +61,7 @@ export function registerAttach(program: Command): void {
         force: f.force === true,
         timeWaitS: f.timeWait,
         finTimeoutS: f.finTimeout,
+        table: tableLimits(f),
       });
     });
 }

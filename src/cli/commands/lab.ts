@@ -3,10 +3,10 @@
 
 import { Command, Option } from 'commander';
 import { intIn, labId, numberIn } from '../parse.js';
-import { addOutputOptions, addProfileOptions, addTrackerOptions, uiFor } from '../common-options.js';
+import { addOutputOptions, addProfileOptions, addTrackerOptions, tableLimits, uiFor, type TableFlags } from '../common-options.js';
 import type { LabRunOptions } from '../../lab/run-options.js';
 
-interface RunFlags {
+interface RunFlags extends TableFlags {
   id?: string;
   ipv6?: boolean;
   profile?: string;
@@ -73,6 +73,7 @@ function toRunOptions(f: RunFlags, peers: boolean): LabRunOptions {
     kernelProbe: f.kernelProbe,
     timeWaitS: f.timeWait,
     finTimeoutS: f.finTimeout,
+    table: tableLimits(f),
   };
 }
 

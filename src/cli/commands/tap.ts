@@ -3,9 +3,9 @@
 
 import type { Command } from 'commander';
 import { intIn } from '../parse.js';
-import { addOutputOptions, addProfileOptions, addTrackerOptions, uiFor } from '../common-options.js';
+import { addOutputOptions, addProfileOptions, addTrackerOptions, tableLimits, uiFor, type TableFlags } from '../common-options.js';
 
-interface TapFlags {
+interface TapFlags extends TableFlags {
   iface: string;
   port?: number;
   profile?: string;
@@ -50,6 +50,7 @@ export function registerTap(program: Command): void {
         durationS: f.duration,
         timeWaitS: f.timeWait,
         finTimeoutS: f.finTimeout,
+        table: tableLimits(f),
       });
     });
 }

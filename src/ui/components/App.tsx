@@ -131,6 +131,7 @@ export default function App(props: AppProps) {
         bytesPerSec={model.bytesPerSec}
         frames={model.frames}
         counters={model.counters}
+        table={model.table}
         heldNow={model.heldNow}
         holdOn={s.holdOn}
         expectOk={model.expectationsOk}

@@ -20,6 +20,8 @@ export interface HeaderProps {
   readonly frames: number;
   /** What tcpmitm did, counted from segment verdicts and actions. */
   readonly counters: Counters;
+  /** The connection table (from stats events): held now, evicted for room, segments passed untracked. */
+  readonly table: { readonly tracked: number; readonly evicted: number; readonly untracked: number };
   /** Segments waiting at tcpmitm right now. */
   readonly heldNow: number;
   /** Hold mode as the UI last set it. */
@@ -54,7 +56,9 @@ export default function Header(p: HeaderProps) {
       <Text wrap="truncate">
         {`frames ${p.frames}  `}
         <Text color={c.dropped > 0 ? tint('red', p.color) : undefined}>{`dropped ${c.dropped}`}</Text>
-        {`  delayed ${c.delayed}  forged ${c.forged}  coalesced ${c.coalesced}  held ${p.heldNow}/${c.held}`}
+        {`  delayed ${c.delayed}  forged ${c.forged}  coalesced ${c.coalesced}  held ${p.heldNow}/${c.held}  conns ${p.table.tracked}`}
+        {p.table.evicted > 0 ? <Text color={tint('yellow', p.color)}>{`  evicted ${p.table.evicted}`}</Text> : ''}
+        {p.table.untracked > 0 ? <Text color={tint('red', p.color)}>{`  untracked ${p.table.untracked}`}</Text> : ''}
         {p.expectOk + p.expectFailed > 0 ? (
           <Text color={p.expectFailed > 0 ? tint('red', p.color) : tint('green', p.color)}>
             {`  expect ✓${p.expectOk} ✗${p.expectFailed}`}

@@ -190,3 +190,18 @@ describe('KernelJoin: lags the kernel explains', () => {
     expect(of(j.onKernel(kernel(4.45, 'client', 'FIN-WAIT-2', 'CLOSED', { since: 4.445 })), 'lag')).toMatchObject([{ state: 'CLOSED', ms: 450 }]);
   });
 });
+
+describe('KernelJoin: bounded by the tracker', () => {
+  it('prune() forgets the sides of connections the tracker no longer holds, and only those', () => {
+    const j = new KernelJoin();
+    for (let conn = 1; conn <= 1000; conn++) {
+      j.onEvent({ ...connection(conn), client: `198.18.1.${1 + (conn % 250)}:${10_000 + conn}` });
+      j.onEvent(inferred(0, 'client', 'CLOSED', 'SYN-SENT', 'sent SYN', conn));
+    }
+    expect(j.size).toBe(2000);
+    j.prune((conn) => conn > 990);
+    expect(j.size).toBe(20);
+    // A kept connection still joins the kernel's view.
+    expect(j.onKernel({ ns: 'client', local: '198.18.1.242:10991', remote: S, from: 'CLOSED', to: 'SYN-SENT', t: 0.001 })).toMatchObject([{ conn: 991, endpoint: 'client', source: 'kernel' }]);
+  });
+});

@@ -29,12 +29,13 @@ export class Playbook {
   readonly engine: Engine;
   now = 0;
 
-  constructor(opts: { decider?: Decider; interactive?: boolean; timeWaitMs?: number; passSegments?: boolean } = {}) {
+  constructor(opts: { decider?: Decider; interactive?: boolean; timeWaitMs?: number; passSegments?: boolean; maxConnections?: number } = {}) {
     this.engine = new Engine({
       start: 0,
       decider: opts.decider,
       interactive: opts.interactive,
       timeWaitMs: opts.timeWaitMs,
+      maxConnections: opts.maxConnections,
       out: {
         send: (port, frame) => {
           const d = decodeFrame(frame);

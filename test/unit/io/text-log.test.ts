@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TextLogFormatter } from '../../../src/io/text-log.js';
+import { KERNEL_STATES_KEPT, TextLogFormatter } from '../../../src/io/text-log.js';
 
 describe('TextLogFormatter: the kernel view', () => {
   const f = new TextLogFormatter({ segments: false });
@@ -15,5 +15,20 @@ describe('TextLogFormatter: the kernel view', () => {
     expect(f.format({ type: 'disagreement', t: 2.1, conn: 1, endpoint: 'server', inferred: 'CLOSED', kernel: 'LAST-ACK', forMs: 51 })).toBe(
       '+2.100s  #1 server  DISAGREEMENT inferred CLOSED, kernel LAST-ACK (for 51 ms)',
     );
+  });
+});
+
+describe('TextLogFormatter: bounded memory', () => {
+  it('remembers the kernel states of the most recently reported endpoints only', () => {
+    const f = new TextLogFormatter({ segments: false });
+    const kernel = (conn: number) => f.format({ type: 'state', t: 1, conn, endpoint: 'client', from: 'SYN-SENT', to: 'ESTAB', source: 'kernel' });
+    const inferred = (conn: number) => f.format({ type: 'state', t: 2, conn, endpoint: 'client', from: 'ESTAB', to: 'FIN-WAIT-1', source: 'inferred' })!;
+    kernel(1);
+    for (let conn = 2; conn <= KERNEL_STATES_KEPT; conn++) kernel(conn);
+    kernel(1); // reported again: now the most recent
+    kernel(KERNEL_STATES_KEPT + 1); // one too many: the least recent (conn 2) is dropped
+    expect(inferred(1)).toMatch(/kernel: ESTAB$/);
+    expect(inferred(3)).toMatch(/kernel: ESTAB$/);
+    expect(inferred(2)).not.toMatch(/kernel:/);
   });
 });

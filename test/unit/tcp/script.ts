@@ -109,6 +109,7 @@ export class Lab {
     }
     const seg = this.make(dir, flags, opts);
     const r = this.tracker.sent(seg, this.now);
+    if (r === undefined) throw new Error(`connection table full: ${line} not tracked`);
     this.conn = r.conn.id;
     this.changes.push(...r.changes);
     this.roles.push(`${dir} ${r.role}`);

@@ -80,11 +80,14 @@ describe('UiModel counters', () => {
   it('takes rates from consecutive stats events', () => {
     const s = (t: number, frames: number, bytes: number): TcpmitmEvent => ({
       type: 'stats', t, frames, bytes, malformed: 0, nonTcp: 0, dropped: 0, delayed: 0, forged: 0, coalesced: 0, held: 0, duplicated: 0,
+      tracked: frames / 100, evictedHalfOpen: 3, evictedPickedUp: 2, evictedClosed: 1, expired: 7, untracked: 4,
     });
     const m = model([start(), s(1000, 100, 10_000), s(3000, 2100, 1_010_000)]);
     expect(m.framesPerSec).toBe(1000);
     expect(m.bytesPerSec).toBe(500_000);
     expect(m.frames).toBe(2100);
+    // The connection table as the latest stats event gives it: evictions of every kind summed.
+    expect(m.table).toEqual({ tracked: 21, evicted: 6, untracked: 4 });
   });
 });
 
