@@ -51,6 +51,4 @@ declare module 'tcpmitm-afpacket' {
   export function diagClose(fd: number): void;
   /** The socket on that exact 4-tuple, or undefined (a listener is no answer). */
   export function diagLookup(fd: number, local: string, remote: string): DiagSocket | undefined;
-  /** Every TCP socket, IPv4 and IPv6, whose state bit (1 << TCP_*) is in `states`. */
-  export function diagDump(fd: number, states: number): DiagSocket[];
 }

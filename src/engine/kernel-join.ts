@@ -118,6 +118,8 @@ export class KernelJoin {
   /** Keys of the sides whose states differ now: check() looks at these only. */
   private readonly differing = new Set<string>();
   private readonly tupleOf = new Map<string, string>();
+  /** Tuples holding only early observations, oldest first: bounded (another lab's sockets, ones never joined). */
+  private readonly earlyOnly = new Set<string>();
 
   constructor(opts: KernelJoinOptions = {}) {
     this.graceS = (opts.graceMs ?? 50) / 1000;
@@ -163,6 +165,19 @@ export class KernelJoin {
     return out;
   }
 
+  /**
+   * The sockets the two views differ on, still to be judged: "local|remote"
+   * of each side's socket in its end's namespace. What the probe shows of
+   * these must be fresh.
+   */
+  *differingSockets(): IterableIterator<{ readonly ns: Endpoint; readonly key: string }> {
+    for (const key of this.differing) {
+      const s = this.sides.get(key);
+      const tuple = this.tupleOf.get(key);
+      if (s !== undefined && tuple !== undefined && s.diff?.reported === false) yield { ns: s.endpoint, key: tuple };
+    }
+  }
+
   // ── routing kernel sockets to connections ─────────────────────────────
 
   private onConnection(conn: number, client: string, server: string): JoinOutput[] {
@@ -174,6 +189,7 @@ export class KernelJoin {
       this.tupleOf.set(sideKey, key);
       const r = this.routeOf(key);
       r.sides.push(side);
+      this.earlyOnly.delete(key);
       const early = r.early;
       r.early = [];
       for (const obs of early) out.push(...this.route(key, obs));
@@ -213,7 +229,10 @@ export class KernelJoin {
     }
     if (side === undefined) {
       if (r.early.length < MAX_EARLY) r.early.push(obs);
-      this.boundEarly();
+      if (r.sides.length === 0) {
+        this.earlyOnly.add(key);
+        this.boundEarly();
+      }
       return [];
     }
     side.socket = obs.to === 'CLOSED' ? 'ended' : 'live';
@@ -229,12 +248,17 @@ export class KernelJoin {
     return out;
   }
 
-  /** Tuples that only ever held early observations (another lab's sockets, non-joined ones) are bounded. */
+  /**
+   * Tuples that only ever held early observations (another lab's sockets,
+   * non-joined ones) are bounded: the oldest go first. Counted apart from the
+   * tuples of connections, so thousands of those neither evict a new
+   * connection's first observation nor make each one a walk over them all.
+   */
   private boundEarly(): void {
-    if (this.routes.size <= MAX_EARLY_TUPLES) return;
-    for (const [key, r] of this.routes) {
-      if (r.sides.length === 0) this.routes.delete(key);
-      if (this.routes.size <= MAX_EARLY_TUPLES) return;
+    for (const key of this.earlyOnly) {
+      if (this.earlyOnly.size <= MAX_EARLY_TUPLES) return;
+      this.earlyOnly.delete(key);
+      if (this.routes.get(key)?.sides.length === 0) this.routes.delete(key);
     }
   }
 
@@ -360,7 +384,10 @@ export class KernelJoin {
     const r = tuple === undefined ? undefined : this.routes.get(tuple);
     if (r !== undefined && tuple !== undefined) {
       r.sides = r.sides.filter((x) => x !== s);
-      if (r.sides.length === 0 && r.early.length === 0) this.routes.delete(tuple);
+      if (r.sides.length === 0 && r.early.length === 0) {
+        this.routes.delete(tuple);
+        this.earlyOnly.delete(tuple);
+      }
     }
   }
 }

@@ -91,7 +91,7 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
     setImmediate(() => {
       waiting = false;
       if (stopped) return;
-      const watermark = probe.sync();
+      const watermark = probe.sync(join.differingSockets());
       for (const d of join.check(Math.min(watermark, progress), activity)) bus.emit(d);
     });
   }, PERIOD_MS);
