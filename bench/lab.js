@@ -62,11 +62,11 @@ export function loadProfile(nameOrPath) {
 
 /**
  * (2)–(4) A tcpmitm session started exactly as `tcpmitm lab up --no-ui
- * --kernel-probe off` starts it (supervisor → `node dist/lab/inner-main.js` in
+ * --kernel-probe off` (or, with `kernelProbe: 'auto'`, as plain `lab up`) starts it (supervisor → `node dist/lab/inner-main.js` in
  * the middle namespace), on the already built lab. With `ui`, its stdout is a
  * pseudo-terminal (util-linux `script`) of 120×40 whose output we drain.
  */
-export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArgs = [], cpu }) {
+export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArgs = [], cpu, kernelProbe = 'off' }) {
   const config = {
     options: {
       id: lab.id,
@@ -79,7 +79,7 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
       segments: false,
       untilClosed: false,
       serverGraceS: 1,
-      kernelProbe: 'off',
+      kernelProbe,
       timeWaitS: 60,
       finTimeoutS: 60,
     },
