@@ -10,14 +10,15 @@
 // a whole table: a socket is looked at when a transition needs it, when it is
 // due (a TIME-WAIT at its timer's expiry, others at waits that double up to
 // MAX_WAIT_S while nothing changes), and when the two views disagree on it
-// (`focus`). At most MAX_LOOKUPS_PER_READ lookups per read: a burst of
-// thousands of closes is spread over reads, the watermark held back meanwhile,
+// (`focus`). At most MAX_LOOKUPS_PER_READ lookups and MAX_TRANSITIONS_PER_READ
+// transitions per read: a burst of thousands of closes is spread over reads,
+// the watermark held back meanwhile,
 // so the event loop (and forwarding) is never blocked for long. Work grows with
 // the number of changes, not with the number of sockets × reads.
 
 import type { KernelObservation } from '../engine/kernel-join.js';
 import type { TcpState } from '../tcp/state.js';
-import { DeadlineQueue } from './deadline-queue.js';
+import { DeadlineQueue } from '../engine/deadline-queue.js';
 import { isLabConnection, isMiniSocketRow, isOrphanRow, portOf } from './kernel-probe-diff.js';
 import type { ProcTcpRow } from './proc-net-tcp.js';
 
@@ -44,8 +45,10 @@ export interface FocusSocket {
   readonly key: string;
 }
 
-/** Lookups per read at most: each is a netlink round trip (~20 µs). */
-export const MAX_LOOKUPS_PER_READ = 32;
+/** Lookups per read at most: each is a netlink round trip (3–20 µs), so ~1 ms a read. */
+export const MAX_LOOKUPS_PER_READ = 128;
+/** Transitions applied per read at most (~1–2 µs each, and what the listeners do with them). */
+export const MAX_TRANSITIONS_PER_READ = 1000;
 /** A followed socket's first wait (s) before it is looked at again, doubled up to MAX_WAIT_S while nothing changes. */
 const FIRST_WAIT_S = 0.005;
 const FIRST_WAIT_FW2_S = 0.01;
@@ -95,8 +98,9 @@ export class TraceSockets {
   private readonly sockets = new Map<string, Socket>();
   /** The followed sockets, by when each is next looked at. */
   private readonly due = new DeadlineQueue<Socket>();
-  /** Transitions read but not yet applied (the lookup budget ran out), in order. */
+  /** Transitions read but not yet applied (the lookup budget ran out), in order, from `head` on. */
   private pending: Transition[] = [];
+  private head = 0;
   private connects: PendingConnect[] = [];
   private heldBack: number | undefined;
   /** Lookups made so far (the probe's work, for measurements). */
@@ -115,15 +119,24 @@ export class TraceSockets {
       return lookup(ns, local, remote);
     };
     const out: KernelObservation[] = [];
-    if (this.pending.length === 0) this.pending = batch.slice();
-    else this.pending.push(...batch);
-    let i = 0;
-    for (; i < this.pending.length; i++) {
-      const tr = this.pending[i]!;
+    if (this.head === this.pending.length) {
+      this.pending = batch.slice();
+      this.head = 0;
+    } else for (const tr of batch) this.pending.push(tr);
+    const last = Math.min(this.pending.length, this.head + MAX_TRANSITIONS_PER_READ);
+    for (; this.head < last; this.head++) {
+      const tr = this.pending[this.head]!;
       if (budget <= 0 && needsLookup(tr)) break;
       this.transition(tr, find, now, out);
     }
-    this.pending = i === this.pending.length ? [] : this.pending.slice(i);
+    // What is left is kept from `head`: compacted once the applied part is most of it, not copied at every read.
+    if (this.head === this.pending.length) {
+      this.pending = [];
+      this.head = 0;
+    } else if (this.head > this.pending.length / 2) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
     // The sockets the views disagree on are judged as of the watermark: what the kernel shows of them must be that recent.
     this.heldBack = undefined;
     for (const f of focus) {
@@ -146,7 +159,7 @@ export class TraceSockets {
    * a socket in focus. Undefined: as far as the transitions read.
    */
   known(): number | undefined {
-    const first = this.pending[0];
+    const first = this.pending[this.head];
     const pendingAt = first === undefined ? undefined : first.t - 1e-6;
     if (pendingAt === undefined) return this.heldBack;
     return this.heldBack === undefined ? pendingAt : Math.min(pendingAt, this.heldBack);
@@ -168,21 +181,20 @@ export class TraceSockets {
     }
     if (!isLabConnection({ remote: tr.remote, state: tr.to })) return;
     const id = `${ns}|${tr.local}|${tr.remote}`;
-    const base = { ns, local: tr.local, remote: tr.remote };
     let cur = this.sockets.get(id);
     if (tr.from === 'CLOSED' || tr.from === 'LISTEN') {
       // A new socket on the tuple (connect() with a bound port; a child
       // accepted from a listener, which the tracepoint shows leaving LISTEN):
       // the socket held there (a TIME-WAIT a SYN reused) is gone, by now.
       if (cur !== undefined) {
-        out.push({ ...base, from: cur.state, to: 'CLOSED', since: Math.min(cur.checkedAt, tr.t), t: tr.t });
+        out.push({ ns, local: tr.local, remote: tr.remote, from: cur.state, to: 'CLOSED', since: Math.min(cur.checkedAt, tr.t), t: tr.t });
         this.drop(cur);
       }
       cur = undefined;
     } else if (cur === undefined) {
       // A socket whose start was not read: connect()'s port-less event, or one older than the probe.
       const started = tr.from === 'SYN-SENT' ? this.takeConnect(ns, tr) : undefined;
-      out.push({ ...base, from: 'CLOSED', to: tr.from, t: started?.t ?? tr.t });
+      out.push({ ns, local: tr.local, remote: tr.remote, from: 'CLOSED', to: tr.from, t: started?.t ?? tr.t });
     }
     const from = cur?.state ?? tr.from;
     let to = tr.to;
@@ -202,10 +214,12 @@ export class TraceSockets {
         orphan ||= newOrphan;
       } else row = undefined;
     }
-    if (from !== to || newOrphan) out.push({ ...base, from, to, t: tr.t, ...(newOrphan ? { orphan: true } : {}) });
+    // Objects built whole, not spread: this runs for every transition of every socket.
+    if (newOrphan) out.push({ ns, local: tr.local, remote: tr.remote, from, to, t: tr.t, orphan: true });
+    else if (from !== to) out.push({ ns, local: tr.local, remote: tr.remote, from, to, t: tr.t });
     if (cur !== undefined) this.drop(cur);
     if (to === 'CLOSED') return;
-    const s: Socket = { id, ...base, state: to, mini, orphan, checkedAt: row === undefined ? tr.t : now, wait: 0 };
+    const s: Socket = { id, ns, local: tr.local, remote: tr.remote, state: to, mini, orphan, checkedAt: row === undefined ? tr.t : now, wait: 0 };
     this.sockets.set(id, s);
     this.reschedule(s, row, now);
   }

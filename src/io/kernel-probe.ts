@@ -203,7 +203,7 @@ export async function startKernelProbe(o: KernelProbeOptions): Promise<KernelPro
     let procRows: Partial<Record<ProbeNs, Map<string, LookupRow>>> = {};
     const lookup: Lookup =
       tables === 'sock_diag'
-        ? (ns, local, remote) => (alive(ns) ? diags[ns]!.lookup(local, remote) : undefined)
+        ? (ns, local, remote) => diags[ns]!.lookup(local, remote)
         : (ns, local, remote) => {
             let m = procRows[ns];
             if (m === undefined) {

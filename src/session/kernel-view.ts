@@ -4,6 +4,7 @@
 // disagreements between the two views on the run's event bus, and the
 // orphans the kernel makes passed to the inference (tcp_fin_timeout).
 
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { EventBus } from '../engine/event-bus.js';
 import type { Engine } from '../engine/engine.js';
@@ -42,6 +43,11 @@ export interface KernelView {
 const GRACE_MS = 50;
 /** How often (ms) the probe is read and the differences judged. */
 const PERIOD_MS = 5;
+/**
+ * A measuring aid for `npm run bench` (docs/bench.md), not a user option: a
+ * file that gets the probe's cost (KernelProbeStats) when the view stops.
+ */
+const STATS_FILE_ENV = 'TCPMITM_PROBE_STATS';
 
 export async function startKernelView(o: KernelViewOptions): Promise<KernelView> {
   const { bus, runtime } = o;
@@ -104,6 +110,14 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
       // What the kernel did last (the final states) still reaches the log.
       probe.sync();
       offJoin();
+      const statsFile = process.env[STATS_FILE_ENV];
+      if (statsFile) {
+        try {
+          writeFileSync(statsFile, JSON.stringify({ source: probe.source, tables: probe.tables, ...probe.stats() }) + '\n');
+        } catch (err) {
+          bus.emit({ type: 'warning', t: clock(), message: `kernel probe: cannot write ${STATS_FILE_ENV} file: ${(err as Error).message}` });
+        }
+      }
       await probe.stop();
     },
   };

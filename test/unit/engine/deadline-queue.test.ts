@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeadlineQueue } from '../../../src/io/deadline-queue.js';
+import { DeadlineQueue } from '../../../src/engine/deadline-queue.js';
 
 describe('DeadlineQueue', () => {
   it('pops what is due, earliest first; schedule() moves an item, delete() removes it', () => {
