@@ -66,7 +66,7 @@ export function loadProfile(nameOrPath) {
  * the middle namespace), on the already built lab. With `ui`, its stdout is a
  * pseudo-terminal (util-linux `script`) of 120×40 whose output we drain.
  */
-export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArgs = [], cpu, kernelProbe = 'off' }) {
+export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArgs = [], cpu, kernelProbe = 'off', probeStatsFile }) {
   const config = {
     options: {
       id: lab.id,
@@ -93,19 +93,21 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
     },
   };
   const argv = [process.execPath, ...SESSION_NODE_FLAGS, ...nodeArgs, INNER_MAIN];
+  // The kernel probe's own cost, written by the session when it stops (src/session/kernel-view.ts).
+  const env = probeStatsFile ? { ...process.env, TCPMITM_PROBE_STATS: probeStatsFile } : process.env;
   const stderr = [];
   let child;
   let uiBytes = 0;
   if (!pty) {
     // The text log goes where `lab up > /dev/null` would send it.
-    child = lab.spawn('middle', argv, { stdio: sessionStdio(['ignore', 'ignore', 'pipe']) });
+    child = lab.spawn('middle', argv, { stdio: sessionStdio(['ignore', 'ignore', 'pipe']), env });
   } else {
     // Under `script`: a pseudo-terminal, and (as for a person at a terminal) a
     // session and scheduling autogroup of its own. The UI row and its
     // reference row both run this way, so they differ by the UI alone.
     const inner = ['ip', 'netns', 'exec', lab.namespaces.middle, ...argv].map(shellQuote).join(' ');
     // script(1) passes the session link (fd 3) on to the session.
-    child = spawn('script', ['-qfc', `stty cols 120 rows 40; exec ${inner}`, '/dev/null'], { stdio: sessionStdio(['pipe', 'pipe', 'pipe']) });
+    child = spawn('script', ['-qfc', `stty cols 120 rows 40; exec ${inner}`, '/dev/null'], { stdio: sessionStdio(['pipe', 'pipe', 'pipe']), env });
     child.stdout.on('data', (d) => (uiBytes += d.length));
   }
   sendSessionConfig(child, config);

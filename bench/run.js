@@ -11,7 +11,7 @@
 // in softirq on the sending endpoint's CPU either way.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -285,7 +285,7 @@ async function main() {
     { key: 'pktbridge', label: 'bare Node bridge, packet addon', start: (lab) => startBareBridge(lab, FWD_CPU(), 'packet') },
     { key: 'passthrough', label: 'tcpmitm passthrough', start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, nodeArgs, cpu: FWD_CPU() }) },
     // What `tcpmitm lab up` runs by default: the kernel probe on (auto: the tracepoint where tracefs works).
-    { key: 'probe', label: 'tcpmitm passthrough, probe auto', start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, nodeArgs, cpu: FWD_CPU(), kernelProbe: 'auto' }) },
+    { key: 'probe', label: 'tcpmitm passthrough, probe auto', probeStats: true, start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, nodeArgs, cpu: FWD_CPU(), kernelProbe: 'auto', probeStatsFile: join(tmp, 'probe-stats.json') }) },
     { key: 'rules10', label: 'tcpmitm, 10 rules (none match)', start: (lab) => startTcpmitm(lab, { profile: profiles.rules10, nodeArgs, cpu: FWD_CPU() }) },
     { key: 'ptynoui', label: 'tcpmitm in a pty, text log', start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, pty: true, nodeArgs, cpu: FWD_CPU() }) },
     { key: 'ui', label: 'tcpmitm + UI in a pty', start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, ui: true, nodeArgs, cpu: FWD_CPU() }), na: uiAvailable ? undefined : uiReason },
@@ -385,6 +385,14 @@ async function main() {
           await fwd.stop();
         }
         if (fwd.stderr?.length) ctx.note(`session stderr: ${fwd.stderr.slice(-3).join(' | ')}`);
+        if (v.probeStats) {
+          try {
+            row.probeStats = JSON.parse(readFileSync(join(tmp, 'probe-stats.json'), 'utf8'));
+            rmSync(join(tmp, 'probe-stats.json'));
+          } catch (err) {
+            ctx.note(`kernel probe stats unreadable: ${err.message}`);
+          }
+        }
         raw[v.key].push(row);
       }
       if (withDelay) {
@@ -423,6 +431,7 @@ async function main() {
       rrP99us: median(rows.map((x) => x.rr?.p99us)),
       churnCps: median(rows.map((x) => x.churn?.cps)),
       scale: rows.find((x) => x.scale)?.scale ?? null,
+      probeStats: rows.find((x) => x.scale && x.probeStats)?.probeStats ?? null,
       rounds: rows.length,
       na: v.na,
     };
@@ -492,6 +501,13 @@ async function main() {
   if (scaleVariants.length) {
     lines.push(`scale (first round): ${opts.scaleConnections} connections held, a new probe connection's round trip every 10 ms for 5 s, all closed, 5 s more probes, then 5 s of churn with 50 workers beside the TIME-WAITs; a stall is a probe not answered within 3 s`);
     lines.push(formatTable(scaleTable));
+    const ps = med.probe?.probeStats;
+    if (ps) {
+      lines.push(
+        `kernel probe's own cost over that round (${ps.source}, lookups via ${ps.tables}): ${ps.reads} reads, ${fmtNum(ps.totalMs / Math.max(1, ps.reads))} ms mean, ` +
+          `${fmtNum(ps.maxMs)} ms max, ${ps.over1ms} over 1 ms, ${ps.over5ms} over 5 ms; ${ps.transitions} transitions, ${ps.lookups} 4-tuple lookups`,
+      );
+    }
     lines.push('');
   }
   const d = (who, ms) => {
