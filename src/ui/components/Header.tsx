@@ -56,9 +56,7 @@ export default function Header(p: HeaderProps) {
       <Text wrap="truncate">
         {`frames ${p.frames}  `}
         <Text color={c.dropped > 0 ? tint('red', p.color) : undefined}>{`dropped ${c.dropped}`}</Text>
-        {`  delayed ${c.delayed}  forged ${c.forged}  coalesced ${c.coalesced}  held ${p.heldNow}/${c.held}  conns ${p.table.tracked}`}
-        {p.table.evicted > 0 ? <Text color={tint('yellow', p.color)}>{`  evicted ${p.table.evicted}`}</Text> : ''}
-        {p.table.untracked > 0 ? <Text color={tint('red', p.color)}>{`  untracked ${p.table.untracked}`}</Text> : ''}
+        {`  delayed ${c.delayed}  forged ${c.forged}  coalesced ${c.coalesced}  held ${p.heldNow}/${c.held}`}
         {p.expectOk + p.expectFailed > 0 ? (
           <Text color={p.expectFailed > 0 ? tint('red', p.color) : tint('green', p.color)}>
             {`  expect ✓${p.expectOk} ✗${p.expectFailed}`}
@@ -66,6 +64,10 @@ export default function Header(p: HeaderProps) {
         ) : (
           ''
         )}
+        {/* The table's figures only once it has been under pressure, after the verdict: an 80-column line is cut at its end. */}
+        {p.table.evicted + p.table.untracked > 0 ? `  table ${p.table.tracked}` : ''}
+        {p.table.evicted > 0 ? <Text color={tint('yellow', p.color)}>{`  evicted ${p.table.evicted}`}</Text> : ''}
+        {p.table.untracked > 0 ? <Text color={tint('red', p.color)}>{`  untracked ${p.table.untracked}`}</Text> : ''}
       </Text>
     </Box>
   );
