@@ -91,6 +91,8 @@ interface Side {
   inferredT: number;
   inferredFrom: number;
   inferredCause?: string;
+  /** The inferred state before the current one (a queued FIN told late: see change()). */
+  inferredBefore?: TcpState;
   kernel?: TcpState;
   /** When the kernel's state began (its observation's `t`, from when it certainly holds). */
   kernelT: number;
@@ -250,8 +252,17 @@ export class KernelJoin {
     const key = `${s.conn}/${s.endpoint}`;
     const d = s.diff;
     const other = which === 'inferred' ? s.kernel : s.inferred;
+    // The kernel's change read only after the wire's same change, though it
+    // happened first (a loaded loop read the probe late): the two differed
+    // the other way, from the kernel's change until the wire caught up.
+    // FIN-WAIT-1 from ESTAB (or LAST-ACK from CLOSE-WAIT) ahead of the wire
+    // is close() queueing its FIN behind unsent data: the lag it would have
+    // been had the probe been read in time.
+    const readLate = which === 'kernel' && state === other && hi < s.inferredT && isQueuedFin(state, s.kernel) && isQueuedFin(state, s.inferredBefore);
     if (d !== undefined && state === other) {
-      if (!d.reported) {
+      if (readLate) {
+        if (this.beyondGrace(s.inferredT - hi)) out.push(this.lag(s, state, hi, s.inferredT, QUEUED_FIN, s.inferredT));
+      } else if (!d.reported) {
         const dis = this.judge(s, d, lo);
         if (dis) out.push(dis);
         else if (this.beyondGrace(lo - d.since) && d.reason !== undefined) out.push(this.lag(s, state, which === 'kernel' ? hi : s.kernelT, which === 'inferred' ? lo : s.inferredT, d.reason, lo));
@@ -260,6 +271,7 @@ export class KernelJoin {
       this.differing.delete(key);
     }
     if (which === 'inferred') {
+      s.inferredBefore = s.inferred;
       s.inferred = state;
       s.inferredT = lo;
       s.inferredFrom = hi;
@@ -306,7 +318,7 @@ export class KernelJoin {
     // tcp_close()/tcp_shutdown() set FIN-WAIT-1 (or LAST-ACK) at once, and
     // tcp_send_fin() appends the FIN to the last unsent segment: it reaches
     // the wire only after the queued data, as long as that keeps flowing.
-    if ((k === 'FIN-WAIT-1' && (i === 'ESTAB' || i === 'SYN-RECV')) || (k === 'LAST-ACK' && i === 'CLOSE-WAIT')) {
+    if (isQueuedFin(k, i)) {
       return { until: d.dataAt, reason: QUEUED_FIN };
     }
     // TIME-WAIT's and an orphan's FIN-WAIT-2 ends are timers on the wheel
@@ -377,6 +389,11 @@ export class KernelJoin {
       if (r.sides.length === 0 && r.early.length === 0) this.routes.delete(tuple);
     }
   }
+}
+
+/** The kernel's state ahead of the wire's by a FIN close() queued behind unsent data (tcp_send_fin appends it to the last unsent segment). */
+function isQueuedFin(kernel: TcpState | undefined, inferred: TcpState | undefined): boolean {
+  return (kernel === 'FIN-WAIT-1' && (inferred === 'ESTAB' || inferred === 'SYN-RECV')) || (kernel === 'LAST-ACK' && inferred === 'CLOSE-WAIT');
 }
 
 /** Event times at µs resolution: the tracepoint's own. */

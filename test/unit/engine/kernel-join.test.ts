@@ -145,6 +145,28 @@ describe('KernelJoin: lags the kernel explains', () => {
     expect(of(outs, 'disagreement')).toEqual([]);
   });
 
+  it("FIN queued behind data, the kernel's change read only after the wire's (a loaded loop read the probe late): the same lag, told when the kernel's change is read", () => {
+    const j = new KernelJoin();
+    j.onEvent(connection());
+    j.onKernel(kernel(0.01, 'client', 'CLOSED', 'SYN-SENT'));
+    j.onKernel(kernel(0.011, 'client', 'SYN-SENT', 'ESTAB'));
+    j.onEvent(inferred(0.01, 'client', 'CLOSED', 'SYN-SENT'));
+    j.onEvent(inferred(0.011, 'client', 'SYN-SENT', 'ESTAB', 'delivered SYN+ACK'));
+    expect(j.onEvent(inferred(1.3, 'client', 'ESTAB', 'FIN-WAIT-1', 'sent FIN+ACK'))).toEqual([]);
+    const outs = j.onKernel(kernel(1.0, 'client', 'ESTAB', 'FIN-WAIT-1'));
+    expect(of(outs, 'lag')).toEqual([
+      { type: 'lag', t: 1.3, conn: 1, endpoint: 'client', state: 'FIN-WAIT-1', kernelT: 1.0, inferredT: 1.3, ms: 300, reason: expect.stringMatching(/queued the FIN behind unsent data/) },
+    ]);
+    expect(of(outs, 'disagreement')).toEqual([]);
+    // Within the grace it is no lag at all, as when read in time.
+    const k = new KernelJoin();
+    k.onEvent(connection());
+    k.onKernel(kernel(0.011, 'client', 'SYN-SENT', 'ESTAB'));
+    k.onEvent(inferred(0.011, 'client', 'SYN-SENT', 'ESTAB', 'delivered SYN+ACK'));
+    k.onEvent(inferred(1.03, 'client', 'ESTAB', 'FIN-WAIT-1', 'sent FIN+ACK'));
+    expect(of(k.onKernel(kernel(1.0, 'client', 'ESTAB', 'FIN-WAIT-1')), 'lag')).toEqual([]);
+  });
+
   it('FIN queued while the peer window is closed: explained too', () => {
     const j = closeQueued();
     for (let t = 1.0; t <= 1.5; t += 0.01) expect(j.check(t, () => ({ bytes: 5, peerWindowClosed: true }))).toEqual([]);
