@@ -267,15 +267,35 @@ describe.skipIf(root.skip || skipTrace).concurrent('issue 11: the inference besi
       ),
     });
     const args = (p: { server: string; client: string }) => ['--set', 'times=1', '--until-closed', '--server', `python3 ${p.server}`, '--client', `python3 ${p.client}`];
+    /** ACKs of data the client sent after the server's FIN left, up to the first last ACK: the case the old rule got wrong. */
+    const dataAcksAfterFin = (evs: LabEvent[]) => {
+      const fin = segments(evs, (e) => e.from === 'server' && String(e.flags).includes('F'))[0];
+      const lastAck = segments(evs, (e) => e.from === 'client' && e.role === 'last-ack')[0];
+      return fin === undefined ? [] : segments(evs, (e) => e.from === 'client' && e.role === 'ack' && e.t >= fin.t && (lastAck === undefined || e.t <= lastAck.t));
+    };
+    /**
+     * The scenario needs the server's FIN to leave while the client still ACKs
+     * data; how the 40 KB is paced (ACK clocking, one batch or several) is the
+     * kernels' and the load's: when the last data segment carries the FIN, the
+     * client's only ACK after it is the last ACK. Run it again (at most 3 runs)
+     * until it arises; a run without it tests nothing here.
+     */
+    const runScenario = async (profile: string, what: string) => {
+      for (let attempt = 1; ; attempt++) {
+        const run = await runProfile(id(), profile, { args: args(programs()) });
+        expectExit(run, 0, what);
+        if (dataAcksAfterFin(run.events).length > 0 || attempt === 3) return run;
+        console.log(`${what}: run ${attempt} had no ACK of data after the server's FIN; again`);
+      }
+    };
 
     it('only the last ACK is dropped; the server holds LAST-ACK, retransmits its FIN, and closes on the re-ACK', async () => {
-      const run = await runProfile(id(), 'drop-last-ack', { args: args(programs()) });
-      expectExit(run, 0, 'drop-last-ack times=1, bulk server (trace)');
+      const run = await runScenario('drop-last-ack', 'drop-last-ack times=1, bulk server (trace)');
       const evs = run.events;
       const fins = segments(evs, (e) => e.from === 'server' && String(e.flags).includes('F'));
       const lastAcks = segments(evs, (e) => e.from === 'client' && e.role === 'last-ack');
       // The case the old rule got wrong: ACKs of data reaching a server in LAST-ACK.
-      const dataAcks = segments(evs, (e) => e.from === 'client' && e.role === 'ack' && e.t >= fins[0]!.t && e.t <= lastAcks[0]!.t);
+      const dataAcks = dataAcksAfterFin(evs);
       expect(dataAcks.length, 'ACKs of data after the server sent its FIN').toBeGreaterThanOrEqual(1);
       expect(dataAcks.every((a) => a.verdict === 'pass')).toBe(true);
       const dropped = segments(evs, (e) => e.verdict === 'drop');
@@ -315,8 +335,7 @@ describe.skipIf(root.skip || skipTrace).concurrent('issue 11: the inference besi
           '',
         ].join('\n'),
       );
-      const run = await runProfile(id(), old, { args: args(programs()) });
-      expectExit(run, 0, 'old drop-last-ack rule, bulk server (trace)');
+      const run = await runScenario(old, 'old drop-last-ack rule, bulk server (trace)');
       const evs = run.events;
       const dropped = segments(evs, (e) => e.verdict === 'drop');
       expect(dropped.map((e) => `${String(e.from)}:${String(e.role)}`)).toEqual(['client:ack']);
