@@ -121,13 +121,19 @@ describe('KernelJoin: disagreements', () => {
 });
 
 describe('KernelJoin: lags the kernel explains', () => {
-  function closeQueued(): KernelJoin {
+  /** A client ESTAB in both views. */
+  function established(): KernelJoin {
     const j = new KernelJoin();
     j.onEvent(connection());
     j.onKernel(kernel(0.01, 'client', 'CLOSED', 'SYN-SENT'));
     j.onKernel(kernel(0.011, 'client', 'SYN-SENT', 'ESTAB'));
     j.onEvent(inferred(0.01, 'client', 'CLOSED', 'SYN-SENT'));
     j.onEvent(inferred(0.011, 'client', 'SYN-SENT', 'ESTAB', 'delivered SYN+ACK'));
+    return j;
+  }
+
+  function closeQueued(): KernelJoin {
+    const j = established();
     // close() with data still queued: the kernel is in FIN-WAIT-1, the wire has no FIN yet.
     j.onKernel(kernel(1.0, 'client', 'ESTAB', 'FIN-WAIT-1'));
     return j;
@@ -146,12 +152,7 @@ describe('KernelJoin: lags the kernel explains', () => {
   });
 
   it("FIN queued behind data, the kernel's change read only after the wire's (a loaded loop read the probe late): the same lag, told when the kernel's change is read", () => {
-    const j = new KernelJoin();
-    j.onEvent(connection());
-    j.onKernel(kernel(0.01, 'client', 'CLOSED', 'SYN-SENT'));
-    j.onKernel(kernel(0.011, 'client', 'SYN-SENT', 'ESTAB'));
-    j.onEvent(inferred(0.01, 'client', 'CLOSED', 'SYN-SENT'));
-    j.onEvent(inferred(0.011, 'client', 'SYN-SENT', 'ESTAB', 'delivered SYN+ACK'));
+    const j = established();
     expect(j.onEvent(inferred(1.3, 'client', 'ESTAB', 'FIN-WAIT-1', 'sent FIN+ACK'))).toEqual([]);
     const outs = j.onKernel(kernel(1.0, 'client', 'ESTAB', 'FIN-WAIT-1'));
     expect(of(outs, 'lag')).toEqual([
@@ -159,10 +160,7 @@ describe('KernelJoin: lags the kernel explains', () => {
     ]);
     expect(of(outs, 'disagreement')).toEqual([]);
     // Within the grace it is no lag at all, as when read in time.
-    const k = new KernelJoin();
-    k.onEvent(connection());
-    k.onKernel(kernel(0.011, 'client', 'SYN-SENT', 'ESTAB'));
-    k.onEvent(inferred(0.011, 'client', 'SYN-SENT', 'ESTAB', 'delivered SYN+ACK'));
+    const k = established();
     k.onEvent(inferred(1.03, 'client', 'ESTAB', 'FIN-WAIT-1', 'sent FIN+ACK'));
     expect(of(k.onKernel(kernel(1.0, 'client', 'ESTAB', 'FIN-WAIT-1')), 'lag')).toEqual([]);
   });
