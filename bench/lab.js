@@ -63,12 +63,12 @@ export function loadProfile(nameOrPath) {
 
 /**
  * (2)–(4) A tcpmitm session started exactly as `tcpmitm lab up --no-ui
- * --kernel-probe off` starts it (supervisor → `node dist/lab/inner-main.js` in
+ * --kernel-probe off` (or, with `kernelProbe: 'auto'`, as plain `lab up`) starts it (supervisor → `node dist/lab/inner-main.js` in
  * the middle namespace), on the already built lab. With `ui`, its stdout is a
  * pseudo-terminal (util-linux `script`) of 120×40 whose output we drain.
  * `options` overrides fields of the session's LabRunOptions.
  */
-export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArgs = [], cpu, options = {} }) {
+export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArgs = [], cpu, kernelProbe = 'off', probeStatsFile, options = {} }) {
   const config = {
     options: {
       id: lab.id,
@@ -81,7 +81,7 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
       segments: false,
       untilClosed: false,
       serverGraceS: 1,
-      kernelProbe: 'off',
+      kernelProbe,
       timeWaitS: 60,
       finTimeoutS: 60,
       table: { maxConnections: DEFAULT_MAX_CONNECTIONS, establishedTimeoutS: DEFAULT_ESTABLISHED_MS / 1000, halfOpenTimeoutS: DEFAULT_STALE_MS / 1000 },
@@ -98,19 +98,21 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
     },
   };
   const argv = [process.execPath, ...sessionNodeFlags(config.options.table.maxConnections), ...nodeArgs, INNER_MAIN];
+  // The kernel probe's own cost, written by the session when it stops (src/session/kernel-view.ts).
+  const env = probeStatsFile ? { ...process.env, TCPMITM_PROBE_STATS: probeStatsFile } : process.env;
   const stderr = [];
   let child;
   let uiBytes = 0;
   if (!pty) {
     // The text log goes where `lab up > /dev/null` would send it.
-    child = lab.spawn('middle', argv, { stdio: sessionStdio(['ignore', 'ignore', 'pipe']) });
+    child = lab.spawn('middle', argv, { stdio: sessionStdio(['ignore', 'ignore', 'pipe']), env });
   } else {
     // Under `script`: a pseudo-terminal, and (as for a person at a terminal) a
     // session and scheduling autogroup of its own. The UI row and its
     // reference row both run this way, so they differ by the UI alone.
     const inner = ['ip', 'netns', 'exec', lab.namespaces.middle, ...argv].map(shellQuote).join(' ');
     // script(1) passes the session link (fd 3) on to the session.
-    child = spawn('script', ['-qfc', `stty cols 120 rows 40; exec ${inner}`, '/dev/null'], { stdio: sessionStdio(['pipe', 'pipe', 'pipe']) });
+    child = spawn('script', ['-qfc', `stty cols 120 rows 40; exec ${inner}`, '/dev/null'], { stdio: sessionStdio(['pipe', 'pipe', 'pipe']), env });
     child.stdout.on('data', (d) => (uiBytes += d.length));
   }
   sendSessionConfig(child, config);

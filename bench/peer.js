@@ -7,6 +7,7 @@
 //   node bench/peer.js rr    --host 198.18.0.2 --duration 1.5
 //   node bench/peer.js churn --host 198.18.0.2 --duration 1.5 --parallel 4
 //   node bench/peer.js delay --host 198.18.0.2 --port 9010 --count 60 --interval 15
+//   node bench/peer.js scale --host 198.18.0.2 --connections 10000 --seconds 5 --churn-seconds 5 --parallel 50
 
 import net from 'node:net';
 
@@ -159,6 +160,75 @@ async function delay(host, port, count, intervalMs) {
   return { oneWayUs: samplesUs };
 }
 
+/**
+ * One probe: a new connection, one byte there and back, close. Its time (µs),
+ * or null when it did not complete within `timeoutMs` (a stall).
+ */
+function probeOnce(host, timeoutMs) {
+  return new Promise((resolve) => {
+    const t = now();
+    const s = net.connect({ host, port: PORTS.rr, noDelay: true });
+    const timer = setTimeout(() => finish(null), timeoutMs);
+    const finish = (v) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(v);
+    };
+    s.once('connect', () => s.write('p'));
+    s.once('data', () => finish(Number(now() - t) / 1000));
+    s.once('error', () => finish(null));
+  });
+}
+
+/** Probes one after another for `seconds`: round-trip times (µs, sorted), stalls, and the longest wait. */
+async function probeFor(host, seconds, timeoutMs) {
+  const rtts = [];
+  let stalls = 0;
+  const end = now() + BigInt(Math.round(seconds * 1e9));
+  while (now() < end) {
+    const us = await probeOnce(host, timeoutMs);
+    if (us === null) stalls++;
+    else rtts.push(us);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  rtts.sort((a, b) => a - b);
+  return { n: rtts.length, stalls, p50us: percentile(rtts, 50), p99us: percentile(rtts, 99), maxUs: rtts.length ? rtts[rtts.length - 1] : null };
+}
+
+/**
+ * Scale: `count` connections opened (at most 200 connects in flight) and held,
+ * probes while they are held, all closed at once, probes right after the
+ * close (while the kernel and tcpmitm follow 2 × count closing sockets), then
+ * churn with `parallel` workers beside the TIME-WAITs the close left.
+ */
+async function scale(host, count, seconds, churnSeconds, parallel) {
+  const held = [];
+  let failed = 0;
+  const tOpen = now();
+  let next = 0;
+  const opener = async () => {
+    while (next < count) {
+      next++;
+      try {
+        const s = await connect(host, PORTS.churn);
+        s.on('error', () => {});
+        held.push(s);
+      } catch {
+        failed++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(200, count) }, opener));
+  const openS = Number(now() - tOpen) / 1e9;
+  const holding = await probeFor(host, seconds, 3000);
+  // Every connection ends with a complete close: ours, then the server's FIN.
+  const closed = Promise.all(held.map((s) => new Promise((r) => (s.once('close', r), s.end()))));
+  const afterClose = await probeFor(host, seconds, 3000);
+  await Promise.race([closed, new Promise((r) => setTimeout(r, 30_000))]);
+  const churned = await churn(host, churnSeconds, parallel);
+  return { connections: held.length, failed, openS, holding, afterClose, churn: churned };
+}
+
 /** Tries to connect (then closes) until one attempt succeeds: the path through the middle works. */
 async function probe(host, deadlineMs) {
   const end = Date.now() + deadlineMs;
@@ -196,6 +266,9 @@ try {
       break;
     case 'churn':
       result = await churn(host, Number(args.duration ?? 1.5), Number(args.parallel ?? 4));
+      break;
+    case 'scale':
+      result = await scale(host, Number(args.connections ?? 10_000), Number(args.seconds ?? 5), Number(args['churn-seconds'] ?? 5), Number(args.parallel ?? 50));
       break;
     case 'delay':
       result = await delay(host, Number(args.port), Number(args.count ?? 60), Number(args.interval ?? 15));

@@ -3,14 +3,15 @@
 // medians, ratios to the bridge, CPU placement; writes bench/results.json.
 //
 //   node bench/run.js [--rounds 3] [--with-scapy] [--only bridge,passthrough,...]
-//                     [--cpu-prof DIR] [--id bn1] [--pin] [--workloads bulk,rr,churn]
+//                     [--cpu-prof DIR] [--id bn1] [--pin] [--workloads bulk,rr,churn,scale]
+//                     [--scale-connections 10000]
 //
 // --pin: the forwarder (tcpmitm's session, scapy) on CPU 1, the endpoints
 // (iperf3, the bench client and server) on CPU 0. The kernel bridge forwards
 // in softirq on the sending endpoint's CPU either way.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,14 +26,18 @@ const SERVER = '198.18.0.2';
 /** The whole run stays under 5 minutes: no new round starts past this. */
 const BUDGET_S = 270;
 
-const ROWS = ['bridge', 'cbridge', 'capbridge', 'pktbridge', 'passthrough', 'rules10', 'ptynoui', 'ui', 'scapy', 'delay'];
-const WORKLOADS = ['bulk', 'rr', 'churn'];
+const ROWS = ['bridge', 'cbridge', 'capbridge', 'pktbridge', 'passthrough', 'probe', 'rules10', 'ptynoui', 'ui', 'scapy', 'delay'];
+const WORKLOADS = ['bulk', 'rr', 'churn', 'scale'];
+/** The rows the scale workload runs on (once, in the first round: it takes ~25 s a row). */
+const SCALE_ROWS = ['bridge', 'passthrough', 'probe'];
 const USAGE = `usage: node bench/run.js [options]   (as root; npm run bench runs it after the bootstrap)
   --rounds N          interleaved rounds, medians reported (default 3)
   --with-scapy        add scapy's bridge_and_sniff (apt-get install python3-scapy)
   --only R,R,...      rows of the table (default all): ${ROWS.join(', ')}
                       (scapy also needs --with-scapy; delay: the delay-precision runs)
   --workloads W,...   of ${WORKLOADS.join(', ')} (default all); tracker memory is always measured
+                      (scale: first round only, rows ${SCALE_ROWS.join(', ')})
+  --scale-connections N  connections the scale workload holds, then closes (default 10000)
   --bulk-mb N         bulk transfer size (default 200)
   --cpu-prof DIR      V8 CPU profiles of the tcpmitm sessions into DIR
   --pin               forwarder on CPU 1, endpoints on CPU 0
@@ -47,7 +52,7 @@ const t0 = Date.now();
 const elapsedS = () => (Date.now() - t0) / 1000;
 
 function parseArgs(argv) {
-  const o = { pin: false, rounds: 3, withScapy: false, only: undefined, cpuProf: undefined, id: 'bn1', bulkMB: 200 };
+  const o = { pin: false, rounds: 3, withScapy: false, only: undefined, cpuProf: undefined, id: 'bn1', bulkMB: 200, scaleConnections: 10_000 };
   const list = (v, known, what) => {
     const xs = (v ?? '').split(',').filter(Boolean);
     const bad = xs.filter((x) => !known.includes(x));
@@ -72,6 +77,7 @@ function parseArgs(argv) {
     else if (a === '--bulk-mb') o.bulkMB = Number(argv[++i]);
     else if (a === '--flood') o.flood = true;
     else if (a === '--flood-args') o.floodArgs = argv[++i].split(/\s+/).filter(Boolean);
+    else if (a === '--scale-connections') o.scaleConnections = Math.max(1, Number(argv[++i]));
     else {
       process.stderr.write(`bench: unknown option ${a}\n${USAGE}`);
       process.exit(2);
@@ -180,6 +186,22 @@ async function delayErrors(lab, ctx, setDelay, delays = DELAYS) {
   return out;
 }
 
+/**
+ * Scale: opts.scaleConnections held, then closed; a probe connection's round
+ * trip while holding and right after the close, churn with 50 workers beside
+ * the TIME-WAITs, and the forwarder's CPU over the whole run.
+ */
+async function scaleRun(lab, ctx) {
+  const before = ctx.fwdPid ? procStat(ctx.fwdPid) : undefined;
+  const t = Date.now();
+  const args = ['scale', '--connections', String(opts.scaleConnections), '--seconds', '5', '--churn-seconds', '5', '--parallel', '50'];
+  const r = await peerRun(lab, ctx, args, 150_000);
+  const after = ctx.fwdPid ? procStat(ctx.fwdPid) : undefined;
+  const cpuPct = before && after ? ((after.ticks - before.ticks) / 100 / ((Date.now() - t) / 1000)) * 100 : null;
+  if (r && r.connections < opts.scaleConnections) ctx.note(`scale: ${r.connections}/${opts.scaleConnections} connections opened`);
+  return r && { ...r, cpuPct };
+}
+
 // ── profiles the bench writes for itself ──────────────────────────────
 
 function writeProfiles(dir) {
@@ -266,6 +288,8 @@ async function main() {
     { key: 'capbridge', label: 'bare Node bridge over cap', start: (lab) => startBareBridge(lab, FWD_CPU(), 'cap') },
     { key: 'pktbridge', label: 'bare Node bridge, packet addon', start: (lab) => startBareBridge(lab, FWD_CPU(), 'packet') },
     { key: 'passthrough', label: 'tcpmitm passthrough', start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, nodeArgs, cpu: FWD_CPU() }) },
+    // What `tcpmitm lab up` runs by default: the kernel probe on (auto: the tracepoint where tracefs works).
+    { key: 'probe', label: 'tcpmitm passthrough, probe auto', probeStats: true, start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, nodeArgs, cpu: FWD_CPU(), kernelProbe: 'auto', probeStatsFile: join(tmp, 'probe-stats.json') }) },
     { key: 'rules10', label: 'tcpmitm, 10 rules (none match)', start: (lab) => startTcpmitm(lab, { profile: profiles.rules10, nodeArgs, cpu: FWD_CPU() }) },
     { key: 'ptynoui', label: 'tcpmitm in a pty, text log', start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, pty: true, nodeArgs, cpu: FWD_CPU() }) },
     { key: 'ui', label: 'tcpmitm + UI in a pty', start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, ui: true, nodeArgs, cpu: FWD_CPU() }), na: uiAvailable ? undefined : uiReason },
@@ -342,6 +366,7 @@ async function main() {
           if (want('bulk')) row.bulk = await bulk(lab, ctx, v.bulkMB ?? opts.bulkMB);
           if (want('rr')) row.rr = await peerRun(lab, ctx, ['rr', '--duration', '1.5', '--warmup', '0.2'], 15_000);
           if (want('churn')) row.churn = await peerRun(lab, ctx, ['churn', '--duration', '1.5', '--parallel', '4'], 15_000);
+          if (want('scale') && r === 0 && SCALE_ROWS.includes(v.key)) row.scale = await scaleRun(lab, ctx);
           if (v.key === 'bridge' && withDelay) {
             const base = await delayErrors(lab, ctx, undefined, DELAYS.filter((d) => d.ms === 0));
             delaySamples.bridge[0].push(...base[0]);
@@ -364,6 +389,14 @@ async function main() {
           await fwd.stop();
         }
         if (fwd.stderr?.length) ctx.note(`session stderr: ${fwd.stderr.slice(-3).join(' | ')}`);
+        if (v.probeStats) {
+          try {
+            row.probeStats = JSON.parse(readFileSync(join(tmp, 'probe-stats.json'), 'utf8'));
+            rmSync(join(tmp, 'probe-stats.json'));
+          } catch (err) {
+            ctx.note(`kernel probe stats unreadable: ${err.message}`);
+          }
+        }
         raw[v.key].push(row);
       }
       if (withDelay) {
@@ -401,6 +434,8 @@ async function main() {
       rrP50us: median(rows.map((x) => x.rr?.p50us)),
       rrP99us: median(rows.map((x) => x.rr?.p99us)),
       churnCps: median(rows.map((x) => x.churn?.cps)),
+      scale: rows.find((x) => x.scale)?.scale ?? null,
+      probeStats: rows.find((x) => x.scale && x.probeStats)?.probeStats ?? null,
       rounds: rows.length,
       na: v.na,
     };
@@ -428,6 +463,14 @@ async function main() {
       cell(v.key, 'churnCps'),
       v.key === 'bridge' ? 'softirq' : fmtNum(med[v.key].forwarderCpuPct),
     ]);
+  }
+  // The scale workload: one run per row, figures as measured.
+  const scaleVariants = variants.filter((v) => med[v.key]?.scale);
+  const ms = (us) => (us == null ? 'n/a' : fmtNum(us / 1000));
+  const scaleTable = [['', 'held', 'hold p50 ms', 'hold p99 ms', 'after close p50 ms', 'p99 ms', 'max ms', 'stalls', 'churn/50 conn/s', 'fwd CPU %']];
+  for (const v of scaleVariants) {
+    const x = med[v.key].scale;
+    scaleTable.push([v.label, String(x.connections), ms(x.holding.p50us), ms(x.holding.p99us), ms(x.afterClose.p50us), ms(x.afterClose.p99us), ms(Math.max(x.holding.maxUs ?? 0, x.afterClose.maxUs ?? 0)), String(x.holding.stalls + x.afterClose.stalls), fmtNum(x.churn.cps), fmtNum(x.cpuPct)]);
   }
   const delay = {};
   for (const who of ['bridge', 'tcpmitm']) {
@@ -459,6 +502,18 @@ async function main() {
   lines.push('');
   lines.push(formatTable(table));
   lines.push('');
+  if (scaleVariants.length) {
+    lines.push(`scale (first round): ${opts.scaleConnections} connections held, a new probe connection's round trip every 10 ms for 5 s, all closed, 5 s more probes, then 5 s of churn with 50 workers beside the TIME-WAITs; a stall is a probe not answered within 3 s`);
+    lines.push(formatTable(scaleTable));
+    const ps = med.probe?.probeStats;
+    if (ps) {
+      lines.push(
+        `kernel probe's own cost over that round (${ps.source}, lookups via ${ps.tables}): ${ps.reads} reads, ${fmtNum(ps.totalMs / Math.max(1, ps.reads))} ms mean, ` +
+          `${fmtNum(ps.maxMs)} ms max, ${ps.over1ms} over 1 ms, ${ps.over5ms} over 5 ms; ${ps.transitions} transitions, ${ps.lookups} 4-tuple lookups`,
+      );
+    }
+    lines.push('');
+  }
   const d = (who, ms) => {
     const x = delay[who][ms];
     return x.n ? `p50 ${fmtNum(x.p50ms)} ms, p99 ${fmtNum(x.p99ms)} ms (n=${x.n})` : 'n/a';
@@ -493,6 +548,23 @@ async function main() {
     const p99 = Math.max(delay.tcpmitm[10].p99ms ?? Infinity, delay.tcpmitm[100].p99ms ?? Infinity);
     tgt('delay error p99 ≤ 2 ms', Number.isFinite(p99) ? p99 <= 2 : null, `${fmtNum(p99)} ms`);
   }
+  // The default configuration (kernel probe on) against the probe off: what the probe costs.
+  const pr = med.probe;
+  if (pr && pt && !pr.na) {
+    const rc = ratio(pr.churnCps, pt.churnCps);
+    tgt('churn with the kernel probe ≥ 90% of without', rc == null ? null : rc >= 0.9, fmtRatio(rc).trim());
+  }
+  if (pr?.scale && pt?.scale) {
+    const a = pr.scale;
+    const b = pt.scale;
+    const hold = ratio(a.holding.p99us, b.holding.p99us);
+    const after = ratio(a.afterClose.p99us, b.afterClose.p99us);
+    const churn = ratio(a.churn.cps, b.churn.cps);
+    const stalls = a.holding.stalls + a.afterClose.stalls;
+    tgt(`probe rtt p99 at ${opts.scaleConnections} connections within 2× of probe off`, hold == null || after == null ? null : hold <= 2 && after <= 2, `holding ${fmtRatio(hold).trim()}, after close ${fmtRatio(after).trim()}`);
+    tgt('no stall with the kernel probe', stalls === 0, `${stalls} probes unanswered within 3 s`);
+    tgt(`churn (50 workers) beside ${opts.scaleConnections} TIME-WAITs with the probe ≥ 90% of without`, churn == null ? null : churn >= 0.9, fmtRatio(churn).trim());
+  }
   if (memory.busy) tgt('10 000 connections ≤ 64 MB heap', memory.busy.heapMB <= 64, `${fmtNum(memory.busy.heapMB)} MB heap (${fmtNum(memory.busy.totalMB)} MB with Buffers, busy link)`);
   // The UI's cost: against the same session in the same kind of pty without it.
   const noUi = med.ptynoui && !med.ptynoui.na ? med.ptynoui : pt;
@@ -513,7 +585,7 @@ async function main() {
       {
         date: new Date().toISOString(),
         machine,
-        config: { pin: opts.pin, rounds, requestedRounds: opts.rounds, bulkMB: opts.bulkMB, rrSeconds: 1.5, churnSeconds: 1.5, churnParallel: 4, delays: DELAYS, kernelProbe: 'off', cpuProf: opts.cpuProf ?? null },
+        config: { pin: opts.pin, rounds, requestedRounds: opts.rounds, bulkMB: opts.bulkMB, rrSeconds: 1.5, churnSeconds: 1.5, churnParallel: 4, delays: DELAYS, kernelProbe: { probe: 'auto', otherTcpmitmRows: 'off' }, scaleConnections: opts.scaleConnections, cpuProf: opts.cpuProf ?? null },
         medians: med,
         delay,
         delaySamplesMs: Object.fromEntries(Object.entries(delaySamples).map(([who, byMs]) => [who, Object.fromEntries(Object.entries(byMs).map(([ms, xs]) => [ms, xs.map((us) => Math.round(us) / 1000)]))])),

@@ -33,4 +33,22 @@ declare module 'tcpmitm-afpacket' {
   export function alarmArm(alarm: AlarmHandle, us: number): void;
   export function alarmCancel(alarm: AlarmHandle): void;
   export function alarmClose(alarm: AlarmHandle): void;
+
+  /** One TCP socket as the kernel's socket diagnostics (inet_diag) report it. */
+  export interface DiagSocket {
+    /** "198.18.0.1:40000" or "[2001:2::1]:40000"; a v4-mapped address prints as IPv4. */
+    readonly local: string;
+    readonly remote: string;
+    /** The kernel's TCP_* state code (include/net/tcp_states.h). */
+    readonly state: number;
+    /** 0 for mini-sockets and orphans (no struct socket any more). */
+    readonly inode: number;
+    /** Milliseconds until the socket's timer fires (TIME-WAIT: its end). */
+    readonly expiresMs: number;
+  }
+  /** A NETLINK_SOCK_DIAG socket of the namespace at `netnsPath` (/proc/<pid>/ns/net); its fd. Throws with `errno`. */
+  export function diagOpen(netnsPath: string): number;
+  export function diagClose(fd: number): void;
+  /** The socket on that exact 4-tuple, or undefined (a listener is no answer). */
+  export function diagLookup(fd: number, local: string, remote: string): DiagSocket | undefined;
 }

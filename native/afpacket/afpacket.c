@@ -36,6 +36,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "sockdiag.h"
+
 #define MAX_BATCH 256
 // Read at most this many batches per wake-up, so one busy port cannot starve
 // the other port or the timers that release delayed frames.
@@ -514,5 +516,6 @@ NAPI_MODULE_INIT() {
       {"alarmClose", NULL, js_alarm_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  sockdiag_register(env, exports);
   return exports;
 }

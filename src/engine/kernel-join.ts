@@ -14,6 +14,7 @@
 
 import type { DisagreementEvent, LagEvent, StateEvent, TcpmitmEvent } from './events.js';
 import type { Endpoint, TcpState } from '../tcp/state.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import { timerWheelSlackMs } from './timer-wheel.js';
 
 /** One change of one socket seen by the kernel probe in an end namespace. */
@@ -117,9 +118,19 @@ export class KernelJoin {
   /** "local|remote" → the connections' sides that used it. */
   private readonly routes = new Map<string, Route>();
   private readonly sides = new Map<string, Side>();
-  /** Keys of the sides whose states differ now: check() looks at these only. */
-  private readonly differing = new Set<string>();
+  /**
+   * Keys of the sides whose states differ now, by when check() next needs to
+   * look at each: at once when a difference starts or changes, then when it
+   * could first have outlasted the grace beyond what explains it. So a burst
+   * of thousands of differences (a forwarder seconds behind the kernel) costs
+   * a look or two each, not one per check.
+   */
+  private readonly differing = new DeadlineQueue<string>();
+  /** Those of them whose kernel socket is in TIME-WAIT or FIN-WAIT-2 (a mini-socket, or one that may become an orphan): no tracepoint reports what these do next. */
+  private readonly differingQuiet = new Set<string>();
   private readonly tupleOf = new Map<string, string>();
+  /** Tuples holding only early observations, oldest first: bounded (another lab's sockets, ones never joined). */
+  private readonly earlyOnly = new Set<string>();
 
   constructor(opts: KernelJoinOptions = {}) {
     this.graceS = (opts.graceMs ?? 50) / 1000;
@@ -150,19 +161,41 @@ export class KernelJoin {
    * Judges ongoing differences as of `horizon` (s): a time up to which every
    * kernel change has been observed and every captured segment processed.
    * `activity` tells whether an endpoint whose FIN the kernel has queued is
-   * still sending. Each disagreement is reported once.
+   * still sending (sampled every half grace while that explains the
+   * difference: data seen flowing at a look counts as flowing until the next
+   * one, so a disagreement may come up to a grace later, never one
+   * invented). Each disagreement is reported once.
    */
   check(horizon: number, activity?: ActivityOf): DisagreementEvent[] {
     const out: DisagreementEvent[] = [];
-    for (const key of this.differing) {
+    for (let key = this.differing.popDue(horizon); key !== undefined; key = this.differing.popDue(horizon)) {
       const s = this.sides.get(key);
       const d = s?.diff;
       if (s === undefined || d === undefined || d.reported) continue;
       this.sample(s, d, horizon, activity);
       const ev = this.judge(s, d, horizon);
       if (ev) out.push(ev);
+      // Next: the next sample of a queued FIN's sender, else when it could first be beyond the grace (after `horizon`: each look moves on).
+      else {
+        const beyond = Math.max(horizon + 1e-6, Math.max(d.since, d.explainedUntil) + this.graceS + 1e-6);
+        this.differing.schedule(key, d.reason === QUEUED_FIN ? Math.min(beyond, horizon + this.graceS / 2) : beyond);
+      }
     }
     return out;
+  }
+
+  /**
+   * The sockets the two views differ on, still to be judged, whose kernel
+   * state changes without a tracepoint (TIME-WAIT, FIN-WAIT-2): "local|remote"
+   * of each side's socket in its end's namespace. What the probe shows of
+   * these must be fresh.
+   */
+  *differingSockets(): IterableIterator<{ readonly ns: Endpoint; readonly key: string }> {
+    for (const key of this.differingQuiet) {
+      const s = this.sides.get(key);
+      const tuple = this.tupleOf.get(key);
+      if (s !== undefined && tuple !== undefined && s.diff?.reported === false) yield { ns: s.endpoint, key: tuple };
+    }
   }
 
   // ── routing kernel sockets to connections ─────────────────────────────
@@ -176,6 +209,7 @@ export class KernelJoin {
       this.tupleOf.set(sideKey, key);
       const r = this.routeOf(key);
       r.sides.push(side);
+      this.earlyOnly.delete(key);
       const early = r.early;
       r.early = [];
       for (const obs of early) out.push(...this.route(key, obs));
@@ -215,7 +249,10 @@ export class KernelJoin {
     }
     if (side === undefined) {
       if (r.early.length < MAX_EARLY) r.early.push(obs);
-      this.boundEarly();
+      if (r.sides.length === 0) {
+        this.earlyOnly.add(key);
+        this.boundEarly();
+      }
       return [];
     }
     side.socket = obs.to === 'CLOSED' ? 'ended' : 'live';
@@ -231,12 +268,17 @@ export class KernelJoin {
     return out;
   }
 
-  /** Tuples that only ever held early observations (another lab's sockets, non-joined ones) are bounded. */
+  /**
+   * Tuples that only ever held early observations (another lab's sockets,
+   * non-joined ones) are bounded: the oldest go first. Counted apart from the
+   * tuples of connections, so thousands of those neither evict a new
+   * connection's first observation nor make each one a walk over them all.
+   */
   private boundEarly(): void {
-    if (this.routes.size <= MAX_EARLY_TUPLES) return;
-    for (const [key, r] of this.routes) {
-      if (r.sides.length === 0) this.routes.delete(key);
-      if (this.routes.size <= MAX_EARLY_TUPLES) return;
+    for (const key of this.earlyOnly) {
+      if (this.earlyOnly.size <= MAX_EARLY_TUPLES) return;
+      this.earlyOnly.delete(key);
+      if (this.routes.get(key)?.sides.length === 0) this.routes.delete(key);
     }
   }
 
@@ -270,6 +312,9 @@ export class KernelJoin {
       s.diff = undefined;
       this.differing.delete(key);
     }
+    this.differingQuiet.delete(key);
+    // A difference that goes on between other states may be explained otherwise now: looked at by the next check.
+    if (s.diff !== undefined && !s.diff.reported) this.differing.schedule(key, s.diff.since);
     if (which === 'inferred') {
       s.inferredBefore = s.inferred;
       s.inferred = state;
@@ -288,8 +333,9 @@ export class KernelJoin {
     if (s.diff === undefined && s.inferred !== undefined && s.kernel !== undefined && s.inferred !== s.kernel) {
       const since = Math.max(s.inferredFrom, s.kernelT);
       s.diff = { since, reported: false, explainedUntil: since, dataAt: since };
-      this.differing.add(key);
+      this.differing.schedule(key, since);
     }
+    if (s.diff !== undefined && (s.kernel === 'TIME-WAIT' || s.kernel === 'FIN-WAIT-2')) this.differingQuiet.add(key);
     // A difference that goes on between other states stays the same difference: both before and after, the two differ.
     return out;
   }
@@ -344,7 +390,9 @@ export class KernelJoin {
     const a = activity(s.conn, s.endpoint);
     if (a === undefined) return;
     // The first look credits the data sent before it: close() came right after a write.
-    if (d.bytes === undefined || a.bytes > d.bytes || a.peerWindowClosed) d.dataAt = Math.max(d.dataAt, horizon);
+    if (d.bytes === undefined) d.dataAt = Math.max(d.dataAt, horizon);
+    // Data flowing (or held back by a closed window) now: it counts until the next sample, half a grace on.
+    else if (a.bytes > d.bytes || a.peerWindowClosed) d.dataAt = Math.max(d.dataAt, horizon + this.graceS / 2);
     d.bytes = a.bytes;
   }
 
@@ -381,12 +429,16 @@ export class KernelJoin {
     const key = `${s.conn}/${s.endpoint}`;
     this.sides.delete(key);
     this.differing.delete(key);
+    this.differingQuiet.delete(key);
     const tuple = this.tupleOf.get(key);
     this.tupleOf.delete(key);
     const r = tuple === undefined ? undefined : this.routes.get(tuple);
     if (r !== undefined && tuple !== undefined) {
       r.sides = r.sides.filter((x) => x !== s);
-      if (r.sides.length === 0 && r.early.length === 0) this.routes.delete(tuple);
+      if (r.sides.length === 0 && r.early.length === 0) {
+        this.routes.delete(tuple);
+        this.earlyOnly.delete(tuple);
+      }
     }
   }
 }

@@ -4,6 +4,7 @@
 // disagreements between the two views on the run's event bus, and the
 // orphans the kernel makes passed to the inference (tcp_fin_timeout).
 
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { EventBus } from '../engine/event-bus.js';
 import type { Engine } from '../engine/engine.js';
@@ -44,6 +45,11 @@ const GRACE_MS = 50;
 const PERIOD_MS = 5;
 /** How often (ms) the join drops the sides of connections the tracker has forgotten. */
 const PRUNE_MS = 1000;
+/**
+ * A measuring aid for `npm run bench` (docs/bench.md), not a user option: a
+ * file that gets the probe's cost (KernelProbeStats) when the view stops.
+ */
+const STATS_FILE_ENV = 'TCPMITM_PROBE_STATS';
 
 export async function startKernelView(o: KernelViewOptions): Promise<KernelView> {
   const { bus, runtime } = o;
@@ -93,7 +99,7 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
     setImmediate(() => {
       waiting = false;
       if (stopped) return;
-      const watermark = probe.sync();
+      const watermark = probe.sync(join.differingSockets());
       for (const d of join.check(Math.min(watermark, progress), activity)) bus.emit(d);
     });
   }, PERIOD_MS);
@@ -108,6 +114,14 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
       // What the kernel did last (the final states) still reaches the log.
       probe.sync();
       offJoin();
+      const statsFile = process.env[STATS_FILE_ENV];
+      if (statsFile) {
+        try {
+          writeFileSync(statsFile, JSON.stringify({ source: probe.source, tables: probe.tables, ...probe.stats() }) + '\n');
+        } catch (err) {
+          bus.emit({ type: 'warning', t: clock(), message: `kernel probe: cannot write ${STATS_FILE_ENV} file: ${(err as Error).message}` });
+        }
+      }
       await probe.stop();
     },
   };

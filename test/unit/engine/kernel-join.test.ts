@@ -42,6 +42,38 @@ describe('KernelJoin: routing', () => {
     expect(j.onKernel(kernel(1.001, 'server', 'SYN-RECV', 'ESTAB'))).toMatchObject([{ conn: 2, endpoint: 'server', to: 'ESTAB' }]);
   });
 
+  it('thousands of connections: a new connection\'s socket seen before its connection event still joins it; early-only tuples stay bounded', () => {
+    const j = new KernelJoin();
+    const client = (i: number) => `198.18.0.1:${10000 + i}`;
+    for (let i = 0; i < 5000; i++) j.onEvent({ type: 'connection', t: 0, conn: i + 1, client: client(i), server: S, pickedUp: false });
+    const early: KernelObservation = { ns: 'client', local: client(5000), remote: S, from: 'CLOSED', to: 'SYN-SENT', t: 1 };
+    expect(j.onKernel(early)).toEqual([]);
+    expect(j.onEvent({ type: 'connection', t: 1, conn: 5001, client: client(5000), server: S, pickedUp: false })).toMatchObject([{ conn: 5001, endpoint: 'client', from: 'CLOSED', to: 'SYN-SENT', source: 'kernel' }]);
+    // Another lab's sockets (never joined): the oldest are dropped, the newest kept.
+    for (let i = 0; i < 3000; i++) j.onKernel({ ns: 'server', local: S, remote: `198.18.0.9:${i + 1}`, from: 'LISTEN', to: 'SYN-RECV', t: 2 });
+    expect(j.onEvent({ type: 'connection', t: 2, conn: 9000, client: '198.18.0.9:3000', server: S, pickedUp: false })).toMatchObject([{ conn: 9000, endpoint: 'server', from: 'LISTEN', to: 'SYN-RECV' }]);
+    expect(j.onEvent({ type: 'connection', t: 2, conn: 9001, client: '198.18.0.9:1', server: S, pickedUp: false })).toEqual([]);
+  });
+
+  it('names the sockets the views differ on, for the probe to keep fresh', () => {
+    const j = new KernelJoin();
+    j.onEvent(connection());
+    j.onKernel(kernel(0.01, 'server', 'LISTEN', 'SYN-RECV'));
+    j.onKernel(kernel(0.011, 'server', 'SYN-RECV', 'ESTAB'));
+    j.onEvent(inferred(0.01, 'server', 'LISTEN', 'SYN-RECV', 'received SYN'));
+    j.onEvent(inferred(0.011, 'server', 'SYN-RECV', 'ESTAB', 'received ACK'));
+    expect([...j.differingSockets()]).toEqual([]);
+    // A difference the tracepoint will end by itself: not named.
+    j.onKernel(kernel(0.5, 'server', 'ESTAB', 'FIN-WAIT-1'));
+    expect([...j.differingSockets()]).toEqual([]);
+    j.onEvent(inferred(0.5, 'server', 'ESTAB', 'FIN-WAIT-1', 'sent FIN'));
+    // FIN-WAIT-2 changes without a tracepoint (the socket may become an orphan, then a mini-socket's TIME-WAIT): named while they differ.
+    j.onKernel(kernel(0.6, 'server', 'FIN-WAIT-1', 'FIN-WAIT-2'));
+    expect([...j.differingSockets()]).toEqual([{ ns: 'server', key: `${S}|${C}` }]);
+    j.onEvent(inferred(0.6, 'server', 'FIN-WAIT-1', 'FIN-WAIT-2', 'received ACK'));
+    expect([...j.differingSockets()]).toEqual([]);
+  });
+
   it('passes an orphan on with the earliest time it may have happened', () => {
     const j = new KernelJoin();
     j.onEvent(connection());
