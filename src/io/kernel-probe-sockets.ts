@@ -205,7 +205,11 @@ export class TraceSockets {
     if (needsLookup(tr)) {
       // tcp_time_wait() hashes a mini-socket, then sets the full socket to
       // TCP_CLOSE: the tracepoint says CLOSE, the kernel lists TIME-WAIT — or
-      // FIN-WAIT-2 for an orphan whose tcp_fin_timeout now runs.
+      // FIN-WAIT-2 for an orphan whose tcp_fin_timeout now runs. No socket
+      // found: none was left (a RST reached it), or its TIME-WAIT already
+      // ended — a RST kills a TIME-WAIT at once under tcp_rfc1337=0 (a peer
+      // answering a duplicate last ACK sends one within a millisecond), and
+      // a look this late cannot tell the two apart: → CLOSED either way.
       row = find(ns, tr.local, tr.remote);
       if (row !== undefined && isMiniSocketRow(row)) {
         to = row.state;
