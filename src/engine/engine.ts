@@ -243,7 +243,7 @@ export class Engine {
     // the receiver drops them. Checked on every SYN (each connection's first
     // word, tiny) and one frame in 64 of the rest: a pass over every segment
     // would cost the forwarding path some 10 %.
-    if (this.out.badChecksum && ((f.flags & TcpFlag.SYN) !== 0 || (this.stats.frames & 63) === 0) && !f.fragment && !f.tcpChecksumOk) {
+    if (this.out.badChecksum && ((f.flags & TcpFlag.SYN) !== 0 || (this.counters.frames & 63) === 0) && !f.fragment && !f.tcpChecksumOk) {
       this.out.badChecksum(port, f.checksumLeftToDevice);
     }
     this.onTcp(port, frame, f, now);
