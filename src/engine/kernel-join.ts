@@ -18,6 +18,12 @@ import { DeadlineQueue } from './deadline-queue.js';
 import { timerWheelSlackMs } from './timer-wheel.js';
 
 /** One change of one socket seen by the kernel probe in an end namespace. */
+/** A socket the two views differ on whose kernel state must be kept fresh: `key` is "local|remote" of the socket in `ns`. */
+export interface FocusSocket {
+  readonly ns: Endpoint;
+  readonly key: string;
+}
+
 export interface KernelObservation {
   /** Which end namespace the socket lives in. */
   readonly ns: 'client' | 'server';
@@ -126,8 +132,14 @@ export class KernelJoin {
    * a look or two each, not one per check.
    */
   private readonly differing = new DeadlineQueue<string>();
-  /** Those of them whose kernel socket is in TIME-WAIT or FIN-WAIT-2 (a mini-socket, or one that may become an orphan): no tracepoint reports what these do next. */
-  private readonly differingQuiet = new Set<string>();
+  /**
+   * Those of them, not yet reported, whose kernel socket is in TIME-WAIT or
+   * FIN-WAIT-2 (a mini-socket, or one that may become an orphan): no
+   * tracepoint reports what these do next. Side key → its socket.
+   */
+  private readonly differingQuiet = new Map<string, FocusSocket>();
+  /** What joined or left differingQuiet since takeFocusChanges() (side key → its latest). */
+  private readonly focusChanges = new Map<string, { readonly socket: FocusSocket; readonly on: boolean }>();
   private readonly tupleOf = new Map<string, string>();
   /** Tuples holding only early observations, oldest first: bounded (another lab's sockets, ones never joined). */
   private readonly earlyOnly = new Set<string>();
@@ -190,12 +202,38 @@ export class KernelJoin {
    * of each side's socket in its end's namespace. What the probe shows of
    * these must be fresh.
    */
-  *differingSockets(): IterableIterator<{ readonly ns: Endpoint; readonly key: string }> {
-    for (const key of this.differingQuiet) {
+  differingSockets(): IterableIterator<FocusSocket> {
+    return this.differingQuiet.values();
+  }
+
+  /**
+   * The sockets that joined (`add`) or left (`remove`) differingSockets()
+   * since the last call: thousands of sockets may differ for a while in a
+   * burst of closes, and passing the whole set at every read cost the
+   * forwarding thread more than the join itself.
+   */
+  takeFocusChanges(): { add: FocusSocket[]; remove: FocusSocket[] } {
+    const add: FocusSocket[] = [];
+    const remove: FocusSocket[] = [];
+    for (const c of this.focusChanges.values()) (c.on ? add : remove).push(c.socket);
+    this.focusChanges.clear();
+    return { add, remove };
+  }
+
+  private setQuiet(key: string, on: boolean): void {
+    const held = this.differingQuiet.get(key);
+    if (on === (held !== undefined)) return;
+    let socket = held;
+    if (on) {
       const s = this.sides.get(key);
       const tuple = this.tupleOf.get(key);
-      if (s !== undefined && tuple !== undefined && s.diff?.reported === false) yield { ns: s.endpoint, key: tuple };
-    }
+      if (s === undefined || tuple === undefined) return;
+      socket = { ns: s.endpoint, key: tuple };
+      this.differingQuiet.set(key, socket);
+    } else this.differingQuiet.delete(key);
+    // Back to what the last take saw: nothing to pass on.
+    if (this.focusChanges.get(key)?.on === !on) this.focusChanges.delete(key);
+    else this.focusChanges.set(key, { socket: socket!, on });
   }
 
   // ── routing kernel sockets to connections ─────────────────────────────
@@ -312,7 +350,6 @@ export class KernelJoin {
       s.diff = undefined;
       this.differing.delete(key);
     }
-    this.differingQuiet.delete(key);
     // A difference that goes on between other states may be explained otherwise now: looked at by the next check.
     if (s.diff !== undefined && !s.diff.reported) this.differing.schedule(key, s.diff.since);
     if (which === 'inferred') {
@@ -335,7 +372,7 @@ export class KernelJoin {
       s.diff = { since, reported: false, explainedUntil: since, dataAt: since };
       this.differing.schedule(key, since);
     }
-    if (s.diff !== undefined && (s.kernel === 'TIME-WAIT' || s.kernel === 'FIN-WAIT-2')) this.differingQuiet.add(key);
+    this.setQuiet(key, s.diff !== undefined && !s.diff.reported && (s.kernel === 'TIME-WAIT' || s.kernel === 'FIN-WAIT-2'));
     // A difference that goes on between other states stays the same difference: both before and after, the two differ.
     return out;
   }
@@ -349,6 +386,7 @@ export class KernelJoin {
     }
     if (!this.beyondGrace(until - Math.max(d.since, d.explainedUntil))) return undefined;
     d.reported = true;
+    this.setQuiet(`${s.conn}/${s.endpoint}`, false);
     return { type: 'disagreement', t: round(until), conn: s.conn, endpoint: s.endpoint, inferred: s.inferred!, kernel: s.kernel!, forMs: Math.round((until - d.since) * 1000) };
   }
 
@@ -429,7 +467,7 @@ export class KernelJoin {
     const key = `${s.conn}/${s.endpoint}`;
     this.sides.delete(key);
     this.differing.delete(key);
-    this.differingQuiet.delete(key);
+    this.setQuiet(key, false);
     const tuple = this.tupleOf.get(key);
     this.tupleOf.delete(key);
     const r = tuple === undefined ? undefined : this.routes.get(tuple);

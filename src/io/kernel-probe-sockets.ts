@@ -16,7 +16,7 @@
 // so the event loop (and forwarding) is never blocked for long. Work grows with
 // the number of changes, not with the number of sockets × reads.
 
-import type { KernelObservation } from '../engine/kernel-join.js';
+import type { FocusSocket, KernelObservation } from '../engine/kernel-join.js';
 import type { TcpState } from '../tcp/state.js';
 import { DeadlineQueue } from '../engine/deadline-queue.js';
 import { isLabConnection, isMiniSocketRow, isOrphanRow, portOf } from './kernel-probe-diff.js';
@@ -39,11 +39,7 @@ export type LookupRow = Pick<ProcTcpRow, 'local' | 'remote' | 'state' | 'inode'>
 /** The socket of one namespace on exactly that 4-tuple, or undefined (no listener). */
 export type Lookup = (ns: ProbeNs, local: string, remote: string) => LookupRow | undefined;
 
-/** A socket the two views disagree on: `key` is "local|remote" of the socket in `ns`. */
-export interface FocusSocket {
-  readonly ns: ProbeNs;
-  readonly key: string;
-}
+export type { FocusSocket } from '../engine/kernel-join.js';
 
 /** Lookups per read at most: each is a netlink round trip (3–20 µs), so ~1 ms a read. */
 export const MAX_LOOKUPS_PER_READ = 128;

@@ -17,21 +17,26 @@
 // `trace`: tracefs sock:inet_sock_set_state (kernel-probe-trace.ts), every
 // transition with µs timestamps; the mini-sockets no tracepoint follows are
 // looked up one 4-tuple at a time through sock_diag (kernel-probe-sockets.ts):
-// its cost grows with the changes, not with the sockets. `auto`: trace when
-// tracefs works, else proc. Every read reports a watermark: all kernel changes
-// up to it have been delivered.
+// its cost grows with the changes, not with the sockets. It reads in a worker
+// thread (kernel-probe-worker.ts) by default, so that neither a burst of
+// closes nor the lookups ever take the forwarding thread's time; `thread:
+// 'caller'` reads on the caller's thread instead (the TypeScript tests, which
+// have no compiled worker). `auto`: trace when tracefs works, else proc.
+// Every read reports a watermark: all kernel changes up to it have been
+// delivered.
 
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { KernelObservation } from '../engine/kernel-join.js';
-import { parseProcTcp, type ProcTcpRow } from './proc-net-tcp.js';
+import type { ProcTcpRow } from './proc-net-tcp.js';
 import { SocketTableDiff, isLabConnection } from './kernel-probe-diff.js';
-import { NamespaceDiag } from './kernel-probe-diag.js';
-import { TraceSockets, type FocusSocket, type Lookup, type LookupRow, type ProbeNs } from './kernel-probe-sockets.js';
-import { TraceInstance } from './kernel-probe-trace.js';
+import type { FocusSocket, ProbeNs } from './kernel-probe-sockets.js';
+import { FocusSet, ReadTimer, TraceReader, monoNow, type KernelProbeStats } from './kernel-probe-reader.js';
+import { startTraceThread } from './kernel-probe-thread.js';
+import { processAlive, readSocketTable } from './proc-socket-table.js';
 
 export type { KernelObservation } from '../engine/kernel-join.js';
 export type { FocusSocket, ProbeNs } from './kernel-probe-sockets.js';
+export type { KernelProbeStats } from './kernel-probe-reader.js';
 
 export interface KernelProbeOptions {
   readonly source: 'auto' | 'trace' | 'proc';
@@ -41,23 +46,15 @@ export interface KernelProbeOptions {
   /** Every change; `t` is `now()` (or the trace timestamp mapped onto it). */
   readonly onChange?: (obs: KernelObservation) => void;
   readonly onWarning?: (message: string) => void;
-  /** How often (ms) the probe reads by itself (default 5); 0: only when sync() is called. */
+  /**
+   * How often (ms) the probe reads by itself (default 5); 0: only when sync()
+   * is called — on the caller's thread; a worker reads every 5 ms whatever.
+   */
   readonly periodMs?: number;
+  /** Where the trace source reads (default: a worker thread). */
+  readonly thread?: 'worker' | 'caller';
   /** Seconds on the caller's clock; default: seconds since the probe started. */
   readonly now?: () => number;
-}
-
-/** What the probe has cost so far (its reads, in ms of the event loop). */
-export interface KernelProbeStats {
-  readonly reads: number;
-  readonly totalMs: number;
-  readonly maxMs: number;
-  /** Reads that took longer than 1 ms / 5 ms. */
-  readonly over1ms: number;
-  readonly over5ms: number;
-  /** 4-tuple lookups (trace source). */
-  readonly lookups: number;
-  readonly transitions: number;
 }
 
 export interface KernelProbe {
@@ -70,38 +67,25 @@ export interface KernelProbe {
   /** The current table of one namespace (lab connections only), read now. */
   snapshot(ns: ProbeNs): ProcTcpRow[];
   /**
-   * Reads now: what changed goes to the listeners first. Returns the
-   * watermark (s, caller's clock): every kernel change up to it has been
-   * delivered. `focus`: sockets whose state must be fresh (the views disagree
-   * on them); the watermark also covers those.
+   * Reads now (a worker: what it has delivered so far): what changed goes to
+   * the listeners first. Returns the watermark (s, caller's clock): every
+   * kernel change up to it has been delivered, including those of the
+   * sockets in focus.
    */
-  sync(focus?: Iterable<FocusSocket>): number;
+  sync(): number;
+  /** Sockets whose state must be kept fresh from now on (`add`: the views differ on them), or no longer (`remove`). */
+  focus(add: readonly FocusSocket[], remove: readonly FocusSocket[]): void;
   stats(): KernelProbeStats;
+  /** Stops reading; the last changes reach the listeners before it resolves. */
   stop(): Promise<void>;
 }
 
-/** Every row of a namespace's /proc/<pid>/net/tcp and tcp6 (listeners included). */
-export function readSocketTable(pid: number): ProcTcpRow[] {
-  const rows: ProcTcpRow[] = [];
-  for (const f of ['tcp', 'tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(`/proc/${pid}/net/${f}`, 'latin1');
-    } catch {
-      continue; // tcp6 is absent when IPv6 is disabled.
-    }
-    rows.push(...parseProcTcp(text));
-  }
-  return rows;
-}
-
-/**
- * A trace event on another CPU may still be being written while we read: the
- * watermark stays this far (s) behind the read.
- */
-const TRACE_COMMIT_MARGIN_S = 0.001;
 /** Rows of both tables up to which the proc source reads back to back; beyond, a read of d ms waits d × (rows / SMALL_TABLE − 1). */
 const SMALL_TABLE = 1000;
+/** How often (ms) a worker reads the trace. */
+const WORKER_PERIOD_MS = 5;
+/** The forwarding thread's time (ms) per turn of its loop for a worker's observations, while they queue. */
+const HAND_ON_SLICE_MS = 1;
 
 export async function startKernelProbe(o: KernelProbeOptions): Promise<KernelProbe> {
   const t0 = performance.now();
@@ -117,144 +101,178 @@ export async function startKernelProbe(o: KernelProbeOptions): Promise<KernelPro
       }
     }
   };
+  const warn = (message: string): void => o.onWarning?.(message);
+  // CLOCK_MONOTONIC seconds (the trace's) onto the caller's clock, now: both advance alike.
+  const fromMono = (obs: KernelObservation, offset: number): KernelObservation =>
+    obs.since === undefined ? { ...obs, t: obs.t + offset } : { ...obs, t: obs.t + offset, since: obs.since + offset };
   const sides: ProbeNs[] = ['client', 'server'];
   let warnedGone = false;
   const alive = (ns: ProbeNs): boolean => {
-    const pid = o.pids[ns];
-    try {
-      // Check the holder is alive: a dead pid would read *our* namespace's table via a reused pid.
-      readFileSync(`/proc/${pid}/stat`);
-      return true;
-    } catch {
-      if (!warnedGone) o.onWarning?.(`kernel probe: the ${ns} namespace's process ${pid} is gone`);
-      warnedGone = true;
-      return false;
-    }
+    if (processAlive(o.pids[ns])) return true;
+    if (!warnedGone) warn(`kernel probe: the ${ns} namespace's process ${o.pids[ns]} is gone`);
+    warnedGone = true;
+    return false;
   };
   const read = (ns: ProbeNs): ProcTcpRow[] => (alive(ns) ? readSocketTable(o.pids[ns]) : []);
-  const stats = { reads: 0, totalMs: 0, maxMs: 0, over1ms: 0, over5ms: 0, lookups: 0, transitions: 0 };
-  const timed = <T>(fn: () => T): T => {
-    const t = performance.now();
-    try {
-      return fn();
-    } finally {
-      const ms = performance.now() - t;
-      stats.reads++;
-      stats.totalMs += ms;
-      stats.maxMs = Math.max(stats.maxMs, ms);
-      if (ms > 1) stats.over1ms++;
-      if (ms > 5) stats.over5ms++;
-    }
+  const snapshot = (ns: ProbeNs): ProcTcpRow[] => read(ns).filter(isLabConnection);
+  const subscribe = (fn: (obs: KernelObservation) => void): (() => void) => {
+    listeners.add(fn);
+    return () => listeners.delete(fn);
   };
 
-  let trace: TraceInstance | undefined;
   if (o.source !== 'proc') {
-    try {
-      trace = TraceInstance.open(o.labId);
-    } catch (err) {
-      if (o.source === 'trace') throw new Error(`kernel probe: tracefs unavailable: ${(err as Error).message}`);
-      o.onWarning?.(`kernel probe: tracefs unavailable (${(err as Error).message}); polling /proc instead`);
-    }
+    const tracing = await startTrace(o, emit, now, fromMono, warn).catch((err: Error) => {
+      if (o.source === 'trace') throw new Error(`kernel probe: tracefs unavailable: ${err.message}`);
+      warn(`kernel probe: tracefs unavailable (${err.message}); polling /proc instead`);
+      return undefined;
+    });
+    if (tracing) return { source: 'trace', snapshot, subscribe, ...tracing, stop: () => tracing.stop().finally(() => listeners.clear()) };
   }
-  // The tracepoint source's lookups: a sock_diag socket made in each end namespace, once (it stays there even if the holder's pid is reused).
-  const diags: Partial<Record<ProbeNs, NamespaceDiag>> = {};
-  if (trace) {
-    try {
-      for (const ns of sides) if (alive(ns)) diags[ns] = NamespaceDiag.open(o.pids[ns]);
-    } catch (err) {
-      for (const d of Object.values(diags)) d.close();
-      for (const ns of sides) delete diags[ns];
-      o.onWarning?.(`kernel probe: sock_diag unavailable (${(err as Error).message}); looking sockets up in /proc/<pid>/net/tcp instead (costly with many sockets)`);
-    }
-  }
-  const tables: 'sock_diag' | 'proc' = diags.client && diags.server ? 'sock_diag' : 'proc';
 
-  let sync: (focus?: Iterable<FocusSocket>) => number;
-  let lookups = (): number => 0;
-  if (!trace) {
-    const diffs: Record<ProbeNs, SocketTableDiff> = { client: new SocketTableDiff(), server: new SocketTableDiff() };
-    // Prime with what exists now, so only changes are reported.
-    for (const ns of sides) diffs[ns].update(read(ns));
-    let last = now();
-    let nextAt = 0;
-    sync = () => {
-      // Every change before `t` is in the tables read after it.
-      const t = now();
-      if (t < nextAt) return last;
-      const started = performance.now();
-      let rows = 0;
-      timed(() => {
-        for (const ns of sides) {
-          const table = read(ns);
-          rows += table.length;
-          for (const c of diffs[ns].update(table)) emit({ ns, ...c, t, since: last });
-        }
-      });
-      nextAt = t + ((performance.now() - started) / 1000) * Math.max(1, rows / SMALL_TABLE);
-      last = t;
-      return t;
-    };
-  } else {
-    const tr = trace;
-    const sockets = new TraceSockets();
-    lookups = () => sockets.lookups;
-    const monoNow = (): number => Number(process.hrtime.bigint()) / 1e9;
-    // Without sock_diag, a lookup is a search of the namespace's /proc table, read at most once per sync.
-    let procRows: Partial<Record<ProbeNs, Map<string, LookupRow>>> = {};
-    const lookup: Lookup =
-      tables === 'sock_diag'
-        ? (ns, local, remote) => diags[ns]!.lookup(local, remote)
-        : (ns, local, remote) => {
-            let m = procRows[ns];
-            if (m === undefined) {
-              m = new Map();
-              // One tuple listed twice (a mini-socket and the socket reusing it): the live one.
-              for (const r of read(ns)) if (r.state !== 'LISTEN' && (!m.has(`${r.local}|${r.remote}`) || r.inode !== 0)) m.set(`${r.local}|${r.remote}`, r);
-              procRows[ns] = m;
-            }
-            return m.get(`${local}|${remote}`);
-          };
-    let known = now();
-    let lost = 0;
-    sync = (focus) =>
-      timed(() => {
-        procRows = {};
-        const mono = monoNow();
-        const tNow = now();
-        const { transitions, lost: n, partial } = tr.drain();
-        if (n > 0 && lost === 0) o.onWarning?.(`kernel probe: the trace buffer overflowed, ${n} state changes were lost (the kernel's view may be incomplete)`);
-        lost += n;
-        stats.transitions += transitions.length;
-        const batch = transitions.map((ev) => ({ t: tNow - Math.max(0, mono - ev.ts), local: ev.local, remote: ev.remote, from: ev.from, to: ev.to }));
-        for (const obs of sockets.apply(batch, lookup, tNow, focus)) emit(obs);
-        // A line cut mid-way is a transition not yet delivered: nothing after the last whole one is known.
-        known = Math.max(known, partial ? (batch.at(-1)?.t ?? known) : tNow - TRACE_COMMIT_MARGIN_S);
-        // Transitions left for the next read (the lookup budget ran out), sockets in focus not looked at now: not known past them.
-        return Math.min(known, sockets.known() ?? known);
-      });
-  }
+  const timer = new ReadTimer();
+  const diffs: Record<ProbeNs, SocketTableDiff> = { client: new SocketTableDiff(), server: new SocketTableDiff() };
+  // Prime with what exists now, so only changes are reported.
+  for (const ns of sides) diffs[ns].update(read(ns));
+  let last = now();
+  let nextAt = 0;
+  const poll = (): number => {
+    // Every change before `t` is in the tables read after it.
+    const t = now();
+    if (t < nextAt) return last;
+    const started = performance.now();
+    let rows = 0;
+    timer.timed(() => {
+      for (const ns of sides) {
+        const table = read(ns);
+        rows += table.length;
+        for (const c of diffs[ns].update(table)) emit({ ns, ...c, t, since: last });
+      }
+    });
+    nextAt = t + ((performance.now() - started) / 1000) * Math.max(1, rows / SMALL_TABLE);
+    last = t;
+    return t;
+  };
   const period = o.periodMs ?? 5;
-  const timer = period > 0 ? setInterval(() => sync(), period) : undefined;
-
+  const interval = period > 0 ? setInterval(poll, period) : undefined;
   let stopped = false;
   let watermark = now();
   return {
-    source: trace ? 'trace' : 'proc',
-    tables,
-    subscribe(fn) {
-      listeners.add(fn);
-      return () => listeners.delete(fn);
-    },
-    snapshot: (ns) => read(ns).filter(isLabConnection),
-    sync: (focus) => (stopped ? watermark : (watermark = sync(focus))),
-    stats: () => ({ ...stats, lookups: lookups() }),
+    source: 'proc',
+    tables: 'proc',
+    snapshot,
+    subscribe,
+    sync: () => (stopped ? watermark : (watermark = poll())),
+    // Every read sees every socket: nothing to keep fresh apart.
+    focus: () => {},
+    stats: () => ({ ...timer.stats, lookups: 0, transitions: 0 }),
     async stop() {
       if (stopped) return;
       stopped = true;
-      if (timer) clearInterval(timer);
-      trace?.close();
-      for (const d of Object.values(diags)) d.close();
+      if (interval) clearInterval(interval);
       listeners.clear();
+    },
+  };
+}
+
+type TraceProbe = Pick<KernelProbe, 'tables' | 'sync' | 'focus' | 'stats' | 'stop'>;
+
+/** The trace source, read in a worker thread or on the caller's; rejects when tracefs cannot be used. */
+async function startTrace(
+  o: KernelProbeOptions,
+  emit: (obs: KernelObservation) => void,
+  now: () => number,
+  fromMono: (obs: KernelObservation, offset: number) => KernelObservation,
+  warn: (message: string) => void,
+): Promise<TraceProbe> {
+  const offset = (): number => now() - monoNow();
+  let stopped = false;
+  if ((o.thread ?? 'worker') === 'worker') {
+    let watermark = now();
+    // Reads not yet handed to the listeners, oldest first; `next`: the first observation of the head not yet handed on.
+    const queue: { readonly observations: readonly KernelObservation[]; readonly mono: number }[] = [];
+    let next = 0;
+    let scheduled = false;
+    /**
+     * Hands queued observations on for at most `budgetMs` (Infinity: all):
+     * the closes of 10 000 connections are ~100 000 observations, and the
+     * listeners (the join, the logs) take µs each on the forwarding thread —
+     * in one go they would hold forwarding for seconds. The watermark
+     * advances only past reads handed on whole.
+     */
+    const handOn = (budgetMs: number): void => {
+      const until = performance.now() + budgetMs;
+      const off = offset();
+      while (queue.length > 0) {
+        const head = queue[0]!;
+        while (next < head.observations.length) {
+          emit(fromMono(head.observations[next++]!, off));
+          if ((next & 15) === 0 && performance.now() > until) return;
+        }
+        // Not clamped: a socket brought into focus holds it back (TraceSockets.known).
+        watermark = head.mono + off;
+        queue.shift();
+        next = 0;
+      }
+    };
+    const slice = (): void => {
+      scheduled = false;
+      handOn(HAND_ON_SLICE_MS);
+      if (queue.length > 0 && !stopped) {
+        scheduled = true;
+        // After the I/O phase: frames waiting meanwhile are forwarded first.
+        setImmediate(slice);
+      }
+    };
+    const thread = await startTraceThread(
+      { labId: o.labId, pids: o.pids, periodMs: WORKER_PERIOD_MS },
+      {
+        onRead: (observations, mono) => {
+          queue.push({ observations, mono });
+          if (!scheduled) slice();
+        },
+        onWarning: warn,
+      },
+    );
+    return {
+      tables: thread.tables,
+      sync: () => watermark,
+      focus(add, remove) {
+        if (!stopped) thread.focus(add, remove);
+      },
+      stats: () => thread.stats(),
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await thread.stop();
+        // The last read included: everything the kernel did reaches the listeners.
+        handOn(Infinity);
+      },
+    };
+  }
+  const reader = TraceReader.open(o.labId, o.pids, warn);
+  const focus = new FocusSet();
+  let watermark = now();
+  const sync = (): number => {
+    if (stopped) return watermark;
+    const { observations, watermark: mono } = reader.read(focus.sockets());
+    const off = offset();
+    for (const obs of observations) emit(fromMono(obs, off));
+    return (watermark = mono + off);
+  };
+  const period = o.periodMs ?? 5;
+  const interval = period > 0 ? setInterval(() => sync(), period) : undefined;
+  return {
+    tables: reader.tables,
+    sync,
+    focus: (add, remove) => focus.change(add, remove),
+    stats: () => ({ ...reader.stats(), thread: 'caller' }),
+    async stop() {
+      if (stopped) return;
+      if (interval) clearInterval(interval);
+      // What the kernel did last still reaches the listeners.
+      sync();
+      stopped = true;
+      reader.close();
     },
   };
 }

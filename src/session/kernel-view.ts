@@ -99,7 +99,9 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
     setImmediate(() => {
       waiting = false;
       if (stopped) return;
-      const watermark = probe.sync(join.differingSockets());
+      const focus = join.takeFocusChanges();
+      probe.focus(focus.add, focus.remove);
+      const watermark = probe.sync();
       for (const d of join.check(Math.min(watermark, progress), activity)) bus.emit(d);
     });
   }, PERIOD_MS);
@@ -111,8 +113,8 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
       stopped = true;
       clearInterval(timer);
       clearInterval(pruner);
-      // What the kernel did last (the final states) still reaches the log.
-      probe.sync();
+      // What the kernel did last (the final states) still reaches the log: stop() delivers it.
+      await probe.stop();
       offJoin();
       const statsFile = process.env[STATS_FILE_ENV];
       if (statsFile) {
@@ -122,7 +124,6 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
           bus.emit({ type: 'warning', t: clock(), message: `kernel probe: cannot write ${STATS_FILE_ENV} file: ${(err as Error).message}` });
         }
       }
-      await probe.stop();
     },
   };
 }

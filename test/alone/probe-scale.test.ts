@@ -113,7 +113,8 @@ describe.skipIf(root.skip)('kernel probe at scale (direct veth pair)', () => {
 
   it.skipIf(!hasTrace)(`trace source, ${N} connections held then closed: every client socket ends in TIME-WAIT, at most one lookup per close, and none while the TIME-WAITs last`, async () => {
     const obs: KernelObservation[] = [];
-    const probe = await startKernelProbe({ source: 'trace', labId: uniqueLabId('ps'), pids: pair.pids, onChange: (o) => obs.push(o), periodMs: 5 });
+    // On this thread: the test drives reads itself (sync) and counts their lookups.
+    const probe = await startKernelProbe({ source: 'trace', labId: uniqueLabId('ps'), pids: pair.pids, onChange: (o) => obs.push(o), periodMs: 5, thread: 'caller' });
     const server = py(pair.ns.server, SERVER, ['8302']);
     procs.push(server.child);
     let client: ReturnType<typeof py> | undefined;

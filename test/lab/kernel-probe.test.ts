@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { startKernelProbe, type KernelObservation } from '../../src/io/kernel-probe.js';
 import { TraceInstance, TRACEFS } from '../../src/io/kernel-probe-trace.js';
-import { createVethPair, requireRoot, startPeer, uniqueLabId, until, type VethPair } from '../helpers/lab.js';
+import { REPO, createVethPair, requireRoot, startPeer, uniqueLabId, until, type VethPair } from '../helpers/lab.js';
+import { ensureBuilt } from '../helpers/run-lab.js';
 
 const root = requireRoot();
 
@@ -25,10 +27,20 @@ describe.skipIf(root.skip)('kernel probe on a real close (direct veth pair)', ()
   });
   afterAll(() => pair?.destroy());
 
-  async function defaultClose(source: 'proc' | 'trace', then = 'close') {
+  /**
+   * `thread: 'worker'` runs the built dist/ (the worker is a compiled file);
+   * the rest runs these sources on the test's own thread.
+   */
+  async function defaultClose(source: 'proc' | 'trace', then = 'close', thread: 'caller' | 'worker' = 'caller') {
     const obs: KernelObservation[] = [];
-    const probe = await startKernelProbe({ source, labId: `${pair.ns.client.slice(0, -2)}`, pids: pair.pids, onChange: (o) => obs.push(o), periodMs: 5 });
+    let start = startKernelProbe;
+    if (thread === 'worker') {
+      ensureBuilt();
+      start = ((await import(join(REPO, 'dist/io/kernel-probe.js'))) as { startKernelProbe: typeof startKernelProbe }).startKernelProbe;
+    }
+    const probe = await start({ source, labId: `${pair.ns.client.slice(0, -2)}`, pids: pair.pids, onChange: (o) => obs.push(o), periodMs: 5, thread });
     expect(probe.source).toBe(source);
+    if (source === 'trace') expect(probe.stats().thread ?? thread).toBe(thread);
     const p = String(port++);
     try {
       const server = startPeer(pair.ns.server, 'server', ['--port', p, '--host', '198.18.0.2', '--send', '1000', '--on-eof', 'delay:300', '--timeout', '10000']);
@@ -83,8 +95,8 @@ describe.skipIf(root.skip)('kernel probe on a real close (direct veth pair)', ()
       return false;
     }
   })();
-  it.skipIf(!traceOk)('trace source: every transition, TIME-WAIT mapped from "→ CLOSE", instance removed on stop', async () => {
-    const seq = await defaultClose('trace');
+  it.skipIf(!traceOk).each(['caller', 'worker'] as const)('trace source read on the %s thread: every transition, TIME-WAIT mapped from "→ CLOSE", instance removed on stop', async (thread) => {
+    const seq = await defaultClose('trace', 'close', thread);
     console.log(`trace probe saw: client ${seq.client.join(' → ')}; server ${seq.server.join(' → ')}`);
     expect(seq.client).toEqual(['CLOSED', 'SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT']);
     // An accepted socket leaves LISTEN, as the tracepoint says.

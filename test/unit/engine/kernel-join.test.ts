@@ -74,6 +74,47 @@ describe('KernelJoin: routing', () => {
     expect([...j.differingSockets()]).toEqual([]);
   });
 
+  it('passes the probe only what joined or left the differing sockets since it last asked', () => {
+    const j = new KernelJoin({ graceMs: 50 });
+    const socket = { ns: 'server', key: `${S}|${C}` };
+    j.onEvent(connection());
+    j.onKernel(kernel(0.01, 'server', 'LISTEN', 'SYN-RECV'));
+    j.onKernel(kernel(0.011, 'server', 'SYN-RECV', 'ESTAB'));
+    j.onEvent(inferred(0.01, 'server', 'LISTEN', 'SYN-RECV', 'received SYN'));
+    j.onEvent(inferred(0.011, 'server', 'SYN-RECV', 'ESTAB', 'received ACK'));
+    j.onKernel(kernel(0.5, 'server', 'ESTAB', 'FIN-WAIT-1'));
+    j.onEvent(inferred(0.5, 'server', 'ESTAB', 'FIN-WAIT-1', 'sent FIN'));
+    expect(j.takeFocusChanges()).toEqual({ add: [], remove: [] });
+    j.onKernel(kernel(0.6, 'server', 'FIN-WAIT-1', 'FIN-WAIT-2'));
+    expect(j.takeFocusChanges()).toEqual({ add: [socket], remove: [] });
+    // Asked again with nothing new: nothing.
+    expect(j.takeFocusChanges()).toEqual({ add: [], remove: [] });
+    j.onEvent(inferred(0.6, 'server', 'FIN-WAIT-1', 'FIN-WAIT-2', 'received ACK'));
+    expect(j.takeFocusChanges()).toEqual({ add: [], remove: [socket] });
+    // In and out between two asks: nothing to pass on.
+    j.onKernel(kernel(0.7, 'server', 'FIN-WAIT-2', 'TIME-WAIT'));
+    j.onEvent(inferred(0.7, 'server', 'FIN-WAIT-2', 'TIME-WAIT', 'received FIN'));
+    expect(j.takeFocusChanges()).toEqual({ add: [], remove: [] });
+  });
+
+  it('takes a difference out of focus once it is reported as a disagreement', () => {
+    const j = new KernelJoin({ graceMs: 50 });
+    const socket = { ns: 'server', key: `${S}|${C}` };
+    j.onEvent(connection());
+    j.onKernel(kernel(0.01, 'server', 'LISTEN', 'SYN-RECV'));
+    j.onKernel(kernel(0.011, 'server', 'SYN-RECV', 'ESTAB'));
+    j.onEvent(inferred(0.01, 'server', 'LISTEN', 'SYN-RECV', 'received SYN'));
+    j.onEvent(inferred(0.011, 'server', 'SYN-RECV', 'ESTAB', 'received ACK'));
+    j.onKernel(kernel(0.5, 'server', 'ESTAB', 'FIN-WAIT-1'));
+    j.onEvent(inferred(0.5, 'server', 'ESTAB', 'FIN-WAIT-1', 'sent FIN'));
+    // The kernel's FIN-WAIT-2 with no ACK on the wire: a difference that lasts.
+    j.onKernel(kernel(0.6, 'server', 'FIN-WAIT-1', 'FIN-WAIT-2'));
+    expect(j.takeFocusChanges()).toEqual({ add: [socket], remove: [] });
+    expect(j.check(1)).toMatchObject([{ type: 'disagreement', endpoint: 'server', inferred: 'FIN-WAIT-1', kernel: 'FIN-WAIT-2' }]);
+    expect(j.takeFocusChanges()).toEqual({ add: [], remove: [socket] });
+    expect([...j.differingSockets()]).toEqual([]);
+  });
+
   it('passes an orphan on with the earliest time it may have happened', () => {
     const j = new KernelJoin();
     j.onEvent(connection());
