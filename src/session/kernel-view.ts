@@ -12,6 +12,7 @@ import { KernelJoin, type ActivityOf, type JoinOutput } from '../engine/kernel-j
 import type { Endpoint } from '../tcp/state.js';
 import { readKernelHz } from '../io/kernel-config.js';
 import { startKernelProbe, type KernelProbe, type ProbeNs } from '../io/kernel-probe.js';
+import { readSoftnetDrops } from '../io/softnet-drops.js';
 
 /** What the kernel view needs of the run's runtime. */
 export interface KernelViewRuntime {
@@ -45,6 +46,9 @@ const GRACE_MS = 50;
 const PERIOD_MS = 5;
 /** How often (ms) the join drops the sides of connections the tracker has forgotten. */
 const PRUNE_MS = 1000;
+/** How often (ms) the kernel's backlog drops are read, and said again at most (when they grow). */
+const SOFTNET_CHECK_MS = 1000;
+const SOFTNET_REPEAT_MS = 10_000;
 /**
  * A measuring aid for `npm run bench` (docs/bench.md), not a user option: a
  * file that gets the probe's cost (KernelProbeStats) when the view stops.
@@ -106,6 +110,24 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
     });
   }, PERIOD_MS);
   const pruner = setInterval(() => join.prune((conn) => runtime.engine.connection(conn) !== undefined), PRUNE_MS);
+  // Disagreements that the kernel's backlog drops explain: said when they first happen, then at most every SOFTNET_REPEAT_MS.
+  const dropsAtStart = readSoftnetDrops();
+  let dropsSaid = 0;
+  let saidAt = -Infinity;
+  const softnet = setInterval(() => {
+    const now = readSoftnetDrops();
+    if (now === undefined || dropsAtStart === undefined) return;
+    const dropped = now - dropsAtStart;
+    if (dropped <= dropsSaid || performance.now() - saidAt < SOFTNET_REPEAT_MS) return;
+    dropsSaid = dropped;
+    saidAt = performance.now();
+    bus.emit({
+      type: 'warning',
+      t: clock(),
+      message: `the kernel has dropped ${dropped} frame${dropped === 1 ? '' : 's'} in its receive backlogs since the run began (/proc/net/softnet_stat, host-wide; net.core.netdev_max_backlog): frames tcpmitm forwarded may not have reached their end, so the kernel's states can differ from the wire's (the machine is short of CPU for its softirqs)`,
+    });
+  }, SOFTNET_CHECK_MS);
+  softnet.unref();
   return {
     source: probe.source,
     async stop() {
@@ -113,6 +135,7 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
       stopped = true;
       clearInterval(timer);
       clearInterval(pruner);
+      clearInterval(softnet);
       // What the kernel did last (the final states) still reaches the log: stop() delivers it.
       await probe.stop();
       offJoin();
