@@ -15,6 +15,7 @@
 // Sessions are started as `tcpmitm lab up --no-ui --kernel-probe off > /dev/null`
 // (bench/lab.js). Figures also go to bench/flood-results.json (or --out).
 
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadProfile, procStat, setupLab, sleep, startBridge, startTcpmitm, waitForPath } from './lab.js';
@@ -142,7 +143,9 @@ async function startForwarder(lab, profile, o, mode) {
     await stop();
     throw err;
   }
-  return { pid: child.pid, stop };
+  // attach and tap run themselves again under the session's heap ceiling (src/session/heap-ceiling.ts): the forwarder is that child.
+  const forwarder = Number(spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n')[0]) || child.pid;
+  return { pid: forwarder, stop };
 }
 
 function sessionOptions(o) {

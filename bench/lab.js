@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createLab, labExists, removeLab } from '../dist/lab/topology.js';
 import { netnsPids, runOk, run } from '../dist/lab/netns.js';
 import { resolveProfile } from '../dist/session/profile-choice.js';
-import { sessionNodeFlags } from '../dist/lab/inner-config.js';
+import { sessionNodeFlags } from '../dist/session/node-flags.js';
 import { sendSessionConfig, sessionStdio } from '../dist/lab/session-link.js';
 import { DEFAULT_ESTABLISHED_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STALE_MS } from '../dist/tcp/tracker.js';
 

@@ -4,7 +4,6 @@
 // cannot setns), waits for it, and removes the lab whatever happens: normal end,
 // Ctrl-C, SIGTERM, a crash of the session.
 
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LabRunOptions } from './run-options.js';
 import { createLab, type Lab } from './topology.js';
@@ -13,9 +12,11 @@ import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { resolveLabProfile } from './peer-args.js';
 import { labAbilities } from './abilities.js';
 import { refuseUnanswerable } from '../session/verdict.js';
-import { sessionNodeFlags, type InnerConfig } from './inner-config.js';
+import type { InnerConfig } from './inner-config.js';
+import { sessionNodeFlags } from '../session/node-flags.js';
 import { sendSessionConfig, sessionStdio } from './session-link.js';
 import { exitStatus } from './netns.js';
+import { SignalRelay } from '../session/signal-relay.js';
 
 /** A closed terminal (hang-up) must not crash us before the lab is removed. */
 function ignoreClosedTerminal(): () => void {
@@ -36,31 +37,11 @@ export async function runLab(opts: LabRunOptions): Promise<number> {
   refuseUnanswerable(profile, labAbilities(opts));
 
   let lab: Lab | undefined;
-  let stopping: NodeJS.Signals | undefined;
-  let tearingDown = false;
-  let child: ReturnType<typeof spawn> | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    // Removing the lab takes a moment and must not be cut short: nothing to pass on any more.
-    if (tearingDown) return;
-    if (stopping && sig === 'SIGINT' && child && child.exitCode === null) {
-      // Second Ctrl-C: the session is stuck; stop it hard (the lab is still removed).
-      child.kill('SIGKILL');
-      stopping = 'SIGKILL';
-      return;
-    }
-    // Passed on, SIGINT included: a terminal's Ctrl-C reaches the whole process
-    // group, but `kill -INT <supervisor pid>` reaches only us, and the session
-    // must end (and flush its log) either way. The session ignores the duplicate.
-    if (child && child.exitCode === null) child.kill(sig);
-    stopping ??= sig;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
+  const relay = new SignalRelay();
   const restoreTerminal = ignoreClosedTerminal();
   try {
     lab = await createLab({ id: opts.id, ipv6: opts.ipv6 });
-    if (stopping) return exitStatus(null, stopping);
+    if (relay.stopping) return exitStatus(null, relay.stopping);
     const config: InnerConfig = {
       options: opts,
       profile,
@@ -74,13 +55,13 @@ export async function runLab(opts: LabRunOptions): Promise<number> {
     };
     const innerMain = fileURLToPath(new URL('./inner-main.js', import.meta.url));
     const session = lab.spawn('middle', [process.execPath, ...sessionNodeFlags(opts.table.maxConnections), innerMain], { stdio: sessionStdio(['inherit', 'inherit', 'pipe']) });
-    child = session;
+    relay.relayTo(session);
     sendSessionConfig(session, config);
     // Relayed as it comes (the UI's last escape sequences have no newline).
     session.stderr!.setEncoding('utf8');
     session.stderr!.on('data', (chunk: string) => process.stderr.write(chunk));
     const code = await new Promise<number>((resolve) => {
-      session.on('exit', (c, sig) => resolve(c ?? sessionKilled(session.pid, sig, stopping)));
+      session.on('exit', (c, sig) => resolve(c ?? relay.statusOfKilled(sig, `the session (pid ${session.pid})`, '; removing the lab')));
       session.on('error', (err) => {
         process.stderr.write(`tcpmitm: cannot start the session: ${err.message}\n`);
         resolve(ExitCode.Runtime);
@@ -91,29 +72,12 @@ export async function runLab(opts: LabRunOptions): Promise<number> {
     if (err instanceof TcpmitmError) throw err;
     throw new TcpmitmError('E_LAB', `lab failed: ${(err as Error).message}`, ExitCode.Runtime);
   } finally {
-    tearingDown = true;
+    relay.hold();
     if (lab) {
       const left = await lab.destroy();
       if (left.length > 0) process.stderr.write(`tcpmitm: lab '${lab.id}' not fully removed: ${left.join('; ')}; run \`sudo tcpmitm lab down ${lab.id}\`\n`);
     }
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGHUP', onSignal);
+    relay.dispose();
     restoreTerminal();
   }
-}
-
-/**
- * The exit status of a session that a signal ended. The one we passed on
- * (it died before its handlers were set) is the run's interruption: 128 + its
- * number, as a shell reports it. Any other (SIGKILL from outside, the OOM
- * killer, a crash) is a runtime failure, and said so: the run's own log may
- * not have got to say anything.
- */
-function sessionKilled(pid: number | undefined, sig: NodeJS.Signals | null, passedOn: NodeJS.Signals | undefined): number {
-  // After a second Ctrl-C we SIGKILLed it ourselves: still an interruption.
-  if (passedOn === 'SIGKILL' && sig === 'SIGKILL') return exitStatus(null, 'SIGINT');
-  if (sig !== null && sig === passedOn) return exitStatus(null, sig);
-  process.stderr.write(`tcpmitm: the session (pid ${pid}) was killed by ${sig ?? 'an unknown cause'}; removing the lab\n`);
-  return ExitCode.Runtime;
 }

@@ -230,4 +230,19 @@ describe.skipIf(root.skip)('attach over a veth topology built by the test', () =
     const conn = events.find((e) => e.type === 'connection');
     expect(conn).toMatchObject({ client: expect.stringMatching(/^198\.18\.0\.1:\d+$/), server: '198.18.0.2:8080', pickedUp: false });
   });
+
+  it("forwards under the session's heap ceiling (the command runs itself again with those node flags), and that run ends when the command is killed", async () => {
+    const json = join(tmp, 'ceiling.jsonl');
+    const run = attach(['--json', json, '--duration', '60', '--max-connections', '1000']);
+    await until(() => readEvents(json).some((e) => e.type === 'start'), 10_000);
+    const children = spawnSync('pgrep', ['-P', String(run.child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+    expect(children).toHaveLength(1);
+    const forwarder = children[0]!;
+    // 96 MiB + 2 KiB per connection of the table (src/session/node-flags.ts).
+    expect(readFileSync(`/proc/${forwarder}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['--no-memory-reducer', '--max-old-space-size=98', 'attach']));
+    // SIGKILL cannot be passed on: the run notices its parent's death and ends as terminated, its log whole.
+    run.child.kill('SIGKILL');
+    await until(() => !existsSync(`/proc/${forwarder}`) || readFileSync(`/proc/${forwarder}/stat`, 'utf8').includes(') Z '), 5000);
+    expect(readEvents(json).at(-1)).toMatchObject({ type: 'end', reason: 'terminated (SIGTERM)', exitCode: 143 });
+  });
 });

@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import { addOutputOptions, addProfileOptions, addTrackerOptions, tableLimits, uiFor, type TableFlags } from '../common-options.js';
+import { runUnderHeapCeiling } from '../../session/heap-ceiling.js';
 
 interface AttachFlags extends TableFlags {
   a: string;
@@ -45,6 +46,12 @@ export function registerAttach(program: Command): void {
         '  sudo tcpmitm attach --a eth1 --b eth2 --profile drop-last-ack --pcap run.pcapng',
     )
     .action(async (f: AttachFlags) => {
+      // Under the session's heap ceiling: this command runs itself again, once, with those node flags.
+      const rerun = await runUnderHeapCeiling(tableLimits(f).maxConnections);
+      if (rerun !== undefined) {
+        process.exitCode = rerun;
+        return;
+      }
       const { runAttach } = await import('../../attach/session.js');
       process.exitCode = await runAttach({
         a: f.a,

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { intIn } from '../parse.js';
 import { addOutputOptions, addProfileOptions, addTrackerOptions, tableLimits, uiFor, type TableFlags } from '../common-options.js';
+import { runUnderHeapCeiling } from '../../session/heap-ceiling.js';
 
 interface TapFlags extends TableFlags {
   iface: string;
@@ -37,6 +38,12 @@ export function registerTap(program: Command): void {
         '  sudo tcpmitm tap --iface lo --port 8080 --profile forge-rst --set to=server',
     )
     .action(async (f: TapFlags) => {
+      // Under the session's heap ceiling: this command runs itself again, once, with those node flags.
+      const rerun = await runUnderHeapCeiling(tableLimits(f).maxConnections);
+      if (rerun !== undefined) {
+        process.exitCode = rerun;
+        return;
+      }
       const { runTap } = await import('../../tap/session.js');
       process.exitCode = await runTap({
         iface: f.iface,

@@ -2,7 +2,7 @@
 // ceiling on V8's old space sized from the connection table's bound.
 
 import { describe, expect, it } from 'vitest';
-import { sessionNodeFlags } from '../../../src/lab/inner-config.js';
+import { sessionNodeFlags } from '../../../src/session/node-flags.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../../../src/tcp/tracker.js';
 
 describe('sessionNodeFlags', () => {
