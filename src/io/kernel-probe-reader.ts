@@ -37,6 +37,8 @@ export interface KernelProbeStats {
   readonly transitions: number;
   /** Where the trace source reads: the session's own thread, or a worker thread beside it. */
   readonly thread?: 'caller' | 'worker';
+  /** How the trace source reads the trace: binary pages per CPU, or the text of trace_pipe. */
+  readonly format?: 'raw' | 'text';
 }
 
 /** Counts the reads of a probe source and how long each took. */
@@ -100,8 +102,8 @@ export class TraceReader {
   }
 
   /** Opens the lab's trace instance and a sock_diag socket in each end namespace; throws when tracefs is unavailable. */
-  static open(labId: string, pids: Readonly<Record<ProbeNs, number>>, onWarning: (message: string) => void): TraceReader {
-    const trace = TraceInstance.open(labId);
+  static open(labId: string, pids: Readonly<Record<ProbeNs, number>>, onWarning: (message: string) => void, format: 'raw' | 'text' = 'raw'): TraceReader {
+    const trace = TraceInstance.open(labId, format);
     // A sock_diag socket made in each end namespace, once (it stays there even if the holder's pid is reused).
     const diags: Partial<Record<ProbeNs, NamespaceDiag>> = {};
     try {
@@ -112,6 +114,11 @@ export class TraceReader {
       onWarning(`kernel probe: sock_diag unavailable (${(err as Error).message}); looking sockets up in /proc/<pid>/net/tcp instead (costly with many sockets)`);
     }
     return new TraceReader(trace, pids, diags, onWarning);
+  }
+
+  /** How the trace is read: binary pages per CPU, or text. */
+  get format(): 'raw' | 'text' {
+    return this.trace.format;
   }
 
   /** Where single sockets are looked up. */
@@ -128,21 +135,21 @@ export class TraceReader {
     return this.timer.timed(() => {
       this.procRows = {};
       const now = monoNow();
-      const { transitions, lost, partial } = this.trace.drain();
+      const { transitions, lost, partial, until } = this.trace.drain();
       if (lost > 0 && this.lost === 0) this.onWarning(`kernel probe: the trace buffer overflowed, ${lost} state changes were lost (the kernel's view may be incomplete)`);
       this.lost += lost;
       this.transitions += transitions.length;
       const batch = transitions.map((ev) => ({ t: Math.min(ev.ts, now), local: ev.local, remote: ev.remote, from: ev.from, to: ev.to }));
       const observations = this.sockets.apply(batch, this.lookup, now, focus);
-      // A line cut mid-way is a transition not yet delivered: nothing after the last whole one is known.
-      this.known = Math.max(this.known, partial ? (batch.at(-1)?.t ?? this.known) : now - TRACE_COMMIT_MARGIN_S);
+      // More waiting (a line cut mid-way, a bound reached): nothing after what the drain vouches for is known.
+      this.known = Math.max(this.known, partial ? (until ?? this.known) : now - TRACE_COMMIT_MARGIN_S);
       // Transitions left for the next read (the lookup budget ran out), sockets in focus not looked at now: not known past them.
       return { observations, watermark: Math.min(this.known, this.sockets.known() ?? this.known) };
     });
   }
 
   stats(): KernelProbeStats {
-    return { ...this.timer.stats, lookups: this.sockets.lookups, transitions: this.transitions };
+    return { ...this.timer.stats, lookups: this.sockets.lookups, transitions: this.transitions, format: this.trace.format };
   }
 
   close(): void {

@@ -15,6 +15,7 @@ export interface WorkerInit {
   readonly pids: Readonly<Record<ProbeNs, number>>;
   /** How often (ms) the worker reads. */
   readonly periodMs: number;
+  readonly traceFormat: 'raw' | 'text';
 }
 
 export type ToWorker = { readonly type: 'focus'; readonly add: readonly FocusSocket[]; readonly remove: readonly FocusSocket[] } | { readonly type: 'stop' };

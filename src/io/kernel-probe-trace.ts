@@ -7,9 +7,10 @@
 // each other's events if their 4-tuples ever coincide (ephemeral ports make
 // that unlikely; the proc source has no such limit).
 
-import { closeSync, constants, existsSync, mkdirSync, openSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import type { TcpState } from '../tcp/state.js';
+import { decodePage, parseEventLayout, parsePageLayout, type EventLayout, type PageLayout } from './trace-raw.js';
 
 export const TRACEFS = '/sys/kernel/tracing';
 
@@ -114,13 +115,44 @@ const MAX_DRAIN_BYTES = 32 * 1024;
  */
 const BUFFER_KB_PER_CPU = 8192;
 
-/** A dedicated trace instance reading inet_sock_set_state without blocking. */
+/** Pages (4 KiB, ~50 transitions each) read from one CPU's raw buffer per drain at most: a burst is read over several drains. */
+const MAX_RAW_PAGES_PER_CPU = 16;
+const PAGE_BYTES = 4096;
+
+/** What a drain read: transitions in time order; complete up to `until` (CLOCK_MONOTONIC s) when more is waiting, else up to the read. */
+export interface Drained {
+  readonly transitions: TraceTransition[];
+  readonly lost: number;
+  /** More is waiting (a line cut mid-way, the per-drain bound reached): nothing after `until` is known. */
+  readonly partial: boolean;
+  readonly until?: number;
+}
+
+/** One CPU's binary ring buffer (per_cpu/cpuN/trace_pipe_raw). */
+interface RawCpu {
+  readonly fd: number;
+}
+
+/**
+ * A dedicated trace instance reading inet_sock_set_state without blocking:
+ * the binary per-CPU pages where the kernel's formats are the ones
+ * trace-raw.ts reads (no formatting in the kernel, no text to parse), else
+ * the text of trace_pipe.
+ */
 export class TraceInstance {
   private fd: number | undefined;
+  private raw: { readonly cpus: RawCpu[]; readonly page: PageLayout; readonly event: EventLayout } | undefined;
   private partial = '';
+  /** Raw transitions read but later than what every CPU is known to have given: the next drain's. */
+  private heldBack: TraceTransition[] = [];
   private readonly buf = Buffer.alloc(64 * 1024);
 
   private constructor(readonly dir: string) {}
+
+  /** How the instance is read: binary pages per CPU, or text. */
+  get format(): 'raw' | 'text' {
+    return this.raw ? 'raw' : 'text';
+  }
 
   static instanceDir(labId: string): string {
     // One path component of plain characters: `lab down` removes this directory.
@@ -128,8 +160,8 @@ export class TraceInstance {
     return `${TRACEFS}/instances/tcpmitm-${labId}`;
   }
 
-  /** Mounts tracefs if needed and opens the lab's instance; throws with a reason when unavailable. */
-  static open(labId: string): TraceInstance {
+  /** Mounts tracefs if needed and opens the lab's instance; throws with a reason when unavailable. `format` text: never the binary pages. */
+  static open(labId: string, format: 'raw' | 'text' = 'raw'): TraceInstance {
     if (!existsSync(`${TRACEFS}/instances`)) {
       try {
         execFileSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { stdio: 'ignore' });
@@ -147,8 +179,9 @@ export class TraceInstance {
       writeFileSync(`${dir}/events/sock/inet_sock_set_state/filter`, 'protocol == 6');
       writeFileSync(`${dir}/trace`, '');
       writeFileSync(`${dir}/events/sock/inet_sock_set_state/enable`, '1');
-      // Non-blocking: a blocking read of trace_pipe would pin a libuv thread until the next event.
-      t.fd = openSync(`${dir}/trace_pipe`, constants.O_RDONLY | constants.O_NONBLOCK);
+      // Non-blocking: a blocking read would pin its thread until the next event.
+      t.raw = format === 'raw' ? openRaw(dir) : undefined;
+      if (t.raw === undefined) t.fd = openSync(`${dir}/trace_pipe`, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (err) {
       t.close();
       throw err;
@@ -162,7 +195,8 @@ export class TraceInstance {
    * (trace_pipe's "[LOST n EVENTS]"), `partial` says a line was cut mid-way
    * or more is waiting (those transitions come next time).
    */
-  drain(): { transitions: TraceTransition[]; lost: number; partial: boolean } {
+  drain(): Drained {
+    if (this.raw) return this.drainRaw(this.raw);
     const out: TraceTransition[] = [];
     let lost = 0;
     if (this.fd === undefined) return { transitions: out, lost, partial: false };
@@ -192,7 +226,42 @@ export class TraceInstance {
         else lost += lostEvents(l);
       }
     }
-    return { transitions: out, lost, partial: more || this.partial !== '' };
+    const partial = more || this.partial !== '';
+    return partial ? { transitions: out, lost, partial, ...(out.length > 0 ? { until: out.at(-1)!.ts } : {}) } : { transitions: out, lost, partial };
+  }
+
+  /** Every CPU's pages, up to the bound each; merged in time order (a socket's changes may come from several CPUs). */
+  private drainRaw(raw: NonNullable<TraceInstance['raw']>): Drained {
+    const lists: TraceTransition[][] = this.heldBack.length > 0 ? [this.heldBack] : [];
+    this.heldBack = [];
+    let lost = 0;
+    let until: number | undefined;
+    for (const cpu of raw.cpus) {
+      let pages = 0;
+      let lastNs = 0;
+      for (; pages < MAX_RAW_PAGES_PER_CPU; pages++) {
+        let n: number;
+        try {
+          n = readSync(cpu.fd, this.buf, 0, PAGE_BYTES, null);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EAGAIN') break;
+          throw err;
+        }
+        if (n <= 0) break;
+        const d = decodePage(this.buf, n, raw.page, raw.event);
+        if (d.transitions.length > 0) lists.push(d.transitions);
+        lost += d.lost;
+        lastNs = d.lastNs;
+      }
+      // This CPU has more waiting: its later events (and every CPU's after them) are not known yet.
+      if (pages === MAX_RAW_PAGES_PER_CPU) until = Math.min(until ?? Infinity, lastNs / 1e9);
+    }
+    const transitions = lists.length === 1 ? lists[0]! : lists.flat().sort((a, b) => a.ts - b.ts);
+    if (until === undefined) return { transitions, lost, partial: false };
+    // Held back for the next drain: what comes after `until` may still be missing another CPU's earlier events.
+    const known = transitions.filter((t) => t.ts <= until!);
+    this.heldBack = transitions.filter((t) => t.ts > until!);
+    return { transitions: known, lost, partial: true, until };
   }
 
   close(): void {
@@ -203,8 +272,37 @@ export class TraceInstance {
     }
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    for (const cpu of this.raw?.cpus ?? []) closeSync(cpu.fd);
+    this.raw = undefined;
     removeTraceInstance(this.dir);
   }
+}
+
+/**
+ * The binary per-CPU buffers of an instance, where this kernel's page and
+ * event formats are the ones trace-raw.ts decodes; undefined otherwise (the
+ * text trace_pipe is read instead).
+ */
+function openRaw(dir: string): NonNullable<TraceInstance['raw']> | undefined {
+  let page: PageLayout | undefined;
+  let event: EventLayout | undefined;
+  try {
+    page = parsePageLayout(readFileSync(`${TRACEFS}/events/header_page`, 'utf8'));
+    event = parseEventLayout(readFileSync(`${dir}/events/sock/inet_sock_set_state/format`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (page === undefined || event === undefined) return undefined;
+  const cpus: RawCpu[] = [];
+  try {
+    for (const name of readdirSync(`${dir}/per_cpu`).filter((n) => /^cpu\d+$/.test(n))) {
+      cpus.push({ fd: openSync(`${dir}/per_cpu/${name}/trace_pipe_raw`, constants.O_RDONLY | constants.O_NONBLOCK) });
+    }
+  } catch {
+    for (const c of cpus) closeSync(c.fd);
+    return undefined;
+  }
+  return cpus.length > 0 ? { cpus, page, event } : undefined;
 }
 
 /** Removes a trace instance directory (best effort; `lab down` calls it for crashed owners): `busy` while a reader holds it open. */

@@ -16,7 +16,7 @@ const post = (m: FromWorker): void => port.postMessage(m);
 
 let reader: TraceReader | undefined;
 try {
-  reader = TraceReader.open(init.labId, init.pids, (message) => post({ type: 'warning', message }));
+  reader = TraceReader.open(init.labId, init.pids, (message) => post({ type: 'warning', message }), init.traceFormat);
   post({ type: 'ready', tables: reader.tables });
 } catch (err) {
   post({ type: 'failed', message: (err as Error).message });

@@ -53,6 +53,12 @@ export interface KernelProbeOptions {
   readonly periodMs?: number;
   /** Where the trace source reads (default: a worker thread). */
   readonly thread?: 'worker' | 'caller';
+  /**
+   * How the trace source reads the trace (default raw: the binary per-CPU
+   * pages where this kernel's formats are the ones tcpmitm decodes, else
+   * text); text: always trace_pipe's text.
+   */
+  readonly traceFormat?: 'raw' | 'text';
   /** Seconds on the caller's clock; default: seconds since the probe started. */
   readonly now?: () => number;
 }
@@ -224,7 +230,7 @@ async function startTrace(
       }
     };
     const thread = await startTraceThread(
-      { labId: o.labId, pids: o.pids, periodMs: WORKER_PERIOD_MS },
+      { labId: o.labId, pids: o.pids, periodMs: WORKER_PERIOD_MS, traceFormat: o.traceFormat ?? 'raw' },
       {
         onRead: (observations, mono) => {
           queue.push({ observations, mono });
@@ -249,7 +255,7 @@ async function startTrace(
       },
     };
   }
-  const reader = TraceReader.open(o.labId, o.pids, warn);
+  const reader = TraceReader.open(o.labId, o.pids, warn, o.traceFormat ?? 'raw');
   const focus = new FocusSet();
   let watermark = now();
   const sync = (): number => {

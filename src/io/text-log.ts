@@ -86,6 +86,15 @@ function pad(s: string, n: number): string {
  * handled (setImmediate): formatting and a write per line would sit on the
  * forwarding path of every state change. The `end` event flushes at once.
  */
+/**
+ * Events kept for the next write at most: a loop that does not reach its
+ * check phase for a while (tap's capture under a flood of new tuples hands
+ * over frame after frame) would otherwise keep every event of the burst —
+ * 260 000 of them filled tap's 160 MiB heap ceiling. Past it, they are
+ * written at once.
+ */
+const MAX_PENDING = 4096;
+
 export function textLogWriter(out: Writable, opts: TextLogOptions): (ev: TcpmitmEvent) => void {
   const f = new TextLogFormatter(opts);
   let pending: TcpmitmEvent[] = [];
@@ -108,7 +117,7 @@ export function textLogWriter(out: Writable, opts: TextLogOptions): (ev: Tcpmitm
     // Segments nobody asked to see are not even kept.
     if ((ev.type === 'segment' && !opts.segments && ev.verdict === 'pass') || ev.type === 'stats') return;
     pending.push(ev);
-    if (ev.type === 'end') return flush();
+    if (ev.type === 'end' || pending.length >= MAX_PENDING) return flush();
     if (!scheduled) {
       scheduled = true;
       setImmediate(flush);

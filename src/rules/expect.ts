@@ -257,17 +257,23 @@ export function allMet(results: readonly ExpectationEvent[]): boolean {
 }
 
 /** Per rule (1-based): how many segments it decided, by verdict, and its action events. */
-export function ruleCounts(events: readonly TcpmitmEvent[]): Map<number, Map<string, number>> {
-  const counts = new Map<number, Map<string, number>>();
-  const bump = (rule: number, what: string): void => {
-    let m = counts.get(rule);
-    if (!m) counts.set(rule, (m = new Map()));
-    m.set(what, (m.get(what) ?? 0) + 1);
-  };
-  for (const e of events) {
-    if (e.type === 'segment' && e.rule !== undefined) bump(e.rule, e.verdict);
-    else if (e.type === 'action' && e.rule !== undefined && e.action === 'rst') bump(e.rule, 'rst forged');
-  }
+export type RuleCounts = Map<number, Map<string, number>>;
+
+/** Counts one event into `counts` if a rule decided it (a run counts as it goes: no event needs keeping for this). */
+export function countRuleEvent(counts: RuleCounts, e: TcpmitmEvent): void {
+  let rule: number | undefined;
+  let what: string;
+  if (e.type === 'segment' && e.rule !== undefined) [rule, what] = [e.rule, e.verdict];
+  else if (e.type === 'action' && e.rule !== undefined && e.action === 'rst') [rule, what] = [e.rule, 'rst forged'];
+  else return;
+  let m = counts.get(rule);
+  if (!m) counts.set(rule, (m = new Map()));
+  m.set(what, (m.get(what) ?? 0) + 1);
+}
+
+export function ruleCounts(events: readonly TcpmitmEvent[]): RuleCounts {
+  const counts: RuleCounts = new Map();
+  for (const e of events) countRuleEvent(counts, e);
   return counts;
 }
 
@@ -285,7 +291,7 @@ export function summarize(results: readonly ExpectationEvent[]): string {
  * The text printed at the end of a run (and on exit 3): each check with
  * expected vs observed, then which rule fired how often.
  */
-export function formatReport(profile: Pick<Profile, 'name' | 'rules'>, results: readonly ExpectationEvent[], events: readonly TcpmitmEvent[]): string {
+export function formatReport(profile: Pick<Profile, 'name' | 'rules'>, results: readonly ExpectationEvent[], counts: RuleCounts): string {
   const lines: string[] = [];
   lines.push(`profile ${profile.name}: ${summarize(results)}`);
   for (const r of results) {
@@ -296,7 +302,6 @@ export function formatReport(profile: Pick<Profile, 'name' | 'rules'>, results: 
   const rules = profile.rules ?? [];
   if (rules.length > 0) {
     lines.push('  rules:');
-    const counts = ruleCounts(events);
     rules.forEach((rule, i) => {
       const c = counts.get(i + 1);
       const detail = c ? [...c].map(([k, n]) => `${k} ×${n}`).join(', ') : 'never fired';

@@ -8,7 +8,7 @@
 import { writeWholeOutput } from '../io/output-sink.js';
 import type { EventBus } from '../engine/event-bus.js';
 import type { ExpectationEvent, TcpmitmEvent } from '../engine/events.js';
-import { check, formatReport, summarize, type Answerable } from '../rules/expect.js';
+import { check, countRuleEvent, formatReport, summarize, type Answerable, type RuleCounts } from '../rules/expect.js';
 import type { Expect } from '../rules/schema.js';
 import type { Endpoint } from '../tcp/state.js';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
@@ -103,15 +103,22 @@ const MAX_RECORDED = 200_000;
 
 export class Verdict {
   private readonly recorded: TcpmitmEvent[] = [];
+  /** How often each rule fired, counted as the run goes (the report's; nothing kept per event). */
+  private readonly ruleCounts: RuleCounts = new Map();
   private readonly started = new Date();
   /** When the run ended (s): what follows is tcpmitm's own teardown (it stops the programs), not the run's. */
   private endedAt = Infinity;
 
   constructor(private readonly o: VerdictOptions) {
     const bus = o.bus;
+    // Only a run with expectations to check keeps events for them: a flood's
+    // hundreds of thousands of state events are otherwise mostly what its heap holds.
+    const keeps = o.abilities.expectations === true && o.profile.expect !== undefined;
     bus.subscribe(
       'verdict',
       (ev) => {
+        if (ev.t <= this.endedAt) countRuleEvent(this.ruleCounts, ev);
+        if (!keeps) return;
         // Checks need state, app, exit and rule events; a long or busy run
         // must not grow without bound, so recording stops at a generous cap.
         if (this.recorded.length >= MAX_RECORDED) {
@@ -169,7 +176,7 @@ export class Verdict {
   private report(results: readonly ExpectationEvent[], checked: boolean): string {
     const { profile, abilities: a } = this.o;
     if (!checked) return `profile ${profile.name}: not checked (the run did not end by itself)`;
-    let text = formatReport(profile.profile, results, this.recorded);
+    let text = formatReport(profile.profile, results, this.ruleCounts);
     if (a.expectations !== true && profile.expect) text += `\n  (profile ${profile.name}'s own expectations not checked: ${a.expectations})`;
     return text;
   }

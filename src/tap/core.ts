@@ -8,7 +8,6 @@
 import { decodeFrame, decodeIpPacket, toSegmentInfo, type Frame, type TcpFrame } from '../packet/frame.js';
 import type { DecodeResult } from '../packet/result.js';
 import { forgeRstFrom } from '../packet/build.js';
-import { detachedTemplate } from '../packet/detach.js';
 import { Tracker, type ConnectionView, type StateChange } from '../tcp/tracker.js';
 import { TcpFlag, flagLetters, type SegmentInfo } from '../tcp/segment.js';
 import { peerOf, type Endpoint } from '../tcp/state.js';
@@ -53,8 +52,14 @@ export type TapStats = EngineStatsWithTable;
 const ECHO_MS = 2000;
 
 interface TapConn {
-  /** The first frame seen each way, copied out (detachedTemplate): forged RSTs copy addresses (and MACs) from it. */
-  template: { c2s?: TcpFrame; s2c?: TcpFrame };
+  /**
+   * The first frame seen each way, its bytes copied out: forged RSTs copy
+   * addresses (and MACs) from it, decoded only then. Kept as bytes, not as
+   * the decoded frame, whose objects cost ~2 KiB of heap per connection — as
+   * much again as the tracker's record (a SYN flood filled tap's 160 MiB heap
+   * ceiling at 32 768 connections).
+   */
+  template: { c2s?: Buffer; s2c?: Buffer };
   /** Payload bytes seen each way (rules can match on them: `afterBytes`). */
   bytes: { c2s: number; s2c: number };
 }
@@ -164,7 +169,11 @@ export class TapCore {
     this.emitChanges(r.changes, observed);
     const from = r.from;
     const dir: Direction = from === 'client' ? 'c2s' : 's2c';
-    c.template[dir] ??= detachedTemplate(f, this.decode);
+    if (c.template[dir] === undefined) {
+      const own = Buffer.allocUnsafeSlow(f.buf.length);
+      own.set(f.buf);
+      c.template[dir] = own;
+    }
     c.bytes[dir] += seg.payloadLength;
     // The rule sees the segment as the engine shows it: sent, not yet delivered.
     const decision = this.decider.decide({
@@ -207,7 +216,9 @@ export class TapCore {
       // A segment to `target` travels from its peer: c2s for the server.
       const dir: Direction = target === 'server' ? 'c2s' : 's2c';
       const same = c?.template[dir];
-      const template = same ?? c?.template[dir === 'c2s' ? 's2c' : 'c2s'];
+      const bytes = same ?? c?.template[dir === 'c2s' ? 's2c' : 'c2s'];
+      const decoded = bytes === undefined ? undefined : this.decode(bytes);
+      const template = decoded?.ok && decoded.value.kind === 'tcp' ? decoded.value : undefined;
       if (!nums || !template) {
         this.warn(now, `cannot forge a RST to the ${target} of #${id}: its sequence numbers are not known (or it has no socket)`);
         continue;

@@ -36,4 +36,19 @@ describe('textLogWriter', () => {
     expect(writes).toBe(1);
     expect(errors).toHaveLength(1);
   });
+
+  it('writes at once past a bound on kept events, when the loop does not come round to write them', () => {
+    const chunks: string[] = [];
+    const out = new Writable({
+      write(chunk, _enc, cb) {
+        chunks.push(String(chunk));
+        cb();
+      },
+    });
+    const log = textLogWriter(out, { segments: false });
+    // No turn of the loop in between (a synchronous burst): the first 4096 lines go out together, the rest wait for the turn.
+    for (let i = 0; i < 5000; i++) log({ type: 'warning', t: i / 1000, message: `w${i}` });
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]!.split('\n').filter(Boolean)).toHaveLength(4096);
+  });
 });

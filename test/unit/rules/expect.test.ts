@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allMet, check, formatReport, matchSubsequence } from '../../../src/rules/expect.js';
+import { allMet, check, formatReport, matchSubsequence, ruleCounts } from '../../../src/rules/expect.js';
 import { ExpectSchema } from '../../../src/rules/schema.js';
 import type { TcpmitmEvent, StateSource } from '../../../src/engine/events.js';
 import type { Endpoint, TcpState } from '../../../src/tcp/state.js';
@@ -198,7 +198,7 @@ describe('formatReport', () => {
     const text = formatReport(
       { name: 'demo', rules: [{ id: 'drop-last-ack', action: 'drop' }, { match: { role: 'fin', from: 'server' }, action: { delay: { ms: 5 } } }] },
       results,
-      events,
+      ruleCounts(events),
     );
     expect(text).toBe(
       [
