@@ -15,6 +15,18 @@ function kernel(t: number, ns: 'client' | 'server', from: TcpState, to: TcpState
 }
 const of = (outs: JoinOutput[], type: JoinOutput['type']) => outs.filter((o) => o.type === type);
 
+/** The server accepted the connection and sent its FIN, in both views alike (FIN-WAIT-1 at 0.5 s). */
+function serverFinWait1(j: KernelJoin): void {
+    j.onEvent(connection());
+    j.onKernel(kernel(0.01, 'server', 'LISTEN', 'SYN-RECV'));
+    j.onKernel(kernel(0.011, 'server', 'SYN-RECV', 'ESTAB'));
+    j.onEvent(inferred(0.01, 'server', 'LISTEN', 'SYN-RECV', 'received SYN'));
+    j.onEvent(inferred(0.011, 'server', 'SYN-RECV', 'ESTAB', 'received ACK'));
+    j.onKernel(kernel(0.5, 'server', 'ESTAB', 'FIN-WAIT-1'));
+    j.onEvent(inferred(0.5, 'server', 'ESTAB', 'FIN-WAIT-1', 'sent FIN'));
+}
+
+
 describe('KernelJoin: routing', () => {
   it('maps a socket of either namespace to its connection and endpoint, also when seen before the connection', () => {
     const j = new KernelJoin();
@@ -77,13 +89,7 @@ describe('KernelJoin: routing', () => {
   it('passes the probe only what joined or left the differing sockets since it last asked', () => {
     const j = new KernelJoin({ graceMs: 50 });
     const socket = { ns: 'server', key: `${S}|${C}` };
-    j.onEvent(connection());
-    j.onKernel(kernel(0.01, 'server', 'LISTEN', 'SYN-RECV'));
-    j.onKernel(kernel(0.011, 'server', 'SYN-RECV', 'ESTAB'));
-    j.onEvent(inferred(0.01, 'server', 'LISTEN', 'SYN-RECV', 'received SYN'));
-    j.onEvent(inferred(0.011, 'server', 'SYN-RECV', 'ESTAB', 'received ACK'));
-    j.onKernel(kernel(0.5, 'server', 'ESTAB', 'FIN-WAIT-1'));
-    j.onEvent(inferred(0.5, 'server', 'ESTAB', 'FIN-WAIT-1', 'sent FIN'));
+    serverFinWait1(j);
     expect(j.takeFocusChanges()).toEqual({ add: [], remove: [] });
     j.onKernel(kernel(0.6, 'server', 'FIN-WAIT-1', 'FIN-WAIT-2'));
     expect(j.takeFocusChanges()).toEqual({ add: [socket], remove: [] });
@@ -100,13 +106,7 @@ describe('KernelJoin: routing', () => {
   it('takes a difference out of focus once it is reported as a disagreement', () => {
     const j = new KernelJoin({ graceMs: 50 });
     const socket = { ns: 'server', key: `${S}|${C}` };
-    j.onEvent(connection());
-    j.onKernel(kernel(0.01, 'server', 'LISTEN', 'SYN-RECV'));
-    j.onKernel(kernel(0.011, 'server', 'SYN-RECV', 'ESTAB'));
-    j.onEvent(inferred(0.01, 'server', 'LISTEN', 'SYN-RECV', 'received SYN'));
-    j.onEvent(inferred(0.011, 'server', 'SYN-RECV', 'ESTAB', 'received ACK'));
-    j.onKernel(kernel(0.5, 'server', 'ESTAB', 'FIN-WAIT-1'));
-    j.onEvent(inferred(0.5, 'server', 'ESTAB', 'FIN-WAIT-1', 'sent FIN'));
+    serverFinWait1(j);
     // The kernel's FIN-WAIT-2 with no ACK on the wire: a difference that lasts.
     j.onKernel(kernel(0.6, 'server', 'FIN-WAIT-1', 'FIN-WAIT-2'));
     expect(j.takeFocusChanges()).toEqual({ add: [socket], remove: [] });
