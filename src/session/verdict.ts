@@ -118,7 +118,8 @@ export class Verdict {
       'verdict',
       (ev) => {
         if (ev.t <= this.endedAt) countRuleEvent(this.ruleCounts, ev);
-        if (!keeps) return;
+        // The programs' exits are checked whatever the profile says (exit 0 unless it expects otherwise).
+        if (!keeps && ev.type !== 'exit') return;
         // Checks need state, app, exit and rule events; a long or busy run
         // must not grow without bound, so recording stops at a generous cap.
         if (this.recorded.length >= MAX_RECORDED) {

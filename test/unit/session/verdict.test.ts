@@ -25,6 +25,13 @@ function run(profile: ChosenProfile, events: number): { report: string; kept: nu
   return { report, kept };
 }
 
+function keptAfterExit(profile: ChosenProfile): number {
+  const bus = new EventBus(() => 0);
+  const v = new Verdict({ bus, profile, abilities, report: false, outputs: new OutputFailures(() => {}), title: 'unit' });
+  bus.emit({ type: 'exit', t: 1, endpoint: 'client', command: 'true', code: 0, by: 'itself' } as unknown as TcpmitmEvent);
+  return (v as unknown as { recorded: unknown[] }).recorded.length;
+}
+
 const base = { file: 'unit.yaml', builtin: false, builtins: [] };
 
 describe('verdict', () => {
@@ -32,6 +39,8 @@ describe('verdict', () => {
     const profile: ChosenProfile = { ...base, name: 'drop-syn', profile: { name: 'drop-syn', rules: [{ match: { role: 'syn' }, action: 'drop' }] } as ChosenProfile['profile'] };
     const r = run(profile, 250_000);
     expect(r.kept).toBe(0);
+    // A program's exit is a check of its own, expectations or not.
+    expect(keptAfterExit(profile)).toBe(1);
     // Beyond the 200 000 events a run with checks keeps: the count is whole.
     expect(r.report).toContain('drop ×250000');
   });
