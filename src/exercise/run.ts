@@ -1,0 +1,131 @@
+// `tcpmitm exercise run ID --answers FILE`: everything is read and checked
+// first (the exercise, the answers, its profile: exit 2 before any namespace
+// exists), then the lab runs exactly as `tcpmitm lab --no-ui` with the
+// exercise's profile, its events going to a private JSONL file; from those the
+// evidence is read, the predictions scored, the reveal printed and the result
+// written. Exit: the lab's (0, or 3 when its checks were not confirmed — the
+// lab, not the student, was wrong); a wrong prediction is never an error.
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExpectationEvent, TcpmitmEvent } from '../engine/events.js';
+import { ExitCode } from '../cli/errors.js';
+import { writeWholeOutput } from '../io/output-sink.js';
+import { runLab } from '../lab/run.js';
+import type { LabRunOptions } from '../lab/run-options.js';
+import { DEFAULT_ESTABLISHED_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STALE_MS } from '../tcp/tracker.js';
+import { loadAnswers, loadExercise } from './load.js';
+import { exerciseProfile } from './lab-profile.js';
+import { readEvidence, type EvidenceReading } from './evidence.js';
+import { messages } from './messages.js';
+import { presentExercise } from './present.js';
+import { renderReveal } from './reveal.js';
+import { buildResult } from './result.js';
+import { scoreAnswers } from './score.js';
+import type { Lang } from './schema.js';
+
+export interface ExerciseRunOptions {
+  /** A built-in number or id, or a path. */
+  readonly exercise: string;
+  readonly answers: string;
+  /** Where the result JSON goes. */
+  readonly json?: string;
+  readonly lang: Lang;
+  /** --set: the profile's parameters (a try-next variant). */
+  readonly set: Readonly<Record<string, string>>;
+  readonly id?: string;
+  readonly ipv6: boolean;
+  readonly kernelProbe: LabRunOptions['kernelProbe'];
+  readonly segments: boolean;
+  /** Also keep the run's events (JSONL) here. */
+  readonly events?: string;
+}
+
+/** Events of a JSONL file tcpmitm wrote (a half-written last line, if any, is left out). */
+function readJsonl(path: string): TcpmitmEvent[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: TcpmitmEvent[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      out.push(JSON.parse(line) as TcpmitmEvent);
+    } catch {
+      // Only the last line can be cut short (an output that broke); the rest is whole.
+    }
+  }
+  return out;
+}
+
+export async function runExercise(o: ExerciseRunOptions): Promise<number> {
+  const loaded = loadExercise(o.exercise);
+  const x = loaded.exercise;
+  const answers = loadAnswers(o.answers, x);
+  const chosen = exerciseProfile(loaded, o.set);
+  const m = messages(o.lang);
+
+  const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-exercise-'));
+  const jsonl = o.events ?? join(dir, 'events.jsonl');
+  const wall = new Date().toISOString();
+  try {
+    process.stdout.write(presentExercise(x, o.lang) + '\n');
+    const opts: LabRunOptions = {
+      ...(o.id !== undefined ? { id: o.id } : {}),
+      ipv6: o.ipv6,
+      // Names the profile (a run with a profile named checks its expectations).
+      profile: chosen.file,
+      set: o.set,
+      port: 8080,
+      peers: true,
+      ui: false,
+      segments: o.segments,
+      json: jsonl,
+      untilClosed: false,
+      serverGraceS: 1,
+      kernelProbe: o.kernelProbe,
+      timeWaitS: 60,
+      finTimeoutS: 60,
+      table: { maxConnections: DEFAULT_MAX_CONNECTIONS, establishedTimeoutS: DEFAULT_ESTABLISHED_MS / 1000, halfOpenTimeoutS: DEFAULT_STALE_MS / 1000 },
+    };
+    const code = await runLab(opts, chosen);
+    // Only a run that ended by itself was checked; anything else keeps its own code and has nothing to reveal.
+    if (code !== ExitCode.Ok && code !== ExitCode.Expectations) {
+      process.stderr.write(`tcpmitm: exercise ${x.id}: the lab did not complete (exit ${code}): no reveal and no result\n`);
+      return code;
+    }
+    const events = readJsonl(jsonl);
+    const checks = events.filter((e): e is ExpectationEvent => e.type === 'expectation');
+    const labId = events.find((e) => e.type === 'start')?.lab ?? o.id ?? '?';
+    const readings: Record<string, EvidenceReading> = {};
+    for (const [name, ev] of Object.entries(x.evidence ?? {})) readings[name] = readEvidence(ev, events, m);
+    const scored = scoreAnswers(x, answers, readings);
+    const reveal = renderReveal({ exercise: x, scored, readings, checks, lang: o.lang });
+    process.stdout.write('\n' + reveal);
+    let final: number = code;
+    if (o.json !== undefined) {
+      const result = buildResult({
+        exercise: x,
+        file: loaded.file,
+        ...(answers.student !== undefined ? { student: answers.student } : {}),
+        lang: o.lang,
+        wall,
+        lab: { id: labId, profile: chosen.name, exitCode: code },
+        checks,
+        scored,
+        reveal,
+      });
+      writeWholeOutput(o.json, '--json', JSON.stringify(result, null, 2) + '\n', (message) => {
+        process.stderr.write(`tcpmitm: ${message} [E_OUTPUT]\n`);
+        if (final === ExitCode.Ok) final = ExitCode.OutputIncomplete;
+      });
+    }
+    return final;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
