@@ -11,7 +11,7 @@ import type { Profile } from '../rules/schema.js';
 import type { ParamValue } from '../rules/params.js';
 import type { ChosenProfile } from '../session/profile-choice.js';
 import type { LoadedExercise } from './load.js';
-import { UsageError } from '../cli/errors.js';
+import { ExitCode, TcpmitmError, UsageError } from '../cli/errors.js';
 
 export function exerciseProfile(loaded: LoadedExercise, set: Readonly<Record<string, string>>): ChosenProfile {
   const x = loaded.exercise;
@@ -51,4 +51,21 @@ export function exerciseProfile(loaded: LoadedExercise, set: Readonly<Record<str
     builtin: loaded.builtin,
     builtins: builtinProfileNames(),
   };
+}
+
+/**
+ * Checks that each try-next variant can run: the exercise it names exists and
+ * its profile takes the parameters it sets (E_EXERCISE, exit 2, naming the
+ * variant). `exercise check` runs it; `exercise run` only prints the variants.
+ */
+export function checkTryNext(loaded: LoadedExercise, load: (ref: string) => LoadedExercise): void {
+  (loaded.exercise.tryNext ?? []).forEach((t, i) => {
+    try {
+      const target = t.exercise !== undefined && t.exercise !== loaded.exercise.id ? load(t.exercise) : loaded;
+      exerciseProfile(target, Object.fromEntries(Object.entries(t.set ?? {}).map(([k, v]) => [k, String(v)])));
+    } catch (e) {
+      if (!(e instanceof TcpmitmError)) throw e;
+      throw new TcpmitmError('E_EXERCISE', `${loaded.file}: tryNext[${i}] cannot run: ${e.message}`, ExitCode.Usage);
+    }
+  });
 }

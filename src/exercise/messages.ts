@@ -7,6 +7,10 @@ import type { Lang } from './schema.js';
 export interface Messages {
   /** ': ' in English, '：' in Chinese (full-width, no space). */
   readonly colon: string;
+  /** Words set aside: ' (…)' in English, '（…）' in Chinese. */
+  readonly aside: (s: string) => string;
+  /** ', ' / '，' */
+  readonly comma: string;
   readonly exercise: string;
   readonly story: string;
   readonly predictions: string;
@@ -34,6 +38,8 @@ export interface Messages {
 
 const en: Messages = {
   colon: ': ',
+  aside: (s) => ` (${s})`,
+  comma: ', ',
   exercise: 'Exercise',
   story: 'Story',
   predictions: 'Predictions (answer them before the run)',
@@ -61,6 +67,8 @@ const en: Messages = {
 
 const zh: Messages = {
   colon: '：',
+  aside: (s) => `（${s}）`,
+  comma: '，',
   exercise: '练习',
   story: '情景',
   predictions: '预测（请在运行之前回答）',

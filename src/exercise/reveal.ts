@@ -77,8 +77,11 @@ function revealOne(s: Scored, i: number, r: RevealInput): string[] {
   if (s.answer === undefined) {
     lines.push(`   ${m.theAnswer}${m.colon}${m.noMeasure}`);
   } else {
-    const within = s.tolerance !== undefined && p.kind === 'number' ? `, ${m.within(`±${Math.round(s.tolerance * 1000) / 1000} ${p.unit}`)}` : '';
-    const source = s.measured !== undefined ? ` (${m.measured}${within})` : within ? ` (${within.slice(2)})` : '';
+    const words = [
+      ...(s.measured !== undefined ? [m.measured] : []),
+      ...(s.tolerance !== undefined && p.kind === 'number' ? [m.within(`±${Math.round(s.tolerance * 1000) / 1000} ${p.unit}`)] : []),
+    ];
+    const source = words.length > 0 ? m.aside(words.join(m.comma)) : '';
     lines.push(`   ${m.theAnswer}${m.colon}${formatAnswer(p, s.answer, r.lang)}${source}`);
   }
   if (p.kind === 'choice') {

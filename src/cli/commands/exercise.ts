@@ -86,12 +86,13 @@ export function registerExercise(program: Command): void {
     .argument('<file...>', 'exercise files (or built-in numbers or ids)')
     .action(async (files: string[]) => {
       const { loadExercise } = await import('../../exercise/load.js');
-      const { exerciseProfile } = await import('../../exercise/lab-profile.js');
+      const { checkTryNext, exerciseProfile } = await import('../../exercise/lab-profile.js');
       const failures: string[] = [];
       for (const f of files) {
         try {
           const loaded = loadExercise(f);
           const chosen = exerciseProfile(loaded, {});
+          checkTryNext(loaded, loadExercise);
           const x = loaded.exercise;
           const missing = missingChinese(x);
           process.stdout.write(

@@ -5,10 +5,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { builtinExercises, exercisesDir, loadExercise } from '../../../src/exercise/load.js';
-import { exerciseProfile } from '../../../src/exercise/lab-profile.js';
+import { checkTryNext, exerciseProfile } from '../../../src/exercise/lab-profile.js';
 import { exerciseSchemaText } from '../../../src/exercise/emit-schema.js';
 import { LANGS, type Exercise, type Text } from '../../../src/exercise/schema.js';
-import { loadProfileFile } from '../../../src/rules/load.js';
 
 /** Every text of an exercise, with where it is. */
 function texts(x: Exercise): [string, Text][] {
@@ -52,11 +51,7 @@ describe('built-in exercises', () => {
     expect(chosen.expect?.client?.states?.length).toBeGreaterThan(0);
     expect(chosen.expect?.server?.states?.length).toBeGreaterThan(0);
     for (const p of l.exercise.predictions) expect(p.reveal.en, p.id).toMatch(/\{\{[a-z0-9-]+\}\}/);
-    for (const t of l.exercise.tryNext ?? []) {
-      const target = t.exercise !== undefined ? loadExercise(t.exercise) : l;
-      const profile = target.exercise.lab.profile;
-      if (t.set !== undefined && typeof profile === 'string') expect(() => loadProfileFile(profile, t.set!)).not.toThrow();
-    }
+    expect(() => checkTryNext(l, loadExercise)).not.toThrow();
   });
 
   it("the checks replace the profile's expectations, and --set reaches the profile", () => {
@@ -71,6 +66,16 @@ describe('built-in exercises', () => {
   it('exercises/schema.json is exactly what the zod schema generates (UPDATE_SCHEMA=1 rewrites it)', () => {
     if (process.env['UPDATE_SCHEMA'] === '1') writeFileSync(`${exercisesDir()}schema.json`, exerciseSchemaText());
     expect(readFileSync(`${exercisesDir()}schema.json`, 'utf8')).toBe(exerciseSchemaText());
+  });
+});
+
+describe('try-next variants', () => {
+  it('that cannot run are refused by check, naming the variant', () => {
+    const l = loadExercise('last-ack-lost');
+    const broken = { ...l, exercise: { ...l.exercise, tryNext: [{ set: { tims: 2 }, text: { en: 'x' } }] } };
+    expect(() => checkTryNext(broken, loadExercise)).toThrow(/^exercises\/last-ack-lost\.yaml: tryNext\[0\] cannot run: .*no parameter 'tims'; expected one of times/);
+    const elsewhere = { ...l, exercise: { ...l.exercise, tryNext: [{ exercise: 'no-such', text: { en: 'x' } }] } };
+    expect(() => checkTryNext(elsewhere, loadExercise)).toThrow(/tryNext\[0\] cannot run: 'no-such' is neither a built-in exercise nor a file/);
   });
 });
 
