@@ -21,7 +21,9 @@ export function formatAnswer(p: Prediction, a: Answer | undefined, lang: Lang): 
     return c ? inLang(c.text, lang) : String(a);
   }
   if (Array.isArray(a)) return a.join(' → ');
-  return p.kind === 'number' ? `${a} ${p.unit}` : String(a);
+  // Measured seconds carry the kernel's µs: shown to the ms, as every other time.
+  if (p.kind === 'number' && typeof a === 'number') return `${p.unit === 's' ? Number(a.toFixed(3)) : a} ${p.unit}`;
+  return String(a);
 }
 
 /** The checks, one per line: "ok   client states (kernel): SYN-SENT@… → …". */
@@ -79,7 +81,7 @@ function revealOne(s: Scored, i: number, r: RevealInput): string[] {
   } else {
     const words = [
       ...(s.measured !== undefined ? [m.measured] : []),
-      ...(s.tolerance !== undefined && p.kind === 'number' ? [m.within(`±${Math.round(s.tolerance * 1000) / 1000} ${p.unit}`)] : []),
+      ...(s.tolerance !== undefined && p.kind === 'number' ? [m.within(`±${p.unit === 's' ? Math.round(s.tolerance * 1000) / 1000 : Math.round(s.tolerance)} ${p.unit}`)] : []),
     ];
     const source = words.length > 0 ? m.aside(words.join(m.comma)) : '';
     lines.push(`   ${m.theAnswer}${m.colon}${formatAnswer(p, s.answer, r.lang)}${source}`);

@@ -85,7 +85,8 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
       ui: false,
       segments: o.segments,
       json: jsonl,
-      untilClosed: false,
+      // End as soon as everything is closed (or TIME-WAIT), else at the profile's cap: `lab --no-ui --until-closed`.
+      untilClosed: true,
       serverGraceS: 1,
       kernelProbe: o.kernelProbe,
       timeWaitS: 60,

@@ -179,6 +179,55 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
     expect(reveal(r)).toContain('rst: That is what a host does when it no longer knows the connection at all');
   });
 
+  /** Exercises 4–7: the right answers score full, wrong ones nothing; the checks are the kernel's too; the reveal quotes `quoted` segments. */
+  const MORE: { ex: string; right: string; wrong: string; quoted: (e: LabEvent) => boolean; lang?: 'zh' }[] = [
+    {
+      ex: 'fin-delayed',
+      right: 'answers:\n  client-waits: fin-wait-2\n  server-waits: last-ack\n  fin-wait-2-ms: 2300\n',
+      wrong: 'answers:\n  client-waits: time-wait\n  server-waits: close-wait\n  fin-wait-2-ms: 300\n',
+      quoted: (e) => e.from === 'server' && String(e.flags).includes('F') && e.verdict === 'delay',
+    },
+    {
+      ex: 'simultaneous-close',
+      right: 'answers:\n  new-state: closing\n  time-wait: both\n  client-order: [FIN-WAIT-1, CLOSING, TIME-WAIT]\n',
+      wrong: 'answers:\n  new-state: close-wait\n  time-wait: client\n  client-order: [FIN-WAIT-1, TIME-WAIT, CLOSING]\n',
+      quoted: (e) => String(e.flags).includes('F'),
+      lang: 'zh',
+    },
+    {
+      ex: 'forged-rst',
+      right: 'answers:\n  client-sees: econnreset\n  client-state: closed\n  server-sees: epipe\n',
+      wrong: 'answers:\n  client-sees: eof\n  client-state: time-wait\n  server-sees: fine\n',
+      quoted: (e) => String(e.flags).includes('R'),
+    },
+    {
+      ex: 'dead-peer',
+      right: 'answers:\n  client-error: etimedout\n  closed-after-s: 12\n  server-knows: stays\n',
+      wrong: 'answers:\n  client-error: econnreset\n  closed-after-s: 7200\n  server-knows: closes\n',
+      quoted: (e) => e.from === 'client' && e.role === 'keepalive',
+      lang: 'zh',
+    },
+  ];
+  for (const m of MORE) {
+    it(`${m.ex}, right answers: full score, confirmed by the kernel, the reveal quotes the run`, async () => {
+      const r = await runExercise(m.ex, `${m.ex}-right`, m.right);
+      expect(r.code).toBe(0);
+      expect(r.result.score).toEqual({ points: 3, of: 3 });
+      expectKernelConfirmed(r);
+      const lines = segmentLines(r, m.quoted);
+      expect(lines.length).toBeGreaterThanOrEqual(1);
+      for (const line of lines.slice(0, 6)) expect(reveal(r)).toContain(line);
+    });
+    it(`${m.ex}, wrong answers${m.lang === 'zh' ? ' in Chinese' : ''}: no points, exit 0, the reveal says why`, async () => {
+      const r = await runExercise(m.ex, `${m.ex}-wrong`, m.wrong, m.lang ? ['--lang', m.lang] : []);
+      expect(r.code).toBe(0);
+      expect(r.result.score).toEqual({ points: 0, of: 3 });
+      expectKernelConfirmed(r);
+      expect(reveal(r)).toContain(m.lang === 'zh' ? ' — 错误' : ' — wrong');
+      expect(reveal(r)).toContain(m.lang === 'zh' ? '正确。' : 'Right.');
+    });
+  }
+
   it("an exercise whose check the run cannot confirm exits 3, and still reveals what the run did", async () => {
     const own = join(dir, 'impossible.yaml');
     // Exercise 1 with a check no four-way close can meet: the client never in FIN-WAIT-2.

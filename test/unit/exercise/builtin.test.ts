@@ -29,6 +29,10 @@ describe('built-in exercises', () => {
       [1, 'four-way-close', 1],
       [2, 'three-way-close', 2],
       [3, 'last-ack-lost', 3],
+      [4, 'fin-delayed', 4],
+      [5, 'simultaneous-close', 5],
+      [6, 'forged-rst', 7],
+      [7, 'dead-peer', 11],
     ]);
     expect(loadExercise('2').exercise.id).toBe('three-way-close');
     expect(loadExercise('last-ack-lost').file).toBe('exercises/last-ack-lost.yaml');
@@ -83,7 +87,7 @@ describe('exercise files as read from disk', () => {
   it('are regular files of bounded size, refused otherwise with the file named (as profiles are)', () => {
     expect(() => loadExercise('/dev/zero')).toThrow('/dev/zero: a character device; expected a regular YAML file');
     expect(() => loadExercise('/tmp')).toThrow('/tmp: a directory; expected a regular YAML file');
-    expect(() => loadExercise('99')).toThrow(/^no built-in exercise number 99; expected one of 1, 2, 3$/);
+    expect(() => loadExercise('99')).toThrow(/^no built-in exercise number 99; expected one of 1, 2, 3, 4, 5, 6, 7$/);
     expect(() => loadExercise('no-such')).toThrow(/^'no-such' is neither a built-in exercise nor a file; expected a number, one of /);
   });
 });
