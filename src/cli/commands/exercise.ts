@@ -23,7 +23,7 @@ interface RunFlags {
   set?: Record<string, string>;
   id?: string;
   ipv6?: boolean;
-  kernelProbe: 'auto' | 'trace' | 'proc' | 'off';
+  kernelProbe: 'auto' | 'trace' | 'proc';
   segments?: boolean;
 }
 
@@ -119,7 +119,10 @@ export function registerExercise(program: Command): void {
     .option('--id <id>', 'lab id (default: random)', labId)
     .option('--ipv6', 'also give the ends IPv6 addresses')
     .option('--segments', "log one line per segment while the lab runs")
-    .addOption(new Option('--kernel-probe <src>', "where the kernel's own states come from").choices(['auto', 'trace', 'proc', 'off']).default('auto'))
+    .addOption(
+      // No `off`: an exercise's evidence and checks are the kernel's own states.
+      new Option('--kernel-probe <src>', "where the kernel's own states come from (an exercise needs them: no 'off')").choices(['auto', 'trace', 'proc']).default('auto'),
+    )
     .addHelpText(
       'after',
       '\nA wrong prediction is not an error. Exit codes: 0 the run confirmed the exercise\'s checks (whatever\n' +

@@ -79,6 +79,10 @@ describe('tcpmitm exercise', () => {
     expect(e.hint).toBe('write the answers first: tcpmitm exercise show 1 --answers-template > answers.yaml');
   });
 
+  it('run refuses --kernel-probe off: the evidence and the checks are the kernel\'s', async () => {
+    await expect(run('run', '1', '--answers', 'x.yaml', '--kernel-probe', 'off')).rejects.toThrow(/Allowed choices are auto, trace, proc/);
+  });
+
   it('run refuses a bad answers file before anything starts (exit 2, file:line:col)', async () => {
     const answers = join(dir, 'answers.yaml');
     writeFileSync(answers, 'answers:\n  time-wait: maybe\n');
