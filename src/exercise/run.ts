@@ -1,6 +1,7 @@
 // `tcpmitm exercise run ID --answers FILE`: everything is read and checked
 // first (the exercise, the answers, its profile: exit 2 before any namespace
-// exists), then the lab runs exactly as `tcpmitm lab --no-ui` with the
+// exists); without --answers, on a terminal, the predictions are asked there
+// and the lab then runs with its UI. The lab runs as `tcpmitm lab` with the
 // exercise's profile, its events going to a private JSONL file; from those the
 // evidence is read, the predictions scored, the reveal printed and the result
 // written. Exit: the lab's (0, or 3 when its checks were not confirmed — the
@@ -10,7 +11,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExpectationEvent, TcpmitmEvent } from '../engine/events.js';
-import { ExitCode } from '../cli/errors.js';
+import { ExitCode, UsageError } from '../cli/errors.js';
+import { exitStatus } from '../lab/netns.js';
+import type { Answers } from './answers.js';
 import { writeWholeOutput } from '../io/output-sink.js';
 import { runLab } from '../lab/run.js';
 import type { LabRunOptions } from '../lab/run-options.js';
@@ -28,7 +31,10 @@ import type { Lang } from './schema.js';
 export interface ExerciseRunOptions {
   /** A built-in number or id, or a path. */
   readonly exercise: string;
-  readonly answers: string;
+  /** The answers file; without one the predictions are asked on the terminal and the lab runs with its UI. */
+  readonly answers?: string;
+  /** Who answered (over the answers file's `student`). */
+  readonly student?: string;
   /** Where the result JSON goes. */
   readonly json?: string;
   readonly lang: Lang;
@@ -65,15 +71,34 @@ function readJsonl(path: string): TcpmitmEvent[] {
 export async function runExercise(o: ExerciseRunOptions): Promise<number> {
   const loaded = loadExercise(o.exercise);
   const x = loaded.exercise;
-  const answers = loadAnswers(o.answers, x);
+  const interactive = o.answers === undefined;
+  if (interactive && !(process.stdin.isTTY === true && process.stdout.isTTY === true)) {
+    throw new UsageError(
+      'exercise run without --answers asks the predictions on the terminal, and this is not one',
+      `write the answers first: tcpmitm exercise show ${o.exercise} --answers-template > answers.yaml, then --answers answers.yaml`,
+    );
+  }
+  const fromFile = o.answers !== undefined ? loadAnswers(o.answers, x) : undefined;
   const chosen = exerciseProfile(loaded, o.set);
   const m = messages(o.lang);
+  let answers: Answers;
+  if (fromFile !== undefined) {
+    answers = fromFile;
+  } else {
+    const { askPredictions } = await import('../ui/ask-predictions.js');
+    const asked = await askPredictions(x, o.lang);
+    // Ctrl-C before the run: nothing ran, nothing to reveal.
+    if (asked === undefined) return exitStatus(null, 'SIGINT');
+    answers = asked;
+  }
+  const student = o.student ?? answers.student;
 
   const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-exercise-'));
   const jsonl = o.events ?? join(dir, 'events.jsonl');
   const wall = new Date().toISOString();
   try {
-    process.stdout.write(presentExercise(x, o.lang) + '\n');
+    // Asked interactively, the student has read the story; the lab's own UI shows the run.
+    if (!interactive) process.stdout.write(presentExercise(x, o.lang) + '\n');
     const opts: LabRunOptions = {
       ...(o.id !== undefined ? { id: o.id } : {}),
       ipv6: o.ipv6,
@@ -82,7 +107,7 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
       set: o.set,
       port: 8080,
       peers: true,
-      ui: false,
+      ui: interactive,
       segments: o.segments,
       json: jsonl,
       // End as soon as everything is closed (or TIME-WAIT), else at the profile's cap: `lab --no-ui --until-closed`.
@@ -112,7 +137,7 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
       const result = buildResult({
         exercise: x,
         file: loaded.file,
-        ...(answers.student !== undefined ? { student: answers.student } : {}),
+        ...(student !== undefined ? { student } : {}),
         lang: o.lang,
         wall,
         lab: { id: labId, profile: chosen.name, exitCode: code },

@@ -4,7 +4,7 @@
 // modules load lazily inside each action.
 
 import { Command, Option } from 'commander';
-import { ExitCode, TcpmitmError, UsageError } from '../errors.js';
+import { ExitCode, TcpmitmError } from '../errors.js';
 import { collectSetting, labId, oneOf, writableFile } from '../parse.js';
 
 const langOption = (): Option =>
@@ -17,6 +17,7 @@ async function langOf(flag: string | undefined): Promise<'en' | 'zh'> {
 
 interface RunFlags {
   answers?: string;
+  student?: string;
   json?: string;
   events?: string;
   lang?: string;
@@ -109,9 +110,10 @@ export function registerExercise(program: Command): void {
 
   exercise
     .command('run')
-    .description('run an exercise: its lab exactly as `tcpmitm lab --no-ui` with its profile, then the score and the reveal (needs root)')
+    .description('run an exercise: the predictions (asked, or --answers), its lab as `tcpmitm lab` with its profile, then the score and the reveal (needs root)')
     .argument('<exercise>', 'a built-in number or id, or an exercise file')
-    .option('--answers <file>', 'the predictions, answered in a YAML file (see exercise show --answers-template): no prompts')
+    .option('--answers <file>', 'the predictions, answered in a YAML file (see exercise show --answers-template): no prompts, no UI; without it, on a terminal, they are asked there and the lab runs with its UI')
+    .option('--student <name>', "who answered, for the result and grade (over the answers file's student)")
     .option('--json <file>', 'write the result (answers, evidence, checks, score, reveal) as JSON for `exercise grade`', writableFile(false))
     .option('--events <file>', "also keep the run's events as JSON lines (docs/events.md)", writableFile(false))
     .addOption(langOption())
@@ -131,16 +133,11 @@ export function registerExercise(program: Command): void {
         'written; 130 interrupted.\n',
     )
     .action(async (ref: string, flags: RunFlags) => {
-      if (flags.answers === undefined) {
-        throw new UsageError(
-          'exercise run needs --answers FILE: the interactive flow (predictions asked on the terminal) is not built yet',
-          `write the answers first: tcpmitm exercise show ${ref} --answers-template > answers.yaml`,
-        );
-      }
       const { runExercise } = await import('../../exercise/run.js');
       process.exitCode = await runExercise({
         exercise: ref,
-        answers: flags.answers,
+        ...(flags.answers !== undefined ? { answers: flags.answers } : {}),
+        ...(flags.student !== undefined ? { student: flags.student } : {}),
         ...(flags.json !== undefined ? { json: flags.json } : {}),
         ...(flags.events !== undefined ? { events: flags.events } : {}),
         lang: await langOf(flags.lang),

@@ -73,10 +73,10 @@ describe('tcpmitm exercise', () => {
     expect(e.message).toBe(`${bad}:24:16: predictions[1].tolerance: -1 is negative; expected a tolerance from 0`);
   });
 
-  it('run without --answers says the interactive flow is not built yet (exit 2)', async () => {
+  it('run without --answers off a terminal says the answers must come from a file (exit 2)', async () => {
     const e = await refusal('run', '1');
-    expect([e.code, e.exitCode]).toEqual(['E_USAGE', 2]);
-    expect(e.hint).toBe('write the answers first: tcpmitm exercise show 1 --answers-template > answers.yaml');
+    expect([e.code, e.exitCode, e.message]).toEqual(['E_USAGE', 2, 'exercise run without --answers asks the predictions on the terminal, and this is not one']);
+    expect(e.hint).toBe('write the answers first: tcpmitm exercise show 1 --answers-template > answers.yaml, then --answers answers.yaml');
   });
 
   it('run refuses --kernel-probe off: the evidence and the checks are the kernel\'s', async () => {
