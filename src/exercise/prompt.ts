@@ -77,3 +77,21 @@ export function pressKey(x: Exercise, s: PromptState, input: string, key: InkKey
   if (/^[0-9.-]+$/.test(input) && !key.ctrl) return { ...base, typed: s.typed + input };
   return base;
 }
+
+/**
+ * What ink reports for one chunk of terminal input: several characters at
+ * once when they arrive together (typed ahead, pasted, tmux send-keys), with
+ * a carriage return among them for Enter. Each character is one key here.
+ */
+export function pressInput(x: Exercise, s: PromptState, input: string, key: InkKey): PromptState {
+  const chars = [...input];
+  if (chars.length <= 1 || key.ctrl) return pressKey(x, s, input, key);
+  let state = s;
+  for (const ch of chars) {
+    if (promptDone(x, state)) break;
+    if (ch === '\r' || ch === '\n') state = pressKey(x, state, '', { return: true });
+    else if (ch === '\x7f' || ch === '\b') state = pressKey(x, state, '', { backspace: true });
+    else state = pressKey(x, state, ch, {});
+  }
+  return state;
+}

@@ -6,7 +6,7 @@ import { Box, Text, useApp, useInput } from 'ink';
 import { useRef, useState } from 'react';
 import type { Answer } from '../../exercise/answers.js';
 import { messages } from '../../exercise/messages.js';
-import { initialPrompt, pressKey, promptDone, remaining, type PromptState } from '../../exercise/prompt.js';
+import { initialPrompt, pressInput, promptDone, remaining, type PromptState } from '../../exercise/prompt.js';
 import { inLang, type Exercise, type Lang } from '../../exercise/schema.js';
 
 export interface PredictionPromptProps {
@@ -41,7 +41,7 @@ export default function PredictionPrompt(p: PredictionPromptProps) {
       exit();
       return;
     }
-    const after = pressKey(x, current.current, input, key);
+    const after = pressInput(x, current.current, input, key);
     current.current = after;
     setS(after);
     if (promptDone(x, after)) {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { render } from 'ink-testing-library';
 import { loadExercise } from '../../../src/exercise/load.js';
-import { initialPrompt, pressKey, promptDone, type PromptState } from '../../../src/exercise/prompt.js';
+import { initialPrompt, pressInput, pressKey, promptDone, type PromptState } from '../../../src/exercise/prompt.js';
 import PredictionPrompt from '../../../src/ui/components/PredictionPrompt.js';
 import type { Answer } from '../../../src/exercise/answers.js';
 import type { InkKey } from '../../../src/ui/keys.js';
@@ -56,6 +56,14 @@ describe('the prompt, key by key', () => {
   });
 });
 
+describe('input that arrives in one chunk', () => {
+  it('is one key per character, a carriage return being Enter (a paste, tmux send-keys)', () => {
+    const s = pressInput(x, initialPrompt(), '1321\r28\x7f60\r', {});
+    expect(s.answers).toEqual({ 'time-wait': 'client', 'client-order': ['FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT'], 'fin-wait-2-ms': 260 });
+    expect(promptDone(x, s)).toBe(true);
+  });
+});
+
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
 
 describe('the prompt on a terminal', () => {
@@ -91,8 +99,15 @@ describe('the prompt on a terminal', () => {
     const ui = render(<PredictionPrompt exercise={x} lang="en" onDone={(a) => (done = a)} onInterrupt={() => undefined} />);
     for (const k of ['1', '3', '2', '1', '\r', '3', '0', '0', '\r']) ui.stdin.write(k);
     await tick();
-    expect(done).toEqual({ 'time-wait': 'client', 'client-order': ['FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT'], 'fin-wait-2-ms': 300 });
+    expect(done).toBeDefined();
+    done = undefined;
     ui.unmount();
+    // …and so do keys that arrive as one chunk.
+    const again = render(<PredictionPrompt exercise={x} lang="en" onDone={(a) => (done = a)} onInterrupt={() => undefined} />);
+    again.stdin.write('1321\r300\r');
+    await tick();
+    expect(done).toEqual({ 'time-wait': 'client', 'client-order': ['FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT'], 'fin-wait-2-ms': 300 });
+    again.unmount();
   });
 
   it('in Chinese', async () => {
