@@ -207,6 +207,13 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
       quoted: (e) => e.from === 'client' && e.role === 'keepalive',
       lang: 'zh',
     },
+    {
+      // Peers of the exercise's own over passthrough's.
+      ex: 'half-close',
+      right: 'answers:\n  still-reads: yes\n  client-state: fin-wait-2\n  server-state: close-wait\n',
+      wrong: 'answers:\n  still-reads: rst\n  client-state: time-wait\n  server-state: last-ack\n',
+      quoted: (e) => e.from === 'server' && e.role === 'data',
+    },
   ];
   for (const m of MORE) {
     it(`${m.ex}, right answers: full score, confirmed by the kernel, the reveal quotes the run`, async () => {
