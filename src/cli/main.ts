@@ -11,6 +11,7 @@ import { registerPeer } from './commands/peer.js';
 import { registerProfiles } from './commands/profiles.js';
 import { registerAttach } from './commands/attach.js';
 import { registerTap } from './commands/tap.js';
+import { registerExercise } from './commands/exercise.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerProfiles(program);
   registerAttach(program);
   registerTap(program);
+  registerExercise(program);
   program.addHelpText(
     'after',
     '\nExamples:\n' +
@@ -42,6 +44,7 @@ export function buildProgram(): Command {
       '  tcpmitm lab --profile drop-last-ack         watch LAST-ACK retransmit its FIN\n' +
       '  tcpmitm lab --no-ui --until-closed --json - scripted, events as JSON lines\n' +
       '  tcpmitm profiles list                       the built-in fault profiles\n' +
+      '  tcpmitm exercise list                       the built-in lab exercises (predict, run, see why)\n' +
       '\nExit codes (every command, with or without the UI): 0 ok, 1 runtime failure, 2 usage or\n' +
       'profile error, 3 the verdict failed (see --junit), 4 an output (--json, --pcap, --junit) is\n' +
       'incomplete (the verdict passed), 130 interrupted.\n',

@@ -10,6 +10,7 @@ import { createLab, type Lab } from './topology.js';
 import { preflight } from '../session/preflight.js';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { resolveLabProfile } from './peer-args.js';
+import type { ChosenProfile } from '../session/profile-choice.js';
 import { labAbilities } from './abilities.js';
 import { refuseUnanswerable } from '../session/verdict.js';
 import type { InnerConfig } from './inner-config.js';
@@ -29,10 +30,15 @@ function ignoreClosedTerminal(): () => void {
   };
 }
 
-export async function runLab(opts: LabRunOptions): Promise<number> {
+/**
+ * Runs a lab. `chosen`: a profile already chosen and checked by the caller
+ * (an exercise's, which may be written inside the exercise file) instead of
+ * `opts.profile`, which then only names it.
+ */
+export async function runLab(opts: LabRunOptions, chosen?: ChosenProfile): Promise<number> {
   preflight({ namespaces: true, capture: 'packet-addon' });
   // A bad profile never starts a run (exit 2, with file:line:col).
-  const profile = await resolveLabProfile(opts.profile ?? 'passthrough', opts.set);
+  const profile = chosen ?? (await resolveLabProfile(opts.profile ?? 'passthrough', opts.set));
   // …nor one that asks what this run can never answer.
   refuseUnanswerable(profile, labAbilities(opts));
 

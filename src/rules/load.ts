@@ -2,11 +2,12 @@
 // the package root), anything else is a path to a YAML or JSON file. The only
 // module of src/rules that touches the file system; parsing is parse.ts.
 
-import { closeSync, constants as fsConstants, existsSync, fstatSync, openSync, readSync, readdirSync, type Stats } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, relative } from 'node:path';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { parseProfile } from './parse.js';
+import { readRegularFile, type RegularFileLimits } from '../io/regular-file.js';
 import type { Profile } from './schema.js';
 import type { ParamValue } from './params.js';
 
@@ -62,58 +63,20 @@ export function resolveProfile(nameOrPath: string): { path: string; file: string
  */
 export const PROFILE_MAX_BYTES = 1024 * 1024;
 
-function kindOf(st: Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
-
-/**
- * Reads a profile file: a regular file of at most PROFILE_MAX_BYTES. Opened
- * with O_NONBLOCK so that a FIFO with no writer does not hang open(2), then
- * judged by fstat on that same fd (no race with a rename), and read at most
- * one byte past the limit (a file growing after fstat cannot make it read more).
- */
-function readProfileText(path: string, file: string): string {
-  const fail = (why: string, hint?: string): never => {
-    throw new TcpmitmError('E_PROFILE', `${file}: ${why}`, ExitCode.Usage, hint);
-  };
-  let fd: number;
-  try {
-    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
-  } catch (e) {
-    return fail(`cannot read: ${(e as Error).message}`);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return fail(`${kindOf(st)}; expected a regular YAML or JSON file`, 'a profile is read from a regular file (not a pipe, device or directory): save it to a file first');
-    const tooBig = (size: string): never =>
-      fail(`${size}, more than the ${PROFILE_MAX_BYTES} bytes (1 MiB) a profile may have`, 'split it, or use parameters (--set) instead of repeating rules; see docs/profiles.md');
-    if (st.size > PROFILE_MAX_BYTES) tooBig(`${st.size} bytes`);
-    const buf = Buffer.allocUnsafe(PROFILE_MAX_BYTES + 1);
-    let n = 0;
-    for (;;) {
-      const got = readSync(fd, buf, n, buf.length - n, null);
-      if (got === 0) break;
-      n += got;
-      if (n > PROFILE_MAX_BYTES) tooBig(`${n} bytes read so far (it grew while being read)`);
-    }
-    return buf.toString('utf8', 0, n);
-  } catch (e) {
-    if (e instanceof TcpmitmError) throw e;
-    return fail(`cannot read: ${(e as Error).message}`);
-  } finally {
-    closeSync(fd);
-  }
-}
+/** What a profile file may be: a regular file of at most PROFILE_MAX_BYTES. */
+const PROFILE_FILE: RegularFileLimits = {
+  code: 'E_PROFILE',
+  maxBytes: PROFILE_MAX_BYTES,
+  what: 'a profile',
+  expected: 'a regular YAML or JSON file',
+  tooBigHint: 'split it, or use parameters (--set) instead of repeating rules; see docs/profiles.md',
+  notRegularHint: 'a profile is read from a regular file (not a pipe, device or directory): save it to a file first',
+};
 
 /** Loads and validates a built-in profile by name, or a profile file by path. Throws E_PROFILE (exit 2). */
 export function loadProfileFile(nameOrPath: string, overrides: Readonly<Record<string, string | ParamValue>> = {}): LoadedProfile {
   const r = resolveProfile(nameOrPath);
-  const text = readProfileText(r.path, r.file);
+  const text = readRegularFile(r.path, r.file, PROFILE_FILE);
   return { profile: parseProfile(text, r.file, overrides), file: r.file, path: r.path, builtin: r.builtin, text };
 }
 

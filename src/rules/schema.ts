@@ -7,6 +7,9 @@ import * as z from 'zod';
 import { TCP_STATES } from '../tcp/state.js';
 import { ROLES } from '../tcp/role.js';
 import { TcpFlag } from '../tcp/segment.js';
+import { intIn, kindOf, listOf, notA, oneOfMsg, show, strict } from './schema-kit.js';
+
+export { show } from './schema-kit.js';
 
 /** Longest delay or window a profile may ask for: 10 minutes. Anything longer is a typo. */
 export const MAX_DELAY_MS = 600_000;
@@ -15,69 +18,7 @@ export const ACTION_NAMES = ['pass', 'drop', 'duplicate', 'hold', 'blackhole'] a
 export const ACTION_KEYS = ['delay', 'rst', 'coalesce', 'await'] as const;
 export const FLAG_NAMES = Object.keys(TcpFlag) as (keyof typeof TcpFlag)[];
 
-/** Renders a value the way the user wrote it, for error messages. */
-export function show(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return `'${v}'`;
-  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  return typeof v;
-}
-
-function kindOf(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'a whole number' : 'a number';
-  return `a ${typeof v}`;
-}
-
-/** "<value> is not <kind>; expected <expected>", or "missing; expected …" for an absent required field. */
-function notA(expected: string): (iss: { input?: unknown }) => string {
-  return (iss) =>
-    iss.input === undefined
-      ? `missing; expected ${expected}`
-      : typeof iss.input === 'object' && iss.input !== null
-        ? `got ${kindOf(iss.input)}; expected ${expected}`
-        : `${show(iss.input)} is ${kindOf(iss.input)}; expected ${expected}`;
-}
-
-function oneOfMsg(what: string, values: readonly string[]): (iss: { input?: unknown }) => string {
-  const expected = `one of ${values.join(', ')}`;
-  return (iss) =>
-    iss.input === undefined
-      ? `missing; expected ${expected}`
-      : typeof iss.input === 'string'
-        ? `${show(iss.input)} is not a known ${what}; expected ${expected}`
-        : `${show(iss.input)} is not a ${what} name; expected ${expected}`;
-}
-
-/** A whole number in [min, max], with messages that say which bound was crossed. */
-function intIn(min: number, max: number, expected: string) {
-  return z
-    .number({ error: notA(expected) })
-    .int({ error: (iss) => `${show(iss.input)} is not a whole number; expected ${expected}` })
-    .min(min, { error: (iss) => `${show(iss.input)} is ${min === 0 ? 'negative' : 'too small'}; expected ${expected}` })
-    .max(max, { error: (iss) => `${show(iss.input)} is too large; expected ${expected}` });
-}
-
 const delayMs = (what: string) => intIn(0, MAX_DELAY_MS, `${what} in ms from 0 to ${MAX_DELAY_MS}`);
-
-/** A strict mapping: unknown fields are errors that list the fields that are allowed. */
-function strict<T extends z.ZodRawShape>(shape: T, what: string, unknownKey?: string) {
-  const fields = Object.keys(shape).join(', ');
-  return z.strictObject(shape, {
-    error: (iss) =>
-      iss.code === 'unrecognized_keys'
-        ? (unknownKey ?? `unknown field '%KEY%'; expected one of ${fields}`)
-        : notA(`${what} (a mapping with ${fields})`)(iss),
-  });
-}
-
-function listOf<T extends z.ZodType>(item: T, expected: string) {
-  return z.array(item, { error: notA(expected) });
-}
 
 /** Linux signal names without "SIG", as `expect.<end>.signal` takes them (signal(7)). */
 export const SIGNAL_NAMES = [

@@ -20,7 +20,7 @@ const SOCKET = ['-L', `tcpmitm-test-${process.pid}`];
 
 /**
  * Builds src/ with the project's tsconfig into a temp tree laid out like the
- * repo (bin/, dist/, and links to profiles/, node_modules/, package.json),
+ * repo (bin/, dist/, and links to profiles/, exercises/, node_modules/, package.json),
  * once per test file; returns the path of its bin/tcpmitm.js.
  */
 export function buildPrivateCli(): string {
@@ -28,7 +28,7 @@ export function buildPrivateCli(): string {
   const root = mkdtempSync(join(tmpdir(), 'tcpmitm-tui-'));
   mkdirSync(join(root, 'bin'));
   copyFileSync(join(REPO, 'bin/tcpmitm.js'), join(root, 'bin/tcpmitm.js'));
-  for (const link of ['profiles', 'node_modules', 'package.json']) symlinkSync(join(REPO, link), join(root, link));
+  for (const link of ['profiles', 'exercises', 'node_modules', 'package.json']) symlinkSync(join(REPO, link), join(root, link));
   const r = spawnSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(REPO, 'tsconfig.json'), '--outDir', join(root, 'dist')], {
     cwd: REPO,
     encoding: 'utf8',

@@ -1,0 +1,120 @@
+// The reveal after a run: per prediction, the student's answer and whether it
+// was right, the answer, the comment on the choice made (and on the right one),
+// and the exercise's explanation with its {{placeholders}} filled from this
+// run's evidence; then the checks and the score. Pure.
+
+import type { ExpectationEvent } from '../engine/events.js';
+import { summarize } from '../rules/expect.js';
+import type { Answer } from './answers.js';
+import type { EvidenceReading } from './evidence.js';
+import { messages } from './messages.js';
+import { PLACEHOLDER } from './parse.js';
+import { indent, questionLine } from './present.js';
+import { points, type Scored } from './score.js';
+import { inLang, type Exercise, type Lang, type Prediction } from './schema.js';
+
+/** An answer as a student reads it: a choice's text, items joined by arrows, a number with its unit. */
+export function formatAnswer(p: Prediction, a: Answer | undefined, lang: Lang): string {
+  if (a === undefined) return messages(lang).unanswered;
+  if (p.kind === 'choice') {
+    const c = p.choices.find((x) => x.id === a);
+    return c ? inLang(c.text, lang) : String(a);
+  }
+  if (Array.isArray(a)) return a.join(' → ');
+  // Measured seconds carry the kernel's µs: shown to the ms, as every other time.
+  if (p.kind === 'number' && typeof a === 'number') return `${p.unit === 's' ? Number(a.toFixed(3)) : a} ${p.unit}`;
+  return String(a);
+}
+
+/** The checks, one per line: "ok   client states (kernel): SYN-SENT@… → …". */
+export function formatChecks(checks: readonly ExpectationEvent[]): string {
+  return checks
+    .map((c) => `${c.status === 'met' ? 'ok  ' : c.status === 'failed' ? 'FAIL' : 'SKIP'} ${c.subject}: ${c.observed}`)
+    .join('\n');
+}
+
+export interface RevealInput {
+  readonly exercise: Exercise;
+  readonly scored: readonly Scored[];
+  readonly readings: Readonly<Record<string, EvidenceReading>>;
+  readonly checks: readonly ExpectationEvent[];
+  readonly lang: Lang;
+}
+
+/**
+ * A reveal text with every {{name}} replaced by its value (evidence, or the
+ * built-ins). A value of several lines (segment lines) keeps the indentation
+ * of the line it is inserted on, so it reads as one block.
+ */
+export function fill(text: string, values: Readonly<Record<string, string>>): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      const pad = /^\s*/.exec(line)![0];
+      return line.replace(PLACEHOLDER, (whole, name: string) => (Object.hasOwn(values, name) ? values[name]!.split('\n').join(`\n${pad}`) : whole));
+    })
+    .join('\n');
+}
+
+/** Whether the run confirmed every check (none failed; not-checked ones neither confirm nor refute). */
+export function confirmed(checks: readonly ExpectationEvent[]): boolean {
+  return checks.every((c) => c.status !== 'failed');
+}
+
+/** The explanation of one prediction, placeholders filled, for this run. */
+export function explanation(s: Scored, r: RevealInput): string {
+  const values: Record<string, string> = { checks: formatChecks(r.checks) };
+  for (const [k, v] of Object.entries(r.readings)) values[k] = v.text;
+  values['answer'] = s.answer === undefined ? messages(r.lang).notSeen : formatAnswer(s.prediction, s.answer, r.lang);
+  values['yours'] = formatAnswer(s.prediction, s.yours, r.lang);
+  values['measured'] = s.measured === undefined ? messages(r.lang).notSeen : formatAnswer(s.prediction, s.measured, r.lang);
+  return fill(inLang(s.prediction.reveal, r.lang), values);
+}
+
+function revealOne(s: Scored, i: number, r: RevealInput): string[] {
+  const m = messages(r.lang);
+  const p = s.prediction;
+  const verdict = s.yours === undefined ? '' : ` — ${s.correct ? m.right : m.wrong}`;
+  const lines = [questionLine(p, i, r.lang), `   ${m.yourAnswer}${m.colon}${formatAnswer(p, s.yours, r.lang)}${verdict}`];
+  if (s.answer === undefined) {
+    lines.push(`   ${m.theAnswer}${m.colon}${m.noMeasure}`);
+  } else {
+    const words = [
+      ...(s.measured !== undefined ? [m.measured] : []),
+      ...(s.tolerance !== undefined && p.kind === 'number' ? [m.within(`±${p.unit === 's' ? Math.round(s.tolerance * 1000) / 1000 : Math.round(s.tolerance)} ${p.unit}`)] : []),
+    ];
+    const source = words.length > 0 ? m.aside(words.join(m.comma)) : '';
+    lines.push(`   ${m.theAnswer}${m.colon}${formatAnswer(p, s.answer, r.lang)}${source}`);
+  }
+  if (p.kind === 'choice') {
+    // The comment on the choice made, then (if it was wrong) the comment on the right one.
+    const mine = p.choices.find((c) => c.id === s.yours);
+    const right = p.choices.find((c) => c.correct === true)!;
+    if (mine) lines.push(...indent(`${mine.id}: ${inLang(mine.comment, r.lang)}`, 3));
+    if (mine !== right) lines.push(...indent(`${right.id}: ${inLang(right.comment, r.lang)}`, 3));
+  }
+  lines.push('', ...indent(explanation(s, r), 3));
+  return lines;
+}
+
+/** The whole reveal: every prediction, the checks, the score. */
+export function renderReveal(r: RevealInput): string {
+  const m = messages(r.lang);
+  const x = r.exercise;
+  const out = [`${m.reveal} — ${m.exercise} ${x.number}${m.colon}${inLang(x.title, r.lang)}`, ''];
+  r.scored.forEach((s, i) => out.push(...revealOne(s, i, r), ''));
+  const ok = confirmed(r.checks);
+  out.push(ok ? m.checksConfirmed(summarize(r.checks)) : m.checksNotConfirmed(summarize(r.checks)));
+  out.push(...indent(formatChecks(r.checks)));
+  if (!ok) out.push(m.labWrong);
+  const sc = points(r.scored);
+  out.push('', m.score(sc.points, sc.of));
+  if (x.tryNext !== undefined && x.tryNext.length > 0) {
+    out.push('', `${m.tryNext}${m.colon.trimEnd()}`);
+    for (const t of x.tryNext) {
+      const set = Object.entries(t.set ?? {}).map(([k, v]) => ` --set ${k}=${String(v)}`).join('');
+      out.push(`  tcpmitm exercise run ${t.exercise ?? x.id}${set}`, ...indent(inLang(t.text, r.lang), 4));
+    }
+  }
+  return out.join('\n') + '\n';
+}

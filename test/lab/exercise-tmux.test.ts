@@ -1,0 +1,113 @@
+// An exercise as a student runs it, in a real terminal (tmux): `tcpmitm
+// exercise run 1` without --answers asks the predictions one by one, runs the
+// lab with its UI (the ladder, the final screen kept until q), then prints the
+// reveal and the score; in English with the right answers, in Chinese with
+// wrong ones. The result file says the same, and no namespace is left.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { netnsList, requireRoot, uniqueLabId } from '../helpers/lab.js';
+import { TmuxScreen, buildPrivateCli, hasTmux, removePrivateCli } from '../helpers/tmux.js';
+import type { ExerciseResult } from '../../src/exercise/result.js';
+
+const root = requireRoot();
+const tmuxMissing = !root.skip && !hasTmux();
+if (tmuxMissing && process.env.CI === 'true') throw new Error('tmux is missing (bash scripts/bootstrap.sh --test installs it); CI=true, so this fails');
+if (tmuxMissing) console.warn('skipping: tmux is not installed (bash scripts/bootstrap.sh --test installs it)');
+
+// ink renders only the last frame when it believes it runs in CI: the terminal in tmux is a real one.
+const TTY_ENV = { CI: 'false', CONTINUOUS_INTEGRATION: 'false' };
+
+let cli = '';
+const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-ext-'));
+const screens: TmuxScreen[] = [];
+const labs: string[] = [];
+
+beforeAll(() => {
+  if (!root.skip && !tmuxMissing) cli = buildPrivateCli();
+});
+
+afterEach(async () => {
+  for (const s of screens.splice(0)) {
+    if (s.exitCode() === undefined) {
+      s.keys('C-c');
+      await s.waitExit(15_000).catch(() => undefined);
+    }
+    s.kill();
+  }
+  for (const id of labs.splice(0)) {
+    if (netnsList().some((n) => n.startsWith(`${id}-`))) spawnSync(process.execPath, [cli, 'lab', 'down', id], { stdio: 'ignore' });
+  }
+});
+
+afterAll(() => {
+  for (const s of screens) s.kill();
+  removePrivateCli();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function start(id: string, result: string, lang: 'en' | 'zh'): TmuxScreen {
+  labs.push(id);
+  const s = TmuxScreen.start(
+    `ex-${id}`,
+    [process.execPath, cli, 'exercise', 'run', '1', '--id', id, '--kernel-probe', 'trace', '--json', result, '--student', `tmux-${lang}`, '--lang', lang],
+    { cols: 110, rows: 45 },
+    TTY_ENV,
+  );
+  screens.push(s);
+  return s;
+}
+
+describe.skipIf(root.skip || tmuxMissing)('an exercise in a real terminal', () => {
+  it('in English: predict, watch the ladder, q, the reveal and a full score', async () => {
+    const id = uniqueLabId('xet');
+    const result = join(dir, 'en.json');
+    const s = start(id, result, 'en');
+    let screen = await s.waitFor('the first question', (sc) => sc.includes('question 1 of 3'));
+    expect(screen).toContain('Exercise 1: Normal four-way close: who gets TIME-WAIT?');
+    expect(screen).toContain('▶ 1. the client (it closed first)');
+    s.keys('1');
+    screen = await s.waitFor('the second question', (sc) => sc.includes('question 2 of 3'));
+    expect(screen).toContain('1. TIME-WAIT');
+    s.keys('3', '2', '1');
+    await s.waitFor('the order built', (sc) => sc.includes('so far: FIN-WAIT-1 → FIN-WAIT-2 → TIME-WAIT'));
+    s.keys('Enter');
+    await s.waitFor('the third question', (sc) => sc.includes('question 3 of 3'));
+    s.keys('2', '6', '0', 'Enter');
+    // The lab's own UI: the ladder of the close, then the final screen kept until q.
+    screen = await s.waitFor('the final screen of the run', (sc) => sc.includes('q closes'), 30_000);
+    expect(screen).toMatch(/✓ PASS/);
+    expect(screen).toMatch(/TIME-WAIT/);
+    s.keys('q');
+    screen = await s.waitFor('the score', (sc) => sc.includes('Score: 3 of 3'), 20_000);
+    expect(await s.waitExit()).toBe(0);
+    const r = JSON.parse(readFileSync(result, 'utf8')) as ExerciseResult;
+    expect([r.student, r.lang, r.score, r.checks.confirmed]).toEqual(['tmux-en', 'en', { points: 3, of: 3 }, true]);
+    expect(r.predictions.map((p) => p.yours)).toEqual(['client', ['FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT'], 260]);
+    expect(netnsList().filter((n) => n.startsWith(`${id}-`))).toEqual([]);
+  }, 90_000);
+
+  it('in Chinese, wrong answers: the reveal in Chinese, 0 points, still exit 0', async () => {
+    const id = uniqueLabId('xez');
+    const result = join(dir, 'zh.json');
+    const s = start(id, result, 'zh');
+    await s.waitFor('the first question', (sc) => sc.includes('第 1 题，共 3 题'));
+    s.keys('Down', 'Enter');
+    await s.waitFor('the second question', (sc) => sc.includes('第 2 题，共 3 题'));
+    s.keys('1', '1', '1', 'Enter');
+    await s.waitFor('the third question', (sc) => sc.includes('第 3 题，共 3 题'));
+    s.keys('4', '0', 'Enter');
+    await s.waitFor('the final screen of the run', (sc) => sc.includes('q closes'), 30_000);
+    s.keys('q');
+    const screen = await s.waitFor('the score', (sc) => sc.includes('得分：0 / 3'), 20_000);
+    expect(screen).toContain('接下来试试');
+    expect(await s.waitExit()).toBe(0);
+    const r = JSON.parse(readFileSync(result, 'utf8')) as ExerciseResult;
+    expect([r.lang, r.score]).toEqual(['zh', { points: 0, of: 3 }]);
+    expect(r.reveal).toContain('你的答案：服务器（它最后关闭） — 错误');
+    expect(netnsList().filter((n) => n.startsWith(`${id}-`))).toEqual([]);
+  }, 90_000);
+});

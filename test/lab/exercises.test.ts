@@ -1,0 +1,273 @@
+// Every built-in exercise through the real CLI on real namespaces, as a
+// grader runs it: `exercise run ID --answers FILE --json RESULT`. With the
+// right answers the score is full and the exit 0; with wrong ones the score is
+// 0, still exit 0, and the reveal says why (the comment on the choice made and
+// on the right one). Either way the exercise's checks are confirmed by the
+// kernel probe (tracepoint), and the reveal quotes this run's own events
+// (kept with --events). A class's results grade to CSV; an exercise whose
+// check the run cannot confirm exits 3 and says the lab is wrong.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { requireRoot, uniqueLabId } from '../helpers/lab.js';
+import { labDown, labDownAll, leftovers, readEvents, runCli, type CliRun, type LabEvent } from '../helpers/run-lab.js';
+import { TextLogFormatter } from '../../src/io/text-log.js';
+import type { TcpmitmEvent } from '../../src/engine/events.js';
+import type { ExerciseResult } from '../../src/exercise/result.js';
+
+const root = requireRoot();
+
+/** At most two labs of this file at once (the machine has 2 cores). */
+let running = 0;
+const waiting: Array<() => void> = [];
+async function limited<T>(fn: () => Promise<T>): Promise<T> {
+  while (running >= 2) await new Promise<void>((r) => waiting.push(r));
+  running++;
+  try {
+    return await fn();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-ex-'));
+const ids = new Set<string>();
+
+interface ExerciseRun extends CliRun {
+  readonly id: string;
+  readonly result: ExerciseResult;
+  readonly events: LabEvent[];
+}
+
+/** `tcpmitm exercise run EX --answers … --json … --events …` on a lab of its own, removed afterwards whatever happened. */
+async function runExercise(exercise: string, name: string, answers: string, extra: readonly string[] = []): Promise<ExerciseRun> {
+  const id = uniqueLabId('xex');
+  ids.add(id);
+  const answersFile = join(dir, `${name}.answers.yaml`);
+  const json = join(dir, `${name}.result.json`);
+  const events = join(dir, `${name}.events.jsonl`);
+  writeFileSync(answersFile, answers);
+  try {
+    const run = await limited(() =>
+      runCli(['exercise', 'run', exercise, '--answers', answersFile, '--json', json, '--events', events, '--kernel-probe', 'trace', '--id', id, '--lang', 'en', ...extra], 60_000),
+    );
+    if (run.code !== 0 && run.code !== 3) throw new Error(`${name}: exit ${run.code}\n${run.stdout}\n${run.stderr}`);
+    const result = JSON.parse(readFileSync(json, 'utf8')) as ExerciseResult;
+    console.log(`${name}: exit ${run.code} in ${(run.ms / 1000).toFixed(1)} s\n${result.reveal}`);
+    return { ...run, id, result, events: readEvents(events) };
+  } finally {
+    labDown(id);
+    expect(leftovers(id)).toEqual([]);
+  }
+}
+
+/** Every check the kernel probe answered was met, and there are some for both ends. */
+function expectKernelConfirmed(r: ExerciseRun): void {
+  const kernel = r.result.checks.results.filter((c) => c.subject.endsWith('(kernel)'));
+  expect(kernel.map((c) => c.subject)).toEqual(expect.arrayContaining(['client states (kernel)', 'server states (kernel)']));
+  expect(kernel.filter((c) => c.status !== 'met')).toEqual([]);
+  expect(r.result.checks.confirmed).toBe(true);
+}
+
+/** The text-log lines of this run's segments that `pred` picks: what the reveal must quote. */
+function segmentLines(r: ExerciseRun, pred: (e: LabEvent) => boolean): string[] {
+  const log = new TextLogFormatter({ segments: true });
+  return r.events.filter((e) => e.type === 'segment' && pred(e)).map((e) => log.format(e as unknown as TcpmitmEvent)!);
+}
+
+/** ms the client's (or server's) kernel spent in `state`, from this run's events. */
+function kernelDwellMs(r: ExerciseRun, endpoint: string, state: string): number {
+  const own = r.events.filter((e) => e.type === 'state' && e.source === 'kernel' && e.endpoint === endpoint && e.conn === 1);
+  const k = own.findIndex((e) => e.to === state);
+  return Math.round((own[k + 1]!.t - own[k]!.t) * 1000);
+}
+
+/** The reveal as printed: it is the end of stdout, and the result file holds the same text. */
+function reveal(r: ExerciseRun): string {
+  expect(r.stdout.endsWith(r.result.reveal)).toBe(true);
+  return r.result.reveal;
+}
+
+describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeout: 300_000 }, () => {
+  afterAll(() => {
+    for (const id of ids) labDown(id);
+    labDownAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const results: Record<string, string> = {};
+
+  it('1 four-way-close, right answers: full score, the kernel confirms, the reveal quotes the run', async () => {
+    const r = await runExercise('1', 'ex1-right', 'student: alice\nanswers:\n  time-wait: client\n  client-order: [FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT]\n  fin-wait-2-ms: 260\n');
+    results['alice-1'] = join(dir, 'ex1-right.result.json');
+    expect(r.code).toBe(0);
+    expect(r.result.score).toEqual({ points: 3, of: 3 });
+    expectKernelConfirmed(r);
+    // The number was measured on this run, from the kernel's own times.
+    expect(r.result.predictions[2]!.measured).toBe(kernelDwellMs(r, 'client', 'FIN-WAIT-2'));
+    const text = reveal(r);
+    for (const line of segmentLines(r, (e) => ['fin', 'fin-ack', 'ack-of-fin', 'last-ack'].includes(String(e.role)))) expect(text).toContain(line);
+    expect(text).toContain('Score: 3 of 3');
+  });
+
+  it('1 four-way-close, wrong answers: 0 points, exit 0, the reveal says why', async () => {
+    const r = await runExercise('four-way-close', 'ex1-wrong', 'student: bob\nanswers:\n  time-wait: server\n  client-order: [FIN-WAIT-2, FIN-WAIT-1, TIME-WAIT]\n  fin-wait-2-ms: 40\n');
+    results['bob-1'] = join(dir, 'ex1-wrong.result.json');
+    expect(r.code).toBe(0);
+    expect(r.result.score).toEqual({ points: 0, of: 3 });
+    expectKernelConfirmed(r);
+    const text = reveal(r);
+    expect(text).toContain('your answer: the server (it closed last) — wrong');
+    expect(text).toContain('server: The server closes last, but it is the passive closer.');
+    expect(text).toContain('client: Right. TIME-WAIT belongs to the active closer');
+    expect(text).toContain('your answer: FIN-WAIT-2 → FIN-WAIT-1 → TIME-WAIT — wrong');
+  });
+
+  it('2 three-way-close, right answers: full score; the kernel never waits in FIN-WAIT-2', async () => {
+    const r = await runExercise('2', 'ex2-right', 'student: alice\nanswers:\n  skipped: fin-wait-2\n  fin-wait-1-ms: 300\n  server-side: nothing\n');
+    results['alice-2'] = join(dir, 'ex2-right.result.json');
+    expect(r.code).toBe(0);
+    expect(r.result.score).toEqual({ points: 3, of: 3 });
+    expectKernelConfirmed(r);
+    expect(r.result.checks.results.find((c) => c.subject === 'client never (kernel)')?.status).toBe('met');
+    expect(r.result.predictions[1]!.measured).toBe(kernelDwellMs(r, 'client', 'FIN-WAIT-1'));
+    const coalesced = segmentLines(r, (e) => e.verdict === 'coalesce');
+    expect(coalesced.length).toBeGreaterThanOrEqual(1);
+    for (const line of coalesced) expect(reveal(r)).toContain(line);
+  });
+
+  it('2 three-way-close, wrong answers in Chinese: 0 points, the reveal in Chinese quotes the same run', async () => {
+    const r = await runExercise('2', 'ex2-wrong-zh', 'student: 李雷\nanswers:\n  skipped: time-wait\n  fin-wait-1-ms: 40\n  server-side: time-wait\n', ['--lang', 'zh']);
+    results['lilei-2'] = join(dir, 'ex2-wrong-zh.result.json');
+    expect(r.code).toBe(0);
+    expect(r.result.score).toEqual({ points: 0, of: 3 });
+    expect(r.result.lang).toBe('zh');
+    expectKernelConfirmed(r);
+    const text = reveal(r);
+    expect(text).toMatch(/^揭晓 — 练习 2：/);
+    expect(text).toContain('你的答案：TIME-WAIT — 错误');
+    expect(text).toContain('客户端仍然是先关闭的一方');
+    for (const line of segmentLines(r, (e) => e.verdict === 'coalesce')) expect(text).toContain(line);
+  });
+
+  it('3 last-ack-lost, right answers: full score; LAST-ACK held, every FIN copy quoted with its gaps', async () => {
+    const r = await runExercise('3', 'ex3-right', 'student: alice\nanswers:\n  server-does: retransmit\n  first-retransmission-ms: 200\n  client-answers: re-ack\n');
+    results['alice-3'] = join(dir, 'ex3-right.result.json');
+    expect(r.code).toBe(0);
+    expect(r.result.score).toEqual({ points: 3, of: 3 });
+    expectKernelConfirmed(r);
+    const fins = segmentLines(r, (e) => e.from === 'server' && String(e.flags).includes('F'));
+    expect(fins.length).toBeGreaterThanOrEqual(4);
+    const text = reveal(r);
+    for (const line of fins.slice(0, 8)) expect(text).toContain(line);
+    // The measured gap is this run's first FIN-to-retransmission gap.
+    const ts = r.events.filter((e) => e.type === 'segment' && e.from === 'server' && String(e.flags).includes('F')).map((e) => e.t);
+    expect(r.result.predictions[1]!.measured).toBe(Math.round((ts[1]! - ts[0]!) * 1000));
+    // Every re-ACK from TIME-WAIT dropped, and quoted as dropped.
+    expect(segmentLines(r, (e) => e.from === 'client' && e.role === 'last-ack').every((l) => l.includes('DROP'))).toBe(true);
+  });
+
+  it('3 last-ack-lost, wrong answers: 0 points, exit 0', async () => {
+    const r = await runExercise('3', 'ex3-wrong', 'student: "Lee, Sam"\nanswers:\n  server-does: closes\n  first-retransmission-ms: 1000\n  client-answers: rst\n');
+    results['sam-3'] = join(dir, 'ex3-wrong.result.json');
+    expect(r.code).toBe(0);
+    expect(r.result.score).toEqual({ points: 0, of: 3 });
+    expectKernelConfirmed(r);
+    expect(reveal(r)).toContain('your answer: 1000 ms — wrong');
+    expect(reveal(r)).toContain('rst: That is what a host does when it no longer knows the connection at all');
+  });
+
+  /** Exercises 4–7: the right answers score full, wrong ones nothing; the checks are the kernel's too; the reveal quotes `quoted` segments. */
+  const MORE: { ex: string; right: string; wrong: string; quoted: (e: LabEvent) => boolean; lang?: 'zh' }[] = [
+    {
+      ex: 'fin-delayed',
+      right: 'answers:\n  client-waits: fin-wait-2\n  server-waits: last-ack\n  fin-wait-2-ms: 2300\n',
+      wrong: 'answers:\n  client-waits: time-wait\n  server-waits: close-wait\n  fin-wait-2-ms: 300\n',
+      quoted: (e) => e.from === 'server' && String(e.flags).includes('F') && e.verdict === 'delay',
+    },
+    {
+      ex: 'simultaneous-close',
+      right: 'answers:\n  new-state: closing\n  time-wait: both\n  client-order: [FIN-WAIT-1, CLOSING, TIME-WAIT]\n',
+      wrong: 'answers:\n  new-state: close-wait\n  time-wait: client\n  client-order: [FIN-WAIT-1, TIME-WAIT, CLOSING]\n',
+      quoted: (e) => String(e.flags).includes('F'),
+      lang: 'zh',
+    },
+    {
+      ex: 'forged-rst',
+      right: 'answers:\n  client-sees: econnreset\n  client-state: closed\n  server-sees: epipe\n',
+      wrong: 'answers:\n  client-sees: eof\n  client-state: time-wait\n  server-sees: fine\n',
+      quoted: (e) => String(e.flags).includes('R'),
+    },
+    {
+      ex: 'dead-peer',
+      right: 'answers:\n  client-error: etimedout\n  closed-after-s: 12\n  server-knows: stays\n',
+      wrong: 'answers:\n  client-error: econnreset\n  closed-after-s: 7200\n  server-knows: closes\n',
+      quoted: (e) => e.from === 'client' && e.role === 'keepalive',
+      lang: 'zh',
+    },
+    {
+      // Peers of the exercise's own over passthrough's.
+      ex: 'half-close',
+      right: 'answers:\n  still-reads: yes\n  client-state: fin-wait-2\n  server-state: close-wait\n',
+      wrong: 'answers:\n  still-reads: rst\n  client-state: time-wait\n  server-state: last-ack\n',
+      quoted: (e) => e.from === 'server' && e.role === 'data',
+    },
+  ];
+  for (const m of MORE) {
+    it(`${m.ex}, right answers: full score, confirmed by the kernel, the reveal quotes the run`, async () => {
+      const r = await runExercise(m.ex, `${m.ex}-right`, m.right);
+      expect(r.code).toBe(0);
+      expect(r.result.score).toEqual({ points: 3, of: 3 });
+      expectKernelConfirmed(r);
+      const lines = segmentLines(r, m.quoted);
+      expect(lines.length).toBeGreaterThanOrEqual(1);
+      for (const line of lines.slice(0, 6)) expect(reveal(r)).toContain(line);
+    });
+    it(`${m.ex}, wrong answers${m.lang === 'zh' ? ' in Chinese' : ''}: no points, exit 0, the reveal says why`, async () => {
+      const r = await runExercise(m.ex, `${m.ex}-wrong`, m.wrong, m.lang ? ['--lang', m.lang] : []);
+      expect(r.code).toBe(0);
+      expect(r.result.score).toEqual({ points: 0, of: 3 });
+      expectKernelConfirmed(r);
+      expect(reveal(r)).toContain(m.lang === 'zh' ? ' — 错误' : ' — wrong');
+      expect(reveal(r)).toContain(m.lang === 'zh' ? '正确。' : 'Right.');
+    });
+  }
+
+  it("an exercise whose check the run cannot confirm exits 3, and still reveals what the run did", async () => {
+    const own = join(dir, 'impossible.yaml');
+    // Exercise 1 with a check no four-way close can meet: the client never in FIN-WAIT-2.
+    const text = readFileSync(join(import.meta.dirname, '../../exercises/four-way-close.yaml'), 'utf8')
+      .replace('id: four-way-close', 'id: impossible')
+      .replace('    states: [ESTAB?, FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT]\n', '    states: [ESTAB?, FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT]\n    not: [FIN-WAIT-2]\n');
+    writeFileSync(own, text);
+    const r = await runExercise(own, 'impossible', 'answers:\n  time-wait: client\n');
+    expect(r.code).toBe(3);
+    expect(r.result.checks.confirmed).toBe(false);
+    expect(r.result.lab.exitCode).toBe(3);
+    expect(r.result.score).toEqual({ points: 1, of: 3 });
+    expect(reveal(r)).toContain("The run did NOT confirm the exercise's checks");
+    expect(reveal(r)).toContain('The lab, not your answers, is wrong here');
+    expect(r.result.checks.results.find((c) => c.subject === 'client never (kernel)')?.status).toBe('failed');
+  });
+
+  it('a class grades to CSV: one row per result', async () => {
+    // Runs after the others in this file have written their results (concurrent: wait for them).
+    const want = ['alice-1', 'bob-1', 'alice-2', 'lilei-2', 'alice-3', 'sam-3'];
+    const deadline = Date.now() + 300_000;
+    while (!want.every((k) => results[k] !== undefined) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 500));
+    const files = want.map((k) => results[k]!);
+    const run = await runCli(['exercise', 'grade', '--csv', ...files], 20_000);
+    console.log(run.stdout);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.split('\r\n').filter(Boolean);
+    expect(lines[0]).toBe('file,student,exercise,points,of,percent,lab_confirmed,wrong,unanswered');
+    expect(lines).toHaveLength(7);
+    expect(lines.filter((l) => l.includes(',alice,'))).toHaveLength(3);
+    expect(lines.filter((l) => l.includes(',alice,')).every((l) => l.includes(',3,3,100,yes,,'))).toBe(true);
+    expect(lines.find((l) => l.includes(',bob,'))).toContain(',four-way-close,0,3,0,yes,time-wait client-order fin-wait-2-ms,');
+    expect(lines.find((l) => l.includes('"Lee, Sam"'))).toContain(',last-ack-lost,0,3,0,yes,');
+    expect(lines.find((l) => l.includes(',李雷,'))).toContain(',three-way-close,0,3,0,yes,');
+  }, 330_000);
+});
