@@ -248,6 +248,16 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
     });
   }
 
+  it('over IPv6 (--ipv6): the same exercise, the same verdicts, the connection on 2001:2::/48', async () => {
+    const r = await runExercise('3', 'ex3-v6', 'answers:\n  server-does: retransmit\n  first-retransmission-ms: 200\n  client-answers: re-ack\n', ['--ipv6']);
+    expect(r.code).toBe(0);
+    expect(r.result.score).toEqual({ points: 3, of: 3 });
+    expectKernelConfirmed(r);
+    const conn = r.events.find((e) => e.type === 'connection')!;
+    expect([conn.client, conn.server]).toEqual([expect.stringMatching(/^\[2001:2::1\]:\d+$/), '[2001:2::2]:8080']);
+    for (const line of segmentLines(r, (e) => e.from === 'server' && String(e.flags).includes('F')).slice(0, 8)) expect(reveal(r)).toContain(line);
+  });
+
   it("an exercise whose check the run cannot confirm exits 3, and still reveals what the run did", async () => {
     const own = join(dir, 'impossible.yaml');
     // Exercise 1 with a check no four-way close can meet: the client never in FIN-WAIT-2.
