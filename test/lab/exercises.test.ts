@@ -215,6 +215,12 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
       quoted: (e) => e.from === 'server' && e.role === 'data',
     },
     {
+      ex: 'natural-three-way-close',
+      right: 'answers:\n  segments: 3\n  why: delayed-ack\n',
+      wrong: 'answers:\n  segments: 4\n  why: tcpmitm\n',
+      quoted: (e) => ['fin', 'fin-ack', 'ack-of-fin', 'last-ack'].includes(String(e.role)),
+    },
+    {
       ex: 'abortive-close',
       right: 'answers:\n  sends: rst\n  time-wait: "no"\n  server-sees: closed\n',
       wrong: 'answers:\n  sends: fin\n  time-wait: "yes"\n  server-sees: close-wait\n',
