@@ -81,7 +81,7 @@ function revealOne(s: Scored, i: number, r: RevealInput): string[] {
   } else {
     const words = [
       ...(s.measured !== undefined ? [m.measured] : []),
-      ...(s.tolerance !== undefined && p.kind === 'number' ? [m.within(`±${p.unit === 's' ? Math.round(s.tolerance * 1000) / 1000 : Math.round(s.tolerance)} ${p.unit}`)] : []),
+      ...(s.tolerance !== undefined && s.tolerance > 0 && p.kind === 'number' ? [m.within(`±${p.unit === 's' ? Math.round(s.tolerance * 1000) / 1000 : Math.round(s.tolerance)} ${p.unit}`)] : []),
     ];
     const source = words.length > 0 ? m.aside(words.join(m.comma)) : '';
     lines.push(`   ${m.theAnswer}${m.colon}${formatAnswer(p, s.answer, r.lang)}${source}`);

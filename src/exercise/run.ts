@@ -16,6 +16,7 @@ import { exitStatus } from '../lab/netns.js';
 import type { Answers } from './answers.js';
 import { writeWholeOutput } from '../io/output-sink.js';
 import { runLab } from '../lab/run.js';
+import { preflight } from '../session/preflight.js';
 import type { LabRunOptions } from '../lab/run-options.js';
 import { DEFAULT_ESTABLISHED_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STALE_MS } from '../tcp/tracker.js';
 import { loadAnswers, loadExercise } from './load.js';
@@ -85,6 +86,8 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
   if (fromFile !== undefined) {
     answers = fromFile;
   } else {
+    // Before the questions: a student should not answer them all to learn then that the lab cannot run here.
+    preflight({ namespaces: true, capture: 'packet-addon' });
     const { askPredictions } = await import('../ui/ask-predictions.js');
     const asked = await askPredictions(x, o.lang);
     // Ctrl-C before the run: nothing ran, nothing to reveal.

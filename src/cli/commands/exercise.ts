@@ -39,6 +39,7 @@ export function registerExercise(program: Command): void {
         'are in exercises/ (English and Chinese); editors validate against exercises/schema.json.\n' +
         '\nExamples:\n' +
         '  tcpmitm exercise list\n' +
+        '  sudo tcpmitm exercise run 1                   on a terminal: predict, watch the lab, q, the reveal\n' +
         '  tcpmitm exercise show 1 --answers-template > answers.yaml\n' +
         '  sudo tcpmitm exercise run 1 --answers answers.yaml --json result.json\n' +
         '  tcpmitm exercise grade results/*.json --csv > grades.csv\n',
@@ -119,7 +120,7 @@ export function registerExercise(program: Command): void {
     .addOption(langOption())
     .option('--set <key=value>', "set a parameter of the exercise's profile (repeatable): a variant to try", collectSetting)
     .option('--id <id>', 'lab id (default: random)', labId)
-    .option('--ipv6', 'also give the ends IPv6 addresses')
+    .option('--ipv6', 'run it over IPv6: the ends get 2001:2::1 and 2001:2::2, and the client connects to the server there')
     .option('--segments', "log one line per segment while the lab runs")
     .addOption(
       // No `off`: an exercise's evidence and checks are the kernel's own states.
