@@ -16,6 +16,7 @@ import { eventTime, inferredStateEvent, type ActionKind, type Direction, type Se
 import { passAll, type Decider, type Decision, type Plan } from './plan.js';
 import { ReleaseQueue } from './release-queue.js';
 import { TimerHeap } from '../tcp/timers.js';
+import { MAX_REMEMBERED, ReplayStore, tupleOf, type Remembered } from './replay-store.js';
 
 /** A port of the inline box: the side facing the client namespace or the server namespace. */
 export type Port = 'a' | 'b';
@@ -72,6 +73,10 @@ export interface EngineStats {
   coalesced: number;
   held: number;
   duplicated: number;
+  /** Copies re-sent by replay rules. */
+  replayed: number;
+  /** Segments replay rules matched but never re-sent: no room (MAX_REMEMBERED), or the run ended first (no next connection came). */
+  replayUnused: number;
 }
 
 /** The counters with the connection table's: its size now, and what bounding it did (TrackerBounds). */
@@ -145,6 +150,8 @@ export class Engine {
     coalesced: 0,
     held: 0,
     duplicated: 0,
+    replayed: 0,
+    replayUnused: 0,
   };
   private readonly out: EngineOutput;
   private decider: Decider;
@@ -163,6 +170,9 @@ export class Engine {
   /** Connections the tracker has forgotten whose engine state is still to be freed. */
   private readonly forgettable = new Set<number>();
   private requestedWake: number | undefined;
+  /** Segments replay rules remembered, until re-sent (bounded: MAX_REMEMBERED). */
+  private readonly replays = new ReplayStore();
+  private warnedReplayFull = false;
 
   constructor(opts: EngineOptions) {
     this.out = opts.out;
@@ -202,9 +212,9 @@ export class Engine {
     return this.ctl.get(id)?.bytes;
   }
 
-  /** Number of segments waiting at tcpmitm (delayed, held, coalescing). */
+  /** Number of segments waiting at tcpmitm (delayed, held, coalescing; replays whose timer is set). */
   pendingCount(): number {
-    let n = this.heldByHand.length;
+    let n = this.heldByHand.length + this.replays.scheduled;
     for (const c of this.ctl.values()) {
       n += (c.queue.c2s?.length ?? 0) + (c.queue.s2c?.length ?? 0);
       if (c.coalescing.c2s) n++;
@@ -322,6 +332,18 @@ export class Engine {
     this.rearm();
   }
 
+  /**
+   * End of run: remembered segments not re-sent yet are freed, each reported
+   * (an action event) and counted (stats.replayUnused). Call before the last stats.
+   */
+  finish(now: number): void {
+    for (const r of this.replays.drain()) {
+      this.counters.replayUnused++;
+      const why = r.into === 'next-conn' && r.intoConn === undefined ? 'no next connection on its 4-tuple came' : 'the run ended first';
+      this.emitAction(r.fromConn, now, 'replay', `not replayed: ${r.role} from ${r.from} of #${r.fromConn} (${why})`, r.rule);
+    }
+  }
+
   /** End of run: release nothing, but report what was still waiting. */
   pendingSummary(): string {
     const n = this.pendingCount();
@@ -415,6 +437,7 @@ export class Engine {
     item.rule = decision.rule;
     this.execute(c, item, decision.plan, decision.rule, now);
     this.flushSentChanges();
+    if (this.replays.anyWaiting) this.bindReplays(conn, now);
   }
 
   /**
@@ -483,6 +506,8 @@ export class Engine {
         c.blackholed = true;
         this.emitAction(c.id, now, 'drop', `blackhole: every later segment of #${c.id} is dropped`, rule);
         return this.drop(c, item, now, rule, 'blackhole starts');
+      case 'replay':
+        return this.remember(c, item, plan, rule, now);
       case 'await-peer-fin': {
         if (!(item.seg.flags & TcpFlag.FIN) || c.awaiting) return this.forward(c, item, now, 'pass', rule);
         c.awaiting = { item: retain(item), rule };
@@ -626,6 +651,65 @@ export class Engine {
       this.emitAction(c.id, now, 'rst', `forged RST to ${target} seq=${rstSeq} (${why})`, rule);
       this.deliver(item, now);
     }
+  }
+
+  /**
+   * A replay rule: a copy of the segment (its original sequence numbers and
+   * options, TSval included) is kept and re-sent later in the same direction;
+   * the original passes, or is dropped with `instead`.
+   */
+  private remember(c: ConnCtl, item: InFlight, plan: Extract<Plan, { kind: 'replay' }>, rule: number | undefined, now: number): void {
+    const conn = this.tracker.get(c.id);
+    const r: Remembered = {
+      frame: Buffer.from(item.frame),
+      seg: item.seg,
+      fromConn: c.id,
+      from: item.from,
+      dir: item.dir,
+      role: item.role,
+      toPort: item.toPort,
+      capturedAt: now,
+      rule,
+      afterMs: plan.afterMs,
+      into: plan.into,
+      tuple: conn ? tupleOf(conn.client, conn.server) : '',
+    };
+    if (!this.replays.remember(r)) {
+      if (!this.warnedReplayFull) {
+        this.warnedReplayFull = true;
+        this.warn(now, `a replay rule matched with ${MAX_REMEMBERED} segments already remembered: it passes untouched, counted in stats.replayUnused`);
+      }
+      this.counters.replayUnused++;
+      return this.forward(c, item, now, 'pass', rule, 'not remembered for replay (no room)');
+    }
+    const when = plan.into === 'next-conn' ? `into the next connection on its 4-tuple${plan.afterMs ? `, ${plan.afterMs} ms after it is established` : ''}` : `in ${plan.afterMs} ms`;
+    if (plan.instead) this.drop(c, item, now, rule, `remembered, replayed ${when}`);
+    else this.forward(c, item, now, 'pass', rule, `remembered, replayed ${when}`);
+    if (plan.into === 'same-conn') this.scheduleReplay(r, now + plan.afterMs);
+  }
+
+  /** A segment of `conn` has been handled: a next-conn replay waiting on its 4-tuple starts its wait once its receiver is ESTAB. */
+  private bindReplays(conn: ConnectionView, now: number): void {
+    const bound = this.replays.bindNext(tupleOf(conn.client, conn.server), conn.id, (r) => endOf(conn, peerOf(r.from)).state === 'ESTAB');
+    for (const r of bound) this.scheduleReplay(r, now + r.afterMs);
+  }
+
+  private scheduleReplay(r: Remembered, at: number): void {
+    this.timers.push({ at, fire: (t) => this.replay(r, t) });
+  }
+
+  /** Re-sends a remembered copy, unchanged, into whatever connection now holds its 4-tuple (reported as the one it went into). */
+  private replay(r: Remembered, now: number): void {
+    if (!this.replays.has(r)) return;
+    this.replays.release(r);
+    this.counters.replayed++;
+    const into = this.tracker.lookup(r.seg)?.id ?? r.intoConn ?? r.fromConn;
+    const item: InFlight = { frame: r.frame, seg: r.seg, conn: into, from: r.from, dir: r.dir, role: r.role, toPort: r.toPort, capturedAt: r.capturedAt, releaseAt: now, rule: r.rule, owned: true };
+    const age = Math.round(now - r.capturedAt);
+    const of = into === r.fromConn ? `captured ${age} ms ago` : `of #${r.fromConn}, captured ${age} ms ago`;
+    this.emitSegment(item, now, 'replay', r.rule, `${of}, original seq=${r.seg.seq}`);
+    this.emitAction(into, now, 'replay', `replayed ${r.role} from ${r.from} of #${r.fromConn} into #${into} (seq=${r.seg.seq} len=${r.seg.payloadLength})`, r.rule);
+    this.deliver(item, now);
   }
 
   // ── bookkeeping ───────────────────────────────────────────────────────

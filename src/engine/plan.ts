@@ -9,7 +9,7 @@ export type Plan =
   | { readonly kind: 'drop' }
   /** Hold for `ms`; later segments of the same direction wait behind it unless `reorder`. */
   | { readonly kind: 'delay'; readonly ms: number; readonly reorder: boolean }
-  /** Forge a RST the receiver accepts (seq = its rcv_nxt, plus `seqOffset` for tests of RFC 5961). */
+  /** Forge a RST the receiver accepts (seq = its rcv_nxt, plus `seqOffset` mod 2^32 for tests of RFC 5961). */
   | { readonly kind: 'rst'; readonly to: Endpoint | 'both'; readonly instead: boolean; readonly seqOffset: number }
   /** Hold a pure ACK of a FIN; if the same sender's FIN follows within the window it carries the ACK alone. */
   | { readonly kind: 'coalesce'; readonly windowMs: number }
@@ -19,7 +19,9 @@ export type Plan =
   /** Drop this and every later segment of the connection, both ways. */
   | { readonly kind: 'blackhole' }
   /** Hold this FIN until the peer's FIN is captured, then deliver both (FINs cross: simultaneous close). */
-  | { readonly kind: 'await-peer-fin'; readonly timeoutMs: number };
+  | { readonly kind: 'await-peer-fin'; readonly timeoutMs: number }
+  /** Remember a copy and re-send it into the same direction `afterMs` later, in this connection or the next one on its 4-tuple (once established); `instead` drops the original. */
+  | { readonly kind: 'replay'; readonly afterMs: number; readonly into: 'same-conn' | 'next-conn'; readonly instead: boolean };
 
 /** What a rule sees of a segment. */
 export interface MatchContext {

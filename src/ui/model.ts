@@ -100,6 +100,8 @@ export interface Counters {
   forged: number;
   coalesced: number;
   duplicated: number;
+  /** Copies of earlier segments re-sent by a replay rule. */
+  replayed: number;
   /** Segments ever held (the number still waiting is `UiModel.heldNow`). */
   held: number;
 }
@@ -121,7 +123,7 @@ export interface UiModelOptions {
  */
 const PAIR_WINDOW_MS = 50;
 
-type CreditKind = 'drop' | 'delay' | 'forged' | 'coalesce' | 'duplicate' | 'hold' | 'release';
+type CreditKind = 'drop' | 'delay' | 'forged' | 'coalesce' | 'duplicate' | 'hold' | 'release' | 'replay';
 
 interface Credits {
   t: number;
@@ -144,6 +146,7 @@ const ACTION_CREDIT: Partial<Record<ActionEvent['action'], CreditKind>> = {
   rst: 'forged',
   coalesce: 'coalesce',
   release: 'release',
+  replay: 'replay',
 };
 
 const VERDICT_CREDIT: Record<Verdict, CreditKind | undefined> = {
@@ -154,6 +157,7 @@ const VERDICT_CREDIT: Record<Verdict, CreditKind | undefined> = {
   coalesce: 'coalesce',
   duplicate: 'duplicate',
   forged: 'forged',
+  replay: 'replay',
 };
 
 export class UiModel {
@@ -173,7 +177,7 @@ export class UiModel {
   /** From consecutive `stats` events. */
   framesPerSec = 0;
   bytesPerSec = 0;
-  readonly counters: Counters = { dropped: 0, delayed: 0, forged: 0, coalesced: 0, duplicated: 0, held: 0 };
+  readonly counters: Counters = { dropped: 0, delayed: 0, forged: 0, coalesced: 0, duplicated: 0, replayed: 0, held: 0 };
   heldNow = 0;
   expectationsOk = 0;
   expectationsFailed = 0;
@@ -467,6 +471,7 @@ export class UiModel {
       case 'forged': c.forged++; break;
       case 'coalesce': c.coalesced++; break;
       case 'duplicate': c.duplicated++; break;
+      case 'replay': c.replayed++; break;
       case 'hold': c.held++; break;
       case 'release': break;
     }
