@@ -8,6 +8,7 @@
 import { SourceError, parseYamlSource, schemaProblems, type Located, type SourceProblem } from '../rules/yaml-source.js';
 import { ExerciseSchema, LANGS, NUMERIC_EVIDENCE, type Evidence, type Exercise, type Text } from './schema.js';
 import type { Path } from '../rules/params.js';
+import { COMMAND_PLACEHOLDERS, unknownPlaceholders } from './lab-commands.js';
 
 /** An exercise that cannot be used: exit 2, nothing runs. */
 export class ExerciseError extends SourceError {
@@ -46,6 +47,15 @@ export function exerciseProblems(x: Exercise): Located[] {
       }
     }
   };
+
+  for (const end of ['server', 'client'] as const) {
+    const command = x.lab[`${end}Command`];
+    if (command === undefined) continue;
+    if (x.lab[end] !== undefined) out.push({ path: ['lab', end], message: `built-in ${end} flags beside lab.${end}Command; expected one of them: the command replaces the built-in ${end}` });
+    for (const n of unknownPlaceholders(command)) {
+      out.push({ path: ['lab', `${end}Command`], message: `'{{${n}}}' names nothing; expected ${COMMAND_PLACEHOLDERS.map((k) => `{{${k}}}`).join(', ')}` });
+    }
+  }
 
   x.predictions.forEach((p, i) => {
     const at: Path = ['predictions', i];

@@ -28,6 +28,8 @@ import { renderReveal } from './reveal.js';
 import { buildResult } from './result.js';
 import { scoreAnswers } from './score.js';
 import type { Lang } from './schema.js';
+import { resolveCommand } from './lab-commands.js';
+import { LAB_ADDRESSES } from '../lab/topology.js';
 
 export interface ExerciseRunOptions {
   /** A built-in number or id, or a path. */
@@ -102,8 +104,17 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
   try {
     // Asked interactively, the student has read the story; the lab's own UI shows the run.
     if (!interactive) process.stdout.write(presentExercise(x, o.lang) + '\n');
+    // The exercise's own programs, where it has them: its directory and the lab's addresses filled in.
+    const facts = {
+      dir: loaded.dir,
+      client: o.ipv6 ? LAB_ADDRESSES.client6 : LAB_ADDRESSES.client4,
+      server: o.ipv6 ? LAB_ADDRESSES.server6 : LAB_ADDRESSES.server4,
+      port: '8080',
+    };
     const opts: LabRunOptions = {
       ...(o.id !== undefined ? { id: o.id } : {}),
+      ...(x.lab.clientCommand !== undefined ? { client: resolveCommand(x.lab.clientCommand, facts) } : {}),
+      ...(x.lab.serverCommand !== undefined ? { server: resolveCommand(x.lab.serverCommand, facts) } : {}),
       ipv6: o.ipv6,
       // Names the profile (a run with a profile named checks its expectations).
       profile: chosen.file,

@@ -202,6 +202,16 @@ export const ExerciseLabSchema = strict(
       .describe("the built-in profile's parameters for this exercise (--set on the command line overrides them)"),
     server: listOf(z.string({ error: notA('an argument') }), 'a list of arguments').optional().describe("the built-in server's flags instead of the profile's lab.server"),
     client: listOf(z.string({ error: notA('an argument') }), 'a list of arguments').optional().describe("the built-in client's flags instead of the profile's lab.client"),
+    serverCommand: z
+      .string({ error: notA('a shell command') })
+      .min(1, { error: 'empty; expected a shell command' })
+      .optional()
+      .describe('a program of the exercise\'s own instead of the built-in server, run as `tcpmitm lab --server` runs it; {{dir}}: the exercise file\'s directory, {{server}}, {{client}}: the lab\'s addresses, {{port}}: the server port'),
+    clientCommand: z
+      .string({ error: notA('a shell command') })
+      .min(1, { error: 'empty; expected a shell command' })
+      .optional()
+      .describe('a program of the exercise\'s own instead of the built-in client (as serverCommand; it starts once the server listens)'),
     duration: z
       .number({ error: notA('seconds from 0.1 to 600') })
       .min(0.1, { error: (iss) => `${show(iss.input)} is too small; expected seconds from 0.1 to 600` })
