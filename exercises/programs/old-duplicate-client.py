@@ -2,9 +2,10 @@
 # source port. The first sends a 100-byte request ('A'…), reads until the
 # server's FIN and closes. The second starts on the same 4-tuple a quarter
 # of a second later (the server's TIME-WAIT lets a newer SYN in), sends 50
-# bytes ('B'…), keeps the connection open one second and closes. Each thing its socket sees is
-# one JSON line, as tcpmitm's built-in peers print them.
-# Usage: python3 old-duplicate-client.py CLIENT_HOST SERVER_HOST PORT
+# bytes ('B'…), keeps the connection open a second and closes. Each thing
+# its socket sees is one JSON line, as tcpmitm's built-in peers print them.
+# Usage: python3 old-duplicate-client.py CLIENT_HOST SERVER_HOST PORT [HOLD_S]
+# (HOLD_S: how long the second connection stays open, default 1 s.)
 import json
 import socket
 import sys
@@ -19,6 +20,7 @@ def say(event, **fields):
 
 
 me, server, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+hold_s = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
 family = socket.AF_INET6 if ':' in server else socket.AF_INET
 
 
@@ -58,7 +60,7 @@ time.sleep(0.25)
 s = connect()
 s.sendall(b'B' * 50)
 say('sent', bytes=50)
-time.sleep(1.0)
+time.sleep(hold_s)
 s.close()
 say('close')
 say('exit', code=0)
