@@ -146,7 +146,7 @@ const ACTION_CREDIT: Partial<Record<ActionEvent['action'], CreditKind>> = {
   rst: 'forged',
   coalesce: 'coalesce',
   release: 'release',
-  replay: 'replay',
+  // replay: its segment event counts it (the action may also be a replay given up at the end).
 };
 
 const VERDICT_CREDIT: Record<Verdict, CreditKind | undefined> = {
@@ -367,7 +367,8 @@ export class UiModel {
     this.pushLadder(row, entry);
     int.lastSeg = entry;
     int.lastSegAt = ev.t;
-    if (ev.verdict !== 'forged') row.bytes[ev.dir] += ev.len;
+    // Forged and replayed segments are tcpmitm's, not bytes the sender sent.
+    if (ev.verdict !== 'forged' && ev.verdict !== 'replay') row.bytes[ev.dir] += ev.len;
     if (ev.verdict === 'hold') {
       row.waiting.push(entry);
       this.heldNow++;
