@@ -4,15 +4,16 @@
 # of a second later (the server's TIME-WAIT lets a newer SYN in), sends 50
 # bytes ('B'…), keeps the connection open a second and closes. Each thing
 # its socket sees is one JSON line, as tcpmitm's built-in peers print them.
-# Usage: python3 old-duplicate-client.py CLIENT_HOST SERVER_HOST PORT [HOLD_S]
-# (HOLD_S: how long the second connection stays open, default 1 s.)
+# Usage: python3 old-duplicate-client.py CLIENT_HOST SERVER_HOST PORT [HOLD_S [SOURCE_PORT]]
+# (HOLD_S: how long the second connection stays open, default 1 s; SOURCE_PORT
+# default 41000. Labs running at once should not share a 4-tuple: the kernel
+# probe's tracepoint is host-wide and tells sockets apart by their 4-tuple.)
 import json
 import socket
 import sys
 import time
 
 T0 = time.monotonic()
-SOURCE_PORT = 41000
 
 
 def say(event, **fields):
@@ -21,6 +22,7 @@ def say(event, **fields):
 
 me, server, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 hold_s = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
+SOURCE_PORT = int(sys.argv[5]) if len(sys.argv) > 5 else 41000
 family = socket.AF_INET6 if ':' in server else socket.AF_INET
 
 

@@ -71,6 +71,9 @@ function expectTheKernelsAnswer(r: ExerciseRun): void {
   expect(copies).toHaveLength(1);
   const copy = copies[0]!;
   expect(copy).toMatchObject({ conn: 2, from: 'client', len: 100 });
+  // What the reveal says of its ack: the server's new ISN is the TIME-WAIT's snd_nxt + 65537 (tw_isn), so the old
+  // ack (the first ISN + 1; snd_nxt was + 2 after the FIN) reads 65538 before it.
+  expect(copy.ack).toBe(2 ** 32 - 65538);
   const answer = r.events.find((e) => e.type === 'segment' && e.conn === 2 && e.from === 'server' && e.t >= copy.t)!;
   expect(answer).toMatchObject({ flags: 'A', ack: 51, len: 0 });
   expect(r.events.filter((e) => e.type === 'app' && e.endpoint === 'server' && e.event === 'data').map((e) => e.detail)).toEqual(['100 bytes', '50 bytes']);

@@ -121,8 +121,10 @@ expect:
 `;
     const args = [
       '--server', `python3 ${PROGRAMS}/old-duplicate-server.py 198.18.0.2 8080`,
-      // The second connection stays open 4 s: the counters are read while it lasts.
-      '--client', `python3 ${PROGRAMS}/old-duplicate-client.py 198.18.0.1 198.18.0.2 8080 4`,
+      // The second connection stays open 4 s: the counters are read while it lasts. Source port 41001, not
+      // exercise 16's 41000: the tracepoint is host-wide, and a lab of exercises-replay.test.ts running
+      // beside this one would have the same 4-tuple, its sockets' changes read as this lab's.
+      '--client', `python3 ${PROGRAMS}/old-duplicate-client.py 198.18.0.1 198.18.0.2 8080 4 41001`,
     ];
     const answered = (evs: LabEvent[]): boolean => {
       const copy = segs(evs, (e) => e.verdict === 'replay')[0];
@@ -135,6 +137,9 @@ expect:
     expect(copy.detail).toMatch(/^of #1, captured \d+ ms ago, original seq=\d+$/);
     // Relative to the new connection's ISN the old seq is behind it: the ISN clock moved on (secure_tcp_seq).
     expect(Number(copy.seq)).toBeGreaterThan(2 ** 31);
+    // And the server's new ISN came from its TIME-WAIT: tw_snd_nxt + 65537 (tcp_timewait_state_process), so the
+    // old ack (its first ISN + 1, snd_nxt being + 2 after its FIN) is 65538 before it.
+    expect(copy.ack).toBe(2 ** 32 - 65538);
     // Sent only once the server's end of #2 was ESTAB (kernel), and 300 ms after the handshake ACK.
     const estab = evs.find((e) => e.type === 'state' && e.conn === 2 && e.endpoint === 'server' && e.source === 'kernel' && e.to === 'ESTAB')!;
     expect(copy.t).toBeGreaterThan(estab.t);
