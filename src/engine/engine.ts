@@ -477,6 +477,12 @@ export class Engine {
         this.forge(c, plan.to, plan.seqOffset, now, rule, `rule ${rule ?? '?'} on ${item.role} from ${item.from}`);
         return;
       }
+      case 'forge': {
+        if (plan.instead) this.drop(c, item, now, rule, `replaced by a forged ${plan.flags}`);
+        else this.forward(c, item, now, 'pass', rule);
+        this.forge(c, plan.to, plan.seqOffset, now, rule, `rule ${rule ?? '?'} on ${item.role} from ${item.from}`, plan.flags);
+        return;
+      }
       case 'coalesce': {
         if (!isPureAck(item.seg) || c.coalescing[item.dir]) return this.forward(c, item, now, 'pass', rule);
         const deadline = now + plan.windowMs;
@@ -623,8 +629,11 @@ export class Engine {
     this.emitChanges(this.tracker.delivered(item.seg, now));
   }
 
-  /** Forge a RST with exactly the sequence numbers the receiver accepts (Linux: seq == rcv_nxt, RFC 5961 §3.2). */
-  private forge(c: ConnCtl, to: Endpoint | 'both', seqOffset: number, now: number, rule: number | undefined, why: string): void {
+  /**
+   * Forge a RST with exactly the sequence numbers the receiver accepts (Linux: seq == rcv_nxt, RFC 5961 §3.2);
+   * or, with `kind` SYN, a bare SYN (no ACK, no options) at the receiver's rcv_nxt + seqOffset.
+   */
+  private forge(c: ConnCtl, to: Endpoint | 'both', seqOffset: number, now: number, rule: number | undefined, why: string, kind: 'RST' | 'SYN' = 'RST'): void {
     const targets: Endpoint[] = to === 'both' ? ['client', 'server'] : [to];
     for (const target of targets) {
       const nums = this.tracker.rstFor(c.id, target);
@@ -637,18 +646,22 @@ export class Engine {
       const reverse = sameDir === undefined;
       const template = sameDir ?? c.template[dir === 'c2s' ? 's2c' : 'c2s'];
       if (!nums || !template || toPort === undefined) {
-        this.warn(now, `cannot forge a RST to the ${target} of #${c.id}: its sequence numbers are not known yet`);
+        this.warn(now, `cannot forge a ${kind} to the ${target} of #${c.id}: its sequence numbers are not known yet`);
         continue;
       }
       const rstSeq = (nums.seq + seqOffset) >>> 0;
-      const frame = forgeRstFrom(template, { seq: rstSeq, ack: nums.ack, direction: reverse ? 'reverse' : 'same' });
+      // A SYN as a new connection's first one: no ACK, a window, no options (a SYN without MSS means 536, RFC 9293 §3.7.1).
+      const frame =
+        kind === 'SYN'
+          ? forgeRstFrom(template, { seq: rstSeq, flags: TcpFlag.SYN, window: 64240, direction: reverse ? 'reverse' : 'same' })
+          : forgeRstFrom(template, { seq: rstSeq, ack: nums.ack, direction: reverse ? 'reverse' : 'same' });
       const d = decodeFrame(frame);
-      if (!d.ok || d.value.kind !== 'tcp') throw new Error(`forged RST does not decode: ${d.ok ? 'not tcp' : d.error.message}`);
+      if (!d.ok || d.value.kind !== 'tcp') throw new Error(`forged ${kind} does not decode: ${d.ok ? 'not tcp' : d.error.message}`);
       const seg = toSegmentInfo(d.value);
       this.counters.forged++;
-      const item: InFlight = { frame, seg, conn: c.id, from: peerOf(target), dir, role: 'rst', toPort, capturedAt: now, releaseAt: now, rule, owned: true };
-      this.emitSegment(item, now, 'forged', rule, `RST to ${target}${seqOffset ? ` (seq off by ${seqOffset})` : ''}`);
-      this.emitAction(c.id, now, 'rst', `forged RST to ${target} seq=${rstSeq} (${why})`, rule);
+      const item: InFlight = { frame, seg, conn: c.id, from: peerOf(target), dir, role: kind === 'SYN' ? 'syn' : 'rst', toPort, capturedAt: now, releaseAt: now, rule, owned: true };
+      this.emitSegment(item, now, 'forged', rule, `${kind} to ${target}${seqOffset ? ` (seq off by ${seqOffset})` : ''}`);
+      this.emitAction(c.id, now, kind === 'SYN' ? 'forge' : 'rst', `forged ${kind} to ${target} seq=${rstSeq} (${why})`, rule);
       this.deliver(item, now);
     }
   }

@@ -70,8 +70,8 @@ export interface SegmentEvent {
   readonly detail?: string;
 }
 
-/** drop: dropped (also by hand or blackhole); release: a held or delayed segment went on; rst: a forged RST; coalesce: an ACK merged into a FIN; replay: a remembered segment re-sent, or given up at the end of the run. */
-export type ActionKind = 'drop' | 'release' | 'rst' | 'coalesce' | 'replay';
+/** drop: dropped (also by hand or blackhole); release: a held or delayed segment went on; rst: a forged RST; coalesce: an ACK merged into a FIN; replay: a remembered segment re-sent, or given up at the end of the run; forge: a forged segment other than a RST (a SYN). */
+export type ActionKind = 'drop' | 'release' | 'rst' | 'coalesce' | 'replay' | 'forge';
 
 export interface ActionEvent {
   readonly type: 'action';

@@ -21,7 +21,9 @@ export type Plan =
   /** Hold this FIN until the peer's FIN is captured, then deliver both (FINs cross: simultaneous close). */
   | { readonly kind: 'await-peer-fin'; readonly timeoutMs: number }
   /** Remember a copy and re-send it into the same direction `afterMs` later, in this connection or the next one on its 4-tuple (once established); `instead` drops the original. */
-  | { readonly kind: 'replay'; readonly afterMs: number; readonly into: 'same-conn' | 'next-conn'; readonly instead: boolean };
+  | { readonly kind: 'replay'; readonly afterMs: number; readonly into: 'same-conn' | 'next-conn'; readonly instead: boolean }
+  /** Forge a SYN to `to` as if from its peer, seq = its rcv_nxt + `seqOffset` (mod 2^32), no options. */
+  | { readonly kind: 'forge'; readonly to: Endpoint; readonly flags: 'SYN'; readonly seqOffset: number; readonly instead: boolean };
 
 /** What a rule sees of a segment. */
 export interface MatchContext {

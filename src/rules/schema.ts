@@ -18,7 +18,7 @@ export const MAX_DELAY_MS = 600_000;
 export const MAX_SEQ_OFFSET = 0xffff_ffff;
 
 export const ACTION_NAMES = ['pass', 'drop', 'duplicate', 'hold', 'blackhole'] as const;
-export const ACTION_KEYS = ['delay', 'rst', 'coalesce', 'await', 'replay'] as const;
+export const ACTION_KEYS = ['delay', 'rst', 'coalesce', 'await', 'replay', 'forge'] as const;
 export const FLAG_NAMES = Object.keys(TcpFlag) as (keyof typeof TcpFlag)[];
 
 const delayMs = (what: string) => intIn(0, MAX_DELAY_MS, `${what} in ms from 0 to ${MAX_DELAY_MS}`);
@@ -145,6 +145,28 @@ export const ReplayActionSchema = strict(
   error: 'says neither when nor where; expected after_ms (the same connection, that long after) or into: next-conn',
 });
 
+/** Flags a forged segment other than a RST may carry (a RST has its own action, `rst`). */
+export const FORGE_FLAGS = ['SYN'] as const;
+
+/** Forge a segment other than a RST to one end, as if from its peer: today a SYN (e.g. into a TIME-WAIT). */
+export const ForgeActionSchema = strict(
+  {
+    forge: strict(
+      {
+        to: EndpointSchema,
+        flags: z.enum(FORGE_FLAGS, { error: oneOfMsg('forged segment', FORGE_FLAGS) }).describe('what to forge: SYN (a RST is the rst action)'),
+        seqOffset: intIn(-MAX_SEQ_OFFSET, MAX_SEQ_OFFSET, `an offset from -${MAX_SEQ_OFFSET} to ${MAX_SEQ_OFFSET} added to the receiver's rcv_nxt, mod 2^32`)
+          .optional()
+          .describe("added to the receiver's rcv_nxt, mod 2^32 (default 0): a SYN into TIME-WAIT opens a new connection only beyond it"),
+        instead: z.boolean({ error: notA('true or false') }).optional().describe('drop the triggering segment (default false: it passes, then the forged one)'),
+      },
+      'a forged segment',
+    ),
+  },
+  'an action',
+  ONE_ACTION,
+);
+
 export const CoalesceActionSchema = strict(
   { coalesce: strict({ window_ms: delayMs('a window') }, 'a coalesce window') },
   'an action',
@@ -181,7 +203,7 @@ function actionError(iss: { input?: unknown }): string {
 }
 
 export const ActionSchema = z
-  .union([z.enum(ACTION_NAMES), DelayActionSchema, RstActionSchema, CoalesceActionSchema, AwaitActionSchema, ReplayActionSchema], {
+  .union([z.enum(ACTION_NAMES), DelayActionSchema, RstActionSchema, CoalesceActionSchema, AwaitActionSchema, ReplayActionSchema, ForgeActionSchema], {
     error: actionError,
   })
   .describe(`one of ${ACTION_NAMES.join(', ')}, or a mapping with one of ${ACTION_KEYS.join(', ')}`);

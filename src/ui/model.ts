@@ -144,6 +144,7 @@ interface ConnInternal {
 const ACTION_CREDIT: Partial<Record<ActionEvent['action'], CreditKind>> = {
   drop: 'drop',
   rst: 'forged',
+  forge: 'forged',
   coalesce: 'coalesce',
   release: 'release',
   // replay: its segment event counts it (the action may also be a replay given up at the end).

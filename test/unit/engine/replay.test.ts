@@ -133,3 +133,26 @@ describe('engine: replay', () => {
     expect(p.engine.stats.replayed).toBe(MAX_REMEMBERED);
   });
 });
+
+describe('engine: forge a SYN', () => {
+  const lastAck = (c: MatchContext) => c.from === 'server' && c.role === 'last-ack';
+
+  it('beyond the TIME-WAIT\'s rcv_nxt: a bare SYN from the client\'s side, and the TIME-WAIT ends (TCP_TW_SYN)', () => {
+    const p = new Playbook({ decider: oneRule(lastAck, { kind: 'forge', to: 'server', flags: 'SYN', seqOffset: 1, instead: false }, 1) });
+    firstConnection(p);
+    const sent = p.sendsRaw().at(-1)!;
+    // The client's FIN was at 11 (10 bytes after the SYN): rcv_nxt = 12, plus 1.
+    expect(sent).toMatchObject({ port: 'b', flags: 'S', seq: CISN + 13, ack: 0, len: 0 });
+    expect(p.events.find((e) => e.type === 'segment' && e.verdict === 'forged')).toMatchObject({ from: 'client', role: 'syn', detail: 'SYN to server (seq off by 1)' });
+    expect(p.events.find((e) => e.type === 'action' && e.action === 'forge')).toMatchObject({ detail: `forged SYN to server seq=${CISN + 13} (rule 1 on last-ack from server)` });
+    expect(p.states('server')).toEqual(['SYN-RECV', 'ESTAB', 'FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT', 'CLOSED']);
+    expect(p.engine.stats.forged).toBe(1);
+  });
+
+  it('at rcv_nxt (not beyond): the TIME-WAIT stays (Linux answers with its ACK, TCP_TW_ACK)', () => {
+    const p = new Playbook({ decider: oneRule(lastAck, { kind: 'forge', to: 'server', flags: 'SYN', seqOffset: 0, instead: false }, 1) });
+    firstConnection(p); // the server closes first; the forged SYN follows its last ACK, into its TIME-WAIT
+    expect(p.sendsRaw().at(-1)).toMatchObject({ port: 'b', flags: 'S', seq: CISN + 12 });
+    expect(p.states('server').at(-1)).toBe('TIME-WAIT');
+  });
+});

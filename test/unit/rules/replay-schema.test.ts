@@ -61,3 +61,15 @@ describe('rst seqOffset: the whole 32-bit sequence space', () => {
     );
   });
 });
+
+describe('forge action', () => {
+  it('a SYN to the server compiles to its plan', () => {
+    const p = parse('  - action: {forge: {to: server, flags: SYN, seqOffset: 1}}\n');
+    expect(toPlan(p.rules![0]!.action)).toEqual({ kind: 'forge', to: 'server', flags: 'SYN', seqOffset: 1, instead: false });
+  });
+
+  it('anything but SYN is refused (a RST is the rst action)', () => {
+    expect(problemOf('  - action: {forge: {to: server, flags: RST}}\n')).toMatch(/rules\[0\]\.action\.forge\.flags: 'RST' is not a known forged segment; expected one of SYN/);
+    expect(problemOf('  - action: {forge: {to: both, flags: SYN}}\n')).toMatch(/rules\[0\]\.action\.forge\.to: 'both' is not a known endpoint; expected one of client, server/);
+  });
+});
