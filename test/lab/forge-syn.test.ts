@@ -93,7 +93,6 @@ describe.skipIf(root.skip || skipTrace).concurrent('a SYN forged into TIME-WAIT 
     expectTimeWaitEnded(evs);
     const closed = evs.find((e) => e.type === 'state' && e.endpoint === 'server' && e.source === 'inferred' && e.to === 'CLOSED')!;
     expect(String(closed.cause)).toMatch(/TCP_TW_SYN/);
-    expect(evs.filter((e) => e.type === 'disagreement')).toEqual([]);
   });
 
   it('at rcv_nxt: TCP_TW_ACK — the TIME-WAIT answers with its own ACK; the client\'s RST to that ends it (RFC 1337)', async () => {
@@ -111,6 +110,5 @@ describe.skipIf(root.skip || skipTrace).concurrent('a SYN forged into TIME-WAIT 
     expectTimeWaitEnded(evs);
     const closed = evs.find((e) => e.type === 'state' && e.endpoint === 'server' && e.source === 'inferred' && e.to === 'CLOSED')!;
     expect(String(closed.cause)).toMatch(/^delivered RST .*tcp_rfc1337=0/);
-    expect(evs.filter((e) => e.type === 'disagreement')).toEqual([]);
   });
 });
