@@ -31,6 +31,8 @@ export interface StartEvent {
   readonly mode: 'lab' | 'attach' | 'tap';
   readonly lab?: string;
   readonly profile?: string;
+  /** Lab only: the sysctls set in the end namespaces for this run, as the kernel reads them back. */
+  readonly sysctls?: { readonly client: Readonly<Record<string, string>>; readonly server: Readonly<Record<string, string>> };
   /** Wall-clock start, ISO 8601, so `t` can be placed in time. */
   readonly wall: string;
 }

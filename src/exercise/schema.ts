@@ -7,7 +7,7 @@
 // evidence name that exists, a choice marked correct) are in parse.ts.
 
 import * as z from 'zod';
-import { ExpectSchema, FlagsSchema, ProfileSchema, RoleSchema, StateSchema, EndpointSchema } from '../rules/schema.js';
+import { ExpectSchema, FlagsSchema, ProfileSchema, RoleSchema, StateSchema, EndpointSchema, SysctlsSchema } from '../rules/schema.js';
 import { intIn, listOf, notA, oneOfMsg, show, strict } from '../rules/schema-kit.js';
 
 /** The languages every text of an exercise is written in. */
@@ -208,6 +208,7 @@ export const ExerciseLabSchema = strict(
       .max(600, { error: (iss) => `${show(iss.input)} is too large; expected seconds from 0.1 to 600` })
       .optional()
       .describe("cap on the run, seconds (default: the profile's, else until everything is closed)"),
+    sysctls: SysctlsSchema.optional().describe("the end namespaces' sysctls, over the profile's lab.sysctls (net.* only): pinned so the run is the same on every machine"),
   },
   'the lab to run',
 );

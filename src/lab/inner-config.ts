@@ -13,6 +13,8 @@ export interface InnerConfig {
     readonly namespaces: { readonly client: string; readonly middle: string; readonly server: string };
     /** Processes living in the end namespaces, through which the kernel probe reads /proc/<pid>/net/tcp. */
     readonly holderPids: { readonly client: number; readonly server: number };
+    /** The sysctls set in the end namespaces, as read back (the run's header prints them). */
+    readonly sysctls: { readonly client: Record<string, string>; readonly server: Record<string, string> };
     /** The lab's owner as its registry record names it: the session removes the lab only while the record still does. */
     readonly owner: { readonly pid: number; readonly pidStart?: number };
   };

@@ -18,6 +18,8 @@ import { sessionNodeFlags } from '../session/node-flags.js';
 import { sendSessionConfig, sessionStdio } from './session-link.js';
 import { exitStatus } from './netns.js';
 import { SignalRelay } from '../session/signal-relay.js';
+import { applySysctls } from './sysctls.js';
+import { resolveSysctls, sysctlsRecord } from '../rules/sysctls.js';
 
 /** A closed terminal (hang-up) must not crash us before the lab is removed. */
 function ignoreClosedTerminal(): () => void {
@@ -48,6 +50,8 @@ export async function runLab(opts: LabRunOptions, chosen?: ChosenProfile): Promi
   try {
     lab = await createLab({ id: opts.id, ipv6: opts.ipv6 });
     if (relay.stopping) return exitStatus(null, relay.stopping);
+    // Before any program starts: a socket takes some of them when it is made.
+    const sysctls = await applySysctls(lab.namespaces, resolveSysctls([profile.lab?.sysctls, opts.sysctls]));
     const config: InnerConfig = {
       options: opts,
       profile,
@@ -56,6 +60,7 @@ export async function runLab(opts: LabRunOptions, chosen?: ChosenProfile): Promi
         ipv6: lab.ipv6,
         namespaces: lab.namespaces,
         holderPids: { client: lab.nsPid('client'), server: lab.nsPid('server') },
+        sysctls: sysctlsRecord(sysctls),
         owner: { pid: lab.record.pid, ...(lab.record.pidStart === undefined ? {} : { pidStart: lab.record.pidStart }) },
       },
     };

@@ -73,6 +73,7 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
     mode: 'lab',
     lab: cfg.lab.id,
     profile: profile.name,
+    ...(Object.keys(cfg.lab.sysctls.client).length + Object.keys(cfg.lab.sysctls.server).length > 0 ? { sysctls: cfg.lab.sysctls } : {}),
     wall: new Date().toISOString(),
   });
   await shell.startUi();

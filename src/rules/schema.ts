@@ -8,6 +8,7 @@ import { TCP_STATES } from '../tcp/state.js';
 import { ROLES } from '../tcp/role.js';
 import { TcpFlag } from '../tcp/segment.js';
 import { intIn, kindOf, listOf, notA, oneOfMsg, show, strict } from './schema-kit.js';
+import { SYSCTL_NAME } from './sysctls.js';
 
 export { show } from './schema-kit.js';
 
@@ -232,6 +233,32 @@ export const ExpectSchema = strict(
   'expectations',
 );
 
+/**
+ * A sysctl of a network namespace: only net.* is per namespace (net/sysctl_net.c);
+ * anything else would change the host. The kernel still decides which net.*
+ * exist in a namespace that is not the host's (tcp_mem, for one, does not), and
+ * the lab reports a name it lacks when it sets them.
+ */
+const sysctlName = SYSCTL_NAME;
+const SysctlValuesSchema = z
+  .record(
+    z.string().regex(sysctlName, {
+      error: (iss) => `${show(iss.input)} is not a network namespace's sysctl; expected a name under net. (e.g. net.ipv4.tcp_fin_timeout): only those are per namespace`,
+    }),
+    z.union([intIn(-0x8000_0000, 0xffff_ffff, 'a whole number'), z.string().regex(/^[^\n\r]{1,200}$/)], { error: notA("a sysctl's value: a whole number or a line of text") }),
+    { error: notA('a mapping of sysctl names to values') },
+  )
+  .describe('sysctl name → value, as `sysctl -w` takes them');
+
+export const SysctlsSchema = strict(
+  {
+    both: SysctlValuesSchema.optional().describe("set in the client's and the server's namespace"),
+    client: SysctlValuesSchema.optional().describe("set in the client's namespace (over `both`)"),
+    server: SysctlValuesSchema.optional().describe("set in the server's namespace (over `both`)"),
+  },
+  'sysctls',
+).describe("the end namespaces' sysctls for this run (net.* only), set before the programs start and printed in the run's header");
+
 const peerArgs = listOf(z.string({ error: notA('a command-line argument (a string)') }), 'a list of arguments');
 
 export const LabSchema = strict(
@@ -245,6 +272,7 @@ export const LabSchema = strict(
       .max(86_400, { error: (iss) => `${show(iss.input)} is too large; expected seconds from 0.1 to 86400` })
       .optional()
       .describe('cap on the run, seconds'),
+    sysctls: SysctlsSchema.optional(),
   },
   'lab settings',
 );
@@ -295,6 +323,7 @@ export type Action = z.infer<typeof ActionSchema>;
 export type Expect = z.infer<typeof ExpectSchema>;
 export type EndpointExpect = z.infer<typeof EndpointExpectSchema>;
 export type LabSettings = z.infer<typeof LabSchema>;
+export type Sysctls = z.infer<typeof SysctlsSchema>;
 export type ParamDecl = z.infer<typeof ParamSchema>;
 
 /** Parses '5s' / '500ms' into milliseconds. */
