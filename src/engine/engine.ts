@@ -7,7 +7,7 @@ import { decodeFrame, toSegmentInfo, type TcpFrame } from '../packet/frame.js';
 import { forgeRstFrom } from '../packet/build.js';
 import { detachedTemplate } from '../packet/detach.js';
 import { formatEndpoint } from '../packet/addr.js';
-import { Tracker, type StateChange, type ConnectionView, type TrackerBounds } from '../tcp/tracker.js';
+import { Tracker, type PerEnd, type StateChange, type ConnectionView, type TrackerBounds } from '../tcp/tracker.js';
 import { TcpFlag, flagLetters, type SegmentInfo } from '../tcp/segment.js';
 import { peerOf, type Endpoint } from '../tcp/state.js';
 import type { Role } from '../tcp/role.js';
@@ -51,8 +51,10 @@ export interface EngineOptions {
   /** Engine clock (ms) at which the run started: event times are seconds since then. */
   readonly start: number;
   readonly timeWaitMs?: number;
-  /** Orphaned FIN-WAIT-2 timeout (tcp_fin_timeout), applied once kernelOrphaned() says so. */
-  readonly finTimeoutMs?: number;
+  /** Orphaned FIN-WAIT-2 timeout (tcp_fin_timeout), applied once kernelOrphaned() says so; one for both ends, or one each. */
+  readonly finTimeoutMs?: PerEnd<number>;
+  /** The ends' net.ipv4.tcp_rfc1337, as the tracker judges RSTs in TIME-WAIT (Linux default 0). */
+  readonly rfc1337?: PerEnd<boolean>;
   /** Whether holds wait for a person (UI) or pass with a warning (headless). */
   readonly interactive?: boolean;
   /** The bound on tracked connections and the idle timeouts: see TrackerOptions. */
@@ -172,6 +174,7 @@ export class Engine {
     this.tracker = new Tracker({
       timeWaitMs: opts.timeWaitMs,
       finTimeoutMs: opts.finTimeoutMs,
+      rfc1337: opts.rfc1337,
       maxConnections: opts.maxConnections,
       establishedMs: opts.establishedMs,
       staleMs: opts.staleMs,

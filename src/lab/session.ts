@@ -4,6 +4,7 @@
 // the Verdict's.
 
 import { Runtime } from '../engine/runtime.js';
+import { inferenceSettings, sysctlsFromRecord } from '../rules/sysctls.js';
 import { openPacketPort } from '../io/packet-port.js';
 import { RunShell, type RunEnd } from '../session/run-shell.js';
 import { PcapngWriter } from '../io/pcapng-writer.js';
@@ -31,7 +32,8 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
     devs: { a: 'm0', b: 'm1' },
     decider: compileChosen(profile),
     timeWaitMs: opts.timeWaitS * 1000,
-    finTimeoutMs: opts.finTimeoutS * 1000,
+    // The inference assumes what the lab set in each end's kernel (sysctls.ts).
+    ...inferenceSettings(sysctlsFromRecord(cfg.lab.sysctls), { finTimeoutMs: opts.finTimeoutS * 1000 }),
     ...trackerLimits(opts.table),
     interactive: opts.ui,
   });

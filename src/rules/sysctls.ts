@@ -80,3 +80,24 @@ export function layerSysctls(under: Sysctls | undefined, over: Sysctls | undefin
   const r = resolveSysctls([under, over]);
   return { client: Object.fromEntries(r.client), server: Object.fromEntries(r.server) };
 }
+
+/**
+ * What the inference must assume of each end's kernel, from the sysctls the
+ * lab set there: tcp_rfc1337 (does a RST end TIME-WAIT?) and tcp_fin_timeout
+ * (an orphan's FIN-WAIT-2). An end whose sysctl was not set keeps `dflt`
+ * (Linux's defaults, or --fin-timeout): what the namespace holds then.
+ */
+export function inferenceSettings(
+  s: EndSysctls,
+  dflt: { readonly finTimeoutMs: number },
+): { rfc1337: Record<SysctlEnd, boolean>; finTimeoutMs: Record<SysctlEnd, number> } {
+  const rfc = (end: SysctlEnd) => {
+    const v = s[end].get('net.ipv4.tcp_rfc1337');
+    return v !== undefined && v.trim() !== '0';
+  };
+  const fin = (end: SysctlEnd) => {
+    const v = Number(s[end].get('net.ipv4.tcp_fin_timeout'));
+    return s[end].has('net.ipv4.tcp_fin_timeout') && Number.isFinite(v) ? v * 1000 : dflt.finTimeoutMs;
+  };
+  return { rfc1337: { client: rfc('client'), server: rfc('server') }, finTimeoutMs: { client: fin('client'), server: fin('server') } };
+}

@@ -87,6 +87,7 @@ describe.skipIf(root.skip)('per-lab sysctls (real namespaces)', () => {
       expect(evs[0]).toMatchObject({ sysctls: { client: { 'net.ipv4.tcp_rfc1337': '0' } } });
       const k = seq(evs, 'client', 'kernel');
       expect(k.slice(-2), `client kernel: ${k.join(' → ')}`).toEqual(['TIME-WAIT', 'CLOSED']);
+      expect(seq(evs, 'client', 'inferred').slice(-2)).toEqual(['TIME-WAIT', 'CLOSED']);
       const a = after(evs);
       expect(a.forged, 'a forged RST to the client').toBeGreaterThanOrEqual(0);
       expect(a.nextFin, "the server's next FIN").toBeGreaterThan(a.forged);
@@ -105,6 +106,8 @@ describe.skipIf(root.skip)('per-lab sysctls (real namespaces)', () => {
       expect(evs[0]).toMatchObject({ sysctls: { client: { 'net.ipv4.tcp_rfc1337': '1' } } });
       const k = seq(evs, 'client', 'kernel');
       expect(k.at(-1), `client kernel: ${k.join(' → ')}`).toBe('TIME-WAIT');
+      // The inference knows the client's tcp_rfc1337 too: no CLOSED on the RST.
+      expect(seq(evs, 'client', 'inferred').at(-1)).toBe('TIME-WAIT');
       const a = after(evs);
       expect(a.nextFin).toBeGreaterThan(a.forged);
       expect(a.answer).toMatchObject({ role: 'last-ack', verdict: 'pass' });

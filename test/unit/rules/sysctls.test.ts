@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatSysctls, layerSysctls, parseSysctlFlag, resolveSysctls } from '../../../src/rules/sysctls.js';
+import { formatSysctls, inferenceSettings, layerSysctls, parseSysctlFlag, resolveSysctls } from '../../../src/rules/sysctls.js';
 import { parseProfile } from '../../../src/rules/parse.js';
 import { TcpmitmError } from '../../../src/cli/errors.js';
 
@@ -20,6 +20,14 @@ describe('sysctls of a lab', () => {
     const one = layerSysctls({ client: { 'net.ipv4.tcp_rfc1337': 0 } }, { both: { 'net.ipv4.tcp_rfc1337': 1 } });
     expect(one).toEqual({ client: { 'net.ipv4.tcp_rfc1337': '1' }, server: { 'net.ipv4.tcp_rfc1337': '1' } });
     expect(layerSysctls(undefined, { server: { 'net.ipv4.tcp_fin_timeout': 5 } })).toEqual({ server: { 'net.ipv4.tcp_fin_timeout': 5 } });
+  });
+
+  it("the inference assumes each end's tcp_rfc1337 and tcp_fin_timeout as the lab set them, and the defaults elsewhere", () => {
+    const s = resolveSysctls([{ client: { 'net.ipv4.tcp_rfc1337': 1 }, server: { 'net.ipv4.tcp_fin_timeout': 5 } }]);
+    expect(inferenceSettings(s, { finTimeoutMs: 60_000 })).toEqual({
+      rfc1337: { client: true, server: false },
+      finTimeoutMs: { client: 60_000, server: 5_000 },
+    });
   });
 
   it('--sysctl takes [end:]name=value and refuses what is not a namespace sysctl', () => {
