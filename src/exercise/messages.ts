@@ -32,6 +32,10 @@ export interface Messages {
   readonly labWrong: string;
   readonly choices: string;
   readonly orderThese: string;
+  /** Marks a prediction asked after the run (a diagnosis). */
+  readonly afterRun: string;
+  /** The heading when every question is asked after the run. */
+  readonly questionsAfterRun: string;
   readonly answerIn: (unit: string) => string;
   readonly noMeasure: string;
 }
@@ -61,6 +65,8 @@ const en: Messages = {
   labWrong: 'The lab, not your answers, is wrong here: the reveal below describes what this run did, which is not what the exercise teaches. Run it again; if it keeps failing, report it.',
   choices: 'choices',
   orderThese: 'put these in order',
+  afterRun: 'after the run: answer it from what the run shows',
+  questionsAfterRun: 'Questions (answer them after the run, from what it shows)',
   answerIn: (u) => `answer in ${u}`,
   noMeasure: 'this run did not show what the answer measures, so it cannot be scored',
 };
@@ -90,6 +96,8 @@ const zh: Messages = {
   labWrong: '这里出错的是实验环境，而不是你的答案：下面的揭晓描述的是这次运行实际发生的事情，它与练习要讲的内容不符。请再运行一次；如果一直失败，请报告这个问题。',
   choices: '选项',
   orderThese: '请排出顺序',
+  afterRun: '运行之后回答：根据运行所显示的内容作答',
+  questionsAfterRun: '问题（请在运行之后，根据运行所显示的内容回答）',
   answerIn: (u) => `以 ${u} 为单位作答`,
   noMeasure: '本次运行没有出现答案所要测量的内容，因此无法评分',
 };

@@ -27,7 +27,7 @@ import { presentExercise } from './present.js';
 import { renderReveal } from './reveal.js';
 import { buildResult } from './result.js';
 import { scoreAnswers } from './score.js';
-import type { Lang } from './schema.js';
+import type { Exercise, Lang } from './schema.js';
 
 export interface ExerciseRunOptions {
   /** A built-in number or id, or a path. */
@@ -89,7 +89,8 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
     // Before the questions: a student should not answer them all to learn then that the lab cannot run here.
     preflight({ namespaces: true, capture: 'packet-addon' });
     const { askPredictions } = await import('../ui/ask-predictions.js');
-    const asked = await askPredictions(x, o.lang);
+    // A diagnosis (after: true) is asked once the student has seen the run.
+    const asked = await askPredictions(askedBefore(x, true), o.lang);
     // Ctrl-C before the run: nothing ran, nothing to reveal.
     if (asked === undefined) return exitStatus(null, 'SIGINT');
     answers = asked;
@@ -115,6 +116,7 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
       json: jsonl,
       // End as soon as everything is closed (or TIME-WAIT), else at the profile's cap: `lab --no-ui --until-closed`.
       untilClosed: true,
+      ...(x.lab.hidden === true ? { hideFault: true } : {}),
       serverGraceS: 1,
       kernelProbe: o.kernelProbe,
       timeWaitS: 60,
@@ -126,6 +128,12 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
     if (code !== ExitCode.Ok && code !== ExitCode.Expectations) {
       process.stderr.write(`tcpmitm: exercise ${x.id}: the lab did not complete (exit ${code}): no reveal and no result\n`);
       return code;
+    }
+    if (interactive && x.predictions.some((p) => p.after === true)) {
+      const { askPredictions } = await import('../ui/ask-predictions.js');
+      const diagnosed = await askPredictions(askedBefore(x, false), o.lang);
+      // Ctrl-C now: the run happened, the diagnosis is left unanswered (no points).
+      answers = { ...answers, answers: { ...answers.answers, ...(diagnosed?.answers ?? {}) } };
     }
     const events = readJsonl(jsonl);
     const checks = events.filter((e): e is ExpectationEvent => e.type === 'expectation');
@@ -157,4 +165,9 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The exercise with only the predictions asked before the run (`before`), or only those asked after it. */
+function askedBefore(x: Exercise, before: boolean): Exercise {
+  return { ...x, predictions: x.predictions.filter((p) => (p.after === true) !== before) };
 }

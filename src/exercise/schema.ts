@@ -110,6 +110,10 @@ export const EvidenceSchema = z
 
 const idSchema = name('a prediction id');
 const reveal = TextSchema.describe('the explanation shown after the run; {{name}} inserts evidence, {{answer}} the answer, {{yours}} the student’s');
+const after = z
+  .boolean({ error: notA('true or false') })
+  .optional()
+  .describe('asked after the run instead of before: a diagnosis from what the run showed (default false)');
 
 export const ChoiceSchema = strict(
   {
@@ -126,6 +130,7 @@ export const ChoicePredictionSchema = strict(
     id: idSchema,
     kind: z.literal('choice'),
     question: TextSchema,
+    after,
     choices: listOf(ChoiceSchema, 'a list of choices').min(2, { error: 'fewer than two choices; expected at least two' }),
     reveal,
   },
@@ -137,6 +142,7 @@ export const OrderPredictionSchema = strict(
     id: idSchema,
     kind: z.literal('order'),
     question: TextSchema,
+    after,
     items: listOf(z.string({ error: notA('an item (text)') }).min(1), 'a list of items')
       .min(2, { error: 'fewer than two items; expected at least two to order' })
       .describe('shown in this order; the student puts them in order'),
@@ -161,6 +167,7 @@ export const NumberPredictionSchema = strict(
     id: idSchema,
     kind: z.literal('number'),
     question: TextSchema,
+    after,
     unit: z.enum(['ms', 's', 'segments'], { error: oneOfMsg('unit', ['ms', 's', 'segments']) }).describe("the answer's unit"),
     answer: z
       .union([z.number(), strict({ evidence: name('an evidence name') }, 'an evidence reference')], {
@@ -185,7 +192,7 @@ export const PredictionSchema = z
       return notA(`a prediction (a mapping with id, kind: ${PREDICTION_KINDS.join('|')}, question, …)`)(iss);
     },
   })
-  .describe('a question asked before the run: choice (multiple choice), order (put items in order) or number (with a tolerance)');
+  .describe('a question asked before the run (or after it, with after: true): choice (multiple choice), order (put items in order) or number (with a tolerance)');
 
 export const ExerciseLabSchema = strict(
   {
@@ -208,6 +215,10 @@ export const ExerciseLabSchema = strict(
       .max(600, { error: (iss) => `${show(iss.input)} is too large; expected seconds from 0.1 to 600` })
       .optional()
       .describe("cap on the run, seconds (default: the profile's, else until everything is closed)"),
+    hidden: z
+      .boolean({ error: notA('true or false') })
+      .optional()
+      .describe("keep the fault hidden until the reveal: the run's log and UI show segments as they were sent, without tcpmitm's actions, and no profile name (a \"what is wrong here?\" exercise)"),
     sysctls: SysctlsSchema.optional().describe("the end namespaces' sysctls, over the profile's lab.sysctls (net.* only): pinned so the run is the same on every machine"),
   },
   'the lab to run',

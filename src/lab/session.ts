@@ -40,7 +40,7 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
   const bus = runtime.bus;
   const elapsed = (): number => runtime.elapsed();
   if (pcap) bus.subscribe('pcap', pcap.onEvent, { passSegments: false });
-  const verdict = new Verdict({ bus, profile, abilities: labAbilities(opts), report: !opts.ui, junit: opts.junit, outputs, title: `lab ${cfg.lab.id}` });
+  const verdict = new Verdict({ bus, profile, abilities: labAbilities(opts), report: !opts.ui && opts.hideFault !== true, junit: opts.junit, outputs, title: `lab ${cfg.lab.id}` });
   const durationS = opts.durationS ?? profile.lab?.duration;
   const shell = openShell(runtime, pcap, () => new RunShell(
     {
@@ -60,6 +60,7 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
       profileName: profile.name,
       profileNames: profile.builtins,
       title: cfg.lab.id,
+      blind: opts.hideFault === true,
     },
   ));
 
