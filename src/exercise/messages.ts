@@ -37,6 +37,8 @@ export interface Messages {
   /** The heading when every question is asked after the run. */
   readonly questionsAfterRun: string;
   readonly answerIn: (unit: string) => string;
+  /** A number prediction's unit as written after a number (ms and s are the same in both languages). */
+  readonly unit: (unit: 'ms' | 's' | 'segments') => string;
   readonly noMeasure: string;
 }
 
@@ -68,6 +70,7 @@ const en: Messages = {
   afterRun: 'after the run: answer it from what the run shows',
   questionsAfterRun: 'Questions (answer them after the run, from what it shows)',
   answerIn: (u) => `answer in ${u}`,
+  unit: (u) => u,
   noMeasure: 'this run did not show what the answer measures, so it cannot be scored',
 };
 
@@ -99,6 +102,7 @@ const zh: Messages = {
   afterRun: '运行之后回答：根据运行所显示的内容作答',
   questionsAfterRun: '问题（请在运行之后，根据运行所显示的内容回答）',
   answerIn: (u) => `以 ${u} 为单位作答`,
+  unit: (u) => (u === 'segments' ? '个报文段' : u),
   noMeasure: '本次运行没有出现答案所要测量的内容，因此无法评分',
 };
 

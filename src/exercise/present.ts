@@ -20,7 +20,7 @@ export function presentPrediction(p: Prediction, i: number, lang: Lang, allAfter
   } else if (p.kind === 'order') {
     lines.push(`     ${m.orderThese}${m.colon}${p.items.join(', ')}`);
   } else {
-    lines.push(`     (${m.answerIn(p.unit)})`);
+    lines.push(`     (${m.answerIn(m.unit(p.unit))})`);
   }
   lines.push(`     [${p.id}]`);
   return lines;

@@ -90,7 +90,7 @@ export default function PredictionPrompt(p: PredictionPromptProps) {
           ))}
         </>
       )}
-      {q.kind === 'number' && <Text>{`> ${s.typed}▏ ${q.unit}`}</Text>}
+      {q.kind === 'number' && <Text>{`> ${s.typed}▏ ${m.unit(q.unit)}`}</Text>}
       {s.problem === 'not-a-number' && <Text color="red">{k.notNumber}</Text>}
       <Text dimColor>{q.kind === 'choice' ? k.choice : q.kind === 'order' ? (remaining(q, s).length ? k.order : k.orderDone) : k.number}</Text>
     </Box>
