@@ -142,6 +142,11 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
     for (const [name, ev] of Object.entries(x.evidence ?? {})) readings[name] = readEvidence(ev, events, m);
     const scored = scoreAnswers(x, answers, readings);
     const reveal = renderReveal({ exercise: x, scored, readings, checks, lang: o.lang });
+    // On a terminal, first beside the run's ladder; then as text, which stays in the scrollback.
+    if (interactive) {
+      const { showReveal } = await import('../ui/show-reveal.js');
+      await showReveal({ events, reveal, lang: o.lang });
+    }
     process.stdout.write('\n' + reveal);
     let final: number = code;
     if (o.json !== undefined) {

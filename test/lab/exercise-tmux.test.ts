@@ -51,12 +51,12 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function start(id: string, result: string, lang: 'en' | 'zh', exercise = '1'): TmuxScreen {
+function start(id: string, result: string, lang: 'en' | 'zh', exercise = '1', size = { cols: 110, rows: 45 }): TmuxScreen {
   labs.push(id);
   const s = TmuxScreen.start(
     `ex-${id}`,
     [process.execPath, cli, 'exercise', 'run', exercise, '--id', id, '--kernel-probe', 'trace', '--json', result, '--student', `tmux-${lang}`, '--lang', lang],
-    { cols: 110, rows: 45 },
+    size,
     TTY_ENV,
   );
   screens.push(s);
@@ -84,6 +84,12 @@ describe.skipIf(root.skip || tmuxMissing)('an exercise in a real terminal', () =
     expect(screen).toMatch(/✓ PASS/);
     expect(screen).toMatch(/TIME-WAIT/);
     s.keys('q');
+    // The reveal under the run's ladder (110 columns: one above the other), until q.
+    screen = await s.waitFor('the reveal beside the ladder', (sc) => sc.includes('q: done'), 20_000);
+    expect(screen).toMatch(/── #1 198\.18\.0\.1:\d+ ⇄ 198\.18\.0\.2:8080/);
+    expect(screen).toMatch(/── reveal/);
+    expect(screen).toContain('your answer: the client (it closed first) — right');
+    s.keys('q');
     screen = await s.waitFor('the score', (sc) => sc.includes('Score: 3 of 3'), 20_000);
     expect(await s.waitExit()).toBe(0);
     const r = JSON.parse(readFileSync(result, 'utf8')) as ExerciseResult;
@@ -104,6 +110,8 @@ describe.skipIf(root.skip || tmuxMissing)('an exercise in a real terminal', () =
     s.keys('4', '0', 'Enter');
     await s.waitFor('the final screen of the run', (sc) => sc.includes('q closes'), 30_000);
     s.keys('q');
+    await s.waitFor('the reveal beside the ladder', (sc) => sc.includes('q：结束') && sc.includes('── 揭晓'), 20_000);
+    s.keys('q');
     const screen = await s.waitFor('the score', (sc) => sc.includes('得分：0 / 3'), 20_000);
     expect(screen).toContain('接下来试试');
     expect(await s.waitExit()).toBe(0);
@@ -116,7 +124,8 @@ describe.skipIf(root.skip || tmuxMissing)('an exercise in a real terminal', () =
   it('a hidden fault (exercise 13): the story, Enter, a UI that shows no drop, then the questions after the run, and the reveal names the fault', async () => {
     const id = uniqueLabId('xeh');
     const result = join(dir, 'hidden.json');
-    const s = start(id, result, 'en', '13');
+    // 160 columns: the reveal screen puts the ladder and the reveal side by side.
+    const s = start(id, result, 'en', '13', { cols: 160, rows: 45 });
     let screen = await s.waitFor('the story', (sc) => sc.includes('Enter: start the lab'));
     expect(screen).toContain('Exercise 13: What is wrong here?');
     expect(screen).not.toContain('question 1 of');
@@ -134,6 +143,11 @@ describe.skipIf(root.skip || tmuxMissing)('an exercise in a real terminal', () =
     s.keys('2', 'Enter');
     await s.waitFor('the third question', (sc) => sc.includes('question 3 of 3'));
     s.keys('1');
+    screen = await s.waitFor('the reveal beside the ladder', (sc) => sc.includes('q: done'), 20_000);
+    // Side by side: the ladder's title and the reveal's on one row, and now the ladder shows the drops.
+    expect(screen).toMatch(/── #1 .*── reveal/);
+    expect(screen).toContain('✕');
+    s.keys('q');
     screen = await s.waitFor('the score', (sc) => sc.includes('Score: 3 of 3'), 20_000);
     expect(await s.waitExit()).toBe(0);
     const r = JSON.parse(readFileSync(result, 'utf8')) as ExerciseResult;
