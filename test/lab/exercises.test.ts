@@ -259,11 +259,14 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
       expect(lines.length).toBeGreaterThanOrEqual(1);
       for (const line of lines.slice(0, 6)) expect(reveal(r)).toContain(line);
     });
-    it(`${m.ex}, wrong answers${m.lang === 'zh' ? ' in Chinese' : ''}: no points, exit 0, the reveal says why`, async () => {
-      const r = await runExercise(m.ex, `${m.ex}-wrong`, m.wrong, m.lang ? ['--lang', m.lang] : []);
+    // Over IPv6: the same lab on 2001:2::/48 must confirm the same checks (the right answers run over IPv4).
+    it(`${m.ex}, wrong answers${m.lang === 'zh' ? ' in Chinese' : ''}, over IPv6: no points, exit 0, the reveal says why`, async () => {
+      const r = await runExercise(m.ex, `${m.ex}-wrong`, m.wrong, [...(m.lang ? ['--lang', m.lang] : []), '--ipv6']);
       expect(r.code).toBe(0);
       expect(r.result.score.points).toBe(0);
       expectKernelConfirmed(r);
+      const conn = r.events.find((e) => e.type === 'connection')!;
+      expect([conn.client, conn.server]).toEqual([expect.stringMatching(/^\[2001:2::1\]:\d+$/), '[2001:2::2]:8080']);
       expect(reveal(r)).toContain(m.lang === 'zh' ? ' — 错误' : ' — wrong');
       expect(reveal(r)).toContain(m.lang === 'zh' ? '正确。' : 'Right.');
     });
