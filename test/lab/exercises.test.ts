@@ -179,7 +179,7 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
     expect(reveal(r)).toContain('rst: That is what a host does when it no longer knows the connection at all');
   });
 
-  /** Exercises 4–7: the right answers score full, wrong ones nothing; the checks are the kernel's too; the reveal quotes `quoted` segments. */
+  /** Exercises 4–13: the right answers (IPv4) score full, the wrong ones (IPv6) nothing; the checks are the kernel's too; the reveal quotes `quoted` segments. */
   const MORE: { ex: string; right: string; wrong: string; quoted: (e: LabEvent) => boolean; lang?: 'zh' }[] = [
     {
       ex: 'fin-delayed',
