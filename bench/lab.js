@@ -94,6 +94,8 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
       ipv6: false,
       namespaces: lab.namespaces,
       holderPids: { client: lab.nsPid('client'), server: lab.nsPid('server') },
+      // None set: the bench measures a lab as `tcpmitm lab` runs it by default.
+      sysctls: { client: {}, server: {} },
       owner: { pid: lab.record.pid, pidStart: lab.record.pidStart },
     },
   };
