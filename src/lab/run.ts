@@ -13,7 +13,7 @@ import { resolveLabProfile } from './peer-args.js';
 import type { ChosenProfile } from '../session/profile-choice.js';
 import { labAbilities } from './abilities.js';
 import { refuseUnanswerable } from '../session/verdict.js';
-import type { InnerConfig } from './inner-config.js';
+import { innerLabConfig, type InnerConfig } from './inner-config.js';
 import { sessionNodeFlags } from '../session/node-flags.js';
 import { sendSessionConfig, sessionStdio } from './session-link.js';
 import { exitStatus } from './netns.js';
@@ -55,14 +55,7 @@ export async function runLab(opts: LabRunOptions, chosen?: ChosenProfile): Promi
     const config: InnerConfig = {
       options: opts,
       profile,
-      lab: {
-        id: lab.id,
-        ipv6: lab.ipv6,
-        namespaces: lab.namespaces,
-        holderPids: { client: lab.nsPid('client'), server: lab.nsPid('server') },
-        sysctls: sysctlsRecord(sysctls),
-        owner: { pid: lab.record.pid, ...(lab.record.pidStart === undefined ? {} : { pidStart: lab.record.pidStart }) },
-      },
+      lab: innerLabConfig(lab, sysctlsRecord(sysctls)),
     };
     const innerMain = fileURLToPath(new URL('./inner-main.js', import.meta.url));
     const session = lab.spawn('middle', [process.execPath, ...sessionNodeFlags(opts.table.maxConnections), innerMain], { stdio: sessionStdio(['inherit', 'inherit', 'pipe']) });
