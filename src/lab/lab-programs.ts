@@ -16,6 +16,7 @@ import type { InnerConfig } from './inner-config.js';
 import { spawnInNetns } from './netns.js';
 import { LAB_ADDRESSES } from './topology.js';
 import { parsePeerLine } from './peers/format.js';
+import type { SignalDelivery, SignalRequest } from '../engine/cues.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tcpmitm.js', import.meta.url));
 
@@ -55,6 +56,8 @@ export class LabPrograms {
     private readonly profile: ChosenProfile,
     private readonly emit: (ev: TcpmitmEvent) => void,
     private readonly elapsed: () => number,
+    /** A signal sent for a rule (signal) has taken effect: the engine's held segment may go on. */
+    private readonly settled: (id: number, what: string) => void = () => undefined,
   ) {
     this.cannotStart = new Promise((resolve) => (this.failStart = resolve));
   }
@@ -82,6 +85,19 @@ export class LabPrograms {
     await sleep(150, signal);
     if (this.server?.running) await Promise.race([this.server.exited, sleep(serverGraceMs, signal)]);
     return 'all connections closed';
+  }
+
+  /**
+   * A profile rule's signal to one end's program (the engine's request):
+   * sent now; its effect (the process gone, or stopped) reported through
+   * `settled` when it comes.
+   */
+  signal(req: SignalRequest): SignalDelivery {
+    const p = req.to === 'server' ? this.server : this.client;
+    if (p === undefined) return { sent: false, reason: `the ${req.to}'s program has not started yet` };
+    const d = p.signalOnCue(req.name, req.rule);
+    if (d.sent && d.waits !== 'nothing') void p.effect(d.waits, req.name).then((what) => this.settled(req.id, what));
+    return d;
   }
 
   /** Stops whatever still runs (SIGTERM, then SIGKILL) and waits for their exits to be reported. */
