@@ -35,13 +35,21 @@ function serverAddr(cfg: InnerConfig): string {
 function spec(cfg: InnerConfig, profile: ChosenProfile, endpoint: Endpoint): ProgramSpec {
   const o = cfg.options;
   const own = endpoint === 'server' ? o.server : o.client;
-  if (own !== undefined) return { endpoint, label: own, run: { shell: own } };
   const port = String(serverPort(cfg, profile));
+  // Where the server is, for a command that connects or listens (an exercise's own programs).
+  const env = { TCPMITM_SERVER_ADDR: serverAddr(cfg), TCPMITM_SERVER_PORT: port };
+  if (own !== undefined) return { endpoint, label: commandLabel(own), run: { shell: own }, env };
   const argv =
     endpoint === 'server'
       ? ['peer', 'server', '--host', serverAddr(cfg), '--port', port, ...(profile.lab?.server ?? ['--send', '1000', '--on-eof', 'delay:300'])]
       : ['peer', 'client', '--connect', `${cfg.lab.ipv6 ? `[${serverAddr(cfg)}]` : serverAddr(cfg)}:${port}`, ...(profile.lab?.client ?? ['--send', '100', '--recv', '1000', '--then', 'close'])];
   return { endpoint, label: `built-in ${endpoint}`, run: { argv: [process.execPath, BIN, ...argv] } };
+}
+
+/** A command as logs name it: its first line (a program written out in an exercise spans many). */
+function commandLabel(command: string): string {
+  const lines = command.trim().split('\n');
+  return lines.length > 1 ? `${lines[0]!.trim()} …` : command;
 }
 
 export class LabPrograms {

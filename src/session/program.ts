@@ -19,6 +19,8 @@ export interface ProgramSpec {
   readonly label: string;
   /** A shell command (`sh -c TEXT`), or the argv of a built-in peer. */
   readonly run: { readonly shell: string } | { readonly argv: readonly string[] };
+  /** More environment for it (the lab tells a command where its server is). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface ProgramHost {
@@ -46,8 +48,8 @@ const DRAIN_MS = 500;
  * are inherited by everything the shell starts. Programs with buffering of
  * their own (Perl's $|, Ruby's sync, Java) need their own flag.
  */
-function lineBuffered(argv: readonly string[]): { argv: string[]; env: NodeJS.ProcessEnv } {
-  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1' };
+function lineBuffered(argv: readonly string[], more: Readonly<Record<string, string>> = {}): { argv: string[]; env: NodeJS.ProcessEnv } {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1', ...more };
   const stdbuf = onPath('stdbuf');
   return { argv: stdbuf ? [stdbuf, '-oL', '-eL', ...argv] : [...argv], env };
 }
@@ -88,7 +90,7 @@ export class Program {
     private readonly host: ProgramHost,
   ) {
     const shell = 'shell' in spec.run;
-    const { argv, env } = lineBuffered('shell' in spec.run ? ['sh', '-c', spec.run.shell] : spec.run.argv);
+    const { argv, env } = lineBuffered('shell' in spec.run ? ['sh', '-c', spec.run.shell] : spec.run.argv, spec.env);
     // Its own process group, so that stopping it reaches what `sh -c` (or a
     // pyenv shim) forked.
     this.child = host.spawn(argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });

@@ -47,11 +47,29 @@ const kernelState = (endpoint: string, to: string) => (e: LabEvent) => e.type ==
 const kernelStates = (evs: readonly LabEvent[], endpoint: string): string[] =>
   evs.filter((e) => e.type === 'state' && e.source === 'kernel' && e.endpoint === endpoint && e.conn === 1).map((e) => String(e.to));
 
+/**
+ * A server that greets each connection as soon as it has accepted it: the
+ * client's request (sent once it has read the greeting) then comes after the
+ * accept, by causality. A kill before accept() would instead reset the
+ * connection from the listener's queue (inet_csk_listen_stop), a race with
+ * Node's or Python's accept loop.
+ */
+const GREETER = writeProfile(
+  'greeter.py',
+  `import os, socket
+host, port = os.environ["TCPMITM_SERVER_ADDR"], int(os.environ["TCPMITM_SERVER_PORT"])
+ls = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+c, _ = ls.accept()
+c.sendall(b"hello")
+while c.recv(1000):
+    pass
+`,
+);
+
 const KILL_ON_DATA = `name: kill-on-data
 description: the server is killed (SIGKILL) by tcpmitm when the client's request arrives
 lab:
-  server: ['--on-eof', 'close']
-  client: ['--send', '100', '--recv', '1000', '--then', 'wait:300']
+  client: ['--send', '0', '--recv', '5', '--write-after-ms', '0', '--then', 'wait:1000']
 rules:
   - id: kill-server
     match: {from: client, role: data}
@@ -82,13 +100,13 @@ describe.skipIf(root.skip || skipTrace).concurrent('cues on real labs (tracepoin
   });
 
   it("SIGKILL to the server on the client's data: its kernel FINs, the held data then draws a RST; the kill is the rule's, not a failure", async () => {
-    const run = await runProfile(id(), writeProfile('kill-on-data.yaml', KILL_ON_DATA));
+    const run = await runProfile(id(), writeProfile('kill-on-data.yaml', KILL_ON_DATA), { args: ['--server', `exec python3 ${GREETER}`] });
     show(run, 'kill-on-data');
     expect(run.code).toBe(0);
     const evs = run.events;
     const signal = evs.find((e) => e.type === 'action' && e.action === 'signal')!;
     expect(signal).toMatchObject({ conn: 1, rule: 1 });
-    expect(String(signal.detail)).toMatch(/^sent SIGKILL to the server's program \(pid \d+, built-in server\) on rule 1 \(on data from client\)$/);
+    expect(String(signal.detail)).toMatch(/^sent SIGKILL to the server's program \(pid \d+, exec python3 \S+greeter\.py\) on rule 1 \(on data from client\)$/);
     // The data was held, not passed, until the server had gone.
     const data = evs.find((e) => e.type === 'segment' && e.from === 'client' && e.role === 'data')!;
     expect(data).toMatchObject({ verdict: 'hold', rule: 1 });
