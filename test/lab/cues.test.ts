@@ -164,6 +164,44 @@ describe.skipIf(root.skip || skipTrace).concurrent('cues on real labs (tracepoin
   });
 });
 
+const STOP_ON_DATA = `name: stop-on-data
+description: the server is stopped (SIGSTOP) when the client's request arrives; its kernel still acknowledges it
+lab:
+  server: ['--on-eof', 'close', '--send', '100']
+  client: ['--send', '100', '--recv', '100', '--then', 'close']
+  duration: 3
+rules:
+  - id: stop-server
+    match: {from: client, role: data}
+    action: {signal: {to: server, name: STOP}}
+    times: 1
+`;
+
+describe.skipIf(root.skip || skipTrace)('a signal that stops rather than ends', { timeout: 120_000 }, () => {
+  afterAll(() => {
+    for (const v of ids) labDown(v);
+  });
+
+  it("SIGSTOP to the server on the client's data: held until the process is stopped; its kernel still ACKs the request, the process never answers; the run's stop ends it (SIGCONT with SIGTERM)", async () => {
+    const run = await runProfile(id(), writeProfile('stop-on-data.yaml', STOP_ON_DATA));
+    show(run, 'stop-on-data');
+    expect(run.code).toBe(0);
+    const evs = run.events;
+    const release = at(evs, (e) => e.type === 'action' && e.action === 'release' && String(e.detail).includes('released data from client'));
+    expect(String(evs[release]!.detail)).toMatch(/^the server's program \(pid \d+\) is stopped \(SIGSTOP\): released data from client after \d+ ms$/);
+    // The kernel answers for a stopped process: an ACK of the 100 bytes, and no reply data ever.
+    const ack = at(evs, (e) => e.type === 'segment' && e.from === 'server' && e.ack === 101);
+    expect(ack).toBeGreaterThan(release);
+    expect(evs.filter((e) => e.type === 'segment' && e.from === 'server' && e.role === 'data')).toEqual([]);
+    expect(evs.filter((e) => e.type === 'app' && e.endpoint === 'server' && e.event === 'data')).toEqual([]);
+    // Still ESTAB on both ends in the kernel's view when the run ends at its duration.
+    expect(kernelStates(evs, 'server').at(-1)).toBe('ESTAB');
+    // Stopped at the end by tcpmitm (a stopped process acts on SIGTERM once it gets SIGCONT): not a failure.
+    expect(evs.find((e) => e.type === 'exit' && e.endpoint === 'server')).toMatchObject({ by: 'tcpmitm', signal: 'TERM' });
+    expect(evs.filter((e) => e.type === 'warning' && String(e.message).includes('SIGSTOP'))).toEqual([]);
+  });
+});
+
 describe.skipIf(root.skip)('profiles whose cues a run cannot carry out', { timeout: 60_000 }, () => {
   const killer = writeProfile(
     'kill-anywhere.yaml',

@@ -104,6 +104,15 @@ describe.skipIf(root.skip)('exercises 14 and 15 (cues) on real labs', { timeout:
     expect(text).toContain('正确。无论进程怎样死去');
   });
 
+  it('14 killed-on-cue over IPv6 (--ipv6): the same verdicts, the connection on 2001:2::/48 (the programs are told the server address)', async () => {
+    const r = await runExercise('14', 'ex14-v6', 'answers:\n  first-to-client: fin\n  request-meets: rst\n  server-order: [ESTAB, FIN-WAIT-1, CLOSED]\n', ['--ipv6']);
+    expect(r.code).toBe(0);
+    expect(r.result.score).toEqual({ points: 3, of: 3 });
+    expectKernelConfirmed(r);
+    const conn = r.events.find((e) => e.type === 'connection')!;
+    expect([conn.client, conn.server]).toEqual([expect.stringMatching(/^\[2001:2::1\]:\d+$/), '[2001:2::2]:8080']);
+  });
+
   it('15 sigpipe, right answers: full score; ECONNRESET at the first write after the RST, killed by SIGPIPE at the next', async () => {
     const r = await runExercise('15', 'ex15-right', 'answers:\n  first-write: econnreset\n  next-write: killed\n  segments-after: 0\n');
     expect(r.code).toBe(0);
