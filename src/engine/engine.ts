@@ -670,8 +670,8 @@ export class Engine {
 
   // ── cues: signals to the programs, time triggers ─────────────────────
 
-  /** Asks for a signal and logs what was sent to whom; undefined when it could not be sent. */
-  private sendSignal(plan: Extract<Plan, { kind: 'signal' }>, conn: number | undefined, rule: number | undefined, why: string, now: number): (SignalDelivery & { sent: true }) | undefined {
+  /** Asks for a signal (request `id`) and logs what was sent to whom; `d` undefined when it could not be sent. */
+  private sendSignal(plan: Extract<Plan, { kind: 'signal' }>, conn: number | undefined, rule: number | undefined, why: string, now: number): { id: number; d: (SignalDelivery & { sent: true }) | undefined } {
     const id = ++this.signalIds;
     const d: SignalDelivery = this.out.signal?.({ id, to: plan.to, name: plan.name, ...(rule !== undefined ? { rule } : {}), ...(conn !== undefined ? { conn } : {}) }) ?? {
       sent: false,
@@ -680,18 +680,18 @@ export class Engine {
     const whose = `the ${plan.to}'s program`;
     if (!d.sent) {
       this.warn(now, `rule ${rule ?? '?'}: SIG${plan.name} not sent to ${whose} (${why}): ${d.reason}`);
-      return undefined;
+      return { id, d: undefined };
     }
     this.emitAction(conn ?? 0, now, 'signal', `sent SIG${plan.name} to ${whose} (pid ${d.pid}, ${d.program}) on rule ${rule ?? '?'} (${why})${d.note ? `; ${d.note}` : ''}`, rule);
-    return d;
+    return { id, d };
   }
 
   /** A `signal` rule on a segment: the segment waits at tcpmitm until the signal has taken effect (at most SIGNAL_WAIT_MS), then `then`. */
   private signalOnCue(c: ConnCtl, item: InFlight, plan: Extract<Plan, { kind: 'signal' }>, rule: number | undefined, now: number): void {
-    const d = this.sendSignal(plan, c.id, rule, `on ${item.role} from ${item.from}`, now);
-    const id = this.signalIds;
+    const { id, d } = this.sendSignal(plan, c.id, rule, `on ${item.role} from ${item.from}`, now);
     if (d === undefined || d.waits === 'nothing') {
-      return plan.then === 'drop' ? this.drop(c, item, now, rule, `after SIG${plan.name}`) : this.forward(c, item, now, 'pass', rule, `after SIG${plan.name}`);
+      const why = d === undefined ? `SIG${plan.name} not sent` : `after SIG${plan.name}`;
+      return plan.then === 'drop' ? this.drop(c, item, now, rule, why) : this.forward(c, item, now, 'pass', rule, why);
     }
     this.counters.held++;
     item.cue = { id, name: plan.name, to: plan.to, then: plan.then, waits: d.waits };

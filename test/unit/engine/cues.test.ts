@@ -95,6 +95,7 @@ describe('signal action on a segment', () => {
     p.fromClient('PA', 1, 1, 100);
     expect(p.takeSends()).toEqual(['b PA']);
     expect(warnings(p)).toEqual(["rule 1: SIGKILL not sent to the server's program (on data from client): no programs run here"]);
+    expect(p.events.find((e) => e.type === 'segment' && e.role === 'data')).toMatchObject({ verdict: 'pass', detail: 'SIGKILL not sent' });
   });
 });
 
