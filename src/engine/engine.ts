@@ -16,6 +16,7 @@ import { eventTime, inferredStateEvent, type ActionKind, type Direction, type Se
 import { passAll, type Decider, type Decision, type Plan } from './plan.js';
 import { ReleaseQueue } from './release-queue.js';
 import { TimerHeap } from '../tcp/timers.js';
+import { SIGNAL_WAIT_MS, TimeTriggers, type DueTrigger, type SignalDelivery, type SignalRequest } from './cues.js';
 
 /** A port of the inline box: the side facing the client namespace or the server namespace. */
 export type Port = 'a' | 'b';
@@ -43,6 +44,12 @@ export interface EngineOutput {
    * offload, see TcpFrame.checksumLeftToDevice). Absent: not checked.
    */
   badChecksum?(port: Port, leftToDevice: boolean): void;
+  /**
+   * Send a signal to one end's program (a profile's `signal` action); its
+   * effect is reported later through Engine.onSignalSettled. Absent: no
+   * programs here (the signal is not sent, and the run says so).
+   */
+  signal?(req: SignalRequest): SignalDelivery;
 }
 
 export interface EngineOptions {
@@ -105,6 +112,8 @@ interface InFlight {
   rule?: number;
   /** `frame` is the engine's own copy, not a view of a port's receive slab. */
   owned?: boolean;
+  /** Held for a signal to take effect (cues.ts); `settled` says how it did, once it has. */
+  cue?: { readonly id: number; readonly name: string; readonly to: Endpoint; readonly then: 'pass' | 'drop'; readonly waits: 'exit' | 'stop'; settled?: string };
 }
 
 /** A segment that outlives the call that captured it gets a frame of its own (see onFrame). */
@@ -165,6 +174,11 @@ export class Engine {
   /** Connections the tracker has forgotten whose engine state is still to be freed. */
   private readonly forgettable = new Set<number>();
   private requestedWake: number | undefined;
+  /** The profile's time triggers, armed per run and per connection. */
+  private cues: TimeTriggers;
+  /** Segments held until a signal has taken effect, by request id. */
+  private readonly heldForSignal = new Map<number, { readonly c: ConnCtl; readonly item: InFlight }>();
+  private signalIds = 0;
 
   constructor(opts: EngineOptions) {
     this.out = opts.out;
@@ -179,6 +193,7 @@ export class Engine {
       establishedMs: opts.establishedMs,
       staleMs: opts.staleMs,
     });
+    this.cues = new TimeTriggers(this.decider.triggers ?? [], this.start);
   }
 
   /** The counters, with the connection table's (a fresh object each call). */
@@ -189,6 +204,9 @@ export class Engine {
   /** Replace the rules for segments from now on (the UI's profile picker). */
   setDecider(d: Decider): void {
     this.decider = d;
+    // The new profile's time triggers; connections already open arm those since `conn` no more.
+    this.cues = new TimeTriggers(d.triggers ?? [], this.start);
+    this.rearm();
   }
 
   /** Read-only access for consumers that need current states (e.g. `--until-closed`). */
@@ -260,6 +278,7 @@ export class Engine {
       this.timers.pop();
       d.fire(now);
     }
+    for (const due of this.cues.takeDue(now)) this.fireTrigger(due, now);
     if (this.trackerDeadline !== undefined && this.trackerDeadline <= now) {
       this.trackerDeadline = undefined;
       this.emitChanges(this.tracker.advance(now));
@@ -325,6 +344,23 @@ export class Engine {
     this.rearm();
   }
 
+  /**
+   * A signal the engine asked for (request `id`) has taken effect — the
+   * process is gone, or stopped — as `what` says ("the server's program (pid
+   * 42) exited (SIGKILL)"): a segment held for it goes on (or is dropped) now.
+   */
+  onSignalSettled(id: number, what: string, now: number): void {
+    const held = this.heldForSignal.get(id);
+    if (held === undefined) return;
+    this.heldForSignal.delete(id);
+    held.item.cue!.settled = what;
+    const q = held.c.queue[held.item.dir]!;
+    q.retime(held.item, now);
+    for (const due of q.takeDue(now)) this.deliver(due, now);
+    this.scheduleQueue(held.c, held.item.dir);
+    this.rearm();
+  }
+
   /** End of run: release nothing, but report what was still waiting. */
   pendingSummary(): string {
     const n = this.pendingCount();
@@ -349,6 +385,7 @@ export class Engine {
         server: formatEndpoint(conn.server.addr, conn.server.port),
         pickedUp: conn.pickedUp,
       });
+      this.cues.onConnection(conn.id, now);
     }
     // The sender's own changes are reported right after the segment that caused them.
     this.sentChanges = r.changes.length > 0 ? r.changes : undefined;
@@ -486,6 +523,8 @@ export class Engine {
         c.blackholed = true;
         this.emitAction(c.id, now, 'drop', `blackhole: every later segment of #${c.id} is dropped`, rule);
         return this.drop(c, item, now, rule, 'blackhole starts');
+      case 'signal':
+        return this.signalOnCue(c, item, plan, rule, now);
       case 'await-peer-fin': {
         if (!(item.seg.flags & TcpFlag.FIN) || c.awaiting) return this.forward(c, item, now, 'pass', rule);
         c.awaiting = { item: retain(item), rule };
@@ -591,6 +630,7 @@ export class Engine {
 
   /** The segment leaves tcpmitm towards its receiver: only now is it "delivered". */
   private deliver(item: InFlight, now: number): void {
+    if (item.cue !== undefined && !this.signalCueOver(item, now)) return;
     this.flushSentChanges();
     if (item.delayed || item.queued) {
       // Its wait counts from its arrival at tcpmitm, like the delay itself.
@@ -631,6 +671,74 @@ export class Engine {
     }
   }
 
+  // ── cues: signals to the programs, time triggers ─────────────────────
+
+  /** Asks for a signal (request `id`) and logs what was sent to whom; `d` undefined when it could not be sent. */
+  private sendSignal(plan: Extract<Plan, { kind: 'signal' }>, conn: number | undefined, rule: number | undefined, why: string, now: number): { id: number; d: (SignalDelivery & { sent: true }) | undefined } {
+    const id = ++this.signalIds;
+    const d: SignalDelivery = this.out.signal?.({ id, to: plan.to, name: plan.name, ...(rule !== undefined ? { rule } : {}), ...(conn !== undefined ? { conn } : {}) }) ?? {
+      sent: false,
+      reason: 'no programs run here',
+    };
+    const whose = `the ${plan.to}'s program`;
+    if (!d.sent) {
+      this.warn(now, `rule ${rule ?? '?'}: SIG${plan.name} not sent to ${whose} (${why}): ${d.reason}`);
+      return { id, d: undefined };
+    }
+    this.emitAction(conn ?? 0, now, 'signal', `sent SIG${plan.name} to ${whose} (pid ${d.pid}, ${d.program}) on rule ${rule ?? '?'} (${why})${d.note ? `; ${d.note}` : ''}`, rule);
+    return { id, d };
+  }
+
+  /** A `signal` rule on a segment: the segment waits at tcpmitm until the signal has taken effect (at most SIGNAL_WAIT_MS), then `then`. */
+  private signalOnCue(c: ConnCtl, item: InFlight, plan: Extract<Plan, { kind: 'signal' }>, rule: number | undefined, now: number): void {
+    const { id, d } = this.sendSignal(plan, c.id, rule, `on ${item.role} from ${item.from}`, now);
+    if (d === undefined || d.waits === 'nothing') {
+      const why = d === undefined ? `SIG${plan.name} not sent` : `after SIG${plan.name}`;
+      return plan.then === 'drop' ? this.drop(c, item, now, rule, why) : this.forward(c, item, now, 'pass', rule, why);
+    }
+    this.counters.held++;
+    item.cue = { id, name: plan.name, to: plan.to, then: plan.then, waits: d.waits };
+    item.releaseAt = now + SIGNAL_WAIT_MS;
+    // In the direction's queue, so that what follows it keeps its place behind it.
+    (c.queue[item.dir] ??= new ReleaseQueue()).pushInOrder(retain(item));
+    this.scheduleQueue(c, item.dir);
+    this.heldForSignal.set(id, { c, item });
+    this.emitSegment(item, now, 'hold', rule, `held until the ${plan.to}'s program ${d.waits === 'exit' ? 'exits' : 'is stopped'} after SIG${plan.name} (at most ${SIGNAL_WAIT_MS} ms)`);
+  }
+
+  /** A segment held for a signal leaves its hold: reports how, and says whether it goes on (`then: pass`). */
+  private signalCueOver(item: InFlight, now: number): boolean {
+    const cue = item.cue!;
+    item.cue = undefined;
+    this.heldForSignal.delete(cue.id);
+    const waited = Math.round(now - item.capturedAt);
+    if (cue.settled === undefined) {
+      this.warn(now, `the ${cue.to}'s program was not ${cue.waits === 'exit' ? 'gone' : 'stopped'} within ${SIGNAL_WAIT_MS} ms of SIG${cue.name}: the held ${item.role} from ${item.from} goes on (then: ${cue.then})`);
+    }
+    const how = cue.settled ?? `no effect of SIG${cue.name} seen`;
+    if (cue.then === 'drop') {
+      this.counters.dropped++;
+      this.emitAction(item.conn, now, 'drop', `${how}: dropped the held ${item.role} from ${item.from} after ${waited} ms`, item.rule);
+      return false;
+    }
+    this.emitAction(item.conn, now, 'release', `${how}: released ${item.role} from ${item.from} after ${waited} ms`, item.rule);
+    return true;
+  }
+
+  /** A time trigger's time has come: its RST or signal, with no segment to hold. */
+  private fireTrigger(due: DueTrigger, now: number): void {
+    const { trigger: t, conn } = due;
+    const plan = t.plan;
+    const why = `${t.label}: ${due.why}`;
+    if (plan.kind === 'signal') {
+      this.sendSignal(plan, conn, t.rule, why, now);
+    } else if (plan.kind === 'rst') {
+      const c = conn !== undefined ? this.ctl.get(conn) : undefined;
+      if (c === undefined) return this.warn(now, `rule ${t.rule}: no connection #${conn ?? '?'} to reset (${why})`);
+      this.forge(c, plan.to, plan.seqOffset, now, t.rule, `rule ${t.rule}, ${due.why}`);
+    }
+  }
+
   // ── bookkeeping ───────────────────────────────────────────────────────
 
   private newCtl(id: number): ConnCtl {
@@ -650,7 +758,10 @@ export class Engine {
 
   /** Drop engine state for connections the tracker has forgotten (kept while segments of theirs still wait here). */
   private forgetClosed(): void {
-    for (const id of this.tracker.drainForgotten()) this.forgettable.add(id);
+    for (const id of this.tracker.drainForgotten()) {
+      this.forgettable.add(id);
+      this.cues.forget(id);
+    }
     for (const id of this.forgettable) {
       const c = this.ctl.get(id);
       if (c && (c.queue.c2s?.length || c.queue.s2c?.length || c.coalescing.c2s || c.coalescing.s2c || c.awaiting)) continue;
@@ -666,6 +777,8 @@ export class Engine {
     const heapAt = this.timers.peek()?.at;
     let at = this.trackerDeadline;
     if (heapAt !== undefined && (at === undefined || heapAt < at)) at = heapAt;
+    const cueAt = this.cues.nextAt();
+    if (cueAt !== undefined && (at === undefined || cueAt < at)) at = cueAt;
     if (at !== this.requestedWake) {
       this.requestedWake = at;
       this.out.wakeAt(at);
@@ -681,7 +794,13 @@ export class Engine {
   }
 
   private emitChanges(changes: readonly StateChange[]): void {
-    for (const ch of changes) this.emit(inferredStateEvent(ch, this.start));
+    for (const ch of changes) {
+      this.emit(inferredStateEvent(ch, this.start));
+      if (this.cues.size > 0) {
+        const v = this.tracker.get(ch.conn);
+        this.cues.onState(ch.conn, ch.endpoint, ch.to, ch.t, v !== undefined && v.clientEnd.state === 'CLOSED' && v.serverEnd.state === 'CLOSED');
+      }
+    }
   }
 
   private emitSegment(item: InFlight, now: number, verdict: Verdict, rule: number | undefined, detail?: string): void {

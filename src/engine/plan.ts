@@ -3,6 +3,7 @@
 
 import type { Endpoint, TcpState } from '../tcp/state.js';
 import type { Role } from '../tcp/role.js';
+import type { TimeTrigger } from './cues.js';
 
 export type Plan =
   | { readonly kind: 'pass' }
@@ -19,7 +20,9 @@ export type Plan =
   /** Drop this and every later segment of the connection, both ways. */
   | { readonly kind: 'blackhole' }
   /** Hold this FIN until the peer's FIN is captured, then deliver both (FINs cross: simultaneous close). */
-  | { readonly kind: 'await-peer-fin'; readonly timeoutMs: number };
+  | { readonly kind: 'await-peer-fin'; readonly timeoutMs: number }
+  /** Signal one end's program (cues.ts); the segment waits until it is delivered, then `then` applies. */
+  | { readonly kind: 'signal'; readonly to: Endpoint; readonly name: string; readonly then: 'pass' | 'drop' };
 
 /** What a rule sees of a segment. */
 export interface MatchContext {
@@ -48,6 +51,8 @@ export interface Decision {
 /** A compiled profile. `decide` runs for every TCP segment: keep it allocation-free when nothing matches. */
 export interface Decider {
   decide(ctx: MatchContext): Decision;
+  /** The profile's time triggers (rules with `at`): they fire at a time, never on a segment. */
+  readonly triggers?: readonly TimeTrigger[];
   /** The connection is gone: free per-connection counters. */
   forget(conn: number): void;
 }

@@ -83,6 +83,11 @@ export function exerciseProblems(x: Exercise): Located[] {
   if (typeof x.lab.profile === 'object' && x.lab.profile.params !== undefined) {
     out.push({ path: ['lab', 'profile', 'params'], message: 'a profile written in an exercise takes no params; expected fixed values (or a profile file, or a built-in profile with lab.set)', atKey: true });
   }
+  for (const end of ['client', 'server'] as const) {
+    if (x.lab.commands?.[end] !== undefined && x.lab[end] !== undefined) {
+      out.push({ path: ['lab', end], message: `the built-in ${end}'s flags beside lab.commands.${end}; expected one of them: the command replaces the built-in ${end}`, atKey: true });
+    }
+  }
   if (typeof x.lab.profile === 'object' && x.lab.set !== undefined) {
     out.push({ path: ['lab', 'set'], message: 'parameters for a profile written here; expected lab.set only with a built-in profile', atKey: true });
   }

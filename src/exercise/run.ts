@@ -110,6 +110,9 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
       profile: chosen.file,
       set: o.set,
       port: 8080,
+      // The exercise's own programs, if any, instead of the built-in peers.
+      ...(x.lab.commands?.server !== undefined ? { server: x.lab.commands.server } : {}),
+      ...(x.lab.commands?.client !== undefined ? { client: x.lab.commands.client } : {}),
       peers: true,
       ui: interactive,
       segments: o.segments,

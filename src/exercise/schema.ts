@@ -65,7 +65,10 @@ const stateOf = {
   conn: connSchema,
 };
 
-const EVIDENCE_KINDS = ['states', 'segments', 'entered', 'dwell', 'count', 'gap', 'gaps', 'app'] as const;
+const EVIDENCE_KINDS = ['states', 'segments', 'entered', 'dwell', 'count', 'gap', 'gaps', 'app', 'exit', 'actions'] as const;
+
+/** What tcpmitm did beyond a segment's verdict (an action event's kind). */
+const ACTION_KINDS = ['drop', 'release', 'rst', 'coalesce', 'signal'] as const;
 const ONE_KIND = `'%KEY%' beside another kind; expected exactly one kind of evidence per name`;
 
 /**
@@ -89,6 +92,23 @@ export const EvidenceSchema = z
       strict({ gap: strict({ ...SegmentSelectorSchema.shape, nth: nthSchema('gap') }, 'a segment selector with nth') }, 'evidence', ONE_KIND),
       strict({ gaps: SegmentSelectorSchema }, 'evidence', ONE_KIND),
       strict({ app: strict({ endpoint: EndpointSchema }, 'an endpoint') }, 'evidence', ONE_KIND),
+      strict({ exit: strict({ endpoint: EndpointSchema }, 'an endpoint') }, 'evidence', ONE_KIND),
+      strict(
+        {
+          actions: strict(
+            {
+              action: z
+                .union([z.enum(ACTION_KINDS), listOf(z.enum(ACTION_KINDS), 'a list of actions').min(1)], { error: oneOfMsg('action', ACTION_KINDS) })
+                .optional()
+                .describe('which kind (or kinds) of action: drop, release, rst, coalesce, signal'),
+              conn: connSchema,
+            },
+            'an action selector',
+          ),
+        },
+        'evidence',
+        ONE_KIND,
+      ),
     ],
     {
       error: (iss) => {
@@ -105,7 +125,7 @@ export const EvidenceSchema = z
     },
   )
   .describe(
-    'what to read from the run: states (a history with times), segments (log lines), entered (s), dwell (ms), count, gap (ms between the nth and next match), gaps (every gap), app (application events)',
+    'what to read from the run: states (a history with times), segments (log lines), entered (s), dwell (ms), count, gap (ms between the nth and next match), gaps (every gap), app (application events), exit (how a program ended), actions (what tcpmitm did: signals sent, releases, forged RSTs, as log lines)',
   );
 
 const idSchema = name('a prediction id');
@@ -209,6 +229,15 @@ export const ExerciseLabSchema = strict(
       .describe("the built-in profile's parameters for this exercise (--set on the command line overrides them)"),
     server: listOf(z.string({ error: notA('an argument') }), 'a list of arguments').optional().describe("the built-in server's flags instead of the profile's lab.server"),
     client: listOf(z.string({ error: notA('an argument') }), 'a list of arguments').optional().describe("the built-in client's flags instead of the profile's lab.client"),
+    commands: strict(
+      {
+        client: z.string({ error: notA('a shell command') }).min(1).optional().describe('run as `sh -c` in the client namespace instead of the built-in client'),
+        server: z.string({ error: notA('a shell command') }).min(1).optional().describe('run as `sh -c` in the server namespace instead of the built-in server (it must listen on 8080)'),
+      },
+      'commands',
+    )
+      .optional()
+      .describe("programs of the exercise's own instead of the built-in peers, as --client/--server (the server's address and port are in $TCPMITM_SERVER_ADDR and $TCPMITM_SERVER_PORT)"),
     duration: z
       .number({ error: notA('seconds from 0.1 to 600') })
       .min(0.1, { error: (iss) => `${show(iss.input)} is too small; expected seconds from 0.1 to 600` })

@@ -13,6 +13,7 @@ import { resolveLabProfile } from './peer-args.js';
 import type { ChosenProfile } from '../session/profile-choice.js';
 import { labAbilities } from './abilities.js';
 import { refuseUnanswerable } from '../session/verdict.js';
+import { refuseUnsendableSignals } from '../session/cue-check.js';
 import { innerLabConfig, type InnerConfig } from './inner-config.js';
 import { sessionNodeFlags } from '../session/node-flags.js';
 import { sendSessionConfig, sessionStdio } from './session-link.js';
@@ -43,6 +44,8 @@ export async function runLab(opts: LabRunOptions, chosen?: ChosenProfile): Promi
   const profile = chosen ?? (await resolveLabProfile(opts.profile ?? 'passthrough', opts.set));
   // …nor one that asks what this run can never answer.
   refuseUnanswerable(profile, labAbilities(opts));
+  // …nor one that signals a program this run does not have (lab up).
+  refuseUnsendableSignals(profile, labAbilities(opts));
 
   let lab: Lab | undefined;
   const relay = new SignalRelay();

@@ -81,7 +81,9 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
   });
   await shell.startUi();
 
-  const programs = opts.peers ? new LabPrograms(cfg, profile, bus.emit, elapsed) : undefined;
+  const programs = opts.peers ? new LabPrograms(cfg, profile, bus.emit, elapsed, (id, what) => runtime.signalSettled(id, what)) : undefined;
+  // A profile's signal rules reach the programs (refused up front where there are none: session/cue-check.ts).
+  if (programs) runtime.setSignalSender((req) => programs.signal(req));
   let end: RunEnd = { reason: 'stopped', exitCode: ExitCode.Ok };
   let failure: TcpmitmError | undefined;
   // The run's own end (everything closed) is cancelled when another comes first.

@@ -391,6 +391,8 @@ export class UiModel {
   }
 
   private action(ev: ActionEvent): void {
+    // Conn 0: about no connection (a signal on a time trigger since the run).
+    if (ev.conn === 0) return this.note(ev.t, undefined, 'action', `${ev.action}: ${ev.detail}`);
     const row = this.row(ev.conn, ev.t);
     const int = this.int(ev.conn);
     this.note(ev.t, ev.conn, 'action', `#${ev.conn} ${ev.action}: ${ev.detail}`);
