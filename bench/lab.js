@@ -10,6 +10,7 @@ import { netnsPids, runOk, run } from '../dist/lab/netns.js';
 import { resolveProfile } from '../dist/session/profile-choice.js';
 import { sessionNodeFlags } from '../dist/session/node-flags.js';
 import { sendSessionConfig, sessionStdio } from '../dist/lab/session-link.js';
+import { innerLabConfig } from '../dist/lab/inner-config.js';
 import { DEFAULT_ESTABLISHED_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STALE_MS } from '../dist/tcp/tracker.js';
 
 const INNER_MAIN = fileURLToPath(new URL('../dist/lab/inner-main.js', import.meta.url));
@@ -89,13 +90,8 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
       ...options,
     },
     profile,
-    lab: {
-      id: lab.id,
-      ipv6: false,
-      namespaces: lab.namespaces,
-      holderPids: { client: lab.nsPid('client'), server: lab.nsPid('server') },
-      owner: { pid: lab.record.pid, pidStart: lab.record.pidStart },
-    },
+    // No sysctls: the bench measures a lab as `tcpmitm lab` runs it by default.
+    lab: innerLabConfig(lab, { client: {}, server: {} }),
   };
   const argv = [process.execPath, ...sessionNodeFlags(config.options.table.maxConnections), ...nodeArgs, INNER_MAIN];
   // The kernel probe's own cost, written by the session when it stops (src/session/kernel-view.ts).

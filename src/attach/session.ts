@@ -14,6 +14,7 @@ import { ExitCode } from '../cli/errors.js';
 import { OutputFailures } from '../session/output-failures.js';
 import { Verdict, refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
 import { trackerLimits, type TableLimits } from '../tcp/tracker.js';
+import { refuseUnsendableSignals } from '../session/cue-check.js';
 
 export interface AttachOptions {
   /** The client-side interface (port a) and the server-side one (port b). */
@@ -41,6 +42,7 @@ export async function runAttach(o: AttachOptions): Promise<number> {
   const profile: ChosenProfile = await resolveProfile(o.profile ?? 'passthrough', o.set);
   const abilities = wireOnlyAbilities('attach', "attach has no kernel probe (the ends' sockets are on other hosts)", o.profile !== undefined);
   refuseUnanswerable(profile, abilities);
+  refuseUnsendableSignals(profile, abilities);
   const checked = attachPreflight({ devs: [o.a, o.b], fixOffloads: o.fixOffloads, force: o.force });
 
   const outputs = new OutputFailures();

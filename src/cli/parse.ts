@@ -2,6 +2,8 @@
 // token and what was expected, and exits 2 through commander.
 
 import { InvalidArgumentError } from 'commander';
+import { parseSysctlFlag } from '../rules/sysctls.js';
+import type { Sysctls } from '../rules/schema.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { checkOutputPath } from '../io/output-file.js';
@@ -42,6 +44,13 @@ export function labId(v: string): string {
     throw new InvalidArgumentError(`'${v}' is not a lab id: ${LAB_ID_RULE}.`);
   }
   return v;
+}
+
+/** `--sysctl [client:|server:]name=value`, repeatable: the end namespaces' sysctls. */
+export function collectSysctl(v: string, acc: Sysctls | undefined): Sysctls {
+  const r = parseSysctlFlag(v, acc);
+  if (typeof r === 'string') throw new InvalidArgumentError(`${r}.`);
+  return r;
 }
 
 /** `--set key=value`, repeatable: profile parameter overrides. */

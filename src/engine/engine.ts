@@ -7,7 +7,7 @@ import { decodeFrame, toSegmentInfo, type TcpFrame } from '../packet/frame.js';
 import { forgeRstFrom } from '../packet/build.js';
 import { detachedTemplate } from '../packet/detach.js';
 import { formatEndpoint } from '../packet/addr.js';
-import { Tracker, type StateChange, type ConnectionView, type TrackerBounds } from '../tcp/tracker.js';
+import { Tracker, type PerEnd, type StateChange, type ConnectionView, type TrackerBounds } from '../tcp/tracker.js';
 import { TcpFlag, flagLetters, type SegmentInfo } from '../tcp/segment.js';
 import { peerOf, type Endpoint } from '../tcp/state.js';
 import type { Role } from '../tcp/role.js';
@@ -17,6 +17,7 @@ import { passAll, type Decider, type Decision, type Plan } from './plan.js';
 import { ReleaseQueue } from './release-queue.js';
 import { TimerHeap } from '../tcp/timers.js';
 import { MAX_REMEMBERED, ReplayStore, tupleOf, type Remembered } from './replay-store.js';
+import { SIGNAL_WAIT_MS, TimeTriggers, type DueTrigger, type SignalDelivery, type SignalRequest } from './cues.js';
 
 /** A port of the inline box: the side facing the client namespace or the server namespace. */
 export type Port = 'a' | 'b';
@@ -44,6 +45,12 @@ export interface EngineOutput {
    * offload, see TcpFrame.checksumLeftToDevice). Absent: not checked.
    */
   badChecksum?(port: Port, leftToDevice: boolean): void;
+  /**
+   * Send a signal to one end's program (a profile's `signal` action); its
+   * effect is reported later through Engine.onSignalSettled. Absent: no
+   * programs here (the signal is not sent, and the run says so).
+   */
+  signal?(req: SignalRequest): SignalDelivery;
 }
 
 export interface EngineOptions {
@@ -52,8 +59,10 @@ export interface EngineOptions {
   /** Engine clock (ms) at which the run started: event times are seconds since then. */
   readonly start: number;
   readonly timeWaitMs?: number;
-  /** Orphaned FIN-WAIT-2 timeout (tcp_fin_timeout), applied once kernelOrphaned() says so. */
-  readonly finTimeoutMs?: number;
+  /** Orphaned FIN-WAIT-2 timeout (tcp_fin_timeout), applied once kernelOrphaned() says so; one for both ends, or one each. */
+  readonly finTimeoutMs?: PerEnd<number>;
+  /** The ends' net.ipv4.tcp_rfc1337, as the tracker judges RSTs in TIME-WAIT (Linux default 0). */
+  readonly rfc1337?: PerEnd<boolean>;
   /** Whether holds wait for a person (UI) or pass with a warning (headless). */
   readonly interactive?: boolean;
   /** The bound on tracked connections and the idle timeouts: see TrackerOptions. */
@@ -108,6 +117,8 @@ interface InFlight {
   rule?: number;
   /** `frame` is the engine's own copy, not a view of a port's receive slab. */
   owned?: boolean;
+  /** Held for a signal to take effect (cues.ts); `settled` says how it did, once it has. */
+  cue?: { readonly id: number; readonly name: string; readonly to: Endpoint; readonly then: 'pass' | 'drop'; readonly waits: 'exit' | 'stop'; settled?: string };
 }
 
 /** A segment that outlives the call that captured it gets a frame of its own (see onFrame). */
@@ -173,6 +184,11 @@ export class Engine {
   /** Segments replay rules remembered, until re-sent (bounded: MAX_REMEMBERED). */
   private readonly replays = new ReplayStore();
   private warnedReplayFull = false;
+  /** The profile's time triggers, armed per run and per connection. */
+  private cues: TimeTriggers;
+  /** Segments held until a signal has taken effect, by request id. */
+  private readonly heldForSignal = new Map<number, { readonly c: ConnCtl; readonly item: InFlight }>();
+  private signalIds = 0;
 
   constructor(opts: EngineOptions) {
     this.out = opts.out;
@@ -182,10 +198,12 @@ export class Engine {
     this.tracker = new Tracker({
       timeWaitMs: opts.timeWaitMs,
       finTimeoutMs: opts.finTimeoutMs,
+      rfc1337: opts.rfc1337,
       maxConnections: opts.maxConnections,
       establishedMs: opts.establishedMs,
       staleMs: opts.staleMs,
     });
+    this.cues = new TimeTriggers(this.decider.triggers ?? [], this.start);
   }
 
   /** The counters, with the connection table's (a fresh object each call). */
@@ -196,6 +214,9 @@ export class Engine {
   /** Replace the rules for segments from now on (the UI's profile picker). */
   setDecider(d: Decider): void {
     this.decider = d;
+    // The new profile's time triggers; connections already open arm those since `conn` no more.
+    this.cues = new TimeTriggers(d.triggers ?? [], this.start);
+    this.rearm();
   }
 
   /** Read-only access for consumers that need current states (e.g. `--until-closed`). */
@@ -267,6 +288,7 @@ export class Engine {
       this.timers.pop();
       d.fire(now);
     }
+    for (const due of this.cues.takeDue(now)) this.fireTrigger(due, now);
     if (this.trackerDeadline !== undefined && this.trackerDeadline <= now) {
       this.trackerDeadline = undefined;
       this.emitChanges(this.tracker.advance(now));
@@ -344,6 +366,23 @@ export class Engine {
     }
   }
 
+  /**
+   * A signal the engine asked for (request `id`) has taken effect — the
+   * process is gone, or stopped — as `what` says ("the server's program (pid
+   * 42) exited (SIGKILL)"): a segment held for it goes on (or is dropped) now.
+   */
+  onSignalSettled(id: number, what: string, now: number): void {
+    const held = this.heldForSignal.get(id);
+    if (held === undefined) return;
+    this.heldForSignal.delete(id);
+    held.item.cue!.settled = what;
+    const q = held.c.queue[held.item.dir]!;
+    q.retime(held.item, now);
+    for (const due of q.takeDue(now)) this.deliver(due, now);
+    this.scheduleQueue(held.c, held.item.dir);
+    this.rearm();
+  }
+
   /** End of run: release nothing, but report what was still waiting. */
   pendingSummary(): string {
     const n = this.pendingCount();
@@ -368,6 +407,7 @@ export class Engine {
         server: formatEndpoint(conn.server.addr, conn.server.port),
         pickedUp: conn.pickedUp,
       });
+      this.cues.onConnection(conn.id, now);
     }
     // The sender's own changes are reported right after the segment that caused them.
     this.sentChanges = r.changes.length > 0 ? r.changes : undefined;
@@ -514,6 +554,8 @@ export class Engine {
         return this.drop(c, item, now, rule, 'blackhole starts');
       case 'replay':
         return this.remember(c, item, plan, rule, now);
+      case 'signal':
+        return this.signalOnCue(c, item, plan, rule, now);
       case 'await-peer-fin': {
         if (!(item.seg.flags & TcpFlag.FIN) || c.awaiting) return this.forward(c, item, now, 'pass', rule);
         c.awaiting = { item: retain(item), rule };
@@ -619,6 +661,7 @@ export class Engine {
 
   /** The segment leaves tcpmitm towards its receiver: only now is it "delivered". */
   private deliver(item: InFlight, now: number): void {
+    if (item.cue !== undefined && !this.signalCueOver(item, now)) return;
     this.flushSentChanges();
     if (item.delayed || item.queued) {
       // Its wait counts from its arrival at tcpmitm, like the delay itself.
@@ -725,6 +768,74 @@ export class Engine {
     this.deliver(item, now);
   }
 
+  // ── cues: signals to the programs, time triggers ─────────────────────
+
+  /** Asks for a signal (request `id`) and logs what was sent to whom; `d` undefined when it could not be sent. */
+  private sendSignal(plan: Extract<Plan, { kind: 'signal' }>, conn: number | undefined, rule: number | undefined, why: string, now: number): { id: number; d: (SignalDelivery & { sent: true }) | undefined } {
+    const id = ++this.signalIds;
+    const d: SignalDelivery = this.out.signal?.({ id, to: plan.to, name: plan.name, ...(rule !== undefined ? { rule } : {}), ...(conn !== undefined ? { conn } : {}) }) ?? {
+      sent: false,
+      reason: 'no programs run here',
+    };
+    const whose = `the ${plan.to}'s program`;
+    if (!d.sent) {
+      this.warn(now, `rule ${rule ?? '?'}: SIG${plan.name} not sent to ${whose} (${why}): ${d.reason}`);
+      return { id, d: undefined };
+    }
+    this.emitAction(conn ?? 0, now, 'signal', `sent SIG${plan.name} to ${whose} (pid ${d.pid}, ${d.program}) on rule ${rule ?? '?'} (${why})${d.note ? `; ${d.note}` : ''}`, rule);
+    return { id, d };
+  }
+
+  /** A `signal` rule on a segment: the segment waits at tcpmitm until the signal has taken effect (at most SIGNAL_WAIT_MS), then `then`. */
+  private signalOnCue(c: ConnCtl, item: InFlight, plan: Extract<Plan, { kind: 'signal' }>, rule: number | undefined, now: number): void {
+    const { id, d } = this.sendSignal(plan, c.id, rule, `on ${item.role} from ${item.from}`, now);
+    if (d === undefined || d.waits === 'nothing') {
+      const why = d === undefined ? `SIG${plan.name} not sent` : `after SIG${plan.name}`;
+      return plan.then === 'drop' ? this.drop(c, item, now, rule, why) : this.forward(c, item, now, 'pass', rule, why);
+    }
+    this.counters.held++;
+    item.cue = { id, name: plan.name, to: plan.to, then: plan.then, waits: d.waits };
+    item.releaseAt = now + SIGNAL_WAIT_MS;
+    // In the direction's queue, so that what follows it keeps its place behind it.
+    (c.queue[item.dir] ??= new ReleaseQueue()).pushInOrder(retain(item));
+    this.scheduleQueue(c, item.dir);
+    this.heldForSignal.set(id, { c, item });
+    this.emitSegment(item, now, 'hold', rule, `held until the ${plan.to}'s program ${d.waits === 'exit' ? 'exits' : 'is stopped'} after SIG${plan.name} (at most ${SIGNAL_WAIT_MS} ms)`);
+  }
+
+  /** A segment held for a signal leaves its hold: reports how, and says whether it goes on (`then: pass`). */
+  private signalCueOver(item: InFlight, now: number): boolean {
+    const cue = item.cue!;
+    item.cue = undefined;
+    this.heldForSignal.delete(cue.id);
+    const waited = Math.round(now - item.capturedAt);
+    if (cue.settled === undefined) {
+      this.warn(now, `the ${cue.to}'s program was not ${cue.waits === 'exit' ? 'gone' : 'stopped'} within ${SIGNAL_WAIT_MS} ms of SIG${cue.name}: the held ${item.role} from ${item.from} goes on (then: ${cue.then})`);
+    }
+    const how = cue.settled ?? `no effect of SIG${cue.name} seen`;
+    if (cue.then === 'drop') {
+      this.counters.dropped++;
+      this.emitAction(item.conn, now, 'drop', `${how}: dropped the held ${item.role} from ${item.from} after ${waited} ms`, item.rule);
+      return false;
+    }
+    this.emitAction(item.conn, now, 'release', `${how}: released ${item.role} from ${item.from} after ${waited} ms`, item.rule);
+    return true;
+  }
+
+  /** A time trigger's time has come: its RST or signal, with no segment to hold. */
+  private fireTrigger(due: DueTrigger, now: number): void {
+    const { trigger: t, conn } = due;
+    const plan = t.plan;
+    const why = `${t.label}: ${due.why}`;
+    if (plan.kind === 'signal') {
+      this.sendSignal(plan, conn, t.rule, why, now);
+    } else if (plan.kind === 'rst') {
+      const c = conn !== undefined ? this.ctl.get(conn) : undefined;
+      if (c === undefined) return this.warn(now, `rule ${t.rule}: no connection #${conn ?? '?'} to reset (${why})`);
+      this.forge(c, plan.to, plan.seqOffset, now, t.rule, `rule ${t.rule}, ${due.why}`);
+    }
+  }
+
   // ── bookkeeping ───────────────────────────────────────────────────────
 
   private newCtl(id: number): ConnCtl {
@@ -744,7 +855,10 @@ export class Engine {
 
   /** Drop engine state for connections the tracker has forgotten (kept while segments of theirs still wait here). */
   private forgetClosed(): void {
-    for (const id of this.tracker.drainForgotten()) this.forgettable.add(id);
+    for (const id of this.tracker.drainForgotten()) {
+      this.forgettable.add(id);
+      this.cues.forget(id);
+    }
     for (const id of this.forgettable) {
       const c = this.ctl.get(id);
       if (c && (c.queue.c2s?.length || c.queue.s2c?.length || c.coalescing.c2s || c.coalescing.s2c || c.awaiting)) continue;
@@ -760,6 +874,8 @@ export class Engine {
     const heapAt = this.timers.peek()?.at;
     let at = this.trackerDeadline;
     if (heapAt !== undefined && (at === undefined || heapAt < at)) at = heapAt;
+    const cueAt = this.cues.nextAt();
+    if (cueAt !== undefined && (at === undefined || cueAt < at)) at = cueAt;
     if (at !== this.requestedWake) {
       this.requestedWake = at;
       this.out.wakeAt(at);
@@ -775,7 +891,13 @@ export class Engine {
   }
 
   private emitChanges(changes: readonly StateChange[]): void {
-    for (const ch of changes) this.emit(inferredStateEvent(ch, this.start));
+    for (const ch of changes) {
+      this.emit(inferredStateEvent(ch, this.start));
+      if (this.cues.size > 0) {
+        const v = this.tracker.get(ch.conn);
+        this.cues.onState(ch.conn, ch.endpoint, ch.to, ch.t, v !== undefined && v.clientEnd.state === 'CLOSED' && v.serverEnd.state === 'CLOSED');
+      }
+    }
   }
 
   private emitSegment(item: InFlight, now: number, verdict: Verdict, rule: number | undefined, detail?: string): void {

@@ -33,6 +33,8 @@ export interface StartEvent {
   readonly mode: 'lab' | 'attach' | 'tap';
   readonly lab?: string;
   readonly profile?: string;
+  /** Lab only: the sysctls set in the end namespaces for this run, as the kernel reads them back. */
+  readonly sysctls?: { readonly client: Readonly<Record<string, string>>; readonly server: Readonly<Record<string, string>> };
   /** Wall-clock start, ISO 8601, so `t` can be placed in time. */
   readonly wall: string;
 }
@@ -70,12 +72,13 @@ export interface SegmentEvent {
   readonly detail?: string;
 }
 
-/** drop: dropped (also by hand or blackhole); release: a held or delayed segment went on; rst: a forged RST; coalesce: an ACK merged into a FIN; replay: a remembered segment re-sent, or given up at the end of the run; forge: a forged segment other than a RST (a SYN). */
-export type ActionKind = 'drop' | 'release' | 'rst' | 'coalesce' | 'replay' | 'forge';
+/** drop: dropped (also by hand or blackhole); release: a held or delayed segment went on; rst: a forged RST; coalesce: an ACK merged into a FIN; signal: a signal sent to a program (a profile's signal action); replay: a remembered segment re-sent, or given up at the end of the run; forge: a forged segment other than a RST (a SYN). */
+export type ActionKind = 'drop' | 'release' | 'rst' | 'coalesce' | 'signal' | 'replay' | 'forge';
 
 export interface ActionEvent {
   readonly type: 'action';
   readonly t: number;
+  /** 0 for what concerns no connection (a signal on a time trigger since the run). */
   readonly conn: number;
   readonly rule?: number;
   /** What happened beyond the segment's own verdict (delays, duplicates and holds are verdicts of `segment` events). */
@@ -169,8 +172,14 @@ export interface ExitEvent {
   readonly code?: number;
   /** The signal that ended it, without "SIG" ("TERM", "KILL"), when one did. */
   readonly signal?: string;
-  /** `self`: it ended by itself (or by a signal tcpmitm did not send); `tcpmitm`: stopped at the end of the run. */
-  readonly by: 'self' | 'tcpmitm';
+  /**
+   * `self`: it ended by itself (or by a signal tcpmitm did not send);
+   * `tcpmitm`: stopped at the end of the run; `cue`: ended by the signal a
+   * profile rule had tcpmitm send (`rule`).
+   */
+  readonly by: 'self' | 'tcpmitm' | 'cue';
+  /** With `by: 'cue'`: the rule (1-based) whose signal ended it. */
+  readonly rule?: number;
   /** Set when it never ran: the shell's own message ("sh: 1: nosuchclient: not found"). */
   readonly notStarted?: string;
 }

@@ -3,6 +3,7 @@
 
 import type { Endpoint, TcpState } from '../tcp/state.js';
 import type { Role } from '../tcp/role.js';
+import type { TimeTrigger } from './cues.js';
 
 export type Plan =
   | { readonly kind: 'pass' }
@@ -23,7 +24,9 @@ export type Plan =
   /** Remember a copy and re-send it into the same direction `afterMs` later, in this connection or the next one on its 4-tuple (once established); `instead` drops the original. */
   | { readonly kind: 'replay'; readonly afterMs: number; readonly into: 'same-conn' | 'next-conn'; readonly instead: boolean }
   /** Forge a SYN to `to` as if from its peer, seq = its rcv_nxt + `seqOffset` (mod 2^32), no options. */
-  | { readonly kind: 'forge'; readonly to: Endpoint; readonly flags: 'SYN'; readonly seqOffset: number; readonly instead: boolean };
+  | { readonly kind: 'forge'; readonly to: Endpoint; readonly flags: 'SYN'; readonly seqOffset: number; readonly instead: boolean }
+  /** Signal one end's program (cues.ts); the segment waits until it is delivered, then `then` applies. */
+  | { readonly kind: 'signal'; readonly to: Endpoint; readonly name: string; readonly then: 'pass' | 'drop' };
 
 /** What a rule sees of a segment. */
 export interface MatchContext {
@@ -52,6 +55,8 @@ export interface Decision {
 /** A compiled profile. `decide` runs for every TCP segment: keep it allocation-free when nothing matches. */
 export interface Decider {
   decide(ctx: MatchContext): Decision;
+  /** The profile's time triggers (rules with `at`): they fire at a time, never on a segment. */
+  readonly triggers?: readonly TimeTrigger[];
   /** The connection is gone: free per-connection counters. */
   forget(conn: number): void;
 }

@@ -15,6 +15,10 @@ import { WakeTimer } from './wake-timer.js';
 import { preciseAlarm } from '../io/precise-alarm.js';
 import { eventTime } from './events.js';
 import type { Endpoint } from '../tcp/state.js';
+import type { SignalDelivery, SignalRequest } from './cues.js';
+
+/** Where a profile's signals go: the programs of a lab run (lab/lab-programs.ts). */
+export type SignalSender = (req: SignalRequest) => SignalDelivery;
 
 export type PortOpener = (onFrame: FrameHandler, onError: PortErrorHandler) => FramePort;
 
@@ -45,6 +49,7 @@ export class Runtime {
   readonly unforwardable: Unforwardable;
   private readonly tap: FrameTap | undefined;
   private closed = false;
+  private signals: SignalSender | undefined;
 
   constructor(opts: RuntimeOptions) {
     this.start = performance.now();
@@ -64,6 +69,7 @@ export class Runtime {
         emit: this.bus.emit,
         wantsPassSegments: this.bus.wantsPassSegments,
         badChecksum: (port, leftToDevice) => this.unforwardable.badChecksum(port, leftToDevice),
+        signal: (req) => this.signals?.(req) ?? { sent: false, reason: 'this run has no programs of its own' },
       },
     });
     this.tap = opts.tap;
@@ -107,6 +113,16 @@ export class Runtime {
   /** The kernel made an endpoint's socket an orphan at `t` (s since the start): see Engine.kernelOrphaned. */
   kernelOrphaned(conn: number, endpoint: Endpoint, t: number): void {
     if (!this.closed) this.engine.kernelOrphaned(conn, endpoint, t);
+  }
+
+  /** Where the profile's signals go (the lab's programs, once they are started). */
+  setSignalSender(send: SignalSender): void {
+    this.signals = send;
+  }
+
+  /** A signal the engine asked for has taken effect: see Engine.onSignalSettled. */
+  signalSettled(id: number, what: string): void {
+    if (!this.closed) this.engine.onSignalSettled(id, what, performance.now());
   }
 
   setDecider(d: Decider): void {

@@ -4,7 +4,8 @@
 // retransmissions), counts, application events. Pure: events in, text and
 // numbers out, so every reveal quotes what this run did.
 
-import type { SegmentEvent, StateEvent, TcpmitmEvent } from '../engine/events.js';
+import type { ActionEvent, ExitEvent, SegmentEvent, StateEvent, TcpmitmEvent } from '../engine/events.js';
+import { describeExit } from '../rules/expect.js';
 import { TextLogFormatter } from '../io/text-log.js';
 import { parseFlagLetters } from '../packet/build.js';
 import { parseFlags } from '../rules/match.js';
@@ -104,6 +105,20 @@ export function readEvidence(ev: Evidence, events: readonly TcpmitmEvent[], m: M
     const g = gapsOf(segmentsOf(events, ev.gaps).map((e) => e.t));
     if (g.length === 0) return none;
     return { text: `${g.join(', ')} ms`, seen: true };
+  }
+  if ('exit' in ev) {
+    // The last exit of that end's program, as the text log prints it.
+    const exit = events.filter((e): e is ExitEvent => e.type === 'exit' && e.endpoint === ev.exit.endpoint).at(-1);
+    if (exit === undefined) return none;
+    return { text: `${describeExit(exit, { at: false })} at ${at(exit.t)} (${exit.command})`, seen: true };
+  }
+  if ('actions' in ev) {
+    const kinds = ev.actions.action === undefined ? undefined : ([] as string[]).concat(ev.actions.action);
+    const conn = ev.actions.conn;
+    const acts = events.filter((e): e is ActionEvent => e.type === 'action' && (kinds === undefined || kinds.includes(e.action)) && (conn === undefined || e.conn === conn));
+    if (acts.length === 0) return none;
+    const log = new TextLogFormatter({ segments: true });
+    return { text: acts.map((e) => log.format(e)!).join('\n'), seen: true };
   }
   const app = events.filter((e) => e.type === 'app' && e.endpoint === ev.app.endpoint);
   if (app.length === 0) return none;

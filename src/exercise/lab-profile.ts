@@ -7,6 +7,7 @@
 
 import { builtinProfileNames, loadProfileFile } from '../rules/load.js';
 import { checkPeerArgs } from '../lab/peer-args.js';
+import { layerSysctls } from '../rules/sysctls.js';
 import type { Profile } from '../rules/schema.js';
 import type { ParamValue } from '../rules/params.js';
 import type { ChosenProfile } from '../session/profile-choice.js';
@@ -35,6 +36,7 @@ export function exerciseProfile(loaded: LoadedExercise, set: Readonly<Record<str
     ...(lab.server !== undefined ? { server: lab.server } : {}),
     ...(lab.client !== undefined ? { client: lab.client } : {}),
     ...(lab.duration !== undefined ? { duration: lab.duration } : {}),
+    ...(lab.sysctls !== undefined ? { sysctls: layerSysctls(base.lab?.sysctls, lab.sysctls) } : {}),
   };
   const expect = x.checks ?? base.expect;
   const profile: Profile = { ...base, lab: labSettings, ...(expect !== undefined ? { expect } : {}) };

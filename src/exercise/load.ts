@@ -6,7 +6,7 @@
 
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { readRegularFile, type RegularFileLimits } from '../io/regular-file.js';
 import { PROFILE_MAX_BYTES } from '../rules/load.js';
@@ -40,8 +40,6 @@ export interface LoadedExercise {
   readonly file: string;
   readonly builtin: boolean;
   readonly text: string;
-  /** The directory it was read from (absolute): its own programs (lab.clientCommand's {{dir}}) sit there. */
-  readonly dir: string;
 }
 
 /** The built-in exercises, in catalogue order. */
@@ -73,7 +71,7 @@ export function loadExercise(ref: string): LoadedExercise {
   if (BUILTIN_ID.test(ref) && existsSync(builtinPath(ref))) {
     const file = `exercises/${ref}.yaml`;
     const text = readRegularFile(builtinPath(ref), file, EXERCISE_FILE);
-    return { exercise: parseExercise(text, file), file, builtin: true, text, dir: exercisesDir().replace(/\/$/, '') };
+    return { exercise: parseExercise(text, file), file, builtin: true, text };
   }
   if (!existsSync(ref)) {
     const ids = readdirSync(exercisesDir()).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5));
@@ -81,7 +79,7 @@ export function loadExercise(ref: string): LoadedExercise {
   }
   const file = shownPath(ref);
   const text = readRegularFile(ref, file, EXERCISE_FILE);
-  return { exercise: parseExercise(text, file), file, builtin: false, text, dir: dirname(resolve(ref)) };
+  return { exercise: parseExercise(text, file), file, builtin: false, text };
 }
 
 /** A student's answers to `x`. Throws E_ANSWERS (exit 2). */

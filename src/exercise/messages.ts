@@ -32,7 +32,13 @@ export interface Messages {
   readonly labWrong: string;
   readonly choices: string;
   readonly orderThese: string;
+  /** Marks a prediction asked after the run (a diagnosis). */
+  readonly afterRun: string;
+  /** The heading when every question is asked after the run. */
+  readonly questionsAfterRun: string;
   readonly answerIn: (unit: string) => string;
+  /** A number prediction's unit as written after a number (ms and s are the same in both languages). */
+  readonly unit: (unit: 'ms' | 's' | 'segments') => string;
   readonly noMeasure: string;
 }
 
@@ -61,7 +67,10 @@ const en: Messages = {
   labWrong: 'The lab, not your answers, is wrong here: the reveal below describes what this run did, which is not what the exercise teaches. Run it again; if it keeps failing, report it.',
   choices: 'choices',
   orderThese: 'put these in order',
+  afterRun: 'after the run: answer it from what the run shows',
+  questionsAfterRun: 'Questions (answer them after the run, from what it shows)',
   answerIn: (u) => `answer in ${u}`,
+  unit: (u) => u,
   noMeasure: 'this run did not show what the answer measures, so it cannot be scored',
 };
 
@@ -90,7 +99,10 @@ const zh: Messages = {
   labWrong: '这里出错的是实验环境，而不是你的答案：下面的揭晓描述的是这次运行实际发生的事情，它与练习要讲的内容不符。请再运行一次；如果一直失败，请报告这个问题。',
   choices: '选项',
   orderThese: '请排出顺序',
+  afterRun: '运行之后回答：根据运行所显示的内容作答',
+  questionsAfterRun: '问题（请在运行之后，根据运行所显示的内容回答）',
   answerIn: (u) => `以 ${u} 为单位作答`,
+  unit: (u) => (u === 'segments' ? '个报文段' : u),
   noMeasure: '本次运行没有出现答案所要测量的内容，因此无法评分',
 };
 

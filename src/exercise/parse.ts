@@ -8,7 +8,6 @@
 import { SourceError, parseYamlSource, schemaProblems, type Located, type SourceProblem } from '../rules/yaml-source.js';
 import { ExerciseSchema, LANGS, NUMERIC_EVIDENCE, type Evidence, type Exercise, type Text } from './schema.js';
 import type { Path } from '../rules/params.js';
-import { COMMAND_PLACEHOLDERS, unknownPlaceholders } from './lab-commands.js';
 
 /** An exercise that cannot be used: exit 2, nothing runs. */
 export class ExerciseError extends SourceError {
@@ -48,15 +47,6 @@ export function exerciseProblems(x: Exercise): Located[] {
     }
   };
 
-  for (const end of ['server', 'client'] as const) {
-    const command = x.lab[`${end}Command`];
-    if (command === undefined) continue;
-    if (x.lab[end] !== undefined) out.push({ path: ['lab', end], message: `built-in ${end} flags beside lab.${end}Command; expected one of them: the command replaces the built-in ${end}` });
-    for (const n of unknownPlaceholders(command)) {
-      out.push({ path: ['lab', `${end}Command`], message: `'{{${n}}}' names nothing; expected ${COMMAND_PLACEHOLDERS.map((k) => `{{${k}}}`).join(', ')}` });
-    }
-  }
-
   x.predictions.forEach((p, i) => {
     const at: Path = ['predictions', i];
     const before = seenIds.get(p.id);
@@ -92,6 +82,11 @@ export function exerciseProblems(x: Exercise): Located[] {
   });
   if (typeof x.lab.profile === 'object' && x.lab.profile.params !== undefined) {
     out.push({ path: ['lab', 'profile', 'params'], message: 'a profile written in an exercise takes no params; expected fixed values (or a profile file, or a built-in profile with lab.set)', atKey: true });
+  }
+  for (const end of ['client', 'server'] as const) {
+    if (x.lab.commands?.[end] !== undefined && x.lab[end] !== undefined) {
+      out.push({ path: ['lab', end], message: `the built-in ${end}'s flags beside lab.commands.${end}; expected one of them: the command replaces the built-in ${end}`, atKey: true });
+    }
   }
   if (typeof x.lab.profile === 'object' && x.lab.set !== undefined) {
     out.push({ path: ['lab', 'set'], message: 'parameters for a profile written here; expected lab.set only with a built-in profile', atKey: true });

@@ -11,15 +11,16 @@ export function questionLine(p: Prediction, i: number, lang: Lang): string {
 }
 
 /** One prediction as asked: the question, then the choices (by id), the items to order, or the unit. */
-export function presentPrediction(p: Prediction, i: number, lang: Lang): string[] {
+export function presentPrediction(p: Prediction, i: number, lang: Lang, allAfter = false): string[] {
   const m = messages(lang);
   const lines = [questionLine(p, i, lang)];
+  if (p.after === true && !allAfter) lines.push(`     (${m.afterRun})`);
   if (p.kind === 'choice') {
     for (const c of p.choices) lines.push(`     ${c.id}: ${inLang(c.text, lang)}`);
   } else if (p.kind === 'order') {
     lines.push(`     ${m.orderThese}${m.colon}${p.items.join(', ')}`);
   } else {
-    lines.push(`     (${m.answerIn(p.unit)})`);
+    lines.push(`     (${m.answerIn(m.unit(p.unit))})`);
   }
   lines.push(`     [${p.id}]`);
   return lines;
@@ -28,8 +29,10 @@ export function presentPrediction(p: Prediction, i: number, lang: Lang): string[
 /** The whole exercise as a student reads it before the run. */
 export function presentExercise(x: Exercise, lang: Lang): string {
   const m = messages(lang);
-  const out = [`${m.exercise} ${x.number}${m.colon}${inLang(x.title, lang)}  (${x.id})`, '', `${m.story}${m.colon.trimEnd()}`, ...indent(inLang(x.story, lang)), '', `${m.predictions}${m.colon.trimEnd()}`];
-  x.predictions.forEach((p, i) => out.push(...presentPrediction(p, i, lang)));
+  const out = [`${m.exercise} ${x.number}${m.colon}${inLang(x.title, lang)}  (${x.id})`, '', `${m.story}${m.colon.trimEnd()}`, ...indent(inLang(x.story, lang)), '', `${x.predictions.every((p) => p.after === true) ? m.questionsAfterRun : m.predictions}${m.colon.trimEnd()}`];
+  // Every question after the run: the heading says so once.
+  const allAfter = x.predictions.every((p) => p.after === true);
+  x.predictions.forEach((p, i) => out.push(...presentPrediction(p, i, lang, allAfter)));
   if (x.hints !== undefined && x.hints.length > 0) {
     out.push('', `${m.hints}${m.colon.trimEnd()}`);
     for (const h of x.hints) out.push(...indent(`- ${inLang(h, lang)}`));

@@ -22,15 +22,28 @@ export function formatAnswer(p: Prediction, a: Answer | undefined, lang: Lang): 
   }
   if (Array.isArray(a)) return a.join(' → ');
   // Measured seconds carry the kernel's µs: shown to the ms, as every other time.
-  if (p.kind === 'number' && typeof a === 'number') return `${p.unit === 's' ? Number(a.toFixed(3)) : a} ${p.unit}`;
+  if (p.kind === 'number' && typeof a === 'number') return `${p.unit === 's' ? Number(a.toFixed(3)) : a} ${messages(lang).unit(p.unit)}`;
   return String(a);
 }
 
-/** The checks, one per line: "ok   client states (kernel): SYN-SENT@… → …". */
-export function formatChecks(checks: readonly ExpectationEvent[]): string {
-  return checks
-    .map((c) => `${c.status === 'met' ? 'ok  ' : c.status === 'failed' ? 'FAIL' : 'SKIP'} ${c.subject}: ${c.observed}`)
-    .join('\n');
+/** The checks, one per line: "ok   client states (kernel): SYN-SENT@… → …" ("通过 客户端 状态（内核）：…" in Chinese). */
+export function formatChecks(checks: readonly ExpectationEvent[], lang: Lang = 'en'): string {
+  const status = lang === 'zh' ? { met: '通过', failed: '失败', 'not-checked': '跳过' } : { met: 'ok  ', failed: 'FAIL', 'not-checked': 'SKIP' };
+  return checks.map((c) => `${status[c.status]} ${subjectIn(c.subject, lang)}${messages(lang).colon}${c.observed}`).join('\n');
+}
+
+/**
+ * A check's subject in `lang`. Subjects are made of few words (rules/expect.ts:
+ * "client states (kernel)", "server #2 never (inferred)", "client app", "server exit");
+ * a subject of other words stays as it is.
+ */
+function subjectIn(subject: string, lang: Lang): string {
+  if (lang === 'en') return subject;
+  const m = /^(client|server)( #\d+)? (states|never|app|exit)(?: \((kernel|inferred)\))?$/.exec(subject);
+  if (!m) return subject;
+  const [, end, conn = '', what, src] = m;
+  const words = { client: '客户端', server: '服务器', states: '状态', never: '从未出现', app: '应用事件', exit: '退出方式', kernel: '内核', inferred: '推断' } as const;
+  return `${words[end as 'client']}${conn} ${words[what as 'states']}${src ? `（${words[src as 'kernel']}）` : ''}`;
 }
 
 export interface RevealInput {
@@ -63,7 +76,7 @@ export function confirmed(checks: readonly ExpectationEvent[]): boolean {
 
 /** The explanation of one prediction, placeholders filled, for this run. */
 export function explanation(s: Scored, r: RevealInput): string {
-  const values: Record<string, string> = { checks: formatChecks(r.checks) };
+  const values: Record<string, string> = { checks: formatChecks(r.checks, r.lang) };
   for (const [k, v] of Object.entries(r.readings)) values[k] = v.text;
   values['answer'] = s.answer === undefined ? messages(r.lang).notSeen : formatAnswer(s.prediction, s.answer, r.lang);
   values['yours'] = formatAnswer(s.prediction, s.yours, r.lang);
@@ -81,7 +94,7 @@ function revealOne(s: Scored, i: number, r: RevealInput): string[] {
   } else {
     const words = [
       ...(s.measured !== undefined ? [m.measured] : []),
-      ...(s.tolerance !== undefined && s.tolerance > 0 && p.kind === 'number' ? [m.within(`±${p.unit === 's' ? Math.round(s.tolerance * 1000) / 1000 : Math.round(s.tolerance)} ${p.unit}`)] : []),
+      ...(s.tolerance !== undefined && s.tolerance > 0 && p.kind === 'number' ? [m.within(`±${p.unit === 's' ? Math.round(s.tolerance * 1000) / 1000 : Math.round(s.tolerance)} ${m.unit(p.unit)}`)] : []),
     ];
     const source = words.length > 0 ? m.aside(words.join(m.comma)) : '';
     lines.push(`   ${m.theAnswer}${m.colon}${formatAnswer(p, s.answer, r.lang)}${source}`);
@@ -105,7 +118,7 @@ export function renderReveal(r: RevealInput): string {
   r.scored.forEach((s, i) => out.push(...revealOne(s, i, r), ''));
   const ok = confirmed(r.checks);
   out.push(ok ? m.checksConfirmed(summarize(r.checks)) : m.checksNotConfirmed(summarize(r.checks)));
-  out.push(...indent(formatChecks(r.checks)));
+  out.push(...indent(formatChecks(r.checks, r.lang)));
   if (!ok) out.push(m.labWrong);
   const sc = points(r.scored);
   out.push('', m.score(sc.points, sc.of));

@@ -27,9 +27,7 @@ import { presentExercise } from './present.js';
 import { renderReveal } from './reveal.js';
 import { buildResult } from './result.js';
 import { scoreAnswers } from './score.js';
-import type { Lang } from './schema.js';
-import { resolveCommand } from './lab-commands.js';
-import { LAB_ADDRESSES } from '../lab/topology.js';
+import type { Exercise, Lang } from './schema.js';
 
 export interface ExerciseRunOptions {
   /** A built-in number or id, or a path. */
@@ -91,7 +89,8 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
     // Before the questions: a student should not answer them all to learn then that the lab cannot run here.
     preflight({ namespaces: true, capture: 'packet-addon' });
     const { askPredictions } = await import('../ui/ask-predictions.js');
-    const asked = await askPredictions(x, o.lang);
+    // A diagnosis (after: true) is asked once the student has seen the run.
+    const asked = await askPredictions(askedBefore(x, true), o.lang);
     // Ctrl-C before the run: nothing ran, nothing to reveal.
     if (asked === undefined) return exitStatus(null, 'SIGINT');
     answers = asked;
@@ -104,28 +103,23 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
   try {
     // Asked interactively, the student has read the story; the lab's own UI shows the run.
     if (!interactive) process.stdout.write(presentExercise(x, o.lang) + '\n');
-    // The exercise's own programs, where it has them: its directory and the lab's addresses filled in.
-    const facts = {
-      dir: loaded.dir,
-      client: o.ipv6 ? LAB_ADDRESSES.client6 : LAB_ADDRESSES.client4,
-      server: o.ipv6 ? LAB_ADDRESSES.server6 : LAB_ADDRESSES.server4,
-      port: '8080',
-    };
     const opts: LabRunOptions = {
       ...(o.id !== undefined ? { id: o.id } : {}),
-      ...(x.lab.clientCommand !== undefined ? { client: resolveCommand(x.lab.clientCommand, facts) } : {}),
-      ...(x.lab.serverCommand !== undefined ? { server: resolveCommand(x.lab.serverCommand, facts) } : {}),
       ipv6: o.ipv6,
       // Names the profile (a run with a profile named checks its expectations).
       profile: chosen.file,
       set: o.set,
       port: 8080,
+      // The exercise's own programs, if any, instead of the built-in peers.
+      ...(x.lab.commands?.server !== undefined ? { server: x.lab.commands.server } : {}),
+      ...(x.lab.commands?.client !== undefined ? { client: x.lab.commands.client } : {}),
       peers: true,
       ui: interactive,
       segments: o.segments,
       json: jsonl,
       // End as soon as everything is closed (or TIME-WAIT), else at the profile's cap: `lab --no-ui --until-closed`.
       untilClosed: true,
+      ...(x.lab.hidden === true ? { hideFault: true } : {}),
       serverGraceS: 1,
       kernelProbe: o.kernelProbe,
       timeWaitS: 60,
@@ -138,6 +132,12 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
       process.stderr.write(`tcpmitm: exercise ${x.id}: the lab did not complete (exit ${code}): no reveal and no result\n`);
       return code;
     }
+    if (interactive && x.predictions.some((p) => p.after === true)) {
+      const { askPredictions } = await import('../ui/ask-predictions.js');
+      const diagnosed = await askPredictions(askedBefore(x, false), o.lang);
+      // Ctrl-C now: the run happened, the diagnosis is left unanswered (no points).
+      answers = { ...answers, answers: { ...answers.answers, ...(diagnosed?.answers ?? {}) } };
+    }
     const events = readJsonl(jsonl);
     const checks = events.filter((e): e is ExpectationEvent => e.type === 'expectation');
     const labId = events.find((e) => e.type === 'start')?.lab ?? o.id ?? '?';
@@ -145,6 +145,11 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
     for (const [name, ev] of Object.entries(x.evidence ?? {})) readings[name] = readEvidence(ev, events, m);
     const scored = scoreAnswers(x, answers, readings);
     const reveal = renderReveal({ exercise: x, scored, readings, checks, lang: o.lang });
+    // On a terminal, first beside the run's ladder; then as text, which stays in the scrollback.
+    if (interactive) {
+      const { showReveal } = await import('../ui/show-reveal.js');
+      await showReveal({ events, reveal, lang: o.lang });
+    }
     process.stdout.write('\n' + reveal);
     let final: number = code;
     if (o.json !== undefined) {
@@ -168,4 +173,9 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The exercise with only the predictions asked before the run (`before`), or only those asked after it. */
+function askedBefore(x: Exercise, before: boolean): Exercise {
+  return { ...x, predictions: x.predictions.filter((p) => (p.after === true) !== before) };
 }

@@ -7,7 +7,7 @@
 // evidence name that exists, a choice marked correct) are in parse.ts.
 
 import * as z from 'zod';
-import { ExpectSchema, FlagsSchema, ProfileSchema, RoleSchema, StateSchema, EndpointSchema } from '../rules/schema.js';
+import { ExpectSchema, FlagsSchema, ProfileSchema, RoleSchema, StateSchema, EndpointSchema, SysctlsSchema } from '../rules/schema.js';
 import { intIn, listOf, notA, oneOfMsg, show, strict } from '../rules/schema-kit.js';
 
 /** The languages every text of an exercise is written in. */
@@ -65,7 +65,10 @@ const stateOf = {
   conn: connSchema,
 };
 
-const EVIDENCE_KINDS = ['states', 'segments', 'entered', 'dwell', 'count', 'gap', 'gaps', 'app'] as const;
+const EVIDENCE_KINDS = ['states', 'segments', 'entered', 'dwell', 'count', 'gap', 'gaps', 'app', 'exit', 'actions'] as const;
+
+/** What tcpmitm did beyond a segment's verdict (an action event's kind). */
+const ACTION_KINDS = ['drop', 'release', 'rst', 'coalesce', 'signal'] as const;
 const ONE_KIND = `'%KEY%' beside another kind; expected exactly one kind of evidence per name`;
 
 /**
@@ -89,6 +92,23 @@ export const EvidenceSchema = z
       strict({ gap: strict({ ...SegmentSelectorSchema.shape, nth: nthSchema('gap') }, 'a segment selector with nth') }, 'evidence', ONE_KIND),
       strict({ gaps: SegmentSelectorSchema }, 'evidence', ONE_KIND),
       strict({ app: strict({ endpoint: EndpointSchema }, 'an endpoint') }, 'evidence', ONE_KIND),
+      strict({ exit: strict({ endpoint: EndpointSchema }, 'an endpoint') }, 'evidence', ONE_KIND),
+      strict(
+        {
+          actions: strict(
+            {
+              action: z
+                .union([z.enum(ACTION_KINDS), listOf(z.enum(ACTION_KINDS), 'a list of actions').min(1)], { error: oneOfMsg('action', ACTION_KINDS) })
+                .optional()
+                .describe('which kind (or kinds) of action: drop, release, rst, coalesce, signal'),
+              conn: connSchema,
+            },
+            'an action selector',
+          ),
+        },
+        'evidence',
+        ONE_KIND,
+      ),
     ],
     {
       error: (iss) => {
@@ -105,11 +125,15 @@ export const EvidenceSchema = z
     },
   )
   .describe(
-    'what to read from the run: states (a history with times), segments (log lines), entered (s), dwell (ms), count, gap (ms between the nth and next match), gaps (every gap), app (application events)',
+    'what to read from the run: states (a history with times), segments (log lines), entered (s), dwell (ms), count, gap (ms between the nth and next match), gaps (every gap), app (application events), exit (how a program ended), actions (what tcpmitm did: signals sent, releases, forged RSTs, as log lines)',
   );
 
 const idSchema = name('a prediction id');
 const reveal = TextSchema.describe('the explanation shown after the run; {{name}} inserts evidence, {{answer}} the answer, {{yours}} the student’s');
+const after = z
+  .boolean({ error: notA('true or false') })
+  .optional()
+  .describe('asked after the run instead of before: a diagnosis from what the run showed (default false)');
 
 export const ChoiceSchema = strict(
   {
@@ -126,6 +150,7 @@ export const ChoicePredictionSchema = strict(
     id: idSchema,
     kind: z.literal('choice'),
     question: TextSchema,
+    after,
     choices: listOf(ChoiceSchema, 'a list of choices').min(2, { error: 'fewer than two choices; expected at least two' }),
     reveal,
   },
@@ -137,6 +162,7 @@ export const OrderPredictionSchema = strict(
     id: idSchema,
     kind: z.literal('order'),
     question: TextSchema,
+    after,
     items: listOf(z.string({ error: notA('an item (text)') }).min(1), 'a list of items')
       .min(2, { error: 'fewer than two items; expected at least two to order' })
       .describe('shown in this order; the student puts them in order'),
@@ -161,6 +187,7 @@ export const NumberPredictionSchema = strict(
     id: idSchema,
     kind: z.literal('number'),
     question: TextSchema,
+    after,
     unit: z.enum(['ms', 's', 'segments'], { error: oneOfMsg('unit', ['ms', 's', 'segments']) }).describe("the answer's unit"),
     answer: z
       .union([z.number(), strict({ evidence: name('an evidence name') }, 'an evidence reference')], {
@@ -185,7 +212,7 @@ export const PredictionSchema = z
       return notA(`a prediction (a mapping with id, kind: ${PREDICTION_KINDS.join('|')}, question, …)`)(iss);
     },
   })
-  .describe('a question asked before the run: choice (multiple choice), order (put items in order) or number (with a tolerance)');
+  .describe('a question asked before the run (or after it, with after: true): choice (multiple choice), order (put items in order) or number (with a tolerance)');
 
 export const ExerciseLabSchema = strict(
   {
@@ -202,22 +229,26 @@ export const ExerciseLabSchema = strict(
       .describe("the built-in profile's parameters for this exercise (--set on the command line overrides them)"),
     server: listOf(z.string({ error: notA('an argument') }), 'a list of arguments').optional().describe("the built-in server's flags instead of the profile's lab.server"),
     client: listOf(z.string({ error: notA('an argument') }), 'a list of arguments').optional().describe("the built-in client's flags instead of the profile's lab.client"),
-    serverCommand: z
-      .string({ error: notA('a shell command') })
-      .min(1, { error: 'empty; expected a shell command' })
+    commands: strict(
+      {
+        client: z.string({ error: notA('a shell command') }).min(1).optional().describe('run as `sh -c` in the client namespace instead of the built-in client'),
+        server: z.string({ error: notA('a shell command') }).min(1).optional().describe('run as `sh -c` in the server namespace instead of the built-in server (it must listen on 8080)'),
+      },
+      'commands',
+    )
       .optional()
-      .describe('a program of the exercise\'s own instead of the built-in server, run as `tcpmitm lab --server` runs it; {{dir}}: the exercise file\'s directory, {{server}}, {{client}}: the lab\'s addresses, {{port}}: the server port'),
-    clientCommand: z
-      .string({ error: notA('a shell command') })
-      .min(1, { error: 'empty; expected a shell command' })
-      .optional()
-      .describe('a program of the exercise\'s own instead of the built-in client (as serverCommand; it starts once the server listens)'),
+      .describe("programs of the exercise's own instead of the built-in peers, as --client/--server (the server's address and port are in $TCPMITM_SERVER_ADDR and $TCPMITM_SERVER_PORT)"),
     duration: z
       .number({ error: notA('seconds from 0.1 to 600') })
       .min(0.1, { error: (iss) => `${show(iss.input)} is too small; expected seconds from 0.1 to 600` })
       .max(600, { error: (iss) => `${show(iss.input)} is too large; expected seconds from 0.1 to 600` })
       .optional()
       .describe("cap on the run, seconds (default: the profile's, else until everything is closed)"),
+    hidden: z
+      .boolean({ error: notA('true or false') })
+      .optional()
+      .describe("keep the fault hidden until the reveal: the run's log and UI show segments as they were sent, without tcpmitm's actions, and no profile name (a \"what is wrong here?\" exercise)"),
+    sysctls: SysctlsSchema.optional().describe("the end namespaces' sysctls, over the profile's lab.sysctls (net.* only): pinned so the run is the same on every machine"),
   },
   'the lab to run',
 );

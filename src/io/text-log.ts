@@ -6,6 +6,7 @@ import type { Writable } from 'node:stream';
 import type { TcpmitmEvent } from '../engine/events.js';
 import type { TcpState } from '../tcp/state.js';
 import { describeExit } from '../rules/expect.js';
+import { formatSysctls, sysctlsFromRecord } from '../rules/sysctls.js';
 
 export interface TextLogOptions {
   readonly segments: boolean;
@@ -31,7 +32,7 @@ export class TextLogFormatter {
     const t = `+${ev.t.toFixed(3)}s`;
     switch (ev.type) {
       case 'start':
-        return `${t}  tcpmitm ${ev.mode}${ev.lab ? ` ${ev.lab}` : ''}, profile ${ev.profile ?? 'passthrough'}`;
+        return `${t}  tcpmitm ${ev.mode}${ev.lab ? ` ${ev.lab}` : ''}, profile ${ev.profile ?? 'passthrough'}${ev.sysctls ? `\n${t}  sysctls: ${formatSysctls(sysctlsFromRecord(ev.sysctls))}` : ''}`;
       case 'connection':
         return `${t}  #${ev.conn} ${ev.client} → ${ev.server}${ev.pickedUp ? '  (picked up mid-stream)' : ''}`;
       case 'state': {

@@ -16,6 +16,7 @@ import type { InnerConfig } from './inner-config.js';
 import { spawnInNetns } from './netns.js';
 import { LAB_ADDRESSES } from './topology.js';
 import { parsePeerLine } from './peers/format.js';
+import type { SignalDelivery, SignalRequest } from '../engine/cues.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tcpmitm.js', import.meta.url));
 
@@ -34,13 +35,21 @@ function serverAddr(cfg: InnerConfig): string {
 function spec(cfg: InnerConfig, profile: ChosenProfile, endpoint: Endpoint): ProgramSpec {
   const o = cfg.options;
   const own = endpoint === 'server' ? o.server : o.client;
-  if (own !== undefined) return { endpoint, label: own, run: { shell: own } };
   const port = String(serverPort(cfg, profile));
+  // Where the server is, for a command that connects or listens (an exercise's own programs).
+  const env = { TCPMITM_SERVER_ADDR: serverAddr(cfg), TCPMITM_SERVER_PORT: port };
+  if (own !== undefined) return { endpoint, label: commandLabel(own), run: { shell: own }, env };
   const argv =
     endpoint === 'server'
       ? ['peer', 'server', '--host', serverAddr(cfg), '--port', port, ...(profile.lab?.server ?? ['--send', '1000', '--on-eof', 'delay:300'])]
       : ['peer', 'client', '--connect', `${cfg.lab.ipv6 ? `[${serverAddr(cfg)}]` : serverAddr(cfg)}:${port}`, ...(profile.lab?.client ?? ['--send', '100', '--recv', '1000', '--then', 'close'])];
   return { endpoint, label: `built-in ${endpoint}`, run: { argv: [process.execPath, BIN, ...argv] } };
+}
+
+/** A command as logs name it: its first line (a program written out in an exercise spans many). */
+function commandLabel(command: string): string {
+  const lines = command.trim().split('\n');
+  return lines.length > 1 ? `${lines[0]!.trim()} …` : command;
 }
 
 export class LabPrograms {
@@ -55,6 +64,8 @@ export class LabPrograms {
     private readonly profile: ChosenProfile,
     private readonly emit: (ev: TcpmitmEvent) => void,
     private readonly elapsed: () => number,
+    /** A signal sent for a rule (signal) has taken effect: the engine's held segment may go on. */
+    private readonly settled: (id: number, what: string) => void = () => undefined,
   ) {
     this.cannotStart = new Promise((resolve) => (this.failStart = resolve));
   }
@@ -82,6 +93,19 @@ export class LabPrograms {
     await sleep(150, signal);
     if (this.server?.running) await Promise.race([this.server.exited, sleep(serverGraceMs, signal)]);
     return 'all connections closed';
+  }
+
+  /**
+   * A profile rule's signal to one end's program (the engine's request):
+   * sent now; its effect (the process gone, or stopped) reported through
+   * `settled` when it comes.
+   */
+  signal(req: SignalRequest): SignalDelivery {
+    const p = req.to === 'server' ? this.server : this.client;
+    if (p === undefined) return { sent: false, reason: `the ${req.to}'s program has not started yet` };
+    const d = p.signalOnCue(req.name, req.rule);
+    if (d.sent && d.waits !== 'nothing') void p.effect(d.waits, req.name).then((what) => this.settled(req.id, what));
+    return d;
   }
 
   /** Stops whatever still runs (SIGTERM, then SIGKILL) and waits for their exits to be reported. */

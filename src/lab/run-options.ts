@@ -1,6 +1,7 @@
 // What a lab run is asked to do, as parsed from `tcpmitm lab` / `lab up` flags.
 
 import type { TableLimits } from '../tcp/tracker.js';
+import type { Sysctls } from '../rules/schema.js';
 
 export interface LabRunOptions {
   /** Lab id; namespaces are <id>-c, <id>-m, <id>-s. Random when absent. */
@@ -35,6 +36,10 @@ export interface LabRunOptions {
   readonly timeWaitS: number;
   /** Orphaned FIN-WAIT-2 timeout the tracker assumes (Linux tcp_fin_timeout: 60 s). */
   readonly finTimeoutS: number;
+  /** An exercise's hidden fault: the log and UI show no verdicts, rules, actions or profile name, and no report (the reveal has it). */
+  readonly hideFault?: boolean;
+  /** `--sysctl`: the end namespaces' sysctls, over the profile's lab.sysctls. */
+  readonly sysctls?: Sysctls;
   /** The connection table's bound and idle timeouts. */
   readonly table: TableLimits;
 }

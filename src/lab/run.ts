@@ -13,11 +13,14 @@ import { resolveLabProfile } from './peer-args.js';
 import type { ChosenProfile } from '../session/profile-choice.js';
 import { labAbilities } from './abilities.js';
 import { refuseUnanswerable } from '../session/verdict.js';
-import type { InnerConfig } from './inner-config.js';
+import { refuseUnsendableSignals } from '../session/cue-check.js';
+import { innerLabConfig, type InnerConfig } from './inner-config.js';
 import { sessionNodeFlags } from '../session/node-flags.js';
 import { sendSessionConfig, sessionStdio } from './session-link.js';
 import { exitStatus } from './netns.js';
 import { SignalRelay } from '../session/signal-relay.js';
+import { applySysctls } from './sysctls.js';
+import { resolveSysctls, sysctlsRecord } from '../rules/sysctls.js';
 
 /** A closed terminal (hang-up) must not crash us before the lab is removed. */
 function ignoreClosedTerminal(): () => void {
@@ -41,6 +44,8 @@ export async function runLab(opts: LabRunOptions, chosen?: ChosenProfile): Promi
   const profile = chosen ?? (await resolveLabProfile(opts.profile ?? 'passthrough', opts.set));
   // …nor one that asks what this run can never answer.
   refuseUnanswerable(profile, labAbilities(opts));
+  // …nor one that signals a program this run does not have (lab up).
+  refuseUnsendableSignals(profile, labAbilities(opts));
 
   let lab: Lab | undefined;
   const relay = new SignalRelay();
@@ -48,16 +53,12 @@ export async function runLab(opts: LabRunOptions, chosen?: ChosenProfile): Promi
   try {
     lab = await createLab({ id: opts.id, ipv6: opts.ipv6 });
     if (relay.stopping) return exitStatus(null, relay.stopping);
+    // Before any program starts: a socket takes some of them when it is made.
+    const sysctls = await applySysctls(lab.namespaces, resolveSysctls([profile.lab?.sysctls, opts.sysctls]));
     const config: InnerConfig = {
       options: opts,
       profile,
-      lab: {
-        id: lab.id,
-        ipv6: lab.ipv6,
-        namespaces: lab.namespaces,
-        holderPids: { client: lab.nsPid('client'), server: lab.nsPid('server') },
-        owner: { pid: lab.record.pid, ...(lab.record.pidStart === undefined ? {} : { pidStart: lab.record.pidStart }) },
-      },
+      lab: innerLabConfig(lab, sysctlsRecord(sysctls)),
     };
     const innerMain = fileURLToPath(new URL('./inner-main.js', import.meta.url));
     const session = lab.spawn('middle', [process.execPath, ...sessionNodeFlags(opts.table.maxConnections), innerMain], { stdio: sessionStdio(['inherit', 'inherit', 'pipe']) });

@@ -4,6 +4,7 @@
 // the Verdict's.
 
 import { Runtime } from '../engine/runtime.js';
+import { inferenceSettings, sysctlsFromRecord } from '../rules/sysctls.js';
 import { openPacketPort } from '../io/packet-port.js';
 import { RunShell, type RunEnd } from '../session/run-shell.js';
 import { PcapngWriter } from '../io/pcapng-writer.js';
@@ -31,14 +32,15 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
     devs: { a: 'm0', b: 'm1' },
     decider: compileChosen(profile),
     timeWaitMs: opts.timeWaitS * 1000,
-    finTimeoutMs: opts.finTimeoutS * 1000,
+    // The inference assumes what the lab set in each end's kernel (sysctls.ts).
+    ...inferenceSettings(sysctlsFromRecord(cfg.lab.sysctls), { finTimeoutMs: opts.finTimeoutS * 1000 }),
     ...trackerLimits(opts.table),
     interactive: opts.ui,
   });
   const bus = runtime.bus;
   const elapsed = (): number => runtime.elapsed();
   if (pcap) bus.subscribe('pcap', pcap.onEvent, { passSegments: false });
-  const verdict = new Verdict({ bus, profile, abilities: labAbilities(opts), report: !opts.ui, junit: opts.junit, outputs, title: `lab ${cfg.lab.id}` });
+  const verdict = new Verdict({ bus, profile, abilities: labAbilities(opts), report: !opts.ui && opts.hideFault !== true, junit: opts.junit, outputs, title: `lab ${cfg.lab.id}` });
   const durationS = opts.durationS ?? profile.lab?.duration;
   const shell = openShell(runtime, pcap, () => new RunShell(
     {
@@ -58,6 +60,7 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
       profileName: profile.name,
       profileNames: profile.builtins,
       title: cfg.lab.id,
+      blind: opts.hideFault === true,
     },
   ));
 
@@ -73,11 +76,14 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
     mode: 'lab',
     lab: cfg.lab.id,
     profile: profile.name,
+    ...(Object.keys(cfg.lab.sysctls.client).length + Object.keys(cfg.lab.sysctls.server).length > 0 ? { sysctls: cfg.lab.sysctls } : {}),
     wall: new Date().toISOString(),
   });
   await shell.startUi();
 
-  const programs = opts.peers ? new LabPrograms(cfg, profile, bus.emit, elapsed) : undefined;
+  const programs = opts.peers ? new LabPrograms(cfg, profile, bus.emit, elapsed, (id, what) => runtime.signalSettled(id, what)) : undefined;
+  // A profile's signal rules reach the programs (refused up front where there are none: session/cue-check.ts).
+  if (programs) runtime.setSignalSender((req) => programs.signal(req));
   let end: RunEnd = { reason: 'stopped', exitCode: ExitCode.Ok };
   let failure: TcpmitmError | undefined;
   // The run's own end (everything closed) is cancelled when another comes first.

@@ -286,27 +286,3 @@ export function labExists(id: string): boolean {
   const present = new Set(listNetns());
   return recordFileExists(id) || Object.values(namespacesOf(id)).some((n) => present.has(n));
 }
-
-/**
- * Sets a namespace's keepalive defaults (net.ipv4.tcp_keepalive_{time,intvl,probes}
- * are per network namespace). They apply to sockets that enable SO_KEEPALIVE
- * without setting their own TCP_KEEPIDLE/KEEPINTVL/KEEPCNT — see peers/keepalive.ts
- * for what Node sets by itself.
- */
-export async function setKeepaliveSysctls(
-  lab: Pick<Lab, 'namespaces'>,
-  which: LabSide,
-  ka: { idleS: number; intvlS: number; probes: number },
-): Promise<void> {
-  await runOk('ip', [
-    'netns',
-    'exec',
-    lab.namespaces[which],
-    'sysctl',
-    '-q',
-    '-w',
-    `net.ipv4.tcp_keepalive_time=${ka.idleS}`,
-    `net.ipv4.tcp_keepalive_intvl=${ka.intvlS}`,
-    `net.ipv4.tcp_keepalive_probes=${ka.probes}`,
-  ]);
-}

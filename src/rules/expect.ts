@@ -196,12 +196,14 @@ function checkEndpoint(endpoint: Endpoint, x: EndpointExpect, events: readonly T
 function wantedExit(x: EndpointExpect | undefined): { text: string; accepts: (e: ExitEvent) => boolean } {
   if (x?.signal !== undefined) {
     const sig = x.signal;
-    return { text: `killed by SIG${sig}`, accepts: (e) => e.by === 'self' && (e.signal ?? shellSignal(e.code)) === sig };
+    // Killed by someone else, or by the signal a rule of the profile sent (on purpose: docs/profiles.md); never by tcpmitm's stop at the end.
+    return { text: `killed by SIG${sig}`, accepts: (e) => (e.by === 'self' || e.by === 'cue') && (e.signal ?? shellSignal(e.code)) === sig };
   }
   const code = x?.exit ?? 0;
   if (code === 'any') return { text: 'any end', accepts: () => true };
-  // Stopped by tcpmitm at the end of the run: it had not failed by then.
-  if (code === 0) return { text: 'exit 0', accepts: (e) => e.by === 'tcpmitm' || (e.code === 0 && e.signal === undefined) };
+  // Stopped by tcpmitm at the end of the run: it had not failed by then. Ended
+  // by a rule's signal: the profile asked for it, so not a failure either.
+  if (code === 0) return { text: 'exit 0', accepts: (e) => e.by === 'tcpmitm' || e.by === 'cue' || (e.code === 0 && e.signal === undefined) };
   if (code === 'nonzero') return { text: 'a non-zero exit', accepts: (e) => e.by === 'self' && e.code !== undefined && e.code !== 0 };
   return { text: `exit ${code}`, accepts: (e) => e.by === 'self' && e.code === code };
 }
@@ -219,6 +221,7 @@ export function describeExit(e: ExitEvent, opts: { at?: boolean } = {}): string 
   const at = opts.at === false ? '' : ` at ${e.t.toFixed(3)}s`;
   if (e.notStarted !== undefined) return `could not start (exit ${e.code ?? '?'}): ${e.notStarted}`;
   if (e.by === 'tcpmitm') return `still running at the end of the run: stopped by tcpmitm (SIG${e.signal ?? 'TERM'})${at}`;
+  if (e.by === 'cue') return `killed by SIG${e.signal ?? shellSignal(e.code) ?? '?'}, sent by tcpmitm on rule ${e.rule ?? '?'} (a signal rule)${at}`;
   if (e.signal !== undefined) return `killed by SIG${e.signal}${at}`;
   const sig = shellSignal(e.code);
   return `exit ${e.code ?? '?'}${sig ? ` (the shell's way of saying: killed by SIG${sig})` : ''}${at}`;
@@ -265,6 +268,7 @@ export function countRuleEvent(counts: RuleCounts, e: TcpmitmEvent): void {
   let what: string;
   if (e.type === 'segment' && e.rule !== undefined) [rule, what] = [e.rule, e.verdict];
   else if (e.type === 'action' && e.rule !== undefined && e.action === 'rst') [rule, what] = [e.rule, 'rst forged'];
+  else if (e.type === 'action' && e.rule !== undefined && e.action === 'signal') [rule, what] = [e.rule, 'signal sent'];
   else return;
   let m = counts.get(rule);
   if (!m) counts.set(rule, (m = new Map()));

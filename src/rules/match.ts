@@ -6,7 +6,8 @@ import { TCP_STATES, type TcpState } from '../tcp/state.js';
 import { ROLES, type Role } from '../tcp/role.js';
 import { TcpFlag, type TcpFlagName } from '../tcp/segment.js';
 import { PASS, type Decider, type Decision, type MatchContext, type Plan } from '../engine/plan.js';
-import type { Action, Profile, Rule } from './schema.js';
+import { durationMs, type Action, type Profile, type Rule } from './schema.js';
+import type { TimeTrigger } from '../engine/cues.js';
 
 export type { MatchContext, Decision, Plan } from '../engine/plan.js';
 
@@ -53,6 +54,7 @@ export function toPlan(a: Action): Plan {
   if ('coalesce' in a) return { kind: 'coalesce', windowMs: a.coalesce.window_ms };
   if ('forge' in a) return { kind: 'forge', to: a.forge.to, flags: a.forge.flags, seqOffset: a.forge.seqOffset ?? 0, instead: a.forge.instead ?? false };
   if ('replay' in a) return { kind: 'replay', afterMs: a.replay.after_ms ?? 0, into: a.replay.into ?? 'same-conn', instead: a.replay.instead ?? false };
+  if ('signal' in a) return { kind: 'signal', to: a.signal.to, name: a.signal.name, then: a.signal.then ?? 'pass' };
   return { kind: 'await-peer-fin', timeoutMs: a.await.timeout_ms };
 }
 
@@ -70,6 +72,7 @@ export function describeRule(r: Rule): string {
     m.flags,
     m.from && m.from !== 'any' ? `from ${m.from}` : undefined,
   ].filter((x) => x !== undefined);
+  if (r.at !== undefined) return `${actionName(r.action)} ${r.at.after} after ${r.at.since === 'state' ? `${r.at.endpoint} ${r.at.state}` : r.at.since}`;
   return `${actionName(r.action)} ${what.length ? what.join(' ') : 'any segment'}`;
 }
 
@@ -88,6 +91,8 @@ interface Compiled {
   readonly times: number;
   readonly probability: number;
   readonly counted: boolean;
+  /** A time trigger (`at`): never matches a segment. */
+  readonly timed: boolean;
   readonly decision: RuleDecision;
 }
 
@@ -117,7 +122,21 @@ function compileRule(r: Rule, index: number): Compiled {
     times,
     probability: r.probability ?? 1,
     counted: after > 0 || times !== Infinity,
+    timed: r.at !== undefined,
     decision: Object.freeze({ rule: index + 1, plan: Object.freeze(toPlan(r.action)), label: describeRule(r), action: r.action }),
+  };
+}
+
+function timeTrigger(r: Rule, at: NonNullable<Rule['at']>, index: number): TimeTrigger {
+  return {
+    rule: index + 1,
+    label: describeRule(r),
+    afterMs: durationMs(at.after),
+    since: at.since,
+    ...(at.endpoint !== undefined ? { endpoint: at.endpoint } : {}),
+    ...(at.state !== undefined ? { state: at.state } : {}),
+    ...(at.conn !== undefined ? { conn: at.conn } : {}),
+    plan: toPlan(r.action),
   };
 }
 
@@ -129,12 +148,14 @@ function compileRule(r: Rule, index: number): Compiled {
 export class RuleSet implements Decider {
   private readonly rules: readonly Compiled[];
   private readonly counters = new Map<number, Float64Array>();
+  readonly triggers: readonly TimeTrigger[];
 
   constructor(
     rules: readonly Rule[],
     private readonly rng: () => number,
   ) {
     this.rules = rules.map(compileRule);
+    this.triggers = rules.flatMap((r, i) => (r.at === undefined ? [] : [timeTrigger(r, r.at, i)]));
   }
 
   get size(): number {
@@ -146,6 +167,7 @@ export class RuleSet implements Decider {
     const rules = this.rules;
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i]!;
+      if (r.timed) continue;
       if (r.from !== undefined && r.from !== ctx.from) continue;
       if (r.roles !== 0 && (r.roles & ROLE_BIT[ctx.role]) === 0) continue;
       if ((ctx.flags & r.set) !== r.set || (ctx.flags & r.clear) !== 0) continue;

@@ -8,6 +8,7 @@ import { TCP_STATES } from '../tcp/state.js';
 import { ROLES } from '../tcp/role.js';
 import { TcpFlag } from '../tcp/segment.js';
 import { intIn, kindOf, listOf, notA, oneOfMsg, show, strict } from './schema-kit.js';
+import { SYSCTL_NAME } from './sysctls.js';
 
 export { show } from './schema-kit.js';
 
@@ -18,7 +19,7 @@ export const MAX_DELAY_MS = 600_000;
 export const MAX_SEQ_OFFSET = 0xffff_ffff;
 
 export const ACTION_NAMES = ['pass', 'drop', 'duplicate', 'hold', 'blackhole'] as const;
-export const ACTION_KEYS = ['delay', 'rst', 'coalesce', 'await', 'replay', 'forge'] as const;
+export const ACTION_KEYS = ['delay', 'rst', 'coalesce', 'await', 'signal', 'replay', 'forge'] as const;
 export const FLAG_NAMES = Object.keys(TcpFlag) as (keyof typeof TcpFlag)[];
 
 const delayMs = (what: string) => intIn(0, MAX_DELAY_MS, `${what} in ms from 0 to ${MAX_DELAY_MS}`);
@@ -28,6 +29,15 @@ export const SIGNAL_NAMES = [
   'HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FPE', 'KILL', 'USR1', 'SEGV', 'USR2', 'PIPE', 'ALRM', 'TERM',
   'STKFLT', 'CHLD', 'CONT', 'STOP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH', 'IO', 'PWR', 'SYS',
 ] as const;
+
+/** "'SIGKILL' …; expected KILL (without SIG)", else the list of names. */
+function signalNameMsg(iss: { input?: unknown }): string {
+  const v = iss.input;
+  if (typeof v === 'string' && /^SIG/i.test(v) && (SIGNAL_NAMES as readonly string[]).includes(v.slice(3).toUpperCase())) {
+    return `${show(v)} is written with SIG; expected the name without it: '${v.slice(3).toUpperCase()}'`;
+  }
+  return oneOfMsg('signal', SIGNAL_NAMES)(iss);
+}
 
 export const EndpointSchema = z.enum(['client', 'server'], { error: oneOfMsg('endpoint', ['client', 'server']) });
 export const StateSchema = z.enum(TCP_STATES, { error: oneOfMsg('TCP state', TCP_STATES) });
@@ -63,6 +73,11 @@ const stateOrList = z
     error: orList('TCP state', TCP_STATES),
   })
   .describe('a TCP state as ss prints it, or a list of them (any one matches)');
+
+const durationRe = /^\d+(?:\.\d+)?(?:ms|s)$/;
+export const DurationSchema = z
+  .string({ error: notA("a duration such as '5s' or '500ms'") })
+  .regex(durationRe, { error: (iss) => `${show(iss.input)} is not a duration; expected a duration such as '5s' or '500ms'` });
 
 export const MatchSchema = strict(
   {
@@ -187,6 +202,27 @@ export const AwaitActionSchema = strict(
   ONE_ACTION,
 );
 
+/** A signal tcpmitm sends, on cue, to one end's program (cues.ts: the names, and which end a process). */
+export const SignalActionSchema = strict(
+  {
+    signal: strict(
+      {
+        to: EndpointSchema.describe("whose program: the client's or the server's (the built-in peer, or the --client/--server command and its children)"),
+        name: z
+          .enum(SIGNAL_NAMES, { error: signalNameMsg })
+          .describe('the signal, without SIG: KILL, TERM, INT, HUP, PIPE, USR1, USR2, STOP, CONT…'),
+        then: z
+          .enum(['pass', 'drop'], { error: oneOfMsg('verdict for the held segment', ['pass', 'drop']) })
+          .optional()
+          .describe('what becomes of the triggering segment, held until the signal is delivered (and a process it ends is gone): pass (default) or drop'),
+      },
+      'a signal',
+    ),
+  },
+  'an action',
+  ONE_ACTION,
+);
+
 const actionExpected = `one of ${ACTION_NAMES.join(', ')}, or a mapping with exactly one of ${ACTION_KEYS.join(', ')} (e.g. {delay: {ms: 200}})`;
 
 function actionError(iss: { input?: unknown }): string {
@@ -203,16 +239,69 @@ function actionError(iss: { input?: unknown }): string {
 }
 
 export const ActionSchema = z
-  .union([z.enum(ACTION_NAMES), DelayActionSchema, RstActionSchema, CoalesceActionSchema, AwaitActionSchema, ReplayActionSchema, ForgeActionSchema], {
+  .union([z.enum(ACTION_NAMES), DelayActionSchema, RstActionSchema, CoalesceActionSchema, AwaitActionSchema, SignalActionSchema, ReplayActionSchema, ForgeActionSchema], {
     error: actionError,
   })
   .describe(`one of ${ACTION_NAMES.join(', ')}, or a mapping with one of ${ACTION_KEYS.join(', ')}`);
+
+/** What a time trigger counts from (docs/profiles.md, "Time triggers"). */
+export const AT_SINCE = ['run', 'conn', 'state'] as const;
+
+/**
+ * A rule that fires at a time rather than on a segment: `after` this long
+ * since the run started, since a connection's first segment, or since an
+ * endpoint entered a state (and is still in it). Cross-field rules are on
+ * RuleSchema (which actions, which fields go with which `since`).
+ */
+export const AtSchema = strict(
+  {
+    after: DurationSchema.refine((d) => !durationRe.test(d) || durationMs(d) <= MAX_DELAY_MS, {
+      error: (iss) => `${show(iss.input)} is too long; expected a duration up to ${MAX_DELAY_MS / 1000}s`,
+    }).describe("how long after `since`: '300ms', '1.5s' (up to 600s)"),
+    since: z.enum(AT_SINCE, { error: oneOfMsg('start of a time trigger', AT_SINCE) }).describe('run: once per run; conn: once per connection, from its first segment; state: once per connection, from when `endpoint` entered `state`'),
+    endpoint: EndpointSchema.optional().describe('since: state — whose state'),
+    state: StateSchema.optional().describe("since: state — the state (tcpmitm's inference), still held when the time comes"),
+    conn: intIn(1, Number.MAX_SAFE_INTEGER, 'a connection number from 1 (the first connection)').optional().describe('since: conn or state — only the nth connection'),
+  },
+  'a time trigger',
+);
+
+/** The cross-field rules of a rule with `at` (a time trigger), one issue each. */
+function checkTimedRule(r: { at?: z.infer<typeof AtSchema>; match?: unknown; action: unknown; times?: unknown; after?: unknown; probability?: unknown }, ctx: z.RefinementCtx): void {
+  const at = r.at;
+  if (at === undefined) return;
+  const issue = (path: (string | number)[], message: string): void => ctx.addIssue({ code: 'custom', path, message });
+  for (const k of ['match', 'times', 'after', 'probability'] as const) {
+    if (r[k] !== undefined) issue([k], `'${k}' beside 'at'; expected a rule that fires on segments (match, times, after, probability) or at a time (at), not both`);
+  }
+  if (at.since === 'state') {
+    if (at.endpoint === undefined) issue(['at', 'endpoint'], "missing; expected the endpoint whose state starts the time (client or server) with since: state");
+    if (at.state === undefined) issue(['at', 'state'], 'missing; expected the state that starts the time with since: state');
+    if (at.state === 'CLOSED') issue(['at', 'state'], "'CLOSED' ends a connection, and no timer outlives its connection; expected a state an endpoint waits in");
+  } else {
+    if (at.endpoint !== undefined) issue(['at', 'endpoint'], `given with since: ${at.since}; expected endpoint only with since: state`);
+    if (at.state !== undefined) issue(['at', 'state'], `given with since: ${at.since}; expected state only with since: state`);
+  }
+  if (at.since === 'run' && at.conn !== undefined) issue(['at', 'conn'], 'given with since: run; expected conn only with since: conn or since: state');
+  const a = r.action;
+  const key = typeof a === 'object' && a !== null ? Object.keys(a)[0] : typeof a === 'string' ? a : undefined;
+  if (key !== 'signal' && key !== 'rst') {
+    issue(['action'], `${show(key ?? a)} needs a segment; expected signal or rst in a rule with 'at' (a time trigger has no segment to pass, drop or hold)`);
+  } else if (key === 'rst') {
+    const rst = (a as { rst: { instead?: boolean } }).rst;
+    if (rst.instead !== undefined) issue(['action', 'rst', 'instead'], "given in a rule with 'at'; expected no instead: a time trigger has no segment to replace");
+    if (at.since === 'run') issue(['action'], "rst with since: run; expected since: conn or since: state: a RST belongs to a connection");
+  } else if ((a as { signal: { then?: string } }).signal.then !== undefined) {
+    issue(['action', 'signal', 'then'], "given in a rule with 'at'; expected no then: a time trigger holds no segment");
+  }
+}
 
 export const RuleSchema = strict(
   {
     id: z.string({ error: notA('a short rule id') }).min(1).optional().describe('short id shown in logs'),
     name: z.string({ error: notA('a rule name') }).optional().describe('what the rule does, in words'),
     match: MatchSchema.optional().describe('absent fields match anything'),
+    at: AtSchema.optional().describe('instead of match: fire at a time, not on a segment (a time trigger)'),
     action: ActionSchema,
     times: z
       .union([intIn(1, Number.MAX_SAFE_INTEGER, 'a whole number from 1'), z.literal('all')], {
@@ -229,12 +318,7 @@ export const RuleSchema = strict(
       .describe('act on a match with this probability (seeded by the profile seed)'),
   },
   'a rule',
-);
-
-const durationRe = /^\d+(?:\.\d+)?(?:ms|s)$/;
-export const DurationSchema = z
-  .string({ error: notA("a duration such as '5s' or '500ms'") })
-  .regex(durationRe, { error: (iss) => `${show(iss.input)} is not a duration; expected a duration such as '5s' or '500ms'` });
+).superRefine(checkTimedRule);
 
 const expectedStates = [...TCP_STATES, ...TCP_STATES.map((s) => `${s}?` as const)] as const;
 
@@ -265,9 +349,9 @@ export const EndpointExpectSchema = strict(
       .optional()
       .describe("how this end's program must exit by itself (default 0); 'any': not checked"),
     signal: z
-      .enum(SIGNAL_NAMES, { error: oneOfMsg('signal', SIGNAL_NAMES) })
+      .enum(SIGNAL_NAMES, { error: signalNameMsg })
       .optional()
-      .describe('the signal, not sent by tcpmitm, that must end this end\'s program instead of an exit (e.g. KILL)'),
+      .describe("the signal that must end this end's program instead of an exit (e.g. KILL): sent by someone else, or by a signal rule of the profile, not tcpmitm's stop at the end of the run"),
   },
   'an expectation',
 ).refine((x) => !(x.exit !== undefined && x.signal !== undefined), {
@@ -278,6 +362,32 @@ export const ExpectSchema = strict(
   { client: EndpointExpectSchema.optional(), server: EndpointExpectSchema.optional() },
   'expectations',
 );
+
+/**
+ * A sysctl of a network namespace: only net.* is per namespace (net/sysctl_net.c);
+ * anything else would change the host. The kernel still decides which net.*
+ * exist in a namespace that is not the host's (tcp_mem, for one, does not), and
+ * the lab reports a name it lacks when it sets them.
+ */
+const sysctlName = SYSCTL_NAME;
+const SysctlValuesSchema = z
+  .record(
+    z.string().regex(sysctlName, {
+      error: (iss) => `${show(iss.input)} is not a network namespace's sysctl; expected a name under net. (e.g. net.ipv4.tcp_fin_timeout): only those are per namespace`,
+    }),
+    z.union([intIn(-0x8000_0000, 0xffff_ffff, 'a whole number'), z.string().regex(/^[^\n\r]{1,200}$/)], { error: notA("a sysctl's value: a whole number or a line of text") }),
+    { error: notA('a mapping of sysctl names to values') },
+  )
+  .describe('sysctl name → value, as `sysctl -w` takes them');
+
+export const SysctlsSchema = strict(
+  {
+    both: SysctlValuesSchema.optional().describe("set in the client's and the server's namespace"),
+    client: SysctlValuesSchema.optional().describe("set in the client's namespace (over `both`)"),
+    server: SysctlValuesSchema.optional().describe("set in the server's namespace (over `both`)"),
+  },
+  'sysctls',
+).describe("the end namespaces' sysctls for this run (net.* only), set before the programs start and printed in the run's header");
 
 const peerArgs = listOf(z.string({ error: notA('a command-line argument (a string)') }), 'a list of arguments');
 
@@ -292,6 +402,7 @@ export const LabSchema = strict(
       .max(86_400, { error: (iss) => `${show(iss.input)} is too large; expected seconds from 0.1 to 86400` })
       .optional()
       .describe('cap on the run, seconds'),
+    sysctls: SysctlsSchema.optional(),
   },
   'lab settings',
 );
@@ -338,10 +449,12 @@ export const ProfileSchema = strict(
 export type Profile = z.infer<typeof ProfileSchema>;
 export type Rule = z.infer<typeof RuleSchema>;
 export type Match = z.infer<typeof MatchSchema>;
+export type At = z.infer<typeof AtSchema>;
 export type Action = z.infer<typeof ActionSchema>;
 export type Expect = z.infer<typeof ExpectSchema>;
 export type EndpointExpect = z.infer<typeof EndpointExpectSchema>;
 export type LabSettings = z.infer<typeof LabSchema>;
+export type Sysctls = z.infer<typeof SysctlsSchema>;
 export type ParamDecl = z.infer<typeof ParamSchema>;
 
 /** Parses '5s' / '500ms' into milliseconds. */

@@ -6,6 +6,7 @@ import { builtinProfileNames, loadProfileFile } from '../rules/load.js';
 import { compileProfile } from '../rules/match.js';
 import type { Profile } from '../rules/schema.js';
 import type { Decider } from '../engine/plan.js';
+import { cueSites, type CueSites } from '../rules/cue-sites.js';
 
 export interface ChosenProfile {
   readonly name: string;
@@ -18,6 +19,8 @@ export interface ChosenProfile {
   readonly builtin: boolean;
   /** Built-in profile names, for the UI's picker. */
   readonly builtins: string[];
+  /** Where its signal and time-trigger rules are written (rules/cue-sites.ts), for messages. */
+  readonly sites?: CueSites;
 }
 
 export async function resolveProfile(nameOrPath: string, set: Readonly<Record<string, string>> = {}): Promise<ChosenProfile> {
@@ -30,7 +33,12 @@ export async function resolveProfile(nameOrPath: string, set: Readonly<Record<st
     expect: loaded.profile.expect,
     builtin: loaded.builtin,
     builtins: builtinProfileNames(),
+    ...withSites(cueSites(loaded.text, loaded.file, loaded.profile)),
   };
+}
+
+function withSites(sites: CueSites | undefined): { sites?: CueSites } {
+  return sites === undefined ? {} : { sites };
 }
 
 export function compileChosen(c: ChosenProfile): Decider {

@@ -9,6 +9,9 @@ import { createInterface } from 'node:readline';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import type { AppEvent, ExitEvent, TcpmitmEvent } from '../engine/events.js';
 import type { Endpoint } from '../tcp/state.js';
+import type { SignalDelivery } from '../engine/cues.js';
+import { shellSignal } from '../rules/expect.js';
+import { dispositionIn, effectOf, readStatus, stoppedOrGone } from './signal-effect.js';
 
 export interface ProgramSpec {
   readonly endpoint: Endpoint;
@@ -16,6 +19,8 @@ export interface ProgramSpec {
   readonly label: string;
   /** A shell command (`sh -c TEXT`), or the argv of a built-in peer. */
   readonly run: { readonly shell: string } | { readonly argv: readonly string[] };
+  /** More environment for it (the lab tells a command where its server is). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface ProgramHost {
@@ -43,8 +48,8 @@ const DRAIN_MS = 500;
  * are inherited by everything the shell starts. Programs with buffering of
  * their own (Perl's $|, Ruby's sync, Java) need their own flag.
  */
-function lineBuffered(argv: readonly string[]): { argv: string[]; env: NodeJS.ProcessEnv } {
-  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1' };
+function lineBuffered(argv: readonly string[], more: Readonly<Record<string, string>> = {}): { argv: string[]; env: NodeJS.ProcessEnv } {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1', ...more };
   const stdbuf = onPath('stdbuf');
   return { argv: stdbuf ? [stdbuf, '-oL', '-eL', ...argv] : [...argv], env };
 }
@@ -75,13 +80,17 @@ export class Program {
   private readonly child: ChildProcess;
   private stopping = false;
   private ended = false;
+  /** The last signal a profile rule sent it (signalOnCue): an end by that signal is the rule's doing. */
+  private cue: { readonly name: string; readonly rule?: number } | undefined;
+  /** Resolves at the process's exit itself, before its output is drained. */
+  private readonly gone: Promise<{ code: number | null; signal: string | undefined }>;
 
   constructor(
     readonly spec: ProgramSpec,
     private readonly host: ProgramHost,
   ) {
     const shell = 'shell' in spec.run;
-    const { argv, env } = lineBuffered('shell' in spec.run ? ['sh', '-c', spec.run.shell] : spec.run.argv);
+    const { argv, env } = lineBuffered('shell' in spec.run ? ['sh', '-c', spec.run.shell] : spec.run.argv, spec.env);
     // Its own process group, so that stopping it reaches what `sh -c` (or a
     // pyenv shim) forked.
     this.child = host.spawn(argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
@@ -101,6 +110,7 @@ export class Program {
     });
     const outputRead = Promise.all([new Promise<void>((r) => out.once('close', r)), new Promise<void>((r) => err.once('close', r))]);
 
+    this.gone = new Promise((resolve) => this.child.once('exit', (code, sig) => resolve({ code, signal: signalName(sig) })));
     this.exited = new Promise<ExitEvent>((resolve) => {
       const finish = (code: number | null, sig: NodeJS.Signals | null, spawnError?: string): void => {
         if (this.ended) return;
@@ -113,6 +123,8 @@ export class Program {
           // 126/127: the shell could not run the command (POSIX: not executable / not found).
           const notStarted =
             spawnError ?? (shell && (code === 126 || code === 127) && !this.stopping ? (this.stderrTail.join('\n').trim() || `the shell exited ${code}`) : undefined);
+          // Ended by the signal a rule sent (a shell says 128+n for a command it killed).
+          const cue = this.cue !== undefined && !this.stopping && (signalName(sig) ?? shellSignal(code ?? undefined)) === this.cue.name ? this.cue : undefined;
           const ev: ExitEvent = {
             type: 'exit',
             t,
@@ -120,7 +132,8 @@ export class Program {
             command: spec.label,
             ...(code !== null ? { code } : {}),
             ...(sig !== null ? { signal: signalName(sig)! } : {}),
-            by: this.stopping ? 'tcpmitm' : 'self',
+            by: this.stopping ? 'tcpmitm' : cue ? 'cue' : 'self',
+            ...(cue?.rule !== undefined ? { rule: cue.rule } : {}),
             ...(notStarted !== undefined ? { notStarted } : {}),
           };
           host.emit(ev);
@@ -144,12 +157,58 @@ export class Program {
     if (this.ended) return this.exited;
     this.stopping = true;
     this.signalGroup('SIGTERM');
+    // A program a rule stopped (SIGSTOP) must be able to act on SIGTERM.
+    if (this.cue !== undefined) this.signalGroup('SIGCONT');
     const timer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
     try {
       return await this.exited;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * A profile rule's signal: sent to the whole group (a `sh -c` command and
+   * what it started), at once. Says what to wait for — the process's exit
+   * when the signal's default action ends it and the process neither catches
+   * nor ignores it, its stop, or nothing — and `effect` reports it.
+   */
+  signalOnCue(name: string, rule: number | undefined): SignalDelivery {
+    const pid = this.child.pid;
+    if (pid === undefined || this.ended) return { sent: false, reason: `it has ended already` };
+    const disposition = dispositionIn(readStatus(pid) ?? '', name);
+    try {
+      process.kill(-pid, `SIG${name}` as NodeJS.Signals);
+    } catch (err) {
+      return { sent: false, reason: (err as Error).message };
+    }
+    this.cue = { name, ...(rule !== undefined ? { rule } : {}) };
+    const waits = effectOf(name, disposition);
+    const note = disposition === 'caught' ? `it catches SIG${name}` : disposition === 'ignored' ? `it ignores SIG${name}` : undefined;
+    return { sent: true, pid, program: this.spec.label, waits, ...(note !== undefined ? { note } : {}) };
+  }
+
+  /**
+   * Resolves, with words for the log, once a signal sent by signalOnCue has
+   * had the effect `waits` says: the process has exited, or is stopped
+   * (polled in /proc every 5 ms). Never resolves for `nothing`.
+   */
+  effect(waits: 'exit' | 'stop' | 'nothing', name: string): Promise<string> {
+    const pid = this.child.pid;
+    const who = `the ${this.spec.endpoint}'s program (pid ${pid ?? '?'})`;
+    if (waits === 'exit') {
+      return this.gone.then((g) => `${who} exited (${g.signal !== undefined ? `SIG${g.signal}` : `code ${g.code ?? '?'}`})`);
+    }
+    if (waits === 'stop' && pid !== undefined) {
+      return new Promise((resolve) => {
+        const poll = (): void => {
+          if (this.ended || stoppedOrGone(pid)) return resolve(this.ended ? `${who} exited` : `${who} is stopped (SIG${name})`);
+          setTimeout(poll, 5).unref();
+        };
+        poll();
+      });
+    }
+    return new Promise(() => undefined);
   }
 
   /** SIGKILL to the whole group at once (the session is going down hard). */

@@ -10,6 +10,8 @@ import type { ControlCommand } from '../engine/control.js';
 import type { StatsEvent } from '../engine/events.js';
 import { openJsonl, type JsonlWriter } from '../io/jsonl-writer.js';
 import { textLogWriter } from '../io/text-log.js';
+import { HIDDEN_PROFILE, blindView } from './blind-view.js';
+import type { TcpmitmEvent } from '../engine/events.js';
 import type { QuitHow } from '../ui/keys.js';
 import type { OutputFailures } from './output-failures.js';
 
@@ -27,6 +29,8 @@ export interface ShellOptions {
   readonly profileNames: readonly string[];
   /** Shown where the lab id goes in the UI header (the lab id, "attach m0⇄m1", "tap lo"). */
   readonly title: string;
+  /** Hide the fault: the text log and the UI see the blind view (blind-view.ts), every segment shown; the JSONL keeps all. */
+  readonly blind?: boolean;
 }
 
 export interface ShellTarget {
@@ -86,7 +90,11 @@ export class RunShell {
       bus.subscribe('jsonl', (ev) => jsonl.write(ev));
     }
     if (!opts.ui) {
-      bus.subscribe('text-log', textLogWriter(logToStderr ? process.stderr : process.stdout, { segments: opts.segments }), { passSegments: opts.segments });
+      // Blind, every segment is a line: a dropped one looks passed, and what
+      // happened to it is for the student to find.
+      const segments = opts.segments || opts.blind === true;
+      const log = textLogWriter(logToStderr ? process.stderr : process.stdout, { segments });
+      bus.subscribe('text-log', opts.blind === true ? seenBlind(log) : log, { passSegments: segments });
     }
     this.statsTimer = setInterval(() => this.emitStats(), 1000);
   }
@@ -98,7 +106,7 @@ export class RunShell {
     const { startUiProcess } = await import('../ui/process.js');
     const t = this.target;
     this.ui = startUiProcess({
-      subscribe: (fn) => t.bus.subscribe('ui', fn),
+      subscribe: (fn) => t.bus.subscribe('ui', this.opts.blind === true ? seenBlind(fn) : fn),
       send: (cmd) => {
         if (cmd.kind === 'set-profile') {
           t.setProfile(cmd.name).catch((err: Error) => t.bus.emit({ type: 'warning', t: t.elapsed(), message: `profile ${cmd.name}: ${err.message}` }));
@@ -110,8 +118,9 @@ export class RunShell {
         for (const w of this.quitWaiters.splice(0)) w(how);
       },
       labId: this.opts.title,
-      profileName: this.opts.profileName,
-      profileNames: [...this.opts.profileNames],
+      // Blind: no name, and no picker to learn one from.
+      profileName: this.opts.blind === true ? HIDDEN_PROFILE : this.opts.profileName,
+      profileNames: this.opts.blind === true ? [] : [...this.opts.profileNames],
       elapsed: () => t.elapsed(),
     });
   }
@@ -172,4 +181,12 @@ export class RunShell {
     for (const off of this.offSignals) off();
     return { reason: end.reason, exitCode: outputs.exitCode(end.exitCode) };
   }
+}
+
+/** A subscriber that sees the blind view of each event. */
+function seenBlind(fn: (ev: TcpmitmEvent) => void): (ev: TcpmitmEvent) => void {
+  return (ev) => {
+    const seen = blindView(ev);
+    if (seen !== undefined) fn(seen);
+  };
 }

@@ -14,7 +14,10 @@ export function tapProfileProblems(profile: Profile): string[] {
   (profile.rules ?? []).forEach((r, i) => {
     const name = actionName(r.action);
     const label = `rule ${i + 1} (${describeRule(r)})`;
-    if (!(TAP_ACTIONS as readonly string[]).includes(name)) {
+    if (r.at !== undefined) {
+      // The tap core runs no timers for rules (it only follows the wire).
+      problems.push(`${label} is a time trigger (at), which tap mode does not run`);
+    } else if (!(TAP_ACTIONS as readonly string[]).includes(name)) {
       problems.push(`${label} asks for ${name}`);
     } else if (typeof r.action === 'object' && 'rst' in r.action && r.action.rst.instead === true) {
       // `instead` drops the trigger segment, which has already gone by.
@@ -32,7 +35,7 @@ export function checkTapProfile(profile: Profile, file: string): void {
     'E_TAP_PROFILE',
     `profile '${profile.name}' (${file}) cannot run in tap mode: ${problems.join('; ')}. ` +
       'Tap mode is not inline — segments have already gone by — so it can only pass them and forge RSTs; ' +
-      'drop, delay, coalesce, hold, duplicate, blackhole and await need tcpmitm inline',
+      'drop, delay, coalesce, hold, duplicate, blackhole, await, signal and time triggers (at) need tcpmitm inline',
     ExitCode.Usage,
     'run this profile with `tcpmitm lab` or `tcpmitm attach`, or use a profile with only pass and rst rules',
   );

@@ -11,6 +11,7 @@ import { checkTapProfile } from './profile.js';
 import { TapRuntime } from './runtime.js';
 import { Verdict, refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
 import { trackerLimits, type TableLimits } from '../tcp/tracker.js';
+import { refuseUnsendableSignals } from '../session/cue-check.js';
 
 export interface TapOptions {
   readonly iface: string;
@@ -31,8 +32,10 @@ export interface TapOptions {
 export async function runTap(o: TapOptions): Promise<number> {
   preflight({ namespaces: false, capture: 'libpcap' });
   const profile = await resolveProfile(o.profile ?? 'passthrough', o.set);
-  checkTapProfile(profile.profile, profile.file);
   const abilities = wireOnlyAbilities('tap', 'tap has no kernel probe', o.profile !== undefined);
+  // A signal rule first: its own message names where it is written.
+  refuseUnsendableSignals(profile, abilities);
+  checkTapProfile(profile.profile, profile.file);
   refuseUnanswerable(profile, abilities);
   const runtime = new TapRuntime({
     iface: o.iface,

@@ -30,7 +30,7 @@ export interface TrackerOptions {
    * tell the two apart, so the timeout runs only once orphaned() says so — a
    * kernel probe saw it; without one it never runs.
    */
-  finTimeoutMs?: number;
+  finTimeoutMs?: PerEnd<number>;
   /** A finished record (both endpoints CLOSED) is kept this long after its last segment so late retransmissions and RST replies still find it. Default 10 s. */
   lingerMs?: number;
   /**
@@ -64,7 +64,15 @@ export interface TrackerOptions {
    */
   maxConnections?: number;
   /** net.ipv4.tcp_rfc1337: when true, a RST does not end TIME-WAIT. Linux default false. */
-  rfc1337?: boolean;
+  rfc1337?: PerEnd<boolean>;
+}
+
+/** One value for both ends, or one each (the ends' namespaces may be set apart: a lab's sysctls). */
+export type PerEnd<T> = T | Readonly<Record<Endpoint, T>>;
+
+function perEnd<T extends number | boolean>(v: PerEnd<T> | undefined, dflt: T): Readonly<Record<Endpoint, T>> {
+  if (v === undefined) return { client: dflt, server: dflt };
+  return typeof v === 'object' ? v : { client: v, server: v };
 }
 
 /**
@@ -293,13 +301,13 @@ function isFinished(conn: Connection): boolean {
 
 export class Tracker {
   private readonly timeWaitMs: number;
-  private readonly finTimeoutMs: number;
+  private readonly finTimeoutMs: Readonly<Record<Endpoint, number>>;
   private readonly lingerMs: number;
   private readonly staleMs: number;
   private readonly closingMs: number;
   private readonly establishedMs: number;
   readonly maxConnections: number;
-  private readonly rfc1337: boolean;
+  private readonly rfc1337: Readonly<Record<Endpoint, boolean>>;
   private readonly byKey = new Map<string, Connection>();
   private readonly byId = new Map<number, Connection>();
   /** Timer keys are id * 4 + CLIENT | SERVER | GC. */
@@ -316,14 +324,14 @@ export class Tracker {
 
   constructor(opts: TrackerOptions = {}) {
     this.timeWaitMs = opts.timeWaitMs ?? 60_000;
-    this.finTimeoutMs = opts.finTimeoutMs ?? 60_000;
+    this.finTimeoutMs = perEnd(opts.finTimeoutMs, 60_000);
     this.lingerMs = opts.lingerMs ?? 10_000;
     this.staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
     this.closingMs = opts.closingMs ?? DEFAULT_CLOSING_MS;
     this.establishedMs = opts.establishedMs ?? DEFAULT_ESTABLISHED_MS;
     this.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     if (!(this.maxConnections >= 1)) throw new RangeError(`maxConnections must be at least 1, not ${this.maxConnections}`);
-    this.rfc1337 = opts.rfc1337 ?? false;
+    this.rfc1337 = perEnd(opts.rfc1337, false);
   }
 
   /** Number of records held (superseded ones with a TIME-WAIT endpoint included). */
@@ -496,7 +504,7 @@ export class Tracker {
   judgeRst(id: number, to: Endpoint, seqNo: number, ackNo = 0): RstJudgement | undefined {
     const conn = this.byId.get(id);
     if (conn === undefined) return undefined;
-    return judgeRst(conn.end(to), { seq: toSeq(seqNo), ack: toSeq(ackNo), flags: TcpFlag.RST | TcpFlag.ACK }, { rfc1337: this.rfc1337 });
+    return judgeRst(conn.end(to), { seq: toSeq(seqNo), ack: toSeq(ackNo), flags: TcpFlag.RST | TcpFlag.ACK }, { rfc1337: this.rfc1337[to] });
   }
 
   // ---- record lifecycle -------------------------------------------------
@@ -735,8 +743,9 @@ export class Tracker {
   private startFinTimeout(conn: Connection, which: Endpoint): void {
     const i = which === 'client' ? CLIENT : SERVER;
     const orphanedAt = conn.orphanedAt[i];
-    if (orphanedAt === undefined || !Number.isFinite(this.finTimeoutMs)) return;
-    this.startTimer(conn, which, 'fin-timeout', Math.max(orphanedAt, conn.finWait2At[i] ?? orphanedAt) + this.finTimeoutMs);
+    const timeout = this.finTimeoutMs[which];
+    if (orphanedAt === undefined || !Number.isFinite(timeout)) return;
+    this.startTimer(conn, which, 'fin-timeout', Math.max(orphanedAt, conn.finWait2At[i] ?? orphanedAt) + timeout);
   }
 
   private startTimer(conn: Connection, which: Endpoint, kind: '2MSL' | 'fin-timeout', at: number): void {
@@ -833,7 +842,7 @@ export class Tracker {
     const before = ep.state;
 
     if (rst) {
-      const j = judgeRst(ep, seg, { rfc1337: this.rfc1337 });
+      const j = judgeRst(ep, seg, { rfc1337: this.rfc1337[to] });
       const why = conn.refused && to === 'client' && before === 'SYN-SENT' ? REFUSED_CAUSE : j.reason;
       if (j.verdict === 'accepted') this.setState(conn, to, 'CLOSED', `${cause} (${why})`, now, changes);
       return j;

@@ -6,6 +6,7 @@ import { render } from 'ink';
 import type { Answers } from '../exercise/answers.js';
 import type { Exercise, Lang } from '../exercise/schema.js';
 import PredictionPrompt from './components/PredictionPrompt.js';
+import { releaseTerminal } from './release-terminal.js';
 
 export interface AskOptions {
   readonly stdin?: NodeJS.ReadStream;
@@ -32,13 +33,6 @@ export async function askPredictions(x: Exercise, lang: Lang, o: AskOptions = {}
   );
   await instance.waitUntilExit();
   instance.unmount();
-  // Let the terminal go entirely: the lab's UI is another process reading the
-  // same terminal, and a 'readable' listener or a raw mode left here would
-  // keep taking its keys (its q would never arrive).
-  const stdin = o.stdin ?? process.stdin;
-  if (stdin.isTTY) stdin.setRawMode(false);
-  stdin.removeAllListeners('readable');
-  stdin.removeAllListeners('data');
-  stdin.pause();
+  releaseTerminal(o.stdin ?? process.stdin);
   return answers;
 }

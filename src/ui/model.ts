@@ -16,6 +16,7 @@ import type {
 import type { SkippedSegments, UiEvent } from './protocol.js';
 import { describeExit } from '../rules/expect.js';
 import { REFUSED_CAUSE } from '../tcp/cause.js';
+import { formatSysctls, sysctlsFromRecord } from '../rules/sysctls.js';
 
 /** How a segment that waited at tcpmitm (verdict `hold`) ended, or that it still waits. */
 export type HeldStatus = 'waiting' | 'released' | 'dropped';
@@ -223,6 +224,7 @@ export class UiModel {
         this.lab = ev.lab;
         this.profile = ev.profile;
         this.note(ev.t, undefined, 'info', `started (${ev.mode}${ev.lab ? ` ${ev.lab}` : ''}${ev.profile ? `, profile ${ev.profile}` : ''})`);
+        if (ev.sysctls) this.note(ev.t, undefined, 'info', `sysctls: ${formatSysctls(sysctlsFromRecord(ev.sysctls))}`);
         return;
       case 'connection': {
         const row = this.row(ev.conn, ev.t);
@@ -395,6 +397,8 @@ export class UiModel {
   }
 
   private action(ev: ActionEvent): void {
+    // Conn 0: about no connection (a signal on a time trigger since the run).
+    if (ev.conn === 0) return this.note(ev.t, undefined, 'action', `${ev.action}: ${ev.detail}`);
     const row = this.row(ev.conn, ev.t);
     const int = this.int(ev.conn);
     this.note(ev.t, ev.conn, 'action', `#${ev.conn} ${ev.action}: ${ev.detail}`);

@@ -111,7 +111,7 @@ describe.skipIf(root.skip)('kernel probe at scale (direct veth pair)', () => {
     }
   });
 
-  it.skipIf(!hasTrace)(`trace source, ${N} connections held then closed: every client socket ends in TIME-WAIT, at most one lookup per close, and none while the TIME-WAITs last`, async () => {
+  it.skipIf(!hasTrace)(`trace source, ${N} connections held then closed: every client socket ends in TIME-WAIT, a few lookups per close, and none while the TIME-WAITs last`, async () => {
     const obs: KernelObservation[] = [];
     // On this thread: the test drives reads itself (sync) and counts their lookups.
     const probe = await startKernelProbe({ source: 'trace', labId: uniqueLabId('ps'), pids: pair.pids, onChange: (o) => obs.push(o), periodMs: 5, thread: 'caller' });
@@ -134,8 +134,12 @@ describe.skipIf(root.skip)('kernel probe at scale (direct veth pair)', () => {
       });
       const held = probe.stats();
       // A close is looked up once (FIN-WAIT-2 → CLOSE: is a mini-socket left?); the server's LAST-ACK → CLOSE needs none.
+      // A client half-closed in FIN-WAIT-2 is also looked at while the server's FIN is on its way,
+      // at waits doubling from 10 ms: a few times each when a loaded machine slows the server down
+      // (a CI run under load counted 1 693 for 1 000). Per read, as before the probe's rework, it
+      // would be N × reads: hundreds of thousands.
       expect(held.lookups).toBeGreaterThanOrEqual(N);
-      expect(held.lookups).toBeLessThanOrEqual(N + 200);
+      expect(held.lookups).toBeLessThanOrEqual(3 * N);
       // 200 more reads while the TIME-WAITs last: no lookup at all (each is due at its timer, 60 s on).
       for (let i = 0; i < 200; i++) probe.sync();
       expect(probe.stats().lookups).toBe(held.lookups);

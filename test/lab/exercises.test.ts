@@ -179,7 +179,7 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
     expect(reveal(r)).toContain('rst: That is what a host does when it no longer knows the connection at all');
   });
 
-  /** Exercises 4–7: the right answers score full, wrong ones nothing; the checks are the kernel's too; the reveal quotes `quoted` segments. */
+  /** Exercises 4–13: the right answers (IPv4) score full, the wrong ones (IPv6) nothing; the checks are the kernel's too; the reveal quotes `quoted` segments. */
   const MORE: { ex: string; right: string; wrong: string; quoted: (e: LabEvent) => boolean; lang?: 'zh' }[] = [
     {
       ex: 'fin-delayed',
@@ -233,6 +233,21 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
       wrong: 'answers:\n  what-leaves: nothing\n  after-write: ack\n',
       quoted: (e) => e.from === 'client' && (String(e.flags).includes('F') || String(e.flags).includes('R')),
     },
+    {
+      // The profile's lab.sysctls pin the client's tcp_rfc1337 (its parameter, default 0).
+      ex: 'time-wait-assassination',
+      right: 'answers:\n  client-does: ends-time-wait\n  time-wait-ms: 200\n  server-next-fin: rst\n',
+      wrong: 'answers:\n  client-does: ignores\n  time-wait-ms: 60000\n  server-next-fin: ack\n',
+      quoted: (e) => String(e.flags).includes('R') || (e.from === 'server' && String(e.flags).includes('F')),
+      lang: 'zh',
+    },
+    {
+      // A diagnosis: the fault hidden during the run, the questions after it (lab.hidden, after: true).
+      ex: 'what-is-wrong',
+      right: 'answers:\n  fault: acks-lost\n  lost-count: 2\n  server-waits: last-ack\n',
+      wrong: 'answers:\n  fault: fin-lost\n  lost-count: 0\n  server-waits: close-wait\n',
+      quoted: (e) => e.verdict === 'drop',
+    },
   ];
   for (const m of MORE) {
     it(`${m.ex}, right answers: full score, confirmed by the kernel, the reveal quotes the run`, async () => {
@@ -244,15 +259,34 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
       expect(lines.length).toBeGreaterThanOrEqual(1);
       for (const line of lines.slice(0, 6)) expect(reveal(r)).toContain(line);
     });
-    it(`${m.ex}, wrong answers${m.lang === 'zh' ? ' in Chinese' : ''}: no points, exit 0, the reveal says why`, async () => {
-      const r = await runExercise(m.ex, `${m.ex}-wrong`, m.wrong, m.lang ? ['--lang', m.lang] : []);
+    // Over IPv6: the same lab on 2001:2::/48 must confirm the same checks (the right answers run over IPv4).
+    it(`${m.ex}, wrong answers${m.lang === 'zh' ? ' in Chinese' : ''}, over IPv6: no points, exit 0, the reveal says why`, async () => {
+      const r = await runExercise(m.ex, `${m.ex}-wrong`, m.wrong, [...(m.lang ? ['--lang', m.lang] : []), '--ipv6']);
       expect(r.code).toBe(0);
       expect(r.result.score.points).toBe(0);
       expectKernelConfirmed(r);
+      const conn = r.events.find((e) => e.type === 'connection')!;
+      expect([conn.client, conn.server]).toEqual([expect.stringMatching(/^\[2001:2::1\]:\d+$/), '[2001:2::2]:8080']);
       expect(reveal(r)).toContain(m.lang === 'zh' ? ' — 错误' : ' — wrong');
       expect(reveal(r)).toContain(m.lang === 'zh' ? '正确。' : 'Right.');
     });
   }
+
+  it("a hidden fault stays hidden until the reveal: the run's log shows every segment as sent, none of tcpmitm's doing, no profile; the events keep it all", async () => {
+    const r = await runExercise('what-is-wrong', 'hidden-log', 'answers:\n  fault: acks-lost\n');
+    expect(r.code).toBe(0);
+    const [during, after] = r.stdout.split('\nReveal — ');
+    expect(after, r.stdout).toBeDefined();
+    expect(during).toMatch(/profile \(hidden until the reveal\)/);
+    expect(during).not.toMatch(/drop-last-ack|DROP|\(rule \d+\)|rules:/);
+    // Every last ACK is a line of the log, the two dropped ones looking sent, as a capture beside the client shows them.
+    const lastAcks = r.events.filter((e) => e.type === 'segment' && e.from === 'client' && e.role === 'last-ack');
+    expect(lastAcks.filter((e) => e.verdict === 'drop')).toHaveLength(2);
+    expect(during!.match(/c→s {2}\[A\] seq=\d+ ack=\d+ len=0 win=\d+ {2}last-ack\n/g)?.length).toBe(lastAcks.length);
+    expect(r.stderr).not.toMatch(/drop-last-ack/);
+    // The reveal names it.
+    expect(after).toContain('DROP (rule 1)');
+  });
 
   it('over IPv6 (--ipv6): the same exercise, the same verdicts, the connection on 2001:2::/48', async () => {
     const r = await runExercise('3', 'ex3-v6', 'answers:\n  server-does: retransmit\n  first-retransmission-ms: 200\n  client-answers: re-ack\n', ['--ipv6']);

@@ -14,7 +14,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO, requireRoot, uniqueLabId } from '../helpers/lab.js';
+import { requireRoot, uniqueLabId } from '../helpers/lab.js';
+import { loadExercise } from '../../src/exercise/load.js';
 import { labDown, startCli, waitForEvents, type LabEvent } from '../helpers/run-lab.js';
 import { TMP, isSubsequence, seq, show, writeProfile } from '../helpers/profile-lab.js';
 
@@ -24,7 +25,9 @@ const skipTrace = !existsSync(TRACEFS_EVENT) && process.env.CI !== 'true';
 if (skipTrace) console.warn(`skipping: ${TRACEFS_EVENT} is absent (tracefs not mounted?)`);
 
 const ids = new Set<string>();
-const PROGRAMS = join(REPO, 'exercises/programs');
+/** Exercise 16's own programs (lab.commands), with `env` exported first (the client's port and time open). */
+const programs = loadExercise('old-duplicate').exercise.lab.commands!;
+const withEnv = (env: Record<string, string>, command: string): string => `export ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}\n${command}`;
 
 /** TcpExt counters of a namespace (/proc/net/netstat is per network namespace). */
 function tcpExt(ns: string): Record<string, number> {
@@ -36,6 +39,11 @@ function tcpExt(ns: string): Record<string, number> {
 }
 
 const segs = (evs: readonly LabEvent[], pred: (e: LabEvent) => boolean): LabEvent[] => evs.filter((e) => e.type === 'segment' && pred(e));
+/** The copy went into #2 and the server answered it. */
+const answeredOn2 = (evs: LabEvent[]): boolean => {
+  const copy = segs(evs, (e) => e.verdict === 'replay')[0];
+  return copy !== undefined && segs(evs, (e) => e.conn === 2 && e.from === 'server' && e.t >= copy.t).length > 0;
+};
 const appData = (evs: readonly LabEvent[], endpoint: string): string[] =>
   evs.filter((e) => e.type === 'app' && e.endpoint === endpoint && e.event === 'data').map((e) => String(e.detail));
 
@@ -126,17 +134,13 @@ expect:
   server: {states: [FIN-WAIT-1, TIME-WAIT, CLOSED], within: 10s}
 `;
     const args = [
-      '--server', `python3 ${PROGRAMS}/old-duplicate-server.py 198.18.0.2 8080`,
+      '--server', programs.server!,
       // The second connection stays open 4 s: the counters are read while it lasts. Source port 41001, not
       // exercise 16's 41000: the tracepoint is host-wide, and a lab of exercises-replay.test.ts running
       // beside this one would have the same 4-tuple, its sockets' changes read as this lab's.
-      '--client', `python3 ${PROGRAMS}/old-duplicate-client.py 198.18.0.1 198.18.0.2 8080 4 41001`,
+      '--client', withEnv({ OLD_DUPLICATE_PORT: '41001', OLD_DUPLICATE_HOLD_S: '4' }, programs.client!),
     ];
-    const answered = (evs: LabEvent[]): boolean => {
-      const copy = segs(evs, (e) => e.verdict === 'replay')[0];
-      return copy !== undefined && segs(evs, (e) => e.conn === 2 && e.from === 'server' && e.t >= copy.t).length > 0;
-    };
-    const { run, evs, counter } = await runAndRead('replay-next', profile, args, answered);
+    const { run, evs, counter } = await runAndRead('replay-next', profile, args, answeredOn2);
     expect(run.code).toBe(0);
     const copy = segs(evs, (e) => e.verdict === 'replay')[0]!;
     expect(copy).toMatchObject({ conn: 2, from: 'client', flags: 'PA', len: 100, rule: 1 });
@@ -175,15 +179,15 @@ rules:
     action: {replay: {into: next-conn, after_ms: 300}}
     times: 1
 `;
-    // The server's own command turns timestamps off in its namespace before it listens (the SYN-ACK then offers
-    // none, so neither connection has them), and prints its TcpExt counters once both connections are over.
-    const server = `sh -c 'sysctl -qw net.ipv4.tcp_timestamps=0 && python3 ${PROGRAMS}/old-duplicate-server.py 198.18.0.2 8080 && grep TcpExt: /proc/net/netstat'`;
-    const args = ['--server', server, '--client', `python3 ${PROGRAMS}/old-duplicate-client.py 198.18.0.1 198.18.0.2 8080 1 41003`];
-    const { run, evs } = await runAndRead('replay-next-ts0', profile, args);
+    // Timestamps off in the server's namespace (its SYN-ACK then offers none: neither connection has them).
+    const args = [
+      '--sysctl', 'server:net.ipv4.tcp_timestamps=0',
+      '--server', programs.server!,
+      '--client', withEnv({ OLD_DUPLICATE_PORT: '41003', OLD_DUPLICATE_HOLD_S: '4' }, programs.client!),
+    ];
+    const { run, evs, counter } = await runAndRead('replay-next-ts0', profile, args, answeredOn2);
     expect(run.code).toBe(0);
-    const lines = evs.filter((e) => e.type === 'app' && e.endpoint === 'server' && e.event === 'output' && String(e.detail).startsWith('TcpExt:')).map((e) => String(e.detail).split(/\s+/));
-    expect(lines).toHaveLength(2);
-    const counter = (k: string): number => Number(lines[1]![lines[0]!.indexOf(k)]);
+    expect(evs.find((e) => e.type === 'start')).toMatchObject({ sysctls: { server: { 'net.ipv4.tcp_timestamps': '0' } } });
     const copy = segs(evs, (e) => e.verdict === 'replay')[0]!;
     expect(copy).toMatchObject({ conn: 2, len: 100 });
     // No timestamps: the TIME-WAIT let the SYN in by its sequence number alone (the ISN clock had moved on).

@@ -2,7 +2,8 @@
 // keep one up for manual work, and manage leftovers. Implementations load lazily.
 
 import { Command, Option } from 'commander';
-import { intIn, labId, numberIn } from '../parse.js';
+import { collectSysctl, intIn, labId, numberIn } from '../parse.js';
+import type { Sysctls } from '../../rules/schema.js';
 import { addOutputOptions, addProfileOptions, addTrackerOptions, tableLimits, uiFor, type TableFlags } from '../common-options.js';
 import type { LabRunOptions } from '../../lab/run-options.js';
 
@@ -25,12 +26,18 @@ interface RunFlags extends TableFlags {
   kernelProbe: LabRunOptions['kernelProbe'];
   timeWait: number;
   finTimeout: number;
+  sysctl?: Sysctls;
 }
 
 function addRunOptions(cmd: Command, withPeers: boolean): Command {
   cmd
     .option('--id <id>', 'lab id: namespaces are <id>-c, <id>-m, <id>-s (default: random)', labId)
-    .option('--ipv6', 'also give the ends 2001:2::1/64 and 2001:2::2/64');
+    .option('--ipv6', 'also give the ends 2001:2::1/64 and 2001:2::2/64')
+    .option(
+      '--sysctl <[end:]name=value>',
+      "set a sysctl in the end namespaces before anything starts (repeatable; net.* only; end: client, server or both, the default), over the profile's lab.sysctls, e.g. --sysctl client:net.ipv4.tcp_rfc1337=1",
+      collectSysctl,
+    );
   addProfileOptions(cmd, 'fault profile: a built-in name or a YAML/JSON file (default: passthrough)');
   if (withPeers) {
     cmd
@@ -73,6 +80,7 @@ function toRunOptions(f: RunFlags, peers: boolean): LabRunOptions {
     kernelProbe: f.kernelProbe,
     timeWaitS: f.timeWait,
     finTimeoutS: f.finTimeout,
+    ...(f.sysctl ? { sysctls: f.sysctl } : {}),
     table: tableLimits(f),
   };
 }

@@ -6,7 +6,7 @@
 // (kernel 6.18, Node 20.20): with net.ipv4.tcp_keepalive_intvl=3 and
 // tcp_keepalive_probes=2 in the namespace, a blackholed peer still drew probes
 // 1 s apart and ETIMEDOUT after 10 of them. Per-socket values beat the sysctls,
-// so for Node peers the namespace sysctls (topology.ts setKeepaliveSysctls)
+// so for Node peers the namespace sysctls (a profile's lab.sysctls, `--sysctl`)
 // change nothing; they do apply to programs that only set SO_KEEPALIVE.
 
 import type { Socket } from 'node:net';

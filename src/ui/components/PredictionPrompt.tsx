@@ -22,8 +22,8 @@ export interface PredictionPromptProps {
 
 /** The words around the questions, in each language. */
 const KEYS = {
-  en: { choice: '↑/↓ and Enter, or the number', order: 'pick them in order: ↑/↓ and Enter, or the number; Backspace takes one back', orderDone: 'Enter to confirm, Backspace to change', number: 'type a number and Enter (Enter alone: no answer)', notNumber: 'not a number: type digits', of: (i: number, n: number) => `question ${i} of ${n}`, sofar: 'so far' },
-  zh: { choice: '用 ↑/↓ 和回车选择，或按编号', order: '依次选出：↑/↓ 和回车，或按编号；退格键撤回一个', orderDone: '回车确认，退格键修改', number: '输入数字后回车（直接回车：不作答）', notNumber: '不是数字：请输入数字', of: (i: number, n: number) => `第 ${i} 题，共 ${n} 题`, sofar: '已选' },
+  en: { choice: '↑/↓ and Enter, or the number', order: 'pick them in order: ↑/↓ and Enter, or the number; Backspace takes one back', orderDone: 'Enter to confirm, Backspace to change', number: 'type a number and Enter (Enter alone: no answer)', start: 'Enter: start the lab (the questions come after it)', notNumber: 'not a number: type digits', of: (i: number, n: number) => `question ${i} of ${n}`, sofar: 'so far' },
+  zh: { choice: '用 ↑/↓ 和回车选择，或按编号', order: '依次选出：↑/↓ 和回车，或按编号；退格键撤回一个', orderDone: '回车确认，退格键修改', number: '输入数字后回车（直接回车：不作答）', start: '回车：启动实验（问题在实验之后提出）', notNumber: '不是数字：请输入数字', of: (i: number, n: number) => `第 ${i} 题，共 ${n} 题`, sofar: '已选' },
 } as const;
 
 export default function PredictionPrompt(p: PredictionPromptProps) {
@@ -41,6 +41,14 @@ export default function PredictionPrompt(p: PredictionPromptProps) {
       exit();
       return;
     }
+    // Nothing to predict before the run (a diagnosis): the story, then Enter starts the lab.
+    if (x.predictions.length === 0) {
+      if (key.return) {
+        p.onDone({});
+        exit();
+      }
+      return;
+    }
     const after = pressInput(x, current.current, input, key);
     current.current = after;
     setS(after);
@@ -50,7 +58,18 @@ export default function PredictionPrompt(p: PredictionPromptProps) {
     }
   });
   const q = x.predictions[s.index];
-  if (q === undefined) return null;
+  if (q === undefined) {
+    if (x.predictions.length > 0) return null;
+    return (
+      <Box flexDirection="column" width={p.width}>
+        <Text bold>{`${m.exercise} ${x.number}${m.colon}${inLang(x.title, p.lang)}`}</Text>
+        <Text> </Text>
+        <Text>{inLang(x.story, p.lang).trimEnd()}</Text>
+        <Text> </Text>
+        <Text dimColor>{k.start}</Text>
+      </Box>
+    );
+  }
   return (
     <Box flexDirection="column" width={p.width}>
       <Text bold>{`${m.exercise} ${x.number}${m.colon}${inLang(x.title, p.lang)}`}</Text>
@@ -71,7 +90,7 @@ export default function PredictionPrompt(p: PredictionPromptProps) {
           ))}
         </>
       )}
-      {q.kind === 'number' && <Text>{`> ${s.typed}▏ ${q.unit}`}</Text>}
+      {q.kind === 'number' && <Text>{`> ${s.typed}▏ ${m.unit(q.unit)}`}</Text>}
       {s.problem === 'not-a-number' && <Text color="red">{k.notNumber}</Text>}
       <Text dimColor>{q.kind === 'choice' ? k.choice : q.kind === 'order' ? (remaining(q, s).length ? k.order : k.orderDone) : k.number}</Text>
     </Box>

@@ -10,6 +10,7 @@
 import { Engine, type Port } from '../../../src/engine/engine.js';
 import type { TcpmitmEvent } from '../../../src/engine/events.js';
 import type { Decider } from '../../../src/engine/plan.js';
+import type { SignalDelivery, SignalRequest } from '../../../src/engine/cues.js';
 import { buildTcpFrame } from '../../../src/packet/build.js';
 import { decodeFrame, toSegmentInfo } from '../../../src/packet/frame.js';
 import { flagLetters } from '../../../src/tcp/segment.js';
@@ -29,7 +30,7 @@ export class Playbook {
   readonly engine: Engine;
   now = 0;
 
-  constructor(opts: { decider?: Decider; interactive?: boolean; timeWaitMs?: number; passSegments?: boolean; maxConnections?: number } = {}) {
+  constructor(opts: { decider?: Decider; interactive?: boolean; timeWaitMs?: number; passSegments?: boolean; maxConnections?: number; signal?: (req: SignalRequest) => SignalDelivery } = {}) {
     this.engine = new Engine({
       start: 0,
       decider: opts.decider,
@@ -49,6 +50,7 @@ export class Playbook {
         wakeAt: (at) => this.outputs.push({ kind: 'wake', at }),
         emit: (ev) => this.events.push(ev),
         ...(opts.passSegments === undefined ? {} : { wantsPassSegments: () => opts.passSegments! }),
+        ...(opts.signal === undefined ? {} : { signal: opts.signal }),
       },
     });
   }

@@ -15,7 +15,7 @@ const EXPECTED: Record<string, string> = {
   "a unit that is not the evidence's": "x.yaml:22:11: predictions[1].unit: 's', but evidence 'fw2' (dwell) is measured in ms; expected unit: ms",
   "an unknown kind of prediction": "x.yaml:20:11: predictions[1].kind: kind 'essay' is not a kind of prediction; expected kind: choice, order, number",
   "an unknown field": "x.yaml:4:1: scenery: unknown field 'scenery'; expected one of $schema, id, number, scenario, title, story, lab, checks, evidence, predictions, hints, tryNext",
-  "an unknown kind of evidence": "x.yaml:9:7: evidence.cs: unknown kind of evidence 'stats'; expected a mapping with exactly one of states, segments, entered, dwell, count, gap, gaps, app (e.g. {states: {endpoint: client}})",
+  "an unknown kind of evidence": "x.yaml:9:7: evidence.cs: unknown kind of evidence 'stats'; expected a mapping with exactly one of states, segments, entered, dwell, count, gap, gaps, app, exit, actions (e.g. {states: {endpoint: client}})",
   "a bad tolerance": "x.yaml:24:16: predictions[1].tolerance: 'a bit' is not a percentage; expected e.g. '25%'",
   "an order answer that is not an order of its items": "x.yaml:30:13: predictions[2].answer: [A, B, B] is not an order of the items; expected each of A, B, C exactly once",
   "the same prediction id twice": "x.yaml:19:9: predictions[1].id: 'who' again (predictions[0] has it); expected each prediction id once",

@@ -10,7 +10,7 @@ import type { ExpectationEvent, TcpmitmEvent } from '../../../src/engine/events.
 import { readEvidence, type EvidenceReading } from '../../../src/exercise/evidence.js';
 import { loadExercise } from '../../../src/exercise/load.js';
 import { messages } from '../../../src/exercise/messages.js';
-import { fill, renderReveal } from '../../../src/exercise/reveal.js';
+import { fill, formatAnswer, formatChecks, renderReveal } from '../../../src/exercise/reveal.js';
 import { points, scoreAnswers } from '../../../src/exercise/score.js';
 import type { Evidence, Exercise, Lang } from '../../../src/exercise/schema.js';
 import type { Answers } from '../../../src/exercise/answers.js';
@@ -129,5 +129,24 @@ describe('the reveal', () => {
   it('fill keeps unknown placeholders and indents blocks', () => {
     expect(fill('a {{x}} {{y}}', { x: '1' })).toBe('a 1 {{y}}');
     expect(fill('  {{b}}', { b: 'l1\nl2' })).toBe('  l1\n  l2');
+  });
+});
+
+describe('a Chinese reveal is Chinese where tcpmitm writes it', () => {
+  it("the checks' status and subjects, and a number's unit", () => {
+    const checks = [
+      { type: 'expectation', t: 1, subject: 'client states (kernel)', status: 'met', expected: 'x', observed: 'SYN-SENT@0.1s → ESTAB@0.2s' },
+      { type: 'expectation', t: 1, subject: 'server #2 never (inferred)', status: 'failed', expected: 'x', observed: 'CLOSED@1s' },
+      { type: 'expectation', t: 1, subject: 'client exit', status: 'not-checked', expected: 'x', observed: 'not checked' },
+    ] as const;
+    expect(formatChecks(checks, 'zh').split('\n')).toEqual([
+      '通过 客户端 状态（内核）：SYN-SENT@0.1s → ESTAB@0.2s',
+      '失败 服务器 #2 从未出现（推断）：CLOSED@1s',
+      '跳过 客户端 退出方式：not checked',
+    ]);
+    expect(formatChecks(checks).split('\n')[0]).toBe('ok   client states (kernel): SYN-SENT@0.1s → ESTAB@0.2s');
+    const p = { id: 'n', kind: 'number', question: { en: 'q' }, unit: 'segments', answer: 2, tolerance: 0, reveal: { en: 'r' } } as const;
+    expect(formatAnswer(p, 2, 'zh')).toBe('2 个报文段');
+    expect(formatAnswer(p, 2, 'en')).toBe('2 segments');
   });
 });

@@ -8,10 +8,10 @@ import { parseProfile } from '../../../src/rules/parse.js';
 import type { SegmentEvent } from '../../../src/engine/events.js';
 import { Playbook } from '../engine/playbook.js';
 
-const EXPECTED = ['blackhole', 'coalesce-fin-ack', 'delay-fin', 'drop-last-ack', 'forge-rst', 'passthrough', 'simultaneous-close'];
+const EXPECTED = ['blackhole', 'coalesce-fin-ack', 'delay-fin', 'drop-last-ack', 'forge-rst', 'passthrough', 'simultaneous-close', 'time-wait-assassination'];
 
 describe('built-in profiles', () => {
-  it('are the seven of the scenario catalogue', () => {
+  it('are the eight of the scenario catalogue', () => {
     expect(builtinProfileNames()).toEqual(EXPECTED);
   });
 

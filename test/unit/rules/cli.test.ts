@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { registerProfiles } from '../../../src/cli/commands/profiles.js';
 import { TcpmitmError } from '../../../src/cli/errors.js';
+import { builtinProfileNames } from '../../../src/rules/load.js';
 
 let out = '';
 let dir = '';
@@ -32,7 +33,7 @@ describe('tcpmitm profiles', () => {
     await run('list');
     expect(out).toMatch(/^blackhole {2,}After a trigger/m);
     expect(out).toContain('--set times=all');
-    expect(out.split('\n').filter((l) => /^[a-z]/.test(l))).toHaveLength(7);
+    expect(out.split('\n').filter((l) => /^[a-z]/.test(l))).toHaveLength(builtinProfileNames().length);
   });
 
   it('show prints the commented file; --json the validated profile with --set applied', async () => {

@@ -47,22 +47,22 @@ const TABLE: [string, string, string][] = [
   [
     'unknown action name',
     HEAD + 'rules:\n  - action: dorp\n',
-    "bad.yaml:4:13: rules[0].action: 'dorp' is not a known action; expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, replay, forge (e.g. {delay: {ms: 200}})",
+    "bad.yaml:4:13: rules[0].action: 'dorp' is not a known action; expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, signal, replay, forge (e.g. {delay: {ms: 200}})",
   ],
   [
     'unknown action key',
     HEAD + 'rules:\n  - action: {dealy: {ms: 5}}\n',
-    "bad.yaml:4:13: rules[0].action: unknown action 'dealy'; expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, replay, forge (e.g. {delay: {ms: 200}})",
+    "bad.yaml:4:13: rules[0].action: unknown action 'dealy'; expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, signal, replay, forge (e.g. {delay: {ms: 200}})",
   ],
   [
     'two actions in one',
     HEAD + 'rules:\n  - action: {delay: {ms: 5}, rst: {to: client}}\n',
-    "bad.yaml:4:13: rules[0].action: 'delay' and 'rst' together is not one action; expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, replay, forge (e.g. {delay: {ms: 200}})",
+    "bad.yaml:4:13: rules[0].action: 'delay' and 'rst' together is not one action; expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, signal, replay, forge (e.g. {delay: {ms: 200}})",
   ],
   [
     'unknown field in a rule',
     HEAD + 'rules:\n  - action: drop\n    time: 3\n',
-    "bad.yaml:5:5: rules[0].time: unknown field 'time'; expected one of id, name, match, action, times, after, probability",
+    "bad.yaml:5:5: rules[0].time: unknown field 'time'; expected one of id, name, match, at, action, times, after, probability",
   ],
   [
     'unknown top-level field',

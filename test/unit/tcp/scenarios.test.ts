@@ -419,6 +419,17 @@ describe('7 forged RST (Linux acceptance)', () => {
     }
   });
 
+  it("tcp_rfc1337 is each end's own: set for the server only, the client's TIME-WAIT still ends on the RST", () => {
+    const close = `${HANDSHAKE}
+      c>s FA
+      s>c FA
+      c>s A`;
+    const lab = new Lab({ rfc1337: { client: false, server: true } }).run(close);
+    const { seq } = lab.tracker.rstFor(1, 'client')!;
+    expect(lab.forge('client', TcpFlag.RST, seq, 0).rst?.verdict).toBe('accepted');
+    expect(lab.tracker.get(1)!.clientEnd.state).toBe('CLOSED');
+  });
+
   it('SYN-SENT: accepted only with an ACK of its SYN', () => {
     const lab = new Lab().run('c>s S drop');
     const { ack } = lab.tracker.rstFor(1, 'client')!;

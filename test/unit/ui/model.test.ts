@@ -187,3 +187,11 @@ describe('a refused connection', () => {
     expect(m.conn(1)).toMatchObject({ refused: true, inferred: { client: 'CLOSED', server: undefined } });
   });
 });
+
+describe('UiModel and cues', () => {
+  it('a signal about no connection (a time trigger since the run) is an event line, not a connection #0', () => {
+    const m = model([{ type: 'action', t: 0.5, conn: 0, rule: 1, action: 'signal', detail: "sent SIGUSR1 to the client's program (pid 7, built-in client) on rule 1" }]);
+    expect(m.conn(0)).toBeUndefined();
+    expect(m.events.at(-1)?.text).toBe("signal: sent SIGUSR1 to the client's program (pid 7, built-in client) on rule 1");
+  });
+});
