@@ -256,6 +256,13 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
       quoted: (e) => e.from === 'client' && e.role === 'data',
       lang: 'zh',
     },
+    {
+      // SHUT_RDWR: the FIN, then the server's kernel resets on the client's later data (TCPAbortOnData).
+      ex: 'shut-rdwr',
+      right: 'answers:\n  on-the-wire: fin\n  later-data: rst\n  server-recv: econnreset\n',
+      wrong: 'answers:\n  on-the-wire: nothing\n  later-data: queued\n  server-recv: data\n',
+      quoted: (e) => String(e.flags).includes('R') || (e.from === 'client' && e.role === 'data'),
+    },
   ];
   for (const m of MORE) {
     it(`${m.ex}, right answers: full score, confirmed by the kernel, the reveal quotes the run`, async () => {
