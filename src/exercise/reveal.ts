@@ -117,7 +117,8 @@ export function renderReveal(r: RevealInput): string {
   const out = [`${m.reveal} — ${m.exercise} ${x.number}${m.colon}${inLang(x.title, r.lang)}`, ''];
   r.scored.forEach((s, i) => out.push(...revealOne(s, i, r), ''));
   const ok = confirmed(r.checks);
-  out.push(ok ? m.checksConfirmed(summarize(r.checks)) : m.checksNotConfirmed(summarize(r.checks)));
+  const summary = r.lang === 'zh' ? summarizeZh(r.checks) : summarize(r.checks);
+  out.push(ok ? m.checksConfirmed(summary) : m.checksNotConfirmed(summary));
   out.push(...indent(formatChecks(r.checks, r.lang)));
   if (!ok) out.push(m.labWrong);
   const sc = points(r.scored);
@@ -130,4 +131,13 @@ export function renderReveal(r: RevealInput): string {
     }
   }
   return out.join('\n') + '\n';
+}
+
+/** rules/expect.ts's summarize, in Chinese: "全部 6 项检查通过", "6 项检查中 1 项失败，2 项未检查". */
+function summarizeZh(results: readonly ExpectationEvent[]): string {
+  const failed = results.filter((c) => c.status === 'failed').length;
+  const skipped = results.filter((c) => c.status === 'not-checked').length;
+  const made = results.length - skipped;
+  const head = made === 0 ? '没有进行任何检查' : failed === 0 ? `全部 ${made} 项检查通过` : `${made} 项检查中 ${failed} 项失败`;
+  return skipped === 0 ? head : `${head}，${skipped} 项未检查`;
 }

@@ -248,6 +248,21 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
       wrong: 'answers:\n  fault: fin-lost\n  lost-count: 0\n  server-waits: close-wait\n',
       quoted: (e) => e.verdict === 'drop',
     },
+    {
+      // Programs of its own (Python: Node has no SHUT_RD); the data sent after SHUT_RD is read, not discarded.
+      ex: 'shut-rd',
+      right: 'answers:\n  on-the-wire: nothing\n  later-data: queued\n  server-state: estab\n',
+      wrong: 'answers:\n  on-the-wire: fin\n  later-data: discarded\n  server-state: fin-wait-1\n',
+      quoted: (e) => e.from === 'client' && e.role === 'data',
+      lang: 'zh',
+    },
+    {
+      // SHUT_RDWR: the FIN, then the server's kernel resets on the client's later data (TCPAbortOnData).
+      ex: 'shut-rdwr',
+      right: 'answers:\n  on-the-wire: fin\n  later-data: rst\n  server-recv: econnreset\n',
+      wrong: 'answers:\n  on-the-wire: nothing\n  later-data: queued\n  server-recv: data\n',
+      quoted: (e) => String(e.flags).includes('R') || (e.from === 'client' && e.role === 'data'),
+    },
   ];
   for (const m of MORE) {
     it(`${m.ex}, right answers: full score, confirmed by the kernel, the reveal quotes the run`, async () => {
@@ -271,6 +286,23 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
       expect(reveal(r)).toContain(m.lang === 'zh' ? '正确。' : 'Right.');
     });
   }
+
+  it("shutdown(SHUT_RD) on Linux: nothing on the wire, the later 200 bytes acknowledged and read, then recv() returns 0 at once", async () => {
+    const r = await runExercise('shut-rd', 'shut-rd-kernel', 'answers:\n  later-data: queued\n');
+    expect(r.code).toBe(0);
+    expectKernelConfirmed(r);
+    const app = r.events.filter((e) => e.type === 'app' && e.endpoint === 'server').map((e) => e.event);
+    expect(app).toEqual(expect.arrayContaining(['shut-rd', 'recv-200', 'recv-0']));
+    expect(app.indexOf('shut-rd')).toBeLessThan(app.indexOf('recv-200'));
+    // The server's kernel acknowledged the 200 bytes (ack=301), and no RST was sent by anyone.
+    const segs = r.events.filter((e) => e.type === 'segment');
+    expect(segs.some((e) => e.from === 'server' && e.ack === 301 && e.len === 0)).toBe(true);
+    expect(segs.filter((e) => String(e.flags).includes('R'))).toEqual([]);
+    // Nothing left the server between its ACK of the first 100 bytes and its ACK of the 200.
+    const i100 = segs.findIndex((e) => e.from === 'server' && e.ack === 101);
+    const i300 = segs.findIndex((e) => e.from === 'server' && e.ack === 301);
+    expect(segs.slice(i100 + 1, i300).filter((e) => e.from === 'server')).toEqual([]);
+  });
 
   it("a hidden fault stays hidden until the reveal: the run's log shows every segment as sent, none of tcpmitm's doing, no profile; the events keep it all", async () => {
     const r = await runExercise('what-is-wrong', 'hidden-log', 'answers:\n  fault: acks-lost\n');
