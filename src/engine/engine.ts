@@ -16,6 +16,7 @@ import { eventTime, inferredStateEvent, type ActionKind, type Direction, type Se
 import { passAll, type Decider, type Decision, type Plan } from './plan.js';
 import { ReleaseQueue } from './release-queue.js';
 import { TimerHeap } from '../tcp/timers.js';
+import { MAX_REMEMBERED, ReplayStore, tupleOf, type Remembered } from './replay-store.js';
 import { SIGNAL_WAIT_MS, TimeTriggers, type DueTrigger, type SignalDelivery, type SignalRequest } from './cues.js';
 
 /** A port of the inline box: the side facing the client namespace or the server namespace. */
@@ -81,6 +82,10 @@ export interface EngineStats {
   coalesced: number;
   held: number;
   duplicated: number;
+  /** Copies re-sent by replay rules. */
+  replayed: number;
+  /** Segments replay rules matched but never re-sent: no room (MAX_REMEMBERED), or the run ended first (no next connection came). */
+  replayUnused: number;
 }
 
 /** The counters with the connection table's: its size now, and what bounding it did (TrackerBounds). */
@@ -156,6 +161,8 @@ export class Engine {
     coalesced: 0,
     held: 0,
     duplicated: 0,
+    replayed: 0,
+    replayUnused: 0,
   };
   private readonly out: EngineOutput;
   private decider: Decider;
@@ -174,6 +181,9 @@ export class Engine {
   /** Connections the tracker has forgotten whose engine state is still to be freed. */
   private readonly forgettable = new Set<number>();
   private requestedWake: number | undefined;
+  /** Segments replay rules remembered, until re-sent (bounded: MAX_REMEMBERED). */
+  private readonly replays = new ReplayStore();
+  private warnedReplayFull = false;
   /** The profile's time triggers, armed per run and per connection. */
   private cues: TimeTriggers;
   /** Segments held until a signal has taken effect, by request id. */
@@ -223,9 +233,9 @@ export class Engine {
     return this.ctl.get(id)?.bytes;
   }
 
-  /** Number of segments waiting at tcpmitm (delayed, held, coalescing). */
+  /** Number of segments waiting at tcpmitm (delayed, held, coalescing; replays whose timer is set). */
   pendingCount(): number {
-    let n = this.heldByHand.length;
+    let n = this.heldByHand.length + this.replays.scheduled;
     for (const c of this.ctl.values()) {
       n += (c.queue.c2s?.length ?? 0) + (c.queue.s2c?.length ?? 0);
       if (c.coalescing.c2s) n++;
@@ -345,6 +355,18 @@ export class Engine {
   }
 
   /**
+   * End of run: remembered segments not re-sent yet are freed, each reported
+   * (an action event) and counted (stats.replayUnused). Call before the last stats.
+   */
+  finish(now: number): void {
+    for (const r of this.replays.drain()) {
+      this.counters.replayUnused++;
+      const why = r.into === 'next-conn' && r.intoConn === undefined ? 'no next connection on its 4-tuple came' : 'the run ended first';
+      this.emitAction(r.fromConn, now, 'replay', `not replayed: ${r.role} from ${r.from} of #${r.fromConn} (${why})`, r.rule);
+    }
+  }
+
+  /**
    * A signal the engine asked for (request `id`) has taken effect — the
    * process is gone, or stopped — as `what` says ("the server's program (pid
    * 42) exited (SIGKILL)"): a segment held for it goes on (or is dropped) now.
@@ -455,6 +477,7 @@ export class Engine {
     item.rule = decision.rule;
     this.execute(c, item, decision.plan, decision.rule, now);
     this.flushSentChanges();
+    if (this.replays.anyWaiting) this.bindReplays(conn, now);
   }
 
   /**
@@ -494,6 +517,12 @@ export class Engine {
         this.forge(c, plan.to, plan.seqOffset, now, rule, `rule ${rule ?? '?'} on ${item.role} from ${item.from}`);
         return;
       }
+      case 'forge': {
+        if (plan.instead) this.drop(c, item, now, rule, `replaced by a forged ${plan.flags}`);
+        else this.forward(c, item, now, 'pass', rule);
+        this.forge(c, plan.to, plan.seqOffset, now, rule, `rule ${rule ?? '?'} on ${item.role} from ${item.from}`, plan.flags);
+        return;
+      }
       case 'coalesce': {
         if (!isPureAck(item.seg) || c.coalescing[item.dir]) return this.forward(c, item, now, 'pass', rule);
         const deadline = now + plan.windowMs;
@@ -523,6 +552,8 @@ export class Engine {
         c.blackholed = true;
         this.emitAction(c.id, now, 'drop', `blackhole: every later segment of #${c.id} is dropped`, rule);
         return this.drop(c, item, now, rule, 'blackhole starts');
+      case 'replay':
+        return this.remember(c, item, plan, rule, now);
       case 'signal':
         return this.signalOnCue(c, item, plan, rule, now);
       case 'await-peer-fin': {
@@ -641,8 +672,11 @@ export class Engine {
     this.emitChanges(this.tracker.delivered(item.seg, now));
   }
 
-  /** Forge a RST with exactly the sequence numbers the receiver accepts (Linux: seq == rcv_nxt, RFC 5961 §3.2). */
-  private forge(c: ConnCtl, to: Endpoint | 'both', seqOffset: number, now: number, rule: number | undefined, why: string): void {
+  /**
+   * Forge a RST with exactly the sequence numbers the receiver accepts (Linux: seq == rcv_nxt, RFC 5961 §3.2);
+   * or, with `kind` SYN, a bare SYN (no ACK, no options) at the receiver's rcv_nxt + seqOffset.
+   */
+  private forge(c: ConnCtl, to: Endpoint | 'both', seqOffset: number, now: number, rule: number | undefined, why: string, kind: 'RST' | 'SYN' = 'RST'): void {
     const targets: Endpoint[] = to === 'both' ? ['client', 'server'] : [to];
     for (const target of targets) {
       const nums = this.tracker.rstFor(c.id, target);
@@ -655,20 +689,83 @@ export class Engine {
       const reverse = sameDir === undefined;
       const template = sameDir ?? c.template[dir === 'c2s' ? 's2c' : 'c2s'];
       if (!nums || !template || toPort === undefined) {
-        this.warn(now, `cannot forge a RST to the ${target} of #${c.id}: its sequence numbers are not known yet`);
+        this.warn(now, `cannot forge a ${kind} to the ${target} of #${c.id}: its sequence numbers are not known yet`);
         continue;
       }
       const rstSeq = (nums.seq + seqOffset) >>> 0;
-      const frame = forgeRstFrom(template, { seq: rstSeq, ack: nums.ack, direction: reverse ? 'reverse' : 'same' });
+      // A SYN as a new connection's first one: no ACK, a window, no options (a SYN without MSS means 536, RFC 9293 §3.7.1).
+      const frame =
+        kind === 'SYN'
+          ? forgeRstFrom(template, { seq: rstSeq, flags: TcpFlag.SYN, window: 64240, direction: reverse ? 'reverse' : 'same' })
+          : forgeRstFrom(template, { seq: rstSeq, ack: nums.ack, direction: reverse ? 'reverse' : 'same' });
       const d = decodeFrame(frame);
-      if (!d.ok || d.value.kind !== 'tcp') throw new Error(`forged RST does not decode: ${d.ok ? 'not tcp' : d.error.message}`);
+      if (!d.ok || d.value.kind !== 'tcp') throw new Error(`forged ${kind} does not decode: ${d.ok ? 'not tcp' : d.error.message}`);
       const seg = toSegmentInfo(d.value);
       this.counters.forged++;
-      const item: InFlight = { frame, seg, conn: c.id, from: peerOf(target), dir, role: 'rst', toPort, capturedAt: now, releaseAt: now, rule, owned: true };
-      this.emitSegment(item, now, 'forged', rule, `RST to ${target}${seqOffset ? ` (seq off by ${seqOffset})` : ''}`);
-      this.emitAction(c.id, now, 'rst', `forged RST to ${target} seq=${rstSeq} (${why})`, rule);
+      const item: InFlight = { frame, seg, conn: c.id, from: peerOf(target), dir, role: kind === 'SYN' ? 'syn' : 'rst', toPort, capturedAt: now, releaseAt: now, rule, owned: true };
+      this.emitSegment(item, now, 'forged', rule, `${kind} to ${target}${seqOffset ? ` (seq off by ${seqOffset})` : ''}`);
+      this.emitAction(c.id, now, kind === 'SYN' ? 'forge' : 'rst', `forged ${kind} to ${target} seq=${rstSeq} (${why})`, rule);
       this.deliver(item, now);
     }
+  }
+
+  /**
+   * A replay rule: a copy of the segment (its original sequence numbers and
+   * options, TSval included) is kept and re-sent later in the same direction;
+   * the original passes, or is dropped with `instead`.
+   */
+  private remember(c: ConnCtl, item: InFlight, plan: Extract<Plan, { kind: 'replay' }>, rule: number | undefined, now: number): void {
+    const conn = this.tracker.get(c.id);
+    const r: Remembered = {
+      frame: Buffer.from(item.frame),
+      seg: item.seg,
+      fromConn: c.id,
+      from: item.from,
+      dir: item.dir,
+      role: item.role,
+      toPort: item.toPort,
+      capturedAt: now,
+      rule,
+      afterMs: plan.afterMs,
+      into: plan.into,
+      tuple: conn ? tupleOf(conn.client, conn.server) : '',
+    };
+    if (!this.replays.remember(r)) {
+      if (!this.warnedReplayFull) {
+        this.warnedReplayFull = true;
+        this.warn(now, `a replay rule matched with ${MAX_REMEMBERED} segments already remembered: it passes untouched, counted in stats.replayUnused`);
+      }
+      this.counters.replayUnused++;
+      return this.forward(c, item, now, 'pass', rule, 'not remembered for replay (no room)');
+    }
+    const when = plan.into === 'next-conn' ? `into the next connection on its 4-tuple${plan.afterMs ? `, ${plan.afterMs} ms after it is established` : ''}` : `in ${plan.afterMs} ms`;
+    if (plan.instead) this.drop(c, item, now, rule, `remembered, replayed ${when}`);
+    else this.forward(c, item, now, 'pass', rule, `remembered, replayed ${when}`);
+    if (plan.into === 'same-conn') this.scheduleReplay(r, now + plan.afterMs);
+  }
+
+  /** A segment of `conn` has been handled: a next-conn replay waiting on its 4-tuple starts its wait once its receiver is ESTAB. */
+  private bindReplays(conn: ConnectionView, now: number): void {
+    const bound = this.replays.bindNext(tupleOf(conn.client, conn.server), conn.id, (r) => endOf(conn, peerOf(r.from)).state === 'ESTAB');
+    for (const r of bound) this.scheduleReplay(r, now + r.afterMs);
+  }
+
+  private scheduleReplay(r: Remembered, at: number): void {
+    this.timers.push({ at, fire: (t) => this.replay(r, t) });
+  }
+
+  /** Re-sends a remembered copy, unchanged, into whatever connection now holds its 4-tuple (reported as the one it went into). */
+  private replay(r: Remembered, now: number): void {
+    if (!this.replays.has(r)) return;
+    this.replays.release(r);
+    this.counters.replayed++;
+    const into = this.tracker.lookup(r.seg)?.id ?? r.intoConn ?? r.fromConn;
+    const item: InFlight = { frame: r.frame, seg: r.seg, conn: into, from: r.from, dir: r.dir, role: r.role, toPort: r.toPort, capturedAt: r.capturedAt, releaseAt: now, rule: r.rule, owned: true };
+    const age = Math.round(now - r.capturedAt);
+    const of = into === r.fromConn ? `captured ${age} ms ago` : `of #${r.fromConn}, captured ${age} ms ago`;
+    this.emitSegment(item, now, 'replay', r.rule, `${of}, original seq=${r.seg.seq}`);
+    this.emitAction(into, now, 'replay', `replayed ${r.role} from ${r.from} of #${r.fromConn} into #${into} (seq=${r.seg.seq} len=${r.seg.payloadLength})`, r.rule);
+    this.deliver(item, now);
   }
 
   // ── cues: signals to the programs, time triggers ─────────────────────

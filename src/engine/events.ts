@@ -21,7 +21,9 @@ export type Verdict =
   | 'hold'
   | 'coalesce'
   | 'duplicate'
-  | 'forged';
+  | 'forged'
+  /** A copy of an earlier segment, re-sent by a replay rule (its `conn` is the connection it went into). */
+  | 'replay';
 
 // Every event's `t` is seconds since the run started (millisecond resolution).
 
@@ -70,8 +72,8 @@ export interface SegmentEvent {
   readonly detail?: string;
 }
 
-/** drop: dropped (also by hand or blackhole); release: a held or delayed segment went on; rst: a forged RST; coalesce: an ACK merged into a FIN; signal: a signal sent to a program (a profile's signal action). */
-export type ActionKind = 'drop' | 'release' | 'rst' | 'coalesce' | 'signal';
+/** drop: dropped (also by hand or blackhole); release: a held or delayed segment went on; rst: a forged RST; coalesce: an ACK merged into a FIN; signal: a signal sent to a program (a profile's signal action); replay: a remembered segment re-sent, or given up at the end of the run; forge: a forged segment other than a RST (a SYN). */
+export type ActionKind = 'drop' | 'release' | 'rst' | 'coalesce' | 'signal' | 'replay' | 'forge';
 
 export interface ActionEvent {
   readonly type: 'action';
@@ -203,6 +205,10 @@ export interface StatsEvent {
   readonly coalesced: number;
   readonly held: number;
   readonly duplicated: number;
+  /** Copies of earlier segments re-sent by replay rules (absent: tap, which replays nothing). */
+  readonly replayed?: number;
+  /** Segments replay rules matched but never re-sent: no room for more, or the run ended before their time or their next connection. */
+  readonly replayUnused?: number;
   /** Connection records held now (at most --max-connections). */
   readonly tracked: number;
   /** Records evicted to make room for new ones, by kind: handshake not completed, picked up mid-stream, finished (CLOSED/TIME-WAIT). */

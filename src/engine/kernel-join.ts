@@ -454,7 +454,21 @@ export class KernelJoin {
    * and a flood of new tuples must not grow the join without bound.
    */
   prune(tracked: (conn: number) => boolean): void {
-    for (const s of [...this.sides.values()]) if (!tracked(s.conn)) this.forget(s);
+    for (const s of [...this.sides.values()]) {
+      if (tracked(s.conn)) continue;
+      // A TIME-WAIT a new connection's SYN reuses: the tracker closed it when it delivered the SYN (and may forget
+      // it at once), the kernel when the SYN reached it, and the probe says so just after. Kept until then, so that
+      // end is not taken for the new connection's (whose socket has not started yet). At most one per reused tuple.
+      if (s.socket === 'live' && s.kernel === 'TIME-WAIT' && this.reusedByLater(s)) continue;
+      this.forget(s);
+    }
+  }
+
+  /** Whether a later connection on `s`'s tuple waits for its socket to start. */
+  private reusedByLater(s: Side): boolean {
+    const tuple = this.tupleOf.get(`${s.conn}/${s.endpoint}`);
+    const r = tuple === undefined ? undefined : this.routes.get(tuple);
+    return r?.sides.some((x) => x.conn > s.conn && x.socket === 'waiting') ?? false;
   }
 
   /** Number of connection sides held (for tests of the bound). */

@@ -10,7 +10,7 @@ export type Plan =
   | { readonly kind: 'drop' }
   /** Hold for `ms`; later segments of the same direction wait behind it unless `reorder`. */
   | { readonly kind: 'delay'; readonly ms: number; readonly reorder: boolean }
-  /** Forge a RST the receiver accepts (seq = its rcv_nxt, plus `seqOffset` for tests of RFC 5961). */
+  /** Forge a RST the receiver accepts (seq = its rcv_nxt, plus `seqOffset` mod 2^32 for tests of RFC 5961). */
   | { readonly kind: 'rst'; readonly to: Endpoint | 'both'; readonly instead: boolean; readonly seqOffset: number }
   /** Hold a pure ACK of a FIN; if the same sender's FIN follows within the window it carries the ACK alone. */
   | { readonly kind: 'coalesce'; readonly windowMs: number }
@@ -21,6 +21,10 @@ export type Plan =
   | { readonly kind: 'blackhole' }
   /** Hold this FIN until the peer's FIN is captured, then deliver both (FINs cross: simultaneous close). */
   | { readonly kind: 'await-peer-fin'; readonly timeoutMs: number }
+  /** Remember a copy and re-send it into the same direction `afterMs` later, in this connection or the next one on its 4-tuple (once established); `instead` drops the original. */
+  | { readonly kind: 'replay'; readonly afterMs: number; readonly into: 'same-conn' | 'next-conn'; readonly instead: boolean }
+  /** Forge a SYN to `to` as if from its peer, seq = its rcv_nxt + `seqOffset` (mod 2^32), no options. */
+  | { readonly kind: 'forge'; readonly to: Endpoint; readonly flags: 'SYN'; readonly seqOffset: number; readonly instead: boolean }
   /** Signal one end's program (cues.ts); the segment waits until it is delivered, then `then` applies. */
   | { readonly kind: 'signal'; readonly to: Endpoint; readonly name: string; readonly then: 'pass' | 'drop' };
 

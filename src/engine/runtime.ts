@@ -135,6 +135,8 @@ export class Runtime {
     this.wake.stop();
     this.ports.a.close();
     this.ports.b.close();
+    // Remembered replays not re-sent are freed and reported, before the last stats.
+    this.engine.finish(performance.now());
   }
 
   private send(port: Port, frame: Buffer): void {

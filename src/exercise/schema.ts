@@ -48,8 +48,8 @@ export const SegmentSelectorSchema = strict(
       .describe("the tracker's role, or a list of roles"),
     flags: FlagsSchema.optional(),
     verdict: z
-      .enum(['pass', 'drop', 'delay', 'hold', 'coalesce', 'duplicate', 'forged'], {
-        error: oneOfMsg('verdict', ['pass', 'drop', 'delay', 'hold', 'coalesce', 'duplicate', 'forged']),
+      .enum(['pass', 'drop', 'delay', 'hold', 'coalesce', 'duplicate', 'forged', 'replay'], {
+        error: oneOfMsg('verdict', ['pass', 'drop', 'delay', 'hold', 'coalesce', 'duplicate', 'forged', 'replay']),
       })
       .optional()
       .describe('what tcpmitm did with it'),

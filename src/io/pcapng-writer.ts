@@ -37,6 +37,8 @@ export function commentFor(ev: SegmentEvent): string | undefined {
       return `held${by}`;
     case 'coalesce':
       return ev.detail?.startsWith('duplicate') ? `coalesced: duplicate ACK absorbed${ev.rule !== undefined ? ` by rule ${ev.rule}` : ''}` : `coalesced ACK into FIN${ev.rule !== undefined ? ` by rule ${ev.rule}` : ''}`;
+    case 'replay':
+      return `replayed ${ev.detail ?? 'an earlier segment'}${ev.rule !== undefined ? ` by rule ${ev.rule}` : ''}`;
     case 'duplicate':
       return `duplicated${by}`;
     case 'forged':

@@ -52,6 +52,8 @@ export function toPlan(a: Action): Plan {
   if ('delay' in a) return { kind: 'delay', ms: a.delay.ms, reorder: a.delay.reorder ?? false };
   if ('rst' in a) return { kind: 'rst', to: a.rst.to, instead: a.rst.instead ?? false, seqOffset: a.rst.seqOffset ?? 0 };
   if ('coalesce' in a) return { kind: 'coalesce', windowMs: a.coalesce.window_ms };
+  if ('forge' in a) return { kind: 'forge', to: a.forge.to, flags: a.forge.flags, seqOffset: a.forge.seqOffset ?? 0, instead: a.forge.instead ?? false };
+  if ('replay' in a) return { kind: 'replay', afterMs: a.replay.after_ms ?? 0, into: a.replay.into ?? 'same-conn', instead: a.replay.instead ?? false };
   if ('signal' in a) return { kind: 'signal', to: a.signal.to, name: a.signal.name, then: a.signal.then ?? 'pass' };
   return { kind: 'await-peer-fin', timeoutMs: a.await.timeout_ms };
 }

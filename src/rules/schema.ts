@@ -15,8 +15,11 @@ export { show } from './schema-kit.js';
 /** Longest delay or window a profile may ask for: 10 minutes. Anything longer is a typo. */
 export const MAX_DELAY_MS = 600_000;
 
+/** The whole sequence space: an offset is taken mod 2^32, so ±(2^32 − 1) reaches every sequence number from either side. */
+export const MAX_SEQ_OFFSET = 0xffff_ffff;
+
 export const ACTION_NAMES = ['pass', 'drop', 'duplicate', 'hold', 'blackhole'] as const;
-export const ACTION_KEYS = ['delay', 'rst', 'coalesce', 'await', 'signal'] as const;
+export const ACTION_KEYS = ['delay', 'rst', 'coalesce', 'await', 'signal', 'replay', 'forge'] as const;
 export const FLAG_NAMES = Object.keys(TcpFlag) as (keyof typeof TcpFlag)[];
 
 const delayMs = (what: string) => intIn(0, MAX_DELAY_MS, `${what} in ms from 0 to ${MAX_DELAY_MS}`);
@@ -124,11 +127,55 @@ export const RstActionSchema = strict(
       {
         to: z.enum(['client', 'server', 'both'], { error: oneOfMsg('RST target', ['client', 'server', 'both']) }),
         instead: z.boolean({ error: notA('true or false') }).optional().describe('drop the triggering segment (default false: it passes, then the RST)'),
-        seqOffset: intIn(-65535, 65535, 'an offset from -65535 to 65535 added to the receiver rcv_nxt (0 unless testing RFC 5961 challenge ACKs)')
+        seqOffset: intIn(-MAX_SEQ_OFFSET, MAX_SEQ_OFFSET, `an offset from -${MAX_SEQ_OFFSET} to ${MAX_SEQ_OFFSET} added to the receiver's rcv_nxt, mod 2^32 (0 unless testing RFC 5961)`)
           .optional()
-          .describe('added to the exact sequence number; nonzero only to provoke a challenge ACK (RFC 5961)'),
+          .describe("added to the exact sequence number, mod 2^32: 0 resets; inside the receiver's window draws a challenge ACK; outside it is dropped (RFC 5961 §3.2)"),
       },
       'a RST',
+    ),
+  },
+  'an action',
+  ONE_ACTION,
+);
+
+/** Re-send a copy of the segment later (the "old duplicate"): into the same connection after `after_ms`, or into the next one on its 4-tuple. */
+export const ReplayActionSchema = strict(
+  {
+    replay: strict(
+      {
+        after_ms: delayMs('a wait').optional().describe('how long after the segment (same connection) or after the next connection is established (into: next-conn); default 0'),
+        into: z
+          .enum(['next-conn'], { error: oneOfMsg('replay target', ['next-conn']) })
+          .optional()
+          .describe('next-conn: wait for the next connection on the same 4-tuple (default: the same connection)'),
+        instead: z.boolean({ error: notA('true or false') }).optional().describe('drop the original (default false: it passes, the copy comes later)'),
+      },
+      'a replay',
+    ),
+  },
+  'an action',
+  ONE_ACTION,
+).refine((a) => a.replay.after_ms !== undefined || a.replay.into !== undefined, {
+  path: ['replay'],
+  error: 'says neither when nor where; expected after_ms (the same connection, that long after) or into: next-conn',
+});
+
+/** Flags a forged segment other than a RST may carry (a RST has its own action, `rst`). */
+export const FORGE_FLAGS = ['SYN'] as const;
+
+/** Forge a segment other than a RST to one end, as if from its peer: today a SYN (e.g. into a TIME-WAIT). */
+export const ForgeActionSchema = strict(
+  {
+    forge: strict(
+      {
+        to: EndpointSchema,
+        flags: z.enum(FORGE_FLAGS, { error: oneOfMsg('forged segment', FORGE_FLAGS) }).describe('what to forge: SYN (a RST is the rst action)'),
+        seqOffset: intIn(-MAX_SEQ_OFFSET, MAX_SEQ_OFFSET, `an offset from -${MAX_SEQ_OFFSET} to ${MAX_SEQ_OFFSET} added to the receiver's rcv_nxt, mod 2^32`)
+          .optional()
+          .describe("added to the receiver's rcv_nxt, mod 2^32 (default 0): a SYN into TIME-WAIT opens a new connection only beyond it"),
+        instead: z.boolean({ error: notA('true or false') }).optional().describe('drop the triggering segment (default false: it passes, then the forged one)'),
+      },
+      'a forged segment',
     ),
   },
   'an action',
@@ -192,7 +239,7 @@ function actionError(iss: { input?: unknown }): string {
 }
 
 export const ActionSchema = z
-  .union([z.enum(ACTION_NAMES), DelayActionSchema, RstActionSchema, CoalesceActionSchema, AwaitActionSchema, SignalActionSchema], {
+  .union([z.enum(ACTION_NAMES), DelayActionSchema, RstActionSchema, CoalesceActionSchema, AwaitActionSchema, SignalActionSchema, ReplayActionSchema, ForgeActionSchema], {
     error: actionError,
   })
   .describe(`one of ${ACTION_NAMES.join(', ')}, or a mapping with one of ${ACTION_KEYS.join(', ')}`);

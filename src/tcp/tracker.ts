@@ -871,8 +871,18 @@ export class Tracker {
         }
         return undefined;
       case 'TIME-WAIT':
-        // tcp_timewait_state_process(): every ACK-bearing segment (a
-        // retransmitted FIN above all) is re-ACKed and restarts the 2MSL timer.
+        // tcp_timewait_state_process(): a bare SYN beyond rcv_nxt is TCP_TW_SYN:
+        // the TIME-WAIT ends and the listener takes the SYN (tcp_v4_rcv(); with
+        // no listener on the port Linux ACKs instead, which the tracker cannot
+        // know: it assumes one). A new connection's real SYN reaches the new
+        // record (reuseTimeWait); this is a SYN tcpmitm forged, with no
+        // timestamp, so only its sequence number counts. Any other SYN gets the
+        // TIME-WAIT's ACK (TCP_TW_ACK).
+        if (syn && !ack && ep.rcvNxt !== undefined && seqGt(seg.seq, ep.rcvNxt)) {
+          this.setState(conn, to, 'CLOSED', `${cause} beyond rcv_nxt (TCP_TW_SYN: the listener takes it)`, now, changes);
+          return undefined;
+        }
+        // Every ACK-bearing segment (a retransmitted FIN above all) is re-ACKed and restarts the 2MSL timer.
         if (ack) this.startTimer(conn, to, '2MSL', now + this.timeWaitMs);
         return undefined;
       case 'SYN-RECV':

@@ -6,7 +6,7 @@
 import type { LadderEntry, SegmentEntry, SkipEntry, StateEntry } from './model.js';
 import { humanBytes } from './layout.js';
 
-export type LadderTone = 'pass' | 'drop' | 'delay' | 'forged' | 'coalesce' | 'hold' | 'duplicate' | 'state';
+export type LadderTone = 'pass' | 'drop' | 'delay' | 'forged' | 'coalesce' | 'hold' | 'duplicate' | 'replay' | 'state';
 
 export interface LadderLine {
   readonly text: string;
@@ -68,6 +68,7 @@ const FORGED = '⚡';
 const COALESCE = '⊕';
 const HOLD = '⏸';
 const DUP = '⧉';
+const REPLAY = '↻';
 
 function markOf(e: SegmentEntry): Mark | undefined {
   const d = e.detail;
@@ -85,6 +86,8 @@ function markOf(e: SegmentEntry): Mark | undefined {
       return { glyph: COALESCE, w: 1, text: d ?? 'coalesced', stops: true, tone: 'coalesce' };
     case 'duplicate':
       return { glyph: DUP, w: 1, text: d ?? 'duplicated', stops: false, tone: 'duplicate' };
+    case 'replay':
+      return { glyph: REPLAY, w: 1, text: d ?? 'replayed', stops: false, tone: 'replay' };
     case 'hold':
       if (e.held === 'waiting') return { glyph: HOLD, w: 1, text: d ?? 'held, waiting', stops: true, tone: 'hold' };
       if (e.outcome === 'coalesce') return { glyph: COALESCE, w: 1, text: d ?? 'coalesced', stops: true, tone: 'coalesce' };

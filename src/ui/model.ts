@@ -101,6 +101,8 @@ export interface Counters {
   forged: number;
   coalesced: number;
   duplicated: number;
+  /** Copies of earlier segments re-sent by a replay rule. */
+  replayed: number;
   /** Segments ever held (the number still waiting is `UiModel.heldNow`). */
   held: number;
 }
@@ -122,7 +124,7 @@ export interface UiModelOptions {
  */
 const PAIR_WINDOW_MS = 50;
 
-type CreditKind = 'drop' | 'delay' | 'forged' | 'coalesce' | 'duplicate' | 'hold' | 'release';
+type CreditKind = 'drop' | 'delay' | 'forged' | 'coalesce' | 'duplicate' | 'hold' | 'release' | 'replay';
 
 interface Credits {
   t: number;
@@ -143,8 +145,10 @@ interface ConnInternal {
 const ACTION_CREDIT: Partial<Record<ActionEvent['action'], CreditKind>> = {
   drop: 'drop',
   rst: 'forged',
+  forge: 'forged',
   coalesce: 'coalesce',
   release: 'release',
+  // replay: its segment event counts it (the action may also be a replay given up at the end).
 };
 
 const VERDICT_CREDIT: Record<Verdict, CreditKind | undefined> = {
@@ -155,6 +159,7 @@ const VERDICT_CREDIT: Record<Verdict, CreditKind | undefined> = {
   coalesce: 'coalesce',
   duplicate: 'duplicate',
   forged: 'forged',
+  replay: 'replay',
 };
 
 export class UiModel {
@@ -174,7 +179,7 @@ export class UiModel {
   /** From consecutive `stats` events. */
   framesPerSec = 0;
   bytesPerSec = 0;
-  readonly counters: Counters = { dropped: 0, delayed: 0, forged: 0, coalesced: 0, duplicated: 0, held: 0 };
+  readonly counters: Counters = { dropped: 0, delayed: 0, forged: 0, coalesced: 0, duplicated: 0, replayed: 0, held: 0 };
   heldNow = 0;
   expectationsOk = 0;
   expectationsFailed = 0;
@@ -365,7 +370,8 @@ export class UiModel {
     this.pushLadder(row, entry);
     int.lastSeg = entry;
     int.lastSegAt = ev.t;
-    if (ev.verdict !== 'forged') row.bytes[ev.dir] += ev.len;
+    // Forged and replayed segments are tcpmitm's, not bytes the sender sent.
+    if (ev.verdict !== 'forged' && ev.verdict !== 'replay') row.bytes[ev.dir] += ev.len;
     if (ev.verdict === 'hold') {
       row.waiting.push(entry);
       this.heldNow++;
@@ -471,6 +477,7 @@ export class UiModel {
       case 'forged': c.forged++; break;
       case 'coalesce': c.coalesced++; break;
       case 'duplicate': c.duplicated++; break;
+      case 'replay': c.replayed++; break;
       case 'hold': c.held++; break;
       case 'release': break;
     }

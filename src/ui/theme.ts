@@ -17,6 +17,7 @@ const LADDER: Record<LadderTone, string | undefined> = {
   coalesce: 'cyan',
   hold: 'yellow',
   duplicate: 'blue',
+  replay: 'blue',
   state: 'green',
 };
 

@@ -22,7 +22,7 @@ export const HELP_LINES: readonly string[] = [
   'p           pick another profile (applies to new segments)',
   '?           this help      q / Ctrl-C  quit (tears the lab down)',
   '',
-  'ladder: ✕ dropped  ⏱ delayed  ⚡ forged  ⊕ coalesced  ⏸ held  ⧉ duplicated',
+  'ladder: ✕ dropped  ⏱ delayed  ⚡ forged  ⊕ coalesced  ⏸ held  ⧉ duplicated  ↻ replayed',
   'table:  ≠ the kernel disagrees with the inferred state',
 ];
 

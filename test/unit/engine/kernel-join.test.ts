@@ -54,6 +54,23 @@ describe('KernelJoin: routing', () => {
     expect(j.onKernel(kernel(1.001, 'server', 'SYN-RECV', 'ESTAB'))).toMatchObject([{ conn: 2, endpoint: 'server', to: 'ESTAB' }]);
   });
 
+  it('a TIME-WAIT reused by a SYN: its end goes to the old connection even when the tracker has forgotten that one already', () => {
+    const j = new KernelJoin();
+    j.onEvent(connection(1));
+    j.onKernel(kernel(0.01, 'server', 'LISTEN', 'SYN-RECV'));
+    j.onKernel(kernel(0.01, 'server', 'SYN-RECV', 'ESTAB'));
+    j.onKernel(kernel(0.02, 'server', 'ESTAB', 'FIN-WAIT-1'));
+    j.onKernel(kernel(0.03, 'server', 'FIN-WAIT-1', 'TIME-WAIT'));
+    j.onEvent({ ...connection(2), t: 1.0 });
+    // The tracker closed #1's server at the SYN and forgot #1 (both ends CLOSED); the prune comes before the probe's report.
+    j.prune((conn) => conn !== 1);
+    expect(j.onKernel(kernel(1.003, 'server', 'TIME-WAIT', 'CLOSED', { since: 0.99 }))).toMatchObject([{ conn: 1, endpoint: 'server', from: 'TIME-WAIT', to: 'CLOSED' }]);
+    expect(j.onKernel(kernel(1.003, 'server', 'LISTEN', 'SYN-RECV'))).toMatchObject([{ conn: 2, endpoint: 'server', from: 'LISTEN', to: 'SYN-RECV' }]);
+    // Ended: the next prune forgets #1.
+    j.prune((conn) => conn !== 1);
+    expect(j.size).toBe(2);
+  });
+
   it('thousands of connections: a new connection\'s socket seen before its connection event still joins it; early-only tuples stay bounded', () => {
     const j = new KernelJoin();
     const client = (i: number) => `198.18.0.1:${10000 + i}`;

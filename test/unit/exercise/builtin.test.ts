@@ -41,6 +41,7 @@ describe('built-in exercises', () => {
       [13, 'what-is-wrong', 3],
       [14, 'killed-on-cue', 9],
       [15, 'sigpipe', 7],
+      [16, 'old-duplicate', 10],
       [17, 'shut-rd', 6],
       [18, 'shut-rdwr', 6],
     ]);
@@ -97,7 +98,7 @@ describe('exercise files as read from disk', () => {
   it('are regular files of bounded size, refused otherwise with the file named (as profiles are)', () => {
     expect(() => loadExercise('/dev/zero')).toThrow('/dev/zero: a character device; expected a regular YAML file');
     expect(() => loadExercise('/tmp')).toThrow('/tmp: a directory; expected a regular YAML file');
-    expect(() => loadExercise('99')).toThrow(/^no built-in exercise number 99; expected one of 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17, 18$/);
+    expect(() => loadExercise('99')).toThrow(/^no built-in exercise number 99; expected one of 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18$/);
     expect(() => loadExercise('no-such')).toThrow(/^'no-such' is neither a built-in exercise nor a file; expected a number, one of /);
   });
 });

@@ -47,17 +47,17 @@ const TABLE: [string, string, string][] = [
   [
     'unknown action name',
     HEAD + 'rules:\n  - action: dorp\n',
-    "bad.yaml:4:13: rules[0].action: 'dorp' is not a known action; expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, signal (e.g. {delay: {ms: 200}})",
+    "bad.yaml:4:13: rules[0].action: 'dorp' is not a known action; expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, signal, replay, forge (e.g. {delay: {ms: 200}})",
   ],
   [
     'unknown action key',
     HEAD + 'rules:\n  - action: {dealy: {ms: 5}}\n',
-    "bad.yaml:4:13: rules[0].action: unknown action 'dealy'; expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, signal (e.g. {delay: {ms: 200}})",
+    "bad.yaml:4:13: rules[0].action: unknown action 'dealy'; expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, signal, replay, forge (e.g. {delay: {ms: 200}})",
   ],
   [
     'two actions in one',
     HEAD + 'rules:\n  - action: {delay: {ms: 5}, rst: {to: client}}\n',
-    "bad.yaml:4:13: rules[0].action: 'delay' and 'rst' together is not one action; expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, signal (e.g. {delay: {ms: 200}})",
+    "bad.yaml:4:13: rules[0].action: 'delay' and 'rst' together is not one action; expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, signal, replay, forge (e.g. {delay: {ms: 200}})",
   ],
   [
     'unknown field in a rule',

@@ -15,7 +15,7 @@ const base = {
   framesPerSec: 0,
   bytesPerSec: 0,
   frames: 10,
-  counters: { dropped: 0, delayed: 0, forged: 0, coalesced: 0, duplicated: 0, held: 0 },
+  counters: { dropped: 0, delayed: 0, forged: 0, coalesced: 0, duplicated: 0, replayed: 0, held: 0 },
   heldNow: 0,
   holdOn: false,
   expectOk: 0,

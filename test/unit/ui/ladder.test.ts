@@ -140,6 +140,9 @@ describe('marks for what tcpmitm did', () => {
   it('duplicate: ⧉ on a full arrow', () => {
     expect(one({ verdict: 'duplicate' })).toMatch(/⧉ duplicated.*▶│$/);
   });
+  it('replay: ↻ on a full arrow, with where the copy came from', () => {
+    expect(one({ verdict: 'replay', detail: 'of #1, captured 598 ms ago, original seq=1988588025' })).toMatch(/↻ of #1, captured.*▶│$/);
+  });
   it('labels omit ack without the ACK flag', () => {
     expect(segmentLabel({ flags: 'S', seq: 0, ack: 0, len: 0 })).toBe('S seq=0 len=0');
     expect(segmentLabel({ flags: 'PA', seq: 1, ack: 1, len: 1448 })).toBe('PA seq=1 ack=1 len=1448');

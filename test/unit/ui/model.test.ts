@@ -67,6 +67,15 @@ describe('UiModel counters', () => {
     const ack = m.conn(1)!.ladder.find((e) => e.kind === 'seg' && e.role === 'ack-of-fin')!;
     expect(ack.kind === 'seg' && ack.outcome).toBe('coalesce');
   });
+  it('counts a replayed copy once, from its segment; a replay given up at the end is not one', () => {
+    const copy = seg(2000, 'c2s', 'PA', 1, 1, 100, 'data', 'replay', { detail: 'captured 2000 ms ago, original seq=1001', rule: 1 });
+    const act: TcpmitmEvent = { type: 'action', t: 2000, conn: 1, rule: 1, action: 'replay', detail: 'replayed data from client of #1 into #1 (seq=1001 len=100)' };
+    const unused: TcpmitmEvent = { type: 'action', t: 3000, conn: 1, rule: 2, action: 'replay', detail: 'not replayed: ack from server of #1 (no next connection on its 4-tuple came)' };
+    const m = model([start(), ...established()], [copy, act, unused]);
+    expect(m.counters.replayed).toBe(1);
+    // The copy is tcpmitm's, not bytes the client sent.
+    expect(m.conn(1)!.bytes.c2s).toBe(5);
+  });
   it('pairs a forged RST whichever of action and segment comes first', () => {
     const rst = seg(50, 'c2s', 'R', 7, 0, 0, 'rst', 'forged', { detail: 'to server' });
     const act: TcpmitmEvent = { type: 'action', t: 50, conn: 1, action: 'rst', detail: 'forged RST to server seq=7' };
