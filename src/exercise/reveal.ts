@@ -5,6 +5,7 @@
 
 import type { ExpectationEvent } from '../engine/events.js';
 import { summarize } from '../rules/expect.js';
+import type { Sysctls } from '../rules/schema.js';
 import type { Answer } from './answers.js';
 import type { EvidenceReading } from './evidence.js';
 import { messages } from './messages.js';
@@ -127,7 +128,7 @@ export function renderReveal(r: RevealInput): string {
     out.push('', `${m.tryNext}${m.colon.trimEnd()}`);
     for (const t of x.tryNext) {
       const set = Object.entries(t.set ?? {}).map(([k, v]) => ` --set ${k}=${String(v)}`).join('');
-      out.push(`  tcpmitm exercise run ${t.exercise ?? x.id}${set}`, ...indent(inLang(t.text, r.lang), 4));
+      out.push(`  tcpmitm exercise run ${t.exercise ?? x.id}${set}${sysctlFlags(t.sysctls)}`, ...indent(inLang(t.text, r.lang), 4));
     }
   }
   return out.join('\n') + '\n';
@@ -140,4 +141,12 @@ function summarizeZh(results: readonly ExpectationEvent[]): string {
   const made = results.length - skipped;
   const head = made === 0 ? '没有进行任何检查' : failed === 0 ? `全部 ${made} 项检查通过` : `${made} 项检查中 ${failed} 项失败`;
   return skipped === 0 ? head : `${head}，${skipped} 项未检查`;
+}
+
+/** A variant's sysctls as the command line writes them: " --sysctl server:net.ipv4.tcp_timestamps=0". */
+function sysctlFlags(s: Sysctls | undefined): string {
+  if (!s) return '';
+  return (['both', 'client', 'server'] as const)
+    .flatMap((end) => Object.entries(s[end] ?? {}).map(([k, v]) => ` --sysctl ${end === 'both' ? '' : `${end}:`}${k}=${String(v)}`))
+    .join('');
 }

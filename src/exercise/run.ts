@@ -28,6 +28,7 @@ import { renderReveal } from './reveal.js';
 import { buildResult } from './result.js';
 import { scoreAnswers } from './score.js';
 import type { Exercise, Lang } from './schema.js';
+import type { Sysctls } from '../rules/schema.js';
 
 export interface ExerciseRunOptions {
   /** A built-in number or id, or a path. */
@@ -41,6 +42,8 @@ export interface ExerciseRunOptions {
   readonly lang: Lang;
   /** --set: the profile's parameters (a try-next variant). */
   readonly set: Readonly<Record<string, string>>;
+  /** --sysctl: the end namespaces' sysctls, over the exercise's and its profile's (a try-next variant). */
+  readonly sysctls?: Sysctls;
   readonly id?: string;
   readonly ipv6: boolean;
   readonly kernelProbe: LabRunOptions['kernelProbe'];
@@ -109,6 +112,7 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
       // Names the profile (a run with a profile named checks its expectations).
       profile: chosen.file,
       set: o.set,
+      ...(o.sysctls !== undefined ? { sysctls: o.sysctls } : {}),
       port: 8080,
       // The exercise's own programs, if any, instead of the built-in peers.
       ...(x.lab.commands?.server !== undefined ? { server: x.lab.commands.server } : {}),

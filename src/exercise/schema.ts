@@ -260,6 +260,7 @@ export const TryNextSchema = strict(
       .record(z.string(), z.union([z.number(), z.string(), z.boolean()]), { error: notA('a mapping of profile parameters') })
       .optional()
       .describe('parameters to run with: tcpmitm exercise run ID --set k=v'),
+    sysctls: SysctlsSchema.optional().describe('sysctls to run with: tcpmitm exercise run ID --sysctl [end:]name=value'),
     text: TextSchema,
   },
   'a variant to try next',

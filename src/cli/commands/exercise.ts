@@ -5,7 +5,8 @@
 
 import { Command, Option } from 'commander';
 import { ExitCode, TcpmitmError } from '../errors.js';
-import { collectSetting, labId, oneOf, writableFile } from '../parse.js';
+import { collectSetting, collectSysctl, labId, oneOf, writableFile } from '../parse.js';
+import type { Sysctls } from '../../rules/schema.js';
 
 const langOption = (): Option =>
   new Option('--lang <lang>', 'language of the text: en or zh (default: from LC_ALL / LC_MESSAGES / LANG, zh* is Chinese)').argParser(oneOf(['en', 'zh'] as const));
@@ -26,6 +27,7 @@ interface RunFlags {
   ipv6?: boolean;
   kernelProbe: 'auto' | 'trace' | 'proc';
   segments?: boolean;
+  sysctl?: Sysctls;
 }
 
 export function registerExercise(program: Command): void {
@@ -119,6 +121,7 @@ export function registerExercise(program: Command): void {
     .option('--events <file>', "also keep the run's events as JSON lines (docs/events.md)", writableFile(false))
     .addOption(langOption())
     .option('--set <key=value>', "set a parameter of the exercise's profile (repeatable): a variant to try", collectSetting)
+    .option('--sysctl <[end:]name=value>', "set a sysctl in the end namespaces, over the exercise's (repeatable; net.* only; end: client, server or both, the default): a variant to try", collectSysctl)
     .option('--id <id>', 'lab id (default: random)', labId)
     .option('--ipv6', 'run it over IPv6: the ends get 2001:2::1 and 2001:2::2, and the client connects to the server there')
     .option('--segments', "log one line per segment while the lab runs")
@@ -143,6 +146,7 @@ export function registerExercise(program: Command): void {
         ...(flags.events !== undefined ? { events: flags.events } : {}),
         lang: await langOf(flags.lang),
         set: flags.set ?? {},
+        ...(flags.sysctl !== undefined ? { sysctls: flags.sysctl } : {}),
         ...(flags.id !== undefined ? { id: flags.id } : {}),
         ipv6: flags.ipv6 === true,
         kernelProbe: flags.kernelProbe,

@@ -150,3 +150,19 @@ describe('a Chinese reveal is Chinese where tcpmitm writes it', () => {
     expect(formatAnswer(p, 2, 'en')).toBe('2 segments');
   });
 });
+
+describe('try-next variants in the reveal', () => {
+  it('print the command that runs them, --set and --sysctl alike', () => {
+    const x1 = loadExercise('1').exercise;
+    const withVariants: Exercise = {
+      ...x1,
+      tryNext: [
+        { set: { times: 2 }, text: { en: 'two' } },
+        { exercise: 'old-duplicate', sysctls: { both: { 'net.ipv4.tcp_timestamps': 0 }, server: { 'net.ipv4.tcp_fin_timeout': 5 } }, text: { en: 'off' } },
+      ],
+    };
+    const text = renderReveal({ exercise: withVariants, scored: scoreAnswers(withVariants, RIGHT, readings('en')), readings: readings('en'), checks: CHECKS, lang: 'en' });
+    expect(text).toContain('  tcpmitm exercise run four-way-close --set times=2\n');
+    expect(text).toContain('  tcpmitm exercise run old-duplicate --sysctl net.ipv4.tcp_timestamps=0 --sysctl server:net.ipv4.tcp_fin_timeout=5\n');
+  });
+});
