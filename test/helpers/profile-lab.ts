@@ -7,22 +7,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labDown, readEvents, runCli, type CliRun, type LabEvent } from './run-lab.js';
+import { limiter } from './limit.js';
 
 export const TMP = mkdtempSync(join(tmpdir(), 'tcpmitm-p4-'));
 
-let running = 0;
-const waiting: Array<() => void> = [];
-/** Runs `fn` when fewer than `max` labs of this file are running. */
-export async function limited<T>(fn: () => Promise<T>, max = 3): Promise<T> {
-  while (running >= max) await new Promise<void>((r) => waiting.push(r));
-  running++;
-  try {
-    return await fn();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
+/** Runs `fn` when fewer than 3 labs of this file are running. */
+const limited = limiter(3);
 
 export interface ProfileRun extends CliRun {
   readonly id: string;

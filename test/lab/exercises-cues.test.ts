@@ -6,71 +6,28 @@
 // says why), the checks confirmed by the tracepoint probe, the reveal
 // quoting this run's own log lines.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireRoot, uniqueLabId } from '../helpers/lab.js';
-import { labDown, leftovers, readEvents, runCli, type CliRun, type LabEvent } from '../helpers/run-lab.js';
-import { TextLogFormatter } from '../../src/io/text-log.js';
-import type { TcpmitmEvent } from '../../src/engine/events.js';
-import type { ExerciseResult } from '../../src/exercise/result.js';
+import { requireRoot } from '../helpers/lab.js';
+import type { LabEvent } from '../helpers/run-lab.js';
+import { exerciseRunner, expectKernelConfirmed as kernelConfirmed, logLines as lines, reveal, type ExerciseRun } from '../helpers/exercise-lab.js';
 
 const root = requireRoot();
-const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-excue-'));
-const ids = new Set<string>();
+const runner = exerciseRunner('xcue', 1);
+const runExercise = runner.run;
 
-interface ExerciseRun extends CliRun {
-  readonly result: ExerciseResult;
-  readonly events: LabEvent[];
-}
-
-/** `tcpmitm exercise run EX --answers … --json … --events …` on a lab of its own, removed afterwards whatever happened. */
-async function runExercise(exercise: string, name: string, answers: string, extra: readonly string[] = []): Promise<ExerciseRun> {
-  const id = uniqueLabId('xcue');
-  ids.add(id);
-  const answersFile = join(dir, `${name}.answers.yaml`);
-  const json = join(dir, `${name}.result.json`);
-  const events = join(dir, `${name}.events.jsonl`);
-  writeFileSync(answersFile, answers);
-  try {
-    const run = await runCli(['exercise', 'run', exercise, '--answers', answersFile, '--json', json, '--events', events, '--kernel-probe', 'trace', '--id', id, '--lang', 'en', ...extra], 60_000);
-    if (run.code !== 0 && run.code !== 3) throw new Error(`${name}: exit ${run.code}\n${run.stdout}\n${run.stderr}`);
-    const result = JSON.parse(readFileSync(json, 'utf8')) as ExerciseResult;
-    console.log(`${name}: exit ${run.code} in ${(run.ms / 1000).toFixed(1)} s\n${result.reveal}`);
-    return { ...run, result, events: readEvents(events) };
-  } finally {
-    labDown(id);
-    expect(leftovers(id)).toEqual([]);
-  }
-}
-
+/** Confirmed by the kernel, and no check failed at all (the signal checks included). */
 function expectKernelConfirmed(r: ExerciseRun): void {
-  const kernel = r.result.checks.results.filter((c) => c.subject.endsWith('(kernel)'));
-  expect(kernel.map((c) => c.subject)).toEqual(expect.arrayContaining(['client states (kernel)', 'server states (kernel)']));
-  expect(kernel.filter((c) => c.status !== 'met')).toEqual([]);
+  kernelConfirmed(r);
   expect(r.result.checks.results.filter((c) => c.status === 'failed')).toEqual([]);
-  expect(r.result.checks.confirmed).toBe(true);
 }
 
-/** The text-log lines of this run's events that `pred` picks: what the reveal must quote. */
-function logLines(r: ExerciseRun, pred: (e: LabEvent) => boolean): string[] {
-  const log = new TextLogFormatter({ segments: true });
-  return r.events.filter(pred).map((e) => log.format(e as unknown as TcpmitmEvent)!);
-}
-
-function reveal(r: ExerciseRun): string {
-  expect(r.stdout.endsWith(r.result.reveal)).toBe(true);
-  return r.result.reveal;
-}
+/** Log lines of any event kind (actions too) that `pred` picks. */
+const logLines = (r: ExerciseRun, pred: (e: LabEvent) => boolean): string[] => lines(r, pred, true);
 
 const check = (r: ExerciseRun, subject: string) => r.result.checks.results.find((c) => c.subject === subject);
 
 describe.skipIf(root.skip)('exercises 14 and 15 (cues) on real labs', { timeout: 180_000 }, () => {
-  afterAll(() => {
-    for (const id of ids) labDown(id);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => runner.cleanup());
 
   it('14 killed-on-cue, right answers: full score; the kill on cue, the FIN, the held request, the RST, all quoted', async () => {
     const r = await runExercise('14', 'ex14-right', 'answers:\n  first-to-client: fin\n  request-meets: rst\n  server-order: [ESTAB, FIN-WAIT-1, CLOSED]\n');

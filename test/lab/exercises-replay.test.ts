@@ -9,44 +9,15 @@
 // reveal quotes this run's own lines: the replayed segment and the server's
 // duplicate ACK right behind it.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireRoot, uniqueLabId } from '../helpers/lab.js';
-import { labDown, leftovers, readEvents, runCli, type CliRun, type LabEvent } from '../helpers/run-lab.js';
-import { TextLogFormatter } from '../../src/io/text-log.js';
-import type { TcpmitmEvent } from '../../src/engine/events.js';
-import type { ExerciseResult } from '../../src/exercise/result.js';
+import { requireRoot } from '../helpers/lab.js';
+import { exerciseRunner, logLines, type ExerciseRun } from '../helpers/exercise-lab.js';
 
 const root = requireRoot();
-const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-exr-'));
-const ids = new Set<string>();
+const runner = exerciseRunner('xrp', 1);
 
-interface ExerciseRun extends CliRun {
-  readonly result: ExerciseResult;
-  readonly events: LabEvent[];
-}
-
-/** `tcpmitm exercise run 16 --answers … --json … --events …` on a lab of its own, removed afterwards whatever happened. */
-async function runExercise(name: string, answers: string, lang: 'en' | 'zh'): Promise<ExerciseRun> {
-  const id = uniqueLabId('xrp');
-  ids.add(id);
-  const answersFile = join(dir, `${name}.answers.yaml`);
-  const json = join(dir, `${name}.result.json`);
-  const events = join(dir, `${name}.events.jsonl`);
-  writeFileSync(answersFile, answers);
-  try {
-    const run = await runCli(['exercise', 'run', '16', '--answers', answersFile, '--json', json, '--events', events, '--kernel-probe', 'trace', '--id', id, '--lang', lang], 90_000);
-    if (run.code !== 0 && run.code !== 3) throw new Error(`${name}: exit ${run.code}\n${run.stdout}\n${run.stderr}`);
-    const result = JSON.parse(readFileSync(json, 'utf8')) as ExerciseResult;
-    console.log(`${name}: exit ${run.code} in ${(run.ms / 1000).toFixed(1)} s\n${result.reveal}`);
-    return { ...run, result, events: readEvents(events) };
-  } finally {
-    labDown(id);
-    expect(leftovers(id)).toEqual([]);
-  }
-}
+/** `tcpmitm exercise run 16` with these answers, in `lang`. */
+const runExercise = (name: string, answers: string, lang: 'en' | 'zh'): Promise<ExerciseRun> => runner.run('16', name, answers, ['--lang', lang], 90_000);
 
 /** Every check the kernel probe answered was met: the server's first connection and the client's second. */
 function expectKernelConfirmed(r: ExerciseRun): void {
@@ -57,12 +28,6 @@ function expectKernelConfirmed(r: ExerciseRun): void {
   ]);
   expect(r.result.checks.results.filter((c) => c.status !== 'met')).toEqual([]);
   expect(r.result.checks.confirmed).toBe(true);
-}
-
-/** The text-log lines of this run's segments that `pred` picks: what the reveal must quote. */
-function segmentLines(r: ExerciseRun, pred: (e: LabEvent) => boolean): string[] {
-  const log = new TextLogFormatter({ segments: true });
-  return r.events.filter((e) => e.type === 'segment' && pred(e)).map((e) => log.format(e as unknown as TcpmitmEvent)!);
 }
 
 /** What the kernel did, beyond the checks: the copy went into #2, a duplicate ACK answered it, the server read A×100 and B×50 only. */
@@ -78,14 +43,11 @@ function expectTheKernelsAnswer(r: ExerciseRun): void {
   expect(answer).toMatchObject({ flags: 'A', ack: 51, len: 0 });
   expect(r.events.filter((e) => e.type === 'app' && e.endpoint === 'server' && e.event === 'data').map((e) => e.detail)).toEqual(['100 bytes', '50 bytes']);
   const text = r.result.reveal;
-  for (const line of segmentLines(r, (e) => e.verdict === 'replay' || (e.conn === 2 && e.from === 'server'))) expect(text).toContain(line);
+  for (const line of logLines(r, (e) => e.verdict === 'replay' || (e.conn === 2 && e.from === 'server'))) expect(text).toContain(line);
 }
 
 describe.skipIf(root.skip)('exercise 16 old-duplicate on real labs', { timeout: 300_000 }, () => {
-  afterAll(() => {
-    for (const id of ids) labDown(id);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => runner.cleanup());
 
   it('right answers: full score, exit 0, the kernel confirms, the reveal quotes the replay and the duplicate ACK', async () => {
     const r = await runExercise('ex16-right', 'student: alice\nanswers:\n  new-syn: opens\n  old-segment: dup-ack\n  first-check: paws\n', 'en');

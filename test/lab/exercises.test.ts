@@ -7,75 +7,17 @@
 // (kept with --events). A class's results grade to CSV; an exercise whose
 // check the run cannot confirm exits 3 and says the lab is wrong.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireRoot, uniqueLabId } from '../helpers/lab.js';
-import { labDown, labDownAll, leftovers, readEvents, runCli, type CliRun, type LabEvent } from '../helpers/run-lab.js';
-import { TextLogFormatter } from '../../src/io/text-log.js';
-import type { TcpmitmEvent } from '../../src/engine/events.js';
-import type { ExerciseResult } from '../../src/exercise/result.js';
+import { requireRoot } from '../helpers/lab.js';
+import { labDownAll, runCli, type LabEvent } from '../helpers/run-lab.js';
+import { exerciseRunner, expectKernelConfirmed, logLines, reveal, type ExerciseRun } from '../helpers/exercise-lab.js';
 
 const root = requireRoot();
-
-/** At most two labs of this file at once (the machine has 2 cores). */
-let running = 0;
-const waiting: Array<() => void> = [];
-async function limited<T>(fn: () => Promise<T>): Promise<T> {
-  while (running >= 2) await new Promise<void>((r) => waiting.push(r));
-  running++;
-  try {
-    return await fn();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
-const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-ex-'));
-const ids = new Set<string>();
-
-interface ExerciseRun extends CliRun {
-  readonly id: string;
-  readonly result: ExerciseResult;
-  readonly events: LabEvent[];
-}
-
-/** `tcpmitm exercise run EX --answers … --json … --events …` on a lab of its own, removed afterwards whatever happened. */
-async function runExercise(exercise: string, name: string, answers: string, extra: readonly string[] = []): Promise<ExerciseRun> {
-  const id = uniqueLabId('xex');
-  ids.add(id);
-  const answersFile = join(dir, `${name}.answers.yaml`);
-  const json = join(dir, `${name}.result.json`);
-  const events = join(dir, `${name}.events.jsonl`);
-  writeFileSync(answersFile, answers);
-  try {
-    const run = await limited(() =>
-      runCli(['exercise', 'run', exercise, '--answers', answersFile, '--json', json, '--events', events, '--kernel-probe', 'trace', '--id', id, '--lang', 'en', ...extra], 60_000),
-    );
-    if (run.code !== 0 && run.code !== 3) throw new Error(`${name}: exit ${run.code}\n${run.stdout}\n${run.stderr}`);
-    const result = JSON.parse(readFileSync(json, 'utf8')) as ExerciseResult;
-    console.log(`${name}: exit ${run.code} in ${(run.ms / 1000).toFixed(1)} s\n${result.reveal}`);
-    return { ...run, id, result, events: readEvents(events) };
-  } finally {
-    labDown(id);
-    expect(leftovers(id)).toEqual([]);
-  }
-}
-
-/** Every check the kernel probe answered was met, and there are some for both ends. */
-function expectKernelConfirmed(r: ExerciseRun): void {
-  const kernel = r.result.checks.results.filter((c) => c.subject.endsWith('(kernel)'));
-  expect(kernel.map((c) => c.subject)).toEqual(expect.arrayContaining(['client states (kernel)', 'server states (kernel)']));
-  expect(kernel.filter((c) => c.status !== 'met')).toEqual([]);
-  expect(r.result.checks.confirmed).toBe(true);
-}
-
-/** The text-log lines of this run's segments that `pred` picks: what the reveal must quote. */
-function segmentLines(r: ExerciseRun, pred: (e: LabEvent) => boolean): string[] {
-  const log = new TextLogFormatter({ segments: true });
-  return r.events.filter((e) => e.type === 'segment' && pred(e)).map((e) => log.format(e as unknown as TcpmitmEvent)!);
-}
+const runner = exerciseRunner('xex');
+const dir = runner.dir;
+const runExercise = runner.run;
 
 /** ms the client's (or server's) kernel spent in `state`, from this run's events. */
 function kernelDwellMs(r: ExerciseRun, endpoint: string, state: string): number {
@@ -84,17 +26,10 @@ function kernelDwellMs(r: ExerciseRun, endpoint: string, state: string): number 
   return Math.round((own[k + 1]!.t - own[k]!.t) * 1000);
 }
 
-/** The reveal as printed: it is the end of stdout, and the result file holds the same text. */
-function reveal(r: ExerciseRun): string {
-  expect(r.stdout.endsWith(r.result.reveal)).toBe(true);
-  return r.result.reveal;
-}
-
 describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeout: 300_000 }, () => {
   afterAll(() => {
-    for (const id of ids) labDown(id);
+    runner.cleanup();
     labDownAll();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const results: Record<string, string> = {};
@@ -108,7 +43,7 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
     // The number was measured on this run, from the kernel's own times.
     expect(r.result.predictions[2]!.measured).toBe(kernelDwellMs(r, 'client', 'FIN-WAIT-2'));
     const text = reveal(r);
-    for (const line of segmentLines(r, (e) => ['fin', 'fin-ack', 'ack-of-fin', 'last-ack'].includes(String(e.role)))) expect(text).toContain(line);
+    for (const line of logLines(r, (e) => ['fin', 'fin-ack', 'ack-of-fin', 'last-ack'].includes(String(e.role)))) expect(text).toContain(line);
     expect(text).toContain('Score: 3 of 3');
   });
 
@@ -133,7 +68,7 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
     expectKernelConfirmed(r);
     expect(r.result.checks.results.find((c) => c.subject === 'client never (kernel)')?.status).toBe('met');
     expect(r.result.predictions[1]!.measured).toBe(kernelDwellMs(r, 'client', 'FIN-WAIT-1'));
-    const coalesced = segmentLines(r, (e) => e.verdict === 'coalesce');
+    const coalesced = logLines(r, (e) => e.verdict === 'coalesce');
     expect(coalesced.length).toBeGreaterThanOrEqual(1);
     for (const line of coalesced) expect(reveal(r)).toContain(line);
   });
@@ -149,7 +84,7 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
     expect(text).toMatch(/^揭晓 — 练习 2：/);
     expect(text).toContain('你的答案：TIME-WAIT — 错误');
     expect(text).toContain('客户端仍然是先关闭的一方');
-    for (const line of segmentLines(r, (e) => e.verdict === 'coalesce')) expect(text).toContain(line);
+    for (const line of logLines(r, (e) => e.verdict === 'coalesce')) expect(text).toContain(line);
   });
 
   it('3 last-ack-lost, right answers: full score; LAST-ACK held, every FIN copy quoted with its gaps', async () => {
@@ -158,7 +93,7 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
     expect(r.code).toBe(0);
     expect(r.result.score).toEqual({ points: 3, of: 3 });
     expectKernelConfirmed(r);
-    const fins = segmentLines(r, (e) => e.from === 'server' && String(e.flags).includes('F'));
+    const fins = logLines(r, (e) => e.from === 'server' && String(e.flags).includes('F'));
     expect(fins.length).toBeGreaterThanOrEqual(4);
     const text = reveal(r);
     for (const line of fins.slice(0, 8)) expect(text).toContain(line);
@@ -166,7 +101,7 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
     const ts = r.events.filter((e) => e.type === 'segment' && e.from === 'server' && String(e.flags).includes('F')).map((e) => e.t);
     expect(r.result.predictions[1]!.measured).toBe(Math.round((ts[1]! - ts[0]!) * 1000));
     // Every re-ACK from TIME-WAIT dropped, and quoted as dropped.
-    expect(segmentLines(r, (e) => e.from === 'client' && e.role === 'last-ack').every((l) => l.includes('DROP'))).toBe(true);
+    expect(logLines(r, (e) => e.from === 'client' && e.role === 'last-ack').every((l) => l.includes('DROP'))).toBe(true);
   });
 
   it('3 last-ack-lost, wrong answers: 0 points, exit 0', async () => {
@@ -270,7 +205,7 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
       expect(r.code).toBe(0);
       expect(r.result.score.points).toBe(r.result.score.of);
       expectKernelConfirmed(r);
-      const lines = segmentLines(r, m.quoted);
+      const lines = logLines(r, m.quoted);
       expect(lines.length).toBeGreaterThanOrEqual(1);
       for (const line of lines.slice(0, 6)) expect(reveal(r)).toContain(line);
     });
@@ -327,7 +262,7 @@ describe.skipIf(root.skip).concurrent('built-in exercises on real labs', { timeo
     expectKernelConfirmed(r);
     const conn = r.events.find((e) => e.type === 'connection')!;
     expect([conn.client, conn.server]).toEqual([expect.stringMatching(/^\[2001:2::1\]:\d+$/), '[2001:2::2]:8080']);
-    for (const line of segmentLines(r, (e) => e.from === 'server' && String(e.flags).includes('F')).slice(0, 8)) expect(reveal(r)).toContain(line);
+    for (const line of logLines(r, (e) => e.from === 'server' && String(e.flags).includes('F')).slice(0, 8)) expect(reveal(r)).toContain(line);
   });
 
   it("an exercise whose check the run cannot confirm exits 3, and still reveals what the run did", async () => {

@@ -62,20 +62,14 @@ export default function PredictionPrompt(p: PredictionPromptProps) {
     if (x.predictions.length > 0) return null;
     return (
       <Box flexDirection="column" width={p.width}>
-        <Text bold>{`${m.exercise} ${x.number}${m.colon}${inLang(x.title, p.lang)}`}</Text>
-        <Text> </Text>
-        <Text>{inLang(x.story, p.lang).trimEnd()}</Text>
-        <Text> </Text>
+        <TitleAndStory exercise={x} lang={p.lang} />
         <Text dimColor>{k.start}</Text>
       </Box>
     );
   }
   return (
     <Box flexDirection="column" width={p.width}>
-      <Text bold>{`${m.exercise} ${x.number}${m.colon}${inLang(x.title, p.lang)}`}</Text>
-      <Text> </Text>
-      <Text>{inLang(x.story, p.lang).trimEnd()}</Text>
-      <Text> </Text>
+      <TitleAndStory exercise={x} lang={p.lang} />
       <Text dimColor>{k.of(s.index + 1, x.predictions.length)}</Text>
       <Text bold>{inLang(q.question, p.lang)}</Text>
       {q.kind === 'choice' &&
@@ -94,5 +88,18 @@ export default function PredictionPrompt(p: PredictionPromptProps) {
       {s.problem === 'not-a-number' && <Text color="red">{k.notNumber}</Text>}
       <Text dimColor>{q.kind === 'choice' ? k.choice : q.kind === 'order' ? (remaining(q, s).length ? k.order : k.orderDone) : k.number}</Text>
     </Box>
+  );
+}
+
+/** What every screen of the prompt opens with: the title, the story. */
+function TitleAndStory({ exercise: x, lang }: { readonly exercise: Exercise; readonly lang: Lang }) {
+  const m = messages(lang);
+  return (
+    <>
+      <Text bold>{`${m.exercise} ${x.number}${m.colon}${inLang(x.title, lang)}`}</Text>
+      <Text> </Text>
+      <Text>{inLang(x.story, lang).trimEnd()}</Text>
+      <Text> </Text>
+    </>
   );
 }
