@@ -7,16 +7,13 @@
 // the rule; a bad signal name is an error at its file:line:col. Checks follow
 // the kernel's own order of events, not wall-clock thresholds.
 
-import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireRoot, uniqueLabId } from '../helpers/lab.js';
+import { requireRoot, skipWithoutTracepoint, uniqueLabId } from '../helpers/lab.js';
 import { labDown, labNamespaces, runCli, type LabEvent } from '../helpers/run-lab.js';
 import { dwells, runProfile, writeProfile, type ProfileRun } from '../helpers/profile-lab.js';
 
 const root = requireRoot();
-const TRACEFS_EVENT = '/sys/kernel/tracing/events/sock/inet_sock_set_state';
-const skipTrace = !existsSync(TRACEFS_EVENT) && process.env.CI !== 'true';
-if (skipTrace) console.warn(`skipping: ${TRACEFS_EVENT} is absent (tracefs not mounted?)`);
+const skipTrace = skipWithoutTracepoint();
 
 const ids = new Set<string>();
 const id = (): string => {

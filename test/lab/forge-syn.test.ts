@@ -11,17 +11,14 @@
 // Both views, and `ss`. Checks are causal, not timed.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireRoot, uniqueLabId } from '../helpers/lab.js';
+import { requireRoot, skipWithoutTracepoint, uniqueLabId } from '../helpers/lab.js';
 import { labDown, startCli, waitForEvents, type LabEvent } from '../helpers/run-lab.js';
 import { TMP, seq, show, writeProfile } from '../helpers/profile-lab.js';
 
 const root = requireRoot();
-const TRACEFS_EVENT = '/sys/kernel/tracing/events/sock/inet_sock_set_state';
-const skipTrace = !existsSync(TRACEFS_EVENT) && process.env.CI !== 'true';
-if (skipTrace) console.warn(`skipping: ${TRACEFS_EVENT} is absent (tracefs not mounted?)`);
+const skipTrace = skipWithoutTracepoint();
 const ids = new Set<string>();
 
 const profile = (offset: number): string => `name: forge-syn-${offset}

@@ -9,16 +9,14 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireRoot, uniqueLabId } from '../helpers/lab.js';
+import { requireRoot, skipWithoutTracepoint, uniqueLabId } from '../helpers/lab.js';
 import { labDown, states, type LabEvent } from '../helpers/run-lab.js';
 import { TMP, appEvents, dwells, runProfile, segments, seq, writeProfile, type ProfileRun } from '../helpers/profile-lab.js';
 import { loadProfile } from '../../src/rules/load.js';
 
 const root = requireRoot();
-const TRACEFS_EVENT = '/sys/kernel/tracing/events/sock/inet_sock_set_state';
 // The comparisons need every kernel transition: the tracepoint. CI never skips.
-const skipTrace = !existsSync(TRACEFS_EVENT) && process.env.CI !== 'true';
-if (skipTrace) console.warn(`skipping: ${TRACEFS_EVENT} is absent (tracefs not mounted?)`);
+const skipTrace = skipWithoutTracepoint();
 
 const ids = new Set<string>();
 const id = (): string => {

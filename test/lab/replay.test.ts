@@ -11,18 +11,15 @@
 // answer follows the copy; counters read after it), not timed.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireRoot, uniqueLabId } from '../helpers/lab.js';
+import { requireRoot, skipWithoutTracepoint, uniqueLabId } from '../helpers/lab.js';
 import { loadExercise } from '../../src/exercise/load.js';
 import { labDown, startCli, waitForEvents, type LabEvent } from '../helpers/run-lab.js';
 import { TMP, isSubsequence, seq, show, writeProfile } from '../helpers/profile-lab.js';
 
 const root = requireRoot();
-const TRACEFS_EVENT = '/sys/kernel/tracing/events/sock/inet_sock_set_state';
-const skipTrace = !existsSync(TRACEFS_EVENT) && process.env.CI !== 'true';
-if (skipTrace) console.warn(`skipping: ${TRACEFS_EVENT} is absent (tracefs not mounted?)`);
+const skipTrace = skipWithoutTracepoint();
 
 const ids = new Set<string>();
 /** Exercise 16's own programs (lab.commands), with `env` exported first (the client's port and time open). */
