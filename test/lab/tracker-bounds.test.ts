@@ -76,7 +76,13 @@ describe.skipIf(root.skip)('tracker bounds in a lab', () => {
     const curl = await runCli(['lab', 'exec', id, 'client', '--', ...CURL], 20_000);
     expect(curl.stdout.trim(), curl.stderr).toBe('200');
     // A stats event (one a second) that has counted every frame of both floods.
-    const evs = await waitForEvents(json, (e) => stats(e).some((s) => Number(s.frames) >= 40_000 && Number(s.evictedPickedUp) > 0 && curlConnection(e)?.states.includes('CLOSED') === true), 60_000);
+    // On a timeout, say which part was missing (a CI run once waited 60 s here without saying).
+    const evs = await waitForEvents(json, (e) => stats(e).some((s) => Number(s.frames) >= 40_000 && Number(s.evictedPickedUp) > 0 && curlConnection(e)?.states.includes('CLOSED') === true), 60_000).catch((err: Error) => {
+      const seen = readEvents(json);
+      const last = stats(seen).at(-1);
+      const warnings = seen.filter((e) => e.type === 'warning').map((e) => String(e.message));
+      throw new Error(`${err.message}; last stats: ${JSON.stringify(last)}; curl's client states: ${JSON.stringify(curlConnection(seen)?.states)}; warnings: ${JSON.stringify(warnings.slice(0, 5))}`);
+    });
     for (const s of stats(evs)) expect(Number(s.tracked)).toBeLessThanOrEqual(1000);
     const last = stats(evs).at(-1)!;
     const dropped = evs.filter((e) => e.type === 'warning' && /dropped/.test(String(e.message)));
