@@ -56,6 +56,24 @@ function curlConnection(evs: readonly LabEvent[]): { conn: number; states: strin
   return { conn: Number(c.conn), states };
 }
 
+// How curl's end of the connection closes. http.server (HTTP/1.0) closes
+// after its answer, but curl, which knows the length, closes as soon as it
+// has the body: on a loaded machine its FIN can leave before the server's
+// arrives (a simultaneous close, seen in a CI run) or even first. The active
+// closer then waits in TIME-WAIT for 60 s, so its CLOSED comes too late to
+// wait for; the close ends at TIME-WAIT.
+const CURL_CLOSES = [
+  ['SYN-SENT', 'ESTAB', 'CLOSE-WAIT', 'LAST-ACK', 'CLOSED'],
+  ['SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'CLOSING', 'TIME-WAIT'],
+  ['SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT'],
+  ['SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'TIME-WAIT'],
+];
+const curlClosed = (states: readonly string[]) => states.includes('CLOSED') || states.includes('TIME-WAIT');
+function untilClosed(states: readonly string[]): string[] {
+  const end = states.findIndex((s) => s === 'CLOSED' || s === 'TIME-WAIT');
+  return end < 0 ? [...states] : states.slice(0, end + 1);
+}
+
 async function stop(cli: RunningCli, json: string): Promise<void> {
   cli.child.kill('SIGTERM');
   const run = await cli.done;
@@ -77,7 +95,7 @@ describe.skipIf(root.skip)('tracker bounds in a lab', () => {
     expect(curl.stdout.trim(), curl.stderr).toBe('200');
     // A stats event (one a second) that has counted every frame of both floods.
     // On a timeout, say which part was missing (a CI run once waited 60 s here without saying).
-    const evs = await waitForEvents(json, (e) => stats(e).some((s) => Number(s.frames) >= 40_000 && Number(s.evictedPickedUp) > 0 && curlConnection(e)?.states.includes('CLOSED') === true), 60_000).catch((err: Error) => {
+    const evs = await waitForEvents(json, (e) => stats(e).some((s) => Number(s.frames) >= 40_000 && Number(s.evictedPickedUp) > 0 && curlClosed(curlConnection(e)?.states ?? [])), 60_000).catch((err: Error) => {
       const seen = readEvents(json);
       const last = stats(seen).at(-1);
       const warnings = seen.filter((e) => e.type === 'warning').map((e) => String(e.message));
@@ -92,8 +110,8 @@ describe.skipIf(root.skip)('tracker bounds in a lab', () => {
     expect(Number(last.evictedHalfOpen)).toBeGreaterThanOrEqual(19_000);
     expect(Number(last.evictedPickedUp)).toBeGreaterThan(0);
     expect(last).toMatchObject({ untracked: 0 });
-    // curl's connection was tracked from its SYN through its close (http.server closes first).
-    expect(curlConnection(evs)!.states).toEqual(['SYN-SENT', 'ESTAB', 'CLOSE-WAIT', 'LAST-ACK', 'CLOSED']);
+    // curl's connection was tracked from its SYN through its close.
+    expect(CURL_CLOSES).toContainEqual(untilClosed(curlConnection(evs)!.states));
     await stop(cli, json);
     expect(leftovers(id)).toEqual([]);
   }, 180_000);
