@@ -71,6 +71,8 @@ export interface KernelJoinOptions {
   readonly hz?: number;
 }
 
+const NOTHING: readonly JoinOutput[] = Object.freeze([]);
+
 const QUEUED_FIN = 'close() queued the FIN behind unsent data: the kernel moved at close(), the wire when the FIN left';
 
 /** An early kernel observation waits this long (s) past the inferred end of a connection for it to claim a socket. */
@@ -155,11 +157,12 @@ export class KernelJoin {
    * delivered segment happens when tcpmitm sends the segment on, which a
    * loaded event loop makes later than its capture time `t`.
    */
-  onEvent(ev: TcpmitmEvent, arrivedAt: number = ev.t): JoinOutput[] {
+  onEvent(ev: TcpmitmEvent, arrivedAt: number = ev.t): readonly JoinOutput[] {
     if (ev.type === 'connection') return this.onConnection(ev.conn, ev.client, ev.server);
-    if (ev.type !== 'state' || ev.source !== 'inferred') return [];
+    // Every event of the run comes here, the kernel's own state events too: most need nothing, and get nothing allocated.
+    if (ev.type !== 'state' || ev.source !== 'inferred') return NOTHING;
     const side = this.sides.get(`${ev.conn}/${ev.endpoint}`);
-    if (side === undefined) return [];
+    if (side === undefined) return NOTHING;
     const delivered = ev.cause?.startsWith('delivered') === true;
     return this.change(side, 'inferred', ev.to, ev.t, delivered ? Math.max(ev.t, arrivedAt) : ev.t, ev.cause);
   }

@@ -61,20 +61,6 @@ export class ReadTimer {
   }
 }
 
-/** The sockets in focus (kept fresh: the views differ on them), as the join adds and removes them. */
-export class FocusSet {
-  private readonly held = new Map<string, FocusSocket>();
-
-  change(add: readonly FocusSocket[], remove: readonly FocusSocket[]): void {
-    for (const f of remove) this.held.delete(`${f.ns}|${f.key}`);
-    for (const f of add) this.held.set(`${f.ns}|${f.key}`, f);
-  }
-
-  sockets(): Iterable<FocusSocket> {
-    return this.held.values();
-  }
-}
-
 /** One read: what changed (times CLOCK_MONOTONIC s) and up to when every change has been delivered. */
 export interface TraceRead {
   readonly observations: KernelObservation[];
@@ -126,12 +112,13 @@ export class TraceReader {
     return this.diags.client && this.diags.server ? 'sock_diag' : 'proc';
   }
 
-  /**
-   * Reads now: the transitions since the last read and the followed sockets
-   * in focus or due. `focus`: sockets whose state must be fresh (the views
-   * disagree on them); the watermark also covers those.
-   */
-  read(focus: Iterable<FocusSocket> = []): TraceRead {
+  /** Sockets whose state must be fresh from now on (`add`: the views disagree on them), or no longer; the watermark also covers those. */
+  focus(add: readonly FocusSocket[], remove: readonly FocusSocket[]): void {
+    this.sockets.focus(add, remove);
+  }
+
+  /** Reads now: the transitions since the last read and the followed sockets in focus or due. */
+  read(): TraceRead {
     return this.timer.timed(() => {
       this.procRows = {};
       const now = monoNow();
@@ -140,7 +127,7 @@ export class TraceReader {
       this.lost += lost;
       this.transitions += transitions.length;
       const batch = transitions.map((ev) => ({ t: Math.min(ev.ts, now), local: ev.local, remote: ev.remote, from: ev.from, to: ev.to }));
-      const observations = this.sockets.apply(batch, this.lookup, now, focus);
+      const observations = this.sockets.apply(batch, this.lookup, now);
       // More waiting (a line cut mid-way, a bound reached): nothing after what the drain vouches for is known.
       this.known = Math.max(this.known, partial ? (until ?? this.known) : now - TRACE_COMMIT_MARGIN_S);
       // Transitions left for the next read (the lookup budget ran out), sockets in focus not looked at now: not known past them.

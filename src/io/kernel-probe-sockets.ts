@@ -10,7 +10,7 @@
 // a whole table: a socket is looked at when a transition needs it, when it is
 // due (a TIME-WAIT at its timer's expiry, others at waits that double up to
 // MAX_WAIT_S while nothing changes), and when the two views disagree on it
-// (`focus`). At most MAX_LOOKUPS_PER_READ lookups and MAX_TRANSITIONS_PER_READ
+// (`focus`, oldest look first). At most MAX_LOOKUPS_PER_READ lookups and MAX_TRANSITIONS_PER_READ
 // transitions per read: a burst of thousands of closes is spread over reads,
 // the watermark held back meanwhile,
 // so the event loop (and forwarding) is never blocked for long. Work grows with
@@ -98,16 +98,40 @@ export class TraceSockets {
   private pending: Transition[] = [];
   private head = 0;
   private connects: PendingConnect[] = [];
-  private heldBack: number | undefined;
+  /** Ids ("ns|local|remote") of the sockets in focus: the views disagree on them (see focus()). */
+  private readonly focused = new Set<string>();
+  /**
+   * The followed sockets in focus, by when each was last looked at: the
+   * oldest is looked at first, and bounds the watermark. A burst of closes
+   * puts thousands in focus for a while; walking them all at every read cost
+   * the probe's thread more than everything else it does.
+   */
+  private readonly focusDue = new DeadlineQueue<Socket>();
   /** Lookups made so far (the probe's work, for measurements). */
   lookups = 0;
+
+  /** Sockets whose state must be kept fresh from now on (`add`: the views disagree on them), or no longer (`remove`). */
+  focus(add: readonly FocusSocket[], remove: readonly FocusSocket[]): void {
+    for (const f of remove) {
+      const id = `${f.ns}|${f.key}`;
+      this.focused.delete(id);
+      const s = this.sockets.get(id);
+      if (s !== undefined) this.focusDue.delete(s);
+    }
+    for (const f of add) {
+      const id = `${f.ns}|${f.key}`;
+      this.focused.add(id);
+      const s = this.sockets.get(id);
+      if (s !== undefined) this.refocus(s);
+    }
+  }
 
   /**
    * One read: the transitions read since the last (in order), then the
    * followed sockets in focus or due. `lookup` asks the kernel about one
    * 4-tuple (at most MAX_LOOKUPS_PER_READ times); `now` is when.
    */
-  apply(batch: readonly Transition[], lookup: Lookup, now: number, focus: Iterable<FocusSocket> = []): KernelObservation[] {
+  apply(batch: readonly Transition[], lookup: Lookup, now: number): KernelObservation[] {
     let budget = MAX_LOOKUPS_PER_READ;
     const find: Lookup = (ns, local, remote) => {
       budget--;
@@ -134,12 +158,11 @@ export class TraceSockets {
       this.head = 0;
     }
     // The sockets the views disagree on are judged as of the watermark: what the kernel shows of them must be that recent.
-    this.heldBack = undefined;
-    for (const f of focus) {
-      const s = this.sockets.get(`${f.ns}|${f.key}`);
-      if (s === undefined || !followed(s)) continue;
-      if (budget > 0 && now - s.checkedAt >= FOCUS_GAP_S) this.check(s, find, now, out);
-      if (this.sockets.get(s.id) === s) this.heldBack = Math.min(this.heldBack ?? s.checkedAt, s.checkedAt);
+    // Those looked at less than FOCUS_GAP_S ago wait (the queue orders them by their last look).
+    while (budget > 0) {
+      const s = this.focusDue.popDue(now - FOCUS_GAP_S);
+      if (s === undefined) break;
+      this.check(s, find, now, out);
     }
     while (budget > 0) {
       const s = this.due.popDue(now);
@@ -157,8 +180,9 @@ export class TraceSockets {
   known(): number | undefined {
     const first = this.pending[this.head];
     const pendingAt = first === undefined ? undefined : first.t - 1e-6;
-    if (pendingAt === undefined) return this.heldBack;
-    return this.heldBack === undefined ? pendingAt : Math.min(pendingAt, this.heldBack);
+    const heldBack = this.focusDue.peekDue();
+    if (pendingAt === undefined) return heldBack;
+    return heldBack === undefined ? pendingAt : Math.min(pendingAt, heldBack);
   }
 
   /** How many sockets are followed by lookups now. */
@@ -222,6 +246,7 @@ export class TraceSockets {
     const s: Socket = { id, ns, local: tr.local, remote: tr.remote, state: to, mini, orphan, checkedAt: row === undefined ? tr.t : now, wait: 0 };
     this.sockets.set(id, s);
     this.reschedule(s, row, now);
+    this.refocus(s);
   }
 
   /**
@@ -252,6 +277,13 @@ export class TraceSockets {
       out.push({ ...base, from: s.state, to: s.state, orphan: true });
     }
     this.reschedule(s, row, now);
+    this.refocus(s);
+  }
+
+  /** Queues a socket in focus by its last look, while lookups follow it; otherwise takes it out. */
+  private refocus(s: Socket): void {
+    if (this.focused.has(s.id) && followed(s) && this.sockets.get(s.id) === s) this.focusDue.schedule(s, s.checkedAt);
+    else this.focusDue.delete(s);
   }
 
   /** When to look at a socket next (or never: its changes are all tracepoints). */
@@ -274,6 +306,7 @@ export class TraceSockets {
   private drop(s: Socket): void {
     if (this.sockets.get(s.id) === s) this.sockets.delete(s.id);
     this.due.delete(s);
+    this.focusDue.delete(s);
   }
 
   private noteConnect(c: PendingConnect): void {

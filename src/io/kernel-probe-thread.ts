@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { KernelObservation } from '../engine/kernel-join.js';
+import type { EncodedObservations } from './kernel-observation-codec.js';
 import type { FocusSocket, ProbeNs } from './kernel-probe-sockets.js';
 import type { KernelProbeStats } from './kernel-probe-reader.js';
 
@@ -23,13 +23,13 @@ export type ToWorker = { readonly type: 'focus'; readonly add: readonly FocusSoc
 export type FromWorker =
   | { readonly type: 'ready'; readonly tables: 'sock_diag' | 'proc' }
   | { readonly type: 'failed'; readonly message: string }
-  | { readonly type: 'read'; readonly observations: KernelObservation[]; readonly watermark: number; readonly stats: KernelProbeStats }
+  | { readonly type: 'read'; readonly observations: EncodedObservations; readonly watermark: number; readonly stats: KernelProbeStats }
   | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'stopped'; readonly stats: KernelProbeStats };
 
 export interface TraceThreadHandlers {
-  /** One read's changes (times CLOCK_MONOTONIC s) and its watermark. */
-  readonly onRead: (observations: readonly KernelObservation[], watermark: number) => void;
+  /** One read's changes (times CLOCK_MONOTONIC s; decode them in order with an ObservationDecoder) and its watermark. */
+  readonly onRead: (observations: EncodedObservations, watermark: number) => void;
   readonly onWarning: (message: string) => void;
 }
 

@@ -6,13 +6,14 @@
 // The protocol is kernel-probe-thread.ts's; times are CLOCK_MONOTONIC seconds.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { FocusSet, TraceReader } from './kernel-probe-reader.js';
+import { ObservationEncoder } from './kernel-observation-codec.js';
+import { TraceReader } from './kernel-probe-reader.js';
 import type { ToWorker, FromWorker, WorkerInit } from './kernel-probe-thread.js';
 
 const port = parentPort;
 if (port === null) throw new Error('kernel-probe-worker.js runs as a worker thread only');
 const init = workerData as WorkerInit;
-const post = (m: FromWorker): void => port.postMessage(m);
+const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
 
 let reader: TraceReader | undefined;
 try {
@@ -25,13 +26,14 @@ try {
 
 if (reader !== undefined) {
   const r = reader;
-  const focus = new FocusSet();
+  const encoder = new ObservationEncoder();
   let failed = false;
   const read = (): void => {
     if (failed) return;
     try {
-      const { observations, watermark } = r.read(focus.sockets());
-      post({ type: 'read', observations, watermark, stats: r.stats() });
+      const { observations, watermark } = r.read();
+      const encoded = encoder.encode(observations);
+      post({ type: 'read', observations: encoded, watermark, stats: r.stats() }, [encoded.values.buffer as ArrayBuffer]);
     } catch (err) {
       // The instance removed under us (`lab down` of a crashed run) or the kernel refusing: said once, reading stops.
       failed = true;
@@ -40,7 +42,7 @@ if (reader !== undefined) {
   };
   const timer = setInterval(read, init.periodMs);
   port.on('message', (m: ToWorker) => {
-    if (m.type === 'focus') focus.change(m.add, m.remove);
+    if (m.type === 'focus') r.focus(m.add, m.remove);
     else if (m.type === 'stop') {
       clearInterval(timer);
       // What the kernel did last still reaches the session.

@@ -30,7 +30,8 @@ import type { KernelObservation } from '../engine/kernel-join.js';
 import type { ProcTcpRow } from './proc-net-tcp.js';
 import { SocketTableDiff, isLabConnection } from './kernel-probe-diff.js';
 import type { FocusSocket, ProbeNs } from './kernel-probe-sockets.js';
-import { FocusSet, ReadTimer, TraceReader, monoNow, type KernelProbeStats } from './kernel-probe-reader.js';
+import { ReadTimer, TraceReader, monoNow, type KernelProbeStats } from './kernel-probe-reader.js';
+import { ObservationDecoder, type EncodedObservations } from './kernel-observation-codec.js';
 import { startTraceThread } from './kernel-probe-thread.js';
 import { processAlive, readSocketTable } from './proc-socket-table.js';
 
@@ -195,7 +196,8 @@ async function startTrace(
   if ((o.thread ?? 'worker') === 'worker') {
     let watermark = now();
     // Reads not yet handed to the listeners, oldest first; `next`: the first observation of the head not yet handed on.
-    const queue: { readonly observations: readonly KernelObservation[]; readonly mono: number }[] = [];
+    const queue: { readonly observations: EncodedObservations; readonly mono: number }[] = [];
+    const decoder = new ObservationDecoder();
     let next = 0;
     let scheduled = false;
     /**
@@ -210,8 +212,11 @@ async function startTrace(
       const off = offset();
       while (queue.length > 0) {
         const head = queue[0]!;
-        while (next < head.observations.length) {
-          emit(fromMono(head.observations[next++]!, off));
+        const { defs, values } = head.observations;
+        if (next === 0) decoder.define(defs);
+        const count = decoder.count(values);
+        while (next < count) {
+          emit(decoder.observation(values, next++, off));
           if ((next & 15) === 0 && performance.now() > until) return;
         }
         // Not clamped: a socket brought into focus holds it back (TraceSockets.known).
@@ -256,11 +261,10 @@ async function startTrace(
     };
   }
   const reader = TraceReader.open(o.labId, o.pids, warn, o.traceFormat ?? 'raw');
-  const focus = new FocusSet();
   let watermark = now();
   const sync = (): number => {
     if (stopped) return watermark;
-    const { observations, watermark: mono } = reader.read(focus.sockets());
+    const { observations, watermark: mono } = reader.read();
     const off = offset();
     for (const obs of observations) emit(fromMono(obs, off));
     return (watermark = mono + off);
@@ -270,7 +274,7 @@ async function startTrace(
   return {
     tables: reader.tables,
     sync,
-    focus: (add, remove) => focus.change(add, remove),
+    focus: (add, remove) => reader.focus(add, remove),
     stats: () => ({ ...reader.stats(), thread: 'caller' }),
     async stop() {
       if (stopped) return;

@@ -122,15 +122,56 @@ describe('TraceSockets', () => {
     let rows: Rows = { server: [{ local: S, remote: C, state: 'TIME-WAIT', inode: 0, expiresMs: 60_000 }] };
     const lookup = (ns: 'client' | 'server', local: string, remote: string) => table(rows)(ns, local, remote);
     s.apply([tr(1, S, C, 'LISTEN', 'SYN-RECV'), tr(2, S, C, 'ESTAB', 'FIN-WAIT-1'), tr(2.01, S, C, 'FIN-WAIT-1', 'FIN-WAIT-2'), tr(2.02, S, C, 'FIN-WAIT-2', 'CLOSED')], lookup, 2.03);
-    const focus = [{ ns: 'server', key: `${S}|${C}` }] as const;
-    expect(s.apply([], lookup, 10, focus)).toEqual([]);
+    s.focus([{ ns: 'server', key: `${S}|${C}` }], []);
+    expect(s.apply([], lookup, 10)).toEqual([]);
     expect(s.known()).toBe(10);
     // Looked at 2 ms ago: not again yet, and known only as of then.
-    expect(s.apply([], lookup, 10.002, focus)).toEqual([]);
+    expect(s.apply([], lookup, 10.002)).toEqual([]);
     expect(s.known()).toBe(10);
     // An RST ended it (tcp_rfc1337=0), long before its timer.
     rows = none;
-    expect(s.apply([], lookup, 10.01, focus)).toEqual([{ ns: 'server', local: S, remote: C, from: 'TIME-WAIT', to: 'CLOSED', since: 10, t: 10.01 }]);
+    expect(s.apply([], lookup, 10.01)).toEqual([{ ns: 'server', local: S, remote: C, from: 'TIME-WAIT', to: 'CLOSED', since: 10, t: 10.01 }]);
+    expect(s.known()).toBeUndefined();
+  });
+
+  it('thousands of sockets in focus: a read looks at the ones looked at longest ago, within the budget; the watermark is the oldest look; a focus ends with remove', () => {
+    const s = new TraceSockets();
+    const n = 5000;
+    const port = (i: number) => `198.18.0.1:${20000 + i}`;
+    const opened: Transition[] = [];
+    for (let i = 0; i < n; i++) opened.push(tr(1, port(i), S, 'SYN-SENT', 'ESTAB'), tr(2, port(i), S, 'ESTAB', 'FIN-WAIT-1'), tr(2, port(i), S, 'FIN-WAIT-1', 'CLOSED'));
+    const rows = { client: Array.from({ length: n }, (_, i) => ({ local: port(i), remote: S, state: 'TIME-WAIT', inode: 0, expiresMs: 60_000 }) as const) };
+    const byTuple = new Map(rows.client.map((r) => [`${r.local}|${r.remote}`, r]));
+    const asked: string[] = [];
+    const lookup = (_ns: 'client' | 'server', local: string, remote: string) => (asked.push(local), byTuple.get(`${local}|${remote}`));
+    // The closes' lookups, spread over reads by the budget.
+    for (let t = 2.01; s.known() !== undefined || t === 2.01; t += 0.01) s.apply(t === 2.01 ? opened : [], lookup, t);
+    const focus = Array.from({ length: n }, (_, i) => ({ ns: 'client' as const, key: `${port(i)}|${S}` }));
+    // One not yet a socket: its focus applies once it is.
+    s.focus([...focus, { ns: 'client', key: `198.18.0.1:39999|${S}` }], []);
+    asked.length = 0;
+    s.apply([], lookup, 10);
+    expect(asked).toHaveLength(MAX_LOOKUPS_PER_READ);
+    // The rest were last looked at when their close was read (before 10): the watermark waits for them.
+    expect(s.known()).toBeLessThan(10);
+    // Every socket in focus is looked at once before any twice.
+    const seen = new Set<string>();
+    for (let t = 10.01; seen.size < n; t += 0.01) {
+      asked.length = 0;
+      s.apply([], lookup, t);
+      for (const a of asked) {
+        expect(seen.has(a) && seen.size < n - MAX_LOOKUPS_PER_READ).toBe(false);
+        seen.add(a);
+      }
+    }
+    s.apply([tr(20, '198.18.0.1:39999', S, 'SYN-SENT', 'ESTAB'), tr(20, '198.18.0.1:39999', S, 'ESTAB', 'FIN-WAIT-1'), tr(20, '198.18.0.1:39999', S, 'FIN-WAIT-1', 'FIN-WAIT-2')], lookup, 20);
+    expect(s.known()).toBeLessThanOrEqual(20);
+    // Focus removed: the TIME-WAITs are not looked at again before their timers, and nothing holds the watermark back
+    // (the half-closed FIN-WAIT-2 is still followed at its doubling waits, focus or not).
+    s.focus([], [...focus, { ns: 'client', key: `198.18.0.1:39999|${S}` }]);
+    asked.length = 0;
+    for (let t = 21; t < 30; t += 0.5) s.apply([], lookup, t);
+    expect(asked.filter((a) => a !== '198.18.0.1:39999')).toEqual([]);
     expect(s.known()).toBeUndefined();
   });
 });
