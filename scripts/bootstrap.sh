@@ -19,8 +19,10 @@ if (( major < 20 )); then
 fi
 
 # Runtime: libpcap for capture/injection, ethtool for offloads, iproute2 for
-# namespaces; g++/make/python3 build the native addons (cap, raw-socket, tcpmitm's own).
-pkgs=(libpcap-dev ethtool iproute2 g++ make python3 procps)
+# namespaces, iptables for intercept mode's NFQUEUE rules (the xtables NFQUEUE
+# target: some kernels lack nftables' own queue expression); g++/make/python3
+# build the native addons (cap, raw-socket, tcpmitm's own).
+pkgs=(libpcap-dev ethtool iproute2 iptables g++ make python3 procps)
 # Tests: tcpdump/tshark read frames back, iperf3, tmux, curl, socat and nc
 # drive the lab and UI; junitparser reads --junit files as a CI system would.
 (( want_test )) && pkgs+=(tcpdump tshark iperf3 tmux curl socat netcat-openbsd python3-junitparser)
@@ -49,7 +51,7 @@ fi
 
 # tcpmitm's packet addon (native/afpacket): npm ci builds it; rebuild it when its C source changed since.
 addon=native/afpacket/build/Release/afpacket.node
-if [[ ! -f $addon ]] || [[ -n $(find native/afpacket -maxdepth 1 \( -name '*.c' -o -name '*.gyp' \) -newer "$addon" -print -quit) ]]; then
+if [[ ! -f $addon ]] || [[ -n $(find native/afpacket -maxdepth 1 \( -name '*.c' -o -name '*.h' -o -name '*.gyp' \) -newer "$addon" -print -quit) ]]; then
   say "building the packet addon (node-gyp)"
   npm rebuild tcpmitm-afpacket --loglevel=error >/dev/null
 fi

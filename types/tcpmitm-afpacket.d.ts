@@ -51,4 +51,31 @@ declare module 'tcpmitm-afpacket' {
   export function diagClose(fd: number): void;
   /** The socket on that exact 4-tuple, or undefined (a listener is no answer). */
   export function diagLookup(fd: number, local: string, remote: string): DiagSocket | undefined;
+
+  /** An open nfnetlink_queue socket (nfqueue.c); only the functions below may touch it. */
+  export type QueueHandle = { readonly __nfqueue: unique symbol };
+  /**
+   * Binds a NETLINK_NETFILTER socket to `queues` (one or two queue numbers),
+   * whole packets, each queue at most `maxLen` packets long, fail-open. Throws
+   * an Error with `errno` when the kernel refuses (EBUSY: another process has
+   * that queue; EPERM: no CAP_NET_ADMIN). Each wake-up calls `onBatch(count,
+   * 0)` with `meta` holding [offset, length, packet id, queue] of `count`
+   * packets in `slab` (valid until `onBatch` returns), each an IP packet behind
+   * a 14-byte Ethernet header with zero MACs; or `onBatch(-1, errno)` once if
+   * reading fails.
+   */
+  export function nfqOpen(
+    queues: readonly number[],
+    slab: Buffer,
+    meta: Uint32Array,
+    slot: number,
+    maxLen: number,
+    onBatch: (count: number, errno: number) => void,
+  ): QueueHandle;
+  /** Sends `count` verdicts, `triples` holding [queue, packet id, verdict (NF_DROP 0, NF_ACCEPT 1)] each; 0 or send()'s errno. */
+  export function nfqVerdicts(queue: QueueHandle, triples: Uint32Array, count: number): number;
+  /** [messages lost to a full socket buffer (ENOBUFS), verdicts the kernel refused] since the last call. */
+  export function nfqCounts(queue: QueueHandle): [number, number];
+  /** Closes the socket: the kernel drops what is still queued, so give every verdict first. */
+  export function nfqClose(queue: QueueHandle): void;
 }

@@ -37,6 +37,8 @@
 #include <uv.h>
 
 #include "sockdiag.h"
+#include "nfqueue.h"
+#include "watched.h"
 
 #define MAX_BATCH 256
 // Read at most this many batches per wake-up, so one busy port cannot starve
@@ -46,19 +48,6 @@
 #define CMSG_SPACE_ALL (CMSG_SPACE(sizeof(struct tpacket_auxdata)) + CMSG_SPACE(sizeof(struct timespec)))
 #define META_PER_FRAME 3
 
-// An fd the event loop watches, with the JavaScript function it calls: what a
-// port and an alarm share. Its memory goes once both the loop (uv_close) and
-// the garbage collector (the handle's finalizer) are done with it.
-typedef struct watched {
-  napi_env env;
-  int fd;
-  uv_poll_t poll;
-  napi_ref callback;
-  napi_async_context async;
-  int closing;
-  int uv_closed;
-  int collected;
-} watched_t;
 
 typedef struct port {
   watched_t w;  // first: a port_t * is a watched_t *
@@ -86,7 +75,7 @@ typedef struct alarm {
     }                                                                 \
   } while (0)
 
-static napi_value throw_errno(napi_env env, const char *what, int err) {
+napi_value throw_errno(napi_env env, const char *what, int err) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
   napi_value text, error;
@@ -116,7 +105,7 @@ static void watched_collected(napi_env env, void *data, void *hint) {
 }
 
 // Starts watching `fd` (owned from now on) for readability; returns the JavaScript handle.
-static napi_value watched_start(napi_env env, watched_t *w, int fd, napi_value callback, const char *name, uv_poll_cb on_ready) {
+napi_value watched_start(napi_env env, watched_t *w, int fd, napi_value callback, const char *name, uv_poll_cb on_ready) {
   w->env = env;
   w->fd = fd;
   napi_value resource_name, handle;
@@ -132,7 +121,7 @@ static napi_value watched_start(napi_env env, watched_t *w, int fd, napi_value c
   return handle;
 }
 
-static watched_t *watched_get(napi_env env, napi_value v, const char *what) {
+watched_t *watched_get(napi_env env, napi_value v, const char *what) {
   void *w = NULL;
   if (napi_get_value_external(env, v, &w) != napi_ok || !w || ((watched_t *)w)->closing) {
     char msg[64];
@@ -145,7 +134,7 @@ static watched_t *watched_get(napi_env env, napi_value v, const char *what) {
 
 // Reads a call's arguments (at most 3), the first being an open handle of
 // `what`; NULL (with an exception pending) when that is not so.
-static watched_t *handle_call(napi_env env, napi_callback_info info, napi_value argv[3], const char *what) {
+watched_t *handle_call(napi_env env, napi_callback_info info, napi_value argv[3], const char *what) {
   size_t argc = 3;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
     napi_throw_error(env, NULL, "afpacket: N-API call failed: napi_get_cb_info");
@@ -154,7 +143,7 @@ static watched_t *handle_call(napi_env env, napi_callback_info info, napi_value 
   return watched_get(env, argv[0], what);
 }
 
-static void watched_close(napi_env env, watched_t *w) {
+void watched_close(napi_env env, watched_t *w) {
   w->closing = 1;
   uv_poll_stop(&w->poll);
   uv_close((uv_handle_t *)&w->poll, watched_uv_closed);
@@ -185,7 +174,7 @@ static uint32_t restore_vlan(port_t *p, uint32_t i, uint32_t *len) {
 
 // Calls the watched fd's function with int32 arguments. make_callback, not call_function:
 // microtasks (the batched send) run when it returns, as after any I/O callback.
-static void call_js(watched_t *w, int argc, const int32_t *ints) {
+void call_js(watched_t *w, int argc, const int32_t *ints) {
   napi_env env = w->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -517,5 +506,6 @@ NAPI_MODULE_INIT() {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   sockdiag_register(env, exports);
+  nfqueue_register(env, exports);
   return exports;
 }
