@@ -27,8 +27,14 @@ export function otherPort(p: Port): Port {
 }
 
 export interface EngineOutput {
-  /** Transmit `frame` on `port`. */
-  send(port: Port, frame: Buffer): void;
+  /**
+   * Transmit `frame` on `port`. `ticket`: the frame is the one captured with
+   * that ticket (onFrame), unchanged — a queue-fed runtime (intercept) lets
+   * the kernel's own packet go on instead of sending bytes.
+   */
+  send(port: Port, frame: Buffer, ticket?: number): void;
+  /** A frame captured on `port` with `ticket` will never be sent (dropped, coalesced away). Absent: nothing to do. */
+  discard?(port: Port, ticket: number): void;
   /** Call `onTimer` no later than `t` (engine clock, ms). Each call supersedes the previous. */
   wakeAt(t: number | undefined): void;
   emit(ev: TcpmitmEvent): void;
@@ -117,6 +123,8 @@ interface InFlight {
   rule?: number;
   /** `frame` is the engine's own copy, not a view of a port's receive slab. */
   owned?: boolean;
+  /** The capture's ticket (onFrame): given back with the send, or to discard. Copies sent besides it (duplicate) have none. */
+  ticket?: number;
   /** Held for a signal to take effect (cues.ts); `settled` says how it did, once it has. */
   cue?: { readonly id: number; readonly name: string; readonly to: Endpoint; readonly then: 'pass' | 'drop'; readonly waits: 'exit' | 'stop'; settled?: string };
 }
@@ -253,20 +261,20 @@ export class Engine {
    * segment the engine keeps (delayed, held, coalescing, queued behind
    * others) is copied first (retain). Forwarding it at once costs no copy.
    */
-  onFrame(port: Port, frame: Buffer, now: number): void {
+  onFrame(port: Port, frame: Buffer, now: number, ticket?: number): void {
     this.counters.frames++;
     this.counters.bytes += frame.length;
     const decoded = decodeFrame(frame);
     if (!decoded.ok) {
       // DESIGN: a malformed frame is counted and forwarded untouched.
       this.counters.malformed++;
-      this.out.send(otherPort(port), frame);
+      this.out.send(otherPort(port), frame, ticket);
       return;
     }
     const f = decoded.value;
     if (f.kind !== 'tcp') {
       this.counters.nonTcp++;
-      this.out.send(otherPort(port), frame);
+      this.out.send(otherPort(port), frame, ticket);
       return;
     }
     // A sender whose checksum offload is on hands over segments with only the
@@ -277,7 +285,7 @@ export class Engine {
     if (this.out.badChecksum && ((f.flags & TcpFlag.SYN) !== 0 || (this.counters.frames & 63) === 0) && !f.fragment && !f.tcpChecksumOk) {
       this.out.badChecksum(port, f.checksumLeftToDevice);
     }
-    this.onTcp(port, frame, f, now);
+    this.onTcp(port, frame, f, now, ticket);
     // Records evicted for room (or superseded) free their engine state at once: a flood must not wait for a timer.
     if (this.tracker.hasForgotten) this.forgetClosed();
     this.rearm();
@@ -339,6 +347,7 @@ export class Engine {
         const item = this.heldByHand.shift();
         if (item) {
           this.counters.dropped++;
+          this.discard(item);
           this.emitAction(item.conn, now, 'drop', `dropped held ${item.role} from ${item.from}`, item.rule);
         }
         break;
@@ -391,10 +400,10 @@ export class Engine {
 
   // ── the pipeline for one TCP segment ─────────────────────────────────
 
-  private onTcp(port: Port, frame: Buffer, f: TcpFrame, now: number): void {
+  private onTcp(port: Port, frame: Buffer, f: TcpFrame, now: number, ticket: number | undefined): void {
     const seg = toSegmentInfo(f);
     const r = this.tracker.sent(seg, now);
-    if (r === undefined) return this.passUntracked(port, frame, now);
+    if (r === undefined) return this.passUntracked(port, frame, now, ticket);
     const conn = r.conn;
     let c = this.ctl.get(conn.id);
     if (!c || r.isNew) {
@@ -416,7 +425,7 @@ export class Engine {
     c.portOf[from] ??= port;
     c.template[dir] ??= detachedTemplate(f);
     c.bytes[dir] += seg.payloadLength;
-    const item: InFlight = { frame, seg, conn: conn.id, from, dir, role: r.role, toPort: otherPort(port), capturedAt: now, releaseAt: now };
+    const item: InFlight = { frame, seg, conn: conn.id, from, dir, role: r.role, toPort: otherPort(port), capturedAt: now, releaseAt: now, ticket };
 
     // Hand-given commands come before the profile's rules.
     if (c.blackholed) return this.drop(c, item, now, undefined, 'blackholed');
@@ -439,11 +448,13 @@ export class Engine {
         // the close becomes three-way (FIN_WAIT_1 → TIME_WAIT at the peer).
         c.coalescing[dir] = undefined;
         this.counters.coalesced++;
+        this.discard(pending.item);
         this.emitSegment(pending.item, now, 'coalesce', pending.rule, 'ACK merged into the FIN that follows');
         this.emitAction(c.id, now, 'coalesce', `coalesced ${pending.item.role} from ${from} into its FIN`, pending.rule);
       } else if (isPureAck(seg) && seg.ack === pending.item.seg.ack) {
         // Another pure ACK of the same FIN (the peer retransmitted its FIN): absorb it too.
         this.counters.coalesced++;
+        this.discard(item);
         this.emitSegment(item, now, 'coalesce', pending.rule, 'duplicate ACK absorbed while coalescing');
         return;
       } else {
@@ -485,7 +496,7 @@ export class Engine {
    * segment goes on untouched, no rule sees it (rules need a tracked
    * connection), and it is counted (stats.untracked). Said once per run.
    */
-  private passUntracked(port: Port, frame: Buffer, now: number): void {
+  private passUntracked(port: Port, frame: Buffer, now: number, ticket: number | undefined): void {
     if (!this.warnedFull) {
       this.warnedFull = true;
       this.warn(
@@ -493,7 +504,7 @@ export class Engine {
         `connection table full (${this.tracker.maxConnections} tracked, none evictable): new connections pass untracked and untouched, counted in stats.untracked (raise --max-connections)`,
       );
     }
-    this.out.send(otherPort(port), frame);
+    this.out.send(otherPort(port), frame, ticket);
   }
 
   private flushSentChanges(): void {
@@ -544,7 +555,7 @@ export class Engine {
       case 'duplicate':
         this.counters.duplicated++;
         this.forward(c, item, now, 'duplicate', rule, 'sent twice');
-        this.deliverInOrder(c, { ...item, frame: Buffer.from(item.frame), owned: true }, now);
+        this.deliverInOrder(c, { ...item, frame: Buffer.from(item.frame), owned: true, ticket: undefined }, now);
         return;
       case 'hold':
         return this.holdByHand(item, now, rule);
@@ -580,6 +591,7 @@ export class Engine {
 
   private drop(c: ConnCtl, item: InFlight, now: number, rule: number | undefined, why?: string): void {
     this.counters.dropped++;
+    this.discard(item);
     this.emitSegment(item, now, 'drop', rule, why);
     if (why !== 'blackholed') this.emitAction(c.id, now, 'drop', `dropped ${item.role} from ${item.from}${why ? ` (${why})` : ''}`, rule);
   }
@@ -668,8 +680,13 @@ export class Engine {
       const waited = `after ${Math.round(now - item.capturedAt)} ms`;
       this.emitAction(item.conn, now, 'release', `released ${item.role} from ${item.from} ${waited}${item.delayed ? '' : ' (queued behind a delayed segment)'}`, item.rule);
     }
-    this.out.send(item.toPort, item.frame);
+    this.out.send(item.toPort, item.frame, item.ticket);
     this.emitChanges(this.tracker.delivered(item.seg, now));
+  }
+
+  /** A captured segment that will never leave: its capture's ticket goes back (see EngineOutput.discard). */
+  private discard(item: InFlight): void {
+    if (item.ticket !== undefined) this.out.discard?.(otherPort(item.toPort), item.ticket);
   }
 
   /**
@@ -815,6 +832,7 @@ export class Engine {
     const how = cue.settled ?? `no effect of SIG${cue.name} seen`;
     if (cue.then === 'drop') {
       this.counters.dropped++;
+      this.discard(item);
       this.emitAction(item.conn, now, 'drop', `${how}: dropped the held ${item.role} from ${item.from} after ${waited} ms`, item.rule);
       return false;
     }

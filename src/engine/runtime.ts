@@ -64,7 +64,8 @@ export class Runtime {
       ...opts,
       start: this.start,
       out: {
-        send: (port, frame) => this.send(port, frame),
+        send: (port, frame, ticket) => this.send(port, frame, ticket),
+        discard: (port, ticket) => this.ports[port].discard?.(ticket),
         wakeAt: (t) => this.wake.set(t),
         emit: this.bus.emit,
         wantsPassSegments: this.bus.wantsPassSegments,
@@ -77,12 +78,12 @@ export class Runtime {
     // port): a delay then counts from its arrival at tcpmitm.
     const onFrame = (port: Port): FrameHandler =>
       this.tap
-        ? (f, ageMs) => {
+        ? (f, ageMs, ticket) => {
             this.tap!.beginCaptured(port, f);
-            this.engine.onFrame(port, f, performance.now() - ageMs);
+            this.engine.onFrame(port, f, performance.now() - ageMs, ticket);
             this.tap!.endCaptured();
           }
-        : (f, ageMs) => this.engine.onFrame(port, f, performance.now() - ageMs);
+        : (f, ageMs, ticket) => this.engine.onFrame(port, f, performance.now() - ageMs, ticket);
     const onPortError = (port: Port) => (message: string, refused?: RefusedFrame) =>
       refused ? this.unforwardable.refused(port, refused.length, refused.errno) : this.warn(message);
     const a = opts.openA(onFrame('a'), onPortError('a'));
@@ -139,10 +140,10 @@ export class Runtime {
     this.engine.finish(performance.now());
   }
 
-  private send(port: Port, frame: Buffer): void {
+  private send(port: Port, frame: Buffer, ticket: number | undefined): void {
     if (this.closed) return;
     this.tap?.sent(port, frame);
-    this.ports[port].send(frame);
+    this.ports[port].send(frame, ticket);
   }
 
   /** A port's trouble (frames the kernel dropped, an interface gone) is reported, not fatal; the first ten, not a flood. */

@@ -10,13 +10,23 @@ import { loadAfPacket, type AfPacketAddon } from './afpacket-addon.js';
 
 export interface FramePort {
   readonly name: string;
-  /** Transmit a whole frame (queued; it leaves before the event loop moves on). */
-  send(frame: Buffer): void;
+  /**
+   * Transmit a whole frame (queued; it leaves before the event loop moves on).
+   * `ticket`: it is the frame this port's peer captured with that ticket,
+   * unchanged (a queue's packet: its verdict lets it go on). A packet port gets none.
+   */
+  send(frame: Buffer, ticket?: number): void;
+  /** The frame captured on this port with `ticket` will never be sent (a queue's packet: its verdict drops it). */
+  discard?(ticket: number): void;
   close(): void;
 }
 
-/** A captured frame — a view valid only during the call and the sends it queues — and how long ago (ms) the kernel received it. */
-export type FrameHandler = (frame: Buffer, ageMs: number) => void;
+/**
+ * A captured frame — a view valid only during the call and the sends it
+ * queues — how long ago (ms) the kernel received it, and the capture's ticket
+ * (a queue's packet, to be given back with the send or the discard).
+ */
+export type FrameHandler = (frame: Buffer, ageMs: number, ticket?: number) => void;
 
 /** A frame the interface refused to send, and why (errno: EMSGSIZE for one larger than the MTU). */
 export interface RefusedFrame {
