@@ -1,20 +1,17 @@
 // One attach run: the lab's inline bridge, engine and sinks over two existing
 // interfaces of the current network namespace (two NICs between real hosts,
 // or veths the user made). No topology, no peers, no kernel probe: the ends
-// are not ours to look into, so the verdict checks the inference only.
+// are not ours to look into, so the verdict checks the inference only. The
+// run itself is the inline modes' shared one (session/inline-run.ts).
 
-import { Runtime } from '../engine/runtime.js';
 import { openPacketPort } from '../io/packet-port.js';
-import { PcapngWriter } from '../io/pcapng-writer.js';
 import { preflight } from '../session/preflight.js';
-import { compileChosen, resolveProfile, type ChosenProfile } from '../session/profile-choice.js';
+import { resolveProfile, type ChosenProfile } from '../session/profile-choice.js';
 import { attachPreflight } from './preflight.js';
-import { RunShell, type RunEnd } from '../session/run-shell.js';
-import { ExitCode } from '../cli/errors.js';
-import { OutputFailures } from '../session/output-failures.js';
-import { Verdict, refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
-import { trackerLimits, type TableLimits } from '../tcp/tracker.js';
+import { refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
+import type { TableLimits } from '../tcp/tracker.js';
 import { refuseUnsendableSignals } from '../session/cue-check.js';
+import { runInline } from '../session/inline-run.js';
 
 export interface AttachOptions {
   /** The client-side interface (port a) and the server-side one (port b). */
@@ -45,64 +42,15 @@ export async function runAttach(o: AttachOptions): Promise<number> {
   refuseUnsendableSignals(profile, abilities);
   const checked = attachPreflight({ devs: [o.a, o.b], fixOffloads: o.fixOffloads, force: o.force });
 
-  const outputs = new OutputFailures();
-  const pcap = o.pcap ? new PcapngWriter({ path: o.pcap, names: { a: o.a, b: o.b }, onFailure: outputs.failed }) : undefined;
-  let runtime: Runtime;
-  try {
-    runtime = new Runtime({
-      tap: pcap,
-      openA: (cb, onError) => openPacketPort(o.a, cb, onError),
-      openB: (cb, onError) => openPacketPort(o.b, cb, onError),
-      devs: { a: o.a, b: o.b },
-      decider: compileChosen(profile),
-      timeWaitMs: o.timeWaitS * 1000,
-      finTimeoutMs: o.finTimeoutS * 1000,
-      ...trackerLimits(o.table),
-      interactive: o.ui,
-    });
-  } catch (err) {
-    pcap?.close();
-    throw err;
-  }
-  const bus = runtime.bus;
-  if (pcap) bus.subscribe('pcap', pcap.onEvent, { passSegments: false });
-  const title = `attach ${o.a}⇄${o.b}`;
-  const verdict = new Verdict({ bus, profile, abilities, report: !o.ui, junit: o.junit, outputs, title });
-  const shell = new RunShell(
-    {
-      bus,
-      elapsed: () => runtime.elapsed(),
-      control: (cmd) => runtime.control(cmd),
-      setProfile: async (name) => runtime.setDecider(compileChosen(await resolveProfile(name))),
-      stats: () => runtime.stats(),
-    },
-    {
-      ui: o.ui,
-      segments: o.segments,
-      json: o.json,
-      pcapToStdout: o.pcap === '-',
-      outputs,
-      durationS: o.durationS,
-      profileName: profile.name,
-      profileNames: profile.builtins,
-      title,
-    },
-  );
-  bus.emit({ type: 'start', t: runtime.elapsed(), mode: 'attach', profile: profile.name, wall: new Date().toISOString() });
-  for (const message of [...checked.fixed, ...checked.warnings]) bus.emit({ type: 'warning', t: runtime.elapsed(), message });
-
-  let end: RunEnd = { reason: 'failed', exitCode: ExitCode.Runtime };
-  try {
-    await shell.startUi();
-    end = await shell.waitForEnd();
-  } finally {
-    // Close the capture first, so the final stats count every frame the pcapng holds.
-    runtime.close();
-    const pending = runtime.engine.pendingSummary();
-    if (pending) bus.emit({ type: 'warning', t: runtime.elapsed(), message: pending });
-    pcap?.close();
-    end = verdict.conclude(end, runtime.elapsed());
-    end = await shell.finish(end);
-  }
-  return end.exitCode;
+  return runInline({
+    ...o,
+    mode: 'attach',
+    title: `attach ${o.a}⇄${o.b}`,
+    profile,
+    abilities,
+    openA: (cb, onError) => openPacketPort(o.a, cb, onError),
+    openB: (cb, onError) => openPacketPort(o.b, cb, onError),
+    devs: { a: o.a, b: o.b },
+    notes: [...checked.fixed, ...checked.warnings],
+  });
 }
