@@ -11,6 +11,7 @@ import { registerPeer } from './commands/peer.js';
 import { registerProfiles } from './commands/profiles.js';
 import { registerAttach } from './commands/attach.js';
 import { registerTap } from './commands/tap.js';
+import { registerIntercept } from './commands/intercept.js';
 import { registerExercise } from './commands/exercise.js';
 
 function version(): string {
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerProfiles(program);
   registerAttach(program);
   registerTap(program);
+  registerIntercept(program);
   registerExercise(program);
   program.addHelpText(
     'after',

@@ -30,7 +30,7 @@ export type Verdict =
 export interface StartEvent {
   readonly type: 'start';
   readonly t: number;
-  readonly mode: 'lab' | 'attach' | 'tap';
+  readonly mode: 'lab' | 'attach' | 'tap' | 'intercept';
   readonly lab?: string;
   readonly profile?: string;
   /** Lab only: the sysctls set in the end namespaces for this run, as the kernel reads them back. */

@@ -10,6 +10,17 @@ import { TcpmitmError } from '../cli/errors.js';
 const raw = rawModule;
 /** IPPROTO_RAW: the packet handed to send() carries its own IP header. */
 const IPPROTO_RAW = 255;
+/** SO_MARK (asm-generic/socket.h): the packets a socket sends carry this fwmark (needs CAP_NET_ADMIN). */
+const SO_MARK = 36;
+
+export interface RawInjectorOptions {
+  /**
+   * An fwmark on every packet sent (SO_MARK): intercept mode's netfilter
+   * rules let marked packets by, so its own forged segments are not queued
+   * back to it on their way out.
+   */
+  readonly mark?: number;
+}
 
 export interface IpInjector {
   /** Sends one IP packet (its header included) towards `dst`; `done` gets the error, if any. */
@@ -17,7 +28,7 @@ export interface IpInjector {
   close(): void;
 }
 
-export function openRawInjector(): IpInjector {
+export function openRawInjector(opts: RawInjectorOptions = {}): IpInjector {
   const sockets = new Map<4 | 6, ReturnType<typeof raw.createSocket>>();
   const socketFor = (family: 4 | 6) => {
     let s = sockets.get(family);
@@ -27,8 +38,9 @@ export function openRawInjector(): IpInjector {
       // An IPPROTO_RAW socket receives nothing; don't poll it for reads.
       s.pauseRecv();
       if (family === 4) s.setOption(raw.SocketLevel.IPPROTO_IP, raw.SocketOption.IP_HDRINCL, 1);
+      if (opts.mark !== undefined) s.setOption(raw.SocketLevel.SOL_SOCKET, SO_MARK, opts.mark);
     } catch (err) {
-      throw new TcpmitmError('E_RAW_SOCKET', `cannot open a raw IPv${family} socket: ${(err as Error).message}`, 1, 'tap mode needs root (CAP_NET_RAW)');
+      throw new TcpmitmError('E_RAW_SOCKET', `cannot open a raw IPv${family} socket: ${(err as Error).message}`, 1, 'tap and intercept modes need root (CAP_NET_RAW)');
     }
     // Asynchronous socket errors are reported through the send callbacks; never crash on them.
     s.on('error', () => undefined);

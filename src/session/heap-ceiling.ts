@@ -15,9 +15,11 @@ const MARK = 'TCPMITM_SESSION_FLAGS';
 
 /**
  * Undefined in the process that runs with the flags (go on with the run);
- * otherwise, once that child has ended, its exit status.
+ * otherwise, once that child has ended, its exit status. `via`: a command
+ * the child is started through, e.g. ['nsenter', '--net=PATH', '--'] to run
+ * it in another network namespace (intercept's --netns).
  */
-export async function runUnderHeapCeiling(maxConnections: number): Promise<number | undefined> {
+export async function runUnderHeapCeiling(maxConnections: number, via: readonly string[] = []): Promise<number | undefined> {
   const flags = sessionNodeFlags(maxConnections);
   if (process.env[MARK] === flags.join(' ')) {
     endWithParent();
@@ -25,7 +27,9 @@ export async function runUnderHeapCeiling(maxConnections: number): Promise<numbe
   }
   const relay = new SignalRelay();
   try {
-    const child = spawn(process.execPath, [...flags, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, [MARK]: flags.join(' ') } });
+    const argv = [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)];
+    const [cmd, ...args] = [...via, ...argv] as [string, ...string[]];
+    const child = spawn(cmd, args, { stdio: 'inherit', env: { ...process.env, [MARK]: flags.join(' ') } });
     relay.relayTo(child);
     return await new Promise<number>((resolve) => {
       child.on('exit', (code, sig) => resolve(code ?? relay.statusOfKilled(sig, `the session (pid ${child.pid})`)));

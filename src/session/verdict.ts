@@ -19,7 +19,7 @@ import type { OutputFailures } from './output-failures.js';
 
 /** What this run can answer; each `string` says why not. */
 export interface RunAbilities {
-  readonly mode: 'lab' | 'attach' | 'tap';
+  readonly mode: 'lab' | 'attach' | 'tap' | 'intercept';
   /** A kernel probe runs beside the inference. */
   readonly kernel: Answerable;
   /** Per end: its `app` events come from a built-in peer. */

@@ -167,7 +167,7 @@ export class UiModel {
   version = 0;
   lab: string | undefined;
   profile: string | undefined;
-  mode: 'lab' | 'attach' | 'tap' | undefined;
+  mode: 'lab' | 'attach' | 'tap' | 'intercept' | undefined;
   /** `t` of the `start` event and the latest `t` seen (event clock, ms). */
   startT: number | undefined;
   lastT = 0;

@@ -1,0 +1,100 @@
+// `tcpmitm intercept --port P …`: inline on this host's own traffic to and
+// from one TCP port, through netfilter's queue; `--cleanup` removes what dead
+// runs left. The run loads lazily.
+
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { intIn } from '../parse.js';
+import { addOutputOptions, addProfileOptions, addTrackerOptions, tableLimits, uiFor, type TableFlags } from '../common-options.js';
+import { runUnderHeapCeiling } from '../../session/heap-ceiling.js';
+import { systemProbes } from '../../session/preflight.js';
+import { ExitCode, TcpmitmError, UsageError } from '../errors.js';
+
+interface InterceptFlags extends TableFlags {
+  port?: number;
+  host?: string;
+  netns?: string;
+  cleanup?: boolean;
+  profile?: string;
+  set?: Record<string, string>;
+  ui: boolean;
+  segments?: boolean;
+  json?: string;
+  junit?: string;
+  pcap?: string;
+  duration?: number;
+  force?: boolean;
+  timeWait: number;
+  finTimeout: number;
+}
+
+/** The command the run goes through to be in the namespace --netns names (nsenter keeps the pid: no fork for a network namespace). */
+function netnsVia(path: string | undefined): string[] {
+  if (path === undefined) return [];
+  if (!existsSync(path)) throw new UsageError(`--netns ${path}: no such file`, 'a namespace file, e.g. /run/netns/NAME (ip netns add NAME) or /proc/PID/ns/net');
+  if (!systemProbes.hasCommand('nsenter')) {
+    throw new TcpmitmError('E_MISSING_DEP', '--netns needs nsenter, which is not installed', ExitCode.Usage, 'install it: sudo apt-get update && sudo apt-get install -y util-linux');
+  }
+  return ['nsenter', `--net=${path}`, '--'];
+}
+
+export function registerIntercept(program: Command): void {
+  const cmd = program
+    .command('intercept')
+    .description("inline on this host's own traffic to and from one TCP port (netfilter queue): same engine, profiles, logs")
+    .option('--port <n>', 'the TCP port whose connections go through tcpmitm (the server\'s port)', intIn(1, 65535))
+    .option('--host <addr>', "only connections to and from this address of this host (default: every address, IPv4 and IPv6)")
+    .option('--netns <path>', 'run inside that network namespace (/run/netns/NAME, /proc/PID/ns/net)')
+    .option('--cleanup', 'remove the netfilter chains of intercept runs that died (their owner pid is gone), then exit');
+  addProfileOptions(cmd, 'fault profile: a built-in name or a YAML/JSON file (default: passthrough)');
+  addOutputOptions(cmd, { pcap: true });
+  addTrackerOptions(cmd);
+  cmd
+    .option('--force', 'allow a port that carries the SSH connection this session came in by')
+    .addHelpText(
+      'after',
+      '\nNothing is moved or re-pointed: netfilter queues every segment to and from the port\n' +
+        'to tcpmitm (the xtables NFQUEUE target, in a chain of the run\'s own, tcpmitm-<pid>-…,\n' +
+        'hooked into OUTPUT: on loopback each segment passes it once per direction). A pass\n' +
+        'is the kernel\'s NF_ACCEPT, a drop NF_DROP, a delay or hold a verdict given later;\n' +
+        'forged RSTs leave through a raw socket. Fail-open: if tcpmitm dies, the queue is\n' +
+        'bypassed and the traffic flows as if it had never been there; the chain is removed on\n' +
+        'every exit, and a dead run\'s by --cleanup or by the next start. For now both ends must\n' +
+        'be on this host (loopback or a local address), and there is no kernel probe beside the\n' +
+        'inference (the kernel columns show -). Needs root and iptables. Examples:\n' +
+        '  sudo tcpmitm intercept --port 6379 --profile drop-last-ack\n' +
+        '  sudo tcpmitm intercept --port 8080 --host 127.0.0.1 --profile forge-rst --no-ui --json run.jsonl\n' +
+        '  sudo tcpmitm intercept --netns /run/netns/app --port 5432 --pcap run.pcapng\n' +
+        '  sudo tcpmitm intercept --cleanup',
+    )
+    .action(async (f: InterceptFlags) => {
+      if (f.cleanup !== true && f.port === undefined) throw new UsageError('intercept needs --port <n> (or --cleanup)', 'e.g. sudo tcpmitm intercept --port 8080');
+      // Under the session's heap ceiling (and in --netns): this command runs itself again, once.
+      const rerun = await runUnderHeapCeiling(tableLimits(f).maxConnections, netnsVia(f.netns));
+      if (rerun !== undefined) {
+        process.exitCode = rerun;
+        return;
+      }
+      const { runIntercept, runCleanup } = await import('../../intercept/session.js');
+      if (f.cleanup === true) {
+        process.exitCode = runCleanup();
+        return;
+      }
+      process.exitCode = await runIntercept({
+        port: f.port!,
+        host: f.host,
+        profile: f.profile,
+        set: f.set ?? {},
+        ui: uiFor(f),
+        segments: f.segments === true,
+        json: f.json,
+        junit: f.junit,
+        pcap: f.pcap,
+        durationS: f.duration,
+        force: f.force === true,
+        timeWaitS: f.timeWait,
+        finTimeoutS: f.finTimeout,
+        table: tableLimits(f),
+      });
+    });
+}

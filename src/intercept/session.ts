@@ -1,0 +1,169 @@
+// One intercept run: tcpmitm inline on this host's own traffic to and from
+// one TCP port, with nothing moved or re-pointed. Netfilter queues the port's
+// segments to tcpmitm (a chain of the run's own in OUTPUT, fail-open), the
+// engine's verdicts go back to the kernel, forged segments leave through a
+// raw socket. The run is the inline modes' shared one (session/inline-run.ts);
+// this file holds only what is intercept's: the checks, the queue, the rules.
+
+import { networkInterfaces } from 'node:os';
+import { preflight } from '../session/preflight.js';
+import { resolveProfile } from '../session/profile-choice.js';
+import { refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
+import type { TableLimits } from '../tcp/tracker.js';
+import { refuseUnsendableSignals } from '../session/cue-check.js';
+import { runInline } from '../session/inline-run.js';
+import { ExitCode, TcpmitmError } from '../cli/errors.js';
+import { processStart } from '../lab/registry.js';
+import { QueuePorts } from '../io/nfqueue-port.js';
+import { openRawInjector, type IpInjector } from '../io/raw-injector.js';
+import { catchesLogin, chainName, INJECT_MARK, type ChainSpec } from './rules.js';
+import { findXtables, installChain, ownerAlive, removeChain, removeDeadChains, scanChains, type Xtables } from './netfilter.js';
+
+export interface InterceptOptions {
+  readonly port: number;
+  /** Only traffic to and from this address of this host; undefined: every address (IPv4 and IPv6). */
+  readonly host?: string;
+  /** A built-in name or a file; undefined: passthrough, not named by the user. */
+  readonly profile?: string;
+  readonly set: Readonly<Record<string, string>>;
+  readonly ui: boolean;
+  readonly segments: boolean;
+  readonly json?: string;
+  readonly junit?: string;
+  readonly pcap?: string;
+  readonly durationS?: number;
+  readonly force: boolean;
+  readonly timeWaitS: number;
+  readonly finTimeoutS: number;
+  readonly table: TableLimits;
+}
+
+/** The first queue number tried; a run takes two (client's, server's), the next free pair. */
+const FIRST_QUEUE = 7400;
+const QUEUE_TRIES = 64;
+/** Packets the kernel holds per queue for tcpmitm at most (delayed and held ones); past it they pass unseen (fail-open). */
+const QUEUE_MAXLEN = 4096;
+
+const NO_PROBE = 'intercept has no kernel probe yet (the kernel columns show -)';
+
+/** The families a run covers: the host's, or both. Refuses an address that is not this host's (remote peers are not supported yet). */
+function familiesOf(host: string | undefined): (4 | 6)[] {
+  if (host === undefined) return [4, 6];
+  const local = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address));
+  if (!local.includes(host)) {
+    throw new TcpmitmError(
+      'E_HOST_NOT_LOCAL',
+      `--host ${host} is not an address of this host (or of the namespace --netns names)`,
+      ExitCode.Usage,
+      'intercept works on connections whose ends are both on this host (loopback, or any local address) for now; `ip -br addr` lists the addresses here',
+    );
+  }
+  return host.includes(':') ? [6] : [4];
+}
+
+/** `tcpmitm intercept --cleanup`: removes the chains of dead runs; returns the exit code. */
+export function runCleanup(): number {
+  preflight({ namespaces: false, capture: false });
+  findXtables();
+  const said = removeDeadChains();
+  const live = scanChains().filter((c) => ownerAlive(c.owner));
+  for (const line of said) process.stdout.write(`${line}\n`);
+  if (said.length === 0) process.stdout.write('no chain of a dead intercept run here\n');
+  for (const c of live) process.stdout.write(`left alone: ${c.chain} (${c.cmd}${c.port !== undefined ? `, port ${c.port}` : ''}) of the running pid ${c.owner.pid}\n`);
+  return said.some((l) => l.startsWith('could not')) ? ExitCode.Runtime : ExitCode.Ok;
+}
+
+export async function runIntercept(o: InterceptOptions): Promise<number> {
+  // Everything that can be refused is checked before anything is opened.
+  preflight({ namespaces: false, capture: 'packet-addon' });
+  const xt: Xtables = findXtables();
+  const families = familiesOf(o.host);
+  if (!o.force && catchesLogin(process.env.SSH_CONNECTION, o.port, o.host)) {
+    throw new TcpmitmError(
+      'E_LOGIN_PORT',
+      `port ${o.port} carries the SSH connection this session came in by (SSH_CONNECTION=${process.env.SSH_CONNECTION}): a fault there could cut you off`,
+      ExitCode.Usage,
+      'pick the port of the application you mean, or pass --force if you really mean it',
+    );
+  }
+  const profile = await resolveProfile(o.profile ?? 'passthrough', o.set);
+  const abilities = wireOnlyAbilities('intercept', NO_PROBE, o.profile !== undefined);
+  refuseUnanswerable(profile, abilities);
+  refuseUnsendableSignals(profile, abilities);
+
+  // A dead run's chain goes first (its owner is gone: nothing reads its queues);
+  // a live run on the same port is refused.
+  const notes = removeDeadChains();
+  const busy = scanChains().find((c) => c.port === o.port && ownerAlive(c.owner) && c.owner.pid !== process.pid);
+  if (busy) {
+    throw new TcpmitmError('E_PORT_BUSY', `port ${o.port} is intercepted already, by the run of pid ${busy.owner.pid} (chain ${busy.chain})`, ExitCode.Usage, 'end that run first (Ctrl-C in it, or kill its pid), or intercept another port');
+  }
+  const start = processStart(process.pid);
+  if (start === undefined) throw new TcpmitmError('E_INTERNAL', 'cannot read this process\'s start time (/proc/self/stat)', ExitCode.Runtime);
+  const chain = chainName({ pid: process.pid, start });
+
+  const injector = openRawInjector({ mark: INJECT_MARK });
+  let queue: ReturnType<typeof openFreeQueues>;
+  try {
+    queue = openFreeQueues(injector);
+  } catch (err) {
+    injector.close();
+    throw err;
+  }
+  const spec: ChainSpec = { chain, port: o.port, ...(o.host !== undefined ? { host: o.host } : {}), queues: queue.queues };
+  let installed: string[] = [];
+  // The last resort for a way out that skips the finally (an uncaught error): the chain goes with the process.
+  const onExit = (): void => void removeInstalled();
+  const removeInstalled = (): string[] => {
+    process.off('exit', onExit);
+    const said = installed.filter((cmd) => !removeChain(cmd, chain)).map((cmd) => `could not remove chain ${chain} (${cmd}): tcpmitm intercept --cleanup will, once this process is gone`);
+    installed = [];
+    return said;
+  };
+  const where = o.host !== undefined ? `${o.host} port ${o.port}` : `port ${o.port}`;
+  try {
+    return await runInline({
+      ...o,
+      mode: 'intercept',
+      title: `intercept ${where}`,
+      profile,
+      abilities,
+      openA: queue.ports.opener('a'),
+      openB: queue.ports.opener('b'),
+      devs: { a: `client side (queue ${queue.queues[0]})`, b: `server side (queue ${queue.queues[1]})` },
+      notes,
+      setup: () => {
+        process.on('exit', onExit);
+        installChain(xt, spec, families);
+        installed = families.map((f) => (f === 4 ? xt.v4 : xt.v6));
+        return [
+          `netfilter: the xtables NFQUEUE target (${xt.version}; nftables' own queue expression is not used, some kernels lack it), chain ${chain} in OUTPUT for ${where} (${families.map((f) => `IPv${f}`).join(', ')}), queues ${queue.queues.join('/')}, fail-open (--queue-bypass)`,
+        ];
+      },
+      teardown: () => {
+        const said = removeInstalled();
+        const held = queue.ports.held;
+        if (held > 0) said.push(`let ${held} held packet${held === 1 ? '' : 's'} go on at the end (NF_ACCEPT), as if tcpmitm had not been there`);
+        return said;
+      },
+    });
+  } finally {
+    removeInstalled();
+    injector.close();
+  }
+}
+
+/** Binds the first free pair of queue numbers from FIRST_QUEUE (another run, or another program, may hold some). */
+function openFreeQueues(injector: IpInjector): { ports: QueuePorts; queues: [number, number] } {
+  let last: unknown;
+  for (let i = 0; i < QUEUE_TRIES; i++) {
+    const queues: [number, number] = [FIRST_QUEUE + 2 * i, FIRST_QUEUE + 2 * i + 1];
+    try {
+      return { ports: new QueuePorts({ queues, maxLen: QUEUE_MAXLEN, injector }), queues };
+    } catch (err) {
+      last = err;
+      if (!(err instanceof TcpmitmError && err.code === 'E_NFQUEUE_BUSY')) throw err;
+    }
+  }
+  throw last;
+}

@@ -1,0 +1,266 @@
+// Intercept mode on the loopback of a namespace the test makes (tmx-…): real
+// programs on both ends (python3 sockets, test/helpers/intercept_peers.py),
+// `tcpmitm intercept --netns /run/netns/tmx-… --port P` inline through
+// netfilter's queue. Passthrough (bytes equal, the inferred end states are
+// the kernel's), drop-last-ack (the kernel retransmits the server's FIN from
+// LAST-ACK; the expectations pass, exit 0), an expectation that fails (exit
+// 3), a forged RST (the client gets ECONNRESET), a second run on the same port
+// (refused), and SIGKILL mid-run: the connection goes on (fail-open) and
+// `--cleanup` removes the dead run's chain. The host's own iptables are never
+// touched: every iptables command runs inside the test namespace.
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO, netnsList, requireRoot, until } from '../helpers/lab.js';
+import { readEvents, runCli, startCli, states, type LabEvent, type RunningCli } from '../helpers/run-lab.js';
+
+const root = requireRoot();
+const NS = `tmx-${randomBytes(3).toString('hex')}`;
+const NS_PATH = `/run/netns/${NS}`;
+const PEERS = join(REPO, 'test/helpers/intercept_peers.py');
+const tmp = mkdtempSync(join(tmpdir(), 'tcpmitm-intercept-'));
+
+function inNs(cmd: string, ...args: string[]): string {
+  return execFileSync('ip', ['netns', 'exec', NS, cmd, ...args], { encoding: 'utf8' });
+}
+
+/** tcpmitm's rules in the test namespace, both families (the nf_tables backend; legacy only where its tables exist). */
+function ourRules(): string[] {
+  const out = [inNs('iptables-save'), inNs('ip6tables-save')];
+  for (const [names, save] of [['/proc/net/ip_tables_names', 'iptables-legacy-save'], ['/proc/net/ip6_tables_names', 'ip6tables-legacy-save']] as const) {
+    if (inNs('cat', names).trim() !== '') out.push(inNs(save));
+  }
+  return out.join('\n').split('\n').filter((l) => l.includes('tcpmitm'));
+}
+
+interface Peer {
+  readonly child: ChildProcess;
+  readonly lines: Record<string, unknown>[];
+  readonly done: Promise<number | null>;
+}
+
+const peers: ChildProcess[] = [];
+const runs: RunningCli[] = [];
+
+function peer(kind: 'server' | 'client', host: string, port: number, ...opts: string[]): Peer {
+  const child = spawn('ip', ['netns', 'exec', NS, 'python3', PEERS, kind, host, String(port), ...opts], { stdio: ['ignore', 'pipe', 'pipe'] });
+  peers.push(child);
+  const lines: Record<string, unknown>[] = [];
+  let buf = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const l = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
+    }
+  });
+  child.stderr!.resume();
+  return { child, lines, done: new Promise((res) => child.on('close', (code) => res(code))) };
+}
+
+async function server(host: string, port: number, closeAfterMs = 300): Promise<Peer> {
+  const s = peer('server', host, port, '--close-after-eof', String(closeAfterMs));
+  await until(() => s.lines.some((l) => l.event === 'listening'), 10_000);
+  return s;
+}
+
+async function clientResult(c: Peer): Promise<Record<string, unknown>> {
+  await c.done;
+  const r = c.lines.find((l) => l.event === 'result');
+  if (!r) throw new Error(`the client printed no result: ${JSON.stringify(c.lines)}`);
+  return r;
+}
+
+/** Starts `tcpmitm intercept` in the test namespace; resolves once its chain is in (the netfilter note is logged after it is). */
+async function intercept(name: string, args: readonly string[]): Promise<{ run: RunningCli; json: string }> {
+  const json = join(tmp, `${name}.jsonl`);
+  const run = startCli(['intercept', '--netns', NS_PATH, '--no-ui', '--json', json, ...args], 60_000);
+  runs.push(run);
+  await until(() => readEvents(json).some((e) => e.type === 'warning' && String(e.message).startsWith('netfilter:')) || run.child.exitCode !== null, 20_000);
+  if (run.child.exitCode !== null) throw new Error(`intercept ended at once (exit ${run.child.exitCode}): ${run.stderr()}`);
+  return { run, json };
+}
+
+function lastState(evs: readonly LabEvent[], end: 'client' | 'server'): string | undefined {
+  return states(evs, end, 'inferred').at(-1);
+}
+
+/** The kernel's TCP counters of the test namespace (/proc/net/snmp read inside it). */
+function tcpCounter(name: string): number {
+  const lines = inNs('cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith('Tcp:'));
+  const keys = lines[0]!.split(/\s+/);
+  const values = lines[1]!.split(/\s+/);
+  return Number(values[keys.indexOf(name)]);
+}
+
+function writeProfile(name: string, text: string): string {
+  const p = join(tmp, `${name}.yaml`);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe.skipIf(root.skip)('intercept on the loopback of a test namespace', () => {
+  beforeAll(() => {
+    execFileSync('ip', ['netns', 'add', NS]);
+    execFileSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
+  });
+  // A test that failed half-way leaves no run behind for the next one: Ctrl-C, as a person would.
+  afterEach(async () => {
+    for (const r of runs.splice(0)) {
+      if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGINT');
+      await r.done;
+    }
+    for (const p of peers.splice(0)) p.kill('SIGKILL');
+  });
+  afterAll(() => {
+    for (const r of runs) {
+      try {
+        process.kill(-r.child.pid!, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    for (const p of peers) p.kill('SIGKILL');
+    const pids = spawnSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    for (const pid of pids) spawnSync('kill', ['-9', pid]);
+    spawnSync('ip', ['netns', 'del', NS]);
+    expect(netnsList()).not.toContain(NS);
+  });
+
+  for (const [family, host] of [
+    ['IPv4', '127.0.0.1'],
+    ['IPv6', '::1'],
+  ] as const) {
+    it(`passthrough (${family}): the bytes arrive unchanged, the inferred end states are the kernel's, Ctrl-C leaves nothing behind`, async () => {
+      const port = family === 'IPv4' ? 7701 : 7702;
+      const { run, json } = await intercept(`pass-${family}`, ['--port', String(port)]);
+      const s = await server(host, port);
+      // Another port: not tcpmitm's business.
+      const other = await server(host, port + 100);
+      const r = await clientResult(peer('client', host, port, '--bytes', '20000'));
+      expect(r).toMatchObject({ ok: true, equal: true, sent: 20000, got: 20000 });
+      expect(await clientResult(peer('client', host, port + 100))).toMatchObject({ ok: true, equal: true });
+      // The server closes 300 ms after EOF; the client is then in TIME-WAIT, the server's socket gone.
+      await until(() => lastState(readEvents(json), 'server') === 'CLOSED', 10_000);
+      const evs = readEvents(json);
+      const conns = evs.filter((e) => e.type === 'connection');
+      expect(conns.map((c) => c.server)).toEqual([host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`]);
+      expect(states(evs, 'client', 'inferred')).toEqual(['CLOSED', 'SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT']);
+      expect(lastState(evs, 'server')).toBe('CLOSED');
+      const kernel = inNs('ss', '-Htan').split('\n').filter((l) => l.includes(`:${r.local_port as number} `));
+      console.log(`passthrough ${family}: kernel sees ${JSON.stringify(kernel)}`);
+      expect(kernel.filter((l) => l.includes(`:${port}`)).map((l) => l.trim().split(/\s+/)[0])).toEqual(['TIME-WAIT']);
+      expect(inNs('ss', '-Htan', 'sport', '=', `:${port}`).split('\n').filter((l) => l.trim() && !l.includes('LISTEN'))).toEqual([]);
+      // Ctrl-C: exit 130, the chain gone in both families.
+      run.child.kill('SIGINT');
+      const end = await run.done;
+      expect(end.code, end.stderr).toBe(130);
+      expect(ourRules()).toEqual([]);
+      s.child.kill('SIGKILL');
+      other.child.kill('SIGKILL');
+    });
+  }
+
+  it("drop-last-ack: the kernel retransmits the server's FIN from LAST-ACK, the expectations pass (exit 0)", async () => {
+    const port = 7711;
+    const s = await server('127.0.0.1', port);
+    const retransAtStart = tcpCounter('RetransSegs');
+    const { run, json } = await intercept('drop-last-ack', ['--port', String(port), '--profile', 'drop-last-ack', '--duration', '5']);
+    const r = await clientResult(peer('client', '127.0.0.1', port));
+    expect(r).toMatchObject({ ok: true, equal: true });
+    // The kernel's own view: the server's socket sits in LAST-ACK and its FIN is sent again and again.
+    let lastAck: string[] = [];
+    await until(() => {
+      lastAck = inNs('ss', '-Htan', 'state', 'last-ack').split('\n').filter((l) => l.includes(`:${port} `));
+      return lastAck.length === 1 && tcpCounter('RetransSegs') - retransAtStart >= 2;
+    }, 10_000);
+    console.log(`drop-last-ack: kernel LAST-ACK ${JSON.stringify(lastAck)}, ${tcpCounter('RetransSegs') - retransAtStart} retransmissions so far`);
+    const end = await run.done;
+    expect(end.code, end.stderr).toBe(0);
+    expect(end.stderr).toMatch(/drop-last-ack/);
+    const evs = readEvents(json);
+    const drops = evs.filter((e) => e.type === 'segment' && e.from === 'client' && e.role === 'last-ack');
+    expect(drops.length).toBeGreaterThanOrEqual(3);
+    expect(drops.every((d) => d.verdict === 'drop')).toBe(true);
+    // Checked by inference; the kernel's half waits for intercept's kernel probe (not in this mode yet: not checked).
+    const checks = evs.filter((e) => e.type === 'expectation');
+    expect(checks.filter((e) => String(e.subject).includes('(inferred)')).map((e) => e.status)).toEqual(['met', 'met', 'met']);
+    expect(checks.filter((e) => String(e.subject).includes('(kernel)')).every((e) => e.status === 'not-checked')).toBe(true);
+    expect(ourRules()).toEqual([]);
+    s.child.kill('SIGKILL');
+  });
+
+  it('a profile whose expectation fails: exit 3, as in a lab', async () => {
+    const port = 7721;
+    const s = await server('127.0.0.1', port);
+    const profile = writeProfile(
+      'never-time-wait',
+      'name: never-time-wait\ndescription: the passive closer never reaches TIME-WAIT\nrules: []\n' +
+        'expect:\n  server:\n    states: [ESTAB, TIME-WAIT]\n    within: 2s\n',
+    );
+    const { run } = await intercept('never-time-wait', ['--port', String(port), '--profile', profile, '--duration', '3']);
+    expect(await clientResult(peer('client', '127.0.0.1', port))).toMatchObject({ ok: true, equal: true });
+    const end = await run.done;
+    expect(end.code, end.stderr).toBe(3);
+    expect(ourRules()).toEqual([]);
+    s.child.kill('SIGKILL');
+  });
+
+  it('a forged RST: the client gets ECONNRESET', async () => {
+    const port = 7731;
+    const s = await server('127.0.0.1', port);
+    const profile = writeProfile(
+      'rst-client-on-data',
+      'name: rst-client-on-data\ndescription: RST to the client when its data goes by\nrules:\n' +
+        '  - id: rst-on-data\n    match: { from: client, role: data }\n    action: { rst: { to: client } }\n    times: 1\n',
+    );
+    const { run, json } = await intercept('rst', ['--port', String(port), '--profile', profile]);
+    // The client sends and then waits for the answer without closing: the RST is what it gets.
+    const r = await clientResult(peer('client', '127.0.0.1', port, '--no-shutdown', '1'));
+    expect(r).toMatchObject({ ok: false, error: 'ECONNRESET' });
+    const evs = readEvents(json);
+    expect(evs.some((e) => e.type === 'segment' && e.verdict === 'forged' && e.from === 'server')).toBe(true);
+    expect(states(evs, 'client', 'inferred').at(-1)).toBe('CLOSED');
+    run.child.kill('SIGINT');
+    expect((await run.done).code).toBe(130);
+    expect(ourRules()).toEqual([]);
+    s.child.kill('SIGKILL');
+  });
+
+  it('a second run on the same port is refused (exit 2)', async () => {
+    const port = 7741;
+    const { run } = await intercept('first', ['--port', String(port)]);
+    const second = await runCli(['intercept', '--netns', NS_PATH, '--no-ui', '--port', String(port), '--duration', '1'], 30_000);
+    expect(second.code, second.stderr).toBe(2);
+    expect(second.stderr).toMatch(/E_PORT_BUSY/);
+    run.child.kill('SIGINT');
+    await run.done;
+    expect(ourRules()).toEqual([]);
+  });
+
+  it('SIGKILL mid-run: the connection goes on (fail-open), --cleanup removes the dead run\'s chain', async () => {
+    const port = 7751;
+    const s = await server('127.0.0.1', port);
+    const { run } = await intercept('killed', ['--port', String(port)]);
+    const go = join(tmp, 'killed.go');
+    const c = peer('client', '127.0.0.1', port, '--pause-file', go);
+    await until(() => c.lines.some((l) => l.event === 'paused'), 10_000);
+    // tcpmitm dies at once, the whole of it (the command and its session).
+    process.kill(-run.child.pid!, 'SIGKILL');
+    await run.done;
+    const left = ourRules();
+    expect(left.some((l) => /^-A OUTPUT .*-j tcpmitm-/.test(l))).toBe(true);
+    writeFileSync(go, '');
+    expect(await clientResult(c)).toMatchObject({ ok: true, equal: true, sent: 20000, got: 20000 });
+    const cleanup = await runCli(['intercept', '--netns', NS_PATH, '--cleanup'], 30_000);
+    expect(cleanup.code, cleanup.stderr).toBe(0);
+    expect(cleanup.stdout).toMatch(/removed chain tcpmitm-\d+-\w+ \(ip(6)?tables/);
+    expect(ourRules()).toEqual([]);
+    s.child.kill('SIGKILL');
+  });
+});
