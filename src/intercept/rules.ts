@@ -28,6 +28,17 @@ export function chainName(owner: ChainOwner): string {
   return `${CHAIN_PREFIX}${owner.pid}-${owner.start.toString(36)}`;
 }
 
+/** The id of the run's kernel-probe trace instance (instances/tcpmitm-<id>, host-wide: unique by pid and start). */
+export function traceId(owner: ChainOwner): string {
+  return `i${owner.pid}_${owner.start.toString(36)}`;
+}
+
+/** The owner a trace instance's id records (traceId), or undefined for one that is not an intercept run's. */
+export function parseTraceId(id: string): ChainOwner | undefined {
+  const m = /^i([1-9][0-9]{0,9})_([0-9a-z]{1,10})$/.exec(id);
+  return m ? parseChainName(`${CHAIN_PREFIX}${m[1]}-${m[2]}`) : undefined;
+}
+
 /** The owner a chain's name records, or undefined for a name that is not one of ours. */
 export function parseChainName(name: string): ChainOwner | undefined {
   const m = CHAIN_RE.exec(name);

@@ -16,7 +16,9 @@ import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { processStart } from '../lab/registry.js';
 import { QueuePorts } from '../io/nfqueue-port.js';
 import { openRawInjector, type IpInjector } from '../io/raw-injector.js';
-import { catchesLogin, chainName, INJECT_MARK, type ChainSpec } from './rules.js';
+import { catchesLogin, chainName, INJECT_MARK, traceId, type ChainSpec } from './rules.js';
+import { removeDeadTraceInstances } from './leftovers.js';
+import { startKernelView, type KernelView } from '../session/kernel-view.js';
 import { findXtables, installChain, ownerAlive, removeChain, removeDeadChains, scanChains, type Xtables } from './netfilter.js';
 
 export interface InterceptOptions {
@@ -44,7 +46,6 @@ const QUEUE_TRIES = 64;
 /** Packets the kernel holds per queue for tcpmitm at most (delayed and held ones); past it they pass unseen (fail-open). */
 const QUEUE_MAXLEN = 4096;
 
-const NO_PROBE = 'intercept has no kernel probe yet (the kernel columns show -)';
 
 /** The families a run covers: the host's, or both. Refuses an address that is not this host's (remote peers are not supported yet). */
 function familiesOf(host: string | undefined): (4 | 6)[] {
@@ -65,7 +66,7 @@ function familiesOf(host: string | undefined): (4 | 6)[] {
 export function runCleanup(): number {
   preflight({ namespaces: false, capture: false });
   findXtables();
-  const said = removeDeadChains();
+  const said = [...removeDeadChains(), ...removeDeadTraceInstances()];
   const live = scanChains().filter((c) => ownerAlive(c.owner));
   for (const line of said) process.stdout.write(`${line}\n`);
   if (said.length === 0) process.stdout.write('no chain of a dead intercept run here\n');
@@ -87,20 +88,23 @@ export async function runIntercept(o: InterceptOptions): Promise<number> {
     );
   }
   const profile = await resolveProfile(o.profile ?? 'passthrough', o.set);
-  const abilities = wireOnlyAbilities('intercept', NO_PROBE, o.profile !== undefined);
+  // Both ends are local: the kernel probe sees both sockets, as in a lab.
+  const abilities = { ...wireOnlyAbilities('intercept', '', o.profile !== undefined), kernel: true as const };
   refuseUnanswerable(profile, abilities);
   refuseUnsendableSignals(profile, abilities);
 
   // A dead run's chain goes first (its owner is gone: nothing reads its queues);
   // a live run on the same port is refused.
-  const notes = removeDeadChains();
+  const notes = [...removeDeadChains(), ...removeDeadTraceInstances()];
   const busy = scanChains().find((c) => c.port === o.port && ownerAlive(c.owner) && c.owner.pid !== process.pid);
   if (busy) {
     throw new TcpmitmError('E_PORT_BUSY', `port ${o.port} is intercepted already, by the run of pid ${busy.owner.pid} (chain ${busy.chain})`, ExitCode.Usage, 'end that run first (Ctrl-C in it, or kill its pid), or intercept another port');
   }
   const start = processStart(process.pid);
   if (start === undefined) throw new TcpmitmError('E_INTERNAL', 'cannot read this process\'s start time (/proc/self/stat)', ExitCode.Runtime);
-  const chain = chainName({ pid: process.pid, start });
+  const owner = { pid: process.pid, start };
+  const chain = chainName(owner);
+  let kernelView: KernelView | undefined;
 
   const injector = openRawInjector({ mark: INJECT_MARK });
   let queue: ReturnType<typeof openFreeQueues>;
@@ -132,16 +136,28 @@ export async function runIntercept(o: InterceptOptions): Promise<number> {
       openB: queue.ports.opener('b'),
       devs: { a: `client side (queue ${queue.queues[0]})`, b: `server side (queue ${queue.queues[1]})` },
       notes,
-      setup: () => {
+      setup: async (runtime) => {
+        // The probe first: it must see the connections' first transitions.
+        kernelView = await startKernelView({
+          source: 'auto',
+          labId: traceId(owner),
+          pids: { client: process.pid, server: process.pid },
+          ends: { by: 'server-port', port: o.port },
+          bus: runtime.bus,
+          runtime,
+        });
         process.on('exit', onExit);
         installChain(xt, spec, families);
         installed = families.map((f) => (f === 4 ? xt.v4 : xt.v6));
         return [
+          `kernel probe: ${kernelView.source === 'trace' ? 'the sock:inet_sock_set_state tracepoint' : '/proc/net/tcp polled'}, both ends (this namespace's sockets on port ${o.port})`,
           `netfilter: the xtables NFQUEUE target (${xt.version}; nftables' own queue expression is not used, some kernels lack it), chain ${chain} in OUTPUT for ${where} (${families.map((f) => `IPv${f}`).join(', ')}), queues ${queue.queues.join('/')}, fail-open (--queue-bypass)`,
         ];
       },
-      teardown: () => {
+      teardown: async () => {
         const said = removeInstalled();
+        // After the rules: what the kernel does on the way out is still seen.
+        await kernelView?.stop();
         const held = queue.ports.held;
         if (held > 0) said.push(`let ${held} held packet${held === 1 ? '' : 's'} go on at the end (NF_ACCEPT), as if tcpmitm had not been there`);
         return said;

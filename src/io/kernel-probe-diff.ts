@@ -30,6 +30,35 @@ export function isLabConnection(row: Pick<ProcTcpRow, 'remote' | 'state'>): bool
   return row.state !== 'LISTEN' && !row.remote.endsWith(':0') && isLabAddress(row.remote);
 }
 
+/**
+ * How the probe tells a socket of the run's from others, and whose end it is:
+ * by the lab's addresses (198.18.0.1 / 2001:2::1 the client, .2 / ::2 the
+ * server, each in a namespace of its own), or — intercept, both ends in one
+ * namespace — by the server's port (the server's socket has it as its local
+ * port, the client's as its remote one). Plain data: it crosses to the worker.
+ */
+export type EndsBy = { readonly by: 'lab-address' } | { readonly by: 'server-port'; readonly port: number };
+
+export const LAB_ENDS: EndsBy = { by: 'lab-address' };
+
+/** The end a socket ("addr:port" pair) belongs to, or undefined when it is none of the run's. */
+export function endOfSocket(local: string, remote: string, ends: EndsBy): 'client' | 'server' | undefined {
+  if (ends.by === 'server-port') {
+    if (portOf(local) === ends.port) return 'server';
+    if (portOf(remote) === ends.port) return 'client';
+    return undefined;
+  }
+  if (local.startsWith('198.18.0.1:') || local.startsWith('[2001:2::1]:')) return 'client';
+  if (local.startsWith('198.18.0.2:') || local.startsWith('[2001:2::2]:')) return 'server';
+  return undefined;
+}
+
+/** A row of one of the run's connections (isLabConnection for a lab), not a listener. */
+export function isTrackedConnection(row: Pick<ProcTcpRow, 'local' | 'remote' | 'state'>, ends: EndsBy): boolean {
+  if (ends.by === 'lab-address') return isLabConnection(row);
+  return row.state !== 'LISTEN' && !row.remote.endsWith(':0') && endOfSocket(row.local, row.remote, ends) !== undefined;
+}
+
 /** The port of "addr:port" or "[v6]:port". */
 export function portOf(hostPort: string): number {
   return Number(hostPort.slice(hostPort.lastIndexOf(':') + 1));
@@ -74,6 +103,16 @@ interface Held {
 }
 
 export class SocketTableDiff {
+  /**
+   * `ends`/`end`: which rows are the run's. A lab's end namespace holds only
+   * its end's sockets; with both ends in one namespace (server-port) this
+   * diff keeps those of `end`.
+   */
+  constructor(
+    private readonly ends: EndsBy = LAB_ENDS,
+    private readonly end?: 'client' | 'server',
+  ) {}
+
   private readonly last = new Map<string, Held>();
   /**
    * Ports a listener was seen on: a server may close its listener right after
@@ -87,7 +126,8 @@ export class SocketTableDiff {
     const now = new Map<string, Row>();
     for (const r of rows) {
       if (r.state === 'LISTEN' && listening.size < 1024) listening.add(portOf(r.local));
-      if (!isLabConnection(r)) continue;
+      if (!isTrackedConnection(r, this.ends)) continue;
+      if (this.end !== undefined && this.ends.by === 'server-port' && endOfSocket(r.local, r.remote, this.ends) !== this.end) continue;
       const key = `${r.local}|${r.remote}`;
       const prev = now.get(key);
       // One tuple listed twice (a mini-socket and the socket reusing it): the live one matters.

@@ -9,6 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import type { KernelObservation } from '../engine/kernel-join.js';
 import { NamespaceDiag } from './kernel-probe-diag.js';
+import { LAB_ENDS, type EndsBy } from './kernel-probe-diff.js';
 import { TraceSockets, type FocusSocket, type Lookup, type LookupRow, type ProbeNs } from './kernel-probe-sockets.js';
 import { TraceInstance } from './kernel-probe-trace.js';
 import { readSocketTable, processAlive } from './proc-socket-table.js';
@@ -68,7 +69,7 @@ export interface TraceRead {
 }
 
 export class TraceReader {
-  private readonly sockets = new TraceSockets();
+  private readonly sockets: TraceSockets;
   private readonly timer = new ReadTimer();
   private known = monoNow();
   private lost = 0;
@@ -83,12 +84,14 @@ export class TraceReader {
     private readonly pids: Readonly<Record<ProbeNs, number>>,
     private readonly diags: Partial<Record<ProbeNs, NamespaceDiag>>,
     private readonly onWarning: (message: string) => void,
+    ends: EndsBy,
   ) {
+    this.sockets = new TraceSockets(ends);
     this.lookup = this.tables === 'sock_diag' ? (ns, local, remote) => diags[ns]!.lookup(local, remote) : (ns, local, remote) => this.procLookup(ns, local, remote);
   }
 
   /** Opens the lab's trace instance and a sock_diag socket in each end namespace; throws when tracefs is unavailable. */
-  static open(labId: string, pids: Readonly<Record<ProbeNs, number>>, onWarning: (message: string) => void, format: 'raw' | 'text' = 'raw'): TraceReader {
+  static open(labId: string, pids: Readonly<Record<ProbeNs, number>>, onWarning: (message: string) => void, format: 'raw' | 'text' = 'raw', ends: EndsBy = LAB_ENDS): TraceReader {
     const trace = TraceInstance.open(labId, format);
     // A sock_diag socket made in each end namespace, once (it stays there even if the holder's pid is reused).
     const diags: Partial<Record<ProbeNs, NamespaceDiag>> = {};
@@ -99,7 +102,7 @@ export class TraceReader {
       for (const ns of ['client', 'server'] as const) delete diags[ns];
       onWarning(`kernel probe: sock_diag unavailable (${(err as Error).message}); looking sockets up in /proc/<pid>/net/tcp instead (costly with many sockets)`);
     }
-    return new TraceReader(trace, pids, diags, onWarning);
+    return new TraceReader(trace, pids, diags, onWarning, ends);
   }
 
   /** How the trace is read: binary pages per CPU, or text. */

@@ -19,7 +19,7 @@
 import type { FocusSocket, KernelObservation } from '../engine/kernel-join.js';
 import type { TcpState } from '../tcp/state.js';
 import { DeadlineQueue } from '../engine/deadline-queue.js';
-import { isLabConnection, isMiniSocketRow, isOrphanRow, portOf } from './kernel-probe-diff.js';
+import { LAB_ENDS, endOfSocket, isMiniSocketRow, isOrphanRow, isTrackedConnection, portOf, type EndsBy } from './kernel-probe-diff.js';
 import type { ProcTcpRow } from './proc-net-tcp.js';
 
 export type ProbeNs = 'client' | 'server';
@@ -53,12 +53,6 @@ const MAX_WAIT_S = 1;
 const FOCUS_GAP_S = 0.004;
 
 
-/** Which end a socket belongs to, by its local address (the tracepoint carries no namespace). */
-function nsOfLocal(local: string): ProbeNs | undefined {
-  if (local.startsWith('198.18.0.1:') || local.startsWith('[2001:2::1]:')) return 'client';
-  if (local.startsWith('198.18.0.2:') || local.startsWith('[2001:2::2]:')) return 'server';
-  return undefined;
-}
 
 function hostOf(hostPort: string): string {
   return hostPort.slice(0, hostPort.lastIndexOf(':'));
@@ -91,6 +85,9 @@ const MAX_CONNECTS = 256;
 const CONNECT_TTL_S = 180;
 
 export class TraceSockets {
+  /** `ends`: which end a socket belongs to (the tracepoint carries no namespace): by the lab's addresses, or the server's port. */
+  constructor(private readonly ends: EndsBy = LAB_ENDS) {}
+
   private readonly sockets = new Map<string, Socket>();
   /** The followed sockets, by when each is next looked at. */
   private readonly due = new DeadlineQueue<Socket>();
@@ -191,7 +188,7 @@ export class TraceSockets {
   }
 
   private transition(tr: Transition, find: Lookup, now: number, out: KernelObservation[]): void {
-    const ns = nsOfLocal(tr.local);
+    const ns = endOfSocket(tr.local, tr.remote, this.ends);
     if (ns === undefined) return;
     // connect() moves CLOSE → SYN_SENT before it binds a port (sport=0, the
     // addresses already set): kept until the socket's next transition names it.
@@ -199,7 +196,7 @@ export class TraceSockets {
       if (tr.from === 'CLOSED' && tr.to === 'SYN-SENT') this.noteConnect({ ns, host: hostOf(tr.local), remote: tr.remote, t: tr.t });
       return;
     }
-    if (!isLabConnection({ remote: tr.remote, state: tr.to })) return;
+    if (!isTrackedConnection({ local: tr.local, remote: tr.remote, state: tr.to }, this.ends)) return;
     const id = `${ns}|${tr.local}|${tr.remote}`;
     let cur = this.sockets.get(id);
     if (tr.from === 'CLOSED' || tr.from === 'LISTEN') {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { EncodedObservations } from './kernel-observation-codec.js';
 import type { FocusSocket, ProbeNs } from './kernel-probe-sockets.js';
+import type { EndsBy } from './kernel-probe-diff.js';
 import type { KernelProbeStats } from './kernel-probe-reader.js';
 
 export interface WorkerInit {
@@ -16,6 +17,8 @@ export interface WorkerInit {
   /** How often (ms) the worker reads. */
   readonly periodMs: number;
   readonly traceFormat: 'raw' | 'text';
+  /** Whose end a socket is (kernel-probe-diff.ts EndsBy). */
+  readonly ends: EndsBy;
 }
 
 export type ToWorker = { readonly type: 'focus'; readonly add: readonly FocusSocket[]; readonly remove: readonly FocusSocket[] } | { readonly type: 'stop' };

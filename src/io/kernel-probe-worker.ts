@@ -17,7 +17,7 @@ const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage
 
 let reader: TraceReader | undefined;
 try {
-  reader = TraceReader.open(init.labId, init.pids, (message) => post({ type: 'warning', message }), init.traceFormat);
+  reader = TraceReader.open(init.labId, init.pids, (message) => post({ type: 'warning', message }), init.traceFormat, init.ends);
   post({ type: 'ready', tables: reader.tables });
 } catch (err) {
   post({ type: 'failed', message: (err as Error).message });

@@ -28,7 +28,7 @@
 import { performance } from 'node:perf_hooks';
 import type { KernelObservation } from '../engine/kernel-join.js';
 import type { ProcTcpRow } from './proc-net-tcp.js';
-import { SocketTableDiff, isLabConnection } from './kernel-probe-diff.js';
+import { LAB_ENDS, SocketTableDiff, endOfSocket, isTrackedConnection, type EndsBy } from './kernel-probe-diff.js';
 import type { FocusSocket, ProbeNs } from './kernel-probe-sockets.js';
 import { ReadTimer, TraceReader, monoNow, type KernelProbeStats } from './kernel-probe-reader.js';
 import { ObservationDecoder, type EncodedObservations } from './kernel-observation-codec.js';
@@ -44,6 +44,8 @@ export interface KernelProbeOptions {
   readonly labId: string;
   /** A process in each end namespace (the lab's holders: lab.nsPid('client'|'server')). */
   readonly pids: Readonly<Record<ProbeNs, number>>;
+  /** Which sockets are the run's, and whose (default: the lab's addresses; intercept: the server's port, one namespace). */
+  readonly ends?: EndsBy;
   /** Every change; `t` is `now()` (or the trace timestamp mapped onto it). */
   readonly onChange?: (obs: KernelObservation) => void;
   readonly onWarning?: (message: string) => void;
@@ -121,7 +123,9 @@ export async function startKernelProbe(o: KernelProbeOptions): Promise<KernelPro
     return false;
   };
   const read = (ns: ProbeNs): ProcTcpRow[] => (alive(ns) ? readSocketTable(o.pids[ns]) : []);
-  const snapshot = (ns: ProbeNs): ProcTcpRow[] => read(ns).filter(isLabConnection);
+  const ends = o.ends ?? LAB_ENDS;
+  const snapshot = (ns: ProbeNs): ProcTcpRow[] =>
+    read(ns).filter((r) => isTrackedConnection(r, ends) && (ends.by === 'lab-address' || endOfSocket(r.local, r.remote, ends) === ns));
   const subscribe = (fn: (obs: KernelObservation) => void): (() => void) => {
     listeners.add(fn);
     return () => listeners.delete(fn);
@@ -137,7 +141,7 @@ export async function startKernelProbe(o: KernelProbeOptions): Promise<KernelPro
   }
 
   const timer = new ReadTimer();
-  const diffs: Record<ProbeNs, SocketTableDiff> = { client: new SocketTableDiff(), server: new SocketTableDiff() };
+  const diffs: Record<ProbeNs, SocketTableDiff> = { client: new SocketTableDiff(ends, 'client'), server: new SocketTableDiff(ends, 'server') };
   // Prime with what exists now, so only changes are reported.
   for (const ns of sides) diffs[ns].update(read(ns));
   let last = now();
@@ -235,7 +239,7 @@ async function startTrace(
       }
     };
     const thread = await startTraceThread(
-      { labId: o.labId, pids: o.pids, periodMs: WORKER_PERIOD_MS, traceFormat: o.traceFormat ?? 'raw' },
+      { labId: o.labId, pids: o.pids, periodMs: WORKER_PERIOD_MS, traceFormat: o.traceFormat ?? 'raw', ends: o.ends ?? LAB_ENDS },
       {
         onRead: (observations, mono) => {
           queue.push({ observations, mono });
@@ -260,7 +264,7 @@ async function startTrace(
       },
     };
   }
-  const reader = TraceReader.open(o.labId, o.pids, warn, o.traceFormat ?? 'raw');
+  const reader = TraceReader.open(o.labId, o.pids, warn, o.traceFormat ?? 'raw', o.ends ?? LAB_ENDS);
   let watermark = now();
   const sync = (): number => {
     if (stopped) return watermark;

@@ -44,9 +44,9 @@ export interface InlineRunOptions extends InlineOutputs {
    * place for frames to come (intercept's rules). Returns more notes. A throw
    * ends the run before it starts (teardown still runs).
    */
-  readonly setup?: (runtime: Runtime) => readonly string[];
+  readonly setup?: (runtime: Runtime) => readonly string[] | Promise<readonly string[]>;
   /** Called on every way out, before the runtime closes; returns notes for the log. */
-  readonly teardown?: () => readonly string[];
+  readonly teardown?: () => readonly string[] | Promise<readonly string[]>;
 }
 
 export async function runInline(o: InlineRunOptions): Promise<number> {
@@ -71,9 +71,9 @@ export async function runInline(o: InlineRunOptions): Promise<number> {
   }
   let setupNotes: readonly string[];
   try {
-    setupNotes = o.setup?.(runtime) ?? [];
+    setupNotes = (await o.setup?.(runtime)) ?? [];
   } catch (err) {
-    o.teardown?.();
+    await o.teardown?.();
     runtime.close();
     pcap?.close();
     throw err;
@@ -109,7 +109,7 @@ export async function runInline(o: InlineRunOptions): Promise<number> {
     await shell.startUi();
     end = await shell.waitForEnd();
   } finally {
-    for (const message of o.teardown?.() ?? []) bus.emit({ type: 'warning', t: runtime.elapsed(), message });
+    for (const message of (await o.teardown?.()) ?? []) bus.emit({ type: 'warning', t: runtime.elapsed(), message });
     // Close the capture first, so the final stats count every frame the pcapng holds.
     runtime.close();
     const pending = runtime.engine.pendingSummary();

@@ -12,6 +12,7 @@ import { KernelJoin, type ActivityOf, type JoinOutput } from '../engine/kernel-j
 import type { Endpoint } from '../tcp/state.js';
 import { readKernelHz } from '../io/kernel-config.js';
 import { startKernelProbe, type KernelProbe, type ProbeNs } from '../io/kernel-probe.js';
+import type { EndsBy } from '../io/kernel-probe-diff.js';
 import { readSoftnetDrops } from '../io/softnet-drops.js';
 
 /** What the kernel view needs of the run's runtime. */
@@ -29,6 +30,8 @@ export interface KernelViewOptions {
   readonly labId: string;
   /** A process in each end namespace (the lab's holders). */
   readonly pids: Readonly<Record<ProbeNs, number>>;
+  /** Whose sockets are the run's (default: the lab's addresses; intercept: the server's port). */
+  readonly ends?: EndsBy;
   readonly bus: EventBus;
   readonly runtime: KernelViewRuntime;
 }
@@ -74,6 +77,7 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
       source: o.source,
       labId: o.labId,
       pids: o.pids,
+      ...(o.ends !== undefined ? { ends: o.ends } : {}),
       now: clock,
       periodMs: 0,
       onChange: (obs) => deliver(join.onKernel(obs)),

@@ -60,8 +60,8 @@ export function registerIntercept(program: Command): void {
         'forged RSTs leave through a raw socket. Fail-open: if tcpmitm dies, the queue is\n' +
         'bypassed and the traffic flows as if it had never been there; the chain is removed on\n' +
         'every exit, and a dead run\'s by --cleanup or by the next start. For now both ends must\n' +
-        'be on this host (loopback or a local address), and there is no kernel probe beside the\n' +
-        'inference (the kernel columns show -). Needs root and iptables. Examples:\n' +
+        'be on this host (loopback or a local address); the kernel probe shows both ends\' real\n' +
+        'states beside the inference, as in a lab. Needs root and iptables. Examples:\n' +
         '  sudo tcpmitm intercept --port 6379 --profile drop-last-ack\n' +
         '  sudo tcpmitm intercept --port 8080 --host 127.0.0.1 --profile forge-rst --no-ui --json run.jsonl\n' +
         '  sudo tcpmitm intercept --netns /run/netns/app --port 5432 --pcap run.pcapng\n' +
