@@ -16,8 +16,8 @@ const PURE: Record<string, readonly string[]> = {
   'src/engine': ['runtime.ts', 'wake-timer.ts'],
   // load.ts reads files; lab-profile.ts loads the profile an exercise names; run.ts runs the lab.
   'src/exercise': ['load.ts', 'lab-profile.ts', 'run.ts'],
-  // rules.ts is the rules as text; netfilter.ts runs iptables, session.ts runs the mode.
-  'src/intercept': ['netfilter.ts', 'session.ts'],
+  // rules.ts is the rules as text; netfilter.ts runs iptables, leftovers.ts reads tracefs, session.ts runs the mode.
+  'src/intercept': ['netfilter.ts', 'leftovers.ts', 'session.ts'],
 };
 /** Packages that do I/O on their own. */
 const IO_PACKAGES = ['cap', 'raw-socket', 'ink', 'react'];
