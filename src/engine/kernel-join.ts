@@ -42,6 +42,8 @@ export interface KernelObservation {
   readonly since?: number;
   /** The socket has no application any more (it was closed): in FIN-WAIT-2 the kernel then applies tcp_fin_timeout. `from` may equal `to`. */
   readonly orphan?: boolean;
+  /** "local|remote", when the producer keeps it at hand (the probe's decoder makes it once per socket): saves building it per observation. */
+  readonly tuple?: string;
 }
 
 /** The kernel made an endpoint's socket an orphan, at `t` at the earliest: the tracker may time its FIN-WAIT-2. */
@@ -93,8 +95,12 @@ interface Difference {
 }
 
 interface Side {
+  /** sideId(conn, endpoint): the join's maps are keyed by it. */
+  readonly id: number;
   readonly conn: number;
   readonly endpoint: Endpoint;
+  /** "local|remote" of its socket in its end's namespace. */
+  readonly tuple: string;
   inferred?: TcpState;
   /** The inferred state's time (the event's `t`) and from when it certainly holds. */
   inferredT: number;
@@ -125,7 +131,7 @@ export class KernelJoin {
   private readonly hz: number | undefined;
   /** "local|remote" → the connections' sides that used it. */
   private readonly routes = new Map<string, Route>();
-  private readonly sides = new Map<string, Side>();
+  private readonly sides = new Map<number, Side>();
   /**
    * Keys of the sides whose states differ now, by when check() next needs to
    * look at each: at once when a difference starts or changes, then when it
@@ -133,16 +139,15 @@ export class KernelJoin {
    * of thousands of differences (a forwarder seconds behind the kernel) costs
    * a look or two each, not one per check.
    */
-  private readonly differing = new DeadlineQueue<string>();
+  private readonly differing = new DeadlineQueue<number>();
   /**
    * Those of them, not yet reported, whose kernel socket is in TIME-WAIT or
    * FIN-WAIT-2 (a mini-socket, or one that may become an orphan): no
-   * tracepoint reports what these do next. Side key → its socket.
+   * tracepoint reports what these do next. Side id → its socket.
    */
-  private readonly differingQuiet = new Map<string, FocusSocket>();
-  /** What joined or left differingQuiet since takeFocusChanges() (side key → its latest). */
-  private readonly focusChanges = new Map<string, { readonly socket: FocusSocket; readonly on: boolean }>();
-  private readonly tupleOf = new Map<string, string>();
+  private readonly differingQuiet = new Map<number, FocusSocket>();
+  /** What joined or left differingQuiet since takeFocusChanges() (side id → its latest). */
+  private readonly focusChanges = new Map<number, { readonly socket: FocusSocket; readonly on: boolean }>();
   /** Tuples holding only early observations, oldest first: bounded (another lab's sockets, ones never joined). */
   private readonly earlyOnly = new Set<string>();
 
@@ -161,7 +166,7 @@ export class KernelJoin {
     if (ev.type === 'connection') return this.onConnection(ev.conn, ev.client, ev.server);
     // Every event of the run comes here, the kernel's own state events too: most need nothing, and get nothing allocated.
     if (ev.type !== 'state' || ev.source !== 'inferred') return NOTHING;
-    const side = this.sides.get(`${ev.conn}/${ev.endpoint}`);
+    const side = this.sides.get(sideId(ev.conn, ev.endpoint));
     if (side === undefined) return NOTHING;
     const delivered = ev.cause?.startsWith('delivered') === true;
     return this.change(side, 'inferred', ev.to, ev.t, delivered ? Math.max(ev.t, arrivedAt) : ev.t, ev.cause);
@@ -169,7 +174,7 @@ export class KernelJoin {
 
   /** A probe observation: the kernel state event (and what follows from it) once it belongs to a known connection. */
   onKernel(obs: KernelObservation): JoinOutput[] {
-    return this.route(`${obs.local}|${obs.remote}`, obs);
+    return this.route(obs.tuple ?? `${obs.local}|${obs.remote}`, obs);
   }
 
   /**
@@ -223,15 +228,14 @@ export class KernelJoin {
     return { add, remove };
   }
 
-  private setQuiet(key: string, on: boolean): void {
+  private setQuiet(key: number, on: boolean): void {
     const held = this.differingQuiet.get(key);
     if (on === (held !== undefined)) return;
     let socket = held;
     if (on) {
       const s = this.sides.get(key);
-      const tuple = this.tupleOf.get(key);
-      if (s === undefined || tuple === undefined) return;
-      socket = { ns: s.endpoint, key: tuple };
+      if (s === undefined) return;
+      socket = { ns: s.endpoint, key: s.tuple };
       this.differingQuiet.set(key, socket);
     } else this.differingQuiet.delete(key);
     // Back to what the last take saw: nothing to pass on.
@@ -244,10 +248,8 @@ export class KernelJoin {
   private onConnection(conn: number, client: string, server: string): JoinOutput[] {
     const out: JoinOutput[] = [];
     for (const [key, endpoint] of [[`${client}|${server}`, 'client'], [`${server}|${client}`, 'server']] as const) {
-      const side: Side = { conn, endpoint, inferredT: 0, inferredFrom: 0, kernelT: 0, socket: 'waiting', orphanSpread: 0 };
-      const sideKey = `${conn}/${endpoint}`;
-      this.sides.set(sideKey, side);
-      this.tupleOf.set(sideKey, key);
+      const side: Side = { id: sideId(conn, endpoint), conn, endpoint, tuple: key, inferredT: 0, inferredFrom: 0, kernelT: 0, socket: 'waiting', orphanSpread: 0 };
+      this.sides.set(side.id, side);
       const r = this.routeOf(key);
       r.sides.push(side);
       this.earlyOnly.delete(key);
@@ -332,7 +334,7 @@ export class KernelJoin {
    */
   private change(s: Side, which: 'inferred' | 'kernel', state: TcpState, lo: number, hi: number, cause?: string): JoinOutput[] {
     const out: JoinOutput[] = [];
-    const key = `${s.conn}/${s.endpoint}`;
+    const key = s.id;
     const d = s.diff;
     const other = which === 'inferred' ? s.kernel : s.inferred;
     // The kernel's change read only after the wire's same change, though it
@@ -389,7 +391,7 @@ export class KernelJoin {
     }
     if (!this.beyondGrace(until - Math.max(d.since, d.explainedUntil))) return undefined;
     d.reported = true;
-    this.setQuiet(`${s.conn}/${s.endpoint}`, false);
+    this.setQuiet(s.id, false);
     return { type: 'disagreement', t: round(until), conn: s.conn, endpoint: s.endpoint, inferred: s.inferred!, kernel: s.kernel!, forMs: Math.round((until - d.since) * 1000) };
   }
 
@@ -469,9 +471,7 @@ export class KernelJoin {
 
   /** Whether a later connection on `s`'s tuple waits for its socket to start. */
   private reusedByLater(s: Side): boolean {
-    const tuple = this.tupleOf.get(`${s.conn}/${s.endpoint}`);
-    const r = tuple === undefined ? undefined : this.routes.get(tuple);
-    return r?.sides.some((x) => x.conn > s.conn && x.socket === 'waiting') ?? false;
+    return this.routes.get(s.tuple)?.sides.some((x) => x.conn > s.conn && x.socket === 'waiting') ?? false;
   }
 
   /** Number of connection sides held (for tests of the bound). */
@@ -481,14 +481,12 @@ export class KernelJoin {
 
   /** Drops a side and its place on its tuple. */
   private forget(s: Side): void {
-    const key = `${s.conn}/${s.endpoint}`;
-    this.sides.delete(key);
-    this.differing.delete(key);
-    this.setQuiet(key, false);
-    const tuple = this.tupleOf.get(key);
-    this.tupleOf.delete(key);
-    const r = tuple === undefined ? undefined : this.routes.get(tuple);
-    if (r !== undefined && tuple !== undefined) {
+    this.sides.delete(s.id);
+    this.differing.delete(s.id);
+    this.setQuiet(s.id, false);
+    const tuple = s.tuple;
+    const r = this.routes.get(tuple);
+    if (r !== undefined) {
       r.sides = r.sides.filter((x) => x !== s);
       if (r.sides.length === 0 && r.early.length === 0) {
         this.routes.delete(tuple);
@@ -496,6 +494,11 @@ export class KernelJoin {
       }
     }
   }
+}
+
+/** A connection side's number: the join's maps key on numbers, not on strings built per event. */
+function sideId(conn: number, endpoint: Endpoint): number {
+  return conn * 2 + (endpoint === 'server' ? 1 : 0);
 }
 
 /** The kernel's state ahead of the wire's by a FIN close() queued behind unsent data (tcp_send_fin appends it to the last unsent segment). */

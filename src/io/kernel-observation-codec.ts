@@ -67,6 +67,8 @@ interface Tuple {
   ns: 'client' | 'server';
   local: string;
   remote: string;
+  /** "local|remote", made once per socket (KernelObservation.tuple). */
+  key: string;
 }
 
 /** The forwarding thread's side: reads are decoded in the order they were encoded. */
@@ -76,7 +78,9 @@ export class ObservationDecoder {
   /** Takes a read's tuple definitions: call before decoding any of its observations, after the previous read's last. */
   define(defs: readonly (number | string)[]): void {
     for (let i = 0; i + 3 < defs.length; i += 4) {
-      this.tuples[defs[i] as number] = { ns: defs[i + 1] === 0 ? 'client' : 'server', local: defs[i + 2] as string, remote: defs[i + 3] as string };
+      const local = defs[i + 2] as string;
+      const remote = defs[i + 3] as string;
+      this.tuples[defs[i] as number] = { ns: defs[i + 1] === 0 ? 'client' : 'server', local, remote, key: `${local}|${remote}` };
     }
   }
 
@@ -94,11 +98,10 @@ export class ObservationDecoder {
     const to = TCP_STATES[values[at + 2]!]!;
     const t = values[at + 3]! + offset;
     // Objects built whole, in one shape per kind: this runs for every observation.
+    const { ns, local, remote, key } = tuple;
     if (values[at + 5] === 1) {
-      return Number.isNaN(since)
-        ? { ns: tuple.ns, local: tuple.local, remote: tuple.remote, from, to, t, orphan: true }
-        : { ns: tuple.ns, local: tuple.local, remote: tuple.remote, from, to, t, since: since + offset, orphan: true };
+      return Number.isNaN(since) ? { ns, local, remote, from, to, t, orphan: true, tuple: key } : { ns, local, remote, from, to, t, since: since + offset, orphan: true, tuple: key };
     }
-    return Number.isNaN(since) ? { ns: tuple.ns, local: tuple.local, remote: tuple.remote, from, to, t } : { ns: tuple.ns, local: tuple.local, remote: tuple.remote, from, to, t, since: since + offset };
+    return Number.isNaN(since) ? { ns, local, remote, from, to, t, tuple: key } : { ns, local, remote, from, to, t, since: since + offset, tuple: key };
   }
 }

@@ -7,13 +7,21 @@ import { TCP_STATES } from '../../../src/tcp/state.js';
 const C = '198.18.0.1:40000';
 const S = '198.18.0.2:8080';
 
-/** Decodes reads in order, as the forwarding thread does, shifting times by `offset`. */
+/**
+ * Decodes reads in order, as the forwarding thread does, shifting times by
+ * `offset`; each observation's `tuple` is checked to be "local|remote" and
+ * then left out, so the rest compares with what was encoded.
+ */
 function decodeAll(reads: ReturnType<ObservationEncoder['encode']>[], offset = 0): KernelObservation[] {
   const d = new ObservationDecoder();
   const out: KernelObservation[] = [];
   for (const r of reads) {
     d.define(r.defs);
-    for (let i = 0; i < d.count(r.values); i++) out.push(d.observation(r.values, i, offset));
+    for (let i = 0; i < d.count(r.values); i++) {
+      const { tuple, ...o } = d.observation(r.values, i, offset);
+      expect(tuple).toBe(`${o.local}|${o.remote}`);
+      out.push(o);
+    }
   }
   return out;
 }
