@@ -16,6 +16,7 @@ import { preciseAlarm } from '../io/precise-alarm.js';
 import { eventTime } from './events.js';
 import type { Endpoint } from '../tcp/state.js';
 import type { SignalDelivery, SignalRequest } from './cues.js';
+import { ForwardingPressure } from './forwarding-pressure.js';
 
 /** Where a profile's signals go: the programs of a lab run (lab/lab-programs.ts). */
 export type SignalSender = (req: SignalRequest) => SignalDelivery;
@@ -50,6 +51,7 @@ export class Runtime {
   private readonly tap: FrameTap | undefined;
   private closed = false;
   private signals: SignalSender | undefined;
+  private readonly pressure = new ForwardingPressure();
 
   constructor(opts: RuntimeOptions) {
     this.start = performance.now();
@@ -79,11 +81,17 @@ export class Runtime {
     const onFrame = (port: Port): FrameHandler =>
       this.tap
         ? (f, ageMs, ticket) => {
+            const now = performance.now();
+            this.pressure.noteFrame(ageMs, now);
             this.tap!.beginCaptured(port, f);
-            this.engine.onFrame(port, f, performance.now() - ageMs, ticket);
+            this.engine.onFrame(port, f, now - ageMs, ticket);
             this.tap!.endCaptured();
           }
-        : (f, ageMs, ticket) => this.engine.onFrame(port, f, performance.now() - ageMs, ticket);
+        : (f, ageMs, ticket) => {
+            const now = performance.now();
+            this.pressure.noteFrame(ageMs, now);
+            this.engine.onFrame(port, f, now - ageMs, ticket);
+          };
     const onPortError = (port: Port) => (message: string, refused?: RefusedFrame) =>
       refused ? this.unforwardable.refused(port, refused.length, refused.errno) : this.warn(message);
     const a = opts.openA(onFrame('a'), onPortError('a'));
@@ -105,6 +113,11 @@ export class Runtime {
   /** Seconds since the run started, as event times are written. */
   elapsed(): number {
     return eventTime(performance.now(), this.start);
+  }
+
+  /** Whether frames were lately handled well after the kernel received them (see ForwardingPressure): observers should wait. */
+  behind(): boolean {
+    return this.pressure.behind(performance.now());
   }
 
   control(cmd: ControlCommand): void {

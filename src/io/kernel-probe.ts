@@ -64,6 +64,12 @@ export interface KernelProbeOptions {
   readonly traceFormat?: 'raw' | 'text';
   /** Seconds on the caller's clock; default: seconds since the probe started. */
   readonly now?: () => number;
+  /**
+   * While this says true (the forwarder is behind the wire), a worker's
+   * observations wait rather than take the forwarding thread's time: at most
+   * MAX_DEFER_MS at a stretch, and at most MAX_DEFERRED of them.
+   */
+  readonly yieldWhile?: () => boolean;
 }
 
 export interface KernelProbe {
@@ -95,6 +101,16 @@ const SMALL_TABLE = 1000;
 const WORKER_PERIOD_MS = 5;
 /** The forwarding thread's time (ms) per turn of its loop for a worker's observations, while they queue. */
 const HAND_ON_SLICE_MS = 1;
+/**
+ * While the forwarder is behind, observations are handed on one slice per
+ * this long (ms) at most, and not at all once this many wait (then as usual):
+ * the closes of 10 000 connections queue ~60 000, and a probe that competes
+ * for the forwarding thread in that burst makes the forwarder fall further
+ * behind the wire, seconds for every frame.
+ */
+const MAX_DEFER_MS = 50;
+const MAX_DEFERRED = 200_000;
+const DEFER_RETRY_MS = 2;
 
 export async function startKernelProbe(o: KernelProbeOptions): Promise<KernelProbe> {
   const t0 = performance.now();
@@ -204,6 +220,9 @@ async function startTrace(
     const decoder = new ObservationDecoder();
     let next = 0;
     let scheduled = false;
+    /** Observations queued and not yet handed on, and when a slice last ran (ms). */
+    let waiting = 0;
+    let lastSlice = performance.now();
     /**
      * Hands queued observations on for at most `budgetMs` (Infinity: all):
      * the closes of 10 000 connections are ~100 000 observations, and the
@@ -221,6 +240,7 @@ async function startTrace(
         const count = decoder.count(values);
         while (next < count) {
           emit(decoder.observation(values, next++, off));
+          waiting--;
           if ((next & 15) === 0 && performance.now() > until) return;
         }
         // Not clamped: a socket brought into focus holds it back (TraceSockets.known).
@@ -231,8 +251,16 @@ async function startTrace(
     };
     const slice = (): void => {
       scheduled = false;
+      if (stopped) return;
+      const at = performance.now();
+      if (o.yieldWhile?.() === true && at - lastSlice < MAX_DEFER_MS && waiting < MAX_DEFERRED) {
+        scheduled = true;
+        setTimeout(slice, DEFER_RETRY_MS);
+        return;
+      }
+      lastSlice = at;
       handOn(HAND_ON_SLICE_MS);
-      if (queue.length > 0 && !stopped) {
+      if (queue.length > 0) {
         scheduled = true;
         // After the I/O phase: frames waiting meanwhile are forwarded first.
         setImmediate(slice);
@@ -243,6 +271,7 @@ async function startTrace(
       {
         onRead: (observations, mono) => {
           queue.push({ observations, mono });
+          waiting += decoder.count(observations.values);
           if (!scheduled) slice();
         },
         onWarning: warn,

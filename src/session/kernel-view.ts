@@ -22,6 +22,8 @@ export interface KernelViewRuntime {
   /** The kernel made an endpoint's socket an orphan at `t` (s): see Engine.kernelOrphaned. */
   kernelOrphaned(conn: number, endpoint: Endpoint, t: number): void;
   readonly engine: Pick<Engine, 'connectionBytes' | 'connection'>;
+  /** Whether the forwarder is behind the wire (Runtime.behind): the kernel's view then waits, frames go first. */
+  behind?(): boolean;
 }
 
 export interface KernelViewOptions {
@@ -47,6 +49,8 @@ export interface KernelView {
 const GRACE_MS = 50;
 /** How often (ms) the probe is read and the differences judged. */
 const PERIOD_MS = 5;
+/** While the forwarder is behind, the differences are judged once per this long (ms) at most. */
+const MAX_DEFER_MS = 50;
 /** How often (ms) the join drops the sides of connections the tracker has forgotten. */
 const PRUNE_MS = 1000;
 /** How often (ms) the kernel's backlog drops are read, and said again at most (when they grow). */
@@ -80,6 +84,7 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
       ...(o.ends !== undefined ? { ends: o.ends } : {}),
       now: clock,
       periodMs: 0,
+      ...(runtime.behind !== undefined ? { yieldWhile: () => runtime.behind!() } : {}),
       onChange: (obs) => deliver(join.onKernel(obs)),
       onWarning: (message) => bus.emit({ type: 'warning', t: clock(), message }),
     });
@@ -100,8 +105,12 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
   // late turn of a loaded loop delays judgements, never invents them.
   let stopped = false;
   let waiting = false;
+  let judgedAt = performance.now();
   const timer = setInterval(() => {
     if (waiting) return;
+    // The forwarder behind the wire: judging waits (it only delays verdicts), at most MAX_DEFER_MS at a stretch.
+    if (runtime.behind?.() === true && performance.now() - judgedAt < MAX_DEFER_MS) return;
+    judgedAt = performance.now();
     waiting = true;
     const progress = clock();
     setImmediate(() => {
