@@ -36,8 +36,9 @@ const USAGE = `usage: node bench/run.js [options]   (as root; npm run bench runs
   --only R,R,...      rows of the table (default all): ${ROWS.join(', ')}
                       (scapy also needs --with-scapy; delay: the delay-precision runs)
   --workloads W,...   of ${WORKLOADS.join(', ')} (default all); tracker memory is always measured
-                      (scale: first round only, rows ${SCALE_ROWS.join(', ')})
+                      (scale: the first --scale-rounds rounds only, rows ${SCALE_ROWS.join(', ')})
   --scale-connections N  connections the scale workload holds, then closes (default 10000)
+  --scale-rounds N    rounds (from the first) that also run the scale workload, medians reported (default 1)
   --bulk-mb N         bulk transfer size (default 200)
   --cpu-prof DIR      V8 CPU profiles of the tcpmitm sessions into DIR
   --pin               forwarder on CPU 1, endpoints on CPU 0
@@ -52,7 +53,7 @@ const t0 = Date.now();
 const elapsedS = () => (Date.now() - t0) / 1000;
 
 function parseArgs(argv) {
-  const o = { pin: false, rounds: 3, withScapy: false, only: undefined, cpuProf: undefined, id: 'bn1', bulkMB: 200, scaleConnections: 10_000 };
+  const o = { pin: false, rounds: 3, withScapy: false, only: undefined, cpuProf: undefined, id: 'bn1', bulkMB: 200, scaleConnections: 10_000, scaleRounds: 1 };
   const list = (v, known, what) => {
     const xs = (v ?? '').split(',').filter(Boolean);
     const bad = xs.filter((x) => !known.includes(x));
@@ -78,6 +79,7 @@ function parseArgs(argv) {
     else if (a === '--flood') o.flood = true;
     else if (a === '--flood-args') o.floodArgs = argv[++i].split(/\s+/).filter(Boolean);
     else if (a === '--scale-connections') o.scaleConnections = Math.max(1, Number(argv[++i]));
+    else if (a === '--scale-rounds') o.scaleRounds = Math.max(1, Number(argv[++i]));
     else {
       process.stderr.write(`bench: unknown option ${a}\n${USAGE}`);
       process.exit(2);
@@ -193,13 +195,58 @@ async function delayErrors(lab, ctx, setDelay, delays = DELAYS) {
  */
 async function scaleRun(lab, ctx) {
   const before = ctx.fwdPid ? procStat(ctx.fwdPid) : undefined;
+  const kernelBefore = kernelLosses(lab);
   const t = Date.now();
   const args = ['scale', '--connections', String(opts.scaleConnections), '--seconds', '5', '--churn-seconds', '5', '--parallel', '50'];
   const r = await peerRun(lab, ctx, args, 150_000);
   const after = ctx.fwdPid ? procStat(ctx.fwdPid) : undefined;
+  const kernelAfter = kernelLosses(lab);
   const cpuPct = before && after ? ((after.ticks - before.ticks) / 100 / ((Date.now() - t) / 1000)) * 100 : null;
   if (r && r.connections < opts.scaleConnections) ctx.note(`scale: ${r.connections}/${opts.scaleConnections} connections opened`);
-  return r && { ...r, cpuPct };
+  const backlogDrops = kernelBefore.backlogDrops == null || kernelAfter.backlogDrops == null ? null : kernelAfter.backlogDrops - kernelBefore.backlogDrops;
+  const clientRtos = kernelBefore.clientRtos == null || kernelAfter.clientRtos == null ? null : kernelAfter.clientRtos - kernelBefore.clientRtos;
+  return r && { ...r, cpuPct, backlogDrops, clientRtos };
+}
+
+/**
+ * What the kernels lost around a scale run: frames dropped in the per-CPU
+ * receive backlogs (softnet_stat's second column, host-wide: the peer's
+ * 10 000 FINs enter veth at once, past net.core.netdev_max_backlog), and the
+ * client namespace's retransmission timeouts. These, not tcpmitm's queue,
+ * make the slowest probes right after the close (a lost SYN waits 1 s).
+ */
+function kernelLosses(lab) {
+  let backlogDrops = null;
+  try {
+    backlogDrops = readFileSync('/proc/net/softnet_stat', 'utf8').trim().split('\n').reduce((sum, line) => sum + parseInt(line.split(/\s+/)[1], 16), 0);
+  } catch {}
+  let clientRtos = null;
+  const r = spawnSync('ip', ['netns', 'exec', lab.namespaces.client, 'cat', '/proc/net/netstat'], { encoding: 'utf8' });
+  const lines = r.status === 0 ? r.stdout.split('\n').filter((l) => l.startsWith('TcpExt:')) : [];
+  if (lines.length === 2) {
+    const names = lines[0].split(/\s+/);
+    const values = lines[1].split(/\s+/);
+    const i = names.indexOf('TCPTimeouts');
+    if (i > 0) clientRtos = Number(values[i]);
+  }
+  return { backlogDrops, clientRtos };
+}
+
+/** Each figure of the scale runs of one row, the median over its rounds. */
+function medianScale(runs) {
+  if (runs.length === 0) return null;
+  const m = (f) => median(runs.map(f).filter((x) => x != null));
+  const phase = (k) => ({ n: m((x) => x[k].n), stalls: m((x) => x[k].stalls), p50us: m((x) => x[k].p50us), p99us: m((x) => x[k].p99us), maxUs: m((x) => x[k].maxUs) });
+  return {
+    runs: runs.length,
+    connections: m((x) => x.connections),
+    holding: phase('holding'),
+    afterClose: phase('afterClose'),
+    churn: { cps: m((x) => x.churn.cps) },
+    cpuPct: m((x) => x.cpuPct),
+    backlogDrops: m((x) => x.backlogDrops),
+    clientRtos: m((x) => x.clientRtos),
+  };
 }
 
 // ── profiles the bench writes for itself ──────────────────────────────
@@ -366,7 +413,7 @@ async function main() {
           if (want('bulk')) row.bulk = await bulk(lab, ctx, v.bulkMB ?? opts.bulkMB);
           if (want('rr')) row.rr = await peerRun(lab, ctx, ['rr', '--duration', '1.5', '--warmup', '0.2'], 15_000);
           if (want('churn')) row.churn = await peerRun(lab, ctx, ['churn', '--duration', '1.5', '--parallel', '4'], 15_000);
-          if (want('scale') && r === 0 && SCALE_ROWS.includes(v.key)) row.scale = await scaleRun(lab, ctx);
+          if (want('scale') && r < opts.scaleRounds && SCALE_ROWS.includes(v.key)) row.scale = await scaleRun(lab, ctx);
           if (v.key === 'bridge' && withDelay) {
             const base = await delayErrors(lab, ctx, undefined, DELAYS.filter((d) => d.ms === 0));
             delaySamples.bridge[0].push(...base[0]);
@@ -434,7 +481,7 @@ async function main() {
       rrP50us: median(rows.map((x) => x.rr?.p50us)),
       rrP99us: median(rows.map((x) => x.rr?.p99us)),
       churnCps: median(rows.map((x) => x.churn?.cps)),
-      scale: rows.find((x) => x.scale)?.scale ?? null,
+      scale: medianScale(rows.filter((x) => x.scale).map((x) => x.scale)),
       probeStats: rows.find((x) => x.scale && x.probeStats)?.probeStats ?? null,
       rounds: rows.length,
       na: v.na,
@@ -467,10 +514,10 @@ async function main() {
   // The scale workload: one run per row, figures as measured.
   const scaleVariants = variants.filter((v) => med[v.key]?.scale);
   const ms = (us) => (us == null ? 'n/a' : fmtNum(us / 1000));
-  const scaleTable = [['', 'held', 'hold p50 ms', 'hold p99 ms', 'after close p50 ms', 'p99 ms', 'max ms', 'stalls', 'churn/50 conn/s', 'fwd CPU %']];
+  const scaleTable = [['', 'held', 'hold p50 ms', 'hold p99 ms', 'after close p50 ms', 'p99 ms', 'max ms', 'stalls', 'churn/50 conn/s', 'fwd CPU %', 'backlog drops', 'client RTOs']];
   for (const v of scaleVariants) {
     const x = med[v.key].scale;
-    scaleTable.push([v.label, String(x.connections), ms(x.holding.p50us), ms(x.holding.p99us), ms(x.afterClose.p50us), ms(x.afterClose.p99us), ms(Math.max(x.holding.maxUs ?? 0, x.afterClose.maxUs ?? 0)), String(x.holding.stalls + x.afterClose.stalls), fmtNum(x.churn.cps), fmtNum(x.cpuPct)]);
+    scaleTable.push([v.label, String(x.connections), ms(x.holding.p50us), ms(x.holding.p99us), ms(x.afterClose.p50us), ms(x.afterClose.p99us), ms(Math.max(x.holding.maxUs ?? 0, x.afterClose.maxUs ?? 0)), String(x.holding.stalls + x.afterClose.stalls), fmtNum(x.churn.cps), fmtNum(x.cpuPct), x.backlogDrops == null ? 'n/a' : String(x.backlogDrops), x.clientRtos == null ? 'n/a' : String(x.clientRtos)]);
   }
   const delay = {};
   for (const who of ['bridge', 'tcpmitm']) {
@@ -503,7 +550,7 @@ async function main() {
   lines.push(formatTable(table));
   lines.push('');
   if (scaleVariants.length) {
-    lines.push(`scale (first round): ${opts.scaleConnections} connections held, a new probe connection's round trip every 10 ms for 5 s, all closed, 5 s more probes, then 5 s of churn with 50 workers beside the TIME-WAITs; a stall is a probe not answered within 3 s`);
+    lines.push(`scale (${opts.scaleRounds === 1 ? 'first round' : `first ${opts.scaleRounds} rounds, medians`}): ${opts.scaleConnections} connections held, a new probe connection's round trip every 10 ms for 5 s, all closed, 5 s more probes, then 5 s of churn with 50 workers beside the TIME-WAITs; a stall is a probe not answered within 3 s; backlog drops: frames the kernel dropped in its receive backlogs (host-wide), client RTOs: the client namespace's retransmission timeouts, both over the scale run`);
     lines.push(formatTable(scaleTable));
     const ps = med.probe?.probeStats;
     if (ps) {
