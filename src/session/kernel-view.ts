@@ -108,9 +108,6 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
   let judgedAt = performance.now();
   const timer = setInterval(() => {
     if (waiting) return;
-    // The forwarder behind the wire: judging waits (it only delays verdicts), at most MAX_DEFER_MS at a stretch.
-    if (runtime.behind?.() === true && performance.now() - judgedAt < MAX_DEFER_MS) return;
-    judgedAt = performance.now();
     waiting = true;
     const progress = clock();
     setImmediate(() => {
@@ -118,7 +115,11 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
       if (stopped) return;
       const focus = join.takeFocusChanges();
       probe.focus(focus.add, focus.remove);
+      // The proc source reads here: a socket that lives less than a skipped turn would never be seen, so this always runs.
       const watermark = probe.sync();
+      // The forwarder behind the wire: judging waits (it only delays verdicts), at most MAX_DEFER_MS at a stretch.
+      if (runtime.behind?.() === true && performance.now() - judgedAt < MAX_DEFER_MS) return;
+      judgedAt = performance.now();
       for (const d of join.check(Math.min(watermark, progress), activity)) bus.emit(d);
     });
   }, PERIOD_MS);
