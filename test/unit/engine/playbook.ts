@@ -21,16 +21,29 @@ export const CISN = 1000;
 export const SISN = 5000;
 
 export type Output =
-  | { kind: 'send'; port: Port; flags: string; seq: number; ack: number; len: number; frame: Buffer }
+  | { kind: 'send'; port: Port; flags: string; seq: number; ack: number; len: number; frame: Buffer; ticket?: number }
   | { kind: 'wake'; at: number | undefined };
+
+/** A capture ticket the engine gave back: with the send of its frame, or as never to be sent. */
+export interface TicketBack {
+  readonly ticket: number;
+  readonly how: 'sent' | 'discarded';
+  /** Where: the port sent on, or the port the discarded frame was captured on. */
+  readonly port: Port;
+}
 
 export class Playbook {
   readonly outputs: Output[] = [];
   readonly events: TcpmitmEvent[] = [];
   readonly engine: Engine;
   now = 0;
+  /** With `tickets`: every capture gets the next ticket (1, 2, …), as a queue-fed port (intercept) gives them, and what came back. */
+  readonly ticketsBack: TicketBack[] = [];
+  ticketsGiven = 0;
+  private readonly tickets: boolean;
 
-  constructor(opts: { decider?: Decider; interactive?: boolean; timeWaitMs?: number; passSegments?: boolean; maxConnections?: number; signal?: (req: SignalRequest) => SignalDelivery } = {}) {
+  constructor(opts: { decider?: Decider; interactive?: boolean; timeWaitMs?: number; passSegments?: boolean; maxConnections?: number; signal?: (req: SignalRequest) => SignalDelivery; tickets?: boolean } = {}) {
+    this.tickets = opts.tickets === true;
     this.engine = new Engine({
       start: 0,
       decider: opts.decider,
@@ -38,15 +51,18 @@ export class Playbook {
       timeWaitMs: opts.timeWaitMs,
       maxConnections: opts.maxConnections,
       out: {
-        send: (port, frame) => {
+        send: (port, frame, ticket) => {
           const d = decodeFrame(frame);
+          const t = ticket === undefined ? {} : { ticket };
           if (d.ok && d.value.kind === 'tcp') {
             const s = toSegmentInfo(d.value);
-            this.outputs.push({ kind: 'send', port, flags: flagLetters(s.flags), seq: s.seq, ack: s.ack, len: s.payloadLength, frame: Buffer.from(frame) });
+            this.outputs.push({ kind: 'send', port, flags: flagLetters(s.flags), seq: s.seq, ack: s.ack, len: s.payloadLength, frame: Buffer.from(frame), ...t });
           } else {
-            this.outputs.push({ kind: 'send', port, flags: '-', seq: 0, ack: 0, len: frame.length, frame: Buffer.from(frame) });
+            this.outputs.push({ kind: 'send', port, flags: '-', seq: 0, ack: 0, len: frame.length, frame: Buffer.from(frame), ...t });
           }
+          if (ticket !== undefined) this.ticketsBack.push({ ticket, how: 'sent', port });
         },
+        discard: (port, ticket) => this.ticketsBack.push({ ticket, how: 'discarded', port }),
         wakeAt: (at) => this.outputs.push({ kind: 'wake', at }),
         emit: (ev) => this.events.push(ev),
         ...(opts.passSegments === undefined ? {} : { wantsPassSegments: () => opts.passSegments! }),
@@ -67,7 +83,7 @@ export class Playbook {
   /** Captures `frame` as the packet port does (a slab overwritten after the call); returns an intact copy. */
   capture(port: Port, frame: Buffer): Buffer {
     const intact = Buffer.from(frame);
-    this.engine.onFrame(port, frame, this.now);
+    this.engine.onFrame(port, frame, this.now, this.tickets ? ++this.ticketsGiven : undefined);
     frame.fill(0xee);
     return intact;
   }
