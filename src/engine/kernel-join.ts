@@ -150,6 +150,8 @@ export class KernelJoin {
   private readonly focusChanges = new Map<number, { readonly socket: FocusSocket; readonly on: boolean }>();
   /** Tuples holding only early observations, oldest first: bounded (another lab's sockets, ones never joined). */
   private readonly earlyOnly = new Set<string>();
+  /** The send activity check() was last given: sampled once more when a queued FIN reaches the wire. */
+  private activity: ActivityOf | undefined;
 
   constructor(opts: KernelJoinOptions = {}) {
     this.graceS = (opts.graceMs ?? 50) / 1000;
@@ -187,6 +189,7 @@ export class KernelJoin {
    * invented). Each disagreement is reported once.
    */
   check(horizon: number, activity?: ActivityOf): DisagreementEvent[] {
+    if (activity !== undefined) this.activity = activity;
     const out: DisagreementEvent[] = [];
     for (let key = this.differing.popDue(horizon); key !== undefined; key = this.differing.popDue(horizon)) {
       const s = this.sides.get(key);
@@ -348,6 +351,9 @@ export class KernelJoin {
       if (readLate) {
         if (this.beyondGrace(s.inferredT - hi)) out.push(this.lag(s, state, hi, s.inferredT, QUEUED_FIN, s.inferredT));
       } else if (!d.reported) {
+        // The wire's FIN caught up with the kernel's queued one: data sent since the last look flowed up to it —
+        // looks far apart (a loaded loop, judging put off for the forwarder) must not leave a gap in the explanation.
+        if (which === 'inferred') this.sample(s, d, lo, this.activity);
         const dis = this.judge(s, d, lo);
         if (dis) out.push(dis);
         else if (this.beyondGrace(lo - d.since) && d.reason !== undefined) out.push(this.lag(s, state, which === 'kernel' ? hi : s.kernelT, which === 'inferred' ? lo : s.inferredT, d.reason, lo));

@@ -49,8 +49,12 @@ export interface KernelView {
 const GRACE_MS = 50;
 /** How often (ms) the probe is read and the differences judged. */
 const PERIOD_MS = 5;
-/** While the forwarder is behind, the differences are judged once per this long (ms) at most. */
-const MAX_DEFER_MS = 50;
+/**
+ * While the forwarder is behind, the differences are judged once per this long
+ * (ms) at most: under half the grace, as the queued-FIN explanation samples
+ * the sender's activity (KernelJoin.sample).
+ */
+const MAX_DEFER_MS = 20;
 /** How often (ms) the join drops the sides of connections the tracker has forgotten. */
 const PRUNE_MS = 1000;
 /** How often (ms) the kernel's backlog drops are read, and said again at most (when they grow). */

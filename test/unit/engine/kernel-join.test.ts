@@ -255,6 +255,24 @@ describe('KernelJoin: lags the kernel explains', () => {
     expect(of(k.onKernel(kernel(1.0, 'client', 'ESTAB', 'FIN-WAIT-1')), 'lag')).toEqual([]);
   });
 
+  it('FIN queued behind data, looks far apart (a loaded loop): data sent since the last look explains up to the FIN', () => {
+    const j = closeQueued();
+    let bytes = 1_000_000;
+    const flowing = (): SendActivity => ({ bytes: (bytes += 65_000), peerWindowClosed: false });
+    expect(j.check(1.0, flowing)).toEqual([]);
+    expect(j.check(1.01, flowing)).toEqual([]);
+    // No look for 80 ms while the data went on; then the wire's FIN.
+    const outs = j.onEvent(inferred(1.09, 'client', 'ESTAB', 'FIN-WAIT-1', 'sent FIN+ACK'));
+    expect(of(outs, 'disagreement')).toEqual([]);
+    expect(of(outs, 'lag')).toMatchObject([{ state: 'FIN-WAIT-1', ms: 90, reason: expect.stringMatching(/queued the FIN behind unsent data/) }]);
+    // Nothing sent since the last look: the same gap is a disagreement.
+    const k = closeQueued();
+    const stalled = (): SendActivity => ({ bytes: 1_000_000, peerWindowClosed: false });
+    expect(k.check(1.0, stalled)).toEqual([]);
+    expect(k.check(1.01, stalled)).toEqual([]);
+    expect(of(k.onEvent(inferred(1.09, 'client', 'ESTAB', 'FIN-WAIT-1', 'sent FIN+ACK')), 'disagreement')).toMatchObject([{ inferred: 'ESTAB', kernel: 'FIN-WAIT-1' }]);
+  });
+
   it('FIN queued while the peer window is closed: explained too', () => {
     const j = closeQueued();
     for (let t = 1.0; t <= 1.5; t += 0.01) expect(j.check(t, () => ({ bytes: 5, peerWindowClosed: true }))).toEqual([]);
