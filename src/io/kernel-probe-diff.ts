@@ -37,13 +37,27 @@ export function isLabConnection(row: Pick<ProcTcpRow, 'remote' | 'state'>): bool
  * namespace — by the server's port (the server's socket has it as its local
  * port, the client's as its remote one). Plain data: it crosses to the worker.
  */
-export type EndsBy = { readonly by: 'lab-address' } | { readonly by: 'server-port'; readonly port: number };
+export type EndsBy =
+  | { readonly by: 'lab-address' }
+  | {
+      readonly by: 'server-port';
+      readonly port: number;
+      /**
+       * The addresses of the run's namespace (no brackets), besides loopback:
+       * the tracepoint is host-wide, and a peer in another namespace of this
+       * kernel (a client on the host of a container) would otherwise be taken
+       * for an end of this one, whose lookups cannot see its sockets.
+       * Undefined: any address.
+       */
+      readonly localHosts?: readonly string[];
+    };
 
 export const LAB_ENDS: EndsBy = { by: 'lab-address' };
 
 /** The end a socket ("addr:port" pair) belongs to, or undefined when it is none of the run's. */
 export function endOfSocket(local: string, remote: string, ends: EndsBy): 'client' | 'server' | undefined {
   if (ends.by === 'server-port') {
+    if (ends.localHosts !== undefined && !isLocalHost(local, ends.localHosts)) return undefined;
     if (portOf(local) === ends.port) return 'server';
     if (portOf(remote) === ends.port) return 'client';
     return undefined;
@@ -51,6 +65,14 @@ export function endOfSocket(local: string, remote: string, ends: EndsBy): 'clien
   if (local.startsWith('198.18.0.1:') || local.startsWith('[2001:2::1]:')) return 'client';
   if (local.startsWith('198.18.0.2:') || local.startsWith('[2001:2::2]:')) return 'server';
   return undefined;
+}
+
+/** Whether the host of "addr:port" / "[v6]:port" is loopback or one of `hosts` (an IPv4-mapped IPv6 address as its IPv4 one). */
+function isLocalHost(hostPort: string, hosts: readonly string[]): boolean {
+  let host = hostPort.slice(0, hostPort.lastIndexOf(':'));
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  if (host.startsWith('::ffff:') && host.includes('.')) host = host.slice(7);
+  return host.startsWith('127.') || host === '::1' || hosts.includes(host);
 }
 
 /** A row of one of the run's connections (isLabConnection for a lab), not a listener. */

@@ -106,6 +106,8 @@ export class TraceSockets {
   private readonly focusDue = new DeadlineQueue<Socket>();
   /** Lookups made so far (the probe's work, for measurements). */
   lookups = 0;
+  /** Per tuple id: throwaway children of a stale request socket whose SYN-RECV → CLOSE is still to come (see transition()). */
+  private readonly throwaway = new Map<string, number>();
 
   /** Sockets whose state must be kept fresh from now on (`add`: the views disagree on them), or no longer (`remove`). */
   focus(add: readonly FocusSocket[], remove: readonly FocusSocket[]): void {
@@ -199,6 +201,22 @@ export class TraceSockets {
     if (!isTrackedConnection({ local: tr.local, remote: tr.remote, state: tr.to }, this.ends)) return;
     const id = `${ns}|${tr.local}|${tr.remote}`;
     let cur = this.sockets.get(id);
+    // A child made from a listener while a full socket lives on the tuple is
+    // no new connection: a segment that early demux had tied to the request
+    // socket before it reached the child (held in an INPUT queue meanwhile:
+    // intercept) makes tcp_check_req() clone another child, which loses the
+    // hash dance and is closed at once; tcp_v4_rcv() then looks the segment up
+    // again and gives it to the real socket (req_stolen). Ignored, with its close.
+    if (tr.from === 'LISTEN' && tr.to === 'SYN-RECV' && cur !== undefined && !cur.mini) {
+      this.throwaway.set(id, (this.throwaway.get(id) ?? 0) + 1);
+      return;
+    }
+    const stolen = this.throwaway.get(id);
+    if (stolen !== undefined && tr.from === 'SYN-RECV' && tr.to === 'CLOSED') {
+      if (stolen > 1) this.throwaway.set(id, stolen - 1);
+      else this.throwaway.delete(id);
+      return;
+    }
     if (tr.from === 'CLOSED' || tr.from === 'LISTEN') {
       // A new socket on the tuple (connect() with a bound port; a child
       // accepted from a listener, which the tracepoint shows leaving LISTEN):
@@ -239,7 +257,10 @@ export class TraceSockets {
     if (newOrphan) out.push({ ns, local: tr.local, remote: tr.remote, from, to, t: tr.t, orphan: true });
     else if (from !== to) out.push({ ns, local: tr.local, remote: tr.remote, from, to, t: tr.t });
     if (cur !== undefined) this.drop(cur);
-    if (to === 'CLOSED') return;
+    if (to === 'CLOSED') {
+      this.throwaway.delete(id);
+      return;
+    }
     const s: Socket = { id, ns, local: tr.local, remote: tr.remote, state: to, mini, orphan, checkedAt: row === undefined ? tr.t : now, wait: 0 };
     this.sockets.set(id, s);
     this.reschedule(s, row, now);
