@@ -4,11 +4,13 @@
 // into OUTPUT and take it away again, and the parsing of `iptables -S` that
 // finds the chains of other runs and the port each one queues.
 //
-// Why OUTPUT only: on loopback both ends are local, and a segment passes
-// OUTPUT (and POSTROUTING) as it is sent, then PREROUTING and INPUT as it is
-// received (net/ipv4/ip_output.c → loopback_xmit → ip_rcv). Queued in OUTPUT,
-// each segment of either direction is seen exactly once, before it is on the
-// wire — where an inline box sees it; queued in INPUT too, it would be seen twice.
+// Where segments are queued: in OUTPUT, every segment this host sends (to a
+// local peer or a remote one); in INPUT, only those arriving from another
+// host (`! -i lo`). On loopback a segment passes OUTPUT as it is sent, then
+// PREROUTING and INPUT as it is received (net/ipv4/ip_output.c →
+// loopback_xmit → ip_rcv): queued in INPUT on lo too, it would be seen
+// twice. So each segment of either direction is seen exactly once, whether
+// the other end is on this host or not.
 
 /** Every chain of tcpmitm's starts so; nothing else is ever touched. */
 export const CHAIN_PREFIX = 'tcpmitm-';
@@ -57,9 +59,12 @@ export interface ChainSpec {
   readonly queues: readonly [number, number];
 }
 
+/** The hooks the chain is jumped to from: every segment sent, and those received from other hosts (see the top). */
+const HOOKS: readonly (readonly string[])[] = [['OUTPUT'], ['INPUT', '!', '-i', 'lo']];
+
 /**
  * The iptables (or ip6tables) argument lists that make the chain and hook it
- * first into OUTPUT, in order. `--queue-bypass`: with nobody reading the
+ * first into OUTPUT and INPUT, in order. `--queue-bypass`: with nobody reading the
  * queue (tcpmitm killed) the kernel lets the segment go on instead of
  * dropping it — fail-open. `-w`: wait for the xtables lock instead of failing.
  */
@@ -72,14 +77,14 @@ export function setupArgs(s: ChainSpec): string[][] {
     ['-w', '-A', s.chain, '-m', 'mark', '--mark', `0x${INJECT_MARK.toString(16)}`, '-j', 'RETURN'],
     ['-w', '-A', s.chain, '-p', 'tcp', ...to, '--dport', String(s.port), ...queue(s.queues[0])],
     ['-w', '-A', s.chain, '-p', 'tcp', ...from, '--sport', String(s.port), ...queue(s.queues[1])],
-    ['-w', '-I', 'OUTPUT', '1', '-j', s.chain],
+    ...HOOKS.map(([chain, ...match]) => ['-w', '-I', chain!, '1', ...match, '-j', s.chain]),
   ];
 }
 
 /** The argument lists that unhook, empty and delete the chain (each may fail if a step was never done: run them all). */
 export function teardownArgs(chain: string): string[][] {
   return [
-    ['-w', '-D', 'OUTPUT', '-j', chain],
+    ...HOOKS.map(([hook, ...match]) => ['-w', '-D', hook!, ...match, '-j', chain]),
     ['-w', '-F', chain],
     ['-w', '-X', chain],
   ];
@@ -90,7 +95,7 @@ export interface FoundChain {
   readonly chain: string;
   readonly owner: ChainOwner;
   readonly port?: number;
-  /** Whether OUTPUT jumps to it. */
+  /** Whether OUTPUT or INPUT jumps to it. */
   readonly hooked: boolean;
 }
 
@@ -112,7 +117,7 @@ export function findChains(rulesText: string): FoundChain[] {
         const i = words.indexOf('--dport');
         if (i >= 0 && port === undefined) port = Number(words[i + 1]);
       }
-      if (words[0] === '-A' && words[1] === 'OUTPUT' && words.includes('-j') && words[words.indexOf('-j') + 1] === chain) hooked = true;
+      if (words[0] === '-A' && (words[1] === 'OUTPUT' || words[1] === 'INPUT') && words.includes('-j') && words[words.indexOf('-j') + 1] === chain) hooked = true;
     }
     found.push({ chain, owner, ...(port !== undefined && Number.isInteger(port) ? { port } : {}), hooked });
   }

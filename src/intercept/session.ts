@@ -5,6 +5,7 @@
 // raw socket. The run is the inline modes' shared one (session/inline-run.ts);
 // this file holds only what is intercept's: the checks, the queue, the rules.
 
+import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { preflight } from '../session/preflight.js';
 import { resolveProfile } from '../session/profile-choice.js';
@@ -47,19 +48,19 @@ const QUEUE_TRIES = 64;
 const QUEUE_MAXLEN = 4096;
 
 
-/** The families a run covers: the host's, or both. Refuses an address that is not this host's (remote peers are not supported yet). */
+/** This namespace's addresses (the run is in the namespace --netns names by now), as the kernel probe compares them. */
+function namespaceAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address.replace(/%.*$/, '')));
+}
+
+/** The families a run covers: the server address's, or both. */
 function familiesOf(host: string | undefined): (4 | 6)[] {
   if (host === undefined) return [4, 6];
-  const local = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address));
-  if (!local.includes(host)) {
-    throw new TcpmitmError(
-      'E_HOST_NOT_LOCAL',
-      `--host ${host} is not an address of this host (or of the namespace --netns names)`,
-      ExitCode.Usage,
-      'intercept works on connections whose ends are both on this host (loopback, or any local address) for now; `ip -br addr` lists the addresses here',
-    );
+  const family = isIP(host);
+  if (family === 0) {
+    throw new TcpmitmError('E_HOST', `--host ${host} is not an IP address`, ExitCode.Usage, 'give the server\'s address as numbers, e.g. --host 127.0.0.1 or --host ::1 (`ip -br addr` lists this host\'s)');
   }
-  return host.includes(':') ? [6] : [4];
+  return family === 6 ? [6] : [4];
 }
 
 /** `tcpmitm intercept --cleanup`: removes the chains of dead runs; returns the exit code. */
@@ -88,7 +89,7 @@ export async function runIntercept(o: InterceptOptions): Promise<number> {
     );
   }
   const profile = await resolveProfile(o.profile ?? 'passthrough', o.set);
-  // Both ends are local: the kernel probe sees both sockets, as in a lab.
+  // The kernel probe sees the sockets of the ends on this host (both, on loopback); an end elsewhere has none here.
   const abilities = { ...wireOnlyAbilities('intercept', '', o.profile !== undefined), kernel: true as const };
   refuseUnanswerable(profile, abilities);
   refuseUnsendableSignals(profile, abilities);
@@ -142,7 +143,7 @@ export async function runIntercept(o: InterceptOptions): Promise<number> {
           source: 'auto',
           labId: traceId(owner),
           pids: { client: process.pid, server: process.pid },
-          ends: { by: 'server-port', port: o.port },
+          ends: { by: 'server-port', port: o.port, localHosts: namespaceAddresses() },
           bus: runtime.bus,
           runtime,
         });
@@ -150,8 +151,8 @@ export async function runIntercept(o: InterceptOptions): Promise<number> {
         installChain(xt, spec, families);
         installed = families.map((f) => (f === 4 ? xt.v4 : xt.v6));
         return [
-          `kernel probe: ${kernelView.source === 'trace' ? 'the sock:inet_sock_set_state tracepoint' : '/proc/net/tcp polled'}, both ends (this namespace's sockets on port ${o.port})`,
-          `netfilter: the xtables NFQUEUE target (${xt.version}; nftables' own queue expression is not used, some kernels lack it), chain ${chain} in OUTPUT for ${where} (${families.map((f) => `IPv${f}`).join(', ')}), queues ${queue.queues.join('/')}, fail-open (--queue-bypass)`,
+          `kernel probe: ${kernelView.source === 'trace' ? 'the sock:inet_sock_set_state tracepoint' : '/proc/net/tcp polled'}, the ends on this host (this namespace's sockets on port ${o.port}; an end on another host has no kernel view here, so its kernel checks cannot pass)`,
+          `netfilter: the xtables NFQUEUE target (${xt.version}; nftables' own queue expression is not used, some kernels lack it), chain ${chain} in OUTPUT and INPUT (from other hosts) for ${where} (${families.map((f) => `IPv${f}`).join(', ')}), queues ${queue.queues.join('/')}, fail-open (--queue-bypass)`,
         ];
       },
       teardown: async () => {

@@ -21,6 +21,10 @@ import { readEvents, runCli, startCli, states, waitForEvents, type LabEvent, typ
 const root = requireRoot();
 const NS = `tmx-${randomBytes(3).toString('hex')}`;
 const NS_PATH = `/run/netns/${NS}`;
+/** Another host, as a peer on the network sees it: a namespace of its own behind a veth pair (198.18.77.0/24, 2001:2:77::/64). */
+const FAR = `${NS}f`;
+const NEAR_ADDR = { 4: '198.18.77.1', 6: '2001:2:77::1' } as const;
+const FAR_ADDR = { 4: '198.18.77.2', 6: '2001:2:77::2' } as const;
 const PEERS = join(REPO, 'test/helpers/intercept_peers.py');
 const tmp = mkdtempSync(join(tmpdir(), 'tcpmitm-intercept-'));
 
@@ -58,7 +62,11 @@ const peers: ChildProcess[] = [];
 const runs: RunningCli[] = [];
 
 function peer(kind: 'server' | 'client', host: string, port: number, ...opts: string[]): Peer {
-  const child = spawn('ip', ['netns', 'exec', NS, 'python3', PEERS, kind, host, String(port), ...opts], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return peerIn(NS, kind, host, port, ...opts);
+}
+
+function peerIn(ns: string, kind: 'server' | 'client', host: string, port: number, ...opts: string[]): Peer {
+  const child = spawn('ip', ['netns', 'exec', ns, 'python3', PEERS, kind, host, String(port), ...opts], { stdio: ['ignore', 'pipe', 'pipe'] });
   peers.push(child);
   const lines: Record<string, unknown>[] = [];
   let buf = '';
@@ -74,8 +82,8 @@ function peer(kind: 'server' | 'client', host: string, port: number, ...opts: st
   return { child, lines, done: new Promise((res) => child.on('close', (code) => res(code))) };
 }
 
-async function server(host: string, port: number, closeAfterMs = 300): Promise<Peer> {
-  const s = peer('server', host, port, '--close-after-eof', String(closeAfterMs));
+async function server(host: string, port: number, closeAfterMs = 300, ns = NS): Promise<Peer> {
+  const s = peerIn(ns, 'server', host, port, '--close-after-eof', String(closeAfterMs));
   await until(() => s.lines.some((l) => l.event === 'listening'), 10_000);
   return s;
 }
@@ -87,10 +95,10 @@ async function clientResult(c: Peer): Promise<Record<string, unknown>> {
   return r;
 }
 
-/** Starts `tcpmitm intercept` in the test namespace; resolves once its chain is in (the netfilter note is logged after it is). */
-async function intercept(name: string, args: readonly string[]): Promise<{ run: RunningCli; json: string }> {
+/** Starts `tcpmitm intercept` in the test namespace (`where`: how it is named); resolves once its chain is in (the netfilter note is logged after it is). */
+async function intercept(name: string, args: readonly string[], where: readonly string[] = ['--netns', NS_PATH]): Promise<{ run: RunningCli; json: string }> {
   const json = join(tmp, `${name}.jsonl`);
-  const run = startCli(['intercept', '--netns', NS_PATH, '--no-ui', '--json', json, ...args], 60_000);
+  const run = startCli(['intercept', ...where, '--no-ui', '--json', json, ...args], 60_000);
   runs.push(run);
   await until(() => readEvents(json).some((e) => e.type === 'warning' && String(e.message).startsWith('netfilter:')) || run.child.exitCode !== null, 20_000);
   if (run.child.exitCode !== null) throw new Error(`intercept ended at once (exit ${run.child.exitCode}): ${run.stderr()}`);
@@ -119,6 +127,19 @@ describe.skipIf(root.skip)('intercept on the loopback of a test namespace', () =
   beforeAll(() => {
     execFileSync('ip', ['netns', 'add', NS]);
     execFileSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
+    execFileSync('ip', ['netns', 'add', FAR]);
+    execFileSync('ip', ['-n', FAR, 'link', 'set', 'lo', 'up']);
+    execFileSync('ip', ['link', 'add', `${NS}a`, 'netns', NS, 'type', 'veth', 'peer', 'name', `${NS}b`, 'netns', FAR]);
+    for (const [ns, dev, addr] of [
+      [NS, `${NS}a`, NEAR_ADDR],
+      [FAR, `${NS}b`, FAR_ADDR],
+    ] as const) {
+      execFileSync('ip', ['-n', ns, 'addr', 'add', `${addr[4]}/24`, 'dev', dev]);
+      execFileSync('ip', ['-n', ns, 'addr', 'add', `${addr[6]}/64`, 'dev', dev, 'nodad']);
+      execFileSync('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+      // Segments as the far end sent them (no GRO super-segments, checksums done), as in a lab.
+      execFileSync('ip', ['netns', 'exec', ns, 'ethtool', '-K', dev, 'rx', 'off', 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'], { stdio: 'ignore' });
+    }
   });
   // A test that failed half-way leaves no run behind for the next one: Ctrl-C, as a person would.
   afterEach(async () => {
@@ -137,10 +158,14 @@ describe.skipIf(root.skip)('intercept on the loopback of a test namespace', () =
       }
     }
     for (const p of peers) p.kill('SIGKILL');
-    const pids = spawnSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
-    for (const pid of pids) spawnSync('kill', ['-9', pid]);
-    spawnSync('ip', ['netns', 'del', NS]);
+    for (const ns of [NS, FAR]) {
+      const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+      for (const pid of pids) spawnSync('kill', ['-9', pid]);
+      // The veth pair goes with the namespaces.
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
     expect(netnsList()).not.toContain(NS);
+    expect(netnsList()).not.toContain(FAR);
   });
 
   for (const [family, host] of [
@@ -292,5 +317,91 @@ describe.skipIf(root.skip)('intercept on the loopback of a test namespace', () =
     expect(ourRules()).toEqual([]);
     expect(existsSync(traceInstanceOf(chain))).toBe(false);
     s.child.kill('SIGKILL');
+  });
+  for (const family of [4, 6] as const) {
+    it(`a client on another host (IPv${family}): its segments are queued in INPUT, its last ACK dropped; the server's kernel holds LAST-ACK, the far socket is none of the run's`, async () => {
+      const port = 7761 + family;
+      const s = await server(NEAR_ADDR[family], port);
+      const retransAtStart = tcpCounter('RetransSegs');
+      const profile = writeProfile(
+        `far-last-ack-${family}`,
+        'name: far-last-ack\ndescription: drop the last ACK of a client on another host\nrules:\n' +
+          '  - id: last-ack\n    match: { from: client, role: last-ack }\n    action: drop\n' +
+          'expect:\n  server:\n    states: [CLOSE-WAIT, LAST-ACK]\n    not: [CLOSED]\n',
+      );
+      const { run, json } = await intercept(`far-client-${family}`, ['--port', String(port), '--profile', profile, '--duration', '5']);
+      const r = await clientResult(peerIn(FAR, 'client', NEAR_ADDR[family], port));
+      expect(r).toMatchObject({ ok: true, equal: true });
+      let lastAck: string[] = [];
+      await until(() => {
+        lastAck = inNs('ss', '-Htan', 'state', 'last-ack').split('\n').filter((l) => l.includes(`:${port} `));
+        return lastAck.length === 1 && tcpCounter('RetransSegs') - retransAtStart >= 2;
+      }, 10_000);
+      const end = await run.done;
+      expect(end.code, end.stderr).toBe(0);
+      const evs = readEvents(json);
+      const conns = evs.filter((e) => e.type === 'connection');
+      expect(conns).toHaveLength(1);
+      expect(String(conns[0]!.client)).toContain(FAR_ADDR[family]);
+      // Both directions were seen: the client's segments (INPUT) and the server's (OUTPUT), each once.
+      expect(states(evs, 'client', 'inferred')).toEqual(['CLOSED', 'SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT']);
+      expect(states(evs, 'server', 'inferred').at(-1)).toBe('LAST-ACK');
+      const segs = evs.filter((e) => e.type === 'segment');
+      const syns = segs.filter((e) => e.from === 'client' && String(e.flags).includes('S'));
+      expect(syns).toHaveLength(1);
+      const drops = segs.filter((e) => e.from === 'client' && e.role === 'last-ack');
+      expect(drops.length).toBeGreaterThanOrEqual(3);
+      expect(drops.every((d) => d.verdict === 'drop')).toBe(true);
+      // The kernel's view: the server's socket here; the client's socket lives in another namespace of this kernel
+      // (the tracepoint is host-wide), and is not taken for one of the run's.
+      expect(states(evs, 'server', 'kernel')).toEqual(expect.arrayContaining(['CLOSE-WAIT', 'LAST-ACK']));
+      expect(states(evs, 'client', 'kernel')).toEqual([]);
+      expect(evs.filter((e) => e.type === 'disagreement')).toEqual([]);
+      expect(evs.filter((e) => e.type === 'expectation').map((e) => `${e.subject}: ${e.status}`)).toEqual([
+        'server states (inferred): met',
+        'server never (inferred): met',
+        'server states (kernel): met',
+        'server never (kernel): met',
+      ]);
+      expect(ourRules()).toEqual([]);
+      s.child.kill('SIGKILL');
+    });
+  }
+
+  it("a server on another host, the client here: passthrough, the client's kernel states are the inferred ones", async () => {
+    const port = 7771;
+    const s = await server(FAR_ADDR[4], port, 300, FAR);
+    const { run, json } = await intercept('far-server', ['--port', String(port)]);
+    const r = await clientResult(peer('client', FAR_ADDR[4], port, '--bytes', '20000'));
+    expect(r).toMatchObject({ ok: true, equal: true, sent: 20000, got: 20000 });
+    const evs = await waitForEvents(json, (es) => states(es, 'client', 'kernel').at(-1) === 'TIME-WAIT' && states(es, 'client', 'inferred').at(-1) === 'TIME-WAIT');
+    expect(states(evs, 'client', 'inferred')).toEqual(['CLOSED', 'SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT']);
+    expect(states(evs, 'client', 'kernel').filter((x) => x !== 'CLOSED')).toEqual(['SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT']);
+    expect(states(evs, 'server', 'kernel')).toEqual([]);
+    expect(evs.filter((e) => e.type === 'disagreement')).toEqual([]);
+    run.child.kill('SIGINT');
+    expect((await run.done).code).toBe(130);
+    expect(ourRules()).toEqual([]);
+    s.child.kill('SIGKILL');
+  });
+
+  it("--pid: the namespace of a process (as a container's), the same run as --netns; a pid that is not there is refused (exit 2)", async () => {
+    const port = 7781;
+    const s = await server('127.0.0.1', port);
+    const { run, json } = await intercept('by-pid', ['--port', String(port)], ['--pid', String(s.child.pid)]);
+    expect(await clientResult(peer('client', '127.0.0.1', port))).toMatchObject({ ok: true, equal: true });
+    const evs = await waitForEvents(json, (es) => states(es, 'server', 'inferred').at(-1) === 'CLOSED');
+    expect(states(evs, 'client', 'inferred').at(-1)).toBe('TIME-WAIT');
+    expect(ourRules().some((l) => l.startsWith('-A OUTPUT') && l.includes('tcpmitm-'))).toBe(true);
+    run.child.kill('SIGINT');
+    expect((await run.done).code).toBe(130);
+    expect(ourRules()).toEqual([]);
+    s.child.kill('SIGKILL');
+    const gone = await runCli(['intercept', '--pid', '4194304', '--port', String(port), '--no-ui'], 30_000);
+    expect(gone.code, gone.stderr).toBe(2);
+    expect(gone.stderr).toMatch(/--pid 4194304: no such process/);
+    const both = await runCli(['intercept', '--pid', String(process.pid), '--netns', NS_PATH, '--port', String(port), '--no-ui'], 30_000);
+    expect(both.code, both.stderr).toBe(2);
+    expect(both.stderr).toMatch(/--pid and --netns/);
   });
 });

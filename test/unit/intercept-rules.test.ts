@@ -25,7 +25,7 @@ describe('chain names', () => {
 });
 
 describe('rules', () => {
-  it('fill the chain: our own marked packets by, then both directions of the port to their queues, fail-open, hooked first into OUTPUT', () => {
+  it('fill the chain: our own marked packets by, then both directions of the port to their queues, fail-open, hooked first into OUTPUT and (from other hosts) INPUT', () => {
     expect(INJECT_MARK).toBe(0x746d6974);
     expect(setupArgs({ chain: 'tcpmitm-1-a', port: 8080, queues: [7400, 7401] })).toEqual([
       ['-w', '-N', 'tcpmitm-1-a'],
@@ -33,6 +33,7 @@ describe('rules', () => {
       ['-w', '-A', 'tcpmitm-1-a', '-p', 'tcp', '--dport', '8080', '-j', 'NFQUEUE', '--queue-num', '7400', '--queue-bypass'],
       ['-w', '-A', 'tcpmitm-1-a', '-p', 'tcp', '--sport', '8080', '-j', 'NFQUEUE', '--queue-num', '7401', '--queue-bypass'],
       ['-w', '-I', 'OUTPUT', '1', '-j', 'tcpmitm-1-a'],
+      ['-w', '-I', 'INPUT', '1', '!', '-i', 'lo', '-j', 'tcpmitm-1-a'],
     ]);
   });
 
@@ -45,6 +46,7 @@ describe('rules', () => {
   it('come out: unhook, flush, delete', () => {
     expect(teardownArgs('tcpmitm-1-a')).toEqual([
       ['-w', '-D', 'OUTPUT', '-j', 'tcpmitm-1-a'],
+      ['-w', '-D', 'INPUT', '!', '-i', 'lo', '-j', 'tcpmitm-1-a'],
       ['-w', '-F', 'tcpmitm-1-a'],
       ['-w', '-X', 'tcpmitm-1-a'],
     ]);

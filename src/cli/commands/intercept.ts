@@ -14,6 +14,7 @@ interface InterceptFlags extends TableFlags {
   port?: number;
   host?: string;
   netns?: string;
+  pid?: number;
   cleanup?: boolean;
   profile?: string;
   set?: Record<string, string>;
@@ -38,6 +39,18 @@ function netnsVia(path: string | undefined): string[] {
   return ['nsenter', `--net=${path}`, '--'];
 }
 
+/**
+ * The namespace file --netns or --pid names: a container's network
+ * namespace is its processes' (`docker inspect -f '{{.State.Pid}}' NAME`).
+ */
+function namespaceFile(f: InterceptFlags): string | undefined {
+  if (f.pid === undefined) return f.netns;
+  if (f.netns !== undefined) throw new UsageError('--pid and --netns both name a namespace: give one of them');
+  const path = `/proc/${f.pid}/ns/net`;
+  if (!existsSync(path)) throw new UsageError(`--pid ${f.pid}: no such process`, "a process in the namespace you mean, e.g. a container's: docker inspect -f '{{.State.Pid}}' NAME");
+  return path;
+}
+
 export function registerIntercept(program: Command): void {
   const cmd = program
     .command('intercept')
@@ -45,6 +58,7 @@ export function registerIntercept(program: Command): void {
     .option('--port <n>', 'the TCP port whose connections go through tcpmitm (the server\'s port)', intIn(1, 65535))
     .option('--host <addr>', "only connections to and from this address of this host (default: every address, IPv4 and IPv6)")
     .option('--netns <path>', 'run inside that network namespace (/run/netns/NAME, /proc/PID/ns/net)')
+    .option('--pid <pid>', "run inside the network namespace of that process (a container's: docker inspect -f '{{.State.Pid}}' NAME)", intIn(1, 4_194_304))
     .option('--cleanup', 'remove the netfilter chains of intercept runs that died (their owner pid is gone), then exit');
   addProfileOptions(cmd, 'fault profile: a built-in name or a YAML/JSON file (default: passthrough)');
   addOutputOptions(cmd, { pcap: true });
@@ -53,24 +67,26 @@ export function registerIntercept(program: Command): void {
     .option('--force', 'allow a port that carries the SSH connection this session came in by')
     .addHelpText(
       'after',
-      '\nNothing is moved or re-pointed: netfilter queues every segment to and from the port\n' +
-        'to tcpmitm (the xtables NFQUEUE target, in a chain of the run\'s own, tcpmitm-<pid>-…,\n' +
-        'hooked into OUTPUT: on loopback each segment passes it once per direction). A pass\n' +
-        'is the kernel\'s NF_ACCEPT, a drop NF_DROP, a delay or hold a verdict given later;\n' +
-        'forged RSTs leave through a raw socket. Fail-open: if tcpmitm dies, the queue is\n' +
-        'bypassed and the traffic flows as if it had never been there; the chain is removed on\n' +
-        'every exit, and a dead run\'s by --cleanup or by the next start. For now both ends must\n' +
-        'be on this host (loopback or a local address); the kernel probe shows both ends\' real\n' +
-        'states beside the inference, as in a lab. Needs root and iptables. Examples:\n' +
+      '\nNothing is moved or re-pointed: netfilter queues every segment to and from the port to\n' +
+        'tcpmitm (the xtables NFQUEUE target, in a chain of the run\'s own, tcpmitm-<pid>-…,\n' +
+        'hooked into OUTPUT, and into INPUT for segments from other hosts: each segment is seen\n' +
+        'once). A pass is the kernel\'s NF_ACCEPT, a drop NF_DROP, a delay or hold a verdict\n' +
+        'given later; forged RSTs leave through a raw socket. Fail-open: if tcpmitm dies, the\n' +
+        'queue is bypassed and the traffic flows as if it had never been there; the chain is\n' +
+        'removed on every exit, and a dead run\'s by --cleanup or by the next start. The other\n' +
+        'end may be on this host (loopback) or elsewhere; the kernel probe shows the real\n' +
+        'states of the ends on this host beside the inference. Needs root and iptables.\n' +
+        'Examples:\n' +
         '  sudo tcpmitm intercept --port 6379 --profile drop-last-ack\n' +
         '  sudo tcpmitm intercept --port 8080 --host 127.0.0.1 --profile forge-rst --no-ui --json run.jsonl\n' +
         '  sudo tcpmitm intercept --netns /run/netns/app --port 5432 --pcap run.pcapng\n' +
+        "  sudo tcpmitm intercept --pid \"$(docker inspect -f '{{.State.Pid}}' web)\" --port 80\n" +
         '  sudo tcpmitm intercept --cleanup',
     )
     .action(async (f: InterceptFlags) => {
       if (f.cleanup !== true && f.port === undefined) throw new UsageError('intercept needs --port <n> (or --cleanup)', 'e.g. sudo tcpmitm intercept --port 8080');
       // Under the session's heap ceiling (and in --netns): this command runs itself again, once.
-      const rerun = await runUnderHeapCeiling(tableLimits(f).maxConnections, netnsVia(f.netns));
+      const rerun = await runUnderHeapCeiling(tableLimits(f).maxConnections, netnsVia(namespaceFile(f)));
       if (rerun !== undefined) {
         process.exitCode = rerun;
         return;
