@@ -6,7 +6,9 @@
 // LAST-ACK; the expectations pass, exit 0), an expectation that fails (exit
 // 3), a forged RST (the client gets ECONNRESET), a second run on the same port
 // (refused), and SIGKILL mid-run: the connection goes on (fail-open) and
-// `--cleanup` removes the dead run's chain. The host's own iptables are never
+// `--cleanup` removes the dead run's chain. Peers on another host (a second
+// namespace behind a veth): a client there (its segments come by INPUT; its
+// last ACK dropped) and a server there; and `--pid` naming the namespace. The host's own iptables are never
 // touched: every iptables command runs inside the test namespace.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
