@@ -24,8 +24,9 @@ fi
 # build the native addons (cap, raw-socket, tcpmitm's own).
 pkgs=(libpcap-dev ethtool iproute2 iptables g++ make python3 procps)
 # Tests: tcpdump/tshark read frames back, iperf3, tmux, curl, socat and nc
-# drive the lab and UI; junitparser reads --junit files as a CI system would.
-(( want_test )) && pkgs+=(tcpdump tshark iperf3 tmux curl socat netcat-openbsd python3-junitparser)
+# drive the lab and UI; junitparser reads --junit files as a CI system would;
+# headless chromium renders `tcpmitm ladder`'s SVG/HTML to PNG (test/lab/ladder.test.ts).
+(( want_test )) && pkgs+=(tcpdump tshark iperf3 tmux curl socat netcat-openbsd python3-junitparser chromium)
 
 missing=()
 for p in "${pkgs[@]}"; do

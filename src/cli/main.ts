@@ -13,6 +13,7 @@ import { registerAttach } from './commands/attach.js';
 import { registerTap } from './commands/tap.js';
 import { registerIntercept } from './commands/intercept.js';
 import { registerExercise } from './commands/exercise.js';
+import { registerLadder } from './commands/ladder.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerTap(program);
   registerIntercept(program);
   registerExercise(program);
+  registerLadder(program);
   program.addHelpText(
     'after',
     '\nExamples:\n' +
@@ -47,6 +49,7 @@ export function buildProgram(): Command {
       '  tcpmitm lab --no-ui --until-closed --json - scripted, events as JSON lines\n' +
       '  tcpmitm profiles list                       the built-in fault profiles\n' +
       '  tcpmitm exercise list                       the built-in lab exercises (predict, run, see why)\n' +
+      '  tcpmitm ladder run.jsonl -o close.svg       a --json run drawn as a ladder picture for reports\n' +
       '\nExit codes (every command, with or without the UI): 0 ok, 1 runtime failure, 2 usage or\n' +
       'profile error, 3 the verdict failed (see --junit), 4 an output (--json, --pcap, --junit) is\n' +
       'incomplete (the verdict passed), 130 interrupted.\n',

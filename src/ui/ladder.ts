@@ -52,7 +52,8 @@ export function ladderHeader(g: LadderGeometry): string {
   );
 }
 
-interface Mark {
+/** What tcpmitm did to a segment, as the ladder marks it (the SVG picture in src/ladder uses the same marks). */
+export interface Mark {
   readonly glyph: string;
   /** Terminal cells the glyph takes (⚡ is an emoji: two). */
   readonly w: 1 | 2;
@@ -70,7 +71,7 @@ const HOLD = '⏸';
 const DUP = '⧉';
 const REPLAY = '↻';
 
-function markOf(e: SegmentEntry): Mark | undefined {
+export function markOf(e: SegmentEntry): Mark | undefined {
   const d = e.detail;
   switch (e.verdict) {
     case 'pass':
@@ -98,7 +99,12 @@ function markOf(e: SegmentEntry): Mark | undefined {
 
 /** "FA seq=101 ack=201 len=0"; no ack without the ACK flag (a SYN's ack field means nothing). */
 export function segmentLabel(e: Pick<SegmentEntry, 'flags' | 'seq' | 'ack' | 'len'>): string {
-  return `${e.flags} seq=${e.seq}${e.flags.includes('A') ? ` ack=${e.ack}` : ''} len=${e.len}`;
+  return `${e.flags} ${segmentNumbers(e)}`;
+}
+
+/** "seq=101 ack=201 len=0": the numbers of `segmentLabel`, without the flags. */
+export function segmentNumbers(e: Pick<SegmentEntry, 'flags' | 'seq' | 'ack' | 'len'>): string {
+  return `seq=${e.seq}${e.flags.includes('A') ? ` ack=${e.ack}` : ''} len=${e.len}`;
 }
 
 /** One line per entry. `originT` is the event-clock time shown as 0.000 (the connection's first event). */

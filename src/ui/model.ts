@@ -33,6 +33,8 @@ export interface SegmentEntry {
   readonly len: number;
   readonly role: Role;
   readonly verdict: Verdict;
+  /** 1-based index of the profile rule that decided, if one did. */
+  readonly rule: number | undefined;
   detail: string | undefined;
   /** Only for verdict `hold`: still waiting, or how it left tcpmitm. */
   held: HeldStatus | undefined;
@@ -361,6 +363,7 @@ export class UiModel {
       len: ev.len,
       role: ev.role,
       verdict: ev.verdict,
+      rule: ev.rule,
       detail: ev.detail,
       held: ev.verdict === 'hold' ? 'waiting' : undefined,
       outcome: undefined,
