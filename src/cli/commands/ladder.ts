@@ -23,10 +23,10 @@ export function registerLadder(program: Command): void {
       'after',
       '\nThe picture: both endpoints\' inferred states on their own sides (bold) and the kernel\'s (italic,\n' +
         '"kernel: STATE"), one arrow per segment with tcpdump-style flags and seq/ack/len, what tcpmitm did\n' +
-        '(✕ dropped with its rule, ⏱ delayed with its ms, ⚡ forged, ⏸ held) and times in seconds since the\n' +
+        '(✕ dropped with its rule, ◷ delayed with its ms, ⚡ forged, ‖ held) and times in seconds since the\n' +
         'run start. Self-contained (no fonts, images or scripts from elsewhere), with a title and a legend.\n' +
         '\nExamples:\n' +
-        '  tcpmitm lab --profile drop-last-ack --no-ui --until-closed --json run.jsonl\n' +
+        '  tcpmitm lab --profile drop-last-ack --no-ui --json run.jsonl\n' +
         '  tcpmitm ladder run.jsonl -o close.svg\n' +
         '  tcpmitm ladder run.jsonl --conn 2 -o close.html\n' +
         '\nExit codes: 0 written, 2 the input is not a tcpmitm run, the connection does not exist, it has no\n' +
@@ -51,7 +51,7 @@ export function registerLadder(program: Command): void {
           'E_NO_SEGMENTS',
           `${file}: the run has no segments to draw${conn !== undefined ? ` on connection #${conn}` : ''}`,
           ExitCode.Usage,
-          'was a connection made? (a run with --no-ui --until-closed --json FILE records one)',
+          'was a connection made? tcpmitm draws the segments a run recorded with --json FILE',
         );
       }
       const text = pictureOfRows(rows, format);
