@@ -18,7 +18,8 @@ export interface RunLadder {
 export function runLadder(events: readonly TcpmitmEvent[], width: number, conn = 1): RunLadder {
   // Every entry kept: the run is over and short; the screen scrolls.
   const model = new UiModel({ maxLadder: 100_000 });
-  for (const ev of events) model.apply(ev);
+  // The UI model counts milliseconds (start.tsx converts the live stream the same way); run events carry seconds.
+  for (const ev of events) model.apply({ ...ev, t: ev.t * 1000 });
   const g = ladderGeometry(width);
   const row = model.conn(conn);
   if (row === undefined) return { title: undefined, header: ladderHeader(g), lines: [] };
