@@ -35,6 +35,8 @@ export interface EngineOutput {
   send(port: Port, frame: Buffer, ticket?: number): void;
   /** A frame captured on `port` with `ticket` will never be sent (dropped, coalesced away). Absent: nothing to do. */
   discard?(port: Port, ticket: number): void;
+  /** A segment that arrived on `port` will never leave (the pcapng records the fate of one held or delayed). Absent: nothing to do. */
+  dropped?(port: Port, frame: Buffer): void;
   /** Call `onTimer` no later than `t` (engine clock, ms). Each call supersedes the previous. */
   wakeAt(t: number | undefined): void;
   emit(ev: TcpmitmEvent): void;
@@ -686,6 +688,7 @@ export class Engine {
 
   /** A captured segment that will never leave: its capture's ticket goes back (see EngineOutput.discard). */
   private discard(item: InFlight): void {
+    this.out.dropped?.(otherPort(item.toPort), item.frame);
     if (item.ticket !== undefined) this.out.discard?.(otherPort(item.toPort), item.ticket);
   }
 

@@ -28,6 +28,8 @@ export interface FrameTap {
   beginCaptured(port: Port, frame: Buffer): void;
   endCaptured(): void;
   sent(port: Port, frame: Buffer): void;
+  /** A frame that arrived on `port` and will never be sent (dropped, coalesced away). */
+  dropped?(port: Port, frame: Buffer): void;
 }
 
 export interface RuntimeOptions extends Omit<EngineOptions, 'out' | 'start'> {
@@ -68,6 +70,7 @@ export class Runtime {
       out: {
         send: (port, frame, ticket) => this.send(port, frame, ticket),
         discard: (port, ticket) => this.ports[port].discard?.(ticket),
+        dropped: opts.tap?.dropped ? (port, frame) => opts.tap!.dropped!(port, frame) : undefined,
         wakeAt: (t) => this.wake.set(t),
         emit: this.bus.emit,
         wantsPassSegments: this.bus.wantsPassSegments,

@@ -9,6 +9,8 @@ const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 const OPT_END = 0;
 const OPT_COMMENT = 1;
 const IF_NAME = 2;
+/** epb_flags: bits 0-1 are the direction (1 inbound, 2 outbound). */
+const EPB_FLAGS = 2;
 const IF_DESCRIPTION = 3;
 const IF_TSRESOL = 9;
 const SHB_USERAPPL = 4;
@@ -84,9 +86,17 @@ export function interfaceDescription(name: string, description: string, snaplen 
   });
 }
 
-/** Enhanced Packet Block; `tsNs` is nanoseconds since the Unix epoch. */
-export function enhancedPacket(interfaceId: number, tsNs: bigint, frame: Uint8Array, comments: readonly string[] = []): Buffer {
+/** Which way a packet crossed its interface (epb_flags bits 0-1). */
+export type PacketDirection = 'inbound' | 'outbound';
+const DIRECTION_FLAGS: Record<PacketDirection, Uint8Array> = {
+  inbound: Uint8Array.of(1, 0, 0, 0),
+  outbound: Uint8Array.of(2, 0, 0, 0),
+};
+
+/** Enhanced Packet Block; `tsNs` is nanoseconds since the Unix epoch; `direction` goes in epb_flags. */
+export function enhancedPacket(interfaceId: number, tsNs: bigint, frame: Uint8Array, comments: readonly string[] = [], direction?: PacketDirection): Buffer {
   const opts: Opt[] = comments.map((c) => ({ code: OPT_COMMENT, value: encoder.encode(c) }));
+  if (direction !== undefined) opts.push({ code: EPB_FLAGS, value: DIRECTION_FLAGS[direction] });
   const bodyLen = 20 + pad4(frame.length) + optsLength(opts);
   return block(EPB, bodyLen, (b, off) => {
     b.writeUInt32LE(interfaceId, off);

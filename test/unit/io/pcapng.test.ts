@@ -133,39 +133,112 @@ describe('PcapngWriter', () => {
     expect(commentFor(seg({ verdict: 'coalesce', rule: 1 }))).toBe('coalesced ACK into FIN by rule 1');
   });
 
-  it('writes one interface per side, captured packets with comments, forged packets on the side they were sent', () => {
+  const writer = () => {
     const path = join(mkdtempSync(join(tmpdir(), 't7-pcapng-')), 'w.pcapng');
     let ns = 1_700_000_000_000_000_000n;
     const w = new PcapngWriter({ path, names: { a: 'm0', b: 'm1' }, wallNs: () => (ns += 1000n), onFailure: (m) => expect.fail(m) });
+    const packets = () => {
+      const bs = blocks(readFileSync(path));
+      expect(bs.slice(0, 4).map((b) => b.type)).toEqual([0x0a0d0d0a, 1, 1, 1]);
+      return bs.filter((b) => b.type === 6).map((b) => ({
+        iface: b.body.readUInt32LE(0),
+        ts: (BigInt(b.body.readUInt32LE(4)) << 32n) | BigInt(b.body.readUInt32LE(8)),
+        len: b.body.readUInt32LE(12),
+        fill: b.body[20],
+        comments: epbComments(b.body),
+        direction: epbDirection(b.body),
+      }));
+    };
+    return { w, packets };
+  };
+
+  it('writes each frame twice: its arrival (inbound) and its departure on the other side (outbound)', () => {
+    const { w, packets } = writer();
     const f1 = Buffer.alloc(60, 1);
+    w.beginCaptured('a', f1);
+    w.sent('b', f1);
+    w.endCaptured();
+    w.close();
+    expect(w.count).toBe(2);
+    const ps = packets();
+    expect(ps.map((p) => [p.iface, p.direction, p.comments, p.len])).toEqual([
+      [0, 'inbound', ['passed'], 60],
+      [1, 'outbound', ['passed'], 60],
+    ]);
+    expect(ps[0]!.ts).toBe(1_700_000_000_000_001_000n);
+    expect(ps[1]!.ts).toBeGreaterThan(ps[0]!.ts);
+  });
+
+  it('a forged RST is a departure only, written after the arrival that caused it (strict time order)', () => {
+    const { w, packets } = writer();
     const f2 = Buffer.alloc(54, 2);
     const rst = Buffer.alloc(54, 3);
-    // A passed frame from the client side: no comment.
-    w.beginCaptured('a', f1);
-    w.onEvent(seg({ verdict: 'pass' }));
-    w.endCaptured();
-    // A dropped frame from the server side that also triggers a forged RST sent back on port b.
     w.beginCaptured('b', f2);
     w.onEvent(seg({ verdict: 'drop', rule: 1, role: 'last-ack', dir: 's2c', from: 'server' }));
     w.onEvent(seg({ verdict: 'forged', rule: 1, role: 'rst', detail: 'RST to server' }));
     w.sent('b', rst);
+    w.dropped('b', f2);
     w.endCaptured();
-    // A forwarded copy sent without a forged event is not recorded twice.
-    w.sent('a', f2);
     w.close();
-    expect(w.count).toBe(3);
+    const ps = packets();
+    expect(ps.map((p) => [p.iface, p.direction, p.comments, p.fill])).toEqual([
+      [1, 'inbound', ['dropped by rule 1 (last-ack)'], 2],
+      [1, 'outbound', ['forged RST to server by rule 1'], 3],
+    ]);
+    expect(ps[1]!.ts).toBeGreaterThan(ps[0]!.ts);
+  });
 
-    const bs = blocks(readFileSync(path));
-    expect(bs.map((b) => b.type)).toEqual([0x0a0d0d0a, 1, 1, 6, 6, 6]);
-    const epbs = bs.filter((b) => b.type === 6);
-    // Interface 0 is the client side, 1 the server side; the RST was sent on port b.
-    expect(epbs.map((b) => b.body.readUInt32LE(0))).toEqual([0, 1, 1]);
-    expect(epbs.map((b) => b.body.readUInt32LE(12))).toEqual([60, 54, 54]);
-    expect(epbs.map((b) => epbComments(b.body))).toEqual([[], ['forged RST to server by rule 1'], ['dropped by rule 1 (last-ack)']]);
-    expect(epbs[1]!.body[20]).toBe(3);
-    expect(epbs[2]!.body[20]).toBe(2);
-    // Nanosecond timestamps from the injected clock.
-    const ts = (b: Block) => (BigInt(b.body.readUInt32LE(4)) << 32n) | BigInt(b.body.readUInt32LE(8));
-    expect(ts(epbs[0]!)).toBe(1_700_000_000_000_001_000n);
+  it('a delayed frame leaves when it is released, naming its arrival; frames in between keep time order', () => {
+    const { w, packets } = writer();
+    const fin = Buffer.alloc(60, 4);
+    const other = Buffer.alloc(60, 5);
+    w.beginCaptured('b', fin);
+    w.onEvent(seg({ verdict: 'delay', rule: 1, role: 'fin', detail: '3000 ms', dir: 's2c', from: 'server' }));
+    w.endCaptured();
+    w.beginCaptured('a', other);
+    w.sent('b', other);
+    w.endCaptured();
+    // The release comes from a timer, outside any capture; the engine's copy is another buffer.
+    w.onEvent({ type: 'action', t: 3, conn: 1, rule: 1, action: 'release', detail: 'released fin from server after 3000 ms' });
+    w.sent('a', Buffer.from(fin));
+    w.close();
+    const ps = packets();
+    expect(ps.map((p) => [p.iface, p.direction, p.comments[0], p.fill])).toEqual([
+      [1, 'inbound', 'delayed 3000 ms by rule 1', 4],
+      [0, 'inbound', 'passed', 5],
+      [1, 'outbound', 'passed', 5],
+      [0, 'outbound', 'delayed 3000 ms by rule 1; released fin from server after 3000 ms (arrived as frame 1)', 4],
+    ]);
+    expect([...ps.map((p) => p.ts)].sort((x, y) => (x < y ? -1 : 1))).toEqual(ps.map((p) => p.ts));
+  });
+
+  it('a held frame dropped by hand is recorded on interface 2 ("tcpmitm") at that moment, naming its arrival', () => {
+    const { w, packets } = writer();
+    const held = Buffer.alloc(60, 6);
+    w.beginCaptured('a', held);
+    w.onEvent(seg({ verdict: 'hold', role: 'fin', detail: 'waiting to be released' }));
+    w.endCaptured();
+    const copy = Buffer.from(held);
+    w.dropped('a', copy);
+    w.onEvent({ type: 'action', t: 3, conn: 1, action: 'drop', detail: 'dropped held fin from client' });
+    w.close();
+    const ps = packets();
+    expect(ps.map((p) => [p.iface, p.direction, p.comments[0]])).toEqual([
+      [0, 'inbound', 'held (fin, waiting to be released)'],
+      [2, undefined, 'held (fin, waiting to be released); then dropped by hand (held fin from client) (arrived as frame 1)'],
+    ]);
   });
 });
+
+function epbDirection(body: Buffer): 'inbound' | 'outbound' | undefined {
+  const caplen = body.readUInt32LE(12);
+  let off = 20 + ((caplen + 3) & ~3);
+  while (off < body.length) {
+    const code = body.readUInt16LE(off);
+    const len = body.readUInt16LE(off + 2);
+    if (code === 0) break;
+    if (code === 2) return (['inbound', 'outbound'] as const)[(body.readUInt32LE(off + 4) & 3) - 1];
+    off += 4 + ((len + 3) & ~3);
+  }
+  return undefined;
+}
