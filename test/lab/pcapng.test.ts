@@ -1,8 +1,9 @@
 // --pcap on a real run: `tcpmitm attach` between two namespaces of the test's
 // own (t7-pc ⇄ t7-pm ⇄ t7-ps) with a fault profile. tshark must read the file
-// back without error; its packet count must equal the engine's frame count
-// plus the segments it forged (the final `stats` event of the JSONL); and
-// the packet comments must be exactly the actions of the JSONL.
+// back without error; its inbound packets must be the engine's frame count
+// and its forged outbound ones the segments it forged (the final `stats`
+// event of the JSONL); and the comments of the arrivals and the forged
+// packets must be exactly the actions of the JSONL.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -69,7 +70,7 @@ async function capturedRun(name: string, port: number, profileArgs: string[], cl
   expect(r.code).toBe(0);
   const events = readEvents(json);
   const read = spawnSync('tshark', ['-r', pcap], { encoding: 'utf8' });
-  const comments = spawnSync('tshark', ['-r', pcap, '-T', 'fields', '-e', 'frame.comment'], { encoding: 'utf8' });
+  const comments = spawnSync('tshark', ['-r', pcap, '-T', 'fields', '-E', 'separator=|', '-e', 'frame.packet_flags_direction', '-e', 'frame.comment'], { encoding: 'utf8' });
   const ifaces = spawnSync('tshark', ['-r', pcap, '-T', 'fields', '-e', 'frame.interface_name'], { encoding: 'utf8' });
   return { events, read, comments, ifaces };
 }
@@ -101,8 +102,17 @@ describe.skipIf(root.skip || !hasTshark)('pcapng from a real attach run', () => 
     const packets = r.read.stdout.split('\n').filter(Boolean).length;
     const stats = r.events.filter((e): e is StatsEvent & Record<string, unknown> => e.type === 'stats').at(-1)!;
     expect(packets).toBeGreaterThan(10);
-    expect(packets).toBe(stats.frames + stats.forged);
-    const got = r.comments.stdout.split('\n').slice(0, packets).filter((l) => l !== '');
+    // Both sides of every decision: each captured frame's arrival (inbound), and what left (outbound).
+    const rows = r.comments.stdout.split('\n').slice(0, packets).map((l) => {
+      const [dir, comment] = l.split('|');
+      return { dir: Number(dir) & 3, comment: comment ?? '' };
+    });
+    const inbound = rows.filter((x) => x.dir === 1);
+    expect(inbound.length).toBe(stats.frames);
+    const outbound = rows.filter((x) => x.dir === 2);
+    expect(outbound.filter((x) => x.comment.startsWith('forged')).length).toBe(stats.forged);
+    expect(inbound.length + outbound.length).toBe(packets);
+    const got = [...inbound.map((x) => x.comment), ...outbound.filter((x) => x.comment.startsWith('forged')).map((x) => x.comment)].filter((c) => c !== 'passed');
     const want = r.events
       .filter((e) => e.type === 'segment')
       .map((e) => commentFor(e as unknown as SegmentEvent))
