@@ -220,12 +220,14 @@ describe.skipIf(root.skip)('attach over a veth topology built by the test', () =
     expect(states('server').at(-1)).toBe('CLOSED');
     expect(events[0]).toMatchObject({ type: 'start', mode: 'attach', profile: 'passthrough' });
     expect(events.at(-1)).toMatchObject({ type: 'end', reason: 'interrupted (Ctrl-C)', exitCode: 130 });
-    // The pcapng is whole after Ctrl-C: tshark reads every packet the engine counted.
+    // The pcapng is whole after Ctrl-C: tshark reads every frame the engine counted, as it arrived (inbound) and as it left (outbound: passthrough, nothing dropped).
     if (spawnSync('tshark', ['-v']).status === 0) {
-      const read = spawnSync('tshark', ['-r', pcap], { encoding: 'utf8' });
+      const read = spawnSync('tshark', ['-r', pcap, '-T', 'fields', '-e', 'frame.packet_flags_direction'], { encoding: 'utf8' });
       expect(read.status).toBe(0);
       const stats = events.filter((e) => e.type === 'stats').at(-1) as { frames: number; forged: number };
-      expect(read.stdout.split('\n').filter(Boolean).length).toBe(stats.frames + stats.forged);
+      const dirs = read.stdout.split('\n').filter(Boolean);
+      expect(dirs.filter((d) => Number(d) === 1).length).toBe(stats.frames);
+      expect(dirs.filter((d) => Number(d) === 2).length).toBe(stats.frames + stats.forged);
     }
     const conn = events.find((e) => e.type === 'connection');
     expect(conn).toMatchObject({ client: expect.stringMatching(/^198\.18\.0\.1:\d+$/), server: '198.18.0.2:8080', pickedUp: false });

@@ -259,7 +259,7 @@ describe.skipIf(root.skip)('outputs fail safe (real namespaces)', () => {
     const json = join(cwd, 'ev.jsonl');
     const junit = join(cwd, 'verdict.xml');
     const r = await pipeline(
-      `${tcpmitm} lab --no-ui --id ${id} --profile drop-last-ack --pcap - --json ${json} --junit ${junit} 2>log.txt | tshark -r - -T fields -e frame.comment; echo "exits \${PIPESTATUS[0]} \${PIPESTATUS[1]}" >&2`,
+      `${tcpmitm} lab --no-ui --id ${id} --profile drop-last-ack --pcap - --json ${json} --junit ${junit} 2>log.txt | tshark -r - -T fields -E separator=\\| -e frame.packet_flags_direction -e frame.comment; echo "exits \${PIPESTATUS[0]} \${PIPESTATUS[1]}" >&2`,
       cwd,
     );
     const log = readFileSync(join(cwd, 'log.txt'), 'utf8');
@@ -267,10 +267,12 @@ describe.skipIf(root.skip)('outputs fail safe (real namespaces)', () => {
     noStackTrace(log);
     // The text log went to stderr: stdout was the pcapng's.
     expect(log).toMatch(/end: .* \(exit 0\)$/m);
-    const stats = readEvents(json).filter((e) => e.type === 'stats').at(-1) as LabEvent & { frames: number; forged: number };
-    const lines = r.stdout.split('\n').slice(0, -1);
-    expect(lines.length).toBe(stats.frames + stats.forged);
-    expect(lines.filter((l) => l === 'dropped by rule 1 (last-ack)').length).toBeGreaterThanOrEqual(1);
+    const stats = readEvents(json).filter((e) => e.type === 'stats').at(-1) as LabEvent & { frames: number; forged: number; dropped: number };
+    // Both sides of every decision: each frame's arrival (direction 1), and what left (2): all but the dropped ones.
+    const rows = r.stdout.split('\n').slice(0, -1).map((l) => l.split('|'));
+    expect(rows.filter(([d]) => Number(d) === 1).length).toBe(stats.frames);
+    expect(rows.filter(([d]) => Number(d) === 2).length).toBe(stats.frames - stats.dropped + stats.forged);
+    expect(rows.filter(([d, c]) => Number(d) === 1 && c === 'dropped by rule 1 (last-ack)').length).toBeGreaterThanOrEqual(1);
     expect(readdirSync(cwd).sort()).toEqual(['ev.jsonl', 'log.txt', 'verdict.xml']);
     for (const p of [json, junit]) expect(statSync(p).mode & 0o777).toBe(0o600);
     expect(existsSync(join(REPO, '-'))).toBe(false);
