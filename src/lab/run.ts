@@ -21,6 +21,7 @@ import { exitStatus } from './netns.js';
 import { SignalRelay } from '../session/signal-relay.js';
 import { applySysctls } from './sysctls.js';
 import { resolveSysctls, sysctlsRecord } from '../rules/sysctls.js';
+import { holdEcho } from '../ui/terminal-echo.js';
 
 /** A closed terminal (hang-up) must not crash us before the lab is removed. */
 function ignoreClosedTerminal(): () => void {
@@ -39,6 +40,16 @@ function ignoreClosedTerminal(): () => void {
  * `opts.profile`, which then only names it.
  */
 export async function runLab(opts: LabRunOptions, chosen?: ChosenProfile): Promise<number> {
+  // Building the lab takes a while: keys typed meanwhile wait for the UI, unechoed (terminal-echo.ts).
+  const restoreEcho = opts.ui ? holdEcho() : () => undefined;
+  try {
+    return await runLabEchoHeld(opts, chosen);
+  } finally {
+    restoreEcho();
+  }
+}
+
+async function runLabEchoHeld(opts: LabRunOptions, chosen?: ChosenProfile): Promise<number> {
   preflight({ namespaces: true, capture: 'packet-addon' });
   // A bad profile never starts a run (exit 2, with file:line:col).
   const profile = chosen ?? (await resolveLabProfile(opts.profile ?? 'passthrough', opts.set));
@@ -50,6 +61,8 @@ export async function runLab(opts: LabRunOptions, chosen?: ChosenProfile): Promi
   let lab: Lab | undefined;
   const relay = new SignalRelay();
   const restoreTerminal = ignoreClosedTerminal();
+  // Building the lab takes a while: keys typed meanwhile wait for the UI, unechoed (terminal-echo.ts).
+  const restoreEcho = opts.ui ? holdEcho() : () => undefined;
   try {
     lab = await createLab({ id: opts.id, ipv6: opts.ipv6 });
     if (relay.stopping) return exitStatus(null, relay.stopping);

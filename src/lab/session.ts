@@ -64,11 +64,16 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
     },
   ));
 
+  // The UI loads (seconds on a busy machine) while the kernel view starts;
+  // the run starts once its first frame is up, so its clock reads 0 there
+  // and the programs' first SYN is drawn, not missed.
+  const uiUp = shell.startUi();
   // The kernel's own view beside the inference (nothing to compare without a probe).
   const kernel =
     opts.kernelProbe === 'off'
       ? undefined
       : await startKernelView({ source: opts.kernelProbe, labId: cfg.lab.id, pids: cfg.lab.holderPids, bus, runtime });
+  await uiUp;
 
   bus.emit({
     type: 'start',
@@ -79,7 +84,6 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
     ...(Object.keys(cfg.lab.sysctls.client).length + Object.keys(cfg.lab.sysctls.server).length > 0 ? { sysctls: cfg.lab.sysctls } : {}),
     wall: new Date().toISOString(),
   });
-  await shell.startUi();
 
   const programs = opts.peers ? new LabPrograms(cfg, profile, bus.emit, elapsed, (id, what) => runtime.signalSettled(id, what)) : undefined;
   // A profile's signal rules reach the programs (refused up front where there are none: session/cue-check.ts).

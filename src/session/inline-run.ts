@@ -101,12 +101,12 @@ export async function runInline(o: InlineRunOptions): Promise<number> {
       title: o.title,
     },
   );
-  bus.emit({ type: 'start', t: runtime.elapsed(), mode: o.mode, profile: o.profile.name, wall: new Date().toISOString() });
-  for (const message of [...(o.notes ?? []), ...setupNotes]) bus.emit({ type: 'warning', t: runtime.elapsed(), message });
-
   let end: RunEnd = { reason: 'failed', exitCode: ExitCode.Runtime };
   try {
+    // The run's clock reads 0 when the UI's first frame is up (run-shell.ts).
     await shell.startUi();
+    bus.emit({ type: 'start', t: runtime.elapsed(), mode: o.mode, profile: o.profile.name, wall: new Date().toISOString() });
+    for (const message of [...(o.notes ?? []), ...setupNotes]) bus.emit({ type: 'warning', t: runtime.elapsed(), message });
     end = await shell.waitForEnd();
   } finally {
     for (const message of (await o.teardown?.()) ?? []) bus.emit({ type: 'warning', t: runtime.elapsed(), message });

@@ -14,6 +14,7 @@ import { HIDDEN_PROFILE, blindView } from './blind-view.js';
 import type { TcpmitmEvent } from '../engine/events.js';
 import type { QuitHow } from '../ui/keys.js';
 import type { OutputFailures } from './output-failures.js';
+import { holdEcho } from '../ui/terminal-echo.js';
 
 export interface ShellOptions {
   readonly ui: boolean;
@@ -64,12 +65,16 @@ export class RunShell {
   private readonly signalled: Promise<RunEnd>;
   /** How the run ended, as far as the shell saw it. */
   private endedBy: 'signal' | 'quit' | 'other' = 'other';
+  /** Puts the terminal's echo back (it is off from the shell's start until the UI is gone). */
+  private readonly restoreEcho: () => void;
 
   constructor(
     private readonly target: ShellTarget,
     private readonly opts: ShellOptions,
   ) {
     const bus = target.bus;
+    // Keys typed before the UI is up are not echoed over it (terminal-echo.ts).
+    this.restoreEcho = opts.ui ? holdEcho() : () => undefined;
     // `on`, not `once`: a terminal's Ctrl-C can reach us twice (directly and
     // passed on by the lab's supervisor); a second delivery must not fall back
     // to the default action (death before the log is flushed).
@@ -99,13 +104,19 @@ export class RunShell {
     this.statsTimer = setInterval(() => this.emitStats(), 1000);
   }
 
-  /** Starts the terminal UI when asked for (loaded lazily: ink is heavy). */
+  /**
+   * Starts the terminal UI when asked for (loaded lazily: ink is heavy), and
+   * resolves once its first frame is on the terminal (or a signal came
+   * first): the caller starts the run's traffic only then, so that no segment
+   * crosses before the screen that shows it. On a loaded machine loading ink
+   * takes seconds.
+   */
   async startUi(): Promise<void> {
     if (!this.opts.ui) return;
     // Its own process: ink's renders must not block the loop that forwards frames.
     const { startUiProcess } = await import('../ui/process.js');
     const t = this.target;
-    this.ui = startUiProcess({
+    const ui = startUiProcess({
       subscribe: (fn) => t.bus.subscribe('ui', this.opts.blind === true ? seenBlind(fn) : fn),
       send: (cmd) => {
         if (cmd.kind === 'set-profile') {
@@ -123,6 +134,8 @@ export class RunShell {
       profileNames: this.opts.blind === true ? [] : [...this.opts.profileNames],
       elapsed: () => t.elapsed(),
     });
+    this.ui = ui;
+    await Promise.race([ui.shown(), this.signalled]);
   }
 
   emitStats(): void {
@@ -177,6 +190,7 @@ export class RunShell {
       this.ui.unmount();
       await this.ui.waitUntilExit();
     }
+    this.restoreEcho();
     outputs.release();
     for (const off of this.offSignals) off();
     return { reason: end.reason, exitCode: outputs.exitCode(end.exitCode) };

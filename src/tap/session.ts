@@ -71,10 +71,11 @@ export async function runTap(o: TapOptions): Promise<number> {
       title,
     },
   );
-  runtime.bus.emit({ type: 'start', t: runtime.elapsed(), mode: 'tap', profile: profile.name, wall: new Date().toISOString() });
   let end: RunEnd = { reason: 'failed', exitCode: ExitCode.Runtime };
   try {
+    // The run's clock reads 0 when the UI's first frame is up (run-shell.ts).
     await shell.startUi();
+    runtime.bus.emit({ type: 'start', t: runtime.elapsed(), mode: 'tap', profile: profile.name, wall: new Date().toISOString() });
     end = await shell.waitForEnd();
   } finally {
     runtime.close();

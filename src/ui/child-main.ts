@@ -97,6 +97,9 @@ ui = startUi({
   ...(cfg.profileName === undefined ? {} : { profileName: cfg.profileName }),
   ...(cfg.color === undefined ? {} : { color: cfg.color }),
 });
+// ink's first render is synchronous (legacy mode, a leading-edge throttle) and
+// a write to a terminal is too: the first frame is on the screen now.
+toParent({ kind: 'shown' });
 // Closed while ink loaded: draw the one frame (every event is in) and go.
 if (exitWith !== undefined) closeUi(ui, exitWith);
 yieldTheCpu();

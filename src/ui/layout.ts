@@ -97,11 +97,12 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}`;
 }
 
-/** "00:01:23" for the header's elapsed time. */
+/** "00:01:23.4" for the header's time since the run started (tenths: the first frame reads 00:00:00.0, not a bare zero). */
 export function clock(ms: number): string {
-  const s = Math.floor(Math.max(0, ms) / 1000);
+  const d = Math.floor(Math.max(0, ms) / 100);
+  const s = Math.floor(d / 10);
   const p = (n: number): string => String(n).padStart(2, '0');
-  return `${p(Math.floor(s / 3600))}:${p(Math.floor(s / 60) % 60)}:${p(s % 60)}`;
+  return `${p(Math.floor(s / 3600))}:${p(Math.floor(s / 60) % 60)}:${p(s % 60)}.${d % 10}`;
 }
 
 /** A pane title drawn as a rule exactly `width` cells wide: "── title ─────". */

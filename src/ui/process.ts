@@ -23,7 +23,15 @@ export interface UiProcessOptions extends StartUiOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-export function startUiProcess(opts: UiProcessOptions): UiHandle {
+export interface UiProcessHandle extends UiHandle {
+  /**
+   * Resolves once the child's first frame is on the terminal (or the child is
+   * gone): the run holds its traffic until then, so no segment crosses unseen.
+   */
+  shown(): Promise<void>;
+}
+
+export function startUiProcess(opts: UiProcessOptions): UiProcessHandle {
   const t0 = performance.now();
   const elapsed = opts.elapsed ?? (() => (performance.now() - t0) / 1000);
   const env = opts.env ?? process.env;
@@ -52,6 +60,8 @@ export function startUiProcess(opts: UiProcessOptions): UiHandle {
   let quitCalled = false;
   let killTimer: NodeJS.Timeout | undefined;
   let pendingClose: ToChild | undefined;
+  let markShown: () => void = () => undefined;
+  const shownP = new Promise<void>((resolve) => (markShown = resolve));
 
   const quit = (how: QuitHow): void => {
     if (quitCalled || closing) return;
@@ -89,6 +99,7 @@ export function startUiProcess(opts: UiProcessOptions): UiHandle {
       if (exited) return;
       exited = true;
       if (killTimer) clearTimeout(killTimer);
+      markShown();
       batcher.dispose();
       // A UI that died under a live run (crash, kill, hang-up) ends the run,
       // so the lab is torn down rather than left running headless; the run
@@ -118,6 +129,9 @@ export function startUiProcess(opts: UiProcessOptions): UiHandle {
         batcher.resume();
         return;
       }
+      case 'shown':
+        markShown();
+        return;
       case 'send':
         if (!closing) opts.send(msg.cmd);
         return;
@@ -128,6 +142,7 @@ export function startUiProcess(opts: UiProcessOptions): UiHandle {
   });
 
   return {
+    shown: () => shownP,
     waitUntilExit: () => exitedP,
     unmount: () => {
       if (closing) return;

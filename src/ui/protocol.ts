@@ -243,6 +243,8 @@ export type ToChild =
 export type ToParent =
   /** The child listens for messages: the parent may send (a message before that could be lost). */
   | { readonly kind: 'ready' }
+  /** The first frame is on the terminal: the run may start its traffic. */
+  | { readonly kind: 'shown' }
   /** A key became an engine command. */
   | { readonly kind: 'send'; readonly cmd: ControlCommand }
   /** End the run: q (`quit`), or Ctrl-C as a key in raw mode, SIGINT/SIGTERM or a hang-up of the UI (`interrupt`). */
@@ -314,6 +316,7 @@ export function decodeToChild(msg: unknown): ToChild | undefined {
 export function decodeToParent(msg: unknown): ToParent | undefined {
   if (!isObject(msg)) return undefined;
   if (msg.kind === 'ready') return { kind: 'ready' };
+  if (msg.kind === 'shown') return { kind: 'shown' };
   // An older or confused child that does not say how counts as an interrupt: the run must not claim it ended by itself.
   if (msg.kind === 'quit') return { kind: 'quit', how: msg.how === 'quit' ? 'quit' : 'interrupt' };
   if (msg.kind === 'send' && isObject(msg.cmd) && typeof msg.cmd.kind === 'string' && COMMAND_KINDS.has(msg.cmd.kind)) {

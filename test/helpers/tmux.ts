@@ -82,6 +82,13 @@ export class TmuxScreen {
     execFileSync('tmux', [...SOCKET, 'send-keys', '-t', this.name, ...keys]);
   }
 
+  /** Whether the pane's terminal echoes what is typed (its line discipline's ECHO flag, as `stty -a` prints it). */
+  echoes(): boolean {
+    const tty = execFileSync('tmux', [...SOCKET, 'display-message', '-p', '-t', this.name, '#{pane_tty}'], { encoding: 'utf8' }).trim();
+    const out = execFileSync('stty', ['-F', tty, '-a'], { encoding: 'utf8' });
+    return !/(^|\s)-echo(\s|$)/.test(out);
+  }
+
   /** The command's exit code once it has ended, else undefined. */
   exitCode(): number | undefined {
     if (!existsSync(this.rcFile)) return undefined;

@@ -98,6 +98,37 @@ function peer(cli: string, args: string): string {
 }
 
 describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', () => {
+  it.each([
+    { cols: 80, rows: 24 },
+    { cols: 160, rows: 50 },
+  ])('at $cols×$rows the UI is up before the first SYN, typed keys are not echoed, and the final screen stays until q', async (size) => {
+    const id = uniqueLabId('u15s');
+    const s = startLab(id, size, ['--profile', 'drop-last-ack']);
+    // Typed while the lab is being built and ink loads (once tcpmitm has
+    // turned the echo off, a few hundred ms after node starts): never echoed.
+    await s.waitFor('the echo off', () => !s.echoes(), 10_000);
+    s.keys('z', 'z', 'z');
+    const first = await s.waitFor('the first frame', (sc) => sc.startsWith('tcpmitm'), 30_000);
+    // Its clock counts from the run's start, which waits for this frame: no connection yet.
+    expect(first.split('\n')[0]).toMatch(/ 00:00:00\.\d /);
+    expect(first).toContain('select a connection');
+    expect(first).not.toMatch(/^▶/m);
+    // …then the SYN, drawn.
+    await s.waitFor('the SYN on the ladder', (sc) => ladder(sc).some((l) => /─ S seq=0 len=0 ─/.test(l)));
+    const last = await s.waitFor('the verdict on the final screen', (sc) => sc.includes('q closes'), 20_000);
+    expect(last).not.toContain('zzz');
+    await sleep(1500);
+    // The run is over, and the screen stays.
+    expect(s.exitCode()).toBeUndefined();
+    expect(s.capture()).toContain('q closes');
+    s.keys('q');
+    expect(await s.waitExit()).toBe(0);
+    expect(netnsList().filter((n) => n.startsWith(`${id}-`))).toEqual([]);
+    // Echo is back once tcpmitm has gone: a typed word shows at the shell's prompt.
+    s.keys('e', 'c', 'h', 'o', 'd');
+    await s.waitFor('echo restored', (sc) => sc.includes('echod'), 5000);
+  });
+
   it('R resets the server (screen and kernel agree), h holds a segment, space releases it, q quits cleanly', async () => {
     const id = uniqueLabId('u5t');
     const s = startLab(id, { cols: 80, rows: 24 }, [

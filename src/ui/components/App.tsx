@@ -57,7 +57,6 @@ export default function App(props: AppProps) {
   const now = props.now ?? dateNow;
   const timer = props.timer ?? realTimer;
   const { model, nowT: anchoredT } = useEventModel(props.subscribe, timer, props.frameIntervalMs ?? FRAME_INTERVAL_MS, now);
-  const mountedAt = useRef(now()).current;
   const elapsed = props.elapsed;
   const nowT = elapsed ? () => Math.max(model.lastT, elapsed()) : anchoredT;
   const { stdout } = useStdout();
@@ -121,12 +120,16 @@ export default function App(props: AppProps) {
   // and the screen stays until q (the caller holds the run's end for it).
   const status = model.ended ? endHeadline(model) : s.quitting ? 'quitting…' : undefined;
   const lower = layout.ladderRows + 2 + layout.eventRows + 1;
+  // One time base on the whole screen: the run's start (its `start` event,
+  // sent once the first frame is up); 0 until it comes.
+  const origin = model.startT;
+  const runMs = origin === undefined ? 0 : (model.ended ? model.ended.t : nowT()) - origin;
   return (
     <Box flexDirection="column" width={width}>
       <Header
         lab={props.labId ?? model.lab}
         profile={s.profile ?? model.profile}
-        elapsedMs={model.ended ? model.ended.t : elapsed ? elapsed() : now() - mountedAt}
+        elapsedMs={runMs}
         framesPerSec={model.framesPerSec}
         bytesPerSec={model.bytesPerSec}
         frames={model.frames}

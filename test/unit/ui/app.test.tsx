@@ -5,7 +5,7 @@ import type { ControlCommand } from '../../../src/engine/control.js';
 import type { TcpmitmEvent } from '../../../src/engine/events.js';
 import { colorWanted } from '../../../src/ui/theme.js';
 import { FakeSource, ManualTimer, settle } from './fixtures/harness.js';
-import { seg } from './fixtures/build.js';
+import { seg, start } from './fixtures/build.js';
 import { coalescedClose, holdAndRelease, holdRelease, kernelDisagreement, lastAckDropped } from './fixtures/closes.js';
 
 afterEach(() => cleanup());
@@ -46,7 +46,7 @@ function mount(opts: { columns?: number; rows?: number } = {}) {
     r.stdin.write(s);
     return frame(want);
   };
-  return { src, timer, sent, r, feed, key, quits: () => quitHows.length, quitHows };
+  return { src, timer, sent, r, feed, key, frame, quits: () => quitHows.length, quitHows };
 }
 
 /** Text (or a pattern, or every one of several) the next frame should show. */
@@ -71,6 +71,18 @@ function lines(frame: string): string[] {
 }
 
 describe('App at 80×24', () => {
+  it('the first frame, before the run starts: the clock at 00:00:00.0 and no connection; then it counts from the start event', async () => {
+    const ui = mount();
+    // The UI is up long after the runtime's clock began (ink loads for seconds).
+    ui.timer.advance(2400);
+    const first = await ui.frame();
+    expect(lines(first)[0]).toMatch(/ 00:00:00\.0 /);
+    expect(first).toContain('select a connection');
+    await ui.feed([start(2400)]);
+    ui.timer.advance(700);
+    expect(lines(await ui.frame(/00:00:00\.7/))[0]).toMatch(/ 00:00:00\.7 /);
+  });
+
   it('draws the ladder of a dropped last ACK with FIN retransmissions', async () => {
     const ui = mount();
     const f = await ui.feed(lastAckDropped, 'dropped 2');
@@ -204,10 +216,11 @@ describe('App keys', () => {
       type: 'expectation', t: 5, status, ok: status === 'met', subject, expected: 'x', observed: 'y',
     });
     const f = await ui.feed(
-      [check('met', 'client states (inferred)'), check('failed', 'client exit'), check('not-checked', 'client app'), { type: 'end', t: 6500, reason: 'duration 6s reached', exitCode: 3 }],
+      [start(300), check('met', 'client states (inferred)'), check('failed', 'client exit'), check('not-checked', 'client app'), { type: 'end', t: 6500, reason: 'duration 6s reached', exitCode: 3 }],
       'q closes',
     );
-    expect(lines(f)[0]).toMatch(/00:00:06 {2}ended: duration 6s reached · ✗ FAIL \(exit 3\)/);
+    // The clock counts from the run's start, in tenths: 6.5 s − 0.3 s.
+    expect(lines(f)[0]).toMatch(/00:00:06\.2 {2}ended: duration 6s reached · ✗ FAIL \(exit 3\)/);
     expect(f).toContain('✗ FAIL: 1 of 2 checks failed, 1 not checked (exit 3) · ↑↓ PgUp/PgDn to read · q closes');
     expect(ui.quits()).toBe(0);
     await ui.key('q');
