@@ -698,6 +698,7 @@ export class Engine {
    */
   private forge(c: ConnCtl, to: Endpoint | 'both', seqOffset: number, now: number, rule: number | undefined, why: string, kind: 'RST' | 'SYN' = 'RST'): void {
     const targets: Endpoint[] = to === 'both' ? ['client', 'server'] : [to];
+    const view = this.tracker.get(c.id);
     for (const target of targets) {
       const nums = this.tracker.rstFor(c.id, target);
       // The target's frames arrive on portOf[target]; frames to it leave on that same port.
@@ -709,7 +710,11 @@ export class Engine {
       const reverse = sameDir === undefined;
       const template = sameDir ?? c.template[dir === 'c2s' ? 's2c' : 'c2s'];
       if (!nums || !template || toPort === undefined) {
-        this.warn(now, `cannot forge a ${kind} to the ${target} of #${c.id}: its sequence numbers are not known yet`);
+        // A closed end (or a listener) has no connection left to reset: saying
+        // its numbers are "not known yet" would promise they may be later.
+        const state = view ? endOf(view, target).state : undefined;
+        const reason = state === 'CLOSED' || state === 'LISTEN' ? `it is ${state}, there is no connection left to reset` : 'its sequence numbers are not known yet';
+        this.warn(now, `cannot forge a ${kind} to the ${target} of #${c.id}: ${reason}`);
         continue;
       }
       const rstSeq = (nums.seq + seqOffset) >>> 0;
@@ -724,7 +729,12 @@ export class Engine {
       this.counters.forged++;
       const item: InFlight = { frame, seg, conn: c.id, from: peerOf(target), dir, role: kind === 'SYN' ? 'syn' : 'rst', toPort, capturedAt: now, releaseAt: now, rule, owned: true };
       this.emitSegment(item, now, 'forged', rule, `${kind} to ${target}${seqOffset ? ` (seq off by ${seqOffset})` : ''}`);
-      this.emitAction(c.id, now, kind === 'SYN' ? 'forge' : 'rst', `forged ${kind} to ${target} seq=${rstSeq} (${why})`, rule);
+      // A RST's seq as its segment event gives it: relative to its sender's ISN
+      // (the peer it pretends to be), like every other number of the run. A
+      // forged SYN starts a sequence space of its own: absolute.
+      const senderIsn = kind === 'RST' && view ? endOf(view, peerOf(target)).isn : undefined;
+      const shownSeq = senderIsn === undefined ? rstSeq : (rstSeq - senderIsn) >>> 0;
+      this.emitAction(c.id, now, kind === 'SYN' ? 'forge' : 'rst', `forged ${kind} to ${target} seq=${shownSeq} (${why})`, rule);
       this.deliver(item, now);
     }
   }
@@ -945,6 +955,9 @@ export class Engine {
       role: item.role,
       verdict,
     };
+    // The sender's ISN, absolute, on the segment that chose it: enough for a
+    // reader to print absolute numbers (tcpdump -S) from the relative ones.
+    if (s.flags & TcpFlag.SYN && sender?.isn !== undefined) ev.isn = sender.isn;
     if (rule !== undefined) ev.rule = rule;
     if (detail !== undefined) ev.detail = detail;
     this.emit(ev);

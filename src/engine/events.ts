@@ -27,10 +27,13 @@ export type Verdict =
 
 // Every event's `t` is seconds since the run started (millisecond resolution).
 
+/** How tcpmitm sits on the path: inline (lab, attach, intercept: it decides each segment's fate) or beside it (tap: it watches, and can only forge RSTs). */
+export type RunMode = 'lab' | 'attach' | 'tap' | 'intercept';
+
 export interface StartEvent {
   readonly type: 'start';
   readonly t: number;
-  readonly mode: 'lab' | 'attach' | 'tap' | 'intercept';
+  readonly mode: RunMode;
   readonly lab?: string;
   readonly profile?: string;
   /** Lab only: the sysctls set in the end namespaces for this run, as the kernel reads them back. */
@@ -66,6 +69,8 @@ export interface SegmentEvent {
   readonly win: number;
   readonly role: Role;
   readonly verdict: Verdict;
+  /** On a SYN or SYN-ACK only: the sender's initial sequence number, absolute (to print absolute numbers, tcpdump's -S). */
+  readonly isn?: number;
   /** 1-based index of the rule that decided, if any. */
   readonly rule?: number;
   /** Extra words for the verdict: "200 ms", "coalesced into FIN", "to server". */

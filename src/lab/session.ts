@@ -60,6 +60,7 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
       profileName: profile.name,
       profileNames: profile.builtins,
       title: cfg.lab.id,
+      mode: 'lab',
       blind: opts.hideFault === true,
     },
   ));

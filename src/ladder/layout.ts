@@ -48,6 +48,8 @@ export const TONE_COLOUR: Readonly<Record<LadderTone, string>> = {
   hold: '#0969da',
   duplicate: '#1a7f37',
   replay: '#7d4e00',
+  // The terminal colours an untouched retransmission; the picture writes its role beside it instead (arrowLabel).
+  retransmission: INK,
   state: INK,
 };
 

@@ -99,6 +99,7 @@ export async function runInline(o: InlineRunOptions): Promise<number> {
       profileName: o.profile.name,
       profileNames: o.profile.builtins,
       title: o.title,
+      mode: o.mode,
     },
   );
   let end: RunEnd = { reason: 'failed', exitCode: ExitCode.Runtime };

@@ -11,7 +11,7 @@ import type { StatsEvent } from '../engine/events.js';
 import { openJsonl, type JsonlWriter } from '../io/jsonl-writer.js';
 import { textLogWriter } from '../io/text-log.js';
 import { HIDDEN_PROFILE, blindView } from './blind-view.js';
-import type { TcpmitmEvent } from '../engine/events.js';
+import type { RunMode, TcpmitmEvent } from '../engine/events.js';
 import type { QuitHow } from '../ui/keys.js';
 import type { OutputFailures } from './output-failures.js';
 import { holdEcho } from '../ui/terminal-echo.js';
@@ -30,6 +30,8 @@ export interface ShellOptions {
   readonly profileNames: readonly string[];
   /** Shown where the lab id goes in the UI header (the lab id, "attach m0⇄m1", "tap lo"). */
   readonly title: string;
+  /** The run's mode: the UI offers only the keys it can act on. */
+  readonly mode: RunMode;
   /** Hide the fault: the text log and the UI see the blind view (blind-view.ts), every segment shown; the JSONL keeps all. */
   readonly blind?: boolean;
 }
@@ -129,6 +131,7 @@ export class RunShell {
         for (const w of this.quitWaiters.splice(0)) w(how);
       },
       labId: this.opts.title,
+      mode: this.opts.mode,
       // Blind: no name, and no picker to learn one from.
       profileName: this.opts.blind === true ? HIDDEN_PROFILE : this.opts.profileName,
       profileNames: this.opts.blind === true ? [] : [...this.opts.profileNames],

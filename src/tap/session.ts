@@ -69,6 +69,7 @@ export async function runTap(o: TapOptions): Promise<number> {
       profileName: profile.name,
       profileNames: profile.builtins,
       title,
+      mode: 'tap',
     },
   );
   let end: RunEnd = { reason: 'failed', exitCode: ExitCode.Runtime };

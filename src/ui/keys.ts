@@ -3,6 +3,8 @@
 // the hook only forwards, all decisions live here and are unit-tested).
 
 import type { Direction } from '../engine/events.js';
+import type { Endpoint, TcpState } from '../tcp/state.js';
+import { handCountKey } from './model.js';
 import type { ControlCommand } from '../engine/control.js';
 
 /** The part of ink's `Key` we read; absent fields mean "not pressed", so tests can pass `{}`. */
@@ -30,8 +32,18 @@ export interface KeyContext {
   readonly mode: UiMode;
   /** Connection number of the selected row, if any. */
   readonly selectedConn?: number;
+  /** Its endpoints' states as inferred (a RST to a CLOSED end has nothing to reset). */
+  readonly selectedStates?: Readonly<Record<Endpoint, TcpState | undefined>>;
+  /**
+   * tcpmitm is in the path (lab, attach, intercept) and decides each
+   * segment's fate; false for tap, which watches beside it and can only
+   * forge RSTs (default true).
+   */
+  readonly inline?: boolean;
   /** Hold mode as the UI last set it (the engine announces nothing for it). */
   readonly holdOn: boolean;
+  /** Absolute sequence numbers shown (tcpdump -S). */
+  readonly absolute?: boolean;
   /** Digits typed so far at the fin-ms prompt. */
   readonly finBuffer?: string;
   /** The profile picker's list and cursor. */
@@ -46,16 +58,22 @@ export type UiAction =
   | { readonly type: 'select'; readonly delta: number }
   /** Scroll the ladder by `pages` pages (negative: back in time); `'end'` follows the newest again. */
   | { readonly type: 'scroll'; readonly pages: number | 'end' | 'start' }
+  /** Scroll the event pane by `pages` pages (negative: older); scrolling past the newest follows again. */
+  | { readonly type: 'scroll-events'; readonly pages: number }
   /** Enter another mode; `finBuffer` and `profileCursor` come with the modes that use them. */
   | { readonly type: 'mode'; readonly mode: UiMode }
   | { readonly type: 'fin-buffer'; readonly value: string }
   | { readonly type: 'profile-cursor'; readonly index: number }
   /** The UI's record of hold mode. */
   | { readonly type: 'hold'; readonly on: boolean }
+  /** Absolute (tcpdump -S) or relative sequence numbers on the ladder. */
+  | { readonly type: 'absolute'; readonly on: boolean }
   /** The profile now in force, for the header. */
   | { readonly type: 'profile'; readonly name: string }
   /** A one-line message for the help bar ("select a connection first"). */
   | { readonly type: 'message'; readonly text: string }
+  /** The message just set announces a command still to take effect (handCountKey): it goes once the engine has done it. */
+  | { readonly type: 'await'; readonly key: string }
   /** q quits; Ctrl-C interrupts (the run then exits 130, as on a signal). */
   | { readonly type: 'quit'; readonly interrupt?: true };
 
@@ -111,14 +129,17 @@ function normal(input: string, key: InkKey, ctx: KeyContext): KeyResult {
   const conn = ctx.selectedConn;
   const needConn = (f: (c: number) => KeyResult): KeyResult =>
     conn === undefined ? ui({ type: 'message', text: 'no connection selected' }) : f(conn);
+  if (ctx.inline === false && INLINE_ONLY.has(input)) {
+    return ui({ type: 'message', text: 'tap watches beside the path: it cannot drop, delay or hold segments, only forge RSTs (r/R/b); use tcpmitm lab or attach' });
+  }
 
   switch (input) {
     case 'r':
-      return needConn((c) => ({ commands: [{ kind: 'rst', conn: c, to: 'client' }], ui: [] }));
+      return needConn((c) => rst(c, 'client', ctx));
     case 'R':
-      return needConn((c) => ({ commands: [{ kind: 'rst', conn: c, to: 'server' }], ui: [] }));
+      return needConn((c) => rst(c, 'server', ctx));
     case 'b':
-      return needConn((c) => ({ commands: [{ kind: 'rst', conn: c, to: 'both' }], ui: [] }));
+      return needConn((c) => rst(c, 'both', ctx));
     case 'd':
       return needConn(() => ui({ type: 'mode', mode: 'drop-dir' }));
     case 'f':
@@ -142,6 +163,14 @@ function normal(input: string, key: InkKey, ctx: KeyContext): KeyResult {
       const at = ctx.currentProfile === undefined ? -1 : list.indexOf(ctx.currentProfile);
       return ui({ type: 'profile-cursor', index: Math.max(0, at) }, { type: 'mode', mode: 'profile' });
     }
+    case '[':
+      return ui({ type: 'scroll-events', pages: -1 });
+    case ']':
+      return ui({ type: 'scroll-events', pages: 1 });
+    case 'S': {
+      const on = ctx.absolute !== true;
+      return ui({ type: 'absolute', on }, { type: 'message', text: on ? 'absolute sequence numbers (as tcpdump -S)' : 'sequence numbers relative to each ISN' });
+    }
     case '?':
       return ui({ type: 'mode', mode: 'help' });
     case 'q':
@@ -149,6 +178,26 @@ function normal(input: string, key: InkKey, ctx: KeyContext): KeyResult {
     default:
       return NONE;
   }
+}
+
+/** Keys that act on segments in the path: tap has none of them. */
+const INLINE_ONLY: ReadonlySet<string> = new Set(['d', 'f', 'h', ' ', 'x', 'a']);
+
+/** A forged RST to the ends that still have a connection to reset; a closed end gets a message, not a command. */
+function rst(conn: number, to: Endpoint | 'both', ctx: KeyContext): KeyResult {
+  const closed = (e: Endpoint): boolean => ctx.selectedStates?.[e] === 'CLOSED';
+  const ends: Endpoint[] = to === 'both' ? ['client', 'server'] : [to];
+  const open = ends.filter((e) => !closed(e));
+  if (open.length === 0) {
+    const who = to === 'both' ? `#${conn} is closed on both ends` : `the ${to} of #${conn} is CLOSED`;
+    return ui({ type: 'message', text: `${who}: there is no connection left to reset` });
+  }
+  const target: Endpoint | 'both' = open.length === 2 ? 'both' : open[0]!;
+  const skipped = ends.find(closed);
+  return {
+    commands: [{ kind: 'rst', conn, to: target }],
+    ui: skipped === undefined ? [] : [{ type: 'message', text: `RST to the ${target} only: the ${skipped} of #${conn} is CLOSED` }],
+  };
 }
 
 /**
@@ -164,7 +213,11 @@ function dropDir(input: string, key: InkKey, ctx: KeyContext): KeyResult {
   if (dir !== undefined && ctx.selectedConn !== undefined) {
     return {
       commands: [{ kind: 'drop-next', conn: ctx.selectedConn, dir }],
-      ui: [back, { type: 'message', text: `dropping the next segment from the ${dir === 'c2s' ? 'client' : 'server'}` }],
+      ui: [
+        back,
+        { type: 'message', text: `dropping the next segment from the ${dir === 'c2s' ? 'client' : 'server'}…` },
+        { type: 'await', key: handCountKey('drop', ctx.selectedConn, dir) },
+      ],
     };
   }
   if (key.escape || input === 'q' || dir !== undefined) return ui(back);
@@ -183,7 +236,7 @@ function finMs(input: string, key: InkKey, ctx: KeyContext): KeyResult {
     }
     return {
       commands: [{ kind: 'delay-next-fin', conn: ctx.selectedConn, ms }],
-      ui: [back, { type: 'message', text: `delaying the next FIN by ${ms} ms` }],
+      ui: [back, { type: 'message', text: `delaying the next FIN by ${ms} ms…` }, { type: 'await', key: handCountKey('fin', ctx.selectedConn) }],
     };
   }
   // ink reports the Backspace key as `delete` on most terminals (it sends DEL, 0x7f).

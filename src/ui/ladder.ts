@@ -5,8 +5,10 @@
 
 import type { LadderEntry, SegmentEntry, SkipEntry, StateEntry } from './model.js';
 import { humanBytes } from './layout.js';
+import type { Endpoint } from '../tcp/state.js';
+import type { Role } from '../tcp/role.js';
 
-export type LadderTone = 'pass' | 'drop' | 'delay' | 'forged' | 'coalesce' | 'hold' | 'duplicate' | 'replay' | 'state';
+export type LadderTone = 'pass' | 'drop' | 'delay' | 'forged' | 'coalesce' | 'hold' | 'duplicate' | 'replay' | 'retransmission' | 'state';
 
 export interface LadderLine {
   readonly text: string;
@@ -37,13 +39,18 @@ export function ladderGeometry(width: number): LadderGeometry {
   return { width: w, timeW, sideW: SIDE_W, arrowW, mid: Math.floor(arrowW / 2) };
 }
 
-/** "client", "tcpmitm", "server" over their columns. */
-export function ladderHeader(g: LadderGeometry): string {
+/**
+ * "client", "tcpmitm", "server" over their columns; over the time column,
+ * its base (seconds since the run's start, as in the event pane); after
+ * "server", "seq absolute" when the numbers are tcpdump -S's.
+ */
+export function ladderHeader(g: LadderGeometry, absolute = false): string {
   const cells = blank(g.arrowW, ' ');
   const mitm = 'tcpmitm';
   put(cells, Math.max(0, g.mid - Math.floor(mitm.length / 2)), mitm);
+  if (absolute) put(cells, 1, 'seq absolute');
   return (
-    ' '.repeat(g.timeW) +
+    (g.timeW > 0 ? 'run+s'.padStart(g.timeW - 1) + ' ' : '') +
     'client'.padStart(g.sideW + 1 - 1) +
     ' ' +
     cells.join('') +
@@ -97,31 +104,61 @@ export function markOf(e: SegmentEntry): Mark | undefined {
   }
 }
 
+/**
+ * The two ISNs (absolute) that turn a connection's relative numbers back into
+ * the wire's (tcpdump -S). A side whose SYN was never seen has none: its
+ * numbers are absolute already (the engine had no base for them either).
+ */
+export type IsnBase = Readonly<Record<Endpoint, number | undefined>>;
+
+/** What to draw beyond the arrows themselves. */
+export interface LadderView {
+  /** The event-clock time shown as 0.000: the run's start, as in the event pane. */
+  readonly originT: number;
+  /** Absolute sequence numbers (tcpdump -S) from these ISNs; absent: relative ones. */
+  readonly isn?: IsnBase;
+}
+
+/** Roles the flags alone do not tell, written after the numbers (the SVG picture shows the same ones). */
+const TAGGED_ROLES: ReadonlySet<Role> = new Set<Role>(['retransmission', 'last-ack', 'ack-of-fin', 'keepalive', 'window-probe']);
+
+/** "retransmission #2", "last-ack", or '' for a role the flags already say. */
+export function roleTag(e: Pick<SegmentEntry, 'role' | 'resent'>): string {
+  if (!TAGGED_ROLES.has(e.role)) return '';
+  return e.role === 'retransmission' ? `RETRANSMISSION #${e.resent}` : e.role;
+}
+
 /** "FA seq=101 ack=201 len=0"; no ack without the ACK flag (a SYN's ack field means nothing). */
-export function segmentLabel(e: Pick<SegmentEntry, 'flags' | 'seq' | 'ack' | 'len'>): string {
-  return `${e.flags} ${segmentNumbers(e)}`;
+export function segmentLabel(e: Pick<SegmentEntry, 'flags' | 'seq' | 'ack' | 'len' | 'from'>, isn?: IsnBase): string {
+  return `${e.flags} ${segmentNumbers(e, isn)}`;
 }
 
-/** "seq=101 ack=201 len=0": the numbers of `segmentLabel`, without the flags. */
-export function segmentNumbers(e: Pick<SegmentEntry, 'flags' | 'seq' | 'ack' | 'len'>): string {
-  return `seq=${e.seq}${e.flags.includes('A') ? ` ack=${e.ack}` : ''} len=${e.len}`;
+/** "seq=101 ack=201 len=0": the numbers of `segmentLabel`, without the flags; with `isn`, absolute. */
+export function segmentNumbers(e: Pick<SegmentEntry, 'flags' | 'seq' | 'ack' | 'len' | 'from'>, isn?: IsnBase): string {
+  const seqBase = isn?.[e.from];
+  const ackBase = isn?.[e.from === 'client' ? 'server' : 'client'];
+  const seq = seqBase === undefined ? e.seq : (e.seq + seqBase) >>> 0;
+  const ack = ackBase === undefined ? e.ack : (e.ack + ackBase) >>> 0;
+  return `seq=${seq}${e.flags.includes('A') ? ` ack=${ack}` : ''} len=${e.len}`;
 }
 
-/** One line per entry. `originT` is the event-clock time shown as 0.000 (the connection's first event). */
-export function ladderLines(entries: readonly LadderEntry[], g: LadderGeometry, originT = 0): LadderLine[] {
+const RELATIVE_FROM_0: LadderView = { originT: 0 };
+
+/** One line per entry. */
+export function ladderLines(entries: readonly LadderEntry[], g: LadderGeometry, view: LadderView = RELATIVE_FROM_0): LadderLine[] {
   const out: LadderLine[] = new Array<LadderLine>(entries.length);
-  for (let i = 0; i < entries.length; i++) out[i] = ladderLine(entries[i]!, g, originT);
+  for (let i = 0; i < entries.length; i++) out[i] = ladderLine(entries[i]!, g, view);
   return out;
 }
 
-export function ladderLine(e: LadderEntry, g: LadderGeometry, originT = 0): LadderLine {
+export function ladderLine(e: LadderEntry, g: LadderGeometry, view: LadderView = RELATIVE_FROM_0): LadderLine {
   switch (e.kind) {
     case 'seg':
-      return segmentLine(e, g, originT);
+      return segmentLine(e, g, view);
     case 'state':
-      return stateLine(e, g, originT);
+      return stateLine(e, g, view.originT);
     case 'skip':
-      return skipLine(e, g, originT);
+      return skipLine(e, g, view.originT);
   }
 }
 
@@ -153,7 +190,8 @@ function stateLine(e: StateEntry, g: LadderGeometry, originT: number): LadderLin
   return { text: frame(g, e.t, originT, left, cells.join(''), right), tone: 'state' };
 }
 
-function segmentLine(e: SegmentEntry, g: LadderGeometry, originT: number): LadderLine {
+function segmentLine(e: SegmentEntry, g: LadderGeometry, view: LadderView): LadderLine {
+  const originT = view.originT;
   const M = g.arrowW;
   const ltr = e.dir === 'c2s';
   const cells = blank(M, ' ');
@@ -175,7 +213,15 @@ function segmentLine(e: SegmentEntry, g: LadderGeometry, originT: number): Ladde
   };
   const head = ltr ? '▶' : '◀';
   const mark = markOf(e);
-  const label = ` ${segmentLabel(e)} `;
+  // The role after the numbers, unless the mark's words already name it
+  // ("dropped last-ack from client"), or they would not fit beside it: what
+  // tcpmitm did comes first.
+  const bare = ` ${segmentLabel(e, view.isn)} `;
+  let tag = mark !== undefined && mark.text.includes(e.role) ? '' : roleTag(e);
+  if (tag !== '' && mark !== undefined && bare.length + tag.length + 1 + mark.w + mark.text.length + 3 > M) tag = '';
+  const label = tag === '' ? bare : `${bare}${tag} `;
+  // A retransmission is drawn in its own tone unless tcpmitm did something to it.
+  const plainTone: LadderTone = e.role === 'retransmission' ? 'retransmission' : 'pass';
 
   if (e.verdict === 'forged' && mark) {
     // Forged by tcpmitm: the arrow starts at its column, not at the endpoint
@@ -215,7 +261,7 @@ function segmentLine(e: SegmentEntry, g: LadderGeometry, originT: number): Ladde
   }
   return {
     text: frame(g, e.t, originT, sideLabel(e, 'client'), cells.join(''), sideLabel(e, 'server')),
-    tone: mark?.tone ?? 'pass',
+    tone: mark === undefined || mark.tone === 'pass' ? plainTone : mark.tone,
   };
 }
 

@@ -33,6 +33,8 @@ export interface SegmentEntry {
   readonly len: number;
   readonly role: Role;
   readonly verdict: Verdict;
+  /** For role `retransmission`: which copy this is (1: the first re-sent one) of the same sequence number in this direction. */
+  readonly resent: number;
   /** 1-based index of the profile rule that decided, if one did. */
   readonly rule: number | undefined;
   detail: string | undefined;
@@ -86,15 +88,22 @@ export interface ConnRow {
   readonly waiting: SegmentEntry[];
   /** A RST answered the client's SYN: no socket ever listened, the server side does not exist. */
   refused: boolean;
+  /** Each endpoint's initial sequence number, absolute, once its SYN was seen: turns the relative numbers into tcpdump -S's. */
+  readonly isn: Record<Endpoint, number | undefined>;
 }
 
 export type EventTone = 'info' | 'state' | 'kernel' | 'action' | 'ok' | 'fail' | 'warn' | 'app';
 
 export interface EventLine {
-  readonly t: number;
+  /** The newest time of the line (a collapsed run of program output: its last line's). */
+  t: number;
   readonly conn: number | undefined;
   readonly tone: EventTone;
-  readonly text: string;
+  text: string;
+  /** Lines of the same program output collapsed into this one (1: itself alone). */
+  repeat: number;
+  /** What makes consecutive program output the same ("client sent"): only such lines collapse. */
+  readonly same: string | undefined;
 }
 
 export interface Counters {
@@ -142,6 +151,8 @@ interface ConnInternal {
   lastSeg: SegmentEntry | undefined;
   /** When `lastSeg` last moved (its own time, or when a hold on it ended). */
   lastSegAt: number;
+  /** Copies re-sent so far, by direction and sequence number (retransmissions only: small). */
+  resent: Map<string, number> | undefined;
 }
 
 const ACTION_CREDIT: Partial<Record<ActionEvent['action'], CreditKind>> = {
@@ -192,7 +203,11 @@ export class UiModel {
   /** Connections in order of appearance. */
   readonly conns: ConnRow[] = [];
   readonly events: EventLine[] = [];
+  /** Absolute index of `events[0]` once older lines were trimmed (the pane's scroll survives trimming). */
+  eventsBase = 0;
 
+  /** What the keys asked for and the engine has done, by handCountKey: the help bar's "dropping the next segment…" ends with it. */
+  private readonly byHand = new Map<string, number>();
   private readonly byId = new Map<number, ConnRow>();
   private readonly internal = new Map<number, ConnInternal>();
   private sawStats = false;
@@ -260,7 +275,9 @@ export class UiModel {
         this.note(ev.t, ev.conn, 'kernel', `#${ev.conn} ${ev.endpoint}: kernel reached ${ev.state} ${ev.ms} ms ${ev.kernelT < ev.inferredT ? 'before' : 'after'} the wire (${ev.reason})`);
         return;
       case 'app':
-        this.note(ev.t, undefined, 'app', `${ev.endpoint} app: ${ev.event}${ev.detail ? ` (${ev.detail})` : ''}`);
+        // A program reporting every 50 ms would push everything else out of
+        // the pane: a run of the same report is one line, counted.
+        this.note(ev.t, undefined, 'app', `${ev.endpoint} app: ${ev.event}${ev.detail ? ` (${ev.detail})` : ''}`, `${ev.endpoint} ${ev.event}`);
         return;
       case 'expectation':
         if (ev.status === 'met') this.expectationsOk++;
@@ -352,6 +369,19 @@ export class UiModel {
     }
 
     // 3. A new arrow.
+    if (ev.rule === undefined) {
+      // The engine's marks of the hand-given commands (engine.ts onFrame): d's drop, f's delay.
+      if (ev.verdict === 'drop' && ev.detail === 'by hand') this.countByHand(handCountKey('drop', ev.conn, ev.dir));
+      else if (ev.verdict === 'delay' && ev.flags.includes('F')) this.countByHand(handCountKey('fin', ev.conn));
+    }
+    if (ev.isn !== undefined) row.isn[ev.from] = ev.isn;
+    let resent = 0;
+    if (ev.role === 'retransmission') {
+      const key = `${ev.dir}${ev.seq}`;
+      const m = (int.resent ??= new Map());
+      resent = (m.get(key) ?? 0) + 1;
+      m.set(key, resent);
+    }
     const entry: SegmentEntry = {
       kind: 'seg',
       t: ev.t,
@@ -363,6 +393,7 @@ export class UiModel {
       len: ev.len,
       role: ev.role,
       verdict: ev.verdict,
+      resent,
       rule: ev.rule,
       detail: ev.detail,
       held: ev.verdict === 'hold' ? 'waiting' : undefined,
@@ -519,7 +550,15 @@ export class UiModel {
     }
   }
 
-  private note(t: number, conn: number | undefined, tone: EventTone, text: string): void {
+  private note(t: number, conn: number | undefined, tone: EventTone, text: string, same?: string): void {
+    const last = this.events.at(-1);
+    if (same !== undefined && last !== undefined && last.same === same && t >= last.t) {
+      last.t = t;
+      last.text = text;
+      last.repeat++;
+      return;
+    }
+    const line: EventLine = { t, conn, tone, text, repeat: 1, same };
     // Kept in time order: the kernel probe's observations and the peers'
     // output lines reach the bus a few ms after events stamped later (the
     // probe polls, the pipes buffer), and a pane reading 5.295, 5.295, 5.260
@@ -527,9 +566,22 @@ export class UiModel {
     // late, so the walk back from the end is short.
     let i = this.events.length;
     while (i > 0 && this.events[i - 1]!.t > t) i--;
-    if (i === this.events.length) this.events.push({ t, conn, tone, text });
-    else this.events.splice(i, 0, { t, conn, tone, text });
-    if (this.events.length > this.maxEvents * 2) this.events.splice(0, this.events.length - this.maxEvents);
+    if (i === this.events.length) this.events.push(line);
+    else this.events.splice(i, 0, line);
+    if (this.events.length > this.maxEvents * 2) {
+      const n = this.events.length - this.maxEvents;
+      this.events.splice(0, n);
+      this.eventsBase += n;
+    }
+  }
+
+  /** How many times the engine has done what `key` (handCountKey) names. */
+  handCount(key: string): number {
+    return this.byHand.get(key) ?? 0;
+  }
+
+  private countByHand(key: string): void {
+    this.byHand.set(key, (this.byHand.get(key) ?? 0) + 1);
   }
 
   /** The newest events, at most `n`, oldest first. */
@@ -541,7 +593,7 @@ export class UiModel {
   private int(id: number): ConnInternal {
     let int = this.internal.get(id);
     if (!int) {
-      int = { credits: { t: -Infinity, seg: {}, act: {} }, echo: undefined, lastSeg: undefined, lastSegAt: -Infinity };
+      int = { credits: { t: -Infinity, seg: {}, act: {} }, echo: undefined, lastSeg: undefined, lastSegAt: -Infinity, resent: undefined };
       this.internal.set(id, int);
     }
     return int;
@@ -565,6 +617,7 @@ export class UiModel {
       ladderBase: 0,
       waiting: [],
       refused: false,
+      isn: { client: undefined, server: undefined },
     };
     this.byId.set(id, row);
     this.conns.push(row);
@@ -595,6 +648,11 @@ function sameSegment(e: SegmentEntry, ev: SegmentEvent): boolean {
     e.len === ev.len &&
     e.role === ev.role
   );
+}
+
+/** Names a command given by hand whose effect the model counts: `d` (drop the next segment of `dir`) or `f` (delay the next FIN). */
+export function handCountKey(kind: 'drop' | 'fin', conn: number, dir?: Direction): string {
+  return kind === 'drop' ? `drop:${conn}:${dir}` : `fin:${conn}`;
 }
 
 /** Age of a connection on the event clock. */

@@ -50,6 +50,7 @@ export function startUiProcess(opts: UiProcessOptions): UiProcessHandle {
         ...(opts.labId === undefined ? {} : { labId: opts.labId }),
         ...(opts.profileName === undefined ? {} : { profileName: opts.profileName }),
         ...(opts.color === undefined ? {} : { color: opts.color }),
+        ...(opts.mode === undefined ? {} : { mode: opts.mode }),
       }),
     },
   });

@@ -4,7 +4,7 @@
 // No I/O here: timers and clocks come in as parameters.
 
 import type { ControlCommand } from '../engine/control.js';
-import type { Direction, SegmentEvent, TcpmitmEvent, Verdict } from '../engine/events.js';
+import type { Direction, RunMode, SegmentEvent, TcpmitmEvent, Verdict } from '../engine/events.js';
 import type { Role } from '../tcp/role.js';
 import type { QuitHow } from './keys.js';
 
@@ -61,6 +61,7 @@ export type UiEvent = TcpmitmEvent | SkippedSegments;
 /** What the child needs before its first frame; passed in the environment, not over IPC (see child-main.ts). */
 export interface UiInit {
   readonly labId?: string;
+  readonly mode?: RunMode;
   readonly profileName?: string;
   readonly profileNames: readonly string[];
   /** The parent's `elapsed()` at spawn time, seconds. */
@@ -124,7 +125,8 @@ export class BatchBuilder {
   }
 
   add(ev: UiEvent): void {
-    if (ev.type !== 'segment') {
+    // A SYN carrying its ISN (rare) travels whole: the columns have no room for it.
+    if (ev.type !== 'segment' || ev.isn !== undefined) {
       this.others.push([this.n, ev]);
       return;
     }
@@ -261,6 +263,8 @@ const COMMAND_KINDS: ReadonlySet<string> = new Set<ControlCommand['kind']>([
   'set-profile',
 ]);
 
+const RUN_MODES: readonly RunMode[] = ['lab', 'attach', 'tap', 'intercept'];
+
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
@@ -287,6 +291,7 @@ export function decodeInit(text: string | undefined): { ok: true; value: UiInit 
     if (v[k] !== undefined && typeof v[k] !== 'string') return { ok: false, error: `${UI_INIT_ENV}.${k} must be a string` };
   }
   if (v.color !== undefined && typeof v.color !== 'boolean') return { ok: false, error: `${UI_INIT_ENV}.color must be a boolean` };
+  if (v.mode !== undefined && !RUN_MODES.includes(v.mode as RunMode)) return { ok: false, error: `${UI_INIT_ENV}.mode must be one of ${RUN_MODES.join(', ')}` };
   return {
     ok: true,
     value: {
@@ -295,6 +300,7 @@ export function decodeInit(text: string | undefined): { ok: true; value: UiInit 
       ...(typeof v.labId === 'string' ? { labId: v.labId } : {}),
       ...(typeof v.profileName === 'string' ? { profileName: v.profileName } : {}),
       ...(typeof v.color === 'boolean' ? { color: v.color } : {}),
+      ...(typeof v.mode === 'string' ? { mode: v.mode as RunMode } : {}),
     },
   };
 }

@@ -23,5 +23,5 @@ export function runLadder(events: readonly TcpmitmEvent[], width: number, conn =
   const g = ladderGeometry(width);
   const row = model.conn(conn);
   if (row === undefined) return { title: undefined, header: ladderHeader(g), lines: [] };
-  return { title: `#${row.conn} ${row.client} ⇄ ${row.server}`, header: ladderHeader(g), lines: ladderLines(row.ladder, g, row.firstT) };
+  return { title: `#${row.conn} ${row.client} ⇄ ${row.server}`, header: ladderHeader(g), lines: ladderLines(row.ladder, g, { originT: model.startT ?? row.firstT }) };
 }

@@ -18,6 +18,7 @@ const LADDER: Record<LadderTone, string | undefined> = {
   hold: 'yellow',
   duplicate: 'blue',
   replay: 'blue',
+  retransmission: 'yellowBright',
   state: 'green',
 };
 

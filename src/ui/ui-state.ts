@@ -12,11 +12,17 @@ export interface UiState {
   readonly pinned: boolean;
   /** Absolute ladder index at the top after scrolling back; undefined follows the newest. */
   readonly ladderTop: number | undefined;
+  /** Absolute index (UiModel.eventsBase-based) of the event pane's first line after scrolling back; undefined follows the newest. */
+  readonly eventsTop: number | undefined;
   readonly holdOn: boolean;
+  /** Sequence numbers as on the wire (tcpdump -S) rather than relative to each ISN. */
+  readonly absolute: boolean;
   readonly finBuffer: string;
   readonly profileCursor: number;
   readonly profile: string | undefined;
   readonly message: string | undefined;
+  /** The message announces a command not done yet: it goes once the model's count for `key` passes `seen`. */
+  readonly awaiting: { readonly key: string; readonly seen: number; readonly message: string } | undefined;
   readonly quitting: boolean;
   /** The quit was Ctrl-C: the run ends as interrupted (exit 130). */
   readonly interrupted: boolean;
@@ -28,11 +34,14 @@ export function initialUiState(profile: string | undefined): UiState {
     selected: undefined,
     pinned: false,
     ladderTop: undefined,
+    eventsTop: undefined,
     holdOn: false,
+    absolute: false,
     finBuffer: '',
     profileCursor: 0,
     profile,
     message: undefined,
+    awaiting: undefined,
     quitting: false,
     interrupted: false,
   };
@@ -44,12 +53,25 @@ export interface UiView {
   readonly ladderBase: number;
   readonly ladderCount: number;
   readonly ladderRows: number;
+  /** The event pane: absolute index of its first line, lines kept, lines shown. */
+  readonly eventsBase?: number;
+  readonly eventsCount?: number;
+  readonly eventRows?: number;
+  /** The model's count of what a command given by hand has done (UiModel.handCount). */
+  readonly handCount?: (key: string) => number;
 }
 
 /** The selection shown: the user's pick, else the newest connection. */
 export function effectiveSelection(s: UiState, connIds: readonly number[]): number | undefined {
   if (s.pinned && s.selected !== undefined && connIds.includes(s.selected)) return s.selected;
   return connIds[connIds.length - 1];
+}
+
+/** Once the awaited command is done, its announcement goes (another message shown since then stays). */
+export function settleAwaiting(s: UiState, handCount: (key: string) => number): UiState {
+  const w = s.awaiting;
+  if (w === undefined || handCount(w.key) <= w.seen) return s;
+  return { ...s, awaiting: undefined, message: s.message === w.message ? undefined : s.message };
 }
 
 export function applyUiActions(state: UiState, actions: readonly UiAction[], view: UiView): UiState {
@@ -81,6 +103,15 @@ export function applyUiActions(state: UiState, actions: readonly UiAction[], vie
         }
         break;
       }
+      case 'scroll-events': {
+        const h = Math.max(1, view.eventRows ?? 1);
+        const base = view.eventsBase ?? 0;
+        const count = view.eventsCount ?? 0;
+        const win = ladderWindow(base, count, h, s.eventsTop);
+        const top = Math.max(base, win.start + a.pages * h);
+        s = { ...s, eventsTop: top + h >= base + count ? undefined : top };
+        break;
+      }
       case 'mode':
         s = { ...s, mode: a.mode };
         break;
@@ -93,11 +124,17 @@ export function applyUiActions(state: UiState, actions: readonly UiAction[], vie
       case 'hold':
         s = { ...s, holdOn: a.on };
         break;
+      case 'absolute':
+        s = { ...s, absolute: a.on };
+        break;
       case 'profile':
         s = { ...s, profile: a.name };
         break;
       case 'message':
         s = { ...s, message: a.text };
+        break;
+      case 'await':
+        if (s.message !== undefined) s = { ...s, awaiting: { key: a.key, seen: view.handCount?.(a.key) ?? 0, message: s.message } };
         break;
       case 'quit':
         s = { ...s, quitting: true, interrupted: s.interrupted || a.interrupt === true, message: 'quitting: tearing down…' };

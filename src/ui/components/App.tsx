@@ -5,10 +5,11 @@
 import { Box, useInput, useStdout } from 'ink';
 import { useEffect, useRef, useState } from 'react';
 import type { ControlCommand } from '../../engine/control.js';
+import type { RunMode } from '../../engine/events.js';
 import { interpretKey, type InkKey, type QuitHow } from '../keys.js';
 import { screenLayout } from '../layout.js';
 import { FRAME_INTERVAL_MS, realTimer, type UiTimer } from '../frame-scheduler.js';
-import { applyUiActions, effectiveSelection, initialUiState, type UiState } from '../ui-state.js';
+import { applyUiActions, effectiveSelection, initialUiState, settleAwaiting, type UiState } from '../ui-state.js';
 import { useEventModel, type Subscribe } from '../use-event-model.js';
 import { endFooter, endHeadline } from '../end-status.js';
 import ConnectionsTable from './ConnectionsTable.js';
@@ -26,8 +27,10 @@ export interface AppProps {
   readonly send: (cmd: ControlCommand) => void;
   /** Called once on q (`quit`) or Ctrl-C (`interrupt`); the caller tears down and then unmounts the UI. */
   readonly onQuit: (how: QuitHow) => void;
-  /** Lab id for the header (else the start event's). */
+  /** Lab id for the header (else the start event's); for the other modes, their title ("tap lo"). */
   readonly labId?: string;
+  /** The run's mode (else the start event's): tap watches, so its keys are only those it can act on. */
+  readonly mode?: RunMode;
   /** Profile in force at start (else the start event's). */
   readonly profileName?: string;
   /** Built-in profile names offered by `p`. */
@@ -63,6 +66,8 @@ export default function App(props: AppProps) {
   const width = Math.max(60, props.columns ?? stdout.columns ?? 80);
   const height = props.rows ?? stdout.rows ?? 24;
   const color = props.color ?? true;
+  const mode = props.mode ?? model.mode;
+  const inline = mode !== 'tap';
 
   // UI state lives in a ref so that keys arriving faster than React commits
   // (a paste, a test writing "750\r") each see the previous key's result.
@@ -83,10 +88,13 @@ export default function App(props: AppProps) {
     const res = interpretKey(input, key, {
       mode: s.mode,
       holdOn: s.holdOn,
+      inline,
+      absolute: s.absolute,
       finBuffer: s.finBuffer,
       profiles: props.profileNames,
       profileCursor: s.profileCursor,
       ...(sel === undefined ? {} : { selectedConn: sel }),
+      ...(selRow === undefined ? {} : { selectedStates: selRow.inferred }),
       ...(profile === undefined ? {} : { currentProfile: profile }),
     });
     if (res.commands.length === 0 && res.ui.length === 0) return;
@@ -96,6 +104,10 @@ export default function App(props: AppProps) {
       ladderBase: selRow?.ladderBase ?? 0,
       ladderCount: selRow?.ladder.length ?? 0,
       ladderRows: screenLayout(height, ids.length).ladderRows,
+      handCount: (k) => model.handCount(k),
+      eventsBase: model.eventsBase,
+      eventsCount: model.events.length,
+      eventRows: screenLayout(height, ids.length).eventRows,
     });
     ui.current = next;
     setVersion((v) => v + 1);
@@ -115,6 +127,8 @@ export default function App(props: AppProps) {
     }
   }, [quitting, onQuit]);
 
+  // "dropping the next segment…" stays only until the engine has dropped it.
+  ui.current = settleAwaiting(ui.current, (k) => model.handCount(k));
   const s = ui.current;
   // The end of the run outranks "quitting…": it is what the last frame says,
   // and the screen stays until q (the caller holds the run's end for it).
@@ -128,6 +142,7 @@ export default function App(props: AppProps) {
     <Box flexDirection="column" width={width}>
       <Header
         lab={props.labId ?? model.lab}
+        mode={mode}
         profile={s.profile ?? model.profile}
         elapsedMs={runMs}
         framesPerSec={model.framesPerSec}
@@ -144,16 +159,16 @@ export default function App(props: AppProps) {
       />
       <ConnectionsTable conns={model.conns} selected={selectedId} height={layout.tableRows} width={width} nowT={nowT()} color={color} />
       {s.mode === 'help' ? (
-        <HelpOverlay height={lower} width={width} />
+        <HelpOverlay height={lower} width={width} inline={inline} />
       ) : s.mode === 'profile' ? (
         <ProfilePicker profiles={props.profileNames} cursor={s.profileCursor} current={s.profile ?? model.profile} height={lower} width={width} />
       ) : (
         <>
-          <Ladder row={row} height={layout.ladderRows} width={width} top={s.ladderTop} color={color} />
-          <EventPane events={model.recentEvents(layout.eventRows)} height={layout.eventRows} width={width} originT={model.startT ?? 0} color={color} />
+          <Ladder row={row} height={layout.ladderRows} width={width} top={s.ladderTop} color={color} originT={origin ?? 0} absolute={s.absolute} />
+          <EventPane events={model.events} base={model.eventsBase} top={s.eventsTop} height={layout.eventRows} width={width} originT={origin ?? 0} color={color} />
         </>
       )}
-      <HelpBar mode={s.mode} finBuffer={s.finBuffer} message={model.ended && !s.quitting ? endFooter(model) : s.message} color={color} />
+      <HelpBar inline={inline} width={width} mode={s.mode} finBuffer={s.finBuffer} message={model.ended && !s.quitting ? endFooter(model) : s.message} color={color} />
     </Box>
   );
 }

@@ -3,12 +3,15 @@
 
 import { Box, Text } from 'ink';
 import type { Counters } from '../model.js';
+import type { RunMode } from '../../engine/events.js';
 import { clock, humanBytes } from '../layout.js';
 import { tint } from '../theme.js';
 
 export interface HeaderProps {
-  /** Lab id, if running a lab. */
+  /** Lab id when running a lab, else the run's title ("tap lo", "attach m0⇄m1"). */
   readonly lab: string | undefined;
+  /** The run's mode; undefined until known (a lab is assumed). Tap shows only what it can do: it forges, nothing more. */
+  readonly mode: RunMode | undefined;
   /** Profile in force. */
   readonly profile: string | undefined;
   /** Wall time since the run started, ms. */
@@ -42,7 +45,7 @@ export default function Header(p: HeaderProps) {
     <Box flexDirection="column">
       <Text wrap="truncate">
         <Text bold>tcpmitm</Text>
-        {p.lab ? ` lab ${p.lab}` : ''}
+        {p.lab ? (p.mode === undefined || p.mode === 'lab' ? ` lab ${p.lab}` : ` ${p.lab}`) : ''}
         {` profile ${p.profile ?? '-'}  ${clock(p.elapsedMs)}  `}
         {p.status ? <Text color={tint('yellow', p.color)}>{p.status}</Text> : rates}
         {p.holdOn ? (
@@ -55,8 +58,14 @@ export default function Header(p: HeaderProps) {
       </Text>
       <Text wrap="truncate">
         {`frames ${p.frames}  `}
-        <Text color={c.dropped > 0 ? tint('red', p.color) : undefined}>{`dropped ${c.dropped}`}</Text>
-        {`  delayed ${c.delayed}  forged ${c.forged}  coalesced ${c.coalesced}  held ${p.heldNow}/${c.held}`}
+        {p.mode === 'tap' ? (
+          `forged ${c.forged}`
+        ) : (
+          <>
+            <Text color={c.dropped > 0 ? tint('red', p.color) : undefined}>{`dropped ${c.dropped}`}</Text>
+            {`  delayed ${c.delayed}  forged ${c.forged}  coalesced ${c.coalesced}  held ${c.held}${p.heldNow > 0 ? ` (${p.heldNow} waiting)` : ''}`}
+          </>
+        )}
         {p.expectOk + p.expectFailed > 0 ? (
           <Text color={p.expectFailed > 0 ? tint('red', p.color) : tint('green', p.color)}>
             {`  expect ✓${p.expectOk} ✗${p.expectFailed}`}

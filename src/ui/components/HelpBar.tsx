@@ -15,9 +15,15 @@ export interface HelpBarProps {
   readonly message: string | undefined;
   /** Colour on (NO_COLOR unset). */
   readonly color: boolean;
+  /** tcpmitm is in the path (not tap): the keys that act on segments are offered. */
+  readonly inline: boolean;
+  /** Terminal width: from 120 columns the keys get their words. */
+  readonly width: number;
 }
 
-const NORMAL = '↑↓ conn PgUp/Dn scroll r/R/b RST d drop f FIN-delay h hold ␣/x/a held p ? q';
+/** The keys of each kind of run; the narrow ones at most 79 cells (an 80-column terminal keeps its last one free). */
+export const INLINE_KEYS = { narrow: '↑↓ conn PgUp/Dn [/] r/R/b RST d drop f FIN-delay h hold ␣/x/a held S seq p ? q', wide: '↑↓ conn PgUp/Dn ladder [/] events r/R/b RST d drop f FIN-delay h hold ␣/x/a held S abs/rel seq p profile ? help q quit' };
+export const TAP_KEYS = { narrow: '↑↓ conn PgUp/Dn [/] events r/R/b forge RST S abs/rel p profile ? help q quit', wide: '↑↓ conn PgUp/Dn ladder [/] events r/R/b forge RST S abs/rel seq p profile ? help q quit  (tap watches: no drop, delay or hold)' };
 
 export default function HelpBar(p: HelpBarProps) {
   let text: string;
@@ -35,7 +41,7 @@ export default function HelpBar(p: HelpBarProps) {
       text = 'any key closes help';
       break;
     case 'normal':
-      text = p.message ?? NORMAL;
+      text = p.message ?? (p.inline ? INLINE_KEYS : TAP_KEYS)[p.width >= 120 ? 'wide' : 'narrow'];
       break;
   }
   const prompt = p.mode === 'drop-dir' || p.mode === 'fin-ms';

@@ -18,6 +18,10 @@ export interface LadderProps {
   readonly top: number | undefined;
   /** Colour on (NO_COLOR unset). */
   readonly color: boolean;
+  /** Event-clock time shown as 0.000: the run's start (the event pane's base too). */
+  readonly originT: number;
+  /** Absolute sequence numbers (tcpdump -S) instead of relative ones. */
+  readonly absolute: boolean;
 }
 
 export default function Ladder(p: LadderProps) {
@@ -33,7 +37,8 @@ export default function Ladder(p: LadderProps) {
   }
   const win = ladderWindow(r.ladderBase, r.ladder.length, p.height, p.top);
   const lines = [];
-  for (let i = win.start; i < win.end; i++) lines.push(ladderLine(r.ladder[i - r.ladderBase]!, g, r.firstT));
+  const view = p.absolute ? { originT: p.originT, isn: r.isn } : { originT: p.originT };
+  for (let i = win.start; i < win.end; i++) lines.push(ladderLine(r.ladder[i - r.ladderBase]!, g, view));
   const waiting = r.waiting.length > 0 ? `  ⏸ ${r.waiting.length} waiting` : '';
   // Scrolled back: which lines are shown, first in the title so 80 columns keep it.
   const where = win.following ? '' : ` ⇡${win.start + 1}-${win.end}/${r.ladderBase + r.ladder.length}`;
@@ -41,7 +46,7 @@ export default function Ladder(p: LadderProps) {
   return (
     <Box flexDirection="column" height={p.height + 2}>
       <Text wrap="truncate" bold>{rule(title, p.width)}</Text>
-      <Text wrap="truncate" dimColor>{ladderHeader(g)}</Text>
+      <Text wrap="truncate" dimColor>{ladderHeader(g, p.absolute)}</Text>
       {lines.map((l, i) => (
         <Text key={win.start + i} wrap="truncate" color={ladderColor(l.tone, p.color)}>
           {l.text}

@@ -10,7 +10,7 @@ import { coalescedClose, holdAndRelease, holdRelease, kernelDisagreement, lastAc
 
 afterEach(() => cleanup());
 
-function mount(opts: { columns?: number; rows?: number } = {}) {
+function mount(opts: { columns?: number; rows?: number; mode?: 'tap'; labId?: string } = {}) {
   const src = new FakeSource();
   const timer = new ManualTimer();
   const sent: ControlCommand[] = [];
@@ -20,7 +20,8 @@ function mount(opts: { columns?: number; rows?: number } = {}) {
       subscribe={src.subscribe}
       send={(c) => sent.push(c)}
       onQuit={(how) => quitHows.push(how)}
-      labId="tm-ui"
+      labId={opts.labId ?? 'tm-ui'}
+      {...(opts.mode === undefined ? {} : { mode: opts.mode })}
       profileName="passthrough"
       profileNames={['passthrough', 'drop-last-ack', 'coalesce']}
       timer={timer}
@@ -69,6 +70,26 @@ async function until(pred: () => boolean): Promise<void> {
 function lines(frame: string): string[] {
   return frame.split('\n');
 }
+
+describe('App in tap mode', () => {
+  it('says tap, not lab; offers only what tap can do; h refuses without claiming hold mode', async () => {
+    const ui = mount({ mode: 'tap', labId: 'tap lo:8080' });
+    const f = await ui.frame('tap lo:8080');
+    expect(lines(f)[0]).toMatch(/^tcpmitm tap lo:8080 profile passthrough/);
+    expect(f).not.toContain('lab tap');
+    expect(f).not.toMatch(/dropped|delayed|held/);
+    const bar = lines(f).at(-1)!;
+    expect(bar).toContain('r/R/b forge RST');
+    expect(bar).not.toMatch(/\bd drop|FIN-delay|h hold/);
+    const after = await ui.key('h', 'tap watches');
+    expect(after).not.toContain('hold mode on');
+    expect(ui.sent).toEqual([]);
+    await ui.key('?', 'keys');
+    const help = ui.r.lastFrame() ?? '';
+    expect(help).toContain('forge a RST');
+    expect(help).not.toMatch(/hold mode|drop the next segment/);
+  });
+});
 
 describe('App at 80×24', () => {
   it('the first frame, before the run starts: the clock at 00:00:00.0 and no connection; then it counts from the start event', async () => {

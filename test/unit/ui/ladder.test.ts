@@ -8,7 +8,7 @@ function lines(evs: readonly TcpmitmEvent[], width: number, conn = 1): string[] 
   const m = new UiModel();
   for (const e of evs) m.apply(e);
   const row = m.conn(conn)!;
-  return ladderLines(row.ladder, ladderGeometry(width), row.firstT).map((l) => l.text);
+  return ladderLines(row.ladder, ladderGeometry(width), { originT: m.startT ?? 0 }).map((l) => l.text);
 }
 
 /** Terminal cells: ⚡ is the one wide glyph the ladder uses. */
@@ -28,9 +28,9 @@ describe('ladder of a normal four-way close (80 columns)', () => {
   it('draws the close as in the textbook, each state on its own side', () => {
     expect(l.slice(6)).toEqual([
       'FIN-WAIT-1 │─ FA seq=6 ack=6 len=0 ────────────────────────────────▶│ CLOSE-WAIT',
-      'FIN-WAIT-2 │◀───────────────────────────────── A seq=6 ack=7 len=0 ─│',
+      'FIN-WAIT-2 │◀────────────────────── A seq=6 ack=7 len=0 ack-of-fin ─│',
       ' TIME-WAIT │◀──────────────────────────────── FA seq=6 ack=7 len=0 ─│ LAST-ACK',
-      '           │─ A seq=7 ack=7 len=0 ─────────────────────────────────▶│ CLOSED',
+      '           │─ A seq=7 ack=7 len=0 last-ack ────────────────────────▶│ CLOSED',
       '    CLOSED │ (timer 2MSL)               ┊                           │',
     ]);
   });
@@ -45,16 +45,22 @@ describe('ladder of a normal four-way close (80 columns)', () => {
       expect(s.lastIndexOf('│')).toBe(11 + 1 + ladderGeometry(80).arrowW);
     }
   });
-  it('adds a relative time column when wide enough', () => {
+  it("adds a time column when wide enough, counting from the run's start as the event pane does", () => {
     const wide = lines(fourWayClose, 120);
-    expect(wide[6]!.startsWith('   0.099 FIN-WAIT-1 │')).toBe(true);
-    expect(wide[10]!.startsWith('  60.101     CLOSED │')).toBe(true);
+    // The connection's first event is at 1 ms: times are not from it but from the start event (0).
+    expect(wide[0]!.startsWith('   0.001   SYN-SENT │')).toBe(true);
+    expect(wide[6]!.startsWith('   0.100 FIN-WAIT-1 │')).toBe(true);
+    expect(wide[10]!.startsWith('  60.102     CLOSED │')).toBe(true);
     for (const s of wide) expect(cells(s)).toBeLessThanOrEqual(120);
   });
   it('has a header naming the three columns', () => {
     const h = ladderHeader(ladderGeometry(80));
     expect(h.indexOf('client')).toBeLessThan(h.indexOf('tcpmitm'));
     expect(h.indexOf('tcpmitm')).toBeLessThan(h.indexOf('server'));
+    expect(h).not.toContain('run+s');
+    // Wide enough for times: their base is labelled; -S says so too.
+    expect(ladderHeader(ladderGeometry(120)).startsWith('   run+s ')).toBe(true);
+    expect(ladderHeader(ladderGeometry(80), true)).toContain('seq absolute');
   });
 });
 
@@ -75,10 +81,10 @@ describe('ladder of a dropped last ACK with FIN retransmissions', () => {
   it('shows the server FIN twice more, then the ACK that closes the server', () => {
     expect(close.map((s) => arrow(s).trim().replace(/─+/g, '─'))).toEqual([
       '─ A seq=7 ack=7 len=0 ─✕ dropped last-ack from cli…',
-      '◀─ FA seq=6 ack=7 len=0 ─',
+      '◀─ FA seq=6 ack=7 len=0 RETRANSMISSION #1 ─',
       '─ A seq=7 ack=7 len=0 ─✕ dropped last-ack from cli…',
-      '◀─ FA seq=6 ack=7 len=0 ─',
-      '─ A seq=7 ack=7 len=0 ─▶',
+      '◀─ FA seq=6 ack=7 len=0 RETRANSMISSION #2 ─',
+      '─ A seq=7 ack=7 len=0 last-ack ─▶',
     ]);
     expect(close[4]!.endsWith('│ CLOSED')).toBe(true);
     // The server is LAST-ACK until then: no CLOSED on any earlier line.

@@ -69,9 +69,10 @@ describe('startUi', () => {
     await until(() => out.written.includes('dropped last-ack'));
     expect(out.written).toContain('lab tm-ui profile drop-last-ack');
     expect(out.written).toContain('dropped last-ack');
-    input.write('R');
+    // The server is CLOSED by now (its last ACK came through at last): r resets the client, in TIME-WAIT.
+    input.write('r');
     await until(() => sent.length > 0);
-    expect(sent).toEqual([{ kind: 'rst', conn: 1, to: 'server' }]);
+    expect(sent).toEqual([{ kind: 'rst', conn: 1, to: 'client' }]);
     input.write('\u0003'); // Ctrl-C: ink must not exit by itself
     await until(() => quits.length > 0);
     expect(quits).toEqual(['interrupt']);
