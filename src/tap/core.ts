@@ -104,6 +104,21 @@ export class TapCore {
     return this.tracker.connections();
   }
 
+  /** What the kernel view asks of the engine, asked of tap's tracker instead (session/kernel-view.ts). */
+  connection(id: number): ConnectionView | undefined {
+    return this.tracker.get(id);
+  }
+
+  connectionBytes(id: number): { c2s: number; s2c: number } | undefined {
+    return this.conns.get(id)?.bytes;
+  }
+
+  /** The kernel made an endpoint an orphan at `t` (s since the run): its FIN-WAIT-2 timeout runs from then (Engine.kernelOrphaned). */
+  kernelOrphaned(conn: number, endpoint: Endpoint, t: number): void {
+    this.tracker.orphaned(conn, endpoint, this.start + t * 1000);
+    this.rearm();
+  }
+
   /** One captured frame; the core owns `frame` (the runtime copied it out of cap's buffer). */
   onFrame(frame: Buffer, now: number): void {
     this.counters.frames++;

@@ -15,6 +15,7 @@ import { TapCore } from './core.js';
 import { WakeTimer } from '../engine/wake-timer.js';
 import { preciseAlarm } from '../io/precise-alarm.js';
 import { eventTime } from '../engine/events.js';
+import type { Endpoint } from '../tcp/state.js';
 
 const { Cap } = capModule;
 
@@ -93,6 +94,15 @@ export class TapRuntime {
 
   elapsed(): number {
     return eventTime(performance.now(), this.start);
+  }
+
+  /** For the kernel view (session/kernel-view.ts): tap's core answers what the engine would. */
+  get engine(): TapCore {
+    return this.core;
+  }
+
+  kernelOrphaned(conn: number, endpoint: Endpoint, t: number): void {
+    if (!this.closed) this.core.kernelOrphaned(conn, endpoint, t);
   }
 
   control(cmd: ControlCommand): void {

@@ -96,12 +96,19 @@ describe.skipIf(root.skip)('tap on the loopback of a test namespace', () => {
     const events = readEvents(json);
     const forged = events.filter((e) => e.type === 'segment' && e.verdict === 'forged');
     expect(forged).toEqual([expect.objectContaining({ conn: 1, from: 'client', flags: 'RA', role: 'rst', rule: 1, detail: 'RST to server', seq: 101 })]);
-    const server1 = events.filter((e) => e.type === 'state' && e.conn === 1 && e.endpoint === 'server');
+    const server1 = events.filter((e) => e.type === 'state' && e.conn === 1 && e.endpoint === 'server' && e.source === 'inferred');
     expect(server1.map((e) => e.to)).toEqual(['SYN-RECV', 'ESTAB', 'CLOSED']);
+    // On loopback both ends are this host's sockets: the kernel's own view is read too, and the server's ends CLOSED there as well.
+    expect(events.find((e) => e.type === 'warning' && String(e.message).startsWith('kernel view:'))).toMatchObject({ message: `kernel view: this host's sockets on port ${PORT} (/proc/net/tcp, polled), both ends local on lo` });
+    const kernelServer = events.filter((e) => e.type === 'state' && e.conn === 1 && e.endpoint === 'server' && e.source === 'kernel').map((e) => e.to);
+    expect(kernelServer, tapSaid()).toContain('ESTAB');
+    expect(kernelServer.at(-1)).toBe('CLOSED');
+    const kernelClient = events.filter((e) => e.type === 'state' && e.conn === 1 && e.endpoint === 'client' && e.source === 'kernel').map((e) => e.to);
+    expect(kernelClient).toContain('ESTAB');
     expect(server1.slice(0, 2).every((e) => String(e.cause).startsWith('observed ') && e.source === 'inferred')).toBe(true);
     expect(String(server1[2]!.cause)).toMatch(/^delivered RST\+ACK seq=101 .*forged by tcpmitm$/);
     // The client's FIN later meets no socket: the server's kernel answers with a RST that closes the client.
-    const client1 = events.filter((e) => e.type === 'state' && e.conn === 1 && e.endpoint === 'client').map((e) => e.to);
+    const client1 = events.filter((e) => e.type === 'state' && e.conn === 1 && e.endpoint === 'client' && e.source === 'inferred').map((e) => e.to);
     expect(client1).toEqual(['SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'CLOSED']);
     expect(events.filter((e) => e.type === 'stats').at(-1)).toMatchObject({ forged: 1, malformed: 0 });
   });
