@@ -235,7 +235,8 @@ export class TapCore {
       const decoded = bytes === undefined ? undefined : this.decode(bytes);
       const template = decoded?.ok && decoded.value.kind === 'tcp' ? decoded.value : undefined;
       if (!nums || !template) {
-        this.warn(now, `cannot forge a RST to the ${target} of #${id}: its sequence numbers are not known (or it has no socket)`);
+        const state = this.tracker.get(id) ? endOf(this.tracker.get(id)!, target).state : undefined;
+        this.warn(now, `cannot forge a RST to the ${target} of #${id}: ${state === 'CLOSED' || state === 'LISTEN' ? `it is ${state}, there is no connection left to reset` : 'its sequence numbers are not known (or it has no socket)'}`);
         continue;
       }
       const seqNo = (nums.seq + seqOffset) >>> 0;
@@ -247,7 +248,11 @@ export class TapCore {
       this.echoes.set(echoKey(seg), now + ECHO_MS);
       const from = peerOf(target);
       this.emitSegment(id, seg, from, 'rst', now, 'forged', rule, `RST to ${target}${seqOffset ? ` (seq off by ${seqOffset})` : ''}`);
-      this.emit({ type: 'action', t: this.t(now), conn: id, action: 'rst', detail: `forged RST to ${target} seq=${seqNo} (${why})`, ...(rule !== undefined ? { rule } : {}) });
+      // Its seq as its segment event gives it: relative to the ISN of the peer it pretends to be.
+      const view = this.tracker.get(id);
+      const senderIsn = view ? endOf(view, from).isn : undefined;
+      const shownSeq = senderIsn === undefined ? seqNo : (seqNo - senderIsn) >>> 0;
+      this.emit({ type: 'action', t: this.t(now), conn: id, action: 'rst', detail: `forged RST to ${target} seq=${shownSeq} (${why})`, ...(rule !== undefined ? { rule } : {}) });
       this.out.inject(frame, d.value.ipOffset, seg.family, seg.dstAddr);
       this.emitChanges(this.tracker.delivered(seg, now), (cause) => `${cause}, forged by tcpmitm`);
     }
@@ -293,6 +298,8 @@ export class TapCore {
       win: s.window,
       role,
       verdict,
+      // The sender's ISN on the segment that chose it (tcpdump -S), as the engine does.
+      ...(s.flags & TcpFlag.SYN && sender?.isn !== undefined ? { isn: sender.isn } : {}),
       ...(rule !== undefined ? { rule } : {}),
       ...(detail !== undefined ? { detail } : {}),
     });
