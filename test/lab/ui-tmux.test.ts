@@ -4,7 +4,7 @@
 // second connection and release it, quit with q or Ctrl-C, and find no
 // namespace left. Also a drop-last-ack run that ends by its own duration.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -127,6 +127,79 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     // Echo is back once tcpmitm has gone: a typed word shows at the shell's prompt.
     s.keys('e', 'c', 'h', 'o', 'd');
     await s.waitFor('echo restored', (sc) => sc.includes('echod'), 5000);
+  });
+
+  it.each([
+    { cols: 80, rows: 24 },
+    { cols: 160, rows: 50 },
+  ])('at $cols×$rows the ladder marks retransmitted FINs and roles, S switches to absolute numbers and back, ladder and events share one time base', async (size) => {
+    const id = uniqueLabId('u15l');
+    const s = startLab(id, size, ['--profile', 'drop-last-ack']);
+    // The dropped last ACK makes the server send its FIN again.
+    let screen = await s.waitFor('a retransmitted FIN', (sc) => ladder(sc).some((l) => /◀─+ FA seq=\d+ ack=\d+ len=0 RETRANSMISSION #1 ─/.test(l)));
+    expect(ladder(screen).some((l) => /A seq=\d+ ack=\d+ len=0 ─+✕ dropped last-ack/.test(l)), screen).toBe(true);
+    expect(screen).toMatch(/── events · s since the run started ─/);
+    s.keys('S');
+    screen = await s.waitFor('absolute numbers', (sc) => sc.includes('seq absolute'));
+    // The server's FIN, now as on the wire: a seq no relative numbering gives this early in a connection.
+    const fin = ladder(screen).find((l) => /FA seq=\d+/.test(l));
+    expect(Number(/FA seq=(\d+)/.exec(fin ?? '')?.[1]), screen).toBeGreaterThan(1000);
+    s.keys('S');
+    screen = await s.waitFor('relative numbers again', (sc) => !sc.includes('seq absolute') && sc.includes('sequence numbers relative'));
+    await s.waitFor('the final screen', (sc) => sc.includes('q closes'), 20_000);
+    if (size.cols >= 100) {
+      // One time base: the SYN's time on the ladder is the connection's in the events (scrolled back to with [).
+      s.keys('Home');
+      let sc = await s.waitFor('the SYN at the ladder\'s top', (x) => ladder(x).some((l) => /─ S seq=0 len=0 ─/.test(l)));
+      for (let i = 0; i < 20 && !/#1 198\.18\.0\.1:\d+ → /.test(sc); i++) {
+        s.keys('[');
+        await sleep(150);
+        sc = s.capture();
+      }
+      const synT = Number(/^\s+(\d+\.\d{3})\s+SYN-SENT │/m.exec(sc)?.[1]);
+      const connT = Number(/^\s+(\d+\.\d{3}) #1 198\.18\.0\.1:\d+ → /m.exec(sc)?.[1]);
+      expect(Number.isFinite(synT) && Number.isFinite(connT), sc).toBe(true);
+      expect(Math.abs(synT - connT)).toBeLessThanOrEqual(0.002);
+      expect(sc).toMatch(/── events ⇡\d+-\d+\/\d+ \(\] newer\)/);
+    }
+    s.keys('q');
+    expect(await s.waitExit()).toBe(0);
+  });
+
+  it.each([
+    { cols: 80, rows: 24 },
+    { cols: 160, rows: 50 },
+  ])('tap at $cols×$rows: its header says tap, its keys are only what tap can do, and on loopback the kernel columns are filled', async (size) => {
+    const ns = `u15tap${size.cols}`;
+    const port = 9150 + (size.cols % 7);
+    spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      const s = TmuxScreen.start(`u15-${ns}`, ['ip', 'netns', 'exec', ns, process.execPath, cli, 'tap', '--iface', 'lo', '--port', String(port)], size, TTY_ENV);
+      screens.push(s);
+      let screen = await s.waitFor('the first frame', (sc) => sc.startsWith('tcpmitm'), 30_000);
+      expect(screen.split('\n')[0]).toMatch(new RegExp(`^tcpmitm tap lo:${port} profile passthrough`));
+      expect(screen).not.toContain('lab tap');
+      const bar = screen.trimEnd().split('\n').at(-1)!;
+      expect(bar).toContain('r/R/b forge RST');
+      expect(bar).not.toMatch(/d drop|FIN-delay|h hold/);
+      s.keys('h');
+      screen = await s.waitFor('h refused', (sc) => sc.includes('tap watches beside the path'));
+      expect(screen).not.toContain('hold mode on');
+      expect(screen.split('\n')[0]).not.toContain('HOLD');
+      const server = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, 'peer', 'server', '--host', '127.0.0.1', '--port', String(port), '--on-eof', 'close', '--timeout', '20000'], { stdio: 'ignore' });
+      children.push(server);
+      await sleep(800);
+      const client = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, 'peer', 'client', '--connect', `127.0.0.1:${port}`, '--send', '10', '--then', 'wait:4000', '--timeout', '20000'], { stdio: 'ignore' });
+      children.push(client);
+      // Inferred and kernel alike, both ends: ESTAB in all four columns.
+      await s.waitFor('both ends ESTAB, kernel included', (sc) => /^▶\s+1 127\.0\.0\.1:\d+\s+(127\.0\.0\.1:\d+\s+)?ESTAB\s+ESTAB\s+ESTAB\s+ESTAB\b/m.test(sc));
+      s.keys('q');
+      expect(await s.waitExit()).toBe(0);
+    } finally {
+      spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    }
   });
 
   it('R resets the server (screen and kernel agree), h holds a segment, space releases it, q quits cleanly', async () => {
