@@ -5,6 +5,7 @@
 import type { Direction } from '../engine/events.js';
 import type { Endpoint, TcpState } from '../tcp/state.js';
 import { handCountKey } from './model.js';
+import { nextEventKind, type EventKind } from './filters.js';
 import type { ControlCommand } from '../engine/control.js';
 
 /** The part of ink's `Key` we read; absent fields mean "not pressed", so tests can pass `{}`. */
@@ -25,8 +26,9 @@ export interface InkKey {
 /**
  * normal: the dashboard. drop-dir: `d` was pressed, waiting for c/s.
  * fin-ms: `f` was pressed, typing the delay. help: the overlay. profile: the picker.
+ * filter: `/` was pressed, typing the connection filter.
  */
-export type UiMode = 'normal' | 'drop-dir' | 'fin-ms' | 'help' | 'profile';
+export type UiMode = 'normal' | 'drop-dir' | 'fin-ms' | 'help' | 'profile' | 'filter';
 
 export interface KeyContext {
   readonly mode: UiMode;
@@ -46,6 +48,13 @@ export interface KeyContext {
   readonly absolute?: boolean;
   /** Digits typed so far at the fin-ms prompt. */
   readonly finBuffer?: string;
+  /** The connection filter in force, and what is typed at the filter prompt. */
+  readonly connFilter?: string;
+  readonly filterBuffer?: string;
+  /** The event pane's kind. */
+  readonly eventKind?: EventKind;
+  /** The view is paused (the traffic never is). */
+  readonly paused?: boolean;
   /** The profile picker's list and cursor. */
   readonly profiles?: readonly string[];
   readonly profileCursor?: number;
@@ -68,6 +77,13 @@ export type UiAction =
   | { readonly type: 'hold'; readonly on: boolean }
   /** Absolute (tcpdump -S) or relative sequence numbers on the ladder. */
   | { readonly type: 'absolute'; readonly on: boolean }
+  /** The connection filter (filters.ts), '' for none; and what the prompt holds while typing it. */
+  | { readonly type: 'conn-filter'; readonly value: string }
+  | { readonly type: 'filter-buffer'; readonly value: string }
+  /** The kinds of event the pane shows. */
+  | { readonly type: 'event-kind'; readonly kind: EventKind }
+  /** Pause or resume the view (the App's event hook holds it: use-event-model.ts). */
+  | { readonly type: 'pause'; readonly on: boolean }
   /** The profile now in force, for the header. */
   | { readonly type: 'profile'; readonly name: string }
   /** A one-line message for the help bar ("select a connection first"). */
@@ -112,6 +128,8 @@ export function interpretKey(input: string, key: InkKey, ctx: KeyContext): KeyRe
       return finMs(input, key, ctx);
     case 'profile':
       return profile(input, key, ctx);
+    case 'filter':
+      return filter(input, key, ctx);
     case 'normal':
       return normal(input, key, ctx);
   }
@@ -167,6 +185,16 @@ function normal(input: string, key: InkKey, ctx: KeyContext): KeyResult {
       return ui({ type: 'scroll-events', pages: -1 });
     case ']':
       return ui({ type: 'scroll-events', pages: 1 });
+    case '/':
+      return ui({ type: 'filter-buffer', value: ctx.connFilter ?? '' }, { type: 'mode', mode: 'filter' });
+    case 'e': {
+      const kind = nextEventKind(ctx.eventKind ?? 'all');
+      return ui({ type: 'event-kind', kind }, { type: 'message', text: kind === 'all' ? 'events: all kinds' : `events: ${kind} only (e for the next kind)` });
+    }
+    case 'P': {
+      const on = ctx.paused !== true;
+      return ui({ type: 'pause', on }, { type: 'message', text: on ? 'view paused: the traffic goes on, its events wait (P resumes)' : 'view resumed' });
+    }
     case 'S': {
       const on = ctx.absolute !== true;
       return ui({ type: 'absolute', on }, { type: 'message', text: on ? 'absolute sequence numbers (as tcpdump -S)' : 'sequence numbers relative to each ISN' });
@@ -245,6 +273,20 @@ function finMs(input: string, key: InkKey, ctx: KeyContext): KeyResult {
     return ui({ type: 'fin-buffer', value: (buf + input).replace(/^0+(?=\d)/, '') });
   }
   return NONE;
+}
+
+/** Typing the connection filter: Enter applies it (empty: none), Esc leaves it as it was. */
+function filter(input: string, key: InkKey, ctx: KeyContext): KeyResult {
+  const buf = ctx.filterBuffer ?? '';
+  const back = { type: 'mode', mode: 'normal' } as const;
+  if (key.escape) return ui(back);
+  if (key.return) {
+    const value = buf.trim();
+    return ui(back, { type: 'conn-filter', value }, { type: 'message', text: value === '' ? 'all connections' : `connections matching: ${value}` });
+  }
+  if (key.backspace || key.delete) return ui({ type: 'filter-buffer', value: buf.slice(0, -1) });
+  if (key.ctrl || input === '' || buf.length + input.length > 60) return NONE;
+  return ui({ type: 'filter-buffer', value: buf + input });
 }
 
 function profile(input: string, key: InkKey, ctx: KeyContext): KeyResult {

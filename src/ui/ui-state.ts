@@ -3,6 +3,7 @@
 
 import type { UiAction, UiMode } from './keys.js';
 import { ladderWindow } from './ladder.js';
+import type { EventKind } from './filters.js';
 
 export interface UiState {
   readonly mode: UiMode;
@@ -18,6 +19,11 @@ export interface UiState {
   /** Sequence numbers as on the wire (tcpdump -S) rather than relative to each ISN. */
   readonly absolute: boolean;
   readonly finBuffer: string;
+  /** The connection filter in force ('' none) and the prompt's text while typing one. */
+  readonly connFilter: string;
+  readonly filterBuffer: string;
+  /** The kinds of event the pane shows. */
+  readonly eventKind: EventKind;
   readonly profileCursor: number;
   readonly profile: string | undefined;
   readonly message: string | undefined;
@@ -38,6 +44,9 @@ export function initialUiState(profile: string | undefined): UiState {
     holdOn: false,
     absolute: false,
     finBuffer: '',
+    connFilter: '',
+    filterBuffer: '',
+    eventKind: 'all',
     profileCursor: 0,
     profile,
     message: undefined,
@@ -126,6 +135,19 @@ export function applyUiActions(state: UiState, actions: readonly UiAction[], vie
         break;
       case 'absolute':
         s = { ...s, absolute: a.on };
+        break;
+      case 'conn-filter':
+        // The selection follows the newest matching connection again.
+        s = { ...s, connFilter: a.value, pinned: false, ladderTop: undefined };
+        break;
+      case 'filter-buffer':
+        s = { ...s, filterBuffer: a.value };
+        break;
+      case 'event-kind':
+        s = { ...s, eventKind: a.kind, eventsTop: undefined };
+        break;
+      case 'pause':
+        // Held by the App's event hook (use-event-model.ts), which may also resume by itself.
         break;
       case 'profile':
         s = { ...s, profile: a.name };

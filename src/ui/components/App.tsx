@@ -12,6 +12,7 @@ import { FRAME_INTERVAL_MS, realTimer, type UiTimer } from '../frame-scheduler.j
 import { applyUiActions, effectiveSelection, initialUiState, settleAwaiting, type UiState } from '../ui-state.js';
 import { useEventModel, type Subscribe } from '../use-event-model.js';
 import { endFooter, endHeadline } from '../end-status.js';
+import { connMatches, eventMatches } from '../filters.js';
 import ConnectionsTable from './ConnectionsTable.js';
 import EventPane from './EventPane.js';
 import Header from './Header.js';
@@ -59,7 +60,8 @@ const dateNow = (): number => Date.now();
 export default function App(props: AppProps) {
   const now = props.now ?? dateNow;
   const timer = props.timer ?? realTimer;
-  const { model, nowT: anchoredT } = useEventModel(props.subscribe, timer, props.frameIntervalMs ?? FRAME_INTERVAL_MS, now);
+  const events = useEventModel(props.subscribe, timer, props.frameIntervalMs ?? FRAME_INTERVAL_MS, now);
+  const { model, nowT: anchoredT } = events;
   const elapsed = props.elapsed;
   const nowT = elapsed ? () => Math.max(model.lastT, elapsed()) : anchoredT;
   const { stdout } = useStdout();
@@ -74,14 +76,17 @@ export default function App(props: AppProps) {
   const ui = useRef<UiState>(initialUiState(props.profileName));
   const [, setVersion] = useState(0);
 
-  const connIds = model.conns.map((r) => r.conn);
+  // The table shows the connections the filter (/) lets through; the selection moves among them.
+  const shownConns = (f: string) => (f === '' ? model.conns : model.conns.filter((r) => connMatches(r, f)));
+  const conns = shownConns(ui.current.connFilter);
+  const connIds = conns.map((r) => r.conn);
   const selectedId = effectiveSelection(ui.current, connIds);
   const row = selectedId === undefined ? undefined : model.conn(selectedId);
   const layout = screenLayout(height, connIds.length);
 
   useInput((input: string, key: InkKey) => {
     const s = ui.current;
-    const ids = model.conns.map((r) => r.conn);
+    const ids = shownConns(s.connFilter).map((r) => r.conn);
     const sel = effectiveSelection(s, ids);
     const selRow = sel === undefined ? undefined : model.conn(sel);
     const profile = s.profile ?? model.profile;
@@ -91,6 +96,10 @@ export default function App(props: AppProps) {
       inline,
       absolute: s.absolute,
       finBuffer: s.finBuffer,
+      connFilter: s.connFilter,
+      filterBuffer: s.filterBuffer,
+      eventKind: s.eventKind,
+      paused: events.isPaused(),
       profiles: props.profileNames,
       profileCursor: s.profileCursor,
       ...(sel === undefined ? {} : { selectedConn: sel }),
@@ -99,14 +108,15 @@ export default function App(props: AppProps) {
     });
     if (res.commands.length === 0 && res.ui.length === 0) return;
     for (const cmd of res.commands) props.send(cmd);
+    for (const a of res.ui) if (a.type === 'pause') events.setPaused(a.on);
     const next = applyUiActions(s, res.ui, {
       connIds: ids,
       ladderBase: selRow?.ladderBase ?? 0,
       ladderCount: selRow?.ladder.length ?? 0,
       ladderRows: screenLayout(height, ids.length).ladderRows,
       handCount: (k) => model.handCount(k),
-      eventsBase: model.eventsBase,
-      eventsCount: model.events.length,
+      eventsBase: s.eventKind === 'all' ? model.eventsBase : 0,
+      eventsCount: s.eventKind === 'all' ? model.events.length : model.events.filter((e) => eventMatches(e, s.eventKind)).length,
       eventRows: screenLayout(height, ids.length).eventRows,
     });
     ui.current = next;
@@ -152,12 +162,13 @@ export default function App(props: AppProps) {
         table={model.table}
         heldNow={model.heldNow}
         holdOn={s.holdOn}
+        paused={events.isPaused() ? events.waiting() : undefined}
         expectOk={model.expectationsOk}
         expectFailed={model.expectationsFailed}
         status={status}
         color={color}
       />
-      <ConnectionsTable conns={model.conns} selected={selectedId} height={layout.tableRows} width={width} nowT={nowT()} color={color} />
+      <ConnectionsTable filter={s.connFilter} total={model.conns.length} conns={conns} selected={selectedId} height={layout.tableRows} width={width} nowT={nowT()} color={color} />
       {s.mode === 'help' ? (
         <HelpOverlay height={lower} width={width} inline={inline} />
       ) : s.mode === 'profile' ? (
@@ -165,10 +176,10 @@ export default function App(props: AppProps) {
       ) : (
         <>
           <Ladder row={row} height={layout.ladderRows} width={width} top={s.ladderTop} color={color} originT={origin ?? 0} absolute={s.absolute} />
-          <EventPane events={model.events} base={model.eventsBase} top={s.eventsTop} height={layout.eventRows} width={width} originT={origin ?? 0} color={color} />
+          <EventPane kind={s.eventKind} events={s.eventKind === 'all' ? model.events : model.events.filter((e) => eventMatches(e, s.eventKind))} base={s.eventKind === 'all' ? model.eventsBase : 0} top={s.eventsTop} height={layout.eventRows} width={width} originT={origin ?? 0} color={color} />
         </>
       )}
-      <HelpBar inline={inline} width={width} mode={s.mode} finBuffer={s.finBuffer} message={model.ended && !s.quitting ? endFooter(model) : s.message} color={color} />
+      <HelpBar inline={inline} width={width} filterBuffer={s.filterBuffer} mode={s.mode} finBuffer={s.finBuffer} message={model.ended && !s.quitting ? endFooter(model) : s.message} color={color} />
     </Box>
   );
 }

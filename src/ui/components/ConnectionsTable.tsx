@@ -31,6 +31,9 @@ export interface ConnectionsTableProps {
   readonly nowT: number;
   /** Colour on (NO_COLOR unset). */
   readonly color: boolean;
+  /** The filter that narrowed `conns` ('' none), and how many there are in all. */
+  readonly filter: string;
+  readonly total: number;
 }
 
 const TITLE: Record<TableColumn, string> = {
@@ -82,9 +85,9 @@ export default function ConnectionsTable(p: ConnectionsTableProps) {
   const more = p.conns.length > p.height ? ` ${top + 1}-${top + rows.length} of ${p.conns.length}` : '';
   return (
     <Box flexDirection="column">
-      <Text wrap="truncate" bold>{rule(`connections (${p.conns.length})${more}`, p.width)}</Text>
+      <Text wrap="truncate" bold>{rule(p.filter === '' ? `connections (${p.conns.length})${more}` : `connections matching "${p.filter}" (${p.conns.length} of ${p.total})${more}`, p.width)}</Text>
       <Text wrap="truncate" dimColor>{header}</Text>
-      {rows.length === 0 ? <Text dimColor>  no connections yet</Text> : null}
+      {rows.length === 0 ? <Text dimColor>{p.filter === '' ? '  no connections yet' : '  none matches (/ then Enter on an empty line: all)'}</Text> : null}
       {rows.map((r) => {
         const sel = r.conn === p.selected;
         return (

@@ -8,6 +8,7 @@ import type { EventLine } from '../model.js';
 import { ladderWindow } from '../ladder.js';
 import { rule } from '../layout.js';
 import { eventColor } from '../theme.js';
+import type { EventKind } from '../filters.js';
 
 export interface EventPaneProps {
   /** The events kept, oldest first. */
@@ -24,6 +25,8 @@ export interface EventPaneProps {
   readonly originT: number;
   /** Colour on (NO_COLOR unset). */
   readonly color: boolean;
+  /** The kinds shown (`events` is already narrowed to them): named in the title unless all. */
+  readonly kind: EventKind;
 }
 
 export default function EventPane(p: EventPaneProps) {
@@ -32,7 +35,7 @@ export default function EventPane(p: EventPaneProps) {
   const where = win.following ? '' : ` ⇡${win.start + 1}-${win.end}/${p.base + p.events.length} (] newer)`;
   return (
     <Box flexDirection="column" height={p.height + 1}>
-      <Text wrap="truncate" bold>{rule(`events${where} · s since the run started`, p.width)}</Text>
+      <Text wrap="truncate" bold>{rule(`events${p.kind === 'all' ? '' : ` (${p.kind} only)`}${where} · s since the run started`, p.width)}</Text>
       {shown.map((e, i) => (
         <Text key={win.start + i} wrap="truncate" color={eventColor(e.tone, p.color)}>
           {`${((e.t - p.originT) / 1000).toFixed(3).padStart(8)} ${e.text}${e.repeat > 1 ? ` ×${e.repeat}` : ''}`}

@@ -29,6 +29,8 @@ export interface HeaderProps {
   readonly heldNow: number;
   /** Hold mode as the UI last set it. */
   readonly holdOn: boolean;
+  /** The view is paused (P) with this many events waiting; undefined: live. */
+  readonly paused?: number | undefined;
   /** Expectation results so far. */
   readonly expectOk: number;
   readonly expectFailed: number;
@@ -48,6 +50,13 @@ export default function Header(p: HeaderProps) {
         {p.lab ? (p.mode === undefined || p.mode === 'lab' ? ` lab ${p.lab}` : ` ${p.lab}`) : ''}
         {` profile ${p.profile ?? '-'}  ${clock(p.elapsedMs)}  `}
         {p.status ? <Text color={tint('yellow', p.color)}>{p.status}</Text> : rates}
+        {p.paused !== undefined ? (
+          <Text bold inverse color={tint('cyan', p.color)}>
+            {` PAUSED view, ${p.paused} events wait `}
+          </Text>
+        ) : (
+          ''
+        )}
         {p.holdOn ? (
           <Text bold inverse color={tint('yellow', p.color)}>
             {' HOLD '}

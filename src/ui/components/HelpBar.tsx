@@ -11,19 +11,27 @@ export interface HelpBarProps {
   readonly mode: UiMode;
   /** Digits typed at the FIN-delay prompt. */
   readonly finBuffer: string;
+  /** Text typed at the connection-filter prompt. */
+  readonly filterBuffer: string;
   /** Last message from a key ("no connection selected"), shown until the next key. */
   readonly message: string | undefined;
   /** Colour on (NO_COLOR unset). */
   readonly color: boolean;
   /** tcpmitm is in the path (not tap): the keys that act on segments are offered. */
   readonly inline: boolean;
-  /** Terminal width: from 120 columns the keys get their words. */
+  /** Terminal width: where the wide key bar fits, the keys get their words. */
   readonly width: number;
 }
 
 /** The keys of each kind of run; the narrow ones at most 79 cells (an 80-column terminal keeps its last one free). */
-export const INLINE_KEYS = { narrow: '↑↓ conn PgUp/Dn [/] r/R/b RST d drop f FIN-delay h hold ␣/x/a held S seq p ? q', wide: '↑↓ conn PgUp/Dn ladder [/] events r/R/b RST d drop f FIN-delay h hold ␣/x/a held S abs/rel seq p profile ? help q quit' };
-export const TAP_KEYS = { narrow: '↑↓ conn PgUp/Dn [/] events r/R/b forge RST S abs/rel p profile ? help q quit', wide: '↑↓ conn PgUp/Dn ladder [/] events r/R/b forge RST S abs/rel seq p profile ? help q quit  (tap watches: no drop, delay or hold)' };
+export const INLINE_KEYS = {
+  narrow: '↑↓ conn PgUp/Dn [/] r/R/b RST d drop f FIN-delay h hold ␣/x/a held S seq p ? q',
+  wide: '↑↓ conn PgUp/Dn ladder [/] events r/R/b RST d drop f FIN-delay h hold ␣/x/a held S abs/rel seq / filter e kinds P pause p profile ? help q quit',
+};
+export const TAP_KEYS = {
+  narrow: '↑↓ conn PgUp/Dn [/] events r/R/b forge RST S abs/rel p profile ? help q quit',
+  wide: '↑↓ conn PgUp/Dn ladder [/] events r/R/b forge RST S abs/rel seq / filter e kinds P pause p profile ? help q quit  (tap watches: no drop, delay or hold)',
+};
 
 export default function HelpBar(p: HelpBarProps) {
   let text: string;
@@ -40,11 +48,17 @@ export default function HelpBar(p: HelpBarProps) {
     case 'help':
       text = 'any key closes help';
       break;
+    case 'filter':
+      text = `connections matching: ${p.filterBuffer}▏  #3  8080  ESTAB  client=FIN-WAIT-2  Enter apply (empty: all)  Esc cancel`;
+      break;
     case 'normal':
-      text = p.message ?? (p.inline ? INLINE_KEYS : TAP_KEYS)[p.width >= 120 ? 'wide' : 'narrow'];
+      {
+        const keys = p.inline ? INLINE_KEYS : TAP_KEYS;
+        text = p.message ?? (p.width > [...keys.wide].length ? keys.wide : keys.narrow);
+      }
       break;
   }
-  const prompt = p.mode === 'drop-dir' || p.mode === 'fin-ms';
+  const prompt = p.mode === 'drop-dir' || p.mode === 'fin-ms' || p.mode === 'filter';
   return (
     <Text wrap="truncate" inverse={prompt} color={p.message && p.mode === 'normal' ? tint('cyan', p.color) : undefined}>
       {text}

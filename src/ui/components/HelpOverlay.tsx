@@ -29,6 +29,9 @@ export function helpLines(inline: boolean): readonly string[] {
         ]
       : []),
     'S           sequence numbers relative to each ISN / absolute (tcpdump -S)',
+    '/           filter connections: #3  8080 (a port)  ESTAB  client=FIN-WAIT-2  addr',
+    'e           events: all / states / actions / app output / checks',
+    'P           pause the view (not the traffic: its events wait; P again applies them)',
     'p           pick another profile (applies to new segments)',
     '?           this help      q / Ctrl-C  quit (tears the lab down)',
     '',

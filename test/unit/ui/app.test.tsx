@@ -71,6 +71,42 @@ function lines(frame: string): string[] {
   return frame.split('\n');
 }
 
+describe('App: a pause of the view and the filters', () => {
+  it('P pauses the view, not the traffic: events wait, then all apply at once', async () => {
+    const ui = mount({ columns: 120, rows: 30 });
+    await ui.feed([start(0)]);
+    await ui.key('P', 'PAUSED');
+    await ui.feed([{ type: 'connection', t: 10, conn: 1, client: '198.18.0.1:43210', server: '198.18.0.2:8080', pickedUp: false }, seg(10, 'c2s', 'S', 0, 0, 0, 'syn')]);
+    ui.timer.advance(1000);
+    const paused = await ui.frame('2 events wait');
+    expect(paused).toContain('no connections yet');
+    expect(ui.sent).toEqual([]);
+    const live = await ui.key('P', 'view resumed');
+    expect(live).not.toContain('PAUSED');
+    expect(live).toMatch(/^▶\s+1 198\.18\.0\.1:43210/m);
+  });
+
+  it('/ narrows the table, e the events', async () => {
+    const ui = mount({ columns: 120, rows: 30 });
+    await ui.feed([
+      start(0),
+      { type: 'connection', t: 1, conn: 1, client: '198.18.0.1:40001', server: '198.18.0.2:8080', pickedUp: false },
+      { type: 'connection', t: 2, conn: 2, client: '198.18.0.1:40002', server: '198.18.0.2:9090', pickedUp: false },
+      { type: 'app', t: 3, endpoint: 'client', event: 'connected' },
+    ]);
+    await ui.key('/');
+    for (const ch of '9090') await ui.key(ch);
+    const f = await ui.key('\r', 'matching "9090"');
+    expect(f).toContain('connections matching "9090" (1 of 2)');
+    expect(f).toMatch(/^▶\s+2 /m);
+    expect(f).not.toMatch(/^\s+1 198/m);
+    let ev = await ui.key('e', 'states only');
+    for (const kind of ['actions', 'app']) ev = await ui.key('e', `${kind} only`);
+    expect(ev).toContain('client app: connected');
+    expect(ev).not.toContain('started (lab');
+  });
+});
+
 describe('App in tap mode', () => {
   it('says tap, not lab; offers only what tap can do; h refuses without claiming hold mode', async () => {
     const ui = mount({ mode: 'tap', labId: 'tap lo:8080' });

@@ -12,6 +12,7 @@ import { ladderGeometry, ladderLines } from '../../../src/ui/ladder.js';
 import { BatchBuilder, decodeBatch, decodeToParent, type UiEvent } from '../../../src/ui/protocol.js';
 import type { TcpmitmEvent } from '../../../src/engine/events.js';
 import { connection, seg, st, start } from './fixtures/build.js';
+import { EVENT_KINDS, connMatches, eventMatches, nextEventKind, type EventKind } from '../../../src/ui/filters.js';
 
 const CISN = 3_000_000_000;
 const SISN = 12_345;
@@ -159,5 +160,46 @@ describe('the event pane', () => {
 describe('protocol', () => {
   it('the child says when its first frame is up', () => {
     expect(decodeToParent({ kind: 'shown' })).toEqual({ kind: 'shown' });
+  });
+});
+
+describe('filters', () => {
+  const m = modelOf([
+    start(0),
+    connection(1, 1),
+    st(2, 'client', 'CLOSED', 'SYN-SENT', undefined, 'inferred', 1),
+    { type: 'connection', t: 3, conn: 2, client: '198.18.0.1:40002', server: '198.18.0.2:9090', pickedUp: false },
+    st(4, 'client', 'ESTAB', 'FIN-WAIT-2', undefined, 'inferred', 2),
+    st(5, 'server', 'ESTAB', 'CLOSE-WAIT', undefined, 'kernel', 2),
+  ]);
+  const ids = (f: string) => m.conns.filter((r) => connMatches(r, f)).map((r) => r.conn);
+  it('by connection, port, state (either end, inferred or kernel, any spelling), endpoint and address', () => {
+    expect(ids('#2')).toEqual([2]);
+    expect(ids('8080')).toEqual([1]);
+    expect(ids('9090')).toEqual([2]);
+    expect(ids('syn_sent')).toEqual([1]);
+    expect(ids('CLOSE-WAIT')).toEqual([2]);
+    expect(ids('client=FIN-WAIT-2')).toEqual([2]);
+    expect(ids('server=FIN-WAIT-2')).toEqual([]);
+    expect(ids('198.18.0.1:40002')).toEqual([2]);
+    // Every word must match.
+    expect(ids('9090 SYN-SENT')).toEqual([]);
+    expect(ids('')).toEqual([1, 2]);
+  });
+  it('events by kind, e cycling through them back to all', () => {
+    const kinds = m.events.map((e) => EVENT_KINDS.filter((k) => k !== 'all' && eventMatches(e, k)));
+    expect(kinds.slice(-2)).toEqual([['states'], ['states']]);
+    let k: EventKind = 'all';
+    const seen: EventKind[] = [];
+    for (let i = 0; i < EVENT_KINDS.length; i++) seen.push((k = nextEventKind(k)));
+    expect(seen).toEqual(['states', 'actions', 'app', 'checks', 'all']);
+  });
+  it('/ types a filter, Enter applies it, Esc keeps the one in force', () => {
+    let s = applyUiActions(initialUiState(undefined), interpretKey('/', {}, ctx).ui, { connIds: [], ladderBase: 0, ladderCount: 0, ladderRows: 3 });
+    expect(s.mode).toBe('filter');
+    for (const ch of '8080') s = applyUiActions(s, interpretKey(ch, {}, { ...ctx, mode: 'filter', filterBuffer: s.filterBuffer }).ui, { connIds: [], ladderBase: 0, ladderCount: 0, ladderRows: 3 });
+    s = applyUiActions(s, interpretKey('', { return: true }, { ...ctx, mode: 'filter', filterBuffer: s.filterBuffer }).ui, { connIds: [], ladderBase: 0, ladderCount: 0, ladderRows: 3 });
+    expect([s.mode, s.connFilter]).toEqual(['normal', '8080']);
+    expect(interpretKey('', { escape: true }, { ...ctx, mode: 'filter', filterBuffer: 'x' }).ui).toEqual([{ type: 'mode', mode: 'normal' }]);
   });
 });
