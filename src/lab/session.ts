@@ -25,6 +25,8 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
   const profile: ChosenProfile = cfg.profile;
   const outputs = new OutputFailures();
   const pcap = opts.pcap ? new PcapngWriter({ path: opts.pcap, names: { a: 'm0', b: 'm1' }, onFailure: outputs.failed }) : undefined;
+  // The inference assumes what the lab set in each end's kernel (sysctls.ts).
+  const inference = inferenceSettings(sysctlsFromRecord(cfg.lab.sysctls), { finTimeoutMs: opts.finTimeoutS * 1000 });
   const runtime = new Runtime({
     tap: pcap,
     openA: (cb, onError) => openPacketPort('m0', cb, onError),
@@ -32,8 +34,7 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
     devs: { a: 'm0', b: 'm1' },
     decider: compileChosen(profile),
     timeWaitMs: opts.timeWaitS * 1000,
-    // The inference assumes what the lab set in each end's kernel (sysctls.ts).
-    ...inferenceSettings(sysctlsFromRecord(cfg.lab.sysctls), { finTimeoutMs: opts.finTimeoutS * 1000 }),
+    ...inference,
     ...trackerLimits(opts.table),
     interactive: opts.ui,
   });
@@ -61,6 +62,7 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
       profileNames: profile.builtins,
       title: cfg.lab.id,
       mode: 'lab',
+      timers: { timeWaitMs: opts.timeWaitS * 1000, finTimeoutMs: inference.finTimeoutMs },
       blind: opts.hideFault === true,
     },
   ));

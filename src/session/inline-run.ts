@@ -100,6 +100,7 @@ export async function runInline(o: InlineRunOptions): Promise<number> {
       profileNames: o.profile.builtins,
       title: o.title,
       mode: o.mode,
+      timers: { timeWaitMs: o.timeWaitS * 1000, finTimeoutMs: { client: o.finTimeoutS * 1000, server: o.finTimeoutS * 1000 } },
     },
   );
   let end: RunEnd = { reason: 'failed', exitCode: ExitCode.Runtime };

@@ -15,6 +15,7 @@ import type { RunMode, TcpmitmEvent } from '../engine/events.js';
 import type { QuitHow } from '../ui/keys.js';
 import type { OutputFailures } from './output-failures.js';
 import { holdEcho } from '../ui/terminal-echo.js';
+import type { TimerSettings } from '../ui/timers.js';
 
 export interface ShellOptions {
   readonly ui: boolean;
@@ -32,6 +33,8 @@ export interface ShellOptions {
   readonly title: string;
   /** The run's mode: the UI offers only the keys it can act on. */
   readonly mode: RunMode;
+  /** The inference's timer settings, for the UI's timers line. */
+  readonly timers?: TimerSettings;
   /** Hide the fault: the text log and the UI see the blind view (blind-view.ts), every segment shown; the JSONL keeps all. */
   readonly blind?: boolean;
 }
@@ -132,6 +135,7 @@ export class RunShell {
       },
       labId: this.opts.title,
       mode: this.opts.mode,
+      ...(this.opts.timers === undefined ? {} : { timers: this.opts.timers }),
       // Blind: no name, and no picker to learn one from.
       profileName: this.opts.blind === true ? HIDDEN_PROFILE : this.opts.profileName,
       profileNames: this.opts.blind === true ? [] : [...this.opts.profileNames],

@@ -73,6 +73,7 @@ export async function runTap(o: TapOptions): Promise<number> {
       profileNames: profile.builtins,
       title,
       mode: 'tap',
+      timers: { timeWaitMs: o.timeWaitS * 1000, finTimeoutMs: { client: o.finTimeoutS * 1000, server: o.finTimeoutS * 1000 } },
     },
   );
   let end: RunEnd = { reason: 'failed', exitCode: ExitCode.Runtime };

@@ -97,6 +97,7 @@ ui = startUi({
   ...(cfg.profileName === undefined ? {} : { profileName: cfg.profileName }),
   ...(cfg.color === undefined ? {} : { color: cfg.color }),
   ...(cfg.mode === undefined ? {} : { mode: cfg.mode }),
+  ...(cfg.timers === undefined ? {} : { timers: cfg.timers }),
 });
 // ink's first render is synchronous (legacy mode, a leading-edge throttle) and
 // a write to a terminal is too: the first frame is on the screen now.

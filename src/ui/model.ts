@@ -90,6 +90,10 @@ export interface ConnRow {
   refused: boolean;
   /** Each endpoint's initial sequence number, absolute, once its SYN was seen: turns the relative numbers into tcpdump -S's. */
   readonly isn: Record<Endpoint, number | undefined>;
+  /** When each endpoint entered its inferred state (event clock). */
+  readonly inferredSince: Record<Endpoint, number | undefined>;
+  /** Each endpoint's SYN or FIN sent again: copies so far, the last one's time and the wait before it. */
+  readonly resent: Record<Endpoint, { what: 'SYN' | 'FIN'; count: number; t: number; gap: number } | undefined>;
 }
 
 export type EventTone = 'info' | 'state' | 'kernel' | 'action' | 'ok' | 'fail' | 'warn' | 'app';
@@ -153,6 +157,8 @@ interface ConnInternal {
   lastSegAt: number;
   /** Copies re-sent so far, by direction and sequence number (retransmissions only: small). */
   resent: Map<string, number> | undefined;
+  /** When each SYN or FIN (by direction and seq) was last sent: the wait before its next copy (a few per connection). */
+  controlSentAt: Map<string, number> | undefined;
 }
 
 const ACTION_CREDIT: Partial<Record<ActionEvent['action'], CreditKind>> = {
@@ -382,6 +388,7 @@ export class UiModel {
       resent = (m.get(key) ?? 0) + 1;
       m.set(key, resent);
     }
+    if (ev.verdict !== 'forged' && (ev.flags.includes('S') || ev.flags.includes('F'))) this.controlSent(row, int, ev, resent);
     const entry: SegmentEntry = {
       kind: 'seg',
       t: ev.t,
@@ -412,6 +419,18 @@ export class UiModel {
     }
     const kind = VERDICT_CREDIT[ev.verdict];
     if (kind !== undefined && this.credit(int, ev.t, kind, 'seg')) this.count(kind);
+  }
+
+  /** A SYN or FIN: its first sending starts the clock of its retransmissions; each copy counts and measures the wait before it. */
+  private controlSent(row: ConnRow, int: ConnInternal, ev: SegmentEvent, resent: number): void {
+    const key = `${ev.dir}${ev.seq}`;
+    const sent = (int.controlSentAt ??= new Map());
+    const prev = sent.get(key);
+    sent.set(key, ev.t);
+    if (resent === 0 || prev === undefined) return;
+    const what = ev.flags.includes('S') ? 'SYN' : 'FIN';
+    const r = row.resent[ev.from];
+    row.resent[ev.from] = { what, count: r !== undefined && r.what === what ? r.count + 1 : 1, t: ev.t, gap: ev.t - prev };
   }
 
   private skipped(ev: SkippedSegments): void {
@@ -476,6 +495,7 @@ export class UiModel {
       this.note(ev.t, ev.conn, 'kernel', `#${ev.conn} ${ep} (kernel) ${ev.from} → ${ev.to}`);
     } else {
       row.inferred[ep] = ev.to;
+      row.inferredSince[ep] = ev.t;
       if (ep === 'client' && ev.to === 'CLOSED' && ev.cause?.includes(REFUSED_CAUSE) === true) row.refused = true;
       this.note(ev.t, ev.conn, 'state', `#${ev.conn} ${ep} ${ev.from} → ${ev.to}${ev.cause ? ` (${ev.cause})` : ''}`);
       this.annotate(row, ev);
@@ -593,7 +613,7 @@ export class UiModel {
   private int(id: number): ConnInternal {
     let int = this.internal.get(id);
     if (!int) {
-      int = { credits: { t: -Infinity, seg: {}, act: {} }, echo: undefined, lastSeg: undefined, lastSegAt: -Infinity, resent: undefined };
+      int = { credits: { t: -Infinity, seg: {}, act: {} }, echo: undefined, lastSeg: undefined, lastSegAt: -Infinity, resent: undefined, controlSentAt: undefined };
       this.internal.set(id, int);
     }
     return int;
@@ -618,6 +638,8 @@ export class UiModel {
       waiting: [],
       refused: false,
       isn: { client: undefined, server: undefined },
+      inferredSince: { client: undefined, server: undefined },
+      resent: { client: undefined, server: undefined },
     };
     this.byId.set(id, row);
     this.conns.push(row);

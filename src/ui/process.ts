@@ -51,6 +51,7 @@ export function startUiProcess(opts: UiProcessOptions): UiProcessHandle {
         ...(opts.profileName === undefined ? {} : { profileName: opts.profileName }),
         ...(opts.color === undefined ? {} : { color: opts.color }),
         ...(opts.mode === undefined ? {} : { mode: opts.mode }),
+        ...(opts.timers === undefined ? {} : { timers: opts.timers }),
       }),
     },
   });

@@ -7,6 +7,7 @@ import type { ControlCommand } from '../engine/control.js';
 import type { Direction, RunMode, SegmentEvent, TcpmitmEvent, Verdict } from '../engine/events.js';
 import type { Role } from '../tcp/role.js';
 import type { QuitHow } from './keys.js';
+import type { TimerSettings } from './timers.js';
 
 /** Environment variable carrying the child's start options (JSON). */
 export const UI_INIT_ENV = 'TCPMITM_UI_INIT';
@@ -62,6 +63,8 @@ export type UiEvent = TcpmitmEvent | SkippedSegments;
 export interface UiInit {
   readonly labId?: string;
   readonly mode?: RunMode;
+  /** The inference's timer settings (ms), for the timers line. */
+  readonly timers?: TimerSettings;
   readonly profileName?: string;
   readonly profileNames: readonly string[];
   /** The parent's `elapsed()` at spawn time, seconds. */
@@ -265,6 +268,11 @@ const COMMAND_KINDS: ReadonlySet<string> = new Set<ControlCommand['kind']>([
 
 const RUN_MODES: readonly RunMode[] = ['lab', 'attach', 'tap', 'intercept'];
 
+function isTimerSettings(x: unknown): boolean {
+  const ms = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  return isObject(x) && ms(x.timeWaitMs) && isObject(x.finTimeoutMs) && ms(x.finTimeoutMs.client) && ms(x.finTimeoutMs.server);
+}
+
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
@@ -291,6 +299,7 @@ export function decodeInit(text: string | undefined): { ok: true; value: UiInit 
     if (v[k] !== undefined && typeof v[k] !== 'string') return { ok: false, error: `${UI_INIT_ENV}.${k} must be a string` };
   }
   if (v.color !== undefined && typeof v.color !== 'boolean') return { ok: false, error: `${UI_INIT_ENV}.color must be a boolean` };
+  if (v.timers !== undefined && !isTimerSettings(v.timers)) return { ok: false, error: `${UI_INIT_ENV}.timers must be { timeWaitMs, finTimeoutMs: { client, server } } in ms` };
   if (v.mode !== undefined && !RUN_MODES.includes(v.mode as RunMode)) return { ok: false, error: `${UI_INIT_ENV}.mode must be one of ${RUN_MODES.join(', ')}` };
   return {
     ok: true,
@@ -301,6 +310,7 @@ export function decodeInit(text: string | undefined): { ok: true; value: UiInit 
       ...(typeof v.profileName === 'string' ? { profileName: v.profileName } : {}),
       ...(typeof v.color === 'boolean' ? { color: v.color } : {}),
       ...(typeof v.mode === 'string' ? { mode: v.mode as RunMode } : {}),
+      ...(v.timers !== undefined ? { timers: v.timers as TimerSettings } : {}),
     },
   };
 }

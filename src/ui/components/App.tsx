@@ -6,6 +6,7 @@ import { Box, useInput, useStdout } from 'ink';
 import { useEffect, useRef, useState } from 'react';
 import type { ControlCommand } from '../../engine/control.js';
 import type { RunMode } from '../../engine/events.js';
+import type { TimerSettings } from '../timers.js';
 import { interpretKey, type InkKey, type QuitHow } from '../keys.js';
 import { screenLayout } from '../layout.js';
 import { FRAME_INTERVAL_MS, realTimer, type UiTimer } from '../frame-scheduler.js';
@@ -32,6 +33,8 @@ export interface AppProps {
   readonly labId?: string;
   /** The run's mode (else the start event's): tap watches, so its keys are only those it can act on. */
   readonly mode?: RunMode;
+  /** The inference's timer settings, for the selected connection's timers line (absent: TIME-WAIT's remaining time is not shown). */
+  readonly timers?: TimerSettings;
   /** Profile in force at start (else the start event's). */
   readonly profileName?: string;
   /** Built-in profile names offered by `p`. */
@@ -175,7 +178,7 @@ export default function App(props: AppProps) {
         <ProfilePicker profiles={props.profileNames} cursor={s.profileCursor} current={s.profile ?? model.profile} height={lower} width={width} />
       ) : (
         <>
-          <Ladder row={row} height={layout.ladderRows} width={width} top={s.ladderTop} color={color} originT={origin ?? 0} absolute={s.absolute} />
+          <Ladder row={row} height={layout.ladderRows} width={width} top={s.ladderTop} color={color} originT={origin ?? 0} absolute={s.absolute} nowT={nowT()} timers={props.timers} />
           <EventPane kind={s.eventKind} events={s.eventKind === 'all' ? model.events : model.events.filter((e) => eventMatches(e, s.eventKind))} base={s.eventKind === 'all' ? model.eventsBase : 0} top={s.eventsTop} height={layout.eventRows} width={width} originT={origin ?? 0} color={color} />
         </>
       )}

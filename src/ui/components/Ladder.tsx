@@ -6,6 +6,7 @@ import type { ConnRow } from '../model.js';
 import { ladderGeometry, ladderHeader, ladderLine, ladderWindow } from '../ladder.js';
 import { humanBytes, rule } from '../layout.js';
 import { ladderColor } from '../theme.js';
+import { timersLine, type TimerSettings } from '../timers.js';
 
 export interface LadderProps {
   /** The connection to draw; nothing selected draws an empty pane. */
@@ -22,6 +23,9 @@ export interface LadderProps {
   readonly originT: number;
   /** Absolute sequence numbers (tcpdump -S) instead of relative ones. */
   readonly absolute: boolean;
+  /** Event-clock time now, and the inference's timer settings: the timers line. */
+  readonly nowT: number;
+  readonly timers: TimerSettings | undefined;
 }
 
 export default function Ladder(p: LadderProps) {
@@ -35,7 +39,9 @@ export default function Ladder(p: LadderProps) {
       </Box>
     );
   }
-  const win = ladderWindow(r.ladderBase, r.ladder.length, p.height, p.top);
+  // What the endpoints wait for, on the ladder's last line when anything is pending (the ladder gives it the room).
+  const timers = timersLine(r, p.nowT, p.timers);
+  const win = ladderWindow(r.ladderBase, r.ladder.length, timers === '' ? p.height : Math.max(1, p.height - 1), p.top);
   const lines = [];
   const view = p.absolute ? { originT: p.originT, isn: r.isn } : { originT: p.originT };
   for (let i = win.start; i < win.end; i++) lines.push(ladderLine(r.ladder[i - r.ladderBase]!, g, view));
@@ -52,6 +58,11 @@ export default function Ladder(p: LadderProps) {
           {l.text}
         </Text>
       ))}
+      {timers === '' ? null : (
+        <Text wrap="truncate" color={ladderColor('delay', p.color)}>
+          {`  ${timers}`}
+        </Text>
+      )}
     </Box>
   );
 }

@@ -12,6 +12,8 @@ import { ladderGeometry, ladderLines } from '../../../src/ui/ladder.js';
 import { BatchBuilder, decodeBatch, decodeToParent, type UiEvent } from '../../../src/ui/protocol.js';
 import type { TcpmitmEvent } from '../../../src/engine/events.js';
 import { connection, seg, st, start } from './fixtures/build.js';
+import { endpointTimer, timersLine, type TimerSettings } from '../../../src/ui/timers.js';
+import { fourWayClose, lastAckDropped } from './fixtures/closes.js';
 import { EVENT_KINDS, connMatches, eventMatches, nextEventKind, type EventKind } from '../../../src/ui/filters.js';
 
 const CISN = 3_000_000_000;
@@ -201,5 +203,30 @@ describe('filters', () => {
     s = applyUiActions(s, interpretKey('', { return: true }, { ...ctx, mode: 'filter', filterBuffer: s.filterBuffer }).ui, { connIds: [], ladderBase: 0, ladderCount: 0, ladderRows: 3 });
     expect([s.mode, s.connFilter]).toEqual(['normal', '8080']);
     expect(interpretKey('', { escape: true }, { ...ctx, mode: 'filter', filterBuffer: 'x' }).ui).toEqual([{ type: 'mode', mode: 'normal' }]);
+  });
+});
+
+describe('timers, like ss -o, from the inference', () => {
+  const settings: TimerSettings = { timeWaitMs: 60_000, finTimeoutMs: { client: 60_000, server: 30_000 } };
+  it('a FIN sent again: the count so far and the next copy due when the back-off doubles; TIME-WAIT\'s 2MSL left', () => {
+    // The last ACK dropped twice: the server's FIN at 102, again at 310 (208 ms later), again at 720.
+    const m = modelOf(lastAckDropped.slice(0, -3));
+    const row = m.conn(1)!;
+    expect(row.resent.server).toEqual({ what: 'FIN', count: 1, t: 310, gap: 208 });
+    expect(endpointTimer(row, 'server', 400, settings)).toBe('FIN ×1, next ≈0.3s');
+    expect(endpointTimer(row, 'server', 800, settings)).toBe('FIN ×1, next overdue 0.1s');
+    expect(endpointTimer(row, 'client', 10_102, settings)).toBe('TIME-WAIT 50.0s left');
+    expect(timersLine(row, 400, settings)).toBe('timers (inferred): client TIME-WAIT 59.7s left · server FIN ×1, next ≈0.3s');
+    const later = modelOf(lastAckDropped.slice(0, -1)).conn(1)!;
+    expect(later.resent.server).toMatchObject({ count: 2, gap: 410 });
+  });
+  it('nothing pending, nothing said; the retransmissions stop counting once the state moved on', () => {
+    const done = modelOf(lastAckDropped).conn(1)!;
+    expect(endpointTimer(done, 'server', 800, settings)).toBe('');
+    expect(timersLine(modelOf(fourWayClose).conn(1)!, 70_000, settings)).toBe('');
+  });
+  it('FIN-WAIT-2: how long, against the orphan timeout of that end', () => {
+    const m = modelOf(fourWayClose.slice(0, fourWayClose.findIndex((e) => e.type === 'state' && e.to === 'FIN-WAIT-2') + 1));
+    expect(endpointTimer(m.conn(1)!, 'client', 2101, settings)).toBe('FIN-WAIT-2 for 2.0s (orphan timeout 60s)');
   });
 });
