@@ -132,13 +132,22 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
   it.each([
     { cols: 80, rows: 24 },
     { cols: 160, rows: 50 },
-  ])('at $cols×$rows the ladder marks retransmitted FINs and roles, S switches to absolute numbers and back, ladder and events share one time base', async (size) => {
+  ])('at $cols×$rows the ladder marks retransmitted FINs and roles, S switches to absolute numbers and back, the timers line agrees with ss -o, ladder and events share one time base', async (size) => {
     const id = uniqueLabId('u15l');
     const s = startLab(id, size, ['--profile', 'drop-last-ack']);
     // The dropped last ACK makes the server send its FIN again.
     let screen = await s.waitFor('a retransmitted FIN', (sc) => ladder(sc).some((l) => /◀─+ FA seq=\d+ ack=\d+ len=0 RETRANSMISSION #1 ─/.test(l)));
     expect(ladder(screen).some((l) => /A seq=\d+ ack=\d+ len=0 ─+✕ dropped last-ack/.test(l)), screen).toBe(true);
     expect(screen).toMatch(/── events · s since the run started ─/);
+    // The timers, as ss -o gives them: the client's TIME-WAIT against the kernel's own (ss -tanoi in its namespace), within a second and a half (ss rounds to seconds).
+    screen = await s.waitFor('the timers line', (sc) => /timers \(inferred\): client TIME-WAIT \d+\.\ds left/.test(sc));
+    const ss = spawnSync('ip', ['netns', 'exec', `${id}-c`, 'ss', '-tanoiH', 'state', 'time-wait'], { encoding: 'utf8' }).stdout;
+    const uiLeft = Number(/client TIME-WAIT (\d+\.\d)s left/.exec(screen)![1]);
+    const kernelLeft = /timer:\(timewait,(?:(\d+)min)?(\d+(?:\.\d+)?)(ms|sec)/.exec(ss);
+    expect(kernelLeft, ss).not.toBeNull();
+    const kSec = Number(kernelLeft![1] ?? 0) * 60 + Number(kernelLeft![2]) / (kernelLeft![3] === 'ms' ? 1000 : 1);
+    expect(Math.abs(uiLeft - kSec), `UI ${uiLeft}s, ss: ${ss}`).toBeLessThanOrEqual(1.5);
+    if (size.cols >= 100) expect(screen).toMatch(/server FIN ×\d+, next (≈|overdue )\d+\.\ds/);
     s.keys('S');
     screen = await s.waitFor('absolute numbers', (sc) => sc.includes('seq absolute'));
     // The server's FIN, now as on the wire: a seq no relative numbering gives this early in a connection.
