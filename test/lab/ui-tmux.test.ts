@@ -178,6 +178,34 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
   it.each([
     { cols: 80, rows: 24 },
     { cols: 160, rows: 50 },
+  ])('at $cols×$rows "dropping the next segment…" stays until the drop, then goes; b with one end CLOSED resets the other and says so', async (size) => {
+    const id = uniqueLabId('u15d');
+    const s = startLab(id, size, [
+      '--profile', manualProfile,
+      '--server', peer(cli, 'server --host 198.18.0.2 --port 8080 --on-eof close --timeout 60000'),
+      // Its FIN comes 2.5 s after its data: d then c waits for it.
+      '--client', peer(cli, 'client --connect 198.18.0.2:8080 --send 10 --then wait:2500 --timeout 60000'),
+    ]);
+    await s.waitFor('connection #1 established', (sc) => /^▶\s+1 \S+\s+(\S+\s+)?ESTAB\s+ESTAB/m.test(sc));
+    // Two key presses, as a person types them (one send-keys would reach ink as the one input "dc").
+    s.keys('d');
+    await s.waitFor('the drop prompt', (sc) => sc.includes('drop the next segment from:'));
+    s.keys('c');
+    await s.waitFor('the announcement', (sc) => sc.includes('dropping the next segment from the client…'));
+    await s.waitFor('the FIN dropped and the announcement gone', (sc) => ladder(sc).some((l) => /─ FA seq=11 ack=1 len=0 ─+✕/.test(l)) && !sc.includes('dropping the next segment'), 15_000);
+    // Then the client's FIN again and the close goes on: the client in TIME-WAIT, the server CLOSED.
+    await s.waitFor('the server CLOSED', (sc) => /^▶\s+1 \S+\s+(\S+\s+)?TIME-WAIT\s+\S+\s+CLOSED\b/m.test(sc), 20_000);
+    // b: the client alone is reset, and the help bar says the server was CLOSED (the engine would have had no numbers for it).
+    s.keys('b');
+    await s.waitFor('b to the client only', (sc) => sc.includes('RST to the client only: the server of #1 is CLOSED'));
+    await s.waitFor('the forged RST to the client', (sc) => ladder(sc).some((l) => l.includes('RST to client')));
+    s.keys('q');
+    expect(await s.waitExit()).toBe(0);
+  });
+
+  it.each([
+    { cols: 80, rows: 24 },
+    { cols: 160, rows: 50 },
   ])('tap at $cols×$rows: its header says tap, its keys are only what tap can do, and on loopback the kernel columns are filled', async (size) => {
     const ns = `u15tap${size.cols}`;
     const port = 9150 + (size.cols % 7);
