@@ -206,6 +206,51 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
   it.each([
     { cols: 80, rows: 24 },
     { cols: 160, rows: 50 },
+  ])('at $cols×$rows / filters the table, e the events, P pauses the view while the run goes on', async (size) => {
+    const id = uniqueLabId('u15f');
+    const s = startLab(id, size, [
+      '--profile', manualProfile,
+      '--server', peer(cli, 'server --host 198.18.0.2 --port 8080 --on-eof close --timeout 60000'),
+      '--client', peer(cli, 'client --connect 198.18.0.2:8080 --send 10 --then wait:3000 --timeout 60000'),
+    ]);
+    await s.waitFor('connection #1 established', (sc) => /^▶\s+1 \S+\s+(\S+\s+)?ESTAB\s+ESTAB/m.test(sc));
+    const type = async (text: string): Promise<void> => {
+      for (const ch of text) {
+        s.keys(ch);
+        await sleep(60);
+      }
+    };
+    s.keys('/');
+    await s.waitFor('the filter prompt', (sc) => sc.includes('connections matching: '));
+    await type('9999');
+    s.keys('Enter');
+    await s.waitFor('nothing matches port 9999', (sc) => sc.includes('connections matching "9999" (0 of 1)') && sc.includes('none matches'));
+    s.keys('/');
+    await s.waitFor('the filter prompt again', (sc) => sc.includes('connections matching: 9999'));
+    for (let i = 0; i < 4; i++) {
+      s.keys('BSpace');
+      await sleep(60);
+    }
+    await type('8080');
+    s.keys('Enter');
+    await s.waitFor('port 8080 matches #1', (sc) => sc.includes('connections matching "8080" (1 of 1)') && /^▶\s+1 /m.test(sc));
+    s.keys('e');
+    await s.waitFor('the events of states only', (sc) => sc.includes('── events (states only)'));
+    // P: the view stops while the client closes; the table stays ESTAB until P again.
+    s.keys('P');
+    const paused = await s.waitFor('the view paused', (sc) => sc.split('\n')[0]!.includes('PAUSED'));
+    expect(paused).toMatch(/^▶\s+1 \S+\s+(\S+\s+)?ESTAB\s+ESTAB/m);
+    await s.waitFor('events waiting', (sc) => /PAUSED: [1-9]\d* events wait/.test(sc), 15_000);
+    expect(s.capture()).toMatch(/^▶\s+1 \S+\s+(\S+\s+)?ESTAB\s+ESTAB/m);
+    s.keys('P');
+    await s.waitFor('the close, once resumed', (sc) => !sc.split('\n')[0]!.includes('PAUSED') && /^▶\s+1 \S+\s+(\S+\s+)?TIME-WAIT/m.test(sc));
+    s.keys('q');
+    expect(await s.waitExit()).toBe(0);
+  });
+
+  it.each([
+    { cols: 80, rows: 24 },
+    { cols: 160, rows: 50 },
   ])('tap at $cols×$rows: its header says tap, its keys are only what tap can do, and on loopback the kernel columns are filled', async (size) => {
     const ns = `u15tap${size.cols}`;
     const port = 9150 + (size.cols % 7);

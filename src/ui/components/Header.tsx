@@ -49,13 +49,15 @@ export default function Header(p: HeaderProps) {
         <Text bold>tcpmitm</Text>
         {p.lab ? (p.mode === undefined || p.mode === 'lab' ? ` lab ${p.lab}` : ` ${p.lab}`) : ''}
         {` profile ${p.profile ?? '-'}  ${clock(p.elapsedMs)}  `}
-        {p.status ? <Text color={tint('yellow', p.color)}>{p.status}</Text> : rates}
-        {p.paused !== undefined ? (
+        {/* Paused, the rates would be stale: the badge takes their place (an 80-column line keeps it). */}
+        {p.status ? (
+          <Text color={tint('yellow', p.color)}>{p.status}</Text>
+        ) : p.paused !== undefined ? (
           <Text bold inverse color={tint('cyan', p.color)}>
-            {` PAUSED view, ${p.paused} events wait `}
+            {` PAUSED: ${p.paused} events wait `}
           </Text>
         ) : (
-          ''
+          rates
         )}
         {p.holdOn ? (
           <Text bold inverse color={tint('yellow', p.color)}>

@@ -78,7 +78,7 @@ describe('App: a pause of the view and the filters', () => {
     await ui.key('P', 'PAUSED');
     await ui.feed([{ type: 'connection', t: 10, conn: 1, client: '198.18.0.1:43210', server: '198.18.0.2:8080', pickedUp: false }, seg(10, 'c2s', 'S', 0, 0, 0, 'syn')]);
     ui.timer.advance(1000);
-    const paused = await ui.frame('2 events wait');
+    const paused = await ui.frame('PAUSED: 2 events wait');
     expect(paused).toContain('no connections yet');
     expect(ui.sent).toEqual([]);
     const live = await ui.key('P', 'view resumed');
