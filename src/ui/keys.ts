@@ -285,8 +285,15 @@ function filter(input: string, key: InkKey, ctx: KeyContext): KeyResult {
     return ui(back, { type: 'conn-filter', value }, { type: 'message', text: value === '' ? 'all connections' : `connections matching: ${value}` });
   }
   if (key.backspace || key.delete) return ui({ type: 'filter-buffer', value: buf.slice(0, -1) });
-  if (key.ctrl || input === '' || buf.length + input.length > 60) return NONE;
-  return ui({ type: 'filter-buffer', value: buf + input });
+  if (key.ctrl || input === '') return NONE;
+  // Keys typed faster than the UI reads (a busy machine, a paste) arrive as one
+  // input, Backspaces (DEL) among them: each character is applied in turn.
+  let next = buf;
+  for (const ch of input) {
+    if (ch === '\u007f' || ch === '\b') next = next.slice(0, -1);
+    else if (ch >= ' ' && next.length < 60) next += ch;
+  }
+  return next === buf ? NONE : ui({ type: 'filter-buffer', value: next });
 }
 
 function profile(input: string, key: InkKey, ctx: KeyContext): KeyResult {

@@ -230,3 +230,12 @@ describe('timers, like ss -o, from the inference', () => {
     expect(endpointTimer(m.conn(1)!, 'client', 2101, settings)).toBe('FIN-WAIT-2 for 2.0s (orphan timeout 60s)');
   });
 });
+
+describe('the filter prompt under fast typing', () => {
+  it('keys that arrive as one input, Backspaces among them, apply one by one', () => {
+    const f = (input: string, buf: string) => interpretKey(input, {}, { ...ctx, mode: 'filter', filterBuffer: buf }).ui;
+    expect(f('\u007f\u007f\u007f\u007f8080', '9999')).toEqual([{ type: 'filter-buffer', value: '8080' }]);
+    expect(f('80', '')).toEqual([{ type: 'filter-buffer', value: '80' }]);
+    expect(f('\u007f', '')).toEqual([]);
+  });
+});
