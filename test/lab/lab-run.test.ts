@@ -99,7 +99,7 @@ describe.skipIf(root.skip)('tcpmitm lab, end to end (real namespaces)', () => {
     expect(close.map((e) => `${String(e.from)}:${String(e.role)}`)).toEqual(['client:fin', 'server:ack-of-fin', 'server:fin-ack', 'client:last-ack']);
     // The text log has one line per change, with the kernel's state beside it.
     expect(run.stdout).toMatch(/#1 client {2}FIN-WAIT-1 → FIN-WAIT-2 {2}\(delivered ACK .*ack=102\)/);
-    expect(run.stdout).toMatch(/#1 c→s {2}\[FA\] seq=101 ack=1001 len=0/);
+    expect(run.stdout).toMatch(/#1 c→s {2}\[F\.\] seq=101 ack=1001 len=0/);
     expect(leftovers(id)).toEqual([]);
   });
 
