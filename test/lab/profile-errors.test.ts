@@ -26,7 +26,7 @@ const cases: Case[] = [
   {
     title: 'unknown field',
     text: `${head}rules:\n  - match: {from: client, rolee: fin}\n    action: drop\n`,
-    problems: [[4, 27, /rules\[0\]\.match\.rolee: unknown field 'rolee'; expected one of from, role, flags/]],
+    problems: [[4, 27, /rules\[0\]\.match\.rolee: unknown field 'rolee' \(did you mean 'role'\?\); expected one of from, role, flags/]],
   },
   {
     title: 'wrong type, unknown role, flag and action, negative and absurd delay',
@@ -39,7 +39,7 @@ const cases: Case[] = [
       '    probability: high\n',
     problems: [
       [4, 19, /'nobody' is not a known sender; expected one of client, server, any/],
-      [4, 33, /'finn' is not a known role; expected one of syn, syn-ack/],
+      [4, 33, /'finn' is not a known role \(did you mean 'fin'\?\); expected one of syn, syn-ack/],
       [4, 46, /'FIN,!BOGUS' has unknown flag '!BOGUS'; expected names from FIN/],
       [5, 26, /rules\[0\]\.action\.delay\.ms: -5 is negative; expected a delay in ms from 0 to 600000/],
       [6, 13, /'explode' is not a known action; expected one of pass, drop/],

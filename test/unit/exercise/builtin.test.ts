@@ -91,7 +91,7 @@ describe('try-next variants', () => {
   it('that cannot run are refused by check, naming the variant', () => {
     const l = loadExercise('last-ack-lost');
     const broken = { ...l, exercise: { ...l.exercise, tryNext: [{ set: { tims: 2 }, text: { en: 'x' } }] } };
-    expect(() => checkTryNext(broken, loadExercise)).toThrow(/^exercises\/last-ack-lost\.yaml: tryNext\[0\] cannot run: .*no parameter 'tims'; expected one of times/);
+    expect(() => checkTryNext(broken, loadExercise)).toThrow(/^exercises\/last-ack-lost\.yaml: tryNext\[0\] cannot run: .*no parameter 'tims' \(did you mean 'times'\?\); expected one of times/);
     const elsewhere = { ...l, exercise: { ...l.exercise, tryNext: [{ exercise: 'no-such', text: { en: 'x' } }] } };
     expect(() => checkTryNext(elsewhere, loadExercise)).toThrow(/tryNext\[0\] cannot run: 'no-such' is neither a built-in exercise nor a file/);
   });
