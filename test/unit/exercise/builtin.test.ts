@@ -47,6 +47,7 @@ describe('built-in exercises', () => {
       [19, 'orphan-timeout', 4],
       [20, 'linger-timeout', 8],
       [21, 'keepalive-sysctls', 11],
+      [22, 'rst-challenge', 7],
     ]);
     expect(loadExercise('2').exercise.id).toBe('three-way-close');
     expect(loadExercise('last-ack-lost').file).toBe('exercises/last-ack-lost.yaml');
@@ -101,7 +102,7 @@ describe('exercise files as read from disk', () => {
   it('are regular files of bounded size, refused otherwise with the file named (as profiles are)', () => {
     expect(() => loadExercise('/dev/zero')).toThrow('/dev/zero: a character device; expected a regular YAML file');
     expect(() => loadExercise('/tmp')).toThrow('/tmp: a directory; expected a regular YAML file');
-    expect(() => loadExercise('99')).toThrow(/^no built-in exercise number 99; expected one of 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21$/);
+    expect(() => loadExercise('99')).toThrow(/^no built-in exercise number 99; expected one of 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22$/);
     expect(() => loadExercise('no-such')).toThrow(/^'no-such' is neither a built-in exercise nor a file; expected a number, one of /);
   });
 });
