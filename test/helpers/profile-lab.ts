@@ -3,13 +3,13 @@
 // segments, app events. Bounds how many labs run at once (2 cores).
 // Builds on run-lab.ts (spawning, registry, clean-up).
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labDown, readEvents, runCli, type CliRun, type LabEvent } from './run-lab.js';
 import { limiter } from './limit.js';
+import { tempDir } from './temp.js';
 
-export const TMP = mkdtempSync(join(tmpdir(), 'tcpmitm-p4-'));
+export const TMP = tempDir('tcpmitm-p4-');
 
 /** Runs `fn` when fewer than 3 labs of this file are running. */
 const limited = limiter(3);

@@ -6,16 +6,16 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, netnsList, requireRoot, until } from '../helpers/lab.js';
 import { fixCommand, offloadProblems, parseEthtoolFeatures } from '../../src/attach/checks.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
 const NS = { c: 't7-c', m: 't7-m', s: 't7-s' } as const;
 const BIN = join(REPO, 'bin/tcpmitm.js');
-const tmp = mkdtempSync(join(tmpdir(), 't7-attach-'));
+const tmp = tempDir('t7-attach-');
 
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });

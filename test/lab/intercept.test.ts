@@ -14,11 +14,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, netnsList, requireRoot, until } from '../helpers/lab.js';
 import { readEvents, runCli, startCli, states, waitForEvents, type LabEvent, type RunningCli } from '../helpers/run-lab.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
 const NS = `tmx-${randomBytes(3).toString('hex')}`;
@@ -28,7 +28,7 @@ const FAR = `${NS}f`;
 const NEAR_ADDR = { 4: '198.18.77.1', 6: '2001:2:77::1' } as const;
 const FAR_ADDR = { 4: '198.18.77.2', 6: '2001:2:77::2' } as const;
 const PEERS = join(REPO, 'test/helpers/intercept_peers.py');
-const tmp = mkdtempSync(join(tmpdir(), 'tcpmitm-intercept-'));
+const tmp = tempDir('tcpmitm-intercept-');
 
 function inNs(cmd: string, ...args: string[]): string {
   return execFileSync('ip', ['netns', 'exec', NS, cmd, ...args], { encoding: 'utf8' });

@@ -3,13 +3,13 @@
 // and /proc poller), the very first SYN crossing at once, the IPv6 lab, and two
 // labs running in parallel. Every lab is removed in afterEach, pass or fail.
 
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot, uniqueLabId } from '../helpers/lab.js';
 import { ensureBuilt, labDown, labDownAll, leftovers, readEvents, runCli, states, type CliRun, type LabEvent } from '../helpers/run-lab.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
 const TRACEFS_EVENT = '/sys/kernel/tracing/events/sock/inet_sock_set_state';
@@ -34,7 +34,7 @@ const SERVER_KERNEL = SERVER_INFERRED;
 /** States of the default lab that last too little for a 5 ms poller to be sure to see them. */
 const SHORT = { client: ['SYN-SENT', 'ESTAB'], server: ['SYN-RECV', 'ESTAB', 'LAST-ACK'] } as const;
 
-const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-l3-run-'));
+const dir = tempDir('tcpmitm-l3-run-');
 const ids: string[] = [];
 function newId(): string {
   const id = uniqueLabId('l3r');

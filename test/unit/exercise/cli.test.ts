@@ -2,13 +2,13 @@
 // check, grade, and run's refusals of bad input before anything starts.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { registerExercise } from '../../../src/cli/commands/exercise.js';
 import { TcpmitmError } from '../../../src/cli/errors.js';
 import { BASE } from './cases.js';
+import { tempDir } from '../../helpers/temp.js';
 
 let out = '';
 let dir = '';
@@ -18,7 +18,7 @@ beforeEach(() => {
     out += String(s);
     return true;
   });
-  dir = mkdtempSync(join(tmpdir(), 'tcpmitm-exercise-cli-'));
+  dir = tempDir('tcpmitm-exercise-cli-');
 });
 afterEach(() => {
   vi.restoreAllMocks();

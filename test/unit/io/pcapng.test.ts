@@ -6,12 +6,12 @@
 
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { enhancedPacket, interfaceDescription, sectionHeader } from '../../../src/packet/pcapng.js';
 import { PcapngWriter, commentFor } from '../../../src/io/pcapng-writer.js';
 import type { SegmentEvent } from '../../../src/engine/events.js';
+import { tempDir } from '../../helpers/temp.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -134,7 +134,7 @@ describe('PcapngWriter', () => {
   });
 
   const writer = () => {
-    const path = join(mkdtempSync(join(tmpdir(), 't7-pcapng-')), 'w.pcapng');
+    const path = join(tempDir('t7-pcapng-'), 'w.pcapng');
     let ns = 1_700_000_000_000_000_000n;
     const w = new PcapngWriter({ path, names: { a: 'm0', b: 'm1' }, wallNs: () => (ns += 1000n), onFailure: (m) => expect.fail(m) });
     const packets = () => {

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { registerProfiles } from '../../../src/cli/commands/profiles.js';
 import { TcpmitmError } from '../../../src/cli/errors.js';
 import { builtinProfileNames } from '../../../src/rules/load.js';
+import { tempDir } from '../../helpers/temp.js';
 
 let out = '';
 let dir = '';
@@ -15,7 +15,7 @@ beforeEach(() => {
     out += String(s);
     return true;
   });
-  dir = mkdtempSync(join(tmpdir(), 'tcpmitm-profiles-'));
+  dir = tempDir('tcpmitm-profiles-');
 });
 afterEach(() => {
   vi.restoreAllMocks();
