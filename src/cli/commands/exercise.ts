@@ -5,6 +5,8 @@
 
 import { Command, Option } from 'commander';
 import { ExitCode, TcpmitmError } from '../errors.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { collectSetting, collectSysctl, labId, oneOf, writableFile } from '../parse.js';
 import type { Sysctls } from '../../rules/schema.js';
 
@@ -73,15 +75,24 @@ export function registerExercise(program: Command): void {
     .option('--answers-template', 'print an answers file to fill in instead')
     .option('--yaml', 'print the exercise file itself (it holds the answers)')
     .action(async (ref: string, flags: { lang?: string; answersTemplate?: boolean; yaml?: boolean }) => {
-      const { loadExercise } = await import('../../exercise/load.js');
+      const { loadExercise, exercisesDir } = await import('../../exercise/load.js');
       const { presentExercise } = await import('../../exercise/present.js');
+      const { schemaCommentAt } = await import('../../rules/schema-comment.js');
       const { answersTemplate } = await import('../../exercise/answers.js');
       const { inLang } = await import('../../exercise/schema.js');
       const lang = await langOf(flags.lang);
       const loaded = loadExercise(ref);
-      if (flags.yaml === true) process.stdout.write(`# ${loaded.file}\n${loaded.text}`);
+      if (flags.yaml === true) process.stdout.write(`# ${loaded.file}\n${schemaCommentAt(loaded.text, join(exercisesDir(), 'schema.json'))}`);
       else if (flags.answersTemplate === true) process.stdout.write(answersTemplate(loaded.exercise, (p) => inLang(p.question, lang)));
       else process.stdout.write(presentExercise(loaded.exercise, lang));
+    });
+
+  exercise
+    .command('schema')
+    .description("print the exercises' JSON Schema (for an editor: tcpmitm exercise schema > schema.json)")
+    .action(async () => {
+      const { exercisesDir } = await import('../../exercise/load.js');
+      process.stdout.write(readFileSync(join(exercisesDir(), 'schema.json'), 'utf8'));
     });
 
   exercise

@@ -57,6 +57,15 @@ describe('tcpmitm exercise', () => {
     expect(out).not.toMatch(/correct|Right\./);
   });
 
+  it("show --yaml's copy names a schema that is there wherever it is saved; schema prints it", async () => {
+    await run('show', '3', '--yaml');
+    const schemaPath = /^# yaml-language-server: \$schema=(.+)$/m.exec(out)?.[1];
+    expect(schemaPath).toMatch(/^\/.*\/exercises\/schema\.json$/);
+    out = '';
+    await run('schema');
+    expect(out).toBe(readFileSync(schemaPath!, 'utf8'));
+  });
+
   it('show --answers-template writes a file run accepts', async () => {
     await run('show', 'four-way-close', '--answers-template', '--lang', 'en');
     expect(out).toContain('exercise: four-way-close\n');
