@@ -138,7 +138,9 @@ describe.skipIf(root.skip || tmuxMissing)('an exercise in a real terminal', () =
     s.keys('q');
     screen = await s.waitFor('the first question, after the run', (sc) => sc.includes('question 1 of 3'), 20_000);
     expect(screen).toContain('What is wrong?');
-    s.keys('1');
+    // The right one is not the first choice listed.
+    expect(screen).toContain('2. the server never receives the ACK of its FIN');
+    s.keys('2');
     await s.waitFor('the second question', (sc) => sc.includes('question 2 of 3'));
     s.keys('2', 'Enter');
     await s.waitFor('the third question', (sc) => sc.includes('question 3 of 3'));
