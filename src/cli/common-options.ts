@@ -1,6 +1,8 @@
-// Options that `lab`, `attach` and `tap` share, declared once so their names,
+// Options (and the schema sub-command) that commands share, declared once so their names,
 // parsers and help read the same everywhere.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { collectSetting, intIn, numberIn, writableFile } from './parse.js';
 import { DEFAULT_ESTABLISHED_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STALE_MS, type TableLimits } from '../tcp/tracker.js';
@@ -58,4 +60,14 @@ export function uiFor(f: { readonly ui: boolean; readonly json?: string; readonl
     throw new UsageError('--pcap - writes binary pcapng to stdout, which is a terminal', 'redirect it to a file or a reader: … --pcap - > run.pcapng, or … --pcap - | tshark -r -');
   }
   return f.ui && process.stdout.isTTY === true && f.json !== '-' && f.pcap !== '-';
+}
+
+/** `tcpmitm profiles schema`, `tcpmitm exercise schema`: prints the JSON Schema of a kind of file, from the directory `dirOf` names. */
+export function addSchemaCommand(parent: Command, kind: string, dirOf: () => Promise<string>): void {
+  parent
+    .command('schema')
+    .description(`print the ${kind}' JSON Schema (for an editor: tcpmitm ${parent.name()} schema > schema.json)`)
+    .action(async () => {
+      process.stdout.write(readFileSync(join(await dirOf(), 'schema.json'), 'utf8'));
+    });
 }

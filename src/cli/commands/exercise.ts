@@ -5,7 +5,7 @@
 
 import { Command, Option } from 'commander';
 import { ExitCode, TcpmitmError } from '../errors.js';
-import { readFileSync } from 'node:fs';
+import { addSchemaCommand } from '../common-options.js';
 import { join } from 'node:path';
 import { collectSetting, collectSysctl, labId, oneOf, writableFile } from '../parse.js';
 import type { Sysctls } from '../../rules/schema.js';
@@ -87,13 +87,7 @@ export function registerExercise(program: Command): void {
       else process.stdout.write(presentExercise(loaded.exercise, lang));
     });
 
-  exercise
-    .command('schema')
-    .description("print the exercises' JSON Schema (for an editor: tcpmitm exercise schema > schema.json)")
-    .action(async () => {
-      const { exercisesDir } = await import('../../exercise/load.js');
-      process.stdout.write(readFileSync(join(exercisesDir(), 'schema.json'), 'utf8'));
-    });
+  addSchemaCommand(exercise, 'exercises', async () => (await import('../../exercise/load.js')).exercisesDir());
 
   exercise
     .command('check')

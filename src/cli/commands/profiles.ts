@@ -4,7 +4,7 @@
 
 import type { Command } from 'commander';
 import { ExitCode, TcpmitmError } from '../errors.js';
-import { readFileSync } from 'node:fs';
+import { addSchemaCommand } from '../common-options.js';
 import { join } from 'node:path';
 
 function collectSet(v: string, prev: string[]): string[] {
@@ -64,13 +64,7 @@ export function registerProfiles(program: Command): void {
       process.stdout.write(`# ${loaded.file}\n${text}${text.endsWith('\n') ? '' : '\n'}`);
     });
 
-  profiles
-    .command('schema')
-    .description("print the profiles' JSON Schema (for an editor: tcpmitm profiles schema > schema.json)")
-    .action(async () => {
-      const { profilesDir } = await import('../../rules/load.js');
-      process.stdout.write(readFileSync(join(profilesDir(), 'schema.json'), 'utf8'));
-    });
+  addSchemaCommand(profiles, 'profiles', async () => (await import('../../rules/load.js')).profilesDir());
 
   profiles
     .command('check')
