@@ -108,6 +108,16 @@ describe('tcpmitm exercise', () => {
     expect(e.message).toContain("--set colour=red: no parameter 'colour'; expected one of times");
   });
 
+  it('run --try refuses a variant that does not exist, and one that is another exercise (exit 2, before anything starts)', async () => {
+    const answers = join(dir, 'answers.yaml');
+    writeFileSync(answers, 'answers: {}\n');
+    const none = await refusal('run', '12', '--answers', answers, '--try', '2');
+    expect([none.code, none.exitCode, none.message]).toEqual(['E_USAGE', 2, '--try 2: exercise time-wait-assassination has try-next variants 1 to 1']);
+    const other = await refusal('run', '21', '--answers', answers, '--try', '2');
+    expect(other.message).toBe("--try 2: that variant is exercise 'dead-peer', which is scored with its own key");
+    expect(other.hint).toBe('run it: tcpmitm exercise run dead-peer');
+  });
+
   it('grade refuses a file that is not a result (exit 2)', async () => {
     const fixture = JSON.parse(readFileSync(join(import.meta.dirname, '../../fixtures/exercise/passthrough.jsonl'), 'utf8').split('\n')[0]!) as object;
     const notResult = join(dir, 'events.json');

@@ -162,7 +162,8 @@ describe('try-next variants in the reveal', () => {
       ],
     };
     const text = renderReveal({ exercise: withVariants, scored: scoreAnswers(withVariants, RIGHT, readings('en')), readings: readings('en'), checks: CHECKS, lang: 'en' });
-    expect(text).toContain('  tcpmitm exercise run four-way-close --set times=2\n');
+    // A variant of this exercise runs with --try (scored with its key); its flags are said aside.
+    expect(text).toContain('  tcpmitm exercise run four-way-close --try 1 (--set times=2)\n');
     expect(text).toContain('  tcpmitm exercise run old-duplicate --sysctl net.ipv4.tcp_timestamps=0 --sysctl server:net.ipv4.tcp_fin_timeout=5\n');
   });
 });
