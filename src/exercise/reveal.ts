@@ -128,10 +128,11 @@ export function renderReveal(r: RevealInput): string {
   if (!ok) out.push(m.labWrong);
   const sc = points(r.scored);
   out.push('', m.score(sc.points, sc.of));
-  if (x.tryNext !== undefined && x.tryNext.length > 0) {
+  // The variants to try, but the one that ran.
+  const others = (x.tryNext ?? []).map((t, i) => ({ t, i })).filter(({ i }) => i + 1 !== r.variant);
+  if (others.length > 0) {
     out.push('', `${m.tryNext}${m.colon.trimEnd()}`);
-    x.tryNext.forEach((t, i) => {
-      if (i + 1 === r.variant) return;
+    others.forEach(({ t, i }) => {
       const flags = `${Object.entries(t.set ?? {}).map(([k, v]) => ` --set ${k}=${String(v)}`).join('')}${sysctlFlags(t.sysctls)}`;
       // A variant of this exercise runs with --try, which scores it with its own key; its flags are said aside.
       const command = isOwnVariant(x, t) ? `tcpmitm exercise run ${x.id} --try ${i + 1}${flags === '' ? '' : m.aside(flags.trimStart())}` : `tcpmitm exercise run ${t.exercise}${flags}`;

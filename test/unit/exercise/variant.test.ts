@@ -101,6 +101,9 @@ describe('a variant as an exercise of its own', () => {
     expect(reveal).not.toContain('--try 1');
     expect(reveal).toContain('  tcpmitm exercise run other\n');
     expect(renderReveal({ exercise: x, scored: [], readings: {}, checks: [], lang: 'zh' })).toContain('  tcpmitm exercise run mine --try 1（--set x=1）\n');
+    // The only variant, run: nothing left to try.
+    const tw = variantExercise(loadExercise('time-wait-assassination').exercise, 0);
+    expect(renderReveal({ exercise: tw, scored: [], readings: {}, checks: [], lang: 'en', variant: 1 })).not.toContain('Try next');
   });
 });
 
