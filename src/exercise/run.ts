@@ -21,7 +21,7 @@ import type { LabRunOptions } from '../lab/run-options.js';
 import { DEFAULT_ESTABLISHED_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STALE_MS } from '../tcp/tracker.js';
 import { loadAnswers, loadExercise, type LoadedExercise } from './load.js';
 import { exerciseProfile, variantSettings } from './lab-profile.js';
-import { isOwnVariant, variantExercise } from './variant.js';
+import { ownVariant, variantExercise } from './variant.js';
 import { layerSysctls } from '../rules/sysctls.js';
 import { readEvidence, type EvidenceReading } from './evidence.js';
 import { messages } from './messages.js';
@@ -83,18 +83,7 @@ function chooseVariant(
 ): { x: Exercise; set: Readonly<Record<string, string>>; sysctls?: Sysctls; variant?: ResultVariant } {
   const base = loaded.exercise;
   if (o.variant === undefined) return { x: base, set: o.set, ...(o.sysctls !== undefined ? { sysctls: o.sysctls } : {}) };
-  const all = base.tryNext ?? [];
-  const t = all[o.variant - 1];
-  if (t === undefined) {
-    throw new UsageError(
-      `--try ${o.variant}: exercise ${base.id} has ${all.length === 0 ? 'no try-next variants' : `try-next variants 1 to ${all.length}`}`,
-      all.length === 0 ? 'run it without --try' : `they are listed at the end of its reveal; e.g. tcpmitm exercise run ${base.id} --try 1`,
-    );
-  }
-  if (!isOwnVariant(base, t)) {
-    // Another exercise has its own key: it runs as itself.
-    throw new UsageError(`--try ${o.variant}: that variant is exercise '${t.exercise}', which is scored with its own key`, `run it: tcpmitm exercise run ${t.exercise}`);
-  }
+  const t = ownVariant(base, o.variant);
   const set = { ...variantSettings(t), ...o.set };
   const sysctls = layerSysctls(t.sysctls, o.sysctls);
   return {

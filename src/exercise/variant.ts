@@ -6,6 +6,7 @@
 // is run under its own key. Also the cross-field problems of the overrides,
 // for parse.ts. Pure.
 
+import { UsageError } from '../cli/errors.js';
 import type { Located } from '../rules/yaml-source.js';
 import type { Path } from '../rules/params.js';
 import { NUMERIC_EVIDENCE, type Exercise, type Prediction, type PredictionOverride, type TryNext } from './schema.js';
@@ -13,6 +14,23 @@ import { NUMERIC_EVIDENCE, type Exercise, type Prediction, type PredictionOverri
 /** Whether variant `t` of `x` runs `x` itself (its overrides apply), not another exercise. */
 export function isOwnVariant(x: Exercise, t: TryNext): boolean {
   return t.exercise === undefined || t.exercise === x.id;
+}
+
+/**
+ * Variant `n` (from 1, as the reveal lists them) of `x`, which must be one of
+ * `x` itself: another exercise is run as itself, under its own key (exit 2).
+ */
+export function ownVariant(x: Exercise, n: number): TryNext {
+  const all = x.tryNext ?? [];
+  const t = all[n - 1];
+  if (t === undefined) {
+    throw new UsageError(
+      `--try ${n}: exercise ${x.id} has ${all.length === 0 ? 'no try-next variants' : `try-next variants 1 to ${all.length}`}`,
+      all.length === 0 ? 'run it without --try' : `they are listed at the end of its reveal; e.g. tcpmitm exercise run ${x.id} --try 1`,
+    );
+  }
+  if (!isOwnVariant(x, t)) throw new UsageError(`--try ${n}: that variant is exercise '${t.exercise}', which is scored with its own key`, `run it: tcpmitm exercise run ${t.exercise}`);
+  return t;
 }
 
 /** Whether a variant changes the key or the texts (anything beyond its set and sysctls). */

@@ -76,17 +76,24 @@ export function registerExercise(program: Command): void {
     .addOption(langOption())
     .option('--answers-template', 'print an answers file to fill in instead')
     .option('--yaml', 'print the exercise file itself (it holds the answers)')
-    .action(async (ref: string, flags: { lang?: string; answersTemplate?: boolean; yaml?: boolean }) => {
+    .option('--try <n>', "its try-next variant n, as `exercise run --try n` asks it (the variant's choice texts)", intIn(1, 999))
+    .action(async (ref: string, flags: { lang?: string; answersTemplate?: boolean; yaml?: boolean; try?: number }) => {
       const { loadExercise, exercisesDir } = await import('../../exercise/load.js');
       const { presentExercise } = await import('../../exercise/present.js');
       const { schemaCommentAt } = await import('../../rules/schema-comment.js');
       const { answersTemplate } = await import('../../exercise/answers.js');
       const { inLang } = await import('../../exercise/schema.js');
+      const { ownVariant, variantExercise } = await import('../../exercise/variant.js');
       const lang = await langOf(flags.lang);
       const loaded = loadExercise(ref);
+      let x = loaded.exercise;
+      if (flags.try !== undefined) {
+        ownVariant(x, flags.try);
+        x = variantExercise(x, flags.try - 1);
+      }
       if (flags.yaml === true) process.stdout.write(`# ${loaded.file}\n${schemaCommentAt(loaded.text, join(exercisesDir(), 'schema.json'))}`);
-      else if (flags.answersTemplate === true) process.stdout.write(answersTemplate(loaded.exercise, (p) => inLang(p.question, lang)));
-      else process.stdout.write(presentExercise(loaded.exercise, lang));
+      else if (flags.answersTemplate === true) process.stdout.write(answersTemplate(x, (p) => inLang(p.question, lang)));
+      else process.stdout.write(presentExercise(x, lang, flags.try));
     });
 
   addSchemaCommand(exercise, 'exercises', async () => (await import('../../exercise/load.js')).exercisesDir());

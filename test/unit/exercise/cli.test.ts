@@ -66,6 +66,15 @@ describe('tcpmitm exercise', () => {
     expect(out).toBe(readFileSync(schemaPath!, 'utf8'));
   });
 
+  it('show --try: the variant as run --try asks it — what it changes, and its choice texts', async () => {
+    await run('show', '19', '--try', '1', '--lang', 'en');
+    expect(out).toContain('\nVariant 1:\n  tcp_fin_timeout 10 s:');
+    expect(out).toContain('     dropped: after tcp_fin_timeout (10 s here) the kernel drops it, without sending anything');
+    expect(out).toContain("     rst: it answers the server's late data with a RST, and is gone");
+    const e = await refusal('show', '19', '--try', '2');
+    expect([e.exitCode, e.message]).toEqual([2, "--try 2: that variant is exercise 'fin-delayed', which is scored with its own key"]);
+  });
+
   it('show --answers-template writes a file run accepts', async () => {
     await run('show', 'four-way-close', '--answers-template', '--lang', 'en');
     expect(out).toContain('exercise: four-way-close\n');
