@@ -33,11 +33,6 @@ export function ownVariant(x: Exercise, n: number): TryNext {
   return t;
 }
 
-/** Whether a variant changes the key or the texts (anything beyond its set and sysctls). */
-export function hasOverrides(t: TryNext): boolean {
-  return t.checks !== undefined || t.evidence !== undefined || t.predictions !== undefined;
-}
-
 function applyOverride(p: Prediction, o: PredictionOverride): Prediction {
   const reveal = o.reveal ?? p.reveal;
   if (p.kind === 'choice') {

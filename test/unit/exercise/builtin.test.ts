@@ -17,7 +17,17 @@ function texts(x: Exercise): [string, Text][] {
     if (p.kind === 'choice') p.choices.forEach((c, k) => out.push([`predictions[${i}].choices[${k}].text`, c.text], [`predictions[${i}].choices[${k}].comment`, c.comment]));
   });
   (x.hints ?? []).forEach((h, i) => out.push([`hints[${i}]`, h]));
-  (x.tryNext ?? []).forEach((t, i) => out.push([`tryNext[${i}].text`, t.text]));
+  (x.tryNext ?? []).forEach((t, i) => {
+    out.push([`tryNext[${i}].text`, t.text]);
+    // A variant's own explanations and choice texts (variant.ts).
+    for (const [id, o] of Object.entries(t.predictions ?? {})) {
+      if (o.reveal !== undefined) out.push([`tryNext[${i}].predictions.${id}.reveal`, o.reveal]);
+      for (const [c, co] of Object.entries(o.choices ?? {})) {
+        if (co.text !== undefined) out.push([`tryNext[${i}].predictions.${id}.choices.${c}.text`, co.text]);
+        if (co.comment !== undefined) out.push([`tryNext[${i}].predictions.${id}.choices.${c}.comment`, co.comment]);
+      }
+    }
+  });
   return out;
 }
 

@@ -14,7 +14,7 @@ import { points, scoreAnswers } from '../../../src/exercise/score.js';
 import { presentExercise } from '../../../src/exercise/present.js';
 import type { EvidenceReading } from '../../../src/exercise/evidence.js';
 import type { ChoicePrediction, Exercise } from '../../../src/exercise/schema.js';
-import { hasOverrides, isOwnVariant, variantExercise } from '../../../src/exercise/variant.js';
+import { isOwnVariant, variantExercise } from '../../../src/exercise/variant.js';
 import { BASE } from './cases.js';
 
 const WITH_VARIANT = `${BASE}  - id: order
@@ -81,7 +81,6 @@ describe('a variant as an exercise of its own', () => {
     expect(variantExercise(x, 1)).toBe(x);
     expect(variantExercise(x, 7)).toBe(x);
     expect([isOwnVariant(x, x.tryNext![0]!), isOwnVariant(x, x.tryNext![1]!)]).toEqual([true, false]);
-    expect([hasOverrides(x.tryNext![0]!), hasOverrides(x.tryNext![1]!)]).toEqual([true, false]);
   });
 
   it("scores the variant's answers right under its key, the exercise's wrong", () => {
