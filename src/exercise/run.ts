@@ -21,7 +21,7 @@ import type { LabRunOptions } from '../lab/run-options.js';
 import { DEFAULT_ESTABLISHED_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STALE_MS } from '../tcp/tracker.js';
 import { loadAnswers, loadExercise, type LoadedExercise } from './load.js';
 import { exerciseProfile, variantSettings } from './lab-profile.js';
-import { ownVariant, variantExercise } from './variant.js';
+import { ownVariant, variantExercise, variantLike } from './variant.js';
 import { layerSysctls } from '../rules/sysctls.js';
 import { readEvidence, type EvidenceReading } from './evidence.js';
 import { messages } from './messages.js';
@@ -82,7 +82,14 @@ function chooseVariant(
   o: ExerciseRunOptions,
 ): { x: Exercise; set: Readonly<Record<string, string>>; sysctls?: Sysctls; variant?: ResultVariant } {
   const base = loaded.exercise;
-  if (o.variant === undefined) return { x: base, set: o.set, ...(o.sysctls !== undefined ? { sysctls: o.sysctls } : {}) };
+  if (o.variant === undefined) {
+    const like = variantLike(base, o.set, o.sysctls);
+    // Not an error (a teacher may want the exercise's key), but rarely what a student means.
+    if (like !== undefined) {
+      process.stderr.write(`tcpmitm: these --set/--sysctl are try-next variant ${like} of exercise ${base.id}, scored here with the exercise's own answers; --try ${like} scores it with the variant's\n`);
+    }
+    return { x: base, set: o.set, ...(o.sysctls !== undefined ? { sysctls: o.sysctls } : {}) };
+  }
   const t = ownVariant(base, o.variant);
   const set = { ...variantSettings(t), ...o.set };
   const sysctls = layerSysctls(t.sysctls, o.sysctls);

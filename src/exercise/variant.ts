@@ -10,6 +10,7 @@ import { UsageError } from '../cli/errors.js';
 import type { Located } from '../rules/yaml-source.js';
 import type { Path } from '../rules/params.js';
 import { NUMERIC_EVIDENCE, type Exercise, type Prediction, type PredictionOverride, type TryNext } from './schema.js';
+import type { Sysctls } from '../rules/schema.js';
 
 /** Whether variant `t` of `x` runs `x` itself (its overrides apply), not another exercise. */
 export function isOwnVariant(x: Exercise, t: TryNext): boolean {
@@ -64,6 +65,24 @@ export function variantExercise(x: Exercise, index: number): Exercise {
   const evidence = t.evidence === undefined ? x.evidence : { ...(x.evidence ?? {}), ...t.evidence };
   const checks = t.checks ?? x.checks;
   return { ...x, predictions, ...(evidence !== undefined ? { evidence } : {}), ...(checks !== undefined ? { checks } : {}) };
+}
+
+/** Sysctls as text, `both`/`client`/`server` in order and values as strings: one variant's and the command line's compare equal. */
+function sysctlsKey(s: Sysctls | undefined): string {
+  return JSON.stringify((['both', 'client', 'server'] as const).map((end) => Object.entries(s?.[end] ?? {}).map(([k, v]) => [k, String(v)]).sort()));
+}
+
+/**
+ * The number (from 1) of the variant of `x` itself whose parameters and
+ * sysctls are exactly these (--set and --sysctl given without --try), if any:
+ * such a run is scored with the exercise's key, and the student should hear
+ * that `--try N` scores it with the variant's.
+ */
+export function variantLike(x: Exercise, set: Readonly<Record<string, string>>, sysctls: Sysctls | undefined): number | undefined {
+  if (Object.keys(set).length === 0 && sysctls === undefined) return undefined;
+  const want = JSON.stringify([Object.entries(set).sort(), sysctlsKey(sysctls)]);
+  const i = (x.tryNext ?? []).findIndex((t) => isOwnVariant(x, t) && JSON.stringify([Object.entries(t.set ?? {}).map(([k, v]) => [k, String(v)]).sort(), sysctlsKey(t.sysctls)]) === want);
+  return i < 0 ? undefined : i + 1;
 }
 
 /** The problems of each variant's overrides that the schema cannot see, as paths into the document. */

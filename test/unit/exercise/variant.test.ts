@@ -14,7 +14,7 @@ import { points, scoreAnswers } from '../../../src/exercise/score.js';
 import { presentExercise } from '../../../src/exercise/present.js';
 import type { EvidenceReading } from '../../../src/exercise/evidence.js';
 import type { ChoicePrediction, Exercise } from '../../../src/exercise/schema.js';
-import { isOwnVariant, variantExercise } from '../../../src/exercise/variant.js';
+import { isOwnVariant, variantExercise, variantLike } from '../../../src/exercise/variant.js';
 import { BASE } from './cases.js';
 
 const WITH_VARIANT = `${BASE}  - id: order
@@ -103,6 +103,21 @@ describe('a variant as an exercise of its own', () => {
     // The only variant, run: nothing left to try.
     const tw = variantExercise(loadExercise('time-wait-assassination').exercise, 0);
     expect(renderReveal({ exercise: tw, scored: [], readings: {}, checks: [], lang: 'en', variant: 1 })).not.toContain('Try next');
+  });
+});
+
+describe('a run with exactly a variant\'s --set and --sysctl, without --try', () => {
+  it('is recognised as that variant (values compared as the command line writes them)', () => {
+    const x = loadExercise('time-wait-assassination').exercise;
+    expect(variantLike(x, { rfc1337: '1' }, undefined)).toBe(1);
+    expect(variantLike(x, { rfc1337: '0' }, undefined)).toBeUndefined();
+    expect(variantLike(x, {}, undefined)).toBeUndefined();
+    const od = loadExercise('old-duplicate').exercise;
+    expect(variantLike(od, {}, { both: { 'net.ipv4.tcp_timestamps': '0' } })).toBe(1);
+    expect(variantLike(od, {}, { client: { 'net.ipv4.tcp_timestamps': '0' } })).toBeUndefined();
+    // A variant naming another exercise is never this one's.
+    expect(variantLike(loadExercise('keepalive-sysctls').exercise, {}, { client: { 'net.ipv4.tcp_keepalive_probes': '5' } })).toBe(1);
+    expect(variantLike(loadExercise('killed-on-cue').exercise, {}, undefined)).toBeUndefined();
   });
 });
 
