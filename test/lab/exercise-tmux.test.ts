@@ -139,7 +139,7 @@ describe.skipIf(root.skip || tmuxMissing)('an exercise in a real terminal', () =
     screen = await s.waitFor('the first question, after the run', (sc) => sc.includes('question 1 of 3'), 20_000);
     expect(screen).toContain('What is wrong?');
     // The right one is not the first choice listed.
-    expect(screen).toContain('2. the server never receives the ACK of its FIN');
+    await s.waitFor('the choices', (sc) => sc.includes("2. the client's ACKs of the server's FIN are lost on the way"));
     s.keys('2');
     await s.waitFor('the second question', (sc) => sc.includes('question 2 of 3'));
     s.keys('2', 'Enter');
