@@ -109,7 +109,7 @@ describe.skipIf(root.skip)('exercise 22 (rst-challenge) on real labs', { timeout
     const text = reveal(r);
     expect(text).toContain('Score: 5 of 5');
     expect(text).toContain('On this run: 1, counted from the segments the server sent:');
-    expect(text).toContain('tcpmitm exercise run rst-challenge --sysctl server:net.ipv4.tcp_invalid_ratelimit=0');
+    expect(text).toContain('tcpmitm exercise run rst-challenge --try 1 (--sysctl server:net.ipv4.tcp_invalid_ratelimit=0)');
   });
 
   it('22 rst-challenge, wrong answers in Chinese, over IPv6: no points, exit 0, the reveal says why', async () => {
@@ -133,14 +133,16 @@ describe.skipIf(root.skip)('exercise 22 (rst-challenge) on real labs', { timeout
     expect(text).toContain('本次运行：1 个，数的是服务器发出的报文段：');
   });
 
-  it('22 rst-challenge, the try-next variant (tcp_invalid_ratelimit = 0): C draws a challenge ACK of its own, two in all', async () => {
-    const r = await runner.run('22', 'ex22-ratelimit-0', RIGHT.replace('challenge-acks: 1', 'challenge-acks: 2'), ['--sysctl', 'server:net.ipv4.tcp_invalid_ratelimit=0']);
+  it('22 rst-challenge --try 1 (tcp_invalid_ratelimit = 0): C draws a challenge ACK of its own, two in all, scored with the variant\'s key', async () => {
+    const variantRight = RIGHT.replace('rst-c: withheld', 'rst-c: challenge').replace('challenge-acks: 1', 'challenge-acks: 2');
+    const r = await runner.run('22', 'ex22-ratelimit-0', variantRight, ['--try', '1']);
     expect(r.code).toBe(0);
     expectKernelConfirmed(r);
     expectRstChallenge(r, '0', 2);
     expectQuoted(r);
-    // The count is measured (2, right); the choice on C keeps its answer for the pinned 500 ms.
+    expect(r.result.variant?.number).toBe(1);
     expect(r.result.predictions.map((p) => p.correct)).toEqual([true, true, true, true, true]);
     expect(reveal(r)).toContain('On this run: 2, counted from the segments the server sent:');
+    expect(reveal(r)).toContain('TCPACKSkippedChallenge stays 0: nothing withheld');
   });
 });
