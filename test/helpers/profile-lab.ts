@@ -46,6 +46,25 @@ export function writeProfile(name: string, text: string): string {
   return p;
 }
 
+/**
+ * A Python server (the built-in peers' address and port) that accepts one
+ * connection, greets it with "hello", then reads until EOF: it never closes by
+ * itself, so whatever ends it is the test's doing. Written as `name` in TMP.
+ */
+export function writeGreeter(name: string): string {
+  return writeProfile(
+    name,
+    `import os, socket
+host, port = os.environ["TCPMITM_SERVER_ADDR"], int(os.environ["TCPMITM_SERVER_PORT"])
+ls = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+c, _ = ls.accept()
+c.sendall(b"hello")
+while c.recv(1000):
+    pass
+`,
+  );
+}
+
 export interface Dwell {
   readonly state: string;
   /** Seconds since the start of the run. */

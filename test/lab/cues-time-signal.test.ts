@@ -15,23 +15,13 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { requireRoot, skipWithoutTracepoint, uniqueLabId } from '../helpers/lab.js';
 import { labDown, leftovers, readEvents, startCli, waitForEvents, type LabEvent, type RunningCli } from '../helpers/run-lab.js';
-import { TMP, writeProfile } from '../helpers/profile-lab.js';
+import { TMP, writeGreeter, writeProfile } from '../helpers/profile-lab.js';
 
 const root = requireRoot();
 const skipTrace = skipWithoutTracepoint();
 
 /** Accepts one connection, greets it, then reads until EOF: it never closes by itself. */
-const GREETER = writeProfile(
-  'greeter-at.py',
-  `import os, socket
-host, port = os.environ["TCPMITM_SERVER_ADDR"], int(os.environ["TCPMITM_SERVER_PORT"])
-ls = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
-c, _ = ls.accept()
-c.sendall(b"hello")
-while c.recv(1000):
-    pass
-`,
-);
+const GREETER = writeGreeter('greeter-at.py');
 
 // The client reads the greeting and keeps its socket 2.5 s (half-open allowed: the server's FIN leaves it in
 // CLOSE-WAIT), then closes.
