@@ -103,10 +103,13 @@ describe.skipIf(root.skip)('bad profiles never start a run', () => {
     id = uniqueLabId('p4');
     const a = await startCli(['lab', '--id', id, '--no-ui', '--profile', 'delay-fin', '--set', 'sid=client'], 20_000).done;
     expect(a.code).toBe(2);
-    expect(a.stderr).toMatch(/--set sid=client: no parameter 'sid'; expected one of side, ms/);
+    expect(a.stderr).toMatch(/--set sid=client: no parameter 'sid' \(did you mean 'side'\?\); expected one of side, ms/);
     const b = await startCli(['lab', '--id', id, '--no-ui', '--profile', 'no-such-profile'], 20_000).done;
     expect(b.code).toBe(2);
     expect(b.stderr).toMatch(/'no-such-profile' is neither a built-in profile nor a file; expected one of .*drop-last-ack/);
+    const c = await startCli(['lab', '--id', id, '--no-ui', '--profile', 'drop-lastack'], 20_000).done;
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/'drop-lastack' is neither a built-in profile nor a file \(did you mean 'drop-last-ack'\?\)/);
     expect(leftovers(id)).toEqual([]);
   });
 });
