@@ -1,4 +1,5 @@
-// Options (and the schema sub-command) that commands share, declared once so their names,
+// Options that commands share (and the schema sub-command, and what the run
+// options ask of a session: runChoices, runSessionCommand), declared once so their names,
 // parsers and help read the same everywhere.
 
 import { readFileSync } from 'node:fs';
@@ -7,6 +8,8 @@ import type { Command } from 'commander';
 import { collectSetting, intIn, numberIn, writableFile } from './parse.js';
 import { DEFAULT_ESTABLISHED_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STALE_MS, type TableLimits } from '../tcp/tracker.js';
 import { UsageError } from './errors.js';
+import type { RunChoices } from '../session/run-choices.js';
+import { runUnderHeapCeiling } from '../session/heap-ceiling.js';
 
 export function addProfileOptions(cmd: Command, profileHelp: string): Command {
   return cmd
@@ -43,6 +46,47 @@ export interface TableFlags {
   readonly maxConnections: number;
   readonly establishedTimeout: number;
   readonly halfOpenTimeout: number;
+}
+
+/** The flags addProfileOptions, addOutputOptions and addTrackerOptions declare, as commander gives them. */
+export interface SharedRunFlags extends TableFlags {
+  readonly profile?: string;
+  readonly set?: Record<string, string>;
+  readonly ui: boolean;
+  readonly segments?: boolean;
+  readonly json?: string;
+  readonly junit?: string;
+  readonly pcap?: string;
+  readonly duration?: number;
+  readonly timeWait: number;
+  readonly finTimeout: number;
+}
+
+/** What those flags ask of a run, as every mode's session takes it (refuses two outputs on stdout: uiFor). */
+export function runChoices(f: SharedRunFlags): RunChoices {
+  return {
+    profile: f.profile,
+    set: f.set ?? {},
+    ui: uiFor(f),
+    segments: f.segments === true,
+    json: f.json,
+    junit: f.junit,
+    pcap: f.pcap,
+    durationS: f.duration,
+    timeWaitS: f.timeWait,
+    finTimeoutS: f.finTimeout,
+    table: tableLimits(f),
+  };
+}
+
+/**
+ * Runs a session under its heap ceiling: the command first runs itself again,
+ * once, with those node flags (through `via`, e.g. nsenter into --netns), and
+ * that run's exit code is this one's; in the run again, `run` runs.
+ */
+export async function runSessionCommand(f: TableFlags, run: () => Promise<number>, via: readonly string[] = []): Promise<void> {
+  const rerun = await runUnderHeapCeiling(tableLimits(f).maxConnections, via);
+  process.exitCode = rerun ?? (await run());
 }
 
 export function tableLimits(f: TableFlags): TableLimits {

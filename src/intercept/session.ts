@@ -10,7 +10,7 @@ import { networkInterfaces } from 'node:os';
 import { preflight } from '../session/preflight.js';
 import { resolveProfile } from '../session/profile-choice.js';
 import { refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
-import type { TableLimits } from '../tcp/tracker.js';
+import type { RunChoices } from '../session/run-choices.js';
 import { refuseUnsendableSignals } from '../session/cue-check.js';
 import { runInline } from '../session/inline-run.js';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
@@ -22,23 +22,11 @@ import { removeDeadTraceInstances } from './leftovers.js';
 import { startKernelView, type KernelView } from '../session/kernel-view.js';
 import { findXtables, installChain, ownerAlive, removeChain, removeDeadChains, scanChains, type Xtables } from './netfilter.js';
 
-export interface InterceptOptions {
+export interface InterceptOptions extends RunChoices {
   readonly port: number;
   /** Only traffic to and from this address of this host; undefined: every address (IPv4 and IPv6). */
   readonly host?: string;
-  /** A built-in name or a file; undefined: passthrough, not named by the user. */
-  readonly profile?: string;
-  readonly set: Readonly<Record<string, string>>;
-  readonly ui: boolean;
-  readonly segments: boolean;
-  readonly json?: string;
-  readonly junit?: string;
-  readonly pcap?: string;
-  readonly durationS?: number;
   readonly force: boolean;
-  readonly timeWaitS: number;
-  readonly finTimeoutS: number;
-  readonly table: TableLimits;
 }
 
 /** The first queue number tried; a run takes two (client's, server's), the next free pair. */

@@ -12,22 +12,11 @@ import { RunShell, type RunEnd } from './run-shell.js';
 import { ExitCode } from '../cli/errors.js';
 import { OutputFailures } from './output-failures.js';
 import { Verdict, type RunAbilities } from './verdict.js';
-import { trackerLimits, type TableLimits } from '../tcp/tracker.js';
+import { trackerLimits } from '../tcp/tracker.js';
+import type { RunOutputs } from './run-choices.js';
 import type { Port } from '../engine/engine.js';
 
-export interface InlineOutputs {
-  readonly ui: boolean;
-  readonly segments: boolean;
-  readonly json?: string;
-  readonly junit?: string;
-  readonly pcap?: string;
-  readonly durationS?: number;
-  readonly timeWaitS: number;
-  readonly finTimeoutS: number;
-  readonly table: TableLimits;
-}
-
-export interface InlineRunOptions extends InlineOutputs {
+export interface InlineRunOptions extends RunOutputs {
   readonly mode: 'attach' | 'intercept';
   /** Names the run in the UI header and the JUnit suite ("attach eth1⇄eth2"). */
   readonly title: string;

@@ -10,23 +10,14 @@ import { RunShell, type RunEnd } from '../session/run-shell.js';
 import { checkTapProfile } from './profile.js';
 import { TapRuntime } from './runtime.js';
 import { Verdict, refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
-import { trackerLimits, type TableLimits } from '../tcp/tracker.js';
+import { trackerLimits } from '../tcp/tracker.js';
+import type { RunChoices } from '../session/run-choices.js';
 import { refuseUnsendableSignals } from '../session/cue-check.js';
 
-export interface TapOptions {
+/** Tap writes no pcapng. */
+export interface TapOptions extends Omit<RunChoices, 'pcap'> {
   readonly iface: string;
   readonly port?: number;
-  /** A built-in name or a file; undefined: passthrough, not named by the user. */
-  readonly profile?: string;
-  readonly set: Readonly<Record<string, string>>;
-  readonly ui: boolean;
-  readonly segments: boolean;
-  readonly json?: string;
-  readonly junit?: string;
-  readonly durationS?: number;
-  readonly timeWaitS: number;
-  readonly finTimeoutS: number;
-  readonly table: TableLimits;
 }
 
 export async function runTap(o: TapOptions): Promise<number> {

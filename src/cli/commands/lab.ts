@@ -4,28 +4,18 @@
 import { Command, Option } from 'commander';
 import { collectSysctl, intIn, labId, numberIn } from '../parse.js';
 import type { Sysctls } from '../../rules/schema.js';
-import { addOutputOptions, addProfileOptions, addTrackerOptions, tableLimits, uiFor, type TableFlags } from '../common-options.js';
+import { addOutputOptions, addProfileOptions, addTrackerOptions, runChoices, type SharedRunFlags } from '../common-options.js';
 import type { LabRunOptions } from '../../lab/run-options.js';
 
-interface RunFlags extends TableFlags {
+interface RunFlags extends SharedRunFlags {
   id?: string;
   ipv6?: boolean;
-  profile?: string;
-  set?: Record<string, string>;
   server?: string;
   client?: string;
   port?: number;
-  ui: boolean;
-  segments?: boolean;
-  json?: string;
-  junit?: string;
-  pcap?: string;
-  duration?: number;
   untilClosed?: boolean;
   serverGrace?: number;
   kernelProbe: LabRunOptions['kernelProbe'];
-  timeWait: number;
-  finTimeout: number;
   sysctl?: Sysctls;
 }
 
@@ -61,27 +51,17 @@ function addRunOptions(cmd: Command, withPeers: boolean): Command {
 
 function toRunOptions(f: RunFlags, peers: boolean): LabRunOptions {
   return {
+    ...runChoices(f),
     id: f.id,
     ipv6: f.ipv6 === true,
-    profile: f.profile,
-    set: f.set ?? {},
     server: f.server,
     client: f.client,
     port: f.port ?? 8080,
     peers,
-    ui: uiFor(f),
-    segments: f.segments === true,
-    json: f.json,
-    junit: f.junit,
-    pcap: f.pcap,
-    durationS: f.duration,
     untilClosed: f.untilClosed === true,
     serverGraceS: f.serverGrace ?? 1,
     kernelProbe: f.kernelProbe,
-    timeWaitS: f.timeWait,
-    finTimeoutS: f.finTimeout,
     ...(f.sysctl ? { sysctls: f.sysctl } : {}),
-    table: tableLimits(f),
   };
 }
 
