@@ -20,6 +20,7 @@ import { openRawInjector, type IpInjector } from '../io/raw-injector.js';
 import { catchesLogin, chainName, INJECT_MARK, traceId, type ChainSpec } from './rules.js';
 import { removeDeadTraceInstances } from './leftovers.js';
 import { startKernelView, type KernelView } from '../session/kernel-view.js';
+import { LocalEnds } from './local-ends.js';
 import { findXtables, installChain, ownerAlive, removeChain, removeDeadChains, scanChains, type Xtables } from './netfilter.js';
 
 export interface InterceptOptions {
@@ -90,7 +91,8 @@ export async function runIntercept(o: InterceptOptions): Promise<number> {
   }
   const profile = await resolveProfile(o.profile ?? 'passthrough', o.set);
   // The kernel probe sees the sockets of the ends on this host (both, on loopback); an end elsewhere has none here.
-  const abilities = { ...wireOnlyAbilities('intercept', '', o.profile !== undefined), kernel: true as const };
+  const localEnds = new LocalEnds(new Set([profile.expect?.client?.conn ?? 1, profile.expect?.server?.conn ?? 1]), namespaceAddresses());
+  const abilities = { ...wireOnlyAbilities('intercept', '', o.profile !== undefined), kernel: true as const, kernelEnd: localEnds.answerable };
   refuseUnanswerable(profile, abilities);
   refuseUnsendableSignals(profile, abilities);
 
@@ -138,12 +140,13 @@ export async function runIntercept(o: InterceptOptions): Promise<number> {
       devs: { a: `client side (queue ${queue.queues[0]})`, b: `server side (queue ${queue.queues[1]})` },
       notes,
       setup: async (runtime) => {
+        runtime.bus.subscribe('local-ends', localEnds.onEvent, { passSegments: false });
         // The probe first: it must see the connections' first transitions.
         kernelView = await startKernelView({
           source: 'auto',
           labId: traceId(owner),
           pids: { client: process.pid, server: process.pid },
-          ends: { by: 'server-port', port: o.port, localHosts: namespaceAddresses() },
+          ends: { by: 'server-port', port: o.port, localHosts: localEnds.hosts },
           bus: runtime.bus,
           runtime,
         });
@@ -151,8 +154,8 @@ export async function runIntercept(o: InterceptOptions): Promise<number> {
         installChain(xt, spec, families);
         installed = families.map((f) => (f === 4 ? xt.v4 : xt.v6));
         return [
-          `kernel probe: ${kernelView.source === 'trace' ? 'the sock:inet_sock_set_state tracepoint' : '/proc/net/tcp polled'}, the ends on this host (this namespace's sockets on port ${o.port}; an end on another host has no kernel view here, so its kernel checks cannot pass)`,
-          `netfilter: the xtables NFQUEUE target (${xt.version}; nftables' own queue expression is not used, some kernels lack it), chain ${chain} in OUTPUT and INPUT (from other hosts) for ${where} (${families.map((f) => `IPv${f}`).join(', ')}), queues ${queue.queues.join('/')}, fail-open (--queue-bypass)`,
+          `kernel probe: ${kernelView.source === 'trace' ? 'the sock:inet_sock_set_state tracepoint' : '/proc/net/tcp polled'}, the ends on this host (this namespace's sockets on port ${o.port}; an end on another host, or on one this host routes for, has no kernel view here: its kernel checks are not checked)`,
+          `netfilter: the xtables NFQUEUE target (${xt.version}; nftables' own queue expression is not used, some kernels lack it), chain ${chain} in OUTPUT, INPUT (from other hosts) and FORWARD (routed) for ${where} (${families.map((f) => `IPv${f}`).join(', ')}), queues ${queue.queues.join('/')}, fail-open (--queue-bypass)`,
         ];
       },
       teardown: async () => {
