@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tcpmitmRulesIn } from '../helpers/netfilter.js';
 import { REPO, netnsList, requireRoot, until } from '../helpers/lab.js';
 import { readEvents, startCli, states, type LabEvent } from '../helpers/run-lab.js';
 
@@ -92,7 +93,7 @@ describe.skipIf(root.skip)('intercept: segments larger than the netfilter queue 
     for (const c of children) c.kill('SIGKILL');
     let left: string[];
     try {
-      left = ['iptables-save', 'ip6tables-save'].flatMap((save) => execFileSync('ip', ['netns', 'exec', NS, save], { encoding: 'utf8' }).split('\n')).filter((l) => l.includes('tcpmitm'));
+      left = tcpmitmRulesIn(NS);
     } finally {
       const pids = spawnSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
       for (const pid of pids) spawnSync('kill', ['-9', pid]);

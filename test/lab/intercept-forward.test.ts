@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tcpmitmRulesIn } from '../helpers/netfilter.js';
 import { netnsList, requireRoot, until } from '../helpers/lab.js';
 import { BIN, readEvents, startCli, states, type LabEvent } from '../helpers/run-lab.js';
 import { resolveProfile } from '../../src/session/profile-choice.js';
@@ -126,7 +127,7 @@ describe.skipIf(root.skip)('intercept in a namespace that only routes (FORWARD)'
     for (const c of children) c.kill('SIGKILL');
     let left: string[];
     try {
-      left = ['iptables-save', 'ip6tables-save'].flatMap((save) => inNs(NS.middle, save).split('\n')).filter((l) => l.includes('tcpmitm'));
+      left = tcpmitmRulesIn(NS.middle);
     } finally {
       for (const ns of Object.values(NS)) {
         for (const pid of spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) spawnSync('kill', ['-9', pid]);

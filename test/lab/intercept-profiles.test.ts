@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tcpmitmRulesIn } from '../helpers/netfilter.js';
 import { netnsList, requireRoot, until } from '../helpers/lab.js';
 import { BIN, readEvents, startCli, type LabEvent } from '../helpers/run-lab.js';
 import { limiter } from '../helpers/limit.js';
@@ -140,10 +141,10 @@ describe.skipIf(root.skip).concurrent('every built-in profile in intercept mode,
   });
   afterAll(() => {
     for (const c of children) c.kill('SIGKILL');
-    // Every run removed its chain on the way out: nothing of tcpmitm's in either family's rules.
+    // Every run removed its chain on the way out: nothing of tcpmitm's in either family's rules, either backend.
     let left: string[];
     try {
-      left = ['iptables-save', 'ip6tables-save'].flatMap((save) => execFileSync('ip', ['netns', 'exec', NS, save], { encoding: 'utf8' }).split('\n')).filter((l) => l.includes('tcpmitm'));
+      left = tcpmitmRulesIn(NS);
     } finally {
       const pids = spawnSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
       for (const pid of pids) spawnSync('kill', ['-9', pid]);
