@@ -5,6 +5,7 @@
 // raw socket. The run is the inline modes' shared one (session/inline-run.ts);
 // this file holds only what is intercept's: the checks, the queue, the rules.
 
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { preflight } from '../session/preflight.js';
@@ -52,6 +53,21 @@ const QUEUE_MAXLEN = 4096;
 /** This namespace's addresses (the run is in the namespace --netns names by now), as the kernel probe compares them. */
 function namespaceAddresses(): string[] {
   return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address.replace(/%.*$/, '')));
+}
+
+/**
+ * This namespace's net.ipv4.tcp_rfc1337 (per namespace; it governs IPv6
+ * too): whether its kernel lets a RST end TIME-WAIT (0, the default) or
+ * ignores it (1, tcp_timewait_state_process). The inference must judge a RST
+ * in TIME-WAIT as the ends' kernel does: both, on loopback; for an end on
+ * another host it is the best guess there is. Unreadable: Linux's default.
+ */
+function namespaceRfc1337(): boolean {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/tcp_rfc1337', 'utf8').trim() !== '0';
+  } catch {
+    return false;
+  }
 }
 
 /** The families a run covers: the server address's, or both. */
@@ -135,6 +151,7 @@ export async function runIntercept(o: InterceptOptions): Promise<number> {
       title: `intercept ${where}`,
       profile,
       abilities,
+      rfc1337: namespaceRfc1337(),
       openA: queue.ports.opener('a'),
       openB: queue.ports.opener('b'),
       devs: { a: `client side (queue ${queue.queues[0]})`, b: `server side (queue ${queue.queues[1]})` },

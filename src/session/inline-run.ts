@@ -25,6 +25,8 @@ export interface InlineOutputs {
   readonly timeWaitS: number;
   readonly finTimeoutS: number;
   readonly table: TableLimits;
+  /** The ends' net.ipv4.tcp_rfc1337, as the inference judges a RST in TIME-WAIT (default 0, Linux's). */
+  readonly rfc1337?: boolean;
 }
 
 export interface InlineRunOptions extends InlineOutputs {
@@ -62,6 +64,7 @@ export async function runInline(o: InlineRunOptions): Promise<number> {
       decider: compileChosen(o.profile),
       timeWaitMs: o.timeWaitS * 1000,
       finTimeoutMs: o.finTimeoutS * 1000,
+      ...(o.rfc1337 !== undefined ? { rfc1337: o.rfc1337 } : {}),
       ...trackerLimits(o.table),
       interactive: o.ui,
     });

@@ -5,8 +5,8 @@
 // Each run exits 0 with every state expectation met by inference and by the
 // kernel probe (the tracepoint: both ends are local); the `app` expectations,
 // which intercept cannot answer (the programs are not its own: reported not
-// checked), are checked here against what the peers printed. IPv4 for all,
-// IPv6 for those whose close differs most (a drop, a delay, a forged RST).
+// checked), are checked here against what the peers printed. IPv4 and IPv6 for all;
+// time-wait-assassination also with net.ipv4.tcp_rfc1337=1, in a namespace of its own.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -24,7 +24,8 @@ import { builtinProfileNames } from '../../src/rules/load.js';
 
 const root = requireRoot();
 const NS = `icpt-${randomBytes(3).toString('hex')}`;
-const NS_PATH = `/run/netns/${NS}`;
+/** A second namespace, for time-wait-assassination with net.ipv4.tcp_rfc1337=1 (per namespace: the first keeps the default, 0). */
+const NS_RFC1337 = `${NS}r`;
 const tmp = mkdtempSync(join(tmpdir(), 'tcpmitm-icpt-'));
 /** Runs at once (2 cores; each run is tcpmitm and two peers). */
 const limited = limiter(3);
@@ -48,8 +49,8 @@ interface PeerRun {
 }
 
 /** `tcpmitm peer KIND ARGS…` in the test namespace; its JSON lines as they come. */
-function peer(kind: 'server' | 'client', args: readonly string[]): PeerRun {
-  const child = spawn('ip', ['netns', 'exec', NS, process.execPath, BIN, 'peer', kind, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function peer(ns: string, kind: 'server' | 'client', args: readonly string[]): PeerRun {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, BIN, 'peer', kind, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   const lines: Record<string, unknown>[] = [];
   let buf = '';
@@ -77,20 +78,20 @@ interface InterceptRun {
  * the profile's flags, as a lab starts them; the run ends at the profile's
  * lab.duration (default 6 s), the peers are stopped after it.
  */
-async function runProfile(name: string, family: 4 | 6, port: number, set: Readonly<Record<string, string>> = {}): Promise<InterceptRun> {
+async function runProfile(name: string, family: 4 | 6, port: number, set: Readonly<Record<string, string>>, ns: string): Promise<InterceptRun> {
   const chosen = await resolveProfile(name, set);
   const host = family === 4 ? '127.0.0.1' : '::1';
-  const json = join(tmp, `${name}-${family}.jsonl`);
+  const json = join(tmp, `${name}-${family}-${port}.jsonl`);
   const duration = chosen.lab?.duration ?? 6;
   const sets = Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
   return limited(async () => {
     // The profile's sysctls (time-wait-assassination's tcp_rfc1337) in the one namespace both ends share.
-    for (const [k, v] of Object.entries({ ...chosen.lab?.sysctls?.server, ...chosen.lab?.sysctls?.client })) execFileSync('ip', ['netns', 'exec', NS, 'sysctl', '-q', '-w', `${k}=${v}`]);
-    const run = startCli(['intercept', '--netns', NS_PATH, '--port', String(port), '--host', host, '--profile', name, ...sets, '--no-ui', '--json', json, '--duration', String(duration)], (duration + 30) * 1000);
+    for (const [k, v] of Object.entries({ ...chosen.lab?.sysctls?.server, ...chosen.lab?.sysctls?.client })) execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `${k}=${v}`]);
+    const run = startCli(['intercept', '--netns', `/run/netns/${ns}`, '--port', String(port), '--host', host, '--profile', name, ...sets, '--no-ui', '--json', json, '--duration', String(duration)], (duration + 30) * 1000);
     await until(() => readEvents(json).some((e) => e.type === 'warning' && String(e.message).startsWith('netfilter:')) || run.child.exitCode !== null, 20_000);
-    const server = peer('server', ['--host', host, '--port', String(port), ...(chosen.lab?.server ?? [])]);
+    const server = peer(ns, 'server', ['--host', host, '--port', String(port), ...(chosen.lab?.server ?? [])]);
     await until(() => server.lines.some((l) => l.event === 'listening') || run.child.exitCode !== null, 10_000);
-    const client = peer('client', ['--connect', family === 4 ? `${host}:${port}` : `[${host}]:${port}`, ...(chosen.lab?.client ?? [])]);
+    const client = peer(ns, 'client', ['--connect', family === 4 ? `${host}:${port}` : `[${host}]:${port}`, ...(chosen.lab?.client ?? [])]);
     const end = await run.done;
     // A peer still waiting (the blackhole's client, a server in LAST-ACK) has no more to say.
     server.kill();
@@ -101,8 +102,8 @@ async function runProfile(name: string, family: 4 | 6, port: number, set: Readon
 }
 
 /** Prints the four state sequences and the peers' lines, then checks exit 0 and the expectations. */
-async function expectMet(name: string, family: 4 | 6, port: number, set: Readonly<Record<string, string>> = {}): Promise<InterceptRun> {
-  const run = await runProfile(name, family, port, set);
+async function expectMet(name: string, family: 4 | 6, port: number, set: Readonly<Record<string, string>> = {}, ns = NS): Promise<InterceptRun> {
+  const run = await runProfile(name, family, port, set, ns);
   const label = `${name}${Object.keys(set).length ? ` ${JSON.stringify(set)}` : ''} IPv${family}`;
   console.log(
     `${label}: exit ${run.code}\n` +
@@ -136,22 +137,27 @@ async function expectMet(name: string, family: 4 | 6, port: number, set: Readonl
 
 describe.skipIf(root.skip).concurrent('every built-in profile in intercept mode, on the loopback of a test namespace', () => {
   beforeAll(() => {
-    execFileSync('ip', ['netns', 'add', NS]);
-    execFileSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
+    for (const ns of [NS, NS_RFC1337]) {
+      execFileSync('ip', ['netns', 'add', ns]);
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
   });
   afterAll(() => {
     for (const c of children) c.kill('SIGKILL');
     // Every run removed its chain on the way out: nothing of tcpmitm's in either family's rules, either backend.
     let left: string[];
     try {
-      left = tcpmitmRulesIn(NS);
+      left = [NS, NS_RFC1337].flatMap(tcpmitmRulesIn);
     } finally {
-      const pids = spawnSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
-      for (const pid of pids) spawnSync('kill', ['-9', pid]);
-      spawnSync('ip', ['netns', 'del', NS]);
+      for (const ns of [NS, NS_RFC1337]) {
+        const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+        for (const pid of pids) spawnSync('kill', ['-9', pid]);
+        spawnSync('ip', ['netns', 'del', ns]);
+      }
     }
     expect(left).toEqual([]);
     expect(netnsList()).not.toContain(NS);
+    expect(netnsList()).not.toContain(NS_RFC1337);
   });
 
   it('covers every built-in profile', () => {
@@ -162,11 +168,20 @@ describe.skipIf(root.skip).concurrent('every built-in profile in intercept mode,
     it(`${name} (IPv4)`, async () => {
       const run = await expectMet(name, 4, port);
       if (name === 'drop-last-ack') expect(seq(run.events, 'server', 'kernel').at(-1)).toBe('LAST-ACK');
+      // rfc1337=0 (the default): the forged RST ends the client's TIME-WAIT.
+      if (name === 'time-wait-assassination') expect(seq(run.events, 'client', 'kernel').slice(-2)).toEqual(['TIME-WAIT', 'CLOSED']);
     });
   }
-  for (const [name, port] of [['drop-last-ack', 7862], ['delay-fin', 7864], ['forge-rst', 7866], ['coalesce-fin-ack', 7868]] as const) {
+  for (const [name, port] of PROFILES) {
     it(`${name} (IPv6)`, async () => {
-      await expectMet(name, 6, port);
+      await expectMet(name, 6, port + 50);
     });
   }
+  it('time-wait-assassination --set rfc1337=1 (IPv4): TIME-WAIT survives the RST, the server closes on the re-ACK', async () => {
+    const run = await expectMet('time-wait-assassination', 4, 7831, { rfc1337: '1' }, NS_RFC1337);
+    // The client stays in TIME-WAIT (with rfc1337=0 the RST ends it: CLOSED, above).
+    expect(seq(run.events, 'client', 'kernel').at(-1)).toBe('TIME-WAIT');
+    expect(seq(run.events, 'server', 'kernel').at(-1)).toBe('CLOSED');
+  });
+
 });
