@@ -94,6 +94,13 @@ export interface EngineStats {
   replayed: number;
   /** Segments replay rules matched but never re-sent: no room (MAX_REMEMBERED), or the run ended first (no next connection came). */
   replayUnused: number;
+  /**
+   * Frames captured short of their end (intercept: a packet longer than the
+   * 65 531 bytes a netfilter queue copies, see FrameHandler): tracked and
+   * decided on exactly, their verdicts apply to the kernel's own packet, and
+   * they are never copied onto the wire (a duplicate or replay of one is not sent).
+   */
+  partial: number;
 }
 
 /** The counters with the connection table's: its size now, and what bounding it did (TrackerBounds). */
@@ -125,11 +132,16 @@ interface InFlight {
   rule?: number;
   /** `frame` is the engine's own copy, not a view of a port's receive slab. */
   owned?: boolean;
+  /** The capture lacks the frame's last bytes (zero-filled): it goes on only as the capture's own packet (its ticket), never as a copy. */
+  partial?: boolean;
   /** The capture's ticket (onFrame): given back with the send, or to discard. Copies sent besides it (duplicate) have none. */
   ticket?: number;
   /** Held for a signal to take effect (cues.ts); `settled` says how it did, once it has. */
   cue?: { readonly id: number; readonly name: string; readonly to: Endpoint; readonly then: 'pass' | 'drop'; readonly waits: 'exit' | 'stop'; settled?: string };
 }
+
+/** Why a duplicate or replay of a partial frame is not sent: its copy would carry zeros where the data's last bytes are. */
+const NOT_COPIED = 'not copied: tcpmitm has only the first 65 531 bytes of this segment (the netfilter queue\'s copy limit), so it passes once, whole';
 
 /** A segment that outlives the call that captured it gets a frame of its own (see onFrame). */
 function retain(item: InFlight): InFlight {
@@ -173,6 +185,7 @@ export class Engine {
     duplicated: 0,
     replayed: 0,
     replayUnused: 0,
+    partial: 0,
   };
   private readonly out: EngineOutput;
   private decider: Decider;
@@ -263,9 +276,12 @@ export class Engine {
    * segment the engine keeps (delayed, held, coalescing, queued behind
    * others) is copied first (retain). Forwarding it at once costs no copy.
    */
-  onFrame(port: Port, frame: Buffer, now: number, ticket?: number): void {
+  onFrame(port: Port, frame: Buffer, now: number, ticket?: number, missing = 0): void {
     this.counters.frames++;
     this.counters.bytes += frame.length;
+    // Only a frame with a ticket can be partial: its verdict sends the kernel's own, whole packet.
+    const partial = missing > 0 && ticket !== undefined;
+    if (partial) this.counters.partial++;
     const decoded = decodeFrame(frame);
     if (!decoded.ok) {
       // DESIGN: a malformed frame is counted and forwarded untouched.
@@ -284,10 +300,11 @@ export class Engine {
     // the receiver drops them. Checked on every SYN (each connection's first
     // word, tiny) and one frame in 64 of the rest: a pass over every segment
     // would cost the forwarding path some 10 %.
-    if (this.out.badChecksum && ((f.flags & TcpFlag.SYN) !== 0 || (this.counters.frames & 63) === 0) && !f.fragment && !f.tcpChecksumOk) {
+    // (A partial frame's checksum covers bytes the capture does not have.)
+    if (this.out.badChecksum && !partial && ((f.flags & TcpFlag.SYN) !== 0 || (this.counters.frames & 63) === 0) && !f.fragment && !f.tcpChecksumOk) {
       this.out.badChecksum(port, f.checksumLeftToDevice);
     }
-    this.onTcp(port, frame, f, now, ticket);
+    this.onTcp(port, frame, f, now, ticket, partial);
     // Records evicted for room (or superseded) free their engine state at once: a flood must not wait for a timer.
     if (this.tracker.hasForgotten) this.forgetClosed();
     this.rearm();
@@ -402,7 +419,7 @@ export class Engine {
 
   // ── the pipeline for one TCP segment ─────────────────────────────────
 
-  private onTcp(port: Port, frame: Buffer, f: TcpFrame, now: number, ticket: number | undefined): void {
+  private onTcp(port: Port, frame: Buffer, f: TcpFrame, now: number, ticket: number | undefined, partial: boolean): void {
     const seg = toSegmentInfo(f);
     const r = this.tracker.sent(seg, now);
     if (r === undefined) return this.passUntracked(port, frame, now, ticket);
@@ -427,7 +444,7 @@ export class Engine {
     c.portOf[from] ??= port;
     c.template[dir] ??= detachedTemplate(f);
     c.bytes[dir] += seg.payloadLength;
-    const item: InFlight = { frame, seg, conn: conn.id, from, dir, role: r.role, toPort: otherPort(port), capturedAt: now, releaseAt: now, ticket };
+    const item: InFlight = { frame, seg, conn: conn.id, from, dir, role: r.role, toPort: otherPort(port), capturedAt: now, releaseAt: now, ticket, ...(partial ? { partial } : {}) };
 
     // Hand-given commands come before the profile's rules.
     if (c.blackholed) return this.drop(c, item, now, undefined, 'blackholed');
@@ -555,6 +572,7 @@ export class Engine {
         return;
       }
       case 'duplicate':
+        if (item.partial) return this.forward(c, item, now, 'pass', rule, NOT_COPIED);
         this.counters.duplicated++;
         this.forward(c, item, now, 'duplicate', rule, 'sent twice');
         this.deliverInOrder(c, { ...item, frame: Buffer.from(item.frame), owned: true, ticket: undefined }, now);
@@ -735,6 +753,10 @@ export class Engine {
    * the original passes, or is dropped with `instead`.
    */
   private remember(c: ConnCtl, item: InFlight, plan: Extract<Plan, { kind: 'replay' }>, rule: number | undefined, now: number): void {
+    if (item.partial) {
+      this.counters.replayUnused++;
+      return this.forward(c, item, now, 'pass', rule, NOT_COPIED);
+    }
     const conn = this.tracker.get(c.id);
     const r: Remembered = {
       frame: Buffer.from(item.frame),

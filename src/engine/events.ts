@@ -209,6 +209,8 @@ export interface StatsEvent {
   readonly replayed?: number;
   /** Segments replay rules matched but never re-sent: no room for more, or the run ended before their time or their next connection. */
   readonly replayUnused?: number;
+  /** Frames captured short of their end (intercept: packets over the 65 531 bytes a netfilter queue copies), tracked exactly, passed whole, never copied. */
+  readonly partial?: number;
   /** Connection records held now (at most --max-connections). */
   readonly tracked: number;
   /** Records evicted to make room for new ones, by kind: handshake not completed, picked up mid-stream, finished (CLOSED/TIME-WAIT). */

@@ -25,8 +25,11 @@ export interface FramePort {
  * A captured frame — a view valid only during the call and the sends it
  * queues — how long ago (ms) the kernel received it, and the capture's ticket
  * (a queue's packet, to be given back with the send or the discard).
+ * `missing`: the capture holds the frame at its real length but not its last
+ * `missing` bytes (zero-filled): a netfilter queue copies 65 531 bytes at most
+ * (nfqueue.c). Its headers and lengths are exact; its bytes must never be sent.
  */
-export type FrameHandler = (frame: Buffer, ageMs: number, ticket?: number) => void;
+export type FrameHandler = (frame: Buffer, ageMs: number, ticket?: number, missing?: number) => void;
 
 /** A frame the interface refused to send, and why (errno: EMSGSIZE for one larger than the MTU). */
 export interface RefusedFrame {

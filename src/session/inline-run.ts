@@ -17,6 +17,8 @@ import type { RunOutputs } from './run-choices.js';
 import type { Port } from '../engine/engine.js';
 
 export interface InlineRunOptions extends RunOutputs {
+  /** The ends' net.ipv4.tcp_rfc1337, as the inference judges a RST in TIME-WAIT (default 0, Linux's). */
+  readonly rfc1337?: boolean;
   readonly mode: 'attach' | 'intercept';
   /** Names the run in the UI header and the JUnit suite ("attach eth1⇄eth2"). */
   readonly title: string;
@@ -51,6 +53,7 @@ export async function runInline(o: InlineRunOptions): Promise<number> {
       decider: compileChosen(o.profile),
       timeWaitMs: o.timeWaitS * 1000,
       finTimeoutMs: o.finTimeoutS * 1000,
+      ...(o.rfc1337 !== undefined ? { rfc1337: o.rfc1337 } : {}),
       ...trackerLimits(o.table),
       interactive: o.ui,
     });

@@ -58,8 +58,8 @@ export function registerIntercept(program: Command): void {
       'after',
       '\nNothing is moved or re-pointed: netfilter queues every segment to and from the port to\n' +
         'tcpmitm (the xtables NFQUEUE target, in a chain of the run\'s own, tcpmitm-<pid>-…,\n' +
-        'hooked into OUTPUT, and into INPUT for segments from other hosts: each segment is seen\n' +
-        'once). A pass is the kernel\'s NF_ACCEPT, a drop NF_DROP, a delay or hold a verdict\n' +
+        'hooked into OUTPUT, into INPUT for segments from other hosts and into FORWARD for those\n' +
+        'this host only routes: each segment is seen once). A pass is the kernel\'s NF_ACCEPT, a drop NF_DROP, a delay or hold a verdict\n' +
         'given later; forged RSTs leave through a raw socket. Fail-open: if tcpmitm dies, the\n' +
         'queue is bypassed and the traffic flows as if it had never been there; the chain is\n' +
         'removed on every exit, and a dead run\'s by --cleanup or by the next start. The other\n' +

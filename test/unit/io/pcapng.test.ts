@@ -56,6 +56,14 @@ describe('pcapng blocks', () => {
     );
   });
 
+  it('a frame whose last bytes the capture lacks is recorded cut short: captured length < original length, only the bytes it has', () => {
+    const b = enhancedPacket(0, 0n, Uint8Array.of(1, 2, 3, 4, 5, 0, 0), [], undefined, 2);
+    expect(b.readUInt32LE(8 + 12)).toBe(5);
+    expect(b.readUInt32LE(8 + 16)).toBe(7);
+    expect([...b.subarray(28, 36)]).toEqual([1, 2, 3, 4, 5, 0, 0, 0]);
+    expect(b.length).toBe(12 + 20 + 8);
+  });
+
   it('an EPB without comments has no options at all (not even end-of-options)', () => {
     const b = enhancedPacket(0, 0n, new Uint8Array(4));
     // 12 (type, length, trailing length) + 20 (interface, timestamp, lengths) + 4 (frame).
