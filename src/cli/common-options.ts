@@ -17,10 +17,12 @@ export function addProfileOptions(cmd: Command, profileHelp: string): Command {
     .option('--set <key=value>', 'set a profile parameter (repeatable), e.g. --set times=3', collectSetting);
 }
 
-export function addOutputOptions(cmd: Command, opts: { pcap: boolean }): Command {
+export function addOutputOptions(cmd: Command, opts: { pcap: boolean; tcpOptions: boolean }): Command {
   cmd
     .option('--no-ui', 'text log instead of the terminal UI (the default when stdout is not a terminal)')
-    .option('--segments', 'log one line per segment, like tcpdump')
+    .option('--segments', 'log one line per segment, like tcpdump');
+  if (opts.tcpOptions) cmd.option('--tcp-options', "each segment's TCP options as tcpdump prints them (mss, sackOK, TS, wscale, sack), in the --segments lines and the --json segment events");
+  cmd
     .option('--json <file|->', 'write every event as a JSON line (see docs/events.md); - for stdout (the text log then goes to stderr)', writableFile(true))
     .option('--junit <file>', "write the verdict as JUnit XML for CI: one testcase per expectation and per program's exit", writableFile(false));
   if (opts.pcap) cmd.option('--pcap <file|->', 'write a pcapng of both sides, with a comment on every packet tcpmitm acted on; - for stdout (| tshark -r -)', writableFile(true));
@@ -54,6 +56,7 @@ export interface SharedRunFlags extends TableFlags {
   readonly set?: Record<string, string>;
   readonly ui: boolean;
   readonly segments?: boolean;
+  readonly tcpOptions?: boolean;
   readonly json?: string;
   readonly junit?: string;
   readonly pcap?: string;
@@ -69,6 +72,7 @@ export function runChoices(f: SharedRunFlags): RunChoices {
     set: f.set ?? {},
     ui: uiFor(f),
     segments: f.segments === true,
+    tcpOptions: f.tcpOptions === true,
     json: f.json,
     junit: f.junit,
     pcap: f.pcap,

@@ -4,6 +4,7 @@
 // It never touches a socket or a clock itself, so its tests need neither.
 
 import { decodeFrame, toSegmentInfo, type TcpFrame } from '../packet/frame.js';
+import { tcpdumpOptions } from '../tcp/tcpdump-options.js';
 import { forgeRstFrom } from '../packet/build.js';
 import { detachedTemplate } from '../packet/detach.js';
 import { formatEndpoint } from '../packet/addr.js';
@@ -77,6 +78,8 @@ export interface EngineOptions {
   readonly maxConnections?: number;
   readonly establishedMs?: number;
   readonly staleMs?: number;
+  /** Segment events carry the TCP options as tcpdump prints them (`--tcp-options`): a decode per event, so only on request. */
+  readonly segmentOptions?: boolean;
 }
 
 export interface EngineStats {
@@ -195,6 +198,7 @@ export class Engine {
   private readonly ctl = new Map<number, ConnCtl>();
   private readonly start: number;
   private readonly interactive: boolean;
+  private readonly segmentOptions: boolean;
   private holdMode = false;
   private readonly heldByHand: InFlight[] = [];
   private warnedHold = false;
@@ -218,6 +222,7 @@ export class Engine {
     this.decider = opts.decider ?? passAll;
     this.start = opts.start;
     this.interactive = opts.interactive === true;
+    this.segmentOptions = opts.segmentOptions === true;
     this.tracker = new Tracker({
       timeWaitMs: opts.timeWaitMs,
       finTimeoutMs: opts.finTimeoutMs,
@@ -967,6 +972,10 @@ export class Engine {
       role: item.role,
       verdict,
     };
+    if (this.segmentOptions) {
+      const options = optionsOf(item.frame, receiver?.isn);
+      if (options !== '') ev.options = options;
+    }
     if (rule !== undefined) ev.rule = rule;
     if (detail !== undefined) ev.detail = detail;
     this.emit(ev);
@@ -980,6 +989,12 @@ export class Engine {
   private warn(now: number, message: string): void {
     this.emit({ type: 'warning', t: this.t(now), message });
   }
+}
+
+/** A frame's TCP options as tcpdump prints them, SACK edges relative to `sackBase` (the receiver's ISN: what they acknowledge). */
+function optionsOf(frame: Buffer, sackBase: number | undefined): string {
+  const d = decodeFrame(frame);
+  return d.ok && d.value.kind === 'tcp' ? tcpdumpOptions(d.value.tcpOptions, sackBase) : '';
 }
 
 function endOf(conn: ConnectionView, e: Endpoint) {

@@ -66,6 +66,8 @@ export interface SegmentEvent {
   readonly win: number;
   readonly role: Role;
   readonly verdict: Verdict;
+  /** With --tcp-options: the TCP options as tcpdump prints them ("mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7"; SACK edges relative). */
+  readonly options?: string;
   /** 1-based index of the rule that decided, if any. */
   readonly rule?: number;
   /** Extra words for the verdict: "200 ms", "coalesced into FIN", "to server". */

@@ -150,6 +150,7 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
       peers: true,
       ui: interactive,
       segments: o.segments,
+      tcpOptions: false,
       json: jsonl,
       // End as soon as everything is closed (or TIME-WAIT), else at the profile's cap: `lab --no-ui --until-closed`.
       untilClosed: true,

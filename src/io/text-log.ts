@@ -72,7 +72,8 @@ export class TextLogFormatter {
             : `  ${ev.verdict.toUpperCase()}${ev.detail ? ` ${ev.detail}` : ''}${ev.rule !== undefined ? ` (rule ${ev.rule})` : ''}`;
         // As tcpdump: no ack field without the ACK flag (a SYN, a bare RST).
         const ack = ev.flags.includes('A') ? ` ack=${ev.ack}` : '';
-        return `${t}  #${ev.conn} ${arrow}  ${tcpdumpFlags(ev.flags)} seq=${ev.seq}${ack} len=${ev.len} win=${ev.win}  ${ev.role}${what}`;
+        const options = ev.options === undefined ? '' : ` options [${ev.options}]`;
+        return `${t}  #${ev.conn} ${arrow}  ${tcpdumpFlags(ev.flags)} seq=${ev.seq}${ack} len=${ev.len} win=${ev.win}${options}  ${ev.role}${what}`;
       }
       case 'action': {
         // A drop or a coalesce is said by its segment's line just before (same connection, time and rule).

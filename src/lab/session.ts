@@ -36,6 +36,7 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
     ...inferenceSettings(sysctlsFromRecord(cfg.lab.sysctls), { finTimeoutMs: opts.finTimeoutS * 1000 }),
     ...trackerLimits(opts.table),
     interactive: opts.ui,
+    segmentOptions: opts.tcpOptions,
   });
   const bus = runtime.bus;
   const elapsed = (): number => runtime.elapsed();

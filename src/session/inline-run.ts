@@ -56,6 +56,7 @@ export async function runInline(o: InlineRunOptions): Promise<number> {
       ...(o.rfc1337 !== undefined ? { rfc1337: o.rfc1337 } : {}),
       ...trackerLimits(o.table),
       interactive: o.ui,
+      segmentOptions: o.tcpOptions,
     });
   } catch (err) {
     pcap?.close();

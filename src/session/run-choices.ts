@@ -9,6 +9,8 @@ export interface RunOutputs {
   readonly ui: boolean;
   /** The text log: one line per segment too. */
   readonly segments: boolean;
+  /** Segment events (and so the --segments lines) carry the TCP options. */
+  readonly tcpOptions: boolean;
   /** JSONL destination: a path or "-" for stdout. */
   readonly json?: string;
   /** JUnit XML destination. */

@@ -14,8 +14,8 @@ import { trackerLimits } from '../tcp/tracker.js';
 import type { RunChoices } from '../session/run-choices.js';
 import { refuseUnsendableSignals } from '../session/cue-check.js';
 
-/** Tap writes no pcapng. */
-export interface TapOptions extends Omit<RunChoices, 'pcap'> {
+/** Tap writes no pcapng, and its segment events carry no options. */
+export interface TapOptions extends Omit<RunChoices, 'pcap' | 'tcpOptions'> {
   readonly iface: string;
   readonly port?: number;
 }

@@ -203,6 +203,19 @@ describe.skipIf(root.skip)('tcpmitm lab, end to end (real namespaces)', () => {
     expect(withoutShort(states(evs, 'server', 'kernel'), SHORT.server)).toEqual(withoutShort(SERVER_KERNEL, SHORT.server));
   });
 
+  it("--segments --tcp-options: each segment's options as the kernels sent them, in the log and the JSON", async () => {
+    const id = newId();
+    const { run, evs } = await lab(id, ['--segments', '--tcp-options', '--kernel-probe', KERNEL_PROBE]);
+    expectOk(run, evs);
+    // Linux's own SYN and SYN-ACK (veth MTU 1500: MSS 1460), then timestamps on every segment.
+    expect(run.stdout).toMatch(/#1 c→s {2}\[S\] seq=0 len=0 win=\d+ options \[mss 1460,sackOK,TS val \d+ ecr 0,nop,wscale \d+\] {2}syn\n/);
+    expect(run.stdout).toMatch(/#1 s→c {2}\[S\.\] seq=0 ack=1 len=0 win=\d+ options \[mss 1460,sackOK,TS val \d+ ecr \d+,nop,wscale \d+\] {2}syn-ack\n/);
+    expect(run.stdout).toMatch(/#1 c→s {2}\[F\.\] seq=101 ack=\d+ len=0 win=\d+ options \[nop,nop,TS val \d+ ecr \d+\] {2}fin\n/);
+    const segs = evs.filter((e) => e.type === 'segment');
+    expect(segs.length).toBeGreaterThan(6);
+    expect(segs.every((e) => typeof e.options === 'string' && /TS val \d+ ecr \d+/.test(e.options))).toBe(true);
+  });
+
   it('two labs in parallel with different ids: both succeed, neither sees the other', async () => {
     const [a, b] = [newId(), newId()];
     const [ra, rb] = await Promise.all([lab(a, ['--kernel-probe', KERNEL_PROBE]), lab(b, ['--kernel-probe', KERNEL_PROBE])]);

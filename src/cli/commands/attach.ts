@@ -18,7 +18,7 @@ export function registerAttach(program: Command): void {
     .requiredOption('--a <iface>', 'the client-side interface')
     .requiredOption('--b <iface>', 'the server-side interface');
   addProfileOptions(cmd, 'fault profile: a built-in name or a YAML/JSON file (default: passthrough)');
-  addOutputOptions(cmd, { pcap: true });
+  addOutputOptions(cmd, { pcap: true, tcpOptions: true });
   addTrackerOptions(cmd);
   cmd
     .option('--fix-offloads', 'turn off tx checksum, TSO, GSO and GRO on both interfaces (they break re-injection)')

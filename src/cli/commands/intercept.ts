@@ -50,7 +50,7 @@ export function registerIntercept(program: Command): void {
     .option('--pid <pid>', "run inside the network namespace of that process (a container's: docker inspect -f '{{.State.Pid}}' NAME)", intIn(1, 4_194_304))
     .option('--cleanup', 'remove the netfilter chains of intercept runs that died (their owner pid is gone), then exit');
   addProfileOptions(cmd, 'fault profile: a built-in name or a YAML/JSON file (default: passthrough)');
-  addOutputOptions(cmd, { pcap: true });
+  addOutputOptions(cmd, { pcap: true, tcpOptions: true });
   addTrackerOptions(cmd);
   cmd
     .option('--force', 'allow a port that carries the SSH connection this session came in by')

@@ -35,7 +35,7 @@ function addRunOptions(cmd: Command, withPeers: boolean): Command {
       .option('--client <cmd>', "instead of the built-in client: a shell command, run as `sh -c '<cmd>'` by root (tcpmitm's own user) in the client namespace");
   }
   if (withPeers) cmd.option('--port <n>', 'server port (waited for in LISTEN before the client starts)', intIn(1, 65535), 8080);
-  addOutputOptions(cmd, { pcap: true });
+  addOutputOptions(cmd, { pcap: true, tcpOptions: true });
   if (withPeers) {
     cmd
       .option('--until-closed', 'end once the client exited, every connection is CLOSED or in TIME-WAIT on both ends, and the server had --server-grace to finish (the default without a UI or --duration)')

@@ -62,3 +62,12 @@ describe('TextLogFormatter: segments as tcpdump spells them, each decision once'
     expect(f.format({ type: 'expectation', t: 6.7, status: 'met', ok: true, subject: 'client exit', expected: 'exit 0', observed: 'exit 0' })).toBeUndefined();
   });
 });
+
+describe('TextLogFormatter: TCP options on request', () => {
+  it('prints them after the window, as tcpdump does, only when the event has them', () => {
+    const f = new TextLogFormatter({ segments: true });
+    const syn = { type: 'segment', t: 0.5, conn: 1, dir: 'c2s', from: 'client', flags: 'S', seq: 0, ack: 0, len: 0, win: 64240, role: 'syn', verdict: 'pass' } as const;
+    expect(f.format({ ...syn, options: 'mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7' })).toBe('+0.500s  #1 c→s  [S] seq=0 len=0 win=64240 options [mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7]  syn');
+    expect(f.format(syn)).toBe('+0.500s  #1 c→s  [S] seq=0 len=0 win=64240  syn');
+  });
+});
