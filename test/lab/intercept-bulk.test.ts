@@ -8,36 +8,26 @@
 // arrives intact, and no copy of a partial segment is ever sent.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tcpmitmRulesIn } from '../helpers/netfilter.js';
 import { REPO, netnsList, requireRoot, until } from '../helpers/lab.js';
 import { readEvents, startCli, states, type LabEvent } from '../helpers/run-lab.js';
+import { spawnJsonLines } from '../helpers/json-lines.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
 const NS = `icpb-${randomBytes(3).toString('hex')}`;
 const NS_PATH = `/run/netns/${NS}`;
 const PEER = join(REPO, 'test/helpers/bulk_peer.py');
-const tmp = mkdtempSync(join(tmpdir(), 'tcpmitm-icpb-'));
+const tmp = tempDir('tcpmitm-icpb-');
 const MIB = 64;
 const children: ChildProcess[] = [];
 
 function bulk(kind: 'server' | 'client', ...args: string[]): { lines: Record<string, unknown>[]; done: Promise<number | null> } {
-  const child = spawn('ip', ['netns', 'exec', NS, 'python3', PEER, kind, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  const lines: Record<string, unknown>[] = [];
-  let buf = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      if (buf.slice(0, i).trim()) lines.push(JSON.parse(buf.slice(0, i)) as Record<string, unknown>);
-      buf = buf.slice(i + 1);
-    }
-  });
-  return { lines, done: new Promise((res) => child.on('close', (code) => res(code))) };
+  return spawnJsonLines(NS, ['python3', PEER, kind, ...args], children, 'inherit');
 }
 
 interface Transfer {

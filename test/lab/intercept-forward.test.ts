@@ -10,15 +10,15 @@
 // leaving the router by its raw socket, resets the client.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tcpmitmRulesIn } from '../helpers/netfilter.js';
 import { netnsList, requireRoot, until } from '../helpers/lab.js';
 import { BIN, readEvents, startCli, states, type LabEvent } from '../helpers/run-lab.js';
 import { resolveProfile } from '../../src/session/profile-choice.js';
+import { spawnJsonLines } from '../helpers/json-lines.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
 const ID = `icpf-${randomBytes(3).toString('hex')}`;
@@ -27,25 +27,14 @@ const ADDR = {
   4: { client: '198.18.91.1', routerC: '198.18.91.254', server: '198.18.92.1', routerS: '198.18.92.254', len: 24 },
   6: { client: '2001:2:91::1', routerC: '2001:2:91::fe', server: '2001:2:92::1', routerS: '2001:2:92::fe', len: 64 },
 } as const;
-const tmp = mkdtempSync(join(tmpdir(), 'tcpmitm-icpf-'));
+const tmp = tempDir('tcpmitm-icpf-');
 const children: ChildProcess[] = [];
 
 const ip = (...args: string[]): void => void execFileSync('ip', args);
 const inNs = (ns: string, ...cmd: string[]): string => execFileSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8' });
 
 function peer(ns: string, kind: 'server' | 'client', args: readonly string[]): { lines: Record<string, unknown>[]; kill: () => void } {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, BIN, 'peer', kind, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
-  children.push(child);
-  const lines: Record<string, unknown>[] = [];
-  let buf = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      if (buf.slice(0, i).trim()) lines.push(JSON.parse(buf.slice(0, i)) as Record<string, unknown>);
-      buf = buf.slice(i + 1);
-    }
-  });
-  return { lines, kill: () => void child.kill('SIGKILL') };
+  return spawnJsonLines(ns, [process.execPath, BIN, 'peer', kind, ...args], children);
 }
 
 /** The TCP states of `ns`'s sockets on `port` (ss, the kernel's own view there). */

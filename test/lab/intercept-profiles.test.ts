@@ -9,10 +9,8 @@
 // time-wait-assassination also with net.ipv4.tcp_rfc1337=1, in a namespace of its own.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tcpmitmRulesIn } from '../helpers/netfilter.js';
 import { netnsList, requireRoot, until } from '../helpers/lab.js';
@@ -21,12 +19,14 @@ import { limiter } from '../helpers/limit.js';
 import { isSubsequence, seq, show } from '../helpers/profile-lab.js';
 import { resolveProfile } from '../../src/session/profile-choice.js';
 import { builtinProfileNames } from '../../src/rules/load.js';
+import { spawnJsonLines } from '../helpers/json-lines.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
 const NS = `icpt-${randomBytes(3).toString('hex')}`;
 /** A second namespace, for time-wait-assassination with net.ipv4.tcp_rfc1337=1 (per namespace: the first keeps the default, 0). */
 const NS_RFC1337 = `${NS}r`;
-const tmp = mkdtempSync(join(tmpdir(), 'tcpmitm-icpt-'));
+const tmp = tempDir('tcpmitm-icpt-');
 /** Runs at once (2 cores; each run is tcpmitm and two peers). */
 const limited = limiter(3);
 const children: ChildProcess[] = [];
@@ -50,20 +50,7 @@ interface PeerRun {
 
 /** `tcpmitm peer KIND ARGS…` in the test namespace; its JSON lines as they come. */
 function peer(ns: string, kind: 'server' | 'client', args: readonly string[]): PeerRun {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, BIN, 'peer', kind, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  const lines: Record<string, unknown>[] = [];
-  let buf = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const l = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-    }
-  });
-  child.stderr!.resume();
-  return { lines, kill: () => void child.kill('SIGKILL') };
+  return spawnJsonLines(ns, [process.execPath, BIN, 'peer', kind, ...args], children);
 }
 
 interface InterceptRun {
