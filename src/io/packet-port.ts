@@ -5,6 +5,7 @@
 // sendmmsg when the current task's synchronous work is done (a microtask), so
 // every frame forwarded while handling one batch shares a system call.
 
+import { performance } from 'node:perf_hooks';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { loadAfPacket, type AfPacketAddon } from './afpacket-addon.js';
 
@@ -62,13 +63,18 @@ export function openPacketPort(dev: string, onFrame: FrameHandler, onError: Port
       onError(`reading ${dev} stopped: ${native.strerror(errno)}`);
       return;
     }
+    // The ages are as of the read, just before this call: a frame handled
+    // later in the batch (after the others, a collection) is older by then,
+    // and its time (now − age) must still be when the kernel received it.
+    const readAt = performance.now();
     for (let i = 0; i < count; i++) {
       const off = meta[3 * i]!;
       const len = meta[3 * i + 1]!;
+      const since = i === 0 ? 0 : performance.now() - readAt;
       // A view, no copy: valid until the next recvmmsg, which comes only after
       // this callback and its microtasks (the batched send) have run. Whoever
       // keeps a frame longer copies it (the engine's retain).
-      onFrame(slab.subarray(off, off + len), meta[3 * i + 2]! / 1000);
+      onFrame(slab.subarray(off, off + len), meta[3 * i + 2]! / 1000 + since);
     }
   };
 
