@@ -1,6 +1,7 @@
 // The bench's lab and what forwards through it: one tcpmitm lab (built by
 // tcpmitm's own createLab, so the topology is exactly the product's) whose
-// middle namespace is, in turn, a kernel bridge, a tcpmitm session, or scapy.
+// middle namespace is, in turn, a kernel bridge, a tcpmitm session, or scapy;
+// and the loopback of its server namespace, bare or through tcpmitm intercept.
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { innerLabConfig } from '../dist/lab/inner-config.js';
 import { DEFAULT_ESTABLISHED_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STALE_MS } from '../dist/tcp/tracker.js';
 
 const INNER_MAIN = fileURLToPath(new URL('../dist/lab/inner-main.js', import.meta.url));
+const TCPMITM = fileURLToPath(new URL('../bin/tcpmitm.js', import.meta.url));
 const PEER = fileURLToPath(new URL('./peer.js', import.meta.url));
 const CAP_NOISE = /^Warning: .* - This may not actually work$/;
 
@@ -137,6 +139,46 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
     stderr,
     stop: () => stopProcess(pid, child, exited),
   };
+}
+
+/**
+ * (5) `tcpmitm intercept --netns <the server namespace> --port P --host
+ * 127.0.0.1 --no-ui`, as a user starts it (its text log drained, as `>
+ * /dev/null` would): the loopback of the bench's own server namespace, port
+ * P through netfilter's queue, the kernel probe on (intercept always runs
+ * it). Ready once the run says its chain is in; the forwarder is the run's
+ * child under the heap ceiling (src/session/heap-ceiling.ts).
+ */
+export async function startIntercept(lab, port, cpu) {
+  const args = [TCPMITM, 'intercept', '--netns', `/run/netns/${lab.namespaces.server}`, '--port', String(port), '--host', '127.0.0.1', '--no-ui'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const said = [];
+  let ready = false;
+  const onData = (d) => {
+    for (const line of d.split('\n')) {
+      if (line.includes('netfilter: ')) ready = true;
+      else if (line.trim() && said.length < 20) said.push(line);
+    }
+  };
+  child.stdout.setEncoding('utf8').on('data', onData);
+  child.stderr.setEncoding('utf8').on('data', onData);
+  let gone;
+  const exited = new Promise((resolve) => child.once('exit', (c, s) => resolve((gone = c ?? s))));
+  const stop = async () => {
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  };
+  for (let i = 0; i < 400 && !ready && gone === undefined; i++) await sleep(25);
+  if (!ready) {
+    await stop();
+    throw new Error(`tcpmitm intercept did not start (${gone ?? 'no netfilter line within 10 s'}): ${said.slice(-3).join(' | ')}`);
+  }
+  const r = await run('pgrep', ['-P', String(child.pid)]);
+  const pid = Number(r.stdout.trim().split('\n')[0]) || child.pid;
+  if (cpu !== undefined) await pin(pid, cpu);
+  return { pid, stop };
 }
 
 /**

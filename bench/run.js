@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setupLab, startBridge, startBareBridge, startTcpmitm, startScapy, scapyInstalled, setNetem, loadProfile, procStat, sleep } from './lab.js';
+import { setupLab, startBridge, startBareBridge, startTcpmitm, startIntercept, startScapy, scapyInstalled, setNetem, loadProfile, procStat, sleep } from './lab.js';
 import { median, percentile, ratio, fmtNum, fmtRatio, formatTable } from './stats.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -23,10 +23,14 @@ const PEER = join(HERE, 'peer.js');
 const MEMORY = join(HERE, 'memory.js');
 const RESULTS = join(HERE, 'results.json');
 const SERVER = '198.18.0.2';
+/** The loopback rows: client and server both in the server namespace, over its lo. */
+const LOOPBACK = '127.0.0.1';
+/** Each workload's server port (iperf3's; bench/peer.js PORTS.rr and PORTS.churn): intercept takes one port per run. */
+const WORKLOAD_PORTS = { bulk: 5201, rr: 9001, churn: 9002 };
 /** The whole run stays under 5 minutes: no new round starts past this. */
 const BUDGET_S = 270;
 
-const ROWS = ['bridge', 'cbridge', 'capbridge', 'pktbridge', 'passthrough', 'probe', 'rules10', 'ptynoui', 'ui', 'scapy', 'delay'];
+const ROWS = ['bridge', 'cbridge', 'capbridge', 'pktbridge', 'passthrough', 'probe', 'rules10', 'ptynoui', 'ui', 'scapy', 'delay', 'loopback', 'intercept'];
 const WORKLOADS = ['bulk', 'rr', 'churn', 'scale'];
 /** The rows the scale workload runs on (once, in the first round: it takes ~25 s a row). */
 const SCALE_ROWS = ['bridge', 'passthrough', 'probe'];
@@ -124,8 +128,8 @@ function endpointArgv(argv) {
 const FWD_CPU = () => (opts.pin ? 1 : undefined);
 
 async function bulk(lab, ctx, mb) {
-  const argv = ['iperf3', '-c', SERVER, '-p', '5201', '-n', `${mb}M`, '-J'];
-  const { done: child, pid: clientPid } = runIn(lab, 'client', argv, 60_000, ctx.note);
+  const argv = ['iperf3', '-c', ctx.host ?? SERVER, '-p', String(WORKLOAD_PORTS.bulk), '-n', `${mb}M`, '-J'];
+  const { done: child, pid: clientPid } = runIn(lab, ctx.side ?? 'client', argv, 60_000, ctx.note);
   // CPU placement: sample where the forwarder and both iperf3 ends run during the transfer.
   const placement = { forwarder: [], client: [], server: [] };
   const fwdBefore = ctx.fwdPid ? procStat(ctx.fwdPid) : undefined;
@@ -157,7 +161,7 @@ async function bulk(lab, ctx, mb) {
 }
 
 async function peerRun(lab, ctx, args, timeoutMs) {
-  const r = await runIn(lab, 'client', [process.execPath, PEER, ...args, '--host', SERVER], timeoutMs, ctx.note).done;
+  const r = await runIn(lab, ctx.side ?? 'client', [process.execPath, PEER, ...args, '--host', ctx.host ?? SERVER], timeoutMs, ctx.note).done;
   if (!r) return null;
   try {
     return JSON.parse(r.out.trim().split('\n').pop());
@@ -247,6 +251,44 @@ function medianScale(runs) {
     backlogDrops: m((x) => x.backlogDrops),
     clientRtos: m((x) => x.clientRtos),
   };
+}
+
+const RR_ARGS = ['rr', '--duration', '1.5', '--warmup', '0.2'];
+const CHURN_ARGS = ['churn', '--duration', '1.5', '--parallel', '4'];
+
+/** A row whose forwarder takes one port (intercept): started for each workload on that workload's port, stopped after it. */
+async function perWorkloadRow(lab, v, ctx, want) {
+  const row = {};
+  const steps = [
+    ['bulk', () => bulk(lab, ctx, v.bulkMB ?? opts.bulkMB)],
+    ['rr', () => peerRun(lab, ctx, RR_ARGS, 15_000)],
+    ['churn', () => peerRun(lab, ctx, CHURN_ARGS, 15_000)],
+  ];
+  for (const [w, workload] of steps) {
+    if (!want(w)) continue;
+    let fwd;
+    try {
+      fwd = await v.start(lab, WORKLOAD_PORTS[w]);
+    } catch (err) {
+      ctx.note(`${w}: did not start: ${err.message}`);
+      continue;
+    }
+    ctx.fwdPid = fwd.pid;
+    try {
+      row[w] = await workload();
+    } catch (err) {
+      ctx.note(`${w}: workload failed: ${err.message}`);
+    } finally {
+      await fwd.stop();
+    }
+  }
+  return row;
+}
+
+/** The client namespace's sysctls (bench/lab.js setupLab) in another namespace whose programs connect out too. */
+async function runSysctls(ns) {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.ip_local_port_range=10000 65000', 'net.ipv4.tcp_tw_reuse=1'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`sysctl in ${ns}: ${r.stderr.trim()}`);
 }
 
 // ── profiles the bench writes for itself ──────────────────────────────
@@ -341,7 +383,14 @@ async function main() {
     { key: 'ptynoui', label: 'tcpmitm in a pty, text log', start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, pty: true, nodeArgs, cpu: FWD_CPU() }) },
     { key: 'ui', label: 'tcpmitm + UI in a pty', start: (lab) => startTcpmitm(lab, { profile: profiles.passthrough, ui: true, nodeArgs, cpu: FWD_CPU() }), na: uiAvailable ? undefined : uiReason },
     ...(opts.withScapy ? [{ key: 'scapy', label: 'scapy bridge_and_sniff', start: (lab) => startScapy(lab, FWD_CPU()), bulkMB: 20 }] : []),
+    // Intercept: the loopback of the server namespace (client and server both there, MTU 65 536,
+    // offloads on), bare and through `tcpmitm intercept` on each workload's port in turn
+    // (a run per workload: intercept takes one port); ratios to the bare loopback. 1000 MB
+    // bulk: 200 MB cross the bare loopback in under 0.1 s, too short to measure.
+    { key: 'loopback', label: 'loopback (server netns), no tcpmitm', base: 'loopback', side: 'server', host: LOOPBACK, bulkMB: 1000, start: async () => ({ pid: undefined, stop: async () => {} }) },
+    { key: 'intercept', label: 'tcpmitm intercept on that loopback', base: 'loopback', side: 'server', host: LOOPBACK, bulkMB: 1000, perWorkload: true, start: (lab, port) => startIntercept(lab, port, FWD_CPU()) },
   ].filter((v) => !opts.only || opts.only.includes(v.key));
+  const withLoopback = variants.some((v) => v.side === 'server');
   const withDelay = !opts.only || opts.only.includes('delay');
 
   const notes = [];
@@ -385,6 +434,16 @@ async function main() {
       peerServer.stdout.once('data', resolve);
       peerServer.once('exit', (c) => reject(new Error(`bench server exited ${c}`)));
     });
+    if (withLoopback) {
+      // The loopback rows' bench server (iperf3 listens on every address already); their churn's
+      // TIME-WAITs are the server namespace's own, as the client namespace's are for the other rows.
+      await runSysctls(lab.namespaces.server);
+      const loServer = lab.spawn('server', endpointArgv([process.execPath, PEER, 'server', '--host', LOOPBACK]), { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise((resolve, reject) => {
+        loServer.stdout.once('data', resolve);
+        loServer.once('exit', (c) => reject(new Error(`loopback bench server exited ${c}`)));
+      });
+    }
     await sleep(100);
 
     let roundS = 0;
@@ -396,8 +455,13 @@ async function main() {
       const rs = Date.now();
       for (const v of variants) {
         if (v.na) continue;
-        const ctx = { note: (m) => note(`round ${r + 1} ${v.key}: ${m}`), iperfServerPid: iperf.pid, fwdPid: undefined };
+        const ctx = { note: (m) => note(`round ${r + 1} ${v.key}: ${m}`), iperfServerPid: iperf.pid, fwdPid: undefined, side: v.side, host: v.host };
         process.stderr.write(`bench: round ${r + 1}/${opts.rounds} ${v.label}\n`);
+        const want = (w) => !opts.workloads || opts.workloads.includes(w);
+        if (v.perWorkload) {
+          raw[v.key].push(await perWorkloadRow(lab, v, ctx, want));
+          continue;
+        }
         let fwd;
         try {
           fwd = await v.start(lab);
@@ -409,10 +473,9 @@ async function main() {
         ctx.fwdPid = fwd.pid;
         const row = {};
         try {
-          const want = (w) => !opts.workloads || opts.workloads.includes(w);
           if (want('bulk')) row.bulk = await bulk(lab, ctx, v.bulkMB ?? opts.bulkMB);
-          if (want('rr')) row.rr = await peerRun(lab, ctx, ['rr', '--duration', '1.5', '--warmup', '0.2'], 15_000);
-          if (want('churn')) row.churn = await peerRun(lab, ctx, ['churn', '--duration', '1.5', '--parallel', '4'], 15_000);
+          if (want('rr')) row.rr = await peerRun(lab, ctx, RR_ARGS, 15_000);
+          if (want('churn')) row.churn = await peerRun(lab, ctx, CHURN_ARGS, 15_000);
           if (want('scale') && r < opts.scaleRounds && SCALE_ROWS.includes(v.key)) row.scale = await scaleRun(lab, ctx);
           if (v.key === 'bridge' && withDelay) {
             const base = await delayErrors(lab, ctx, undefined, DELAYS.filter((d) => d.ms === 0));
@@ -488,10 +551,12 @@ async function main() {
     };
   }
   const base = med.bridge ?? {};
+  const baseOf = Object.fromEntries(variants.map((v) => [v.key, v.base ?? 'bridge']));
   const cell = (key, k, higherIsBetter = true) => {
     const m = med[key];
     if (!m || m.na) return 'n/a';
-    const r = key === 'bridge' ? null : ratio(m[k], base[k]);
+    const b = med[baseOf[key]] ?? {};
+    const r = key === baseOf[key] ? null : ratio(m[k], b[k]);
     return fmtNum(m[k]) + (higherIsBetter || r == null ? fmtRatio(r) : fmtRatio(r));
   };
   const header = ['', 'bulk MB/s', 'rr tx/s', 'rr p50 µs', 'rr p99 µs', 'churn conn/s', 'fwd CPU % (bulk)'];
@@ -508,7 +573,7 @@ async function main() {
       cell(v.key, 'rrP50us', false),
       cell(v.key, 'rrP99us', false),
       cell(v.key, 'churnCps'),
-      v.key === 'bridge' ? 'softirq' : fmtNum(med[v.key].forwarderCpuPct),
+      v.key === 'bridge' || v.key === 'loopback' ? 'softirq' : fmtNum(med[v.key].forwarderCpuPct),
     ]);
   }
   // The scale workload: one run per row, figures as measured.
@@ -543,7 +608,7 @@ async function main() {
   const lines = [];
   lines.push(`tcpmitm bench — ${machine.cores} cores (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node}`);
   lines.push(
-    `${rounds} interleaved rounds, medians; (×) = ratio to the kernel bridge; ` +
+    `${rounds} interleaved rounds, medians; (×) = ratio to the kernel bridge${withLoopback ? ' (the intercept row: to the bare loopback)' : ''}; ` +
       (opts.pin ? 'pinned: forwarder on CPU 1, endpoints on CPU 0' : 'nothing pinned (affinity: all cores)'),
   );
   lines.push('');

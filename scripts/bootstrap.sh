@@ -26,7 +26,8 @@ pkgs=(libpcap-dev ethtool iproute2 iptables g++ make python3 procps)
 # Tests: tcpdump/tshark read frames back, iperf3, tmux, curl, socat and nc
 # drive the lab and UI; junitparser reads --junit files as a CI system would;
 # headless chromium renders `tcpmitm ladder`'s SVG/HTML to PNG (test/lab/ladder.test.ts).
-(( want_test )) && pkgs+=(tcpdump tshark iperf3 tmux curl socat netcat-openbsd python3-junitparser chromium)
+# zsh runs `tcpmitm completion zsh` (test/unit/cli/completion.test.ts).
+(( want_test )) && pkgs+=(tcpdump tshark iperf3 tmux curl socat netcat-openbsd python3-junitparser chromium zsh)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -12,7 +12,19 @@
 // a 14-byte Ethernet header with zero MACs and the IP version's EtherType is
 // written just in front of it, over netlink headers already read, so the
 // engine decodes it as the frames of the other modes with no copy (and the
-// pcapng stays one link type). The checksums are real: without
+// pcapng stays one link type).
+//
+// The kernel copies at most NFQNL_MAX_COPY_RANGE (0xffff - NLA_HDRLEN =
+// 65 531) bytes of a packet: the payload attribute's length is 16 bits. On
+// loopback (MTU 65 536) TCP sends segments of up to 65 535 bytes (IPv4: the
+// total length field's bound) or 65 536 (IPv6), so a bulk transfer's segments
+// come cut by 4 or 5 bytes, with NFQA_CAP_LEN saying how long the packet
+// really is. A verdict without NFQA_PAYLOAD applies to the kernel's own
+// packet, so the data passes intact whatever the copy holds. Such a packet is
+// given to the engine at its real length, the missing tail zero-filled and
+// said (meta[4]: bytes missing), so that its headers, sequence numbers and
+// length are tracked exactly; the engine never copies its bytes onto the
+// wire (duplicate, replay) and the pcapng records it cut short. The checksums are real: without
 // NFQA_CFG_F_GSO the kernel segments GSO packets and completes a
 // CHECKSUM_PARTIAL checksum before it copies a packet out.
 //
@@ -41,8 +53,8 @@
 
 #define NFQ_MAX_BATCH 64
 #define NFQ_MAX_QUEUES 2
-// [offset, length, packet id, queue number] per packet.
-#define NFQ_META 4
+// [offset, length, packet id, queue number, bytes missing at the end] per packet.
+#define NFQ_META 5
 #define FAKE_ETH_LEN 14
 // Verdicts per send() at most (each message is 36 bytes).
 #define NFQ_MAX_VERDICTS 1024
@@ -163,8 +175,9 @@ static void call_batch(nfq_t *q, int32_t count, int32_t err) {
   call_js(&q->w, 2, args);
 }
 
-// One netlink message of a received batch: a queued packet goes into meta (returns 1), anything else is skipped.
-static int take_packet(nfq_t *q, struct nlmsghdr *h, uint32_t *meta) {
+// One netlink message of a received batch (its datagram ends at dgram_end): a
+// queued packet goes into meta (returns 1), anything else is skipped.
+static int take_packet(nfq_t *q, struct nlmsghdr *h, const uint8_t *dgram_end, uint32_t *meta) {
   if (h->nlmsg_type == NLMSG_ERROR) {
     struct nlmsgerr *e = NLMSG_DATA(h);
     if (e->error != 0) q->refused++;
@@ -178,6 +191,7 @@ static int take_packet(nfq_t *q, struct nlmsghdr *h, uint32_t *meta) {
   uint32_t id = 0;
   uint8_t *payload = NULL;
   uint32_t plen = 0;
+  uint32_t cap_len = 0;
   while (at + NLA_HDRLEN <= end) {
     struct nlattr *a = (struct nlattr *)at;
     if (a->nla_len < NLA_HDRLEN || at + a->nla_len > end) break;
@@ -192,6 +206,10 @@ static int take_packet(nfq_t *q, struct nlmsghdr *h, uint32_t *meta) {
     } else if (type == NFQA_PAYLOAD) {
       payload = data;
       plen = dlen;
+    } else if (type == NFQA_CAP_LEN && dlen >= 4) {
+      uint32_t v;
+      memcpy(&v, data, 4);
+      cap_len = ntohl(v);
     }
     at += NLA_ALIGN(a->nla_len);
   }
@@ -202,10 +220,21 @@ static int take_packet(nfq_t *q, struct nlmsghdr *h, uint32_t *meta) {
   uint16_t type = (payload[0] >> 4) == 6 ? 0x86dd : 0x0800;
   eth[12] = (uint8_t)(type >> 8);
   eth[13] = (uint8_t)(type & 0xff);
+  // A copy cut short (see the top): the packet at its real length, its tail
+  // zero-filled, if it fits in this message's slot; else it stays short (the
+  // engine counts it malformed and passes it).
+  uint32_t missing = 0;
+  // Only past the datagram's last message: nothing that is still to be read is overwritten.
+  uint8_t *slot_end = q->slab + (size_t)((payload - q->slab) / q->slot + 1) * q->slot;
+  if (cap_len > plen && (uint8_t *)h + NLMSG_ALIGN(h->nlmsg_len) >= dgram_end && payload + cap_len <= slot_end) {
+    missing = cap_len - plen;
+    memset(payload + plen, 0, missing);
+  }
   meta[0] = (uint32_t)(eth - q->slab);
-  meta[1] = plen + FAKE_ETH_LEN;
+  meta[1] = plen + missing + FAKE_ETH_LEN;
   meta[2] = id;
   meta[3] = ntohs(g->res_id);
+  meta[4] = missing;
   return 1;
 }
 
@@ -242,8 +271,9 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     uint32_t kept = 0;
     for (int i = 0; i < n; i++) {
       int left = (int)q->msgs[i].msg_len;
+      const uint8_t *dgram_end = q->slab + (size_t)i * q->slot + q->msgs[i].msg_len;
       for (struct nlmsghdr *h = (struct nlmsghdr *)(q->slab + (size_t)i * q->slot); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-        if (kept < q->batch && take_packet(q, h, q->meta + NFQ_META * kept)) kept++;
+        if (kept < q->batch && take_packet(q, h, dgram_end, q->meta + NFQ_META * kept)) kept++;
       }
     }
     if (kept) call_batch(q, (int32_t)kept, 0);

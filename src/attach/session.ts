@@ -9,28 +9,16 @@ import { preflight } from '../session/preflight.js';
 import { resolveProfile, type ChosenProfile } from '../session/profile-choice.js';
 import { attachPreflight } from './preflight.js';
 import { refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
-import type { TableLimits } from '../tcp/tracker.js';
+import type { RunChoices } from '../session/run-choices.js';
 import { refuseUnsendableSignals } from '../session/cue-check.js';
 import { runInline } from '../session/inline-run.js';
 
-export interface AttachOptions {
+export interface AttachOptions extends RunChoices {
   /** The client-side interface (port a) and the server-side one (port b). */
   readonly a: string;
   readonly b: string;
-  /** A built-in name or a file; undefined: passthrough, not named by the user. */
-  readonly profile?: string;
-  readonly set: Readonly<Record<string, string>>;
-  readonly ui: boolean;
-  readonly segments: boolean;
-  readonly json?: string;
-  readonly junit?: string;
-  readonly pcap?: string;
-  readonly durationS?: number;
   readonly fixOffloads: boolean;
   readonly force: boolean;
-  readonly timeWaitS: number;
-  readonly finTimeoutS: number;
-  readonly table: TableLimits;
 }
 
 export async function runAttach(o: AttachOptions): Promise<number> {

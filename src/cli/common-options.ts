@@ -1,10 +1,15 @@
-// Options that `lab`, `attach` and `tap` share, declared once so their names,
+// Options that commands share (and the schema sub-command, and what the run
+// options ask of a session: runChoices, runSessionCommand), declared once so their names,
 // parsers and help read the same everywhere.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { collectSetting, intIn, numberIn, writableFile } from './parse.js';
 import { DEFAULT_ESTABLISHED_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STALE_MS, type TableLimits } from '../tcp/tracker.js';
 import { UsageError } from './errors.js';
+import type { RunChoices } from '../session/run-choices.js';
+import { runUnderHeapCeiling } from '../session/heap-ceiling.js';
 
 export function addProfileOptions(cmd: Command, profileHelp: string): Command {
   return cmd
@@ -12,10 +17,12 @@ export function addProfileOptions(cmd: Command, profileHelp: string): Command {
     .option('--set <key=value>', 'set a profile parameter (repeatable), e.g. --set times=3', collectSetting);
 }
 
-export function addOutputOptions(cmd: Command, opts: { pcap: boolean }): Command {
+export function addOutputOptions(cmd: Command, opts: { pcap: boolean; tcpOptions: boolean }): Command {
   cmd
     .option('--no-ui', 'text log instead of the terminal UI (the default when stdout is not a terminal)')
-    .option('--segments', 'log one line per segment, like tcpdump')
+    .option('--segments', 'log one line per segment, like tcpdump');
+  if (opts.tcpOptions) cmd.option('--tcp-options', "each segment's TCP options as tcpdump prints them (mss, sackOK, TS, wscale, sack), in the --segments lines and the --json segment events");
+  cmd
     .option('--json <file|->', 'write every event as a JSON line (see docs/events.md); - for stdout (the text log then goes to stderr)', writableFile(true))
     .option('--junit <file>', "write the verdict as JUnit XML for CI: one testcase per expectation and per program's exit", writableFile(false));
   if (opts.pcap) cmd.option('--pcap <file|->', 'write a pcapng of both sides, with a comment on every packet tcpmitm acted on; - for stdout (| tshark -r -)', writableFile(true));
@@ -43,6 +50,49 @@ export interface TableFlags {
   readonly halfOpenTimeout: number;
 }
 
+/** The flags addProfileOptions, addOutputOptions and addTrackerOptions declare, as commander gives them. */
+export interface SharedRunFlags extends TableFlags {
+  readonly profile?: string;
+  readonly set?: Record<string, string>;
+  readonly ui: boolean;
+  readonly segments?: boolean;
+  readonly tcpOptions?: boolean;
+  readonly json?: string;
+  readonly junit?: string;
+  readonly pcap?: string;
+  readonly duration?: number;
+  readonly timeWait: number;
+  readonly finTimeout: number;
+}
+
+/** What those flags ask of a run, as every mode's session takes it (refuses two outputs on stdout: uiFor). */
+export function runChoices(f: SharedRunFlags): RunChoices {
+  return {
+    profile: f.profile,
+    set: f.set ?? {},
+    ui: uiFor(f),
+    segments: f.segments === true,
+    tcpOptions: f.tcpOptions === true,
+    json: f.json,
+    junit: f.junit,
+    pcap: f.pcap,
+    durationS: f.duration,
+    timeWaitS: f.timeWait,
+    finTimeoutS: f.finTimeout,
+    table: tableLimits(f),
+  };
+}
+
+/**
+ * Runs a session under its heap ceiling: the command first runs itself again,
+ * once, with those node flags (through `via`, e.g. nsenter into --netns), and
+ * that run's exit code is this one's; in the run again, `run` runs.
+ */
+export async function runSessionCommand(f: TableFlags, run: () => Promise<number>, via: readonly string[] = []): Promise<void> {
+  const rerun = await runUnderHeapCeiling(tableLimits(f).maxConnections, via);
+  process.exitCode = rerun ?? (await run());
+}
+
 export function tableLimits(f: TableFlags): TableLimits {
   return { maxConnections: f.maxConnections, establishedTimeoutS: f.establishedTimeout, halfOpenTimeoutS: f.halfOpenTimeout };
 }
@@ -58,4 +108,14 @@ export function uiFor(f: { readonly ui: boolean; readonly json?: string; readonl
     throw new UsageError('--pcap - writes binary pcapng to stdout, which is a terminal', 'redirect it to a file or a reader: … --pcap - > run.pcapng, or … --pcap - | tshark -r -');
   }
   return f.ui && process.stdout.isTTY === true && f.json !== '-' && f.pcap !== '-';
+}
+
+/** `tcpmitm profiles schema`, `tcpmitm exercise schema`: prints the JSON Schema of a kind of file, from the directory `dirOf` names. */
+export function addSchemaCommand(parent: Command, kind: string, dirOf: () => Promise<string>): void {
+  parent
+    .command('schema')
+    .description(`print the ${kind}' JSON Schema (for an editor: tcpmitm ${parent.name()} schema > schema.json)`)
+    .action(async () => {
+      process.stdout.write(readFileSync(join(await dirOf(), 'schema.json'), 'utf8'));
+    });
 }

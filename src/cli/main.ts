@@ -14,6 +14,7 @@ import { registerTap } from './commands/tap.js';
 import { registerIntercept } from './commands/intercept.js';
 import { registerExercise } from './commands/exercise.js';
 import { registerLadder } from './commands/ladder.js';
+import { registerCompletion } from './commands/completion.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerIntercept(program);
   registerExercise(program);
   registerLadder(program);
+  registerCompletion(program);
   program.addHelpText(
     'after',
     '\nExamples:\n' +
@@ -50,6 +52,7 @@ export function buildProgram(): Command {
       '  tcpmitm profiles list                       the built-in fault profiles\n' +
       '  tcpmitm exercise list                       the built-in lab exercises (predict, run, see why)\n' +
       '  tcpmitm ladder run.jsonl -o close.svg       a --json run drawn as a ladder picture for reports\n' +
+      '  tcpmitm completion bash                     a completion script (eval "$(tcpmitm completion bash)")\n' +
       '\nExit codes (every command, with or without the UI): 0 ok, 1 runtime failure, 2 usage or\n' +
       'profile error, 3 the verdict failed (see --junit), 4 an output (--json, --pcap, --junit) is\n' +
       'incomplete (the verdict passed), 130 interrupted.\n',

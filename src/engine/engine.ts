@@ -4,6 +4,7 @@
 // It never touches a socket or a clock itself, so its tests need neither.
 
 import { decodeFrame, toSegmentInfo, type TcpFrame } from '../packet/frame.js';
+import { tcpdumpOptions } from '../tcp/tcpdump-options.js';
 import { forgeRstFrom } from '../packet/build.js';
 import { detachedTemplate } from '../packet/detach.js';
 import { formatEndpoint } from '../packet/addr.js';
@@ -77,6 +78,8 @@ export interface EngineOptions {
   readonly maxConnections?: number;
   readonly establishedMs?: number;
   readonly staleMs?: number;
+  /** Segment events carry the TCP options as tcpdump prints them (`--tcp-options`): a decode per event, so only on request. */
+  readonly segmentOptions?: boolean;
 }
 
 export interface EngineStats {
@@ -94,6 +97,13 @@ export interface EngineStats {
   replayed: number;
   /** Segments replay rules matched but never re-sent: no room (MAX_REMEMBERED), or the run ended first (no next connection came). */
   replayUnused: number;
+  /**
+   * Frames captured short of their end (intercept: a packet longer than the
+   * 65 531 bytes a netfilter queue copies, see FrameHandler): tracked and
+   * decided on exactly, their verdicts apply to the kernel's own packet, and
+   * they are never copied onto the wire (a duplicate or replay of one is not sent).
+   */
+  partial: number;
 }
 
 /** The counters with the connection table's: its size now, and what bounding it did (TrackerBounds). */
@@ -125,11 +135,16 @@ interface InFlight {
   rule?: number;
   /** `frame` is the engine's own copy, not a view of a port's receive slab. */
   owned?: boolean;
+  /** The capture lacks the frame's last bytes (zero-filled): it goes on only as the capture's own packet (its ticket), never as a copy. */
+  partial?: boolean;
   /** The capture's ticket (onFrame): given back with the send, or to discard. Copies sent besides it (duplicate) have none. */
   ticket?: number;
   /** Held for a signal to take effect (cues.ts); `settled` says how it did, once it has. */
   cue?: { readonly id: number; readonly name: string; readonly to: Endpoint; readonly then: 'pass' | 'drop'; readonly waits: 'exit' | 'stop'; settled?: string };
 }
+
+/** Why a duplicate or replay of a partial frame is not sent: its copy would carry zeros where the data's last bytes are. */
+const NOT_COPIED = 'not copied: tcpmitm has only the first 65 531 bytes of this segment (the netfilter queue\'s copy limit), so it passes once, whole';
 
 /** A segment that outlives the call that captured it gets a frame of its own (see onFrame). */
 function retain(item: InFlight): InFlight {
@@ -173,6 +188,7 @@ export class Engine {
     duplicated: 0,
     replayed: 0,
     replayUnused: 0,
+    partial: 0,
   };
   private readonly out: EngineOutput;
   private decider: Decider;
@@ -182,6 +198,7 @@ export class Engine {
   private readonly ctl = new Map<number, ConnCtl>();
   private readonly start: number;
   private readonly interactive: boolean;
+  private readonly segmentOptions: boolean;
   private holdMode = false;
   private readonly heldByHand: InFlight[] = [];
   private warnedHold = false;
@@ -205,6 +222,7 @@ export class Engine {
     this.decider = opts.decider ?? passAll;
     this.start = opts.start;
     this.interactive = opts.interactive === true;
+    this.segmentOptions = opts.segmentOptions === true;
     this.tracker = new Tracker({
       timeWaitMs: opts.timeWaitMs,
       finTimeoutMs: opts.finTimeoutMs,
@@ -263,9 +281,12 @@ export class Engine {
    * segment the engine keeps (delayed, held, coalescing, queued behind
    * others) is copied first (retain). Forwarding it at once costs no copy.
    */
-  onFrame(port: Port, frame: Buffer, now: number, ticket?: number): void {
+  onFrame(port: Port, frame: Buffer, now: number, ticket?: number, missing = 0): void {
     this.counters.frames++;
     this.counters.bytes += frame.length;
+    // Only a frame with a ticket can be partial: its verdict sends the kernel's own, whole packet.
+    const partial = missing > 0 && ticket !== undefined;
+    if (partial) this.counters.partial++;
     const decoded = decodeFrame(frame);
     if (!decoded.ok) {
       // DESIGN: a malformed frame is counted and forwarded untouched.
@@ -284,10 +305,11 @@ export class Engine {
     // the receiver drops them. Checked on every SYN (each connection's first
     // word, tiny) and one frame in 64 of the rest: a pass over every segment
     // would cost the forwarding path some 10 %.
-    if (this.out.badChecksum && ((f.flags & TcpFlag.SYN) !== 0 || (this.counters.frames & 63) === 0) && !f.fragment && !f.tcpChecksumOk) {
+    // (A partial frame's checksum covers bytes the capture does not have.)
+    if (this.out.badChecksum && !partial && ((f.flags & TcpFlag.SYN) !== 0 || (this.counters.frames & 63) === 0) && !f.fragment && !f.tcpChecksumOk) {
       this.out.badChecksum(port, f.checksumLeftToDevice);
     }
-    this.onTcp(port, frame, f, now, ticket);
+    this.onTcp(port, frame, f, now, ticket, partial);
     // Records evicted for room (or superseded) free their engine state at once: a flood must not wait for a timer.
     if (this.tracker.hasForgotten) this.forgetClosed();
     this.rearm();
@@ -402,7 +424,7 @@ export class Engine {
 
   // ── the pipeline for one TCP segment ─────────────────────────────────
 
-  private onTcp(port: Port, frame: Buffer, f: TcpFrame, now: number, ticket: number | undefined): void {
+  private onTcp(port: Port, frame: Buffer, f: TcpFrame, now: number, ticket: number | undefined, partial: boolean): void {
     const seg = toSegmentInfo(f);
     const r = this.tracker.sent(seg, now);
     if (r === undefined) return this.passUntracked(port, frame, now, ticket);
@@ -427,7 +449,7 @@ export class Engine {
     c.portOf[from] ??= port;
     c.template[dir] ??= detachedTemplate(f);
     c.bytes[dir] += seg.payloadLength;
-    const item: InFlight = { frame, seg, conn: conn.id, from, dir, role: r.role, toPort: otherPort(port), capturedAt: now, releaseAt: now, ticket };
+    const item: InFlight = { frame, seg, conn: conn.id, from, dir, role: r.role, toPort: otherPort(port), capturedAt: now, releaseAt: now, ticket, ...(partial ? { partial } : {}) };
 
     // Hand-given commands come before the profile's rules.
     if (c.blackholed) return this.drop(c, item, now, undefined, 'blackholed');
@@ -555,6 +577,7 @@ export class Engine {
         return;
       }
       case 'duplicate':
+        if (item.partial) return this.forward(c, item, now, 'pass', rule, NOT_COPIED);
         this.counters.duplicated++;
         this.forward(c, item, now, 'duplicate', rule, 'sent twice');
         this.deliverInOrder(c, { ...item, frame: Buffer.from(item.frame), owned: true, ticket: undefined }, now);
@@ -745,6 +768,10 @@ export class Engine {
    * the original passes, or is dropped with `instead`.
    */
   private remember(c: ConnCtl, item: InFlight, plan: Extract<Plan, { kind: 'replay' }>, rule: number | undefined, now: number): void {
+    if (item.partial) {
+      this.counters.replayUnused++;
+      return this.forward(c, item, now, 'pass', rule, NOT_COPIED);
+    }
     const conn = this.tracker.get(c.id);
     const r: Remembered = {
       frame: Buffer.from(item.frame),
@@ -958,6 +985,10 @@ export class Engine {
     // The sender's ISN, absolute, on the segment that chose it: enough for a
     // reader to print absolute numbers (tcpdump -S) from the relative ones.
     if (s.flags & TcpFlag.SYN && sender?.isn !== undefined) ev.isn = sender.isn;
+    if (this.segmentOptions) {
+      const options = optionsOf(item.frame, receiver?.isn);
+      if (options !== '') ev.options = options;
+    }
     if (rule !== undefined) ev.rule = rule;
     if (detail !== undefined) ev.detail = detail;
     this.emit(ev);
@@ -971,6 +1002,12 @@ export class Engine {
   private warn(now: number, message: string): void {
     this.emit({ type: 'warning', t: this.t(now), message });
   }
+}
+
+/** A frame's TCP options as tcpdump prints them, SACK edges relative to `sackBase` (the receiver's ISN: what they acknowledge). */
+function optionsOf(frame: Buffer, sackBase: number | undefined): string {
+  const d = decodeFrame(frame);
+  return d.ok && d.value.kind === 'tcp' ? tcpdumpOptions(d.value.tcpOptions, sackBase) : '';
 }
 
 function endOf(conn: ConnectionView, e: Endpoint) {

@@ -71,6 +71,8 @@ export interface SegmentEvent {
   readonly verdict: Verdict;
   /** On a SYN or SYN-ACK only: the sender's initial sequence number, absolute (to print absolute numbers, tcpdump's -S). */
   readonly isn?: number;
+  /** With --tcp-options: the TCP options as tcpdump prints them ("mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7"; SACK edges relative). */
+  readonly options?: string;
   /** 1-based index of the rule that decided, if any. */
   readonly rule?: number;
   /** Extra words for the verdict: "200 ms", "coalesced into FIN", "to server". */
@@ -214,6 +216,8 @@ export interface StatsEvent {
   readonly replayed?: number;
   /** Segments replay rules matched but never re-sent: no room for more, or the run ended before their time or their next connection. */
   readonly replayUnused?: number;
+  /** Frames captured short of their end (intercept: packets over the 65 531 bytes a netfilter queue copies), tracked exactly, passed whole, never copied. */
+  readonly partial?: number;
   /** Connection records held now (at most --max-connections). */
   readonly tracked: number;
   /** Records evicted to make room for new ones, by kind: handshake not completed, picked up mid-stream, finished (CLOSED/TIME-WAIT). */

@@ -25,7 +25,8 @@ export type PortOpener = (onFrame: FrameHandler, onError: PortErrorHandler) => F
 
 /** Sees every captured frame around the engine's decision on it, and every frame sent (the pcapng writer). */
 export interface FrameTap {
-  beginCaptured(port: Port, frame: Buffer): void;
+  /** `missing`: the frame's last bytes the capture did not have (see FrameHandler). */
+  beginCaptured(port: Port, frame: Buffer, missing?: number): void;
   endCaptured(): void;
   sent(port: Port, frame: Buffer): void;
   /** A frame that arrived on `port` and will never be sent (dropped, coalesced away). */
@@ -83,17 +84,17 @@ export class Runtime {
     // port): a delay then counts from its arrival at tcpmitm.
     const onFrame = (port: Port): FrameHandler =>
       this.tap
-        ? (f, ageMs, ticket) => {
+        ? (f, ageMs, ticket, missing) => {
             const now = performance.now();
             this.pressure.noteFrame(ageMs, now);
-            this.tap!.beginCaptured(port, f);
-            this.engine.onFrame(port, f, now - ageMs, ticket);
+            this.tap!.beginCaptured(port, f, missing);
+            this.engine.onFrame(port, f, now - ageMs, ticket, missing);
             this.tap!.endCaptured();
           }
-        : (f, ageMs, ticket) => {
+        : (f, ageMs, ticket, missing) => {
             const now = performance.now();
             this.pressure.noteFrame(ageMs, now);
-            this.engine.onFrame(port, f, now - ageMs, ticket);
+            this.engine.onFrame(port, f, now - ageMs, ticket, missing);
           };
     const onPortError = (port: Port) => (message: string, refused?: RefusedFrame) =>
       refused ? this.unforwardable.refused(port, refused.length, refused.errno) : this.warn(message);

@@ -27,6 +27,8 @@ export interface GradeRow {
   readonly file: string;
   readonly student: string;
   readonly exercise: string;
+  /** The try-next variant that ran (from 1), scored with its own key; undefined for the exercise itself. */
+  readonly variant?: number;
   readonly points: number;
   readonly of: number;
   /** The run confirmed the exercise's checks: when not, the lab (not the student) went wrong and the score says little. */
@@ -40,6 +42,7 @@ export function gradeRow(file: string, r: GradedResult): GradeRow {
     file,
     student: r.student ?? '',
     exercise: r.exercise.id,
+    ...(r.variant !== undefined ? { variant: r.variant.number } : {}),
     points: r.score.points,
     of: r.score.of,
     labConfirmed: r.checks.confirmed,
@@ -48,11 +51,11 @@ export function gradeRow(file: string, r: GradedResult): GradeRow {
   };
 }
 
-const HEADER = ['file', 'student', 'exercise', 'points', 'of', 'percent', 'lab_confirmed', 'wrong', 'unanswered'] as const;
+const HEADER = ['file', 'student', 'exercise', 'variant', 'points', 'of', 'percent', 'lab_confirmed', 'wrong', 'unanswered'] as const;
 
 function cells(r: GradeRow): string[] {
   const pct = r.of === 0 ? '' : String(Math.round((100 * r.points) / r.of));
-  return [r.file, r.student, r.exercise, String(r.points), String(r.of), pct, r.labConfirmed ? 'yes' : 'no', r.wrong.join(' '), r.unanswered.join(' ')];
+  return [r.file, r.student, r.exercise, r.variant === undefined ? '' : String(r.variant), String(r.points), String(r.of), pct, r.labConfirmed ? 'yes' : 'no', r.wrong.join(' '), r.unanswered.join(' ')];
 }
 
 /** A field quoted when it must be (RFC 4180: a comma, a quote, a line break), quotes doubled. */

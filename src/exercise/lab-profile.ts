@@ -13,6 +13,8 @@ import type { ParamValue } from '../rules/params.js';
 import type { ChosenProfile } from '../session/profile-choice.js';
 import type { LoadedExercise } from './load.js';
 import { ExitCode, TcpmitmError, UsageError } from '../cli/errors.js';
+import type { TryNext } from './schema.js';
+import { isOwnVariant, variantExercise } from './variant.js';
 
 export function exerciseProfile(loaded: LoadedExercise, set: Readonly<Record<string, string>>): ChosenProfile {
   const x = loaded.exercise;
@@ -55,6 +57,11 @@ export function exerciseProfile(loaded: LoadedExercise, set: Readonly<Record<str
   };
 }
 
+/** A variant's parameters as --set gives them (strings). */
+export function variantSettings(t: TryNext): Record<string, string> {
+  return Object.fromEntries(Object.entries(t.set ?? {}).map(([k, v]) => [k, String(v)]));
+}
+
 /**
  * Checks that each try-next variant can run: the exercise it names exists and
  * its profile takes the parameters it sets (E_EXERCISE, exit 2, naming the
@@ -63,8 +70,9 @@ export function exerciseProfile(loaded: LoadedExercise, set: Readonly<Record<str
 export function checkTryNext(loaded: LoadedExercise, load: (ref: string) => LoadedExercise): void {
   (loaded.exercise.tryNext ?? []).forEach((t, i) => {
     try {
-      const target = t.exercise !== undefined && t.exercise !== loaded.exercise.id ? load(t.exercise) : loaded;
-      exerciseProfile(target, Object.fromEntries(Object.entries(t.set ?? {}).map(([k, v]) => [k, String(v)])));
+      // Its own variant runs with its checks (variant.ts); another exercise with that one's.
+      const target = isOwnVariant(loaded.exercise, t) ? { ...loaded, exercise: variantExercise(loaded.exercise, i) } : load(t.exercise!);
+      exerciseProfile(target, variantSettings(t));
     } catch (e) {
       if (!(e instanceof TcpmitmError)) throw e;
       throw new TcpmitmError('E_EXERCISE', `${loaded.file}: tryNext[${i}] cannot run: ${e.message}`, ExitCode.Usage);

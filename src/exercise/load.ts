@@ -15,6 +15,7 @@ import { parseResult } from './grade.js';
 import { parseExercise } from './parse.js';
 import type { GradedResult } from './result.js';
 import type { Exercise } from './schema.js';
+import { didYouMean } from '../rules/nearest.js';
 
 /** exercises/ at the package root: this file runs as src/exercise/load.ts (tests) or dist/exercise/load.js. */
 export function exercisesDir(): string {
@@ -75,7 +76,7 @@ export function loadExercise(ref: string): LoadedExercise {
   }
   if (!existsSync(ref)) {
     const ids = readdirSync(exercisesDir()).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5));
-    throw new TcpmitmError('E_EXERCISE', `'${ref}' is neither a built-in exercise nor a file; expected a number, one of ${ids.join(', ')}, or a path to a .yaml file`, ExitCode.Usage, 'tcpmitm exercise list shows the built-in exercises');
+    throw new TcpmitmError('E_EXERCISE', `'${ref}' is neither a built-in exercise nor a file${didYouMean(ref, ids)}; expected a number, one of ${ids.join(', ')}, or a path to a .yaml file`, ExitCode.Usage, 'tcpmitm exercise list shows the built-in exercises');
   }
   const file = shownPath(ref);
   const text = readRegularFile(ref, file, EXERCISE_FILE);

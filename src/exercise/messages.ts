@@ -16,6 +16,8 @@ export interface Messages {
   readonly predictions: string;
   readonly hints: string;
   readonly tryNext: string;
+  /** A try-next variant of the exercise, by its number (from 1). */
+  readonly variant: (n: number) => string;
   readonly reveal: string;
   readonly yourAnswer: string;
   readonly theAnswer: string;
@@ -51,6 +53,7 @@ const en: Messages = {
   predictions: 'Predictions (answer them before the run)',
   hints: 'Hints',
   tryNext: 'Try next',
+  variant: (n) => `variant ${n}`,
   reveal: 'Reveal',
   yourAnswer: 'your answer',
   theAnswer: 'the answer',
@@ -83,6 +86,7 @@ const zh: Messages = {
   predictions: '预测（请在运行之前回答）',
   hints: '提示',
   tryNext: '接下来试试',
+  variant: (n) => `变体 ${n}`,
   reveal: '揭晓',
   yourAnswer: '你的答案',
   theAnswer: '正确答案',

@@ -8,6 +8,7 @@
 import { SourceError, parseYamlSource, schemaProblems, type Located, type SourceProblem } from '../rules/yaml-source.js';
 import { ExerciseSchema, LANGS, NUMERIC_EVIDENCE, type Evidence, type Exercise, type Text } from './schema.js';
 import type { Path } from '../rules/params.js';
+import { variantProblems } from './variant.js';
 
 /** An exercise that cannot be used: exit 2, nothing runs. */
 export class ExerciseError extends SourceError {
@@ -28,23 +29,30 @@ export function evidenceKind(e: Evidence): string {
   return Object.keys(e)[0]!;
 }
 
+/** The {{names}} of a reveal text that name neither evidence nor a built-in. */
+function placeholderProblems(t: Text, path: Path, evidence: Readonly<Record<string, unknown>>): Located[] {
+  const out: Located[] = [];
+  for (const lang of LANGS) {
+    const s = t[lang];
+    if (s === undefined) continue;
+    for (const m of s.matchAll(PLACEHOLDER)) {
+      const n = m[1]!;
+      if (!Object.hasOwn(evidence, n) && !(BUILTIN_PLACEHOLDERS as readonly string[]).includes(n)) {
+        const known = [...Object.keys(evidence), ...BUILTIN_PLACEHOLDERS].map((k) => `{{${k}}}`).join(', ');
+        out.push({ path: [...path, lang], message: `'{{${n}}}' names no evidence; expected one of ${known}` });
+      }
+    }
+  }
+  return out;
+}
+
 /** The cross-field problems of a schema-valid exercise, as paths into the document. */
 export function exerciseProblems(x: Exercise): Located[] {
   const out: Located[] = [];
   const evidence = x.evidence ?? {};
   const seenIds = new Map<string, number>();
   const placeholders = (t: Text, path: Path): void => {
-    for (const lang of LANGS) {
-      const s = t[lang];
-      if (s === undefined) continue;
-      for (const m of s.matchAll(PLACEHOLDER)) {
-        const n = m[1]!;
-        if (!Object.hasOwn(evidence, n) && !(BUILTIN_PLACEHOLDERS as readonly string[]).includes(n)) {
-          const known = [...Object.keys(evidence), ...BUILTIN_PLACEHOLDERS].map((k) => `{{${k}}}`).join(', ');
-          out.push({ path: [...path, lang], message: `'{{${n}}}' names no evidence; expected one of ${known}` });
-        }
-      }
-    }
+    out.push(...placeholderProblems(t, path, evidence));
   };
 
   x.predictions.forEach((p, i) => {
@@ -88,6 +96,14 @@ export function exerciseProblems(x: Exercise): Located[] {
       out.push({ path: ['lab', end], message: `the built-in ${end}'s flags beside lab.commands.${end}; expected one of them: the command replaces the built-in ${end}`, atKey: true });
     }
   }
+  out.push(...variantProblems(x));
+  // A variant's explanations may quote its own evidence besides the exercise's.
+  (x.tryNext ?? []).forEach((t, i) => {
+    const known = { ...evidence, ...(t.evidence ?? {}) };
+    for (const [id, o] of Object.entries(t.predictions ?? {})) {
+      if (o.reveal !== undefined) out.push(...placeholderProblems(o.reveal, ['tryNext', i, 'predictions', id, 'reveal'], known));
+    }
+  });
   if (typeof x.lab.profile === 'object' && x.lab.set !== undefined) {
     out.push({ path: ['lab', 'set'], message: 'parameters for a profile written here; expected lab.set only with a built-in profile', atKey: true });
   }

@@ -27,9 +27,13 @@ export function presentPrediction(p: Prediction, i: number, lang: Lang, allAfter
 }
 
 /** The whole exercise as a student reads it before the run. */
-export function presentExercise(x: Exercise, lang: Lang): string {
+export function presentExercise(x: Exercise, lang: Lang, variant?: number): string {
   const m = messages(lang);
-  const out = [`${m.exercise} ${x.number}${m.colon}${inLang(x.title, lang)}  (${x.id})`, '', `${m.story}${m.colon.trimEnd()}`, ...indent(inLang(x.story, lang)), '', `${x.predictions.every((p) => p.after === true) ? m.questionsAfterRun : m.predictions}${m.colon.trimEnd()}`];
+  const out = [`${m.exercise} ${x.number}${m.colon}${inLang(x.title, lang)}  (${x.id})`, '', `${m.story}${m.colon.trimEnd()}`, ...indent(inLang(x.story, lang))];
+  // A try-next variant (--try N): what it changes, after the story it changes.
+  const t = variant === undefined ? undefined : x.tryNext?.[variant - 1];
+  if (t !== undefined) out.push('', `${m.variant(variant!).replace(/^./, (c) => c.toUpperCase())}${m.colon.trimEnd()}`, ...indent(inLang(t.text, lang)));
+  out.push('', `${x.predictions.every((p) => p.after === true) ? m.questionsAfterRun : m.predictions}${m.colon.trimEnd()}`);
   // Every question after the run: the heading says so once.
   const allAfter = x.predictions.every((p) => p.after === true);
   x.predictions.forEach((p, i) => out.push(...presentPrediction(p, i, lang, allAfter)));

@@ -10,6 +10,7 @@ import { points, type Scored } from './score.js';
 import { confirmed } from './reveal.js';
 import { inLang, type Exercise, type Lang } from './schema.js';
 import type { Answer } from './answers.js';
+import type { Sysctls } from '../rules/schema.js';
 
 export const RESULT_FORMAT = 'tcpmitm-exercise-result/1';
 
@@ -21,6 +22,8 @@ export interface ExerciseResult {
   /** When the run started, ISO 8601. */
   readonly wall: string;
   readonly lab: { readonly id: string; readonly profile: string; readonly exitCode: number };
+  /** The try-next variant that ran (`--try N`) and was scored with its key; absent for the exercise itself. */
+  readonly variant?: ResultVariant;
   readonly checks: { readonly confirmed: boolean; readonly results: readonly Omit<ExpectationEvent, 'type' | 't' | 'ok'>[] };
   readonly predictions: readonly {
     readonly id: string;
@@ -37,6 +40,15 @@ export interface ExerciseResult {
   readonly reveal: string;
 }
 
+export interface ResultVariant {
+  /** Its place in the exercise's tryNext, from 1. */
+  readonly number: number;
+  readonly text: string;
+  /** The parameters and sysctls it ran with (the command line's over the variant's). */
+  readonly set: Readonly<Record<string, string>>;
+  readonly sysctls?: Sysctls;
+}
+
 export interface ResultInput {
   readonly exercise: Exercise;
   readonly file: string;
@@ -44,6 +56,7 @@ export interface ResultInput {
   readonly lang: Lang;
   readonly wall: string;
   readonly lab: ExerciseResult['lab'];
+  readonly variant?: ResultVariant;
   readonly checks: readonly ExpectationEvent[];
   readonly scored: readonly Scored[];
   readonly reveal: string;
@@ -57,6 +70,7 @@ export function buildResult(r: ResultInput): ExerciseResult {
     lang: r.lang,
     wall: r.wall,
     lab: r.lab,
+    ...(r.variant !== undefined ? { variant: r.variant } : {}),
     checks: {
       confirmed: confirmed(r.checks),
       results: r.checks.map((c) => ({ status: c.status, subject: c.subject, expected: c.expected, observed: c.observed })),
@@ -85,6 +99,7 @@ export const GradedResultSchema = z.object(
     format: z.literal(RESULT_FORMAT, { error: (iss) => `${JSON.stringify(iss.input) ?? 'nothing'} is not a result of this kind; expected format: ${RESULT_FORMAT} (a file written by tcpmitm exercise run --json)` }),
     exercise: z.object({ id: z.string({ error: notA('an exercise id') }), number: count }, { error: notA('the exercise (id, number)') }),
     student: z.string({ error: notA("the student's name") }).optional(),
+    variant: z.object({ number: count.min(1) }, { error: notA('the variant that ran (number)') }).optional(),
     checks: z.object({ confirmed: z.boolean({ error: notA('true or false') }) }, { error: notA('the checks') }),
     predictions: listOf(z.object({ id: z.string(), answered: z.boolean(), correct: z.boolean({ error: notA('true or false') }) }, { error: notA('a prediction') }), 'a list of predictions'),
     score: strict({ points: count, of: count }, 'the score'),

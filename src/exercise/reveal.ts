@@ -13,6 +13,7 @@ import { PLACEHOLDER } from './parse.js';
 import { indent, questionLine } from './present.js';
 import { points, type Scored } from './score.js';
 import { inLang, type Exercise, type Lang, type Prediction } from './schema.js';
+import { isOwnVariant } from './variant.js';
 
 /** An answer as a student reads it: a choice's text, items joined by arrows, a number with its unit. */
 export function formatAnswer(p: Prediction, a: Answer | undefined, lang: Lang): string {
@@ -53,6 +54,8 @@ export interface RevealInput {
   readonly readings: Readonly<Record<string, EvidenceReading>>;
   readonly checks: readonly ExpectationEvent[];
   readonly lang: Lang;
+  /** The try-next variant that ran (from 1), whose key `exercise` already is (variant.ts). */
+  readonly variant?: number;
 }
 
 /**
@@ -115,7 +118,8 @@ function revealOne(s: Scored, i: number, r: RevealInput): string[] {
 export function renderReveal(r: RevealInput): string {
   const m = messages(r.lang);
   const x = r.exercise;
-  const out = [`${m.reveal} — ${m.exercise} ${x.number}${m.colon}${inLang(x.title, r.lang)}`, ''];
+  const which = r.variant === undefined ? '' : m.aside(m.variant(r.variant));
+  const out = [`${m.reveal} — ${m.exercise} ${x.number}${which}${m.colon}${inLang(x.title, r.lang)}`, ''];
   r.scored.forEach((s, i) => out.push(...revealOne(s, i, r), ''));
   const ok = confirmed(r.checks);
   const summary = r.lang === 'zh' ? summarizeZh(r.checks) : summarize(r.checks);
@@ -124,12 +128,16 @@ export function renderReveal(r: RevealInput): string {
   if (!ok) out.push(m.labWrong);
   const sc = points(r.scored);
   out.push('', m.score(sc.points, sc.of));
-  if (x.tryNext !== undefined && x.tryNext.length > 0) {
+  // The variants to try, but the one that ran.
+  const others = (x.tryNext ?? []).map((t, i) => ({ t, i })).filter(({ i }) => i + 1 !== r.variant);
+  if (others.length > 0) {
     out.push('', `${m.tryNext}${m.colon.trimEnd()}`);
-    for (const t of x.tryNext) {
-      const set = Object.entries(t.set ?? {}).map(([k, v]) => ` --set ${k}=${String(v)}`).join('');
-      out.push(`  tcpmitm exercise run ${t.exercise ?? x.id}${set}${sysctlFlags(t.sysctls)}`, ...indent(inLang(t.text, r.lang), 4));
-    }
+    others.forEach(({ t, i }) => {
+      const flags = `${Object.entries(t.set ?? {}).map(([k, v]) => ` --set ${k}=${String(v)}`).join('')}${sysctlFlags(t.sysctls)}`;
+      // A variant of this exercise runs with --try, which scores it with its own key; its flags are said aside.
+      const command = isOwnVariant(x, t) ? `tcpmitm exercise run ${x.id} --try ${i + 1}${flags === '' ? '' : m.aside(flags.trimStart())}` : `tcpmitm exercise run ${t.exercise}${flags}`;
+      out.push(`  ${command}`, ...indent(inLang(t.text, r.lang), 4));
+    });
   }
   return out.join('\n') + '\n';
 }

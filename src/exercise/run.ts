@@ -19,15 +19,17 @@ import { runLab } from '../lab/run.js';
 import { preflight } from '../session/preflight.js';
 import type { LabRunOptions } from '../lab/run-options.js';
 import { DEFAULT_ESTABLISHED_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STALE_MS } from '../tcp/tracker.js';
-import { loadAnswers, loadExercise } from './load.js';
-import { exerciseProfile } from './lab-profile.js';
+import { loadAnswers, loadExercise, type LoadedExercise } from './load.js';
+import { exerciseProfile, variantSettings } from './lab-profile.js';
+import { ownVariant, variantExercise, variantLike } from './variant.js';
+import { layerSysctls } from '../rules/sysctls.js';
 import { readEvidence, type EvidenceReading } from './evidence.js';
 import { messages } from './messages.js';
 import { presentExercise } from './present.js';
 import { renderReveal } from './reveal.js';
-import { buildResult } from './result.js';
+import { buildResult, type ResultVariant } from './result.js';
 import { scoreAnswers } from './score.js';
-import type { Exercise, Lang } from './schema.js';
+import { inLang, type Exercise, type Lang } from './schema.js';
 import type { Sysctls } from '../rules/schema.js';
 
 export interface ExerciseRunOptions {
@@ -40,6 +42,8 @@ export interface ExerciseRunOptions {
   /** Where the result JSON goes. */
   readonly json?: string;
   readonly lang: Lang;
+  /** --try: run the exercise's try-next variant of this number (from 1) and score it with its key. */
+  readonly variant?: number;
   /** --set: the profile's parameters (a try-next variant). */
   readonly set: Readonly<Record<string, string>>;
   /** --sysctl: the end namespaces' sysctls, over the exercise's and its profile's (a try-next variant). */
@@ -72,9 +76,34 @@ function readJsonl(path: string): TcpmitmEvent[] {
   return out;
 }
 
+/** The exercise, parameters and sysctls a run uses: the exercise's own, or its variant `--try N`'s with the command line's over them. */
+function chooseVariant(
+  loaded: LoadedExercise,
+  o: ExerciseRunOptions,
+): { x: Exercise; set: Readonly<Record<string, string>>; sysctls?: Sysctls; variant?: ResultVariant } {
+  const base = loaded.exercise;
+  if (o.variant === undefined) {
+    const like = variantLike(base, o.set, o.sysctls);
+    // Not an error (a teacher may want the exercise's key), but rarely what a student means.
+    if (like !== undefined) {
+      process.stderr.write(`tcpmitm: these --set/--sysctl are try-next variant ${like} of exercise ${base.id}, scored here with the exercise's own answers; --try ${like} scores it with the variant's\n`);
+    }
+    return { x: base, set: o.set, ...(o.sysctls !== undefined ? { sysctls: o.sysctls } : {}) };
+  }
+  const t = ownVariant(base, o.variant);
+  const set = { ...variantSettings(t), ...o.set };
+  const sysctls = layerSysctls(t.sysctls, o.sysctls);
+  return {
+    x: variantExercise(base, o.variant - 1),
+    set,
+    ...(sysctls !== undefined ? { sysctls } : {}),
+    variant: { number: o.variant, text: inLang(t.text, o.lang), set, ...(sysctls !== undefined ? { sysctls } : {}) },
+  };
+}
+
 export async function runExercise(o: ExerciseRunOptions): Promise<number> {
   const loaded = loadExercise(o.exercise);
-  const x = loaded.exercise;
+  const { x, set, sysctls, variant } = chooseVariant(loaded, o);
   const interactive = o.answers === undefined;
   if (interactive && !(process.stdin.isTTY === true && process.stdout.isTTY === true)) {
     throw new UsageError(
@@ -83,7 +112,8 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
     );
   }
   const fromFile = o.answers !== undefined ? loadAnswers(o.answers, x) : undefined;
-  const chosen = exerciseProfile(loaded, o.set);
+  // A variant's checks are the run's expectations.
+  const chosen = exerciseProfile({ ...loaded, exercise: x }, set);
   const m = messages(o.lang);
   let answers: Answers;
   if (fromFile !== undefined) {
@@ -105,14 +135,14 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
   const wall = new Date().toISOString();
   try {
     // Asked interactively, the student has read the story; the lab's own UI shows the run.
-    if (!interactive) process.stdout.write(presentExercise(x, o.lang) + '\n');
+    if (!interactive) process.stdout.write(presentExercise(x, o.lang, variant?.number) + '\n');
     const opts: LabRunOptions = {
       ...(o.id !== undefined ? { id: o.id } : {}),
       ipv6: o.ipv6,
       // Names the profile (a run with a profile named checks its expectations).
       profile: chosen.file,
-      set: o.set,
-      ...(o.sysctls !== undefined ? { sysctls: o.sysctls } : {}),
+      set,
+      ...(sysctls !== undefined ? { sysctls } : {}),
       port: 8080,
       // The exercise's own programs, if any, instead of the built-in peers.
       ...(x.lab.commands?.server !== undefined ? { server: x.lab.commands.server } : {}),
@@ -120,6 +150,7 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
       peers: true,
       ui: interactive,
       segments: o.segments,
+      tcpOptions: false,
       json: jsonl,
       // End as soon as everything is closed (or TIME-WAIT), else at the profile's cap: `lab --no-ui --until-closed`.
       untilClosed: true,
@@ -148,7 +179,7 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
     const readings: Record<string, EvidenceReading> = {};
     for (const [name, ev] of Object.entries(x.evidence ?? {})) readings[name] = readEvidence(ev, events, m);
     const scored = scoreAnswers(x, answers, readings);
-    const reveal = renderReveal({ exercise: x, scored, readings, checks, lang: o.lang });
+    const reveal = renderReveal({ exercise: x, scored, readings, checks, lang: o.lang, ...(variant !== undefined ? { variant: variant.number } : {}) });
     // On a terminal, first beside the run's ladder; then as text, which stays in the scrollback.
     if (interactive) {
       const { showReveal } = await import('../ui/show-reveal.js');
@@ -164,6 +195,7 @@ export async function runExercise(o: ExerciseRunOptions): Promise<number> {
         lang: o.lang,
         wall,
         lab: { id: labId, profile: chosen.name, exitCode: code },
+        ...(variant !== undefined ? { variant } : {}),
         checks,
         scored,
         reveal,

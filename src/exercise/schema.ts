@@ -253,6 +253,45 @@ export const ExerciseLabSchema = strict(
   'the lab to run',
 );
 
+/** A choice's texts under a variant: what it says, and why it is right or wrong there. */
+export const ChoiceOverrideSchema = strict(
+  {
+    text: TextSchema.optional().describe("the choice's text under this variant"),
+    comment: TextSchema.optional().describe('why this choice is right or wrong under this variant'),
+  },
+  "a choice's texts",
+);
+
+/**
+ * What a variant changes in one prediction: its right answer (a choice id, the
+ * items in order, or a number or {evidence: NAME}), a number's tolerance, the
+ * texts of some choices, and the explanation. The question stays the same, so
+ * an answers file written for the exercise answers its variants too.
+ */
+export const PredictionOverrideSchema = strict(
+  {
+    answer: z
+      .union(
+        [
+          z.string().min(1),
+          listOf(z.string({ error: notA('an item (text)') }), 'the items in the right order'),
+          z.number(),
+          strict({ evidence: name('an evidence name') }, 'an evidence reference'),
+        ],
+        { error: (iss) => `${show(iss.input)} is not an answer; expected a choice id, a list of items in order, a number, or {evidence: NAME}` },
+      )
+      .optional()
+      .describe('the right answer under this variant: a choice id (choice), the items in order (order), a number or {evidence: NAME} (number)'),
+    tolerance: tolerance.optional().describe("a number prediction's tolerance under this variant"),
+    choices: z
+      .record(name('a choice id'), ChoiceOverrideSchema, { error: notA('a mapping of choice ids') })
+      .optional()
+      .describe('per choice id, its text and comment under this variant (choice predictions)'),
+    reveal: reveal.optional().describe('the explanation under this variant (default: the exercise’s)'),
+  },
+  'what the variant changes in a prediction',
+);
+
 export const TryNextSchema = strict(
   {
     exercise: name('an exercise id').optional().describe('another exercise to run (default: this one)'),
@@ -262,6 +301,15 @@ export const TryNextSchema = strict(
       .describe('parameters to run with: tcpmitm exercise run ID --set k=v'),
     sysctls: SysctlsSchema.optional().describe('sysctls to run with: tcpmitm exercise run ID --sysctl [end:]name=value'),
     text: TextSchema,
+    checks: ExpectSchema.optional().describe("what a run of this variant must show, instead of the exercise's checks (a variant of this exercise only)"),
+    evidence: z
+      .record(name('an evidence name'), EvidenceSchema, { error: notA('a mapping of evidence names') })
+      .optional()
+      .describe("more evidence for this variant's reveals, over the exercise's (a variant of this exercise only)"),
+    predictions: z
+      .record(name('a prediction id'), PredictionOverrideSchema, { error: notA('a mapping of prediction ids') })
+      .optional()
+      .describe('per prediction id, what differs under this variant: its right answer, texts, explanation (a variant of this exercise only; run it with --try N)'),
   },
   'a variant to try next',
 );
@@ -296,6 +344,8 @@ export type NumberPrediction = z.infer<typeof NumberPredictionSchema>;
 export type Evidence = z.infer<typeof EvidenceSchema>;
 export type SegmentSelector = z.infer<typeof SegmentSelectorSchema>;
 export type ExerciseLab = z.infer<typeof ExerciseLabSchema>;
+export type TryNext = z.infer<typeof TryNextSchema>;
+export type PredictionOverride = z.infer<typeof PredictionOverrideSchema>;
 
 /** The kinds of evidence that measure a number (and their unit), for number predictions. */
 export const NUMERIC_EVIDENCE: Readonly<Record<string, 'ms' | 's' | 'segments'>> = { entered: 's', dwell: 'ms', gap: 'ms', count: 'segments' };

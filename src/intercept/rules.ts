@@ -1,16 +1,20 @@
 // Intercept mode's netfilter rules as text (pure): the chain of one run,
 // named after its owner (pid and the process's start time, so a reused pid
 // is not taken for the owner), the iptables arguments that fill it, hook it
-// into OUTPUT and take it away again, and the parsing of `iptables -S` that
-// finds the chains of other runs and the port each one queues.
+// into OUTPUT, INPUT and FORWARD and take it away again, and the parsing of
+// `iptables -S` that finds the chains of other runs and the port each one queues.
 //
 // Where segments are queued: in OUTPUT, every segment this host sends (to a
 // local peer or a remote one); in INPUT, only those arriving from another
 // host (`! -i lo`). On loopback a segment passes OUTPUT as it is sent, then
 // PREROUTING and INPUT as it is received (net/ipv4/ip_output.c →
 // loopback_xmit → ip_rcv): queued in INPUT on lo too, it would be seen
-// twice. So each segment of either direction is seen exactly once, whether
-// the other end is on this host or not.
+// twice. In FORWARD, the segments this host only routes (a container behind
+// a bridge or veth, two namespaces it routes between): a routed segment
+// passes PREROUTING, FORWARD and POSTROUTING, never INPUT or OUTPUT
+// (ip_forward, after the TTL is decremented). So each segment of either
+// direction is seen exactly once, whether the ends are on this host, one of
+// them is, or neither.
 
 /** Every chain of tcpmitm's starts so; nothing else is ever touched. */
 export const CHAIN_PREFIX = 'tcpmitm-';
@@ -59,12 +63,12 @@ export interface ChainSpec {
   readonly queues: readonly [number, number];
 }
 
-/** The hooks the chain is jumped to from: every segment sent, and those received from other hosts (see the top). */
-const HOOKS: readonly (readonly string[])[] = [['OUTPUT'], ['INPUT', '!', '-i', 'lo']];
+/** The hooks the chain is jumped to from: every segment sent, those received from other hosts, those routed (see the top). */
+const HOOKS: readonly (readonly string[])[] = [['OUTPUT'], ['INPUT', '!', '-i', 'lo'], ['FORWARD']];
 
 /**
  * The iptables (or ip6tables) argument lists that make the chain and hook it
- * first into OUTPUT and INPUT, in order. `--queue-bypass`: with nobody reading the
+ * first into OUTPUT, INPUT and FORWARD, in order. `--queue-bypass`: with nobody reading the
  * queue (tcpmitm killed) the kernel lets the segment go on instead of
  * dropping it — fail-open. `-w`: wait for the xtables lock instead of failing.
  */
@@ -95,7 +99,7 @@ export interface FoundChain {
   readonly chain: string;
   readonly owner: ChainOwner;
   readonly port?: number;
-  /** Whether OUTPUT or INPUT jumps to it. */
+  /** Whether OUTPUT, INPUT or FORWARD jumps to it. */
   readonly hooked: boolean;
 }
 
@@ -117,7 +121,7 @@ export function findChains(rulesText: string): FoundChain[] {
         const i = words.indexOf('--dport');
         if (i >= 0 && port === undefined) port = Number(words[i + 1]);
       }
-      if (words[0] === '-A' && (words[1] === 'OUTPUT' || words[1] === 'INPUT') && words.includes('-j') && words[words.indexOf('-j') + 1] === chain) hooked = true;
+      if (words[0] === '-A' && (words[1] === 'OUTPUT' || words[1] === 'INPUT' || words[1] === 'FORWARD') && words.includes('-j') && words[words.indexOf('-j') + 1] === chain) hooked = true;
     }
     found.push({ chain, owner, ...(port !== undefined && Number.isInteger(port) ? { port } : {}), hooked });
   }

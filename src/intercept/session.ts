@@ -5,12 +5,13 @@
 // raw socket. The run is the inline modes' shared one (session/inline-run.ts);
 // this file holds only what is intercept's: the checks, the queue, the rules.
 
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { preflight } from '../session/preflight.js';
 import { resolveProfile } from '../session/profile-choice.js';
 import { refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
-import type { TableLimits } from '../tcp/tracker.js';
+import type { RunChoices } from '../session/run-choices.js';
 import { refuseUnsendableSignals } from '../session/cue-check.js';
 import { runInline } from '../session/inline-run.js';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
@@ -20,25 +21,14 @@ import { openRawInjector, type IpInjector } from '../io/raw-injector.js';
 import { catchesLogin, chainName, INJECT_MARK, traceId, type ChainSpec } from './rules.js';
 import { removeDeadTraceInstances } from './leftovers.js';
 import { startKernelView, type KernelView } from '../session/kernel-view.js';
+import { LocalEnds } from './local-ends.js';
 import { findXtables, installChain, ownerAlive, removeChain, removeDeadChains, scanChains, type Xtables } from './netfilter.js';
 
-export interface InterceptOptions {
+export interface InterceptOptions extends RunChoices {
   readonly port: number;
   /** Only traffic to and from this address of this host; undefined: every address (IPv4 and IPv6). */
   readonly host?: string;
-  /** A built-in name or a file; undefined: passthrough, not named by the user. */
-  readonly profile?: string;
-  readonly set: Readonly<Record<string, string>>;
-  readonly ui: boolean;
-  readonly segments: boolean;
-  readonly json?: string;
-  readonly junit?: string;
-  readonly pcap?: string;
-  readonly durationS?: number;
   readonly force: boolean;
-  readonly timeWaitS: number;
-  readonly finTimeoutS: number;
-  readonly table: TableLimits;
 }
 
 /** The first queue number tried; a run takes two (client's, server's), the next free pair. */
@@ -51,6 +41,21 @@ const QUEUE_MAXLEN = 4096;
 /** This namespace's addresses (the run is in the namespace --netns names by now), as the kernel probe compares them. */
 function namespaceAddresses(): string[] {
   return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address.replace(/%.*$/, '')));
+}
+
+/**
+ * This namespace's net.ipv4.tcp_rfc1337 (per namespace; it governs IPv6
+ * too): whether its kernel lets a RST end TIME-WAIT (0, the default) or
+ * ignores it (1, tcp_timewait_state_process). The inference must judge a RST
+ * in TIME-WAIT as the ends' kernel does: both, on loopback; for an end on
+ * another host it is the best guess there is. Unreadable: Linux's default.
+ */
+function namespaceRfc1337(): boolean {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/tcp_rfc1337', 'utf8').trim() !== '0';
+  } catch {
+    return false;
+  }
 }
 
 /** The families a run covers: the server address's, or both. */
@@ -90,7 +95,8 @@ export async function runIntercept(o: InterceptOptions): Promise<number> {
   }
   const profile = await resolveProfile(o.profile ?? 'passthrough', o.set);
   // The kernel probe sees the sockets of the ends on this host (both, on loopback); an end elsewhere has none here.
-  const abilities = { ...wireOnlyAbilities('intercept', '', o.profile !== undefined), kernel: true as const };
+  const localEnds = new LocalEnds(new Set([profile.expect?.client?.conn ?? 1, profile.expect?.server?.conn ?? 1]), namespaceAddresses());
+  const abilities = { ...wireOnlyAbilities('intercept', '', o.profile !== undefined), kernel: true as const, kernelEnd: localEnds.answerable };
   refuseUnanswerable(profile, abilities);
   refuseUnsendableSignals(profile, abilities);
 
@@ -133,17 +139,19 @@ export async function runIntercept(o: InterceptOptions): Promise<number> {
       title: `intercept ${where}`,
       profile,
       abilities,
+      rfc1337: namespaceRfc1337(),
       openA: queue.ports.opener('a'),
       openB: queue.ports.opener('b'),
       devs: { a: `client side (queue ${queue.queues[0]})`, b: `server side (queue ${queue.queues[1]})` },
       notes,
       setup: async (runtime) => {
+        runtime.bus.subscribe('local-ends', localEnds.onEvent, { passSegments: false });
         // The probe first: it must see the connections' first transitions.
         kernelView = await startKernelView({
           source: 'auto',
           labId: traceId(owner),
           pids: { client: process.pid, server: process.pid },
-          ends: { by: 'server-port', port: o.port, localHosts: namespaceAddresses() },
+          ends: { by: 'server-port', port: o.port, localHosts: localEnds.hosts },
           bus: runtime.bus,
           runtime,
         });
@@ -151,8 +159,8 @@ export async function runIntercept(o: InterceptOptions): Promise<number> {
         installChain(xt, spec, families);
         installed = families.map((f) => (f === 4 ? xt.v4 : xt.v6));
         return [
-          `kernel probe: ${kernelView.source === 'trace' ? 'the sock:inet_sock_set_state tracepoint' : '/proc/net/tcp polled'}, the ends on this host (this namespace's sockets on port ${o.port}; an end on another host has no kernel view here, so its kernel checks cannot pass)`,
-          `netfilter: the xtables NFQUEUE target (${xt.version}; nftables' own queue expression is not used, some kernels lack it), chain ${chain} in OUTPUT and INPUT (from other hosts) for ${where} (${families.map((f) => `IPv${f}`).join(', ')}), queues ${queue.queues.join('/')}, fail-open (--queue-bypass)`,
+          `kernel probe: ${kernelView.source === 'trace' ? 'the sock:inet_sock_set_state tracepoint' : '/proc/net/tcp polled'}, the ends on this host (this namespace's sockets on port ${o.port}; an end on another host, or on one this host routes for, has no kernel view here: its kernel checks are not checked)`,
+          `netfilter: the xtables NFQUEUE target (${xt.version}; nftables' own queue expression is not used, some kernels lack it), chain ${chain} in OUTPUT, INPUT (from other hosts) and FORWARD (routed) for ${where} (${families.map((f) => `IPv${f}`).join(', ')}), queues ${queue.queues.join('/')}, fail-open (--queue-bypass)`,
         ];
       },
       teardown: async () => {

@@ -68,7 +68,7 @@ export function endOfSocket(local: string, remote: string, ends: EndsBy): 'clien
 }
 
 /** Whether the host of "addr:port" / "[v6]:port" is loopback or one of `hosts` (an IPv4-mapped IPv6 address as its IPv4 one). */
-function isLocalHost(hostPort: string, hosts: readonly string[]): boolean {
+export function isLocalHost(hostPort: string, hosts: readonly string[]): boolean {
   let host = hostPort.slice(0, hostPort.lastIndexOf(':'));
   if (host.startsWith('[')) host = host.slice(1, -1);
   if (host.startsWith('::ffff:') && host.includes('.')) host = host.slice(7);

@@ -34,6 +34,7 @@ import { ReadTimer, TraceReader, monoNow, type KernelProbeStats } from './kernel
 import { ObservationDecoder, type EncodedObservations } from './kernel-observation-codec.js';
 import { startTraceThread } from './kernel-probe-thread.js';
 import { processAlive, readSocketTable } from './proc-socket-table.js';
+import { ObserverDeferral } from '../engine/forwarding-pressure.js';
 
 export type { KernelObservation } from '../engine/kernel-join.js';
 export type { FocusSocket, ProbeNs } from './kernel-probe-sockets.js';
@@ -222,7 +223,7 @@ async function startTrace(
     let scheduled = false;
     /** Observations queued and not yet handed on, and when a slice last ran (ms). */
     let waiting = 0;
-    let lastSlice = performance.now();
+    const deferral = new ObserverDeferral(MAX_DEFER_MS, MAX_DEFERRED, performance.now());
     /**
      * Hands queued observations on for at most `budgetMs` (Infinity: all):
      * the closes of 10 000 connections are ~100 000 observations, and the
@@ -253,12 +254,12 @@ async function startTrace(
       scheduled = false;
       if (stopped) return;
       const at = performance.now();
-      if (o.yieldWhile?.() === true && at - lastSlice < MAX_DEFER_MS && waiting < MAX_DEFERRED) {
+      if (deferral.waits(at, o.yieldWhile?.() === true, waiting)) {
         scheduled = true;
         setTimeout(slice, DEFER_RETRY_MS);
         return;
       }
-      lastSlice = at;
+      deferral.ran(at);
       handOn(HAND_ON_SLICE_MS);
       if (queue.length > 0) {
         scheduled = true;

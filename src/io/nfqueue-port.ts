@@ -20,9 +20,12 @@ const NF_DROP = 0;
 const NF_ACCEPT = 1;
 /** The pseudo-Ethernet header nfqueue.c writes in front of each packet. */
 const ETH_LEN = 14;
-// The largest packet the kernel copies out (NFQNL_MAX_COPY_RANGE, 0xffff -
-// NLA_HDRLEN) and the netlink headers around it.
-const SLOT_BYTES = 65_536 + 512;
+// The largest packet (IPv6's 40 + 65 535 bytes: the kernel copies at most
+// 65 531 of it, NFQNL_MAX_COPY_RANGE, and nfqueue.c zero-fills the rest up to
+// its real length) and the netlink headers in front of it.
+const SLOT_BYTES = 65_575 + 1024;
+/** Per packet: [offset, length, packet id, queue, bytes missing at the end] (nfqueue.c). */
+const META = 5;
 const BATCH = 32;
 const COUNT_CHECK_MS = 1000;
 
@@ -62,7 +65,7 @@ export class QueuePorts {
   constructor(private readonly opts: QueuePortsOptions) {
     this.native = loadAfPacket();
     const slab = Buffer.allocUnsafeSlow(SLOT_BYTES * BATCH);
-    const meta = new Uint32Array(4 * BATCH);
+    const meta = new Uint32Array(META * BATCH);
     const [qa] = opts.queues;
     const onBatch = (count: number, errno: number): void => {
       if (count < 0) {
@@ -70,14 +73,15 @@ export class QueuePorts {
         return;
       }
       for (let i = 0; i < count; i++) {
-        const off = meta[4 * i]!;
-        const len = meta[4 * i + 1]!;
-        const port: Port = meta[4 * i + 3] === qa ? 'a' : 'b';
-        const ticket = ticketOf(meta[4 * i + 2]!, port);
+        const off = meta[META * i]!;
+        const len = meta[META * i + 1]!;
+        const port: Port = meta[META * i + 3] === qa ? 'a' : 'b';
+        const ticket = ticketOf(meta[META * i + 2]!, port);
+        const missing = meta[META * i + 4]!;
         this.outstanding.add(ticket);
         const h = this.handlers[port];
         // A view of the slab, valid until this callback (and the verdicts it queues) are done.
-        if (h && this.open) h.onFrame(slab.subarray(off, off + len), 0, ticket);
+        if (h && this.open) h.onFrame(slab.subarray(off, off + len), 0, ticket, missing);
         else this.verdict(ticket, NF_ACCEPT);
       }
       if (!this.fullSaid && this.outstanding.size >= opts.maxLen) {

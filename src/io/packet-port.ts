@@ -5,6 +5,7 @@
 // sendmmsg when the current task's synchronous work is done (a microtask), so
 // every frame forwarded while handling one batch shares a system call.
 
+import { performance } from 'node:perf_hooks';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { loadAfPacket, type AfPacketAddon } from './afpacket-addon.js';
 
@@ -25,8 +26,11 @@ export interface FramePort {
  * A captured frame — a view valid only during the call and the sends it
  * queues — how long ago (ms) the kernel received it, and the capture's ticket
  * (a queue's packet, to be given back with the send or the discard).
+ * `missing`: the capture holds the frame at its real length but not its last
+ * `missing` bytes (zero-filled): a netfilter queue copies 65 531 bytes at most
+ * (nfqueue.c). Its headers and lengths are exact; its bytes must never be sent.
  */
-export type FrameHandler = (frame: Buffer, ageMs: number, ticket?: number) => void;
+export type FrameHandler = (frame: Buffer, ageMs: number, ticket?: number, missing?: number) => void;
 
 /** A frame the interface refused to send, and why (errno: EMSGSIZE for one larger than the MTU). */
 export interface RefusedFrame {
@@ -59,13 +63,18 @@ export function openPacketPort(dev: string, onFrame: FrameHandler, onError: Port
       onError(`reading ${dev} stopped: ${native.strerror(errno)}`);
       return;
     }
+    // The ages are as of the read, just before this call: a frame handled
+    // later in the batch (after the others, a collection) is older by then,
+    // and its time (now − age) must still be when the kernel received it.
+    const readAt = performance.now();
     for (let i = 0; i < count; i++) {
       const off = meta[3 * i]!;
       const len = meta[3 * i + 1]!;
+      const since = i === 0 ? 0 : performance.now() - readAt;
       // A view, no copy: valid until the next recvmmsg, which comes only after
       // this callback and its microtasks (the batched send) have run. Whoever
       // keeps a frame longer copies it (the engine's retain).
-      onFrame(slab.subarray(off, off + len), meta[3 * i + 2]! / 1000);
+      onFrame(slab.subarray(off, off + len), meta[3 * i + 2]! / 1000 + since);
     }
   };
 

@@ -66,18 +66,22 @@ interface PendingRecord {
   readonly frame: Buffer;
   readonly comment: string;
   readonly direction: PacketDirection | undefined;
+  /** Bytes at the frame's end the capture did not have (recorded cut short). */
+  readonly missing: number;
 }
 
 interface Waiting {
   readonly bytes: Buffer;
   readonly frameNo: number;
   readonly decision: string;
+  readonly missing: number;
 }
 
 interface Captured {
   readonly port: Port;
   readonly frame: Buffer;
   readonly ts: bigint;
+  readonly missing: number;
   readonly comments: string[];
   /** Departures and other records its decision caused, written after its arrival. */
   readonly after: PendingRecord[];
@@ -101,7 +105,7 @@ export class PcapngWriter {
   /** A segment event outside any capture (a replay…): names the next frame sent. */
   private pendingNote?: string;
   /** A kept segment that will never leave, outside any capture: written when the event saying why follows (synchronously). */
-  private lateDrop?: { iface: number; ts: bigint; frame: Buffer; prefix: string };
+  private lateDrop?: { iface: number; ts: bigint; frame: Buffer; prefix: string; missing: number };
   private readonly waiting: Waiting[] = [];
   /** Packets written (arrivals, departures, forged, decisions). */
   count = 0;
@@ -120,10 +124,10 @@ export class PcapngWriter {
     ]);
   }
 
-  /** The runtime calls this before the engine sees a captured frame… */
-  beginCaptured(port: Port, frame: Buffer): void {
+  /** The runtime calls this before the engine sees a captured frame (`missing`: its last bytes the capture lacks)… */
+  beginCaptured(port: Port, frame: Buffer, missing = 0): void {
     this.flushLateDrop();
-    this.open = { port, frame, ts: this.wallNs(), comments: [], after: [], left: false, dropped: false };
+    this.open = { port, frame, ts: this.wallNs(), missing, comments: [], after: [], left: false, dropped: false };
   }
 
   /** …and this after: its arrival is written with what the engine did to it, then what that made leave. */
@@ -134,13 +138,13 @@ export class PcapngWriter {
     const decision = o.comments.length > 0 ? o.comments.join('; ') : 'passed';
     const frameNo = this.count + 1;
     // One write(2) for the arrival and what it made leave: a syscall per block would triple a passthrough frame's cost.
-    const blocks = [enhancedPacket(ifaceOf(o.port), o.ts, o.frame, [decision], 'inbound')];
-    for (const r of o.after) blocks.push(enhancedPacket(r.iface, r.ts, r.frame, [r.comment === 'passed' ? r.comment : r.comment.replace(SELF, String(frameNo))], r.direction));
+    const blocks = [enhancedPacket(ifaceOf(o.port), o.ts, o.frame, [decision], 'inbound', o.missing)];
+    for (const r of o.after) blocks.push(enhancedPacket(r.iface, r.ts, r.frame, [r.comment === 'passed' ? r.comment : r.comment.replace(SELF, String(frameNo))], r.direction, r.missing));
     this.writeBlocks(blocks);
     // Kept (delayed, held, queued, waiting for a FIN…): remembered, to say which arrival leaves later.
     if (!o.left && !o.dropped) {
       if (this.waiting.length >= MAX_WAITING) this.waiting.shift();
-      this.waiting.push({ bytes: Buffer.from(o.frame), frameNo, decision });
+      this.waiting.push({ bytes: Buffer.from(o.frame), frameNo, decision, missing: o.missing });
     }
   }
 
@@ -149,20 +153,22 @@ export class PcapngWriter {
     const o = this.open;
     const ts = this.wallNs();
     let comment: string;
+    let missing = 0;
     if (this.forgedNext !== undefined) {
       comment = this.forgedNext;
       this.forgedNext = undefined;
     } else if (o && frame === o.frame) {
       o.left = true;
+      missing = o.missing;
       // A plain pass costs no string work: the frame before it is its arrival.
       comment = o.comments.length > 0 ? `${o.comments.join('; ')} (arrived as frame ${SELF})` : 'passed';
     } else {
-      comment = this.departureOfKept(frame);
+      ({ comment, missing } = this.departureOfKept(frame));
     }
-    if (o) o.after.push({ iface: ifaceOf(port), ts, frame, comment, direction: 'outbound' });
+    if (o) o.after.push({ iface: ifaceOf(port), ts, frame, comment, direction: 'outbound', missing });
     else {
       this.flushLateDrop();
-      this.write(ifaceOf(port), ts, frame, comment, 'outbound');
+      this.write(ifaceOf(port), ts, frame, comment, 'outbound', missing);
     }
   }
 
@@ -178,12 +184,12 @@ export class PcapngWriter {
     const ref = w ? ` (arrived as frame ${w.frameNo})` : '';
     const ts = this.wallNs();
     if (o) {
-      o.after.push({ iface: DECISIONS_IFACE, ts, frame, comment: `${prefix}discarded when frame ${SELF} arrived${ref}`, direction: undefined });
+      o.after.push({ iface: DECISIONS_IFACE, ts, frame, comment: `${prefix}discarded when frame ${SELF} arrived${ref}`, direction: undefined, missing: w?.missing ?? 0 });
       return;
     }
     this.flushLateDrop();
     // The event saying why follows at once (Engine.discard runs before it is emitted).
-    this.lateDrop = { iface: DECISIONS_IFACE, ts, frame: Buffer.from(frame), prefix: `${prefix}%WHY%${ref}` };
+    this.lateDrop = { iface: DECISIONS_IFACE, ts, frame: Buffer.from(frame), prefix: `${prefix}%WHY%${ref}`, missing: w?.missing ?? 0 };
   }
 
   /** Subscribe this to the event stream. */
@@ -210,13 +216,13 @@ export class PcapngWriter {
   }
 
   /** The comment of a frame leaving that is not its capture's own departure: a delayed or held one released, a replay… */
-  private departureOfKept(frame: Buffer): string {
+  private departureOfKept(frame: Buffer): { comment: string; missing: number } {
     const how = this.releaseNote ?? this.pendingNote;
     this.releaseNote = undefined;
     this.pendingNote = undefined;
     const w = this.takeWaiting(frame);
-    if (w) return `${w.decision}; ${how ?? 'sent'} (arrived as frame ${w.frameNo})`;
-    return how ?? 'sent by tcpmitm';
+    if (w) return { comment: `${w.decision}; ${how ?? 'sent'} (arrived as frame ${w.frameNo})`, missing: w.missing };
+    return { comment: how ?? 'sent by tcpmitm', missing: 0 };
   }
 
   /** The remembered arrival with exactly these bytes (the oldest, if a retransmission is identical). */
@@ -230,11 +236,11 @@ export class PcapngWriter {
     const d = this.lateDrop;
     if (!d) return;
     this.lateDrop = undefined;
-    this.write(d.iface, d.ts, d.frame, d.prefix.replace('%WHY%', why), undefined);
+    this.write(d.iface, d.ts, d.frame, d.prefix.replace('%WHY%', why), undefined, d.missing);
   }
 
-  private write(iface: number, ts: bigint, frame: Buffer, comment: string, direction: PacketDirection | undefined): void {
-    this.writeBlocks([enhancedPacket(iface, ts, frame, [comment], direction)]);
+  private write(iface: number, ts: bigint, frame: Buffer, comment: string, direction: PacketDirection | undefined, missing = 0): void {
+    this.writeBlocks([enhancedPacket(iface, ts, frame, [comment], direction, missing)]);
   }
 
   private writeBlocks(blocks: Buffer[]): void {

@@ -1,12 +1,15 @@
 // The text log (stdout is not a terminal, or --no-ui): one line per state
-// change, action, expectation and application event, and with --segments one
-// line per segment like tcpdump. Formatting is pure; the writer only writes.
+// change, action and application event, and with --segments one line per
+// segment like tcpdump, in time order. The checks are not repeated here: the
+// report on stderr says each once (and --json has them as events).
+// Formatting is pure; the writer only orders and writes.
 
 import type { Writable } from 'node:stream';
 import type { TcpmitmEvent } from '../engine/events.js';
 import type { TcpState } from '../tcp/state.js';
 import { describeExit } from '../rules/expect.js';
 import { formatSysctls, sysctlsFromRecord } from '../rules/sysctls.js';
+import { tcpdumpFlags } from '../tcp/tcpdump-flags.js';
 
 export interface TextLogOptions {
   readonly segments: boolean;
@@ -19,16 +22,28 @@ export interface TextLogOptions {
  */
 export const KERNEL_STATES_KEPT = 8192;
 
-/** Stateful only to remember each endpoint's latest kernel state, printed beside inferred changes. */
+/** What the last line about a segment tcpmitm acted on said: the action event that follows it says it again. */
+interface Decided {
+  readonly conn: number;
+  readonly t: number;
+  readonly verdict: string;
+  readonly rule: number | undefined;
+}
+
+/**
+ * Stateful only to remember each endpoint's latest kernel state, printed
+ * beside inferred changes, and the last segment tcpmitm acted on.
+ */
 export class TextLogFormatter {
   private readonly kernel = new Map<string, TcpState>();
+  private decided: Decided | undefined;
 
   constructor(private readonly opts: TextLogOptions) {}
 
   format(ev: TcpmitmEvent): string | undefined {
     // Most events of a busy run are segments that nobody asked to see; those
     // tcpmitm acted on (dropped, delayed, forged…) are always shown.
-    if ((ev.type === 'segment' && !this.opts.segments && ev.verdict === 'pass') || ev.type === 'stats') return undefined;
+    if (!shown(ev, this.opts)) return undefined;
     const t = `+${ev.t.toFixed(3)}s`;
     switch (ev.type) {
       case 'start':
@@ -49,15 +64,23 @@ export class TextLogFormatter {
       }
       case 'segment': {
         const arrow = ev.dir === 'c2s' ? 'c→s' : 's→c';
+        this.decided = ev.verdict === 'pass' ? undefined : { conn: ev.conn, t: ev.t, verdict: ev.verdict, rule: ev.rule };
         // A pass with words (queued behind a delay, a hold ignored) says them: it did not simply go by.
         const what =
           ev.verdict === 'pass'
             ? ev.detail ? `  ${ev.detail}` : ''
             : `  ${ev.verdict.toUpperCase()}${ev.detail ? ` ${ev.detail}` : ''}${ev.rule !== undefined ? ` (rule ${ev.rule})` : ''}`;
-        return `${t}  #${ev.conn} ${arrow}  [${ev.flags}] seq=${ev.seq} ack=${ev.ack} len=${ev.len} win=${ev.win}  ${ev.role}${what}`;
+        // As tcpdump: no ack field without the ACK flag (a SYN, a bare RST).
+        const ack = ev.flags.includes('A') ? ` ack=${ev.ack}` : '';
+        const options = ev.options === undefined ? '' : ` options [${ev.options}]`;
+        return `${t}  #${ev.conn} ${arrow}  ${tcpdumpFlags(ev.flags)} seq=${ev.seq}${ack} len=${ev.len} win=${ev.win}${options}  ${ev.role}${what}`;
       }
-      case 'action':
+      case 'action': {
+        // A drop or a coalesce is said by its segment's line just before (same connection, time and rule).
+        const d = this.decided;
+        if (d !== undefined && d.conn === ev.conn && d.t === ev.t && d.rule === ev.rule && d.verdict === ev.action) return undefined;
         return `${t}  #${ev.conn} ${ev.action.toUpperCase()}  ${ev.detail}${ev.rule !== undefined ? `  (rule ${ev.rule})` : ''}`;
+      }
       case 'disagreement':
         return `${t}  #${ev.conn} ${pad(ev.endpoint, 6)}  DISAGREEMENT inferred ${ev.inferred}, kernel ${ev.kernel} (for ${ev.forMs} ms)`;
       case 'lag':
@@ -65,8 +88,7 @@ export class TextLogFormatter {
       case 'app':
         return `${t}  ${pad(ev.endpoint, 6)} app: ${ev.event}${ev.detail ? ` ${ev.detail}` : ''}`;
       case 'expectation':
-        if (ev.status === 'not-checked') return `${t}  SKIP ${ev.subject}: ${ev.observed}`;
-        return `${t}  ${ev.status === 'met' ? 'PASS' : 'FAIL'} ${ev.subject}: expected ${ev.expected}${ev.status === 'met' ? '' : `, observed ${ev.observed}`}`;
+        return undefined;
       case 'exit':
         return `${t}  ${pad(ev.endpoint, 6)} exit: ${describeExit(ev, { at: false })}  (${ev.command})`;
       case 'warning':
@@ -81,30 +103,45 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
-/**
- * Subscribes a formatter to an event stream and writes its lines to `out`.
- * Events are kept and formatted and written once the current frame has been
- * handled (setImmediate): formatting and a write per line would sit on the
- * forwarding path of every state change. The `end` event flushes at once.
- */
-/**
- * Events kept for the next write at most: a loop that does not reach its
- * check phase for a while (tap's capture under a flood of new tuples hands
- * over frame after frame) would otherwise keep every event of the burst —
- * 260 000 of them filled tap's 160 MiB heap ceiling. Past it, they are
- * written at once.
- */
-const MAX_PENDING = 4096;
+/** Whether an event has a line: not the plain pass segments nobody asked to see, stats or the checks (the report says those). */
+function shown(ev: TcpmitmEvent, opts: TextLogOptions): boolean {
+  return !((ev.type === 'segment' && !opts.segments && ev.verdict === 'pass') || ev.type === 'stats' || ev.type === 'expectation');
+}
 
-export function textLogWriter(out: Writable, opts: TextLogOptions): (ev: TcpmitmEvent) => void {
+/**
+ * How long (s of the run's clock) a line waits before it is written, so that
+ * lines come in time order: the kernel's own state changes carry the kernel's
+ * time and reach the log a few ms after the segments that caused them (the
+ * probe reads every 5 ms and puts its work off while forwarding is behind,
+ * ≤ 50 ms at a time). A line later than this is written when it comes.
+ */
+export const REORDER_WINDOW_S = 0.2;
+/** How often (ms) lines whose window has passed are written: one write for all of them. */
+const WRITE_EVERY_MS = 50;
+/**
+ * Events kept for the next write at most: a loop that does not come round to
+ * its timers for a while (tap's capture under a flood of new tuples hands
+ * over frame after frame) would otherwise keep every event of the burst —
+ * 260 000 of them filled tap's 160 MiB heap ceiling. Past it, the older half
+ * is written at once.
+ */
+export const MAX_PENDING = 4096;
+
+/**
+ * Subscribes a formatter to an event stream and writes its lines to `out`,
+ * ordered by their time: each event waits REORDER_WINDOW_S on `clock` (the
+ * run's, in the events' seconds) among the others, and is formatted and
+ * written with them off the forwarding path. The `end` event writes all.
+ */
+export function textLogWriter(out: Writable, opts: TextLogOptions, clock: () => number): (ev: TcpmitmEvent) => void {
   const f = new TextLogFormatter(opts);
+  /** By time; events of one time in the order they came. */
   let pending: TcpmitmEvent[] = [];
-  let scheduled = false;
-  const flush = (): void => {
-    scheduled = false;
-    if (pending.length === 0) return;
-    const events = pending;
-    pending = [];
+  let timer: NodeJS.Timeout | undefined;
+  const write = (count: number): void => {
+    if (count === 0) return;
+    const events = count === pending.length ? pending : pending.slice(0, count);
+    pending = count === pending.length ? [] : pending.slice(count);
     let text = '';
     for (const ev of events) {
       const line = f.format(ev);
@@ -112,16 +149,56 @@ export function textLogWriter(out: Writable, opts: TextLogOptions): (ev: Tcpmitm
     }
     if (text !== '' && out.writable) out.write(text);
   };
+  const tick = (): void => {
+    timer = undefined;
+    write(countUpTo(pending, clock() - REORDER_WINDOW_S));
+    if (pending.length > 0) arm();
+  };
+  const arm = (): void => {
+    if (timer !== undefined) return;
+    timer = setTimeout(tick, WRITE_EVERY_MS);
+    // The run keeps the process alive; its `end` writes what is left.
+    timer.unref();
+  };
   return (ev) => {
     // A reader that went away (`| head`) ends the log quietly: nothing more is kept or written.
     if (!out.writable) return;
-    // Segments nobody asked to see are not even kept.
-    if ((ev.type === 'segment' && !opts.segments && ev.verdict === 'pass') || ev.type === 'stats') return;
-    pending.push(ev);
-    if (ev.type === 'end' || pending.length >= MAX_PENDING) return flush();
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
+    if (!shown(ev, opts)) return;
+    insertByTime(pending, ev);
+    if (ev.type === 'end') {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      return write(pending.length);
     }
+    if (pending.length >= MAX_PENDING) write(pending.length >> 1);
+    arm();
   };
+}
+
+/** Inserts after every event of a time ≤ its own (nearly always at the end: events mostly come in order). */
+function insertByTime(events: TcpmitmEvent[], ev: TcpmitmEvent): void {
+  let lo = 0;
+  let hi = events.length;
+  if (hi === 0 || events[hi - 1]!.t <= ev.t) {
+    events.push(ev);
+    return;
+  }
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (events[mid]!.t <= ev.t) lo = mid + 1;
+    else hi = mid;
+  }
+  events.splice(lo, 0, ev);
+}
+
+/** How many of the (ordered) events are of a time ≤ t. */
+function countUpTo(events: readonly TcpmitmEvent[], t: number): number {
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (events[mid]!.t <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

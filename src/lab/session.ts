@@ -37,6 +37,7 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
     ...inference,
     ...trackerLimits(opts.table),
     interactive: opts.ui,
+    segmentOptions: opts.tcpOptions,
   });
   const bus = runtime.bus;
   const elapsed = (): number => runtime.elapsed();

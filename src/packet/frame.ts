@@ -11,7 +11,7 @@ import { ETH_FIELD, EtherType, isVlanTpid } from './ethernet.js';
 import { IPV4_FIELD, IpProtocol, Ipv4Flag, checkIpv4 } from './ipv4.js';
 import { IPV6_FIELD, checkIpv6, walkIpv6Extensions } from './ipv6.js';
 import { type DecodeResult, fail } from './result.js';
-import { TCP_FIELD, checkTcp, findWindowScale } from './tcp.js';
+import { TCP_FIELD, checkTcp, findWindowScale, parseTcpOptions, type TcpOption } from './tcp.js';
 
 /** Why a frame is not a TCP segment we can act on. */
 export type OtherReason =
@@ -159,6 +159,10 @@ export class TcpFrame {
   /** Window-scale shift if the header carries the option (any segment; see toSegmentInfo for the SYN rule). */
   get windowScaleOption(): number | undefined {
     return findWindowScale(this.buf, this.tcpOffset + TCP_FIELD.OPTIONS, this.tcpOffset + this.tcpHeaderLength);
+  }
+  /** The TCP options, decoded (a malformed rest is one 'malformed' option, as Linux reads it). */
+  get tcpOptions(): TcpOption[] {
+    return parseTcpOptions(this.buf, this.tcpOffset + TCP_FIELD.OPTIONS, this.tcpOffset + this.tcpHeaderLength);
   }
   toSegmentInfo(): SegmentInfo {
     return toSegmentInfo(this);

@@ -98,19 +98,24 @@ const DIRECTION_FLAGS: Record<PacketDirection, Uint8Array> = {
   outbound: Uint8Array.of(2, 0, 0, 0),
 };
 
-/** Enhanced Packet Block; `tsNs` is nanoseconds since the Unix epoch; `direction` goes in epb_flags. */
-export function enhancedPacket(interfaceId: number, tsNs: bigint, frame: Uint8Array, comments: readonly string[] = [], direction?: PacketDirection): Buffer {
+/**
+ * Enhanced Packet Block; `tsNs` is nanoseconds since the Unix epoch; `direction` goes in epb_flags.
+ * `missing`: the frame's last bytes the capture did not have: recorded cut
+ * short (captured length < original length), as a snap length would.
+ */
+export function enhancedPacket(interfaceId: number, tsNs: bigint, frame: Uint8Array, comments: readonly string[] = [], direction?: PacketDirection, missing = 0): Buffer {
   const opts: Opt[] = comments.map((c) => ({ code: OPT_COMMENT, value: c === PASSED.text ? PASSED.bytes : encoder.encode(c) }));
   if (direction !== undefined) opts.push({ code: EPB_FLAGS, value: DIRECTION_FLAGS[direction] });
-  const bodyLen = 20 + pad4(frame.length) + optsLength(opts);
+  const captured = missing > 0 ? frame.subarray(0, frame.length - missing) : frame;
+  const bodyLen = 20 + pad4(captured.length) + optsLength(opts);
   return block(EPB, bodyLen, (b, off) => {
     b.writeUInt32LE(interfaceId, off);
     b.writeUInt32LE(Number(tsNs >> 32n) >>> 0, off + 4);
     b.writeUInt32LE(Number(tsNs & 0xffffffffn) >>> 0, off + 8);
-    b.writeUInt32LE(frame.length, off + 12);
+    b.writeUInt32LE(captured.length, off + 12);
     b.writeUInt32LE(frame.length, off + 16);
-    b.set(frame, off + 20);
-    b.fill(0, off + 20 + frame.length, off + 20 + pad4(frame.length));
-    writeOpts(b, off + 20 + pad4(frame.length), opts);
+    b.set(captured, off + 20);
+    b.fill(0, off + 20 + captured.length, off + 20 + pad4(captured.length));
+    writeOpts(b, off + 20 + pad4(captured.length), opts);
   });
 }

@@ -22,6 +22,8 @@ export interface CheckOptions {
    * half not-checked; `source: kernel` is not-checked too. Default true.
    */
   readonly kernel?: Answerable;
+  /** With a kernel probe: whether it can answer for one end of one connection (intercept: a socket on this host), else why not. Default: it can. */
+  readonly kernelEnd?: (conn: number, endpoint: Endpoint) => Answerable;
   /** Per end: whether its `app` events come from a built-in peer, else why they cannot be checked. Default true. */
   readonly app?: Partial<Readonly<Record<Endpoint, Answerable>>>;
   /**
@@ -128,7 +130,8 @@ function checkEndpoint(endpoint: Endpoint, x: EndpointExpect, events: readonly T
   const push = (subject: string, ok: boolean, expected: string, observed: string): void => {
     out.push(result(t, ok ? 'met' : 'failed', subject, expected, observed));
   };
-  const kernel = o.kernel ?? true;
+  const probe = o.kernel ?? true;
+  const kernel = probe === true && o.kernelEnd ? o.kernelEnd(conn, endpoint) : probe;
 
   for (const src of sources) {
     if (src === 'kernel' && kernel !== true) {

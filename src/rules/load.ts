@@ -10,6 +10,7 @@ import { parseProfile } from './parse.js';
 import { readRegularFile, type RegularFileLimits } from '../io/regular-file.js';
 import type { Profile } from './schema.js';
 import type { ParamValue } from './params.js';
+import { didYouMean } from './nearest.js';
 
 /** profiles/ at the package root: this file runs as src/rules/load.ts (tests) or dist/rules/load.js, both two levels down. */
 export function profilesDir(): string {
@@ -43,7 +44,7 @@ export function resolveProfile(nameOrPath: string): { path: string; file: string
     if (!existsSync(nameOrPath)) {
       throw new TcpmitmError(
         'E_PROFILE',
-        `'${nameOrPath}' is neither a built-in profile nor a file; expected one of ${builtinProfileNames().join(', ')}, or a path to a .yaml/.json file`,
+        `'${nameOrPath}' is neither a built-in profile nor a file${didYouMean(nameOrPath, builtinProfileNames())}; expected one of ${builtinProfileNames().join(', ')}, or a path to a .yaml/.json file`,
         ExitCode.Usage,
         'tcpmitm profiles list shows the built-in profiles',
       );

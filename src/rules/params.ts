@@ -5,6 +5,7 @@
 
 import { TcpmitmError, ExitCode } from '../cli/errors.js';
 import { ParamsSchema, show, type ParamDecl } from './schema.js';
+import { didYouMean } from './nearest.js';
 
 export type ParamValue = number | string | boolean;
 export type Path = readonly (string | number)[];
@@ -51,7 +52,7 @@ export function resolveParams(
     if (decl === undefined) {
       problems.push({
         path: [],
-        message: `--set ${k}=${String(raw)}: no parameter '${k}'; expected ${names.length ? `one of ${names.join(', ')}` : 'none (this profile takes no parameters)'}`,
+        message: `--set ${k}=${String(raw)}: no parameter '${k}'${didYouMean(k, names)}; expected ${names.length ? `one of ${names.join(', ')}` : 'none (this profile takes no parameters)'}`,
       });
       continue;
     }
@@ -108,7 +109,7 @@ export function substitute(doc: unknown, values: Readonly<Record<string, ParamVa
 
 function unknownParam(name: string, values: Readonly<Record<string, ParamValue>>): string {
   const names = Object.keys(values);
-  return `'\${${name}}' names no declared parameter; expected ${names.length ? `one of ${names.map((n) => `\${${n}}`).join(', ')}` : 'a parameter declared under params'}`;
+  return `'\${${name}}' names no declared parameter${didYouMean(name, names)}; expected ${names.length ? `one of ${names.map((n) => `\${${n}}`).join(', ')}` : 'a parameter declared under params'}`;
 }
 
 /**

@@ -4,6 +4,7 @@
 // whose unknown fields are errors listing the allowed ones.
 
 import * as z from 'zod';
+import { didYouMean } from './nearest.js';
 
 /** Renders a value the way the user wrote it, for error messages. */
 export function show(v: unknown): string {
@@ -39,7 +40,7 @@ export function oneOfMsg(what: string, values: readonly string[]): (iss: { input
     iss.input === undefined
       ? `missing; expected ${expected}`
       : typeof iss.input === 'string'
-        ? `${show(iss.input)} is not a known ${what}; expected ${expected}`
+        ? `${show(iss.input)} is not a known ${what}${didYouMean(iss.input, values)}; expected ${expected}`
         : `${show(iss.input)} is not a ${what} name; expected ${expected}`;
 }
 
@@ -52,13 +53,27 @@ export function intIn(min: number, max: number, expected: string) {
     .max(max, { error: (iss) => `${show(iss.input)} is too large; expected ${expected}` });
 }
 
-/** A strict mapping: unknown fields are errors that list the fields that are allowed. */
+/**
+ * The mark in an unknown field's message that the YAML reader replaces, per
+ * field, with the nearest allowed names (zod reports all unknown fields of a
+ * mapping in one issue; `%KEY%` is replaced with each).
+ */
+export const NEAR_MARK = /%NEAR:([^%]*)%/;
+
+/** " (did you mean 'match'?)" for an unknown field, from a message made by `strict`. */
+export function nearFieldFor(message: string, key: string): string {
+  const m = NEAR_MARK.exec(message);
+  return message.replace(NEAR_MARK, m === null ? '' : didYouMean(key, m[1]!.split(',')));
+}
+
+/** A strict mapping: unknown fields are errors that list the fields that are allowed (and the nearest one). */
 export function strict<T extends z.ZodRawShape>(shape: T, what: string, unknownKey?: string) {
+  const names = Object.keys(shape).filter((k) => k !== '$schema');
   const fields = Object.keys(shape).join(', ');
   return z.strictObject(shape, {
     error: (iss) =>
       iss.code === 'unrecognized_keys'
-        ? (unknownKey ?? `unknown field '%KEY%'; expected one of ${fields}`)
+        ? (unknownKey ?? `unknown field '%KEY%'%NEAR:${names.join(',')}%; expected one of ${fields}`)
         : notA(`${what} (a mapping with ${fields})`)(iss),
   });
 }

@@ -9,6 +9,7 @@ import { ROLES } from '../tcp/role.js';
 import { TcpFlag } from '../tcp/segment.js';
 import { intIn, kindOf, listOf, notA, oneOfMsg, show, strict } from './schema-kit.js';
 import { SYSCTL_NAME } from './sysctls.js';
+import { didYouMean } from './nearest.js';
 
 export { show } from './schema-kit.js';
 
@@ -47,7 +48,7 @@ function orList(what: string, values: readonly string[]): (iss: { input?: unknow
   const expected = `one of ${values.join(', ')}, or a list of them`;
   return (iss) =>
     typeof iss.input === 'string'
-      ? `${show(iss.input)} is not a known ${what}; expected ${expected}`
+      ? `${show(iss.input)} is not a known ${what}${didYouMean(iss.input, values)}; expected ${expected}`
       : notA(expected)(iss);
 }
 
@@ -228,11 +229,11 @@ const actionExpected = `one of ${ACTION_NAMES.join(', ')}, or a mapping with exa
 function actionError(iss: { input?: unknown }): string {
   const v = iss.input;
   if (v === undefined) return `missing; expected ${actionExpected}`;
-  if (typeof v === 'string') return `${show(v)} is not a known action; expected ${actionExpected}`;
+  if (typeof v === 'string') return `${show(v)} is not a known action${didYouMean(v, [...ACTION_NAMES, ...ACTION_KEYS])}; expected ${actionExpected}`;
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
     const keys = Object.keys(v);
     const unknown = keys.find((k) => !(ACTION_KEYS as readonly string[]).includes(k));
-    if (unknown !== undefined) return `unknown action '${unknown}'; expected ${actionExpected}`;
+    if (unknown !== undefined) return `unknown action '${unknown}'${didYouMean(unknown, ACTION_KEYS)}; expected ${actionExpected}`;
     if (keys.length !== 1) return `${keys.length === 0 ? 'an empty mapping' : `'${keys.join("' and '")}' together`} is not one action; expected ${actionExpected}`;
   }
   return `got ${kindOf(v)}; expected ${actionExpected}`;

@@ -7,6 +7,7 @@
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
 import type * as z from 'zod';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
+import { nearFieldFor } from './schema-kit.js';
 import { formatPath, type Path } from './params.js';
 
 export interface SourceProblem {
@@ -76,7 +77,7 @@ export function flattenIssues(issues: readonly z.core.$ZodIssue[], prefix: Path,
       if (best) flattenIssues(best, path, out);
       else out.push({ path, message: iss.message });
     } else if (iss.code === 'unrecognized_keys') {
-      for (const k of iss.keys) out.push({ path: [...path, k], message: iss.message.replace('%KEY%', k), atKey: true });
+      for (const k of iss.keys) out.push({ path: [...path, k], message: nearFieldFor(iss.message.replace('%KEY%', k), k), atKey: true });
     } else if (iss.code === 'invalid_key') {
       out.push({ path, message: iss.issues[0]?.message ?? iss.message, atKey: true });
     } else if (iss.code === 'invalid_element') {

@@ -12,22 +12,13 @@ import { RunShell, type RunEnd } from './run-shell.js';
 import { ExitCode } from '../cli/errors.js';
 import { OutputFailures } from './output-failures.js';
 import { Verdict, type RunAbilities } from './verdict.js';
-import { trackerLimits, type TableLimits } from '../tcp/tracker.js';
+import { trackerLimits } from '../tcp/tracker.js';
+import type { RunOutputs } from './run-choices.js';
 import type { Port } from '../engine/engine.js';
 
-export interface InlineOutputs {
-  readonly ui: boolean;
-  readonly segments: boolean;
-  readonly json?: string;
-  readonly junit?: string;
-  readonly pcap?: string;
-  readonly durationS?: number;
-  readonly timeWaitS: number;
-  readonly finTimeoutS: number;
-  readonly table: TableLimits;
-}
-
-export interface InlineRunOptions extends InlineOutputs {
+export interface InlineRunOptions extends RunOutputs {
+  /** The ends' net.ipv4.tcp_rfc1337, as the inference judges a RST in TIME-WAIT (default 0, Linux's). */
+  readonly rfc1337?: boolean;
   readonly mode: 'attach' | 'intercept';
   /** Names the run in the UI header and the JUnit suite ("attach eth1⇄eth2"). */
   readonly title: string;
@@ -62,8 +53,10 @@ export async function runInline(o: InlineRunOptions): Promise<number> {
       decider: compileChosen(o.profile),
       timeWaitMs: o.timeWaitS * 1000,
       finTimeoutMs: o.finTimeoutS * 1000,
+      ...(o.rfc1337 !== undefined ? { rfc1337: o.rfc1337 } : {}),
       ...trackerLimits(o.table),
       interactive: o.ui,
+      segmentOptions: o.tcpOptions,
     });
   } catch (err) {
     pcap?.close();

@@ -14,6 +14,7 @@ import { readKernelHz } from '../io/kernel-config.js';
 import { startKernelProbe, type KernelProbe, type ProbeNs } from '../io/kernel-probe.js';
 import type { EndsBy } from '../io/kernel-probe-diff.js';
 import { readSoftnetDrops } from '../io/softnet-drops.js';
+import { ObserverDeferral } from '../engine/forwarding-pressure.js';
 
 /** What the kernel view needs of the run's runtime. */
 export interface KernelViewRuntime {
@@ -109,7 +110,7 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
   // late turn of a loaded loop delays judgements, never invents them.
   let stopped = false;
   let waiting = false;
-  let judgedAt = performance.now();
+  const judging = new ObserverDeferral(MAX_DEFER_MS, Infinity, performance.now());
   const timer = setInterval(() => {
     if (waiting) return;
     waiting = true;
@@ -122,8 +123,9 @@ export async function startKernelView(o: KernelViewOptions): Promise<KernelView>
       // The proc source reads here: a socket that lives less than a skipped turn would never be seen, so this always runs.
       const watermark = probe.sync();
       // The forwarder behind the wire: judging waits (it only delays verdicts), at most MAX_DEFER_MS at a stretch.
-      if (runtime.behind?.() === true && performance.now() - judgedAt < MAX_DEFER_MS) return;
-      judgedAt = performance.now();
+      const now = performance.now();
+      if (judging.waits(now, runtime.behind?.() === true)) return;
+      judging.ran(now);
       for (const d of join.check(Math.min(watermark, progress), activity)) bus.emit(d);
     });
   }, PERIOD_MS);

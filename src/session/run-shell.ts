@@ -103,7 +103,7 @@ export class RunShell {
       // Blind, every segment is a line: a dropped one looks passed, and what
       // happened to it is for the student to find.
       const segments = opts.segments || opts.blind === true;
-      const log = textLogWriter(logToStderr ? process.stderr : process.stdout, { segments });
+      const log = textLogWriter(logToStderr ? process.stderr : process.stdout, { segments }, () => target.elapsed());
       bus.subscribe('text-log', opts.blind === true ? seenBlind(log) : log, { passSegments: segments });
     }
     this.statsTimer = setInterval(() => this.emitStats(), 1000);

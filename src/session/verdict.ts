@@ -22,6 +22,8 @@ export interface RunAbilities {
   readonly mode: 'lab' | 'attach' | 'tap' | 'intercept';
   /** A kernel probe runs beside the inference. */
   readonly kernel: Answerable;
+  /** With one: whether it sees one end of one connection (intercept: only this host's sockets), known once the run has seen it. */
+  readonly kernelEnd?: (conn: number, endpoint: Endpoint) => Answerable;
   /** Per end: its `app` events come from a built-in peer. */
   readonly app: Readonly<Record<Endpoint, Answerable>>;
   /** Per end: a program of the run's runs there (its exit is checked). */
@@ -161,7 +163,7 @@ export class Verdict {
     let results: ExpectationEvent[] = [];
     if (checked) {
       const expect = a.expectations === true ? profile.expect : undefined;
-      results = check(expect, this.recorded, { t, kernel: a.kernel, app: a.app, programs: a.programs });
+      results = check(expect, this.recorded, { t, kernel: a.kernel, ...(a.kernelEnd ? { kernelEnd: a.kernelEnd } : {}), app: a.app, programs: a.programs });
       for (const r of results) this.o.bus.emit(r);
     }
     const failed = results.some((r) => r.status === 'failed');

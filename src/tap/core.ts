@@ -65,7 +65,7 @@ interface TapConn {
 }
 
 export class TapCore {
-  private readonly counters: EngineStats = { frames: 0, bytes: 0, malformed: 0, nonTcp: 0, dropped: 0, delayed: 0, forged: 0, coalesced: 0, held: 0, duplicated: 0, replayed: 0, replayUnused: 0 };
+  private readonly counters: EngineStats = { frames: 0, bytes: 0, malformed: 0, nonTcp: 0, dropped: 0, delayed: 0, forged: 0, coalesced: 0, held: 0, duplicated: 0, replayed: 0, replayUnused: 0, partial: 0 };
   private readonly out: TapOutput;
   private decider: Decider;
   private readonly tracker: Tracker;

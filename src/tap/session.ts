@@ -10,26 +10,17 @@ import { RunShell, type RunEnd } from '../session/run-shell.js';
 import { checkTapProfile } from './profile.js';
 import { TapRuntime } from './runtime.js';
 import { Verdict, refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
-import { trackerLimits, type TableLimits } from '../tcp/tracker.js';
+import { trackerLimits } from '../tcp/tracker.js';
+import type { RunChoices } from '../session/run-choices.js';
 import { refuseUnsendableSignals } from '../session/cue-check.js';
 import { startKernelView, type KernelView } from '../session/kernel-view.js';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 
-export interface TapOptions {
+/** Tap writes no pcapng, and its segment events carry no options. */
+export interface TapOptions extends Omit<RunChoices, 'pcap' | 'tcpOptions'> {
   readonly iface: string;
   readonly port?: number;
-  /** A built-in name or a file; undefined: passthrough, not named by the user. */
-  readonly profile?: string;
-  readonly set: Readonly<Record<string, string>>;
-  readonly ui: boolean;
-  readonly segments: boolean;
-  readonly json?: string;
-  readonly junit?: string;
-  readonly durationS?: number;
-  readonly timeWaitS: number;
-  readonly finTimeoutS: number;
-  readonly table: TableLimits;
 }
 
 export async function runTap(o: TapOptions): Promise<number> {

@@ -9,9 +9,14 @@ import { TcpFlag } from './segment.js';
 
 /**
  * `accepted`: the receiver is reset (goes CLOSED).
- * `challenge-ack`: in the window but not exact; Linux answers with an ACK
- * carrying its real rcv_nxt (at most one per 500 ms per socket,
- * net.ipv4.tcp_challenge_ack_limit aside) and changes nothing.
+ * `challenge-ack`: in the window but not exact; Linux owes an ACK carrying
+ * its real rcv_nxt and changes nothing. Whether it is sent is not modelled:
+ * tcp_send_challenge_ack() sends at most one per net.ipv4.tcp_invalid_ratelimit
+ * (500 ms) per socket, a limit other invalid segments share, and a second RST
+ * within it is judged `challenge-ack` too though none goes out (exercise 22
+ * shows it; the segments the kernel sends are what the log reports). The
+ * global net.ipv4.tcp_challenge_ack_limit is per namespace and off by default
+ * since Linux 6.0.
  * `ignored`: dropped without a word.
  * `unknown`: the tracker does not know the receiver's rcv_nxt (a picked-up
  * connection before it has sent anything), so it changes nothing.

@@ -3,16 +3,16 @@
 // a screenshot to PNG, and the DOM after a page's scripts ran.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { tempDir } from './temp.js';
 
 export const CHROMIUM = 'chromium';
 
 /** Runs chromium headless on `file` with `extra` flags and its own throw-away profile; returns stdout. */
 function runChromium(file: string, extra: readonly string[]): string {
-  const profile = mkdtempSync(join(tmpdir(), 'tcpmitm-chromium-'));
+  const profile = tempDir('tcpmitm-chromium-');
   try {
     return execFileSync(
       CHROMIUM,

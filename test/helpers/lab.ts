@@ -5,9 +5,9 @@
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { tempDir } from './temp.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 
@@ -46,7 +46,7 @@ let built: string | undefined;
  */
 export function compileForChildren(): string {
   if (built) return built;
-  const out = mkdtempSync(join(tmpdir(), 'tcpmitm-tl-'));
+  const out = tempDir('tcpmitm-tl-');
   const entries = ['src/lab/peers/main.ts', 'src/lab/topology.ts'];
   const r = spawnSync(
     process.execPath,

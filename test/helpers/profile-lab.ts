@@ -3,13 +3,13 @@
 // segments, app events. Bounds how many labs run at once (2 cores).
 // Builds on run-lab.ts (spawning, registry, clean-up).
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labDown, readEvents, runCli, type CliRun, type LabEvent } from './run-lab.js';
 import { limiter } from './limit.js';
+import { tempDir } from './temp.js';
 
-export const TMP = mkdtempSync(join(tmpdir(), 'tcpmitm-p4-'));
+export const TMP = tempDir('tcpmitm-p4-');
 
 /** Runs `fn` when fewer than 3 labs of this file are running. */
 const limited = limiter(3);
@@ -44,6 +44,25 @@ export function writeProfile(name: string, text: string): string {
   const p = join(TMP, name);
   writeFileSync(p, text);
   return p;
+}
+
+/**
+ * A Python server (the built-in peers' address and port) that accepts one
+ * connection, greets it with "hello", then reads until EOF: it never closes by
+ * itself, so whatever ends it is the test's doing. Written as `name` in TMP.
+ */
+export function writeGreeter(name: string): string {
+  return writeProfile(
+    name,
+    `import os, socket
+host, port = os.environ["TCPMITM_SERVER_ADDR"], int(os.environ["TCPMITM_SERVER_PORT"])
+ls = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+c, _ = ls.accept()
+c.sendall(b"hello")
+while c.recv(1000):
+    pass
+`,
+  );
 }
 
 export interface Dwell {

@@ -4,10 +4,10 @@
 // bounded waits on what the screen shows.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { REPO } from './lab.js';
+import { tempDir } from './temp.js';
 
 let cli: string | undefined;
 
@@ -25,7 +25,7 @@ const SOCKET = ['-L', `tcpmitm-test-${process.pid}`];
  */
 export function buildPrivateCli(): string {
   if (cli) return cli;
-  const root = mkdtempSync(join(tmpdir(), 'tcpmitm-tui-'));
+  const root = tempDir('tcpmitm-tui-');
   mkdirSync(join(root, 'bin'));
   copyFileSync(join(REPO, 'bin/tcpmitm.js'), join(root, 'bin/tcpmitm.js'));
   for (const link of ['profiles', 'exercises', 'node_modules', 'package.json']) symlinkSync(join(REPO, link), join(root, link));
@@ -64,7 +64,7 @@ export class TmuxScreen {
    * be read) and records the exit code.
    */
   static start(name: string, argv: readonly string[], size: { cols: number; rows: number }, env: Record<string, string> = {}): TmuxScreen {
-    const rcFile = join(mkdtempSync(join(tmpdir(), 'tcpmitm-tmux-')), 'rc');
+    const rcFile = join(tempDir('tcpmitm-tmux-'), 'rc');
     const envs = Object.entries(env).map(([k, v]) => `${k}=${shq(v)}`);
     const cmd = `${envs.length ? `env ${envs.join(' ')} ` : ''}${argv.map(shq).join(' ')}; echo $? > ${shq(rcFile)}; sleep 600`;
     spawnSync('tmux', [...SOCKET, 'kill-session', '-t', name], { stdio: 'ignore' });

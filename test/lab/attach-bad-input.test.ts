@@ -8,19 +8,19 @@
 // tap and lab. Real programs at the ends (python3: sockets, AF_PACKET).
 
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, netnsList, requireRoot, uniqueLabId, until } from '../helpers/lab.js';
 import { type LabEvent, type RunningCli, leftovers, readEvents, runCli, stopRunsAndLabs } from '../helpers/run-lab.js';
 import { PROFILE_MAX_BYTES } from '../../src/rules/load.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
 const id = uniqueLabId('bi');
 const NS = { c: `${id}-c`, m: `${id}-m`, s: `${id}-s` } as const;
 const BIN = join(REPO, 'bin/tcpmitm.js');
-const tmp = mkdtempSync(join(tmpdir(), 'bi-attach-'));
+const tmp = tempDir('bi-attach-');
 const children: ChildProcess[] = [];
 const labRuns: RunningCli[] = [];
 const labIds: string[] = [];

@@ -10,7 +10,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { requireRoot, skipWithoutTracepoint, uniqueLabId } from '../helpers/lab.js';
 import { labDown, labNamespaces, runCli, type LabEvent } from '../helpers/run-lab.js';
-import { dwells, runProfile, writeProfile, type ProfileRun } from '../helpers/profile-lab.js';
+import { dwells, runProfile, writeGreeter, writeProfile, type ProfileRun } from '../helpers/profile-lab.js';
 
 const root = requireRoot();
 const skipTrace = skipWithoutTracepoint();
@@ -51,17 +51,7 @@ const kernelStates = (evs: readonly LabEvent[], endpoint: string): string[] =>
  * connection from the listener's queue (inet_csk_listen_stop), a race with
  * Node's or Python's accept loop.
  */
-const GREETER = writeProfile(
-  'greeter.py',
-  `import os, socket
-host, port = os.environ["TCPMITM_SERVER_ADDR"], int(os.environ["TCPMITM_SERVER_PORT"])
-ls = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
-c, _ = ls.accept()
-c.sendall(b"hello")
-while c.recv(1000):
-    pass
-`,
-);
+const GREETER = writeGreeter('greeter.py');
 
 const KILL_ON_DATA = `name: kill-on-data
 description: the server is killed (SIGKILL) by tcpmitm when the client's request arrives

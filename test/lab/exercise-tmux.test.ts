@@ -7,13 +7,13 @@
 // UI, then the questions, the reveal naming the fault.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { netnsList, requireRoot, uniqueLabId } from '../helpers/lab.js';
 import { TmuxScreen, buildPrivateCli, hasTmux, removePrivateCli } from '../helpers/tmux.js';
 import type { ExerciseResult } from '../../src/exercise/result.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
 const tmuxMissing = !root.skip && !hasTmux();
@@ -24,7 +24,7 @@ if (tmuxMissing) console.warn('skipping: tmux is not installed (bash scripts/boo
 const TTY_ENV = { CI: 'false', CONTINUOUS_INTEGRATION: 'false' };
 
 let cli = '';
-const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-ext-'));
+const dir = tempDir('tcpmitm-ext-');
 const screens: TmuxScreen[] = [];
 const labs: string[] = [];
 
@@ -138,7 +138,9 @@ describe.skipIf(root.skip || tmuxMissing)('an exercise in a real terminal', () =
     s.keys('q');
     screen = await s.waitFor('the first question, after the run', (sc) => sc.includes('question 1 of 3'), 20_000);
     expect(screen).toContain('What is wrong?');
-    s.keys('1');
+    // The right one is not the first choice listed.
+    await s.waitFor('the choices', (sc) => sc.includes("2. the client's ACKs of the server's FIN are lost on the way"));
+    s.keys('2');
     await s.waitFor('the second question', (sc) => sc.includes('question 2 of 3'));
     s.keys('2', 'Enter');
     await s.waitFor('the third question', (sc) => sc.includes('question 3 of 3'));

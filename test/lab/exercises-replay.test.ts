@@ -15,6 +15,8 @@ import { exerciseRunner, logLines, type ExerciseRun } from '../helpers/exercise-
 
 const root = requireRoot();
 const runner = exerciseRunner('xrp', 1);
+// Two copies at once (two students on one machine), each on a lab of its own.
+const pair = exerciseRunner('exgpair', 2);
 
 /** `tcpmitm exercise run 16` with these answers, in `lang`. */
 const runExercise = (name: string, answers: string, lang: 'en' | 'zh'): Promise<ExerciseRun> => runner.run('16', name, answers, ['--lang', lang], 90_000);
@@ -47,7 +49,10 @@ function expectTheKernelsAnswer(r: ExerciseRun): void {
 }
 
 describe.skipIf(root.skip)('exercise 16 old-duplicate on real labs', { timeout: 300_000 }, () => {
-  afterAll(() => runner.cleanup());
+  afterAll(() => {
+    runner.cleanup();
+    pair.cleanup();
+  });
 
   it('right answers: full score, exit 0, the kernel confirms, the reveal quotes the replay and the duplicate ACK', async () => {
     const r = await runExercise('ex16-right', 'student: alice\nanswers:\n  new-syn: opens\n  old-segment: dup-ack\n  first-check: paws\n', 'en');
@@ -76,5 +81,35 @@ describe.skipIf(root.skip)('exercise 16 old-duplicate on real labs', { timeout: 
     // The right choices' comments too.
     expect(text).toContain('tcp_timewait_state_process()');
     expect(text).toContain('tcp_validate_incoming()');
+  });
+
+  it('two copies at once, on two labs: each reconnects from the port its kernel picked, and both score full, confirmed by the kernel', async () => {
+    const right = 'answers:\n  new-syn: opens\n  old-segment: dup-ack\n  first-check: paws\n';
+    const [a, b] = await Promise.all([pair.run('16', 'ex16-a', `student: a\n${right}`, [], 90_000), pair.run('16', 'ex16-b', `student: b\n${right}`, [], 90_000)]);
+    expect(a.id).not.toBe(b.id);
+    // They ran at the same time: each started before the other ended.
+    const span = (r: ExerciseRun): [number, number] => [Date.parse(r.result.wall), Date.parse(r.result.wall) + r.ms];
+    expect(span(a)[0]).toBeLessThan(span(b)[1]);
+    expect(span(b)[0]).toBeLessThan(span(a)[1]);
+    const ports = [a, b].map((r) => {
+      // Both connections of a run on one 4-tuple: the second came from the port the kernel picked for the first.
+      const tuples = r.events.filter((e) => e.type === 'connection').map((e) => `${String(e.client)} → ${String(e.server)}`);
+      expect(tuples).toHaveLength(2);
+      expect(tuples[1]).toBe(tuples[0]);
+      const port = Number(/:(\d+) →/.exec(tuples[0]!)![1]);
+      // An ephemeral port (net.ipv4.ip_local_port_range, 32768-60999 by default), not a fixed one.
+      expect(port).toBeGreaterThanOrEqual(32768);
+      return port;
+    });
+    // Different 4-tuples: the host-wide tracepoint's transitions are each lab's own.
+    expect(ports[0]).not.toBe(ports[1]);
+    for (const r of [a, b]) {
+      expect(r.code).toBe(0);
+      expect(r.result.score).toEqual({ points: 3, of: 3 });
+      expectKernelConfirmed(r);
+      expectTheKernelsAnswer(r);
+      // Exactly its two connections, no socket of the other lab's counted as its own.
+      expect([...new Set(r.events.filter((e) => e.type === 'state' && e.source === 'kernel').map((e) => e.conn))].sort()).toEqual([1, 2]);
+    }
   });
 });

@@ -12,13 +12,14 @@
 // touched: every iptables command runs inside the test namespace.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, netnsList, requireRoot, until } from '../helpers/lab.js';
 import { readEvents, runCli, startCli, states, waitForEvents, type LabEvent, type RunningCli } from '../helpers/run-lab.js';
+import { tempDir } from '../helpers/temp.js';
+import { spawnJsonLines } from '../helpers/json-lines.js';
 
 const root = requireRoot();
 const NS = `tmx-${randomBytes(3).toString('hex')}`;
@@ -28,7 +29,7 @@ const FAR = `${NS}f`;
 const NEAR_ADDR = { 4: '198.18.77.1', 6: '2001:2:77::1' } as const;
 const FAR_ADDR = { 4: '198.18.77.2', 6: '2001:2:77::2' } as const;
 const PEERS = join(REPO, 'test/helpers/intercept_peers.py');
-const tmp = mkdtempSync(join(tmpdir(), 'tcpmitm-intercept-'));
+const tmp = tempDir('tcpmitm-intercept-');
 
 function inNs(cmd: string, ...args: string[]): string {
   return execFileSync('ip', ['netns', 'exec', NS, cmd, ...args], { encoding: 'utf8' });
@@ -68,20 +69,7 @@ function peer(kind: 'server' | 'client', host: string, port: number, ...opts: st
 }
 
 function peerIn(ns: string, kind: 'server' | 'client', host: string, port: number, ...opts: string[]): Peer {
-  const child = spawn('ip', ['netns', 'exec', ns, 'python3', PEERS, kind, host, String(port), ...opts], { stdio: ['ignore', 'pipe', 'pipe'] });
-  peers.push(child);
-  const lines: Record<string, unknown>[] = [];
-  let buf = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const l = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-    }
-  });
-  child.stderr!.resume();
-  return { child, lines, done: new Promise((res) => child.on('close', (code) => res(code))) };
+  return spawnJsonLines(ns, ['python3', PEERS, kind, host, String(port), ...opts], peers);
 }
 
 async function server(host: string, port: number, closeAfterMs = 300, ns = NS): Promise<Peer> {

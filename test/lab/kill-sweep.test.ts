@@ -13,15 +13,15 @@
 // its run is up and into its teardown); TCPMITM_SWEEP_STEP_MS=50 runs it finer.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot, uniqueLabId } from '../helpers/lab.js';
 import { type RunningCli, ensureBuilt, labNamespaces, persistentTempVeths, readEvents, runCli, startCli } from '../helpers/run-lab.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
-const dir = mkdtempSync(join(tmpdir(), 'cl-sweep-'));
+const dir = tempDir('cl-sweep-');
 const STEP = Number(process.env.TCPMITM_SWEEP_STEP_MS ?? 0);
 const range = (step: number): number[] => Array.from({ length: Math.floor(1500 / step) + 1 }, (_, i) => i * step);
 const SUPERVISOR_OFFSETS = range(STEP || 150);
@@ -184,7 +184,7 @@ const PHASE_WORDS: Record<Phase, string> = { run: 'lab up started', creating: 'i
  */
 async function sweepCase(target: 'supervisor' | 'session', phase: Phase, offsetMs: number): Promise<CaseResult> {
   const id = uniqueLabId('cls');
-  const registry = mkdtempSync(join(tmpdir(), 'cl-sweep-reg-'));
+  const registry = tempDir('cl-sweep-reg-');
   const env = { ...process.env, TCPMITM_LAB_DIR: registry, FORCE_COLOR: '0' };
   const json = join(dir, `${id}.jsonl`);
   const started = (): boolean => {

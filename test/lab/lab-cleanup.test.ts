@@ -4,8 +4,6 @@
 // no namespace, no veth (looked up by the MACs it had), no registry record,
 // no process. The labs use a registry of their own (helpers/run-lab.ts).
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -13,9 +11,10 @@ import { requireRoot, uniqueLabId } from '../helpers/lab.js';
 import {
   type RunningCli, ensureBuilt, httpServerUp, labMacs, labNamespaces, leftovers, persistentTempVeths, readEvents, rootLinksWithMacs, runCli, startCli, stopRunsAndLabs, waitForEvents, waitForLab,
 } from '../helpers/run-lab.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
-const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-l3-clean-'));
+const dir = tempDir('tcpmitm-l3-clean-');
 const ids: string[] = [];
 const running: RunningCli[] = [];
 

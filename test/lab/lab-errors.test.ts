@@ -3,17 +3,16 @@
 // (exit 1 with its code and the tail of its stderr), and one that never
 // listens (a bounded error). Nothing is left behind by any of them.
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot, uniqueLabId } from '../helpers/lab.js';
 import {
   type RunningCli, ensureBuilt, httpServerUp, labNamespaces, leftovers, readEvents, runCli, startCli, stopRunsAndLabs,
 } from '../helpers/run-lab.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
-const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-l3-err-'));
+const dir = tempDir('tcpmitm-l3-err-');
 const ids: string[] = [];
 const running: RunningCli[] = [];
 

@@ -5,16 +5,16 @@
 // point refuses, with exit 2, to be started any other way.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveLabProfile } from '../../src/lab/peer-args.js';
 import { REPO, requireRoot, uniqueLabId } from '../helpers/lab.js';
 import { type RunningCli, ensureBuilt, leftovers, readEvents, runCli, stopRunsAndLabs } from '../helpers/run-lab.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
-const dir = mkdtempSync(join(tmpdir(), 'cl-handoff-'));
+const dir = tempDir('cl-handoff-');
 const ids: string[] = [];
 const running: RunningCli[] = [];
 

@@ -2,16 +2,16 @@
 // expectations failed (exit 3) and after Ctrl-C mid-run; tshark reads it with
 // no error and counts exactly the frames the engine saw plus those it forged.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot, uniqueLabId } from '../helpers/lab.js';
 import { ensureBuilt, labDown, labDownAll, leftovers, readEvents, runCli, startCli, waitForEvents } from '../helpers/run-lab.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
-const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-pcap-'));
+const dir = tempDir('tcpmitm-pcap-');
 const ids: string[] = [];
 
 function newId(): string {

@@ -3,13 +3,13 @@
 // and /proc poller), the very first SYN crossing at once, the IPv6 lab, and two
 // labs running in parallel. Every lab is removed in afterEach, pass or fail.
 
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot, uniqueLabId } from '../helpers/lab.js';
 import { ensureBuilt, labDown, labDownAll, leftovers, readEvents, runCli, states, type CliRun, type LabEvent } from '../helpers/run-lab.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
 const TRACEFS_EVENT = '/sys/kernel/tracing/events/sock/inet_sock_set_state';
@@ -34,7 +34,7 @@ const SERVER_KERNEL = SERVER_INFERRED;
 /** States of the default lab that last too little for a 5 ms poller to be sure to see them. */
 const SHORT = { client: ['SYN-SENT', 'ESTAB'], server: ['SYN-RECV', 'ESTAB', 'LAST-ACK'] } as const;
 
-const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-l3-run-'));
+const dir = tempDir('tcpmitm-l3-run-');
 const ids: string[] = [];
 function newId(): string {
   const id = uniqueLabId('l3r');
@@ -99,7 +99,7 @@ describe.skipIf(root.skip)('tcpmitm lab, end to end (real namespaces)', () => {
     expect(close.map((e) => `${String(e.from)}:${String(e.role)}`)).toEqual(['client:fin', 'server:ack-of-fin', 'server:fin-ack', 'client:last-ack']);
     // The text log has one line per change, with the kernel's state beside it.
     expect(run.stdout).toMatch(/#1 client {2}FIN-WAIT-1 → FIN-WAIT-2 {2}\(delivered ACK .*ack=102\)/);
-    expect(run.stdout).toMatch(/#1 c→s {2}\[FA\] seq=101 ack=1001 len=0/);
+    expect(run.stdout).toMatch(/#1 c→s {2}\[F\.\] seq=101 ack=1001 len=0/);
     expect(leftovers(id)).toEqual([]);
   });
 
@@ -201,6 +201,19 @@ describe.skipIf(root.skip)('tcpmitm lab, end to end (real namespaces)', () => {
     // The kernel's view joins IPv6 tuples too (whichever probe `auto` picked).
     expect(withoutShort(states(evs, 'client', 'kernel'), SHORT.client)).toEqual(withoutShort(CLIENT_KERNEL, SHORT.client));
     expect(withoutShort(states(evs, 'server', 'kernel'), SHORT.server)).toEqual(withoutShort(SERVER_KERNEL, SHORT.server));
+  });
+
+  it("--segments --tcp-options: each segment's options as the kernels sent them, in the log and the JSON", async () => {
+    const id = newId();
+    const { run, evs } = await lab(id, ['--segments', '--tcp-options', '--kernel-probe', KERNEL_PROBE]);
+    expectOk(run, evs);
+    // Linux's own SYN and SYN-ACK (veth MTU 1500: MSS 1460), then timestamps on every segment.
+    expect(run.stdout).toMatch(/#1 c→s {2}\[S\] seq=0 len=0 win=\d+ options \[mss 1460,sackOK,TS val \d+ ecr 0,nop,wscale \d+\] {2}syn\n/);
+    expect(run.stdout).toMatch(/#1 s→c {2}\[S\.\] seq=0 ack=1 len=0 win=\d+ options \[mss 1460,sackOK,TS val \d+ ecr \d+,nop,wscale \d+\] {2}syn-ack\n/);
+    expect(run.stdout).toMatch(/#1 c→s {2}\[F\.\] seq=101 ack=\d+ len=0 win=\d+ options \[nop,nop,TS val \d+ ecr \d+\] {2}fin\n/);
+    const segs = evs.filter((e) => e.type === 'segment');
+    expect(segs.length).toBeGreaterThan(6);
+    expect(segs.every((e) => typeof e.options === 'string' && /TS val \d+ ecr \d+/.test(e.options))).toBe(true);
   });
 
   it('two labs in parallel with different ids: both succeed, neither sees the other', async () => {

@@ -3,15 +3,15 @@
 // forwards is byte-identical, Ethernet header included, to the one the sender
 // put on the wire (tcpdump on c0 in the client namespace and s0 in the server's).
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot, uniqueLabId } from '../helpers/lab.js';
 import { ensureBuilt, labDown, labDownAll, leftovers, readEvents, runCli, type CliRun, type LabEvent } from '../helpers/run-lab.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
-const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-l3-tr-'));
+const dir = tempDir('tcpmitm-l3-tr-');
 
 // A sender of N deterministic pseudo-random bytes and a reader that hashes
 // what arrives; each prints one line (an `app` event of kind `output`).

@@ -5,17 +5,17 @@
 // codes (2 when it cannot run the command; the command's own otherwise).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, requireRoot, uniqueLabId } from '../helpers/lab.js';
 import {
   BIN, REGISTRY, type RunningCli, cliEnv, ensureBuilt, labNamespaces, registryFile, runCli, startCli, stopRunsAndLabs, waitForEvents,
 } from '../helpers/run-lab.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
-const dir = mkdtempSync(join(tmpdir(), 'cl-trust-'));
+const dir = tempDir('cl-trust-');
 const ids: string[] = [];
 const running: RunningCli[] = [];
 

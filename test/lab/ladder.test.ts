@@ -4,8 +4,7 @@
 // text's rendered box lies inside the viewBox, and the states, flags and the
 // drop mark are present as text.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requireRoot, uniqueLabId } from '../helpers/lab.js';
@@ -13,9 +12,10 @@ import { labDown, runCli } from '../helpers/run-lab.js';
 import { runProfile } from '../helpers/profile-lab.js';
 import { dumpDom, screenshot } from '../helpers/chromium.js';
 import { countPixels, decodePng } from '../helpers/png.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
-const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-ladder-'));
+const dir = tempDir('tcpmitm-ladder-');
 const ids = new Set<string>();
 
 /** Runs in the page after the picture: each <text>'s box as the browser laid it out, and the viewBox. */

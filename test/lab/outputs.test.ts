@@ -11,14 +11,14 @@
 
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, netnsList, requireRoot, uniqueLabId } from '../helpers/lab.js';
 import { BIN, cliEnv, ensureBuilt, labDown, labDownAll, leftovers, readEvents, runCli, type CliRun, type LabEvent } from '../helpers/run-lab.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
-const dir = mkdtempSync(join(tmpdir(), 'op-outputs-'));
+const dir = tempDir('op-outputs-');
 const ids: string[] = [];
 const mounts: string[] = [];
 

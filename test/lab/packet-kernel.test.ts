@@ -4,15 +4,15 @@
 // (IPv4 and IPv6) whose seq is its rcv_nxt — while an in-window but inexact
 // one only draws a challenge ACK (RFC 5961 §3.2). Needs root (namespaces).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTcpFrame, forgeRstFrom } from '../../src/packet/build.js';
 import { type TcpFrame, decodeFrame } from '../../src/packet/frame.js';
 import { TcpFlag } from '../../src/tcp/segment.js';
+import { tempDir } from '../helpers/temp.js';
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot && process.env.CI === 'true') throw new Error('packet-kernel lab tests need root, and CI must not skip them');
@@ -20,7 +20,7 @@ const NS_A = 'tpk-la';
 const NS_B = 'tpk-lb';
 const DEV_A = 'tpk-la0';
 const DEV_B = 'tpk-lb0';
-const work = mkdtempSync(join(tmpdir(), 'tpk-'));
+const work = tempDir('tpk-');
 const children: ChildProcess[] = [];
 
 function sh(...args: string[]): string {

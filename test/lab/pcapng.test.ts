@@ -7,18 +7,18 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, netnsList, requireRoot, until } from '../helpers/lab.js';
 import { commentFor } from '../../src/io/pcapng-writer.js';
 import type { SegmentEvent, StatsEvent } from '../../src/engine/events.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
 const NS = { c: 't7-pc', m: 't7-pm', s: 't7-ps' } as const;
 const BIN = join(REPO, 'bin/tcpmitm.js');
-const tmp = mkdtempSync(join(tmpdir(), 't7-pcap-'));
+const tmp = tempDir('t7-pcap-');
 const hasTshark = spawnSync('tshark', ['-v']).status === 0;
 
 function ip(...args: string[]): void {

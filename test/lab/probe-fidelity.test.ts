@@ -6,12 +6,12 @@
 // and no disagreement on a machine whose CPUs are saturated.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot, uniqueLabId } from '../helpers/lab.js';
 import { ensureBuilt, labDown, labDownAll, leftovers, readEvents, runCli, states, type CliRun, type LabEvent } from '../helpers/run-lab.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
 const TRACEFS_EVENT = '/sys/kernel/tracing/events/sock/inet_sock_set_state';
@@ -23,7 +23,7 @@ if (!root.skip && !hasTrace) console.warn(`probe-fidelity: ${TRACEFS_EVENT} is a
 const missing = ['socat', 'nc', 'curl'].filter((p) => spawnSync('which', [p]).status !== 0);
 if (missing.length > 0 && !skip) throw new Error(`missing ${missing.join(', ')}: run scripts/bootstrap.sh --test`);
 
-const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-pf-'));
+const dir = tempDir('tcpmitm-pf-');
 const ids: string[] = [];
 const PLAIN = join(dir, 'plain.yaml');
 writeFileSync(PLAIN, 'name: plain\ndescription: no rules, no expectations\nrules: []\n');

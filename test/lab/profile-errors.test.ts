@@ -26,7 +26,7 @@ const cases: Case[] = [
   {
     title: 'unknown field',
     text: `${head}rules:\n  - match: {from: client, rolee: fin}\n    action: drop\n`,
-    problems: [[4, 27, /rules\[0\]\.match\.rolee: unknown field 'rolee'; expected one of from, role, flags/]],
+    problems: [[4, 27, /rules\[0\]\.match\.rolee: unknown field 'rolee' \(did you mean 'role'\?\); expected one of from, role, flags/]],
   },
   {
     title: 'wrong type, unknown role, flag and action, negative and absurd delay',
@@ -39,7 +39,7 @@ const cases: Case[] = [
       '    probability: high\n',
     problems: [
       [4, 19, /'nobody' is not a known sender; expected one of client, server, any/],
-      [4, 33, /'finn' is not a known role; expected one of syn, syn-ack/],
+      [4, 33, /'finn' is not a known role \(did you mean 'fin'\?\); expected one of syn, syn-ack/],
       [4, 46, /'FIN,!BOGUS' has unknown flag '!BOGUS'; expected names from FIN/],
       [5, 26, /rules\[0\]\.action\.delay\.ms: -5 is negative; expected a delay in ms from 0 to 600000/],
       [6, 13, /'explode' is not a known action; expected one of pass, drop/],
@@ -103,10 +103,13 @@ describe.skipIf(root.skip)('bad profiles never start a run', () => {
     id = uniqueLabId('p4');
     const a = await startCli(['lab', '--id', id, '--no-ui', '--profile', 'delay-fin', '--set', 'sid=client'], 20_000).done;
     expect(a.code).toBe(2);
-    expect(a.stderr).toMatch(/--set sid=client: no parameter 'sid'; expected one of side, ms/);
+    expect(a.stderr).toMatch(/--set sid=client: no parameter 'sid' \(did you mean 'side'\?\); expected one of side, ms/);
     const b = await startCli(['lab', '--id', id, '--no-ui', '--profile', 'no-such-profile'], 20_000).done;
     expect(b.code).toBe(2);
     expect(b.stderr).toMatch(/'no-such-profile' is neither a built-in profile nor a file; expected one of .*drop-last-ack/);
+    const c = await startCli(['lab', '--id', id, '--no-ui', '--profile', 'drop-lastack'], 20_000).done;
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/'drop-lastack' is neither a built-in profile nor a file \(did you mean 'drop-last-ack'\?\)/);
     expect(leftovers(id)).toEqual([]);
   });
 });

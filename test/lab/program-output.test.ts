@@ -5,15 +5,14 @@
 // the log long before the program exits; a test machine that happens to set
 // PYTHONUNBUFFERED must not hide a missing step (test/setup-env.ts unsets it).
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot, uniqueLabId } from '../helpers/lab.js';
 import { ensureBuilt, labDown, labDownAll, readEvents, runCli } from '../helpers/run-lab.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
-const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-po-'));
+const dir = tempDir('tcpmitm-po-');
 const ids: string[] = [];
 
 describe.skipIf(root.skip)("programs' output, line by line (real lab)", () => {

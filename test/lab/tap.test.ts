@@ -7,15 +7,15 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, netnsList, requireRoot, until } from '../helpers/lab.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
 const NS = 't7-tap';
 const BIN = join(REPO, 'bin/tcpmitm.js');
-const tmp = mkdtempSync(join(tmpdir(), 't7-tap-'));
+const tmp = tempDir('t7-tap-');
 const PORT = 9000;
 
 function inNs(cmd: string, ...args: string[]): string {

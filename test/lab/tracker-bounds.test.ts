@@ -8,8 +8,7 @@
 // count it and a warning says so once.
 
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { REPO, requireRoot, uniqueLabId } from '../helpers/lab.js';
@@ -25,9 +24,10 @@ import {
   type LabEvent,
   type RunningCli,
 } from '../helpers/run-lab.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
-const dir = mkdtempSync(join(tmpdir(), 'tb-bounds-'));
+const dir = tempDir('tb-bounds-');
 const ids: string[] = [];
 const running: RunningCli[] = [];
 const SENDER = join(REPO, 'bench/flood-sender.js');

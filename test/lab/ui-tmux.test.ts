@@ -5,12 +5,12 @@
 // namespace left. Also a drop-last-ack run that ends by its own duration.
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { netnsList, requireRoot, uniqueLabId } from '../helpers/lab.js';
 import { TmuxScreen, buildPrivateCli, hasTmux, removePrivateCli, sleep } from '../helpers/tmux.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = requireRoot();
 const tmuxMissing = !root.skip && !hasTmux();
@@ -32,7 +32,7 @@ beforeAll(() => {
   if (root.skip || tmuxMissing) return;
   cli = buildPrivateCli();
   // No rules and no expectations: the keys alone decide, and a quit is exit 0.
-  manualProfile = join(mkdtempSync(join(tmpdir(), 'tcpmitm-ui-')), 'manual.yaml');
+  manualProfile = join(tempDir('tcpmitm-ui-'), 'manual.yaml');
   writeFileSync(manualProfile, 'name: manual\ndescription: every segment passes; the keys decide\nrules: []\n');
   // A four-way close always ends the client in TIME-WAIT: this expectation fails.
   failingProfile = join(dirname(manualProfile), 'failing.yaml');

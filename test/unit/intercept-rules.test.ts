@@ -25,7 +25,7 @@ describe('chain names', () => {
 });
 
 describe('rules', () => {
-  it('fill the chain: our own marked packets by, then both directions of the port to their queues, fail-open, hooked first into OUTPUT and (from other hosts) INPUT', () => {
+  it('fill the chain: our own marked packets by, then both directions of the port to their queues, fail-open, hooked first into OUTPUT, (from other hosts) INPUT and (routed) FORWARD', () => {
     expect(INJECT_MARK).toBe(0x746d6974);
     expect(setupArgs({ chain: 'tcpmitm-1-a', port: 8080, queues: [7400, 7401] })).toEqual([
       ['-w', '-N', 'tcpmitm-1-a'],
@@ -34,6 +34,7 @@ describe('rules', () => {
       ['-w', '-A', 'tcpmitm-1-a', '-p', 'tcp', '--sport', '8080', '-j', 'NFQUEUE', '--queue-num', '7401', '--queue-bypass'],
       ['-w', '-I', 'OUTPUT', '1', '-j', 'tcpmitm-1-a'],
       ['-w', '-I', 'INPUT', '1', '!', '-i', 'lo', '-j', 'tcpmitm-1-a'],
+      ['-w', '-I', 'FORWARD', '1', '-j', 'tcpmitm-1-a'],
     ]);
   });
 
@@ -47,6 +48,7 @@ describe('rules', () => {
     expect(teardownArgs('tcpmitm-1-a')).toEqual([
       ['-w', '-D', 'OUTPUT', '-j', 'tcpmitm-1-a'],
       ['-w', '-D', 'INPUT', '!', '-i', 'lo', '-j', 'tcpmitm-1-a'],
+      ['-w', '-D', 'FORWARD', '-j', 'tcpmitm-1-a'],
       ['-w', '-F', 'tcpmitm-1-a'],
       ['-w', '-X', 'tcpmitm-1-a'],
     ]);
@@ -61,9 +63,11 @@ describe('findChains', () => {
     '-N DOCKER',
     '-N tcpmitm-23828-3gi2p',
     '-N tcpmitm-99-zz',
+    '-N tcpmitm-7-r0',
     '-N tcpmitm-notours',
     '-A OUTPUT -j tcpmitm-23828-3gi2p',
     '-A OUTPUT -j DOCKER',
+    '-A FORWARD -j tcpmitm-7-r0',
     '-A tcpmitm-23828-3gi2p -m mark --mark 0x746d6974 -j RETURN',
     '-A tcpmitm-23828-3gi2p -p tcp -m tcp --dport 7777 -j NFQUEUE --queue-num 7400 --queue-bypass',
     '-A tcpmitm-23828-3gi2p -p tcp -m tcp --sport 7777 -j NFQUEUE --queue-num 7401 --queue-bypass',
@@ -74,6 +78,8 @@ describe('findChains', () => {
       { chain: 'tcpmitm-23828-3gi2p', owner: { pid: 23828, start: parseInt('3gi2p', 36) }, port: 7777, hooked: true },
       // Half made (the run died between -N and -A): no port, not hooked — still ours to remove.
       { chain: 'tcpmitm-99-zz', owner: { pid: 99, start: parseInt('zz', 36) }, hooked: false },
+      // Left hooked into FORWARD alone (the run died between its hooks).
+      { chain: 'tcpmitm-7-r0', owner: { pid: 7, start: parseInt('r0', 36) }, hooked: true },
     ]);
   });
 

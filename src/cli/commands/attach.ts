@@ -2,24 +2,13 @@
 // interfaces of this namespace (no lab topology). The run loads lazily.
 
 import type { Command } from 'commander';
-import { addOutputOptions, addProfileOptions, addTrackerOptions, tableLimits, uiFor, type TableFlags } from '../common-options.js';
-import { runUnderHeapCeiling } from '../../session/heap-ceiling.js';
+import { addOutputOptions, addProfileOptions, addTrackerOptions, runChoices, runSessionCommand, type SharedRunFlags } from '../common-options.js';
 
-interface AttachFlags extends TableFlags {
+interface AttachFlags extends SharedRunFlags {
   a: string;
   b: string;
-  profile?: string;
-  set?: Record<string, string>;
-  ui: boolean;
-  segments?: boolean;
-  json?: string;
-  junit?: string;
-  pcap?: string;
-  duration?: number;
   fixOffloads?: boolean;
   force?: boolean;
-  timeWait: number;
-  finTimeout: number;
 }
 
 export function registerAttach(program: Command): void {
@@ -29,7 +18,7 @@ export function registerAttach(program: Command): void {
     .requiredOption('--a <iface>', 'the client-side interface')
     .requiredOption('--b <iface>', 'the server-side interface');
   addProfileOptions(cmd, 'fault profile: a built-in name or a YAML/JSON file (default: passthrough)');
-  addOutputOptions(cmd, { pcap: true });
+  addOutputOptions(cmd, { pcap: true, tcpOptions: true });
   addTrackerOptions(cmd);
   cmd
     .option('--fix-offloads', 'turn off tx checksum, TSO, GSO and GRO on both interfaces (they break re-injection)')
@@ -45,30 +34,16 @@ export function registerAttach(program: Command): void {
         '(802.1ad + 802.1Q) frames are tracked alike. Needs root. Example:\n' +
         '  sudo tcpmitm attach --a eth1 --b eth2 --profile drop-last-ack --pcap run.pcapng',
     )
-    .action(async (f: AttachFlags) => {
-      // Under the session's heap ceiling: this command runs itself again, once, with those node flags.
-      const rerun = await runUnderHeapCeiling(tableLimits(f).maxConnections);
-      if (rerun !== undefined) {
-        process.exitCode = rerun;
-        return;
-      }
-      const { runAttach } = await import('../../attach/session.js');
-      process.exitCode = await runAttach({
-        a: f.a,
-        b: f.b,
-        profile: f.profile,
-        set: f.set ?? {},
-        ui: uiFor(f),
-        segments: f.segments === true,
-        json: f.json,
-        junit: f.junit,
-        pcap: f.pcap,
-        durationS: f.duration,
-        fixOffloads: f.fixOffloads === true,
-        force: f.force === true,
-        timeWaitS: f.timeWait,
-        finTimeoutS: f.finTimeout,
-        table: tableLimits(f),
-      });
-    });
+    .action((f: AttachFlags) =>
+      runSessionCommand(f, async () => {
+        const { runAttach } = await import('../../attach/session.js');
+        return runAttach({
+          ...runChoices(f),
+          a: f.a,
+          b: f.b,
+          fixOffloads: f.fixOffloads === true,
+          force: f.force === true,
+        });
+      }),
+    );
 }

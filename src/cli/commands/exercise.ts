@@ -5,7 +5,9 @@
 
 import { Command, Option } from 'commander';
 import { ExitCode, TcpmitmError } from '../errors.js';
-import { collectSetting, collectSysctl, labId, oneOf, writableFile } from '../parse.js';
+import { addSchemaCommand } from '../common-options.js';
+import { join } from 'node:path';
+import { collectSetting, collectSysctl, intIn, labId, oneOf, writableFile } from '../parse.js';
 import type { Sysctls } from '../../rules/schema.js';
 
 const langOption = (): Option =>
@@ -23,6 +25,7 @@ interface RunFlags {
   events?: string;
   lang?: string;
   set?: Record<string, string>;
+  try?: number;
   id?: string;
   ipv6?: boolean;
   kernelProbe: 'auto' | 'trace' | 'proc';
@@ -44,6 +47,7 @@ export function registerExercise(program: Command): void {
         '  sudo tcpmitm exercise run 1                   on a terminal: predict, watch the lab, q, the reveal\n' +
         '  tcpmitm exercise show 1 --answers-template > answers.yaml\n' +
         '  sudo tcpmitm exercise run 1 --answers answers.yaml --json result.json\n' +
+        '  sudo tcpmitm exercise run 12 --try 1 --answers answers.yaml   a try-next variant, with its own key\n' +
         '  tcpmitm exercise grade results/*.json --csv > grades.csv\n',
     );
 
@@ -72,17 +76,27 @@ export function registerExercise(program: Command): void {
     .addOption(langOption())
     .option('--answers-template', 'print an answers file to fill in instead')
     .option('--yaml', 'print the exercise file itself (it holds the answers)')
-    .action(async (ref: string, flags: { lang?: string; answersTemplate?: boolean; yaml?: boolean }) => {
-      const { loadExercise } = await import('../../exercise/load.js');
+    .option('--try <n>', "its try-next variant n, as `exercise run --try n` asks it (the variant's choice texts)", intIn(1, 999))
+    .action(async (ref: string, flags: { lang?: string; answersTemplate?: boolean; yaml?: boolean; try?: number }) => {
+      const { loadExercise, exercisesDir } = await import('../../exercise/load.js');
       const { presentExercise } = await import('../../exercise/present.js');
+      const { schemaCommentAt } = await import('../../rules/schema-comment.js');
       const { answersTemplate } = await import('../../exercise/answers.js');
       const { inLang } = await import('../../exercise/schema.js');
+      const { ownVariant, variantExercise } = await import('../../exercise/variant.js');
       const lang = await langOf(flags.lang);
       const loaded = loadExercise(ref);
-      if (flags.yaml === true) process.stdout.write(`# ${loaded.file}\n${loaded.text}`);
-      else if (flags.answersTemplate === true) process.stdout.write(answersTemplate(loaded.exercise, (p) => inLang(p.question, lang)));
-      else process.stdout.write(presentExercise(loaded.exercise, lang));
+      let x = loaded.exercise;
+      if (flags.try !== undefined) {
+        ownVariant(x, flags.try);
+        x = variantExercise(x, flags.try - 1);
+      }
+      if (flags.yaml === true) process.stdout.write(`# ${loaded.file}\n${schemaCommentAt(loaded.text, join(exercisesDir(), 'schema.json'))}`);
+      else if (flags.answersTemplate === true) process.stdout.write(answersTemplate(x, (p) => inLang(p.question, lang)));
+      else process.stdout.write(presentExercise(x, lang, flags.try));
     });
+
+  addSchemaCommand(exercise, 'exercises', async () => (await import('../../exercise/load.js')).exercisesDir());
 
   exercise
     .command('check')
@@ -120,8 +134,9 @@ export function registerExercise(program: Command): void {
     .option('--json <file>', 'write the result (answers, evidence, checks, score, reveal) as JSON for `exercise grade`', writableFile(false))
     .option('--events <file>', "also keep the run's events as JSON lines (docs/events.md)", writableFile(false))
     .addOption(langOption())
-    .option('--set <key=value>', "set a parameter of the exercise's profile (repeatable): a variant to try", collectSetting)
-    .option('--sysctl <[end:]name=value>', "set a sysctl in the end namespaces, over the exercise's (repeatable; net.* only; end: client, server or both, the default): a variant to try", collectSysctl)
+    .option('--try <n>', "run the exercise's try-next variant n (from 1, as its reveal lists them): its parameters and sysctls, scored with its own answers and checks", intIn(1, 999))
+    .option('--set <key=value>', "set a parameter of the exercise's profile (repeatable; over --try's); the score keeps the exercise's key", collectSetting)
+    .option('--sysctl <[end:]name=value>', "set a sysctl in the end namespaces, over the exercise's and --try's (repeatable; net.* only; end: client, server or both, the default); the score keeps the exercise's key", collectSysctl)
     .option('--id <id>', 'lab id (default: random)', labId)
     .option('--ipv6', 'run it over IPv6: the ends get 2001:2::1 and 2001:2::2, and the client connects to the server there')
     .option('--segments', "log one line per segment while the lab runs")
@@ -146,6 +161,7 @@ export function registerExercise(program: Command): void {
         ...(flags.events !== undefined ? { events: flags.events } : {}),
         lang: await langOf(flags.lang),
         set: flags.set ?? {},
+        ...(flags.try !== undefined ? { variant: flags.try } : {}),
         ...(flags.sysctl !== undefined ? { sysctls: flags.sysctl } : {}),
         ...(flags.id !== undefined ? { id: flags.id } : {}),
         ipv6: flags.ipv6 === true,

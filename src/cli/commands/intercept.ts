@@ -5,28 +5,17 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { intIn } from '../parse.js';
-import { addOutputOptions, addProfileOptions, addTrackerOptions, tableLimits, uiFor, type TableFlags } from '../common-options.js';
-import { runUnderHeapCeiling } from '../../session/heap-ceiling.js';
+import { addOutputOptions, addProfileOptions, addTrackerOptions, runChoices, runSessionCommand, type SharedRunFlags } from '../common-options.js';
 import { systemProbes } from '../../session/preflight.js';
 import { ExitCode, TcpmitmError, UsageError } from '../errors.js';
 
-interface InterceptFlags extends TableFlags {
+interface InterceptFlags extends SharedRunFlags {
   port?: number;
   host?: string;
   netns?: string;
   pid?: number;
   cleanup?: boolean;
-  profile?: string;
-  set?: Record<string, string>;
-  ui: boolean;
-  segments?: boolean;
-  json?: string;
-  junit?: string;
-  pcap?: string;
-  duration?: number;
   force?: boolean;
-  timeWait: number;
-  finTimeout: number;
 }
 
 /** The command the run goes through to be in the namespace --netns names (nsenter keeps the pid: no fork for a network namespace). */
@@ -61,7 +50,7 @@ export function registerIntercept(program: Command): void {
     .option('--pid <pid>', "run inside the network namespace of that process (a container's: docker inspect -f '{{.State.Pid}}' NAME)", intIn(1, 4_194_304))
     .option('--cleanup', 'remove the netfilter chains of intercept runs that died (their owner pid is gone), then exit');
   addProfileOptions(cmd, 'fault profile: a built-in name or a YAML/JSON file (default: passthrough)');
-  addOutputOptions(cmd, { pcap: true });
+  addOutputOptions(cmd, { pcap: true, tcpOptions: true });
   addTrackerOptions(cmd);
   cmd
     .option('--force', 'allow a port that carries the SSH connection this session came in by')
@@ -69,8 +58,8 @@ export function registerIntercept(program: Command): void {
       'after',
       '\nNothing is moved or re-pointed: netfilter queues every segment to and from the port to\n' +
         'tcpmitm (the xtables NFQUEUE target, in a chain of the run\'s own, tcpmitm-<pid>-…,\n' +
-        'hooked into OUTPUT, and into INPUT for segments from other hosts: each segment is seen\n' +
-        'once). A pass is the kernel\'s NF_ACCEPT, a drop NF_DROP, a delay or hold a verdict\n' +
+        'hooked into OUTPUT, into INPUT for segments from other hosts and into FORWARD for those\n' +
+        'this host only routes: each segment is seen once). A pass is the kernel\'s NF_ACCEPT, a drop NF_DROP, a delay or hold a verdict\n' +
         'given later; forged RSTs leave through a raw socket. Fail-open: if tcpmitm dies, the\n' +
         'queue is bypassed and the traffic flows as if it had never been there; the chain is\n' +
         'removed on every exit, and a dead run\'s by --cleanup or by the next start. The other\n' +
@@ -85,32 +74,15 @@ export function registerIntercept(program: Command): void {
     )
     .action(async (f: InterceptFlags) => {
       if (f.cleanup !== true && f.port === undefined) throw new UsageError('intercept needs --port <n> (or --cleanup)', 'e.g. sudo tcpmitm intercept --port 8080');
-      // Under the session's heap ceiling (and in --netns): this command runs itself again, once.
-      const rerun = await runUnderHeapCeiling(tableLimits(f).maxConnections, netnsVia(namespaceFile(f)));
-      if (rerun !== undefined) {
-        process.exitCode = rerun;
-        return;
-      }
-      const { runIntercept, runCleanup } = await import('../../intercept/session.js');
-      if (f.cleanup === true) {
-        process.exitCode = runCleanup();
-        return;
-      }
-      process.exitCode = await runIntercept({
-        port: f.port!,
-        host: f.host,
-        profile: f.profile,
-        set: f.set ?? {},
-        ui: uiFor(f),
-        segments: f.segments === true,
-        json: f.json,
-        junit: f.junit,
-        pcap: f.pcap,
-        durationS: f.duration,
-        force: f.force === true,
-        timeWaitS: f.timeWait,
-        finTimeoutS: f.finTimeout,
-        table: tableLimits(f),
-      });
+      // In --netns too: the run again goes through nsenter.
+      await runSessionCommand(
+        f,
+        async () => {
+          const { runIntercept, runCleanup } = await import('../../intercept/session.js');
+          if (f.cleanup === true) return runCleanup();
+          return runIntercept({ ...runChoices(f), port: f.port!, host: f.host, force: f.force === true });
+        },
+        netnsVia(namespaceFile(f)),
+      );
     });
 }

@@ -4,28 +4,18 @@
 import { Command, Option } from 'commander';
 import { collectSysctl, intIn, labId, numberIn } from '../parse.js';
 import type { Sysctls } from '../../rules/schema.js';
-import { addOutputOptions, addProfileOptions, addTrackerOptions, tableLimits, uiFor, type TableFlags } from '../common-options.js';
+import { addOutputOptions, addProfileOptions, addTrackerOptions, runChoices, type SharedRunFlags } from '../common-options.js';
 import type { LabRunOptions } from '../../lab/run-options.js';
 
-interface RunFlags extends TableFlags {
+interface RunFlags extends SharedRunFlags {
   id?: string;
   ipv6?: boolean;
-  profile?: string;
-  set?: Record<string, string>;
   server?: string;
   client?: string;
   port?: number;
-  ui: boolean;
-  segments?: boolean;
-  json?: string;
-  junit?: string;
-  pcap?: string;
-  duration?: number;
   untilClosed?: boolean;
   serverGrace?: number;
   kernelProbe: LabRunOptions['kernelProbe'];
-  timeWait: number;
-  finTimeout: number;
   sysctl?: Sysctls;
 }
 
@@ -45,7 +35,7 @@ function addRunOptions(cmd: Command, withPeers: boolean): Command {
       .option('--client <cmd>', "instead of the built-in client: a shell command, run as `sh -c '<cmd>'` by root (tcpmitm's own user) in the client namespace");
   }
   if (withPeers) cmd.option('--port <n>', 'server port (waited for in LISTEN before the client starts)', intIn(1, 65535), 8080);
-  addOutputOptions(cmd, { pcap: true });
+  addOutputOptions(cmd, { pcap: true, tcpOptions: true });
   if (withPeers) {
     cmd
       .option('--until-closed', 'end once the client exited, every connection is CLOSED or in TIME-WAIT on both ends, and the server had --server-grace to finish (the default without a UI or --duration)')
@@ -61,27 +51,17 @@ function addRunOptions(cmd: Command, withPeers: boolean): Command {
 
 function toRunOptions(f: RunFlags, peers: boolean): LabRunOptions {
   return {
+    ...runChoices(f),
     id: f.id,
     ipv6: f.ipv6 === true,
-    profile: f.profile,
-    set: f.set ?? {},
     server: f.server,
     client: f.client,
     port: f.port ?? 8080,
     peers,
-    ui: uiFor(f),
-    segments: f.segments === true,
-    json: f.json,
-    junit: f.junit,
-    pcap: f.pcap,
-    durationS: f.duration,
     untilClosed: f.untilClosed === true,
     serverGraceS: f.serverGrace ?? 1,
     kernelProbe: f.kernelProbe,
-    timeWaitS: f.timeWait,
-    finTimeoutS: f.finTimeout,
     ...(f.sysctl ? { sysctls: f.sysctl } : {}),
-    table: tableLimits(f),
   };
 }
 

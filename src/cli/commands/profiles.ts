@@ -4,6 +4,8 @@
 
 import type { Command } from 'commander';
 import { ExitCode, TcpmitmError } from '../errors.js';
+import { addSchemaCommand } from '../common-options.js';
+import { join } from 'node:path';
 
 function collectSet(v: string, prev: string[]): string[] {
   return [...prev, v];
@@ -51,14 +53,18 @@ export function registerProfiles(program: Command): void {
     .option('--set <key=value>', 'override a parameter (repeatable)', collectSet, [] as string[])
     .option('--json', 'print the validated profile (parameters applied) as JSON', false)
     .action(async (name: string, flags: { set: string[]; json: boolean }) => {
-      const { loadProfileFile } = await import('../../rules/load.js');
+      const { loadProfileFile, profilesDir } = await import('../../rules/load.js');
+      const { schemaCommentAt } = await import('../../rules/schema-comment.js');
       const loaded = loadProfileFile(name, await overridesOf(flags.set));
       if (flags.json) {
         process.stdout.write(JSON.stringify(loaded.profile, null, 2) + '\n');
         return;
       }
-      process.stdout.write(`# ${loaded.file}\n${loaded.text}${loaded.text.endsWith('\n') ? '' : '\n'}`);
+      const text = schemaCommentAt(loaded.text, join(profilesDir(), 'schema.json'));
+      process.stdout.write(`# ${loaded.file}\n${text}${text.endsWith('\n') ? '' : '\n'}`);
     });
+
+  addSchemaCommand(profiles, 'profiles', async () => (await import('../../rules/load.js')).profilesDir());
 
   profiles
     .command('check')

@@ -3,21 +3,11 @@
 
 import type { Command } from 'commander';
 import { intIn } from '../parse.js';
-import { addOutputOptions, addProfileOptions, addTrackerOptions, tableLimits, uiFor, type TableFlags } from '../common-options.js';
-import { runUnderHeapCeiling } from '../../session/heap-ceiling.js';
+import { addOutputOptions, addProfileOptions, addTrackerOptions, runChoices, runSessionCommand, type SharedRunFlags } from '../common-options.js';
 
-interface TapFlags extends TableFlags {
+interface TapFlags extends SharedRunFlags {
   iface: string;
   port?: number;
-  profile?: string;
-  set?: Record<string, string>;
-  ui: boolean;
-  segments?: boolean;
-  json?: string;
-  junit?: string;
-  duration?: number;
-  timeWait: number;
-  finTimeout: number;
 }
 
 export function registerTap(program: Command): void {
@@ -27,7 +17,7 @@ export function registerTap(program: Command): void {
     .requiredOption('--iface <iface>', 'the interface to watch, e.g. lo or eth0')
     .option('--port <n>', 'only connections with this port (BPF: tcp port N)', intIn(1, 65535));
   addProfileOptions(cmd, 'a profile with only pass and rst rules, tap mode cannot drop or delay (default: passthrough)');
-  addOutputOptions(cmd, { pcap: false });
+  addOutputOptions(cmd, { pcap: false, tcpOptions: false });
   addTrackerOptions(cmd);
   cmd
     .addHelpText(
@@ -37,27 +27,15 @@ export function registerTap(program: Command): void {
         'does), and go out through a raw IP socket. Needs root. Example:\n' +
         '  sudo tcpmitm tap --iface lo --port 8080 --profile forge-rst --set to=server',
     )
-    .action(async (f: TapFlags) => {
-      // Under the session's heap ceiling: this command runs itself again, once, with those node flags.
-      const rerun = await runUnderHeapCeiling(tableLimits(f).maxConnections);
-      if (rerun !== undefined) {
-        process.exitCode = rerun;
-        return;
-      }
-      const { runTap } = await import('../../tap/session.js');
-      process.exitCode = await runTap({
-        iface: f.iface,
-        port: f.port,
-        profile: f.profile,
-        set: f.set ?? {},
-        ui: uiFor(f),
-        segments: f.segments === true,
-        json: f.json,
-        junit: f.junit,
-        durationS: f.duration,
-        timeWaitS: f.timeWait,
-        finTimeoutS: f.finTimeout,
-        table: tableLimits(f),
-      });
-    });
+    .action((f: TapFlags) =>
+      runSessionCommand(f, async () => {
+        const { runTap } = await import('../../tap/session.js');
+        return runTap({
+          // Tap offers no --pcap or --tcp-options: the choices carry neither.
+          ...runChoices(f),
+          iface: f.iface,
+          port: f.port,
+        });
+      }),
+    );
 }

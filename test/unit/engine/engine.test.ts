@@ -124,7 +124,7 @@ describe('engine: actions', () => {
     // The text log shows the wait too (not a bare pass), and when it ended.
     const log = new TextLogFormatter({ segments: true });
     const lines = p.events.map((e) => log.format(e)).filter((l): l is string => l !== undefined);
-    expect(lines).toContain('+0.300s  #1 s→c  [R] seq=2 ack=0 len=0 win=502  rst  queued behind 1 delayed segment');
+    expect(lines).toContain('+0.300s  #1 s→c  [R] seq=2 len=0 win=502  rst  queued behind 1 delayed segment');
     expect(lines).toContain('+1.600s  #1 RELEASE  released rst from server after 1300 ms (queued behind a delayed segment)');
     // And so does the pcapng comment on the captured packet.
     expect(commentFor(rst as SegmentEvent)).toBe('queued behind 1 delayed segment');

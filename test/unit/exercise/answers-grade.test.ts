@@ -49,11 +49,11 @@ describe('answers files', () => {
 });
 
 /** A result as `exercise run --json` writes it, for a made-up run. */
-function resultFor(student: string, answers: Record<string, string | number | string[]>, confirmed = true): string {
+function resultFor(student: string, answers: Record<string, string | number | string[]>, confirmed = true, variant?: number): string {
   const readings = { 'client-fin-wait-2': { text: '250 ms', value: 250, seen: true } };
   const scored = scoreAnswers(x, { student, answers }, readings);
   const check = { type: 'expectation' as const, t: 1, status: confirmed ? ('met' as const) : ('failed' as const), ok: confirmed, subject: 'client states (kernel)', expected: 'e', observed: 'o' };
-  const r = buildResult({ exercise: x, file: 'exercises/four-way-close.yaml', student, lang: 'en', wall: '2026-12-02T20:00:00.000Z', lab: { id: 'x1', profile: 'passthrough', exitCode: confirmed ? 0 : 3 }, checks: [check], scored, reveal: 'the reveal' });
+  const r = buildResult({ exercise: x, file: 'exercises/four-way-close.yaml', student, lang: 'en', wall: '2026-12-02T20:00:00.000Z', lab: { id: 'x1', profile: 'passthrough', exitCode: confirmed ? 0 : 3 }, ...(variant !== undefined ? { variant: { number: variant, text: 'v', set: { times: '2' } } } : {}), checks: [check], scored, reveal: 'the reveal' });
   return JSON.stringify(r, null, 2);
 }
 
@@ -64,6 +64,7 @@ describe('grading', () => {
     const r = parseResult(resultFor('alice', right), 'alice.json');
     expect(r.format).toBe(RESULT_FORMAT);
     expect(gradeRow('alice.json', r)).toEqual({ file: 'alice.json', student: 'alice', exercise: 'four-way-close', points: 3, of: 3, labConfirmed: true, wrong: [], unanswered: [] });
+    expect(gradeRow('v.json', parseResult(resultFor('alice', right, true, 1), 'v.json'))).toMatchObject({ exercise: 'four-way-close', variant: 1, points: 3 });
     const bob = gradeRow('bob.json', parseResult(resultFor('bob', { 'time-wait': 'server', 'fin-wait-2-ms': 40 }), 'bob.json'));
     expect(bob).toMatchObject({ points: 0, wrong: ['time-wait', 'fin-wait-2-ms'], unanswered: ['client-order'] });
   });
@@ -72,13 +73,16 @@ describe('grading', () => {
     const rows = [
       gradeRow('a.json', parseResult(resultFor('alice', right), 'a.json')),
       gradeRow('b.json', parseResult(resultFor('Lee, "Sam"', { 'time-wait': 'client' }, false), 'b.json')),
+      // A try-next variant's run (--try 2): a column of its own, so it is never mistaken for the exercise's.
+      gradeRow('c.json', parseResult(resultFor('alice', right, true, 2), 'c.json')),
     ];
     expect(gradeCsv(rows)).toBe(
-      'file,student,exercise,points,of,percent,lab_confirmed,wrong,unanswered\r\n' +
-        'a.json,alice,four-way-close,3,3,100,yes,,\r\n' +
-        'b.json,"Lee, ""Sam""",four-way-close,1,3,33,no,,client-order fin-wait-2-ms\r\n',
+      'file,student,exercise,variant,points,of,percent,lab_confirmed,wrong,unanswered\r\n' +
+        'a.json,alice,four-way-close,,3,3,100,yes,,\r\n' +
+        'b.json,"Lee, ""Sam""",four-way-close,,1,3,33,no,,client-order fin-wait-2-ms\r\n' +
+        'c.json,alice,four-way-close,2,3,3,100,yes,,\r\n',
     );
-    expect(gradeTable(rows).split('\n').at(-2)).toBe('2 result(s), mean 67%; 1 run(s) whose lab did not confirm its checks');
+    expect(gradeTable(rows).split('\n').at(-2)).toBe('3 result(s), mean 78%; 1 run(s) whose lab did not confirm its checks');
   });
 
   it('refuses what is not a result, naming the file, line and field', () => {

@@ -17,7 +17,17 @@ function texts(x: Exercise): [string, Text][] {
     if (p.kind === 'choice') p.choices.forEach((c, k) => out.push([`predictions[${i}].choices[${k}].text`, c.text], [`predictions[${i}].choices[${k}].comment`, c.comment]));
   });
   (x.hints ?? []).forEach((h, i) => out.push([`hints[${i}]`, h]));
-  (x.tryNext ?? []).forEach((t, i) => out.push([`tryNext[${i}].text`, t.text]));
+  (x.tryNext ?? []).forEach((t, i) => {
+    out.push([`tryNext[${i}].text`, t.text]);
+    // A variant's own explanations and choice texts (variant.ts).
+    for (const [id, o] of Object.entries(t.predictions ?? {})) {
+      if (o.reveal !== undefined) out.push([`tryNext[${i}].predictions.${id}.reveal`, o.reveal]);
+      for (const [c, co] of Object.entries(o.choices ?? {})) {
+        if (co.text !== undefined) out.push([`tryNext[${i}].predictions.${id}.choices.${c}.text`, co.text]);
+        if (co.comment !== undefined) out.push([`tryNext[${i}].predictions.${id}.choices.${c}.comment`, co.comment]);
+      }
+    }
+  });
   return out;
 }
 
@@ -47,6 +57,7 @@ describe('built-in exercises', () => {
       [19, 'orphan-timeout', 4],
       [20, 'linger-timeout', 8],
       [21, 'keepalive-sysctls', 11],
+      [22, 'rst-challenge', 7],
     ]);
     expect(loadExercise('2').exercise.id).toBe('three-way-close');
     expect(loadExercise('last-ack-lost').file).toBe('exercises/last-ack-lost.yaml');
@@ -91,7 +102,7 @@ describe('try-next variants', () => {
   it('that cannot run are refused by check, naming the variant', () => {
     const l = loadExercise('last-ack-lost');
     const broken = { ...l, exercise: { ...l.exercise, tryNext: [{ set: { tims: 2 }, text: { en: 'x' } }] } };
-    expect(() => checkTryNext(broken, loadExercise)).toThrow(/^exercises\/last-ack-lost\.yaml: tryNext\[0\] cannot run: .*no parameter 'tims'; expected one of times/);
+    expect(() => checkTryNext(broken, loadExercise)).toThrow(/^exercises\/last-ack-lost\.yaml: tryNext\[0\] cannot run: .*no parameter 'tims' \(did you mean 'times'\?\); expected one of times/);
     const elsewhere = { ...l, exercise: { ...l.exercise, tryNext: [{ exercise: 'no-such', text: { en: 'x' } }] } };
     expect(() => checkTryNext(elsewhere, loadExercise)).toThrow(/tryNext\[0\] cannot run: 'no-such' is neither a built-in exercise nor a file/);
   });
@@ -101,7 +112,7 @@ describe('exercise files as read from disk', () => {
   it('are regular files of bounded size, refused otherwise with the file named (as profiles are)', () => {
     expect(() => loadExercise('/dev/zero')).toThrow('/dev/zero: a character device; expected a regular YAML file');
     expect(() => loadExercise('/tmp')).toThrow('/tmp: a directory; expected a regular YAML file');
-    expect(() => loadExercise('99')).toThrow(/^no built-in exercise number 99; expected one of 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21$/);
+    expect(() => loadExercise('99')).toThrow(/^no built-in exercise number 99; expected one of 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22$/);
     expect(() => loadExercise('no-such')).toThrow(/^'no-such' is neither a built-in exercise nor a file; expected a number, one of /);
   });
 });

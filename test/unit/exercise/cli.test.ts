@@ -2,13 +2,13 @@
 // check, grade, and run's refusals of bad input before anything starts.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { registerExercise } from '../../../src/cli/commands/exercise.js';
 import { TcpmitmError } from '../../../src/cli/errors.js';
 import { BASE } from './cases.js';
+import { tempDir } from '../../helpers/temp.js';
 
 let out = '';
 let dir = '';
@@ -18,7 +18,7 @@ beforeEach(() => {
     out += String(s);
     return true;
   });
-  dir = mkdtempSync(join(tmpdir(), 'tcpmitm-exercise-cli-'));
+  dir = tempDir('tcpmitm-exercise-cli-');
 });
 afterEach(() => {
   vi.restoreAllMocks();
@@ -55,6 +55,24 @@ describe('tcpmitm exercise', () => {
     expect(out).toMatch(/^Exercise 3: The last ACK is lost/);
     expect(out).toContain('     retransmit: it stays in LAST-ACK and retransmits its FIN, with growing gaps');
     expect(out).not.toMatch(/correct|Right\./);
+  });
+
+  it("show --yaml's copy names a schema that is there wherever it is saved; schema prints it", async () => {
+    await run('show', '3', '--yaml');
+    const schemaPath = /^# yaml-language-server: \$schema=(.+)$/m.exec(out)?.[1];
+    expect(schemaPath).toMatch(/^\/.*\/exercises\/schema\.json$/);
+    out = '';
+    await run('schema');
+    expect(out).toBe(readFileSync(schemaPath!, 'utf8'));
+  });
+
+  it('show --try: the variant as run --try asks it — what it changes, and its choice texts', async () => {
+    await run('show', '19', '--try', '1', '--lang', 'en');
+    expect(out).toContain('\nVariant 1:\n  tcp_fin_timeout 10 s:');
+    expect(out).toContain('     dropped: after tcp_fin_timeout (10 s here) the kernel drops it, without sending anything');
+    expect(out).toContain("     rst: it answers the server's late data with a RST, and is gone");
+    const e = await refusal('show', '19', '--try', '2');
+    expect([e.exitCode, e.message]).toEqual([2, "--try 2: that variant is exercise 'fin-delayed', which is scored with its own key"]);
   });
 
   it('show --answers-template writes a file run accepts', async () => {
@@ -97,6 +115,16 @@ describe('tcpmitm exercise', () => {
     const e = await refusal('run', '3', '--answers', answers, '--set', 'colour=red');
     expect([e.code, e.exitCode]).toEqual(['E_PROFILE', 2]);
     expect(e.message).toContain("--set colour=red: no parameter 'colour'; expected one of times");
+  });
+
+  it('run --try refuses a variant that does not exist, and one that is another exercise (exit 2, before anything starts)', async () => {
+    const answers = join(dir, 'answers.yaml');
+    writeFileSync(answers, 'answers: {}\n');
+    const none = await refusal('run', '12', '--answers', answers, '--try', '2');
+    expect([none.code, none.exitCode, none.message]).toEqual(['E_USAGE', 2, '--try 2: exercise time-wait-assassination has try-next variants 1 to 1']);
+    const other = await refusal('run', '21', '--answers', answers, '--try', '2');
+    expect(other.message).toBe("--try 2: that variant is exercise 'dead-peer', which is scored with its own key");
+    expect(other.hint).toBe('run it: tcpmitm exercise run dead-peer');
   });
 
   it('grade refuses a file that is not a result (exit 2)', async () => {

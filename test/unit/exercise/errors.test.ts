@@ -19,7 +19,7 @@ const EXPECTED: Record<string, string> = {
   "a bad tolerance": "x.yaml:24:16: predictions[1].tolerance: 'a bit' is not a percentage; expected e.g. '25%'",
   "an order answer that is not an order of its items": "x.yaml:30:13: predictions[2].answer: [A, B, B] is not an order of the items; expected each of A, B, C exactly once",
   "the same prediction id twice": "x.yaml:19:9: predictions[1].id: 'who' again (predictions[0] has it); expected each prediction id once",
-  "a bad state in evidence": "x.yaml:10:42: evidence.fw2.dwell.state: 'FIN_WAIT_2' is not a known TCP state; expected one of CLOSED, LISTEN, SYN-SENT, SYN-RECV, ESTAB, FIN-WAIT-1, FIN-WAIT-2, CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT",
+  "a bad state in evidence": "x.yaml:10:42: evidence.fw2.dwell.state: 'FIN_WAIT_2' is not a known TCP state (did you mean 'FIN-WAIT-2'?); expected one of CLOSED, LISTEN, SYN-SENT, SYN-RECV, ESTAB, FIN-WAIT-1, FIN-WAIT-2, CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT",
   "no English text": "x.yaml:4:8: title.en: missing; expected English text",
   "an inline profile with params": "x.yaml:10:5: lab.profile.params: a profile written in an exercise takes no params; expected fixed values (or a profile file, or a built-in profile with lab.set)",
 };

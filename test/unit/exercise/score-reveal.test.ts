@@ -31,13 +31,13 @@ describe('evidence read from a run', () => {
 
   it('quotes segments as the text log prints them', () => {
     expect(read({ segments: { role: ['fin', 'fin-ack', 'ack-of-fin', 'last-ack'] } }).text.split('\n')).toEqual([
-      '+0.509s  #1 c→s  [FA] seq=101 ack=1001 len=0 win=63  fin',
-      '+0.557s  #1 s→c  [A] seq=1001 ack=102 len=0 win=64  ack-of-fin',
-      '+0.813s  #1 s→c  [FA] seq=1001 ack=102 len=0 win=64  fin-ack',
-      '+0.821s  #1 c→s  [A] seq=102 ack=1002 len=0 win=63  last-ack',
+      '+0.509s  #1 c→s  [F.] seq=101 ack=1001 len=0 win=63  fin',
+      '+0.557s  #1 s→c  [.] seq=1001 ack=102 len=0 win=64  ack-of-fin',
+      '+0.813s  #1 s→c  [F.] seq=1001 ack=102 len=0 win=64  fin-ack',
+      '+0.821s  #1 c→s  [.] seq=102 ack=1002 len=0 win=63  last-ack',
     ]);
-    expect(read({ segments: { flags: 'FIN', first: 1 } }).text.split('\n')).toEqual(['+0.509s  #1 c→s  [FA] seq=101 ack=1001 len=0 win=63  fin', '… (1 more)']);
-    expect(read({ segments: { flags: 'SYN,!ACK' } }).text).toBe('+0.494s  #1 c→s  [S] seq=0 ack=0 len=0 win=64240  syn');
+    expect(read({ segments: { flags: 'FIN', first: 1 } }).text.split('\n')).toEqual(['+0.509s  #1 c→s  [F.] seq=101 ack=1001 len=0 win=63  fin', '… (1 more)']);
+    expect(read({ segments: { flags: 'SYN,!ACK' } }).text).toBe('+0.494s  #1 c→s  [S] seq=0 len=0 win=64240  syn');
   });
 
   it('measures dwell (ms), entry (s), counts and gaps', () => {
@@ -98,8 +98,8 @@ describe('the reveal', () => {
     expect(text).toContain('   client: Right. TIME-WAIT belongs to the active closer');
     // The run's own evidence, each line of a block at the placeholder's indentation.
     expect(lines).toContain('     CLOSED → SYN-SENT@0.494s → ESTAB@0.500s → FIN-WAIT-1@0.509s → FIN-WAIT-2@0.558s → TIME-WAIT@0.822s');
-    expect(lines).toContain('   +0.813s  #1 s→c  [FA] seq=1001 ack=102 len=0 win=64  fin-ack');
-    expect(lines).toContain('   +0.821s  #1 c→s  [A] seq=102 ack=1002 len=0 win=63  last-ack');
+    expect(lines).toContain('   +0.813s  #1 s→c  [F.] seq=1001 ack=102 len=0 win=64  fin-ack');
+    expect(lines).toContain('   +0.821s  #1 c→s  [.] seq=102 ack=1002 len=0 win=63  last-ack');
     expect(text).toContain('The client entered TIME-WAIT at 0.822s, when the server');
     expect(lines).toContain('   your answer: 40 ms — wrong');
     expect(lines).toContain('   the answer: 264 ms (measured on this run, within ±100 ms)');
@@ -114,7 +114,7 @@ describe('the reveal', () => {
     const lines = text.split('\n');
     expect(lines[0]).toBe('揭晓 — 练习 1：正常的四次挥手：谁会进入 TIME-WAIT？');
     expect(lines).toContain('   你的答案：客户端（它先关闭） — 正确');
-    expect(lines).toContain('   +0.813s  #1 s→c  [FA] seq=1001 ack=102 len=0 win=64  fin-ack');
+    expect(lines).toContain('   +0.813s  #1 s→c  [F.] seq=1001 ack=102 len=0 win=64  fin-ack');
     expect(text).toContain('客户端在 0.822s 进入 TIME-WAIT');
     expect(lines).toContain('得分：3 / 3');
   });
@@ -162,7 +162,8 @@ describe('try-next variants in the reveal', () => {
       ],
     };
     const text = renderReveal({ exercise: withVariants, scored: scoreAnswers(withVariants, RIGHT, readings('en')), readings: readings('en'), checks: CHECKS, lang: 'en' });
-    expect(text).toContain('  tcpmitm exercise run four-way-close --set times=2\n');
+    // A variant of this exercise runs with --try (scored with its key); its flags are said aside.
+    expect(text).toContain('  tcpmitm exercise run four-way-close --try 1 (--set times=2)\n');
     expect(text).toContain('  tcpmitm exercise run old-duplicate --sysctl net.ipv4.tcp_timestamps=0 --sysctl server:net.ipv4.tcp_fin_timeout=5\n');
   });
 });

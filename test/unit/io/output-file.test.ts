@@ -5,15 +5,15 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { chownSync, closeSync, constants, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chownSync, closeSync, constants, existsSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { checkOutputPath, openOutput, refusal } from '../../../src/io/output-file.js';
 import { writableFile } from '../../../src/cli/parse.js';
 import { TcpmitmError } from '../../../src/cli/errors.js';
+import { tempDir } from '../../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'op-open-'));
+const dir = tempDir('op-open-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const isRoot = process.geteuid?.() === 0;
 

@@ -6,16 +6,16 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, constants, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OutputSink, writeWholeOutput } from '../../../src/io/output-sink.js';
 import { openOutput } from '../../../src/io/output-file.js';
 import { openJsonl } from '../../../src/io/jsonl-writer.js';
 import { PcapngWriter } from '../../../src/io/pcapng-writer.js';
 import type { TcpmitmEvent } from '../../../src/engine/events.js';
+import { tempDir } from '../../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'op-sink-'));
+const dir = tempDir('op-sink-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A FIFO with a non-blocking reader: the writer's side of it through openOutput. */

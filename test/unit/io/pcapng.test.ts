@@ -6,12 +6,12 @@
 
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { enhancedPacket, interfaceDescription, sectionHeader } from '../../../src/packet/pcapng.js';
 import { PcapngWriter, commentFor } from '../../../src/io/pcapng-writer.js';
 import type { SegmentEvent } from '../../../src/engine/events.js';
+import { tempDir } from '../../helpers/temp.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -54,6 +54,14 @@ describe('pcapng blocks', () => {
         0000 0000
         38000000`).toString('hex'),
     );
+  });
+
+  it('a frame whose last bytes the capture lacks is recorded cut short: captured length < original length, only the bytes it has', () => {
+    const b = enhancedPacket(0, 0n, Uint8Array.of(1, 2, 3, 4, 5, 0, 0), [], undefined, 2);
+    expect(b.readUInt32LE(8 + 12)).toBe(5);
+    expect(b.readUInt32LE(8 + 16)).toBe(7);
+    expect([...b.subarray(28, 36)]).toEqual([1, 2, 3, 4, 5, 0, 0, 0]);
+    expect(b.length).toBe(12 + 20 + 8);
   });
 
   it('an EPB without comments has no options at all (not even end-of-options)', () => {
@@ -134,7 +142,7 @@ describe('PcapngWriter', () => {
   });
 
   const writer = () => {
-    const path = join(mkdtempSync(join(tmpdir(), 't7-pcapng-')), 'w.pcapng');
+    const path = join(tempDir('t7-pcapng-'), 'w.pcapng');
     let ns = 1_700_000_000_000_000_000n;
     const w = new PcapngWriter({ path, names: { a: 'm0', b: 'm1' }, wallNs: () => (ns += 1000n), onFailure: (m) => expect.fail(m) });
     const packets = () => {

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { registerProfiles } from '../../../src/cli/commands/profiles.js';
 import { TcpmitmError } from '../../../src/cli/errors.js';
 import { builtinProfileNames } from '../../../src/rules/load.js';
+import { tempDir } from '../../helpers/temp.js';
 
 let out = '';
 let dir = '';
@@ -15,7 +15,7 @@ beforeEach(() => {
     out += String(s);
     return true;
   });
-  dir = mkdtempSync(join(tmpdir(), 'tcpmitm-profiles-'));
+  dir = tempDir('tcpmitm-profiles-');
 });
 afterEach(() => {
   vi.restoreAllMocks();
@@ -42,6 +42,22 @@ describe('tcpmitm profiles', () => {
     out = '';
     await run('show', 'drop-last-ack', '--json', '--set', 'times=4');
     expect(JSON.parse(out).rules[0].times).toBe(4);
+  });
+
+  it("show's copy names a schema that is there wherever the copy is saved; schema prints it", async () => {
+    await run('show', 'drop-last-ack');
+    const saved = join(dir, 'mine.yaml');
+    writeFileSync(saved, out);
+    const schemaPath = /^# yaml-language-server: \$schema=(.+)$/m.exec(out)?.[1];
+    expect(schemaPath).toMatch(/^\/.*\/profiles\/schema\.json$/);
+    expect(existsSync(schemaPath!)).toBe(true);
+    out = '';
+    await run('check', saved);
+    expect(out).toMatch(/^ok {2}.*mine\.yaml: drop-last-ack/);
+    out = '';
+    await run('schema');
+    expect(out).toBe(readFileSync(schemaPath!, 'utf8'));
+    expect(JSON.parse(out).title).toMatch(/profile/i);
   });
 
   it('check accepts good files and reports every bad one with exit 2', async () => {

@@ -47,12 +47,12 @@ const TABLE: [string, string, string][] = [
   [
     'unknown action name',
     HEAD + 'rules:\n  - action: dorp\n',
-    "bad.yaml:4:13: rules[0].action: 'dorp' is not a known action; expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, signal, replay, forge (e.g. {delay: {ms: 200}})",
+    "bad.yaml:4:13: rules[0].action: 'dorp' is not a known action (did you mean 'drop'?); expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, signal, replay, forge (e.g. {delay: {ms: 200}})",
   ],
   [
     'unknown action key',
     HEAD + 'rules:\n  - action: {dealy: {ms: 5}}\n',
-    "bad.yaml:4:13: rules[0].action: unknown action 'dealy'; expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, signal, replay, forge (e.g. {delay: {ms: 200}})",
+    "bad.yaml:4:13: rules[0].action: unknown action 'dealy' (did you mean 'delay'?); expected one of pass, drop, duplicate, hold, blackhole, or a mapping with exactly one of delay, rst, coalesce, await, signal, replay, forge (e.g. {delay: {ms: 200}})",
   ],
   [
     'two actions in one',
@@ -62,22 +62,22 @@ const TABLE: [string, string, string][] = [
   [
     'unknown field in a rule',
     HEAD + 'rules:\n  - action: drop\n    time: 3\n',
-    "bad.yaml:5:5: rules[0].time: unknown field 'time'; expected one of id, name, match, at, action, times, after, probability",
+    "bad.yaml:5:5: rules[0].time: unknown field 'time' (did you mean 'times'?); expected one of id, name, match, at, action, times, after, probability",
   ],
   [
     'unknown top-level field',
     HEAD + 'rulez: []\n',
-    "bad.yaml:3:1: rulez: unknown field 'rulez'; expected one of $schema, name, description, seed, lab, params, rules, expect",
+    "bad.yaml:3:1: rulez: unknown field 'rulez' (did you mean 'rules'?); expected one of $schema, name, description, seed, lab, params, rules, expect",
   ],
   [
     'unknown role',
     HEAD + 'rules:\n  - match: {role: last-ak}\n    action: drop\n',
-    "bad.yaml:4:19: rules[0].match.role: 'last-ak' is not a known role; expected one of syn, syn-ack, handshake-ack, data, ack, fin, fin-ack, ack-of-fin, last-ack, rst, keepalive, retransmission, window-probe, or a list of them",
+    "bad.yaml:4:19: rules[0].match.role: 'last-ak' is not a known role (did you mean 'last-ack'?); expected one of syn, syn-ack, handshake-ack, data, ack, fin, fin-ack, ack-of-fin, last-ack, rst, keepalive, retransmission, window-probe, or a list of them",
   ],
   [
     'unknown role in a list',
     HEAD + 'rules:\n  - match:\n      role: [fin, finn]\n    action: drop\n',
-    "bad.yaml:5:19: rules[0].match.role[1]: 'finn' is not a known role; expected one of syn, syn-ack, handshake-ack, data, ack, fin, fin-ack, ack-of-fin, last-ack, rst, keepalive, retransmission, window-probe",
+    "bad.yaml:5:19: rules[0].match.role[1]: 'finn' is not a known role (did you mean 'fin'?); expected one of syn, syn-ack, handshake-ack, data, ack, fin, fin-ack, ack-of-fin, last-ack, rst, keepalive, retransmission, window-probe",
   ],
   [
     'unknown flag',
@@ -92,7 +92,7 @@ const TABLE: [string, string, string][] = [
   [
     'unknown state',
     HEAD + 'rules:\n  - match: {receiverState: LAST_ACK}\n    action: drop\n',
-    "bad.yaml:4:28: rules[0].match.receiverState: 'LAST_ACK' is not a known TCP state; expected one of CLOSED, LISTEN, SYN-SENT, SYN-RECV, ESTAB, FIN-WAIT-1, FIN-WAIT-2, CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT, or a list of them",
+    "bad.yaml:4:28: rules[0].match.receiverState: 'LAST_ACK' is not a known TCP state (did you mean 'LAST-ACK'?); expected one of CLOSED, LISTEN, SYN-SENT, SYN-RECV, ESTAB, FIN-WAIT-1, FIN-WAIT-2, CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT, or a list of them",
   ],
   [
     'probability above 1',
@@ -112,7 +112,7 @@ const TABLE: [string, string, string][] = [
   [
     'bad expectation state and duration',
     HEAD + 'expect:\n  client:\n    states: [ESTAB, FIN-WAIT-3]\n    within: 5m\n',
-    "2 problems in bad.yaml:\n  bad.yaml:5:21: expect.client.states[1]: 'FIN-WAIT-3' is not a known TCP state; expected one of CLOSED, LISTEN, SYN-SENT, SYN-RECV, ESTAB, FIN-WAIT-1, FIN-WAIT-2, CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT, any of them with a trailing '?' (optional for the kernel probe)\n  bad.yaml:6:13: expect.client.within: '5m' is not a duration; expected a duration such as '5s' or '500ms'",
+    "2 problems in bad.yaml:\n  bad.yaml:5:21: expect.client.states[1]: 'FIN-WAIT-3' is not a known TCP state (did you mean 'FIN-WAIT-1' or 'FIN-WAIT-2'?); expected one of CLOSED, LISTEN, SYN-SENT, SYN-RECV, ESTAB, FIN-WAIT-1, FIN-WAIT-2, CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT, any of them with a trailing '?' (optional for the kernel probe)\n  bad.yaml:6:13: expect.client.within: '5m' is not a duration; expected a duration such as '5s' or '500ms'",
   ],
   [
     'missing name',

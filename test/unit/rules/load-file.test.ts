@@ -5,15 +5,15 @@
 // 30 000 keys) is refused or handled in linear time.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExitCode, TcpmitmError } from '../../../src/cli/errors.js';
 import { PROFILE_MAX_BYTES, loadProfileFile } from '../../../src/rules/load.js';
 import { MAX_FLOW_DEPTH, parseProfile } from '../../../src/rules/parse.js';
+import { tempDir } from '../../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tcpmitm-load-'));
+const dir = tempDir('tcpmitm-load-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const HEAD = 'name: big\ndescription: rules that never match\nrules:\n';

@@ -52,6 +52,6 @@ describe('sysctls of a lab', () => {
     expect(err).toBeInstanceOf(TcpmitmError);
     expect((err as Error).message).toMatch(/x\.yaml:5:\d+: lab\.sysctls\.client.*'kernel\.panic' is not a network namespace's sysctl/);
     const typo = ['name: x', 'description: y', 'lab:', '  sysctls:', '    clients: {net.ipv4.tcp_rfc1337: 1}', ''].join('\n');
-    expect(() => parseProfile(typo, 'x.yaml')).toThrow(/x\.yaml:5:5: lab\.sysctls\.clients: unknown field 'clients'; expected one of both, client, server/);
+    expect(() => parseProfile(typo, 'x.yaml')).toThrow(/x\.yaml:5:5: lab\.sysctls\.clients: unknown field 'clients' \(did you mean 'client'\?\); expected one of both, client, server/);
   });
 });

@@ -4,8 +4,7 @@
 // Ctrl-C, a dead child and a hang-up all end the run, the final frame is drawn.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TcpmitmEvent } from '../../../src/engine/events.js';
@@ -29,6 +28,7 @@ import { ladderGeometry, ladderLines } from '../../../src/ui/ladder.js';
 import { TmuxScreen, buildPrivateCli, hasTmux, removePrivateCli, sleep } from '../../helpers/tmux.js';
 import { ManualTimer } from './fixtures/harness.js';
 import { connection, seg, start } from './fixtures/build.js';
+import { tempDir } from '../../helpers/temp.js';
 
 function unpack(batch: Parameters<typeof decodeBatch>[0]): UiEvent[] {
   const out: UiEvent[] = [];
@@ -361,7 +361,7 @@ const screens: TmuxScreen[] = [];
 beforeAll(() => {
   if (tmuxMissing) return;
   buildDir = dirname(dirname(buildPrivateCli()));
-  work = mkdtempSync(join(tmpdir(), 'tcpmitm-uiproc-'));
+  work = tempDir('tcpmitm-uiproc-');
   writeFileSync(join(work, 'driver.mjs'), DRIVER);
 }, 120_000);
 
