@@ -46,6 +46,9 @@ export interface KeyContext {
   readonly holdOn: boolean;
   /** Absolute sequence numbers shown (tcpdump -S). */
   readonly absolute?: boolean;
+  /** TCP options shown on the ladder; whether the run reads them at all (--tcp-options). */
+  readonly options?: boolean;
+  readonly optionsRead?: boolean;
   /** Digits typed so far at the fin-ms prompt. */
   readonly finBuffer?: string;
   /** The connection filter in force, and what is typed at the filter prompt. */
@@ -77,6 +80,8 @@ export type UiAction =
   | { readonly type: 'hold'; readonly on: boolean }
   /** Absolute (tcpdump -S) or relative sequence numbers on the ladder. */
   | { readonly type: 'absolute'; readonly on: boolean }
+  /** Each segment's TCP options on the ladder, or not. */
+  | { readonly type: 'options'; readonly on: boolean }
   /** The connection filter (filters.ts), '' for none; and what the prompt holds while typing it. */
   | { readonly type: 'conn-filter'; readonly value: string }
   | { readonly type: 'filter-buffer'; readonly value: string }
@@ -185,6 +190,11 @@ function normal(input: string, key: InkKey, ctx: KeyContext): KeyResult {
       return ui({ type: 'scroll-events', pages: -1 });
     case ']':
       return ui({ type: 'scroll-events', pages: 1 });
+    case 'o': {
+      if (ctx.optionsRead !== true) return ui({ type: 'message', text: 'no segment carries its TCP options in this run: start it with --tcp-options' });
+      const on = ctx.options !== true;
+      return ui({ type: 'options', on }, { type: 'message', text: on ? 'TCP options on the ladder, as tcpdump prints them' : 'TCP options hidden' });
+    }
     case '/':
       return ui({ type: 'filter-buffer', value: ctx.connFilter ?? '' }, { type: 'mode', mode: 'filter' });
     case 'e': {

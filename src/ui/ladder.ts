@@ -117,6 +117,8 @@ export interface LadderView {
   readonly originT: number;
   /** Absolute sequence numbers (tcpdump -S) from these ISNs; absent: relative ones. */
   readonly isn?: IsnBase;
+  /** Each segment's TCP options after its numbers, as tcpdump writes them ("options [mss 1460,…]"). */
+  readonly options?: boolean;
 }
 
 /** Roles the flags alone do not tell, written after the numbers (the SVG picture shows the same ones). */
@@ -216,7 +218,7 @@ function segmentLine(e: SegmentEntry, g: LadderGeometry, view: LadderView): Ladd
   // The role after the numbers, unless the mark's words already name it
   // ("dropped last-ack from client"), or they would not fit beside it: what
   // tcpmitm did comes first.
-  const bare = ` ${segmentLabel(e, view.isn)} `;
+  const bare = ` ${segmentLabel(e, view.isn)}${view.options === true && e.options !== undefined ? ` [${e.options}]` : ''} `;
   let tag = mark !== undefined && mark.text.includes(e.role) ? '' : roleTag(e);
   if (tag !== '' && mark !== undefined && bare.length + tag.length + 1 + mark.w + mark.text.length + 3 > M) tag = '';
   const label = tag === '' ? bare : `${bare}${tag} `;

@@ -33,6 +33,8 @@ export interface SegmentEntry {
   readonly len: number;
   readonly role: Role;
   readonly verdict: Verdict;
+  /** The TCP options as tcpdump prints them, when the run reads them (--tcp-options). */
+  readonly options: string | undefined;
   /** For role `retransmission`: which copy this is (1: the first re-sent one) of the same sequence number in this direction. */
   readonly resent: number;
   /** 1-based index of the profile rule that decided, if one did. */
@@ -208,6 +210,8 @@ export class UiModel {
   ended: { t: number; reason: string; exitCode: number } | undefined;
   /** Connections in order of appearance. */
   readonly conns: ConnRow[] = [];
+  /** Some segment carried its TCP options (the run was started with --tcp-options). */
+  sawOptions = false;
   readonly events: EventLine[] = [];
   /** Absolute index of `events[0]` once older lines were trimmed (the pane's scroll survives trimming). */
   eventsBase = 0;
@@ -381,6 +385,7 @@ export class UiModel {
       else if (ev.verdict === 'delay' && ev.flags.includes('F')) this.countByHand(handCountKey('fin', ev.conn));
     }
     if (ev.isn !== undefined) row.isn[ev.from] = ev.isn;
+    if (ev.options !== undefined) this.sawOptions = true;
     let resent = 0;
     if (ev.role === 'retransmission') {
       const key = `${ev.dir}${ev.seq}`;
@@ -400,6 +405,7 @@ export class UiModel {
       len: ev.len,
       role: ev.role,
       verdict: ev.verdict,
+      options: ev.options,
       resent,
       rule: ev.rule,
       detail: ev.detail,

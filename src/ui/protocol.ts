@@ -82,7 +82,7 @@ export interface UiInit {
 // about a fifth of its bulk throughput; this costs a few stores per event.
 
 /** Numbers per segment in `WireBatch.segs`; the offsets are the S_* constants. */
-export const SEG_FIELDS = 12;
+export const SEG_FIELDS = 13;
 const S_T = 0;
 const S_CONN = 1;
 const S_SEQ = 2;
@@ -98,6 +98,8 @@ const S_VERDICT = 9;
 const S_DETAIL = 10;
 /** Bit 0: dir s2c; bit 1: from server. */
 const S_BITS = 11;
+/** -1: no options (the run shows them only with --tcp-options). */
+const S_OPTIONS = 12;
 
 /** One batch of events in bus order, as it crosses IPC. */
 export interface WireBatch {
@@ -169,6 +171,7 @@ export class BatchBuilder {
     a[o + S_VERDICT] = this.intern(ev.verdict);
     a[o + S_DETAIL] = ev.detail === undefined ? -1 : this.intern(ev.detail);
     a[o + S_BITS] = (ev.dir === 's2c' ? 1 : 0) | (ev.from === 'server' ? 2 : 0);
+    a[o + S_OPTIONS] = ev.options === undefined ? -1 : this.intern(ev.options);
     this.n++;
   }
 
@@ -216,6 +219,7 @@ export function decodeBatch(batch: WireBatch, fn: (ev: UiEvent) => void): void {
     const bits = segs[o + S_BITS]!;
     const rule = segs[o + S_RULE]!;
     const detail = segs[o + S_DETAIL]!;
+    const options = segs[o + S_OPTIONS]!;
     const ev: { -readonly [K in keyof SegmentEvent]: SegmentEvent[K] } = {
       type: 'segment',
       t: segs[o + S_T]!,
@@ -232,6 +236,7 @@ export function decodeBatch(batch: WireBatch, fn: (ev: UiEvent) => void): void {
     };
     if (rule >= 0) ev.rule = rule;
     if (detail >= 0) ev.detail = strings[detail]!;
+    if (options >= 0) ev.options = strings[options]!;
     fn(ev);
   }
   while (k < others.length) fn(others[k++]![1]);

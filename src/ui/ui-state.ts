@@ -18,6 +18,8 @@ export interface UiState {
   readonly holdOn: boolean;
   /** Sequence numbers as on the wire (tcpdump -S) rather than relative to each ISN. */
   readonly absolute: boolean;
+  /** Each segment's TCP options on the ladder (when the run reads them). */
+  readonly options: boolean;
   readonly finBuffer: string;
   /** The connection filter in force ('' none) and the prompt's text while typing one. */
   readonly connFilter: string;
@@ -43,6 +45,7 @@ export function initialUiState(profile: string | undefined): UiState {
     eventsTop: undefined,
     holdOn: false,
     absolute: false,
+    options: false,
     finBuffer: '',
     connFilter: '',
     filterBuffer: '',
@@ -135,6 +138,9 @@ export function applyUiActions(state: UiState, actions: readonly UiAction[], vie
         break;
       case 'absolute':
         s = { ...s, absolute: a.on };
+        break;
+      case 'options':
+        s = { ...s, options: a.on };
         break;
       case 'conn-filter':
         // The selection follows the newest matching connection again.

@@ -134,7 +134,7 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     { cols: 160, rows: 50 },
   ])('at $cols×$rows the ladder marks retransmitted FINs and roles, S switches to absolute numbers and back, the timers line agrees with ss -o, ladder and events share one time base', async (size) => {
     const id = uniqueLabId('u15l');
-    const s = startLab(id, size, ['--profile', 'drop-last-ack']);
+    const s = startLab(id, size, ['--profile', 'drop-last-ack', '--tcp-options']);
     // The dropped last ACK makes the server send its FIN again.
     let screen = await s.waitFor('a retransmitted FIN', (sc) => ladder(sc).some((l) => /◀─+ FA seq=\d+ ack=\d+ len=0 RETRANSMISSION #1 ─/.test(l)));
     expect(ladder(screen).some((l) => /A seq=\d+ ack=\d+ len=0 ─+✕ dropped last-ack/.test(l)), screen).toBe(true);
@@ -143,9 +143,11 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     screen = await s.waitFor('the timers line', (sc) => /timers \(inferred\): client TIME-WAIT \d+\.\ds left/.test(sc));
     const ss = spawnSync('ip', ['netns', 'exec', `${id}-c`, 'ss', '-tanoiH', 'state', 'time-wait'], { encoding: 'utf8' }).stdout;
     const uiLeft = Number(/client TIME-WAIT (\d+\.\d)s left/.exec(screen)![1]);
-    const kernelLeft = /timer:\(timewait,(?:(\d+)min)?(\d+(?:\.\d+)?)(ms|sec)/.exec(ss);
+    // ss prints the time left as "59sec", "1min", "1min2sec" or "800ms".
+    const kernelLeft = /timer:\(timewait,([^,]+),/.exec(ss);
     expect(kernelLeft, ss).not.toBeNull();
-    const kSec = Number(kernelLeft![1] ?? 0) * 60 + Number(kernelLeft![2]) / (kernelLeft![3] === 'ms' ? 1000 : 1);
+    const unit = { min: 60, sec: 1, ms: 0.001 } as const;
+    const kSec = [...kernelLeft![1]!.matchAll(/(\d+(?:\.\d+)?)(min|sec|ms)/g)].reduce((sum, m) => sum + Number(m[1]) * unit[m[2] as keyof typeof unit], 0);
     expect(Math.abs(uiLeft - kSec), `UI ${uiLeft}s, ss: ${ss}`).toBeLessThanOrEqual(1.5);
     if (size.cols >= 100) expect(screen).toMatch(/server FIN ×\d+, next (≈|overdue )\d+\.\ds/);
     s.keys('S');
@@ -154,7 +156,15 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     const fin = ladder(screen).find((l) => /FA seq=\d+/.test(l));
     expect(Number(/FA seq=(\d+)/.exec(fin ?? '')?.[1]), screen).toBeGreaterThan(1000);
     s.keys('S');
-    screen = await s.waitFor('relative numbers again', (sc) => !sc.includes('seq absolute') && sc.includes('sequence numbers relative'));
+    await s.waitFor('relative numbers again', (sc) => !sc.includes('seq absolute') && sc.includes('sequence numbers relative'));
+    // o: the options the SYN carried, as tcpdump prints them.
+    s.keys('Home');
+    await sleep(200);
+    s.keys('o');
+    await s.waitFor('the SYN\'s options', (sc) => ladder(sc).some((l) => /─ S seq=0 len=0 \[mss \d+,sackOK,TS val/.test(l)));
+    s.keys('o');
+    await s.waitFor('the options hidden', (sc) => sc.includes('TCP options hidden') && !ladder(sc).some((l) => l.includes('[mss')));
+    s.keys('End');
     await s.waitFor('the final screen', (sc) => sc.includes('q closes'), 20_000);
     if (size.cols >= 100) {
       // One time base: the SYN's time on the ladder is the connection's in the events (scrolled back to with [).

@@ -98,6 +98,8 @@ export default function App(props: AppProps) {
       holdOn: s.holdOn,
       inline,
       absolute: s.absolute,
+      options: s.options,
+      optionsRead: model.sawOptions,
       finBuffer: s.finBuffer,
       connFilter: s.connFilter,
       filterBuffer: s.filterBuffer,
@@ -178,7 +180,7 @@ export default function App(props: AppProps) {
         <ProfilePicker profiles={props.profileNames} cursor={s.profileCursor} current={s.profile ?? model.profile} height={lower} width={width} />
       ) : (
         <>
-          <Ladder row={row} height={layout.ladderRows} width={width} top={s.ladderTop} color={color} originT={origin ?? 0} absolute={s.absolute} nowT={nowT()} timers={props.timers} />
+          <Ladder row={row} height={layout.ladderRows} width={width} top={s.ladderTop} color={color} originT={origin ?? 0} absolute={s.absolute} options={s.options} nowT={nowT()} timers={props.timers} />
           <EventPane kind={s.eventKind} events={s.eventKind === 'all' ? model.events : model.events.filter((e) => eventMatches(e, s.eventKind))} base={s.eventKind === 'all' ? model.eventsBase : 0} top={s.eventsTop} height={layout.eventRows} width={width} originT={origin ?? 0} color={color} />
         </>
       )}

@@ -26,11 +26,11 @@ export interface HelpBarProps {
 /** The keys of each kind of run; the narrow ones at most 79 cells (an 80-column terminal keeps its last one free). */
 export const INLINE_KEYS = {
   narrow: '↑↓ conn PgUp/Dn [/] r/R/b RST d drop f FIN-delay h hold ␣/x/a held S seq p ? q',
-  wide: '↑↓ conn PgUp/Dn ladder [/] events r/R/b RST d drop f FIN-delay h hold ␣/x/a held S abs/rel seq / filter e kinds P pause p profile ? help q quit',
+  wide: '↑↓ conn PgUp/Dn ladder [/] events r/R/b RST d drop f FIN-delay h hold ␣/x/a held S abs/rel seq o options / filter e kinds P pause p profile ? help q quit',
 };
 export const TAP_KEYS = {
   narrow: '↑↓ conn PgUp/Dn [/] events r/R/b forge RST S abs/rel p profile ? help q quit',
-  wide: '↑↓ conn PgUp/Dn ladder [/] events r/R/b forge RST S abs/rel seq / filter e kinds P pause p profile ? help q quit  (tap watches: no drop, delay or hold)',
+  wide: '↑↓ conn PgUp/Dn ladder [/] events r/R/b forge RST S abs/rel seq o opts / filter e kinds P pause p profile ? help q quit  (tap watches: no drop, delay or hold)',
 };
 
 export default function HelpBar(p: HelpBarProps) {

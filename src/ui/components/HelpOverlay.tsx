@@ -29,6 +29,7 @@ export function helpLines(inline: boolean): readonly string[] {
         ]
       : []),
     'S           sequence numbers relative to each ISN / absolute (tcpdump -S)',
+    'o           TCP options on the ladder (the run needs --tcp-options)',
     '/           filter connections: #3  8080 (a port)  ESTAB  client=FIN-WAIT-2  addr',
     'e           events: all / states / actions / app output / checks',
     'P           pause the view (not the traffic: its events wait; P again applies them)',

@@ -23,6 +23,8 @@ export interface LadderProps {
   readonly originT: number;
   /** Absolute sequence numbers (tcpdump -S) instead of relative ones. */
   readonly absolute: boolean;
+  /** Each segment's TCP options after its numbers. */
+  readonly options: boolean;
   /** Event-clock time now, and the inference's timer settings: the timers line. */
   readonly nowT: number;
   readonly timers: TimerSettings | undefined;
@@ -43,7 +45,7 @@ export default function Ladder(p: LadderProps) {
   const timers = timersLine(r, p.nowT, p.timers);
   const win = ladderWindow(r.ladderBase, r.ladder.length, timers === '' ? p.height : Math.max(1, p.height - 1), p.top);
   const lines = [];
-  const view = p.absolute ? { originT: p.originT, isn: r.isn } : { originT: p.originT };
+  const view = { originT: p.originT, options: p.options, ...(p.absolute ? { isn: r.isn } : {}) };
   for (let i = win.start; i < win.end; i++) lines.push(ladderLine(r.ladder[i - r.ladderBase]!, g, view));
   const waiting = r.waiting.length > 0 ? `  ⏸ ${r.waiting.length} waiting` : '';
   // Scrolled back: which lines are shown, first in the title so 80 columns keep it.

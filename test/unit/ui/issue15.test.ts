@@ -239,3 +239,30 @@ describe('the filter prompt under fast typing', () => {
     expect(f('\u007f', '')).toEqual([]);
   });
 });
+
+describe('TCP options on request', () => {
+  const withOptions: TcpmitmEvent[] = [
+    start(0),
+    connection(1),
+    { ...seg(1, 'c2s', 'S', 0, 0, 0, 'syn'), options: 'mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7' },
+    { ...seg(2, 's2c', 'SA', 0, 1, 0, 'syn-ack'), options: 'mss 1460,nop,wscale 7' },
+  ];
+  it('cross the UI batch, and show on the ladder only when asked for', () => {
+    const b = new BatchBuilder();
+    for (const e of withOptions) b.add(e);
+    const out: UiEvent[] = [];
+    decodeBatch(b.take(), (e) => out.push(e));
+    expect(out).toEqual(withOptions);
+    const m = modelOf(out);
+    expect(m.sawOptions).toBe(true);
+    const row = m.conn(1)!;
+    const shown = ladderLines(row.ladder, ladderGeometry(160), { originT: 0, options: true }).map((l) => l.text);
+    expect(shown[0]).toContain('S seq=0 len=0 [mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7] ─');
+    expect(ladderLines(row.ladder, ladderGeometry(160), { originT: 0 })[0]!.text).not.toContain('mss');
+  });
+  it('o toggles them; without --tcp-options it says how to get them', () => {
+    expect(interpretKey('o', {}, ctx).ui).toEqual([{ type: 'message', text: 'no segment carries its TCP options in this run: start it with --tcp-options' }]);
+    expect(interpretKey('o', {}, { ...ctx, optionsRead: true }).ui[0]).toEqual({ type: 'options', on: true });
+    expect(interpretKey('o', {}, { ...ctx, optionsRead: true, options: true }).ui[0]).toEqual({ type: 'options', on: false });
+  });
+});
