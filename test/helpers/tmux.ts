@@ -14,9 +14,21 @@ let cli: string | undefined;
 /**
  * A tmux server of this test process's own: a server someone else started
  * would give our sessions its environment instead of the test's (see
- * test/setup-env.ts). It exits by itself with its last session.
+ * test/setup-env.ts). It exits by itself with its last session, but leaves
+ * its socket file behind: stopTmuxServer() removes both.
  */
-const SOCKET = ['-L', `tcpmitm-test-${process.pid}`];
+const SOCKET_NAME = `tcpmitm-test-${process.pid}`;
+const SOCKET = ['-L', SOCKET_NAME];
+let serverUsed = false;
+
+/** Ends this process's tmux server, if a test started one, and removes its socket (test/setup-env.ts, after each file). */
+export function stopTmuxServer(): void {
+  if (!serverUsed) return;
+  serverUsed = false;
+  spawnSync('tmux', [...SOCKET, 'kill-server'], { stdio: 'ignore' });
+  // tmux's own default: $TMUX_TMPDIR or /tmp, then tmux-UID/NAME.
+  rmSync(join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid?.() ?? 0}`, SOCKET_NAME), { force: true });
+}
 
 /**
  * Builds src/ with the project's tsconfig into a temp tree laid out like the
@@ -67,6 +79,7 @@ export class TmuxScreen {
     const rcFile = join(tempDir('tcpmitm-tmux-'), 'rc');
     const envs = Object.entries(env).map(([k, v]) => `${k}=${shq(v)}`);
     const cmd = `${envs.length ? `env ${envs.join(' ')} ` : ''}${argv.map(shq).join(' ')}; echo $? > ${shq(rcFile)}; sleep 600`;
+    serverUsed = true;
     spawnSync('tmux', [...SOCKET, 'kill-session', '-t', name], { stdio: 'ignore' });
     execFileSync('tmux', [...SOCKET, 'new-session', '-d', '-s', name, '-x', String(size.cols), '-y', String(size.rows), cmd]);
     return new TmuxScreen(name, rcFile);
