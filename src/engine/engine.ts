@@ -169,8 +169,10 @@ interface ConnCtl {
   coalescing: { c2s?: { item: InFlight; deadline: number; rule?: number }; s2c?: { item: InFlight; deadline: number; rule?: number } };
   /** A FIN held until the peer's FIN is captured. */
   awaiting?: { item: InFlight; rule?: number };
-  dropNext: { c2s: number; s2c: number };
-  delayNextFinMs?: number;
+  /** `d`: drops still to make per direction, each with its command's hand id; made on first use. */
+  dropNext?: { c2s: (number | undefined)[]; s2c: (number | undefined)[] };
+  /** `f`: the next FIN's delay and its command's hand id. */
+  delayNextFin?: { ms: number; hand: number | undefined };
   bytes: { c2s: number; s2c: number };
 }
 
@@ -350,13 +352,13 @@ export class Engine {
       case 'drop-next': {
         const c = this.ctl.get(cmd.conn);
         if (!c) return this.warn(now, `no connection #${cmd.conn}`);
-        c.dropNext[cmd.dir]++;
+        (c.dropNext ??= { c2s: [], s2c: [] })[cmd.dir].push(cmd.hand);
         break;
       }
       case 'delay-next-fin': {
         const c = this.ctl.get(cmd.conn);
         if (!c) return this.warn(now, `no connection #${cmd.conn}`);
-        c.delayNextFinMs = cmd.ms;
+        c.delayNextFin = { ms: cmd.ms, hand: cmd.hand };
         break;
       }
       case 'hold-mode':
@@ -453,14 +455,13 @@ export class Engine {
 
     // Hand-given commands come before the profile's rules.
     if (c.blackholed) return this.drop(c, item, now, undefined, 'blackholed');
-    if (c.dropNext[dir] > 0) {
-      c.dropNext[dir]--;
-      return this.drop(c, item, now, undefined, 'by hand');
+    if (c.dropNext !== undefined && c.dropNext[dir].length > 0) {
+      return this.drop(c, item, now, undefined, 'by hand', c.dropNext[dir].shift());
     }
-    if (c.delayNextFinMs !== undefined && seg.flags & TcpFlag.FIN) {
-      const ms = c.delayNextFinMs;
-      c.delayNextFinMs = undefined;
-      return this.delay(c, item, ms, false, now, undefined);
+    if (c.delayNextFin !== undefined && seg.flags & TcpFlag.FIN) {
+      const { ms, hand } = c.delayNextFin;
+      c.delayNextFin = undefined;
+      return this.delay(c, item, ms, false, now, undefined, hand);
     }
     if (this.holdMode) return this.holdByHand(item, now, undefined);
 
@@ -614,18 +615,18 @@ export class Engine {
 
   // ── actions ───────────────────────────────────────────────────────────
 
-  private drop(c: ConnCtl, item: InFlight, now: number, rule: number | undefined, why?: string): void {
+  private drop(c: ConnCtl, item: InFlight, now: number, rule: number | undefined, why?: string, hand?: number): void {
     this.counters.dropped++;
     this.discard(item);
-    this.emitSegment(item, now, 'drop', rule, why);
+    this.emitSegment(item, now, 'drop', rule, why, hand);
     if (why !== 'blackholed') this.emitAction(c.id, now, 'drop', `dropped ${item.role} from ${item.from}${why ? ` (${why})` : ''}`, rule);
   }
 
-  private delay(c: ConnCtl, item: InFlight, ms: number, reorder: boolean, now: number, rule: number | undefined): void {
+  private delay(c: ConnCtl, item: InFlight, ms: number, reorder: boolean, now: number, rule: number | undefined, hand?: number): void {
     this.counters.delayed++;
     item.delayed = true;
     item.releaseAt = now + ms;
-    this.emitSegment(item, now, 'delay', rule, `${ms} ms`);
+    this.emitSegment(item, now, 'delay', rule, `${ms} ms`, hand);
     if (reorder) {
       retain(item);
       this.timers.push({ at: item.releaseAt, fire: (t) => this.deliver(item, t) });
@@ -904,7 +905,6 @@ export class Engine {
       queue: {},
       blackholed: false,
       coalescing: {},
-      dropNext: { c2s: 0, s2c: 0 },
       bytes: { c2s: 0, s2c: 0 },
     };
     this.ctl.set(id, c);
@@ -958,7 +958,7 @@ export class Engine {
     }
   }
 
-  private emitSegment(item: InFlight, now: number, verdict: Verdict, rule: number | undefined, detail?: string): void {
+  private emitSegment(item: InFlight, now: number, verdict: Verdict, rule: number | undefined, detail?: string, hand?: number): void {
     if (verdict === 'pass' && rule === undefined && detail === undefined && this.out.wantsPassSegments?.() === false) {
       this.flushSentChanges();
       return;
@@ -991,6 +991,7 @@ export class Engine {
     }
     if (rule !== undefined) ev.rule = rule;
     if (detail !== undefined) ev.detail = detail;
+    if (hand !== undefined) ev.hand = hand;
     this.emit(ev);
     this.flushSentChanges();
   }

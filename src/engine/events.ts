@@ -77,6 +77,8 @@ export interface SegmentEvent {
   readonly rule?: number;
   /** Extra words for the verdict: "200 ms", "coalesced into FIN", "to server". */
   readonly detail?: string;
+  /** The verdict carries out a command given by hand: its id (ControlCommand's `hand`). */
+  readonly hand?: number;
 }
 
 /** drop: dropped (also by hand or blackhole); release: a held or delayed segment went on; rst: a forged RST; coalesce: an ACK merged into a FIN; signal: a signal sent to a program (a profile's signal action); replay: a remembered segment re-sent, or given up at the end of the run; forge: a forged segment other than a RST (a SYN). */

@@ -4,7 +4,6 @@
 
 import type { Direction } from '../engine/events.js';
 import type { Endpoint, TcpState } from '../tcp/state.js';
-import { handCountKey } from './model.js';
 import { nextEventKind, type EventKind } from './filters.js';
 import type { ControlCommand } from '../engine/control.js';
 
@@ -63,6 +62,8 @@ export interface KeyContext {
   readonly profileCursor?: number;
   /** The profile in force: the picker opens on it. */
   readonly currentProfile?: string;
+  /** The id the next command given by hand gets (ControlCommand's `hand`; default 1). */
+  readonly nextHand?: number;
 }
 
 export type UiAction =
@@ -93,8 +94,8 @@ export type UiAction =
   | { readonly type: 'profile'; readonly name: string }
   /** A one-line message for the help bar ("select a connection first"). */
   | { readonly type: 'message'; readonly text: string }
-  /** The message just set announces a command still to take effect (handCountKey): it goes once the engine has done it. */
-  | { readonly type: 'await'; readonly key: string }
+  /** The message just set announces the command with id `hand`, still to take effect: it goes once the engine has done it. */
+  | { readonly type: 'await'; readonly hand: number }
   /** q quits; Ctrl-C interrupts (the run then exits 130, as on a signal). */
   | { readonly type: 'quit'; readonly interrupt?: true };
 
@@ -115,6 +116,27 @@ const NONE: KeyResult = { commands: [], ui: [] };
 
 function ui(...actions: UiAction[]): KeyResult {
   return { commands: [], ui: actions };
+}
+
+/**
+ * One input from ink as the keys it holds, in order. Keys typed faster than
+ * the UI reads them (a busy machine, a paste, tmux's send-keys of several
+ * keys) reach ink as one chunk; ink splits off escape sequences (arrows, PgUp)
+ * but hands a run of plain characters over as one `input` ("dc", "750\r",
+ * "\x7f\x7f8080"). Each character becomes the key ink would have reported for it
+ * alone (parse-keypress.ts): Enter, Backspace/DEL, Ctrl-letter, or itself.
+ */
+export function splitKeys(input: string, key: InkKey): { input: string; key: InkKey }[] {
+  const chars = [...input];
+  if (chars.length <= 1) return [{ input, key }];
+  return chars.map((ch) => {
+    if (ch === '\r') return { input: '', key: { return: true } };
+    if (ch === '\u007f') return { input: '', key: { delete: true } };
+    if (ch === '\b') return { input: '', key: { backspace: true } };
+    if (ch === '\u001b') return { input: '', key: { escape: true } };
+    if (ch < ' ') return { input: String.fromCharCode(ch.charCodeAt(0) + 96), key: { ctrl: true } };
+    return { input: ch, key: {} };
+  });
 }
 
 export function interpretKey(input: string, key: InkKey, ctx: KeyContext): KeyResult {
@@ -249,13 +271,10 @@ function dropDir(input: string, key: InkKey, ctx: KeyContext): KeyResult {
   if (input === 'c') dir = 'c2s';
   else if (input === 's') dir = 's2c';
   if (dir !== undefined && ctx.selectedConn !== undefined) {
+    const hand = ctx.nextHand ?? 1;
     return {
-      commands: [{ kind: 'drop-next', conn: ctx.selectedConn, dir }],
-      ui: [
-        back,
-        { type: 'message', text: `dropping the next segment from the ${dir === 'c2s' ? 'client' : 'server'}…` },
-        { type: 'await', key: handCountKey('drop', ctx.selectedConn, dir) },
-      ],
+      commands: [{ kind: 'drop-next', conn: ctx.selectedConn, dir, hand }],
+      ui: [back, { type: 'message', text: `dropping the next segment from the ${dir === 'c2s' ? 'client' : 'server'}…` }, { type: 'await', hand }],
     };
   }
   if (key.escape || input === 'q' || dir !== undefined) return ui(back);
@@ -272,9 +291,10 @@ function finMs(input: string, key: InkKey, ctx: KeyContext): KeyResult {
     if (!(ms > 0) || ms > MAX_FIN_DELAY_MS) {
       return ui({ type: 'message', text: `delay must be 1–${MAX_FIN_DELAY_MS} ms, got ${buf}` });
     }
+    const hand = ctx.nextHand ?? 1;
     return {
-      commands: [{ kind: 'delay-next-fin', conn: ctx.selectedConn, ms }],
-      ui: [back, { type: 'message', text: `delaying the next FIN by ${ms} ms…` }, { type: 'await', key: handCountKey('fin', ctx.selectedConn) }],
+      commands: [{ kind: 'delay-next-fin', conn: ctx.selectedConn, ms, hand }],
+      ui: [back, { type: 'message', text: `delaying the next FIN by ${ms} ms…` }, { type: 'await', hand }],
     };
   }
   // ink reports the Backspace key as `delete` on most terminals (it sends DEL, 0x7f).
@@ -295,15 +315,8 @@ function filter(input: string, key: InkKey, ctx: KeyContext): KeyResult {
     return ui(back, { type: 'conn-filter', value }, { type: 'message', text: value === '' ? 'all connections' : `connections matching: ${value}` });
   }
   if (key.backspace || key.delete) return ui({ type: 'filter-buffer', value: buf.slice(0, -1) });
-  if (key.ctrl || input === '') return NONE;
-  // Keys typed faster than the UI reads (a busy machine, a paste) arrive as one
-  // input, Backspaces (DEL) among them: each character is applied in turn.
-  let next = buf;
-  for (const ch of input) {
-    if (ch === '\u007f' || ch === '\b') next = next.slice(0, -1);
-    else if (ch >= ' ' && next.length < 60) next += ch;
-  }
-  return next === buf ? NONE : ui({ type: 'filter-buffer', value: next });
+  if (key.ctrl || input < ' ' || buf.length + input.length > 60) return NONE;
+  return ui({ type: 'filter-buffer', value: buf + input });
 }
 
 function profile(input: string, key: InkKey, ctx: KeyContext): KeyResult {

@@ -216,8 +216,8 @@ export class UiModel {
   /** Absolute index of `events[0]` once older lines were trimmed (the pane's scroll survives trimming). */
   eventsBase = 0;
 
-  /** What the keys asked for and the engine has done, by handCountKey: the help bar's "dropping the next segment…" ends with it. */
-  private readonly byHand = new Map<string, number>();
+  /** Ids of the commands given by hand (ControlCommand's `hand`) the engine has carried out: the help bar's "dropping the next segment…" ends with its own. */
+  private readonly handsDone = new Set<number>();
   private readonly byId = new Map<number, ConnRow>();
   private readonly internal = new Map<number, ConnInternal>();
   private sawStats = false;
@@ -340,6 +340,7 @@ export class UiModel {
     const row = this.row(ev.conn, ev.t);
     const int = this.int(ev.conn);
     row.lastT = ev.t;
+    if (ev.hand !== undefined) this.handsDone.add(ev.hand);
     if (!this.sawStats) {
       // Until the first stats event, count what we are shown.
       this.frames++;
@@ -379,11 +380,6 @@ export class UiModel {
     }
 
     // 3. A new arrow.
-    if (ev.rule === undefined) {
-      // The engine's marks of the hand-given commands (engine.ts onFrame): d's drop, f's delay.
-      if (ev.verdict === 'drop' && ev.detail === 'by hand') this.countByHand(handCountKey('drop', ev.conn, ev.dir));
-      else if (ev.verdict === 'delay' && ev.flags.includes('F')) this.countByHand(handCountKey('fin', ev.conn));
-    }
     if (ev.isn !== undefined) row.isn[ev.from] = ev.isn;
     if (ev.options !== undefined) this.sawOptions = true;
     let resent = 0;
@@ -601,13 +597,9 @@ export class UiModel {
     }
   }
 
-  /** How many times the engine has done what `key` (handCountKey) names. */
-  handCount(key: string): number {
-    return this.byHand.get(key) ?? 0;
-  }
-
-  private countByHand(key: string): void {
-    this.byHand.set(key, (this.byHand.get(key) ?? 0) + 1);
+  /** Whether the engine has carried out the command given by hand with id `hand`. */
+  handDone(hand: number): boolean {
+    return this.handsDone.has(hand);
   }
 
   /** The newest events, at most `n`, oldest first. */
@@ -676,11 +668,6 @@ function sameSegment(e: SegmentEntry, ev: SegmentEvent): boolean {
     e.len === ev.len &&
     e.role === ev.role
   );
-}
-
-/** Names a command given by hand whose effect the model counts: `d` (drop the next segment of `dir`) or `f` (delay the next FIN). */
-export function handCountKey(kind: 'drop' | 'fin', conn: number, dir?: Direction): string {
-  return kind === 'drop' ? `drop:${conn}:${dir}` : `fin:${conn}`;
 }
 
 /** Age of a connection on the event clock. */

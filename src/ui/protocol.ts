@@ -130,8 +130,9 @@ export class BatchBuilder {
   }
 
   add(ev: UiEvent): void {
-    // A SYN carrying its ISN (rare) travels whole: the columns have no room for it.
-    if (ev.type !== 'segment' || ev.isn !== undefined) {
+    // A SYN carrying its ISN, or a segment carrying out a command given by
+    // hand (both rare), travels whole: the columns have no room for them.
+    if (ev.type !== 'segment' || ev.isn !== undefined || ev.hand !== undefined) {
       this.others.push([this.n, ev]);
       return;
     }

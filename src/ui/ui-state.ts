@@ -29,8 +29,10 @@ export interface UiState {
   readonly profileCursor: number;
   readonly profile: string | undefined;
   readonly message: string | undefined;
-  /** The message announces a command not done yet: it goes once the model's count for `key` passes `seen`. */
-  readonly awaiting: { readonly key: string; readonly seen: number; readonly message: string } | undefined;
+  /** The message announces the command given by hand with id `hand`, not done yet: it goes once the engine has done it. */
+  readonly awaiting: { readonly hand: number; readonly message: string } | undefined;
+  /** The last id given to a command by hand (ControlCommand's `hand`). */
+  readonly lastHand: number;
   readonly quitting: boolean;
   /** The quit was Ctrl-C: the run ends as interrupted (exit 130). */
   readonly interrupted: boolean;
@@ -54,6 +56,7 @@ export function initialUiState(profile: string | undefined): UiState {
     profile,
     message: undefined,
     awaiting: undefined,
+    lastHand: 0,
     quitting: false,
     interrupted: false,
   };
@@ -69,8 +72,6 @@ export interface UiView {
   readonly eventsBase?: number;
   readonly eventsCount?: number;
   readonly eventRows?: number;
-  /** The model's count of what a command given by hand has done (UiModel.handCount). */
-  readonly handCount?: (key: string) => number;
 }
 
 /** The selection shown: the user's pick, else the newest connection. */
@@ -80,9 +81,9 @@ export function effectiveSelection(s: UiState, connIds: readonly number[]): numb
 }
 
 /** Once the awaited command is done, its announcement goes (another message shown since then stays). */
-export function settleAwaiting(s: UiState, handCount: (key: string) => number): UiState {
+export function settleAwaiting(s: UiState, handDone: (hand: number) => boolean): UiState {
   const w = s.awaiting;
-  if (w === undefined || handCount(w.key) <= w.seen) return s;
+  if (w === undefined || !handDone(w.hand)) return s;
   return { ...s, awaiting: undefined, message: s.message === w.message ? undefined : s.message };
 }
 
@@ -162,7 +163,7 @@ export function applyUiActions(state: UiState, actions: readonly UiAction[], vie
         s = { ...s, message: a.text };
         break;
       case 'await':
-        if (s.message !== undefined) s = { ...s, awaiting: { key: a.key, seen: view.handCount?.(a.key) ?? 0, message: s.message } };
+        s = { ...s, lastHand: Math.max(s.lastHand, a.hand), awaiting: s.message === undefined ? undefined : { hand: a.hand, message: s.message } };
         break;
       case 'quit':
         s = { ...s, quitting: true, interrupted: s.interrupted || a.interrupt === true, message: 'quitting: tearing down…' };

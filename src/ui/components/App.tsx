@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { ControlCommand } from '../../engine/control.js';
 import type { RunMode } from '../../engine/events.js';
 import type { TimerSettings } from '../timers.js';
-import { interpretKey, type InkKey, type QuitHow } from '../keys.js';
+import { interpretKey, splitKeys, type InkKey, type QuitHow } from '../keys.js';
 import { screenLayout } from '../layout.js';
 import { FRAME_INTERVAL_MS, realTimer, type UiTimer } from '../frame-scheduler.js';
 import { applyUiActions, effectiveSelection, initialUiState, settleAwaiting, type UiState } from '../ui-state.js';
@@ -87,7 +87,8 @@ export default function App(props: AppProps) {
   const row = selectedId === undefined ? undefined : model.conn(selectedId);
   const layout = screenLayout(height, connIds.length);
 
-  useInput((input: string, key: InkKey) => {
+  // One key: its commands go to the engine, its UI actions into ui.current.
+  const onKey = (input: string, key: InkKey): boolean => {
     const s = ui.current;
     const ids = shownConns(s.connFilter).map((r) => r.conn);
     const sel = effectiveSelection(s, ids);
@@ -110,8 +111,9 @@ export default function App(props: AppProps) {
       ...(sel === undefined ? {} : { selectedConn: sel }),
       ...(selRow === undefined ? {} : { selectedStates: selRow.inferred }),
       ...(profile === undefined ? {} : { currentProfile: profile }),
+      nextHand: s.lastHand + 1,
     });
-    if (res.commands.length === 0 && res.ui.length === 0) return;
+    if (res.commands.length === 0 && res.ui.length === 0) return false;
     for (const cmd of res.commands) props.send(cmd);
     for (const a of res.ui) if (a.type === 'pause') events.setPaused(a.on);
     const next = applyUiActions(s, res.ui, {
@@ -119,13 +121,21 @@ export default function App(props: AppProps) {
       ladderBase: selRow?.ladderBase ?? 0,
       ladderCount: selRow?.ladder.length ?? 0,
       ladderRows: screenLayout(height, ids.length).ladderRows,
-      handCount: (k) => model.handCount(k),
       eventsBase: s.eventKind === 'all' ? model.eventsBase : 0,
       eventsCount: s.eventKind === 'all' ? model.events.length : model.events.filter((e) => eventMatches(e, s.eventKind)).length,
       eventRows: screenLayout(height, ids.length).eventRows,
     });
     ui.current = next;
-    setVersion((v) => v + 1);
+    return true;
+  };
+  // Every key of a chunk acts, in order, as if typed alone (splitKeys).
+  useInput((input: string, key: InkKey) => {
+    let changed = false;
+    for (const k of splitKeys(input, key)) {
+      if (ui.current.quitting) break;
+      changed = onKey(k.input, k.key) || changed;
+    }
+    if (changed) setVersion((v) => v + 1);
   });
 
   // onQuit runs only once the "quitting…" frame is on the screen: the caller
@@ -143,7 +153,7 @@ export default function App(props: AppProps) {
   }, [quitting, onQuit]);
 
   // "dropping the next segment…" stays only until the engine has dropped it.
-  ui.current = settleAwaiting(ui.current, (k) => model.handCount(k));
+  ui.current = settleAwaiting(ui.current, (hand) => model.handDone(hand));
   const s = ui.current;
   // The end of the run outranks "quitting…": it is what the last frame says,
   // and the screen stays until q (the caller holds the run's end for it).

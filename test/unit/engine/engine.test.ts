@@ -331,6 +331,27 @@ describe('engine: actions', () => {
     expect(p.takeSends()).toEqual(['b PA', 'a A']);
   });
 
+  it('a command given by hand with an id: the segment event carrying it out echoes the id, in queue order', () => {
+    const p = new Playbook({ interactive: true });
+    p.handshake();
+    p.takeSends();
+    p.engine.onControl({ kind: 'drop-next', conn: 1, dir: 'c2s', hand: 7 }, 0);
+    p.engine.onControl({ kind: 'drop-next', conn: 1, dir: 'c2s', hand: 8 }, 0);
+    p.engine.onControl({ kind: 'delay-next-fin', conn: 1, ms: 300, hand: 9 }, 0);
+    p.fromServer('PA', 1, 1, 5);
+    p.fromClient('PA', 1, 6, 10);
+    p.fromClient('PA', 1, 6, 10);
+    p.fromClient('FA', 1, 6);
+    const segs = p.events.filter((e): e is SegmentEvent => e.type === 'segment').slice(3);
+    expect(segs.map((e) => [e.from, e.verdict, e.hand])).toEqual([
+      ['server', 'pass', undefined],
+      ['client', 'drop', 7],
+      ['client', 'drop', 8],
+      ['client', 'delay', 9],
+    ]);
+    expect(segs[1]!.detail).toBe('by hand');
+  });
+
   it('asks for a wake-up at the tracker\'s TIME-WAIT deadline and emits CLOSED then', () => {
     const p = new Playbook({ timeWaitMs: 1000 });
     p.handshake();

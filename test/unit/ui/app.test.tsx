@@ -222,8 +222,22 @@ describe('App keys', () => {
     expect(f).toContain('delay the next FIN by: 750');
     await ui.key('\r');
     expect(ui.sent).toEqual([
-      { kind: 'drop-next', conn: 1, dir: 'c2s' },
-      { kind: 'delay-next-fin', conn: 1, ms: 750 },
+      { kind: 'drop-next', conn: 1, dir: 'c2s', hand: 1 },
+      { kind: 'delay-next-fin', conn: 1, ms: 750, hand: 2 },
+    ]);
+  });
+
+  it('keys that arrive as one input act one by one, in order, as if typed alone', async () => {
+    const ui = mount();
+    await ui.feed(lastAckDropped);
+    // "dc" and "f750\r" as one write each: ink hands each over as one input.
+    await ui.key('dc', 'dropping the next segment from the client…');
+    const f = await ui.key('f750\r', 'delaying the next FIN by 750 ms…');
+    expect(f).not.toContain('delay the next FIN by:');
+    await ui.key('S?', '── keys');
+    expect(ui.sent).toEqual([
+      { kind: 'drop-next', conn: 1, dir: 'c2s', hand: 1 },
+      { kind: 'delay-next-fin', conn: 1, ms: 750, hand: 2 },
     ]);
   });
 

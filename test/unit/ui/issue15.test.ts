@@ -5,8 +5,8 @@
 // tap can do.
 
 import { describe, expect, it } from 'vitest';
-import { UiModel, handCountKey } from '../../../src/ui/model.js';
-import { interpretKey, type KeyContext } from '../../../src/ui/keys.js';
+import { UiModel } from '../../../src/ui/model.js';
+import { interpretKey, splitKeys, type KeyContext } from '../../../src/ui/keys.js';
 import { applyUiActions, initialUiState, settleAwaiting, type UiView } from '../../../src/ui/ui-state.js';
 import { ladderGeometry, ladderLines } from '../../../src/ui/ladder.js';
 import { BatchBuilder, decodeBatch, decodeToParent, type UiEvent } from '../../../src/ui/protocol.js';
@@ -106,29 +106,45 @@ describe('status lines that go once done', () => {
   const view: UiView = { connIds: [4], ladderBase: 0, ladderCount: 0, ladderRows: 5 };
   it('"dropping the next segment…" stays until the engine has dropped it, then goes', () => {
     const m = modelOf([start(0), connection(1, 4)]);
-    const v = { ...view, handCount: (k: string) => m.handCount(k) };
-    const keys = interpretKey('c', {}, { ...ctx, mode: 'drop-dir' });
-    expect(keys.commands).toEqual([{ kind: 'drop-next', conn: 4, dir: 'c2s' }]);
-    let s = applyUiActions(initialUiState(undefined), keys.ui, v);
+    let s = initialUiState(undefined);
+    const keys = interpretKey('c', {}, { ...ctx, mode: 'drop-dir', nextHand: s.lastHand + 1 });
+    expect(keys.commands).toEqual([{ kind: 'drop-next', conn: 4, dir: 'c2s', hand: 1 }]);
+    s = applyUiActions(s, keys.ui, view);
     expect(s.message).toBe('dropping the next segment from the client…');
-    // A segment of the other direction, or dropped by a rule, is not it.
-    m.apply(seg(5, 's2c', 'A', 1, 1, 0, 'ack', 'drop', { conn: 4, detail: 'by hand' }));
-    m.apply(seg(6, 'c2s', 'A', 1, 1, 0, 'ack', 'drop', { conn: 4, rule: 1 }));
-    s = settleAwaiting(s, (k) => m.handCount(k));
+    expect(s.lastHand).toBe(1);
+    // A drop by a rule, or the carrying out of another command (even one in the same words), is not it.
+    m.apply(seg(5, 'c2s', 'A', 1, 1, 0, 'ack', 'drop', { conn: 4, rule: 1 }));
+    m.apply(seg(6, 'c2s', 'A', 1, 1, 0, 'ack', 'drop', { conn: 4, detail: 'by hand', hand: 2 }));
+    s = settleAwaiting(s, (h) => m.handDone(h));
     expect(s.message).toBe('dropping the next segment from the client…');
-    m.apply(seg(7, 'c2s', 'A', 1, 1, 0, 'ack', 'drop', { conn: 4, detail: 'by hand' }));
-    expect(m.handCount(handCountKey('drop', 4, 'c2s'))).toBe(1);
-    s = settleAwaiting(s, (k) => m.handCount(k));
+    m.apply(seg(7, 'c2s', 'A', 1, 1, 0, 'ack', 'drop', { conn: 4, hand: 1 }));
+    expect(m.handDone(1)).toBe(true);
+    s = settleAwaiting(s, (h) => m.handDone(h));
     expect(s.message).toBeUndefined();
     expect(s.awaiting).toBeUndefined();
   });
+  it('a segment carrying out a command given by hand crosses the UI batch with its id', () => {
+    const evs: TcpmitmEvent[] = [
+      seg(5, 'c2s', 'A', 1, 1, 0, 'ack'),
+      seg(6, 'c2s', 'FA', 1, 1, 0, 'fin', 'drop', { detail: 'by hand', hand: 3 }),
+      seg(7, 's2c', 'A', 1, 1, 0, 'ack'),
+    ];
+    const b = new BatchBuilder();
+    for (const e of evs) b.add(e);
+    const out: UiEvent[] = [];
+    decodeBatch(b.take(), (e) => out.push(e));
+    expect(out).toEqual(evs);
+  });
   it('the FIN delay\'s line goes once a FIN is delayed', () => {
     const m = modelOf([start(0), connection(1, 4)]);
-    const v = { ...view, handCount: (k: string) => m.handCount(k) };
-    let s = applyUiActions(initialUiState(undefined), interpretKey('', { return: true }, { ...ctx, mode: 'fin-ms', finBuffer: '300' }).ui, v);
+    let s = applyUiActions(initialUiState(undefined), interpretKey('', { return: true }, { ...ctx, mode: 'fin-ms', finBuffer: '300', nextHand: 4 }).ui, view);
     expect(s.message).toBe('delaying the next FIN by 300 ms…');
-    m.apply(seg(9, 's2c', 'FA', 1, 1, 0, 'fin', 'delay', { conn: 4, detail: '300 ms' }));
-    s = settleAwaiting(s, (k) => m.handCount(k));
+    // A FIN delayed by a rule is not it.
+    m.apply(seg(8, 'c2s', 'FA', 1, 1, 0, 'fin', 'delay', { conn: 4, detail: '300 ms', rule: 1 }));
+    s = settleAwaiting(s, (h) => m.handDone(h));
+    expect(s.message).toBe('delaying the next FIN by 300 ms…');
+    m.apply(seg(9, 's2c', 'FA', 1, 1, 0, 'fin', 'delay', { conn: 4, detail: '300 ms', hand: 4 }));
+    s = settleAwaiting(s, (h) => m.handDone(h));
     expect(s.message).toBeUndefined();
   });
 });
@@ -233,10 +249,30 @@ describe('timers, like ss -o, from the inference', () => {
 
 describe('the filter prompt under fast typing', () => {
   it('keys that arrive as one input, Backspaces among them, apply one by one', () => {
-    const f = (input: string, buf: string) => interpretKey(input, {}, { ...ctx, mode: 'filter', filterBuffer: buf }).ui;
-    expect(f('\u007f\u007f\u007f\u007f8080', '9999')).toEqual([{ type: 'filter-buffer', value: '8080' }]);
-    expect(f('80', '')).toEqual([{ type: 'filter-buffer', value: '80' }]);
-    expect(f('\u007f', '')).toEqual([]);
+    // What the App does with one input: each key in turn, against the state the previous one left.
+    const typed = (input: string, buf: string): string => {
+      for (const k of splitKeys(input, {})) {
+        for (const a of interpretKey(k.input, k.key, { ...ctx, mode: 'filter', filterBuffer: buf }).ui) if (a.type === 'filter-buffer') buf = a.value;
+      }
+      return buf;
+    };
+    expect(typed('\u007f\u007f\u007f\u007f8080', '9999')).toBe('8080');
+    expect(typed('80', '')).toBe('80');
+    expect(typed('8\u007f\u007f', '')).toBe('');
+  });
+  it('splitKeys: one key per character, as ink reports each alone; a lone key as ink gave it', () => {
+    expect(splitKeys('dc', {})).toEqual([{ input: 'd', key: {} }, { input: 'c', key: {} }]);
+    expect(splitKeys('75\r\u007f\b\u0003 ', {})).toEqual([
+      { input: '7', key: {} },
+      { input: '5', key: {} },
+      { input: '', key: { return: true } },
+      { input: '', key: { delete: true } },
+      { input: '', key: { backspace: true } },
+      { input: 'c', key: { ctrl: true } },
+      { input: ' ', key: {} },
+    ]);
+    expect(splitKeys('', { upArrow: true })).toEqual([{ input: '', key: { upArrow: true } }]);
+    expect(splitKeys('q', {})).toEqual([{ input: 'q', key: {} }]);
   });
 });
 

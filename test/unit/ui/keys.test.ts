@@ -57,8 +57,8 @@ describe('interpretKey: d then c/s', () => {
     expect(interpretKey('d', {}, normal)).toEqual({ commands: [], ui: [{ type: 'mode', mode: 'drop-dir' }] });
   });
   it('c drops the next segment from the client (c2s), s from the server (s2c)', () => {
-    expect(interpretKey('c', {}, dd).commands).toEqual([{ kind: 'drop-next', conn: 3, dir: 'c2s' }]);
-    expect(interpretKey('s', {}, dd).commands).toEqual([{ kind: 'drop-next', conn: 3, dir: 's2c' }]);
+    expect(interpretKey('c', {}, dd).commands).toEqual([{ kind: 'drop-next', conn: 3, dir: 'c2s', hand: 1 }]);
+    expect(interpretKey('s', {}, { ...dd, nextHand: 7 }).commands).toEqual([{ kind: 'drop-next', conn: 3, dir: 's2c', hand: 7 }]);
     expect(interpretKey('s', {}, dd).ui[0]).toEqual({ type: 'mode', mode: 'normal' });
   });
   it('Esc cancels; other keys re-prompt', () => {
@@ -84,8 +84,8 @@ describe('interpretKey: f and the delay prompt', () => {
     expect(interpretKey('5', {}, fm('0')).ui).toEqual([{ type: 'fin-buffer', value: '5' }]);
   });
   it('Enter applies the typed delay, or 500 ms when empty', () => {
-    expect(interpretKey('', { return: true }, fm('750')).commands).toEqual([{ kind: 'delay-next-fin', conn: 3, ms: 750 }]);
-    expect(interpretKey('', { return: true }, fm('')).commands).toEqual([{ kind: 'delay-next-fin', conn: 3, ms: 500 }]);
+    expect(interpretKey('', { return: true }, fm('750')).commands).toEqual([{ kind: 'delay-next-fin', conn: 3, ms: 750, hand: 1 }]);
+    expect(interpretKey('', { return: true }, { ...fm(''), nextHand: 2 }).commands).toEqual([{ kind: 'delay-next-fin', conn: 3, ms: 500, hand: 2 }]);
   });
   it('rejects 0 and more than a minute, staying at the prompt', () => {
     for (const b of ['0', '60001']) {
