@@ -62,6 +62,9 @@ export interface KeyContext {
   readonly profileCursor?: number;
   /** The profile in force: the picker opens on it. */
   readonly currentProfile?: string;
+  /** The help page shown, and how many pages the help has at this terminal's size (help.ts). */
+  readonly helpPage?: number;
+  readonly helpPages?: number;
   /** The id the next command given by hand gets (ControlCommand's `hand`; default 1). */
   readonly nextHand?: number;
 }
@@ -77,6 +80,8 @@ export type UiAction =
   | { readonly type: 'mode'; readonly mode: UiMode }
   | { readonly type: 'fin-buffer'; readonly value: string }
   | { readonly type: 'profile-cursor'; readonly index: number }
+  /** The help page shown (0: the first). */
+  | { readonly type: 'help-page'; readonly page: number }
   /** The UI's record of hold mode. */
   | { readonly type: 'hold'; readonly on: boolean }
   /** Absolute (tcpdump -S) or relative sequence numbers on the ladder. */
@@ -146,9 +151,7 @@ export function interpretKey(input: string, key: InkKey, ctx: KeyContext): KeyRe
 
   switch (ctx.mode) {
     case 'help':
-      // Any key closes help; q still quits.
-      if (input === 'q') return ui({ type: 'quit' });
-      return ui({ type: 'mode', mode: 'normal' });
+      return help(input, key, ctx);
     case 'drop-dir':
       return dropDir(input, key, ctx);
     case 'fin-ms':
@@ -232,7 +235,7 @@ function normal(input: string, key: InkKey, ctx: KeyContext): KeyResult {
       return ui({ type: 'absolute', on }, { type: 'message', text: on ? 'absolute sequence numbers (as tcpdump -S)' : 'sequence numbers relative to each ISN' });
     }
     case '?':
-      return ui({ type: 'mode', mode: 'help' });
+      return ui({ type: 'help-page', page: 0 }, { type: 'mode', mode: 'help' });
     case 'q':
       return ui({ type: 'quit' });
     default:
@@ -317,6 +320,18 @@ function filter(input: string, key: InkKey, ctx: KeyContext): KeyResult {
   if (key.backspace || key.delete) return ui({ type: 'filter-buffer', value: buf.slice(0, -1) });
   if (key.ctrl || input < ' ' || buf.length + input.length > 60) return NONE;
   return ui({ type: 'filter-buffer', value: buf + input });
+}
+
+/** Space (or PgDn, ↓) turns to the next page, as in less, and closes the help after the last; PgUp/↑ go back; q quits; any other key closes it. */
+function help(input: string, key: InkKey, ctx: KeyContext): KeyResult {
+  const page = ctx.helpPage ?? 0;
+  const pages = ctx.helpPages ?? 1;
+  if (input === 'q') return ui({ type: 'quit' });
+  if (input === ' ' || key.pageDown || key.downArrow) {
+    return page + 1 < pages ? ui({ type: 'help-page', page: page + 1 }) : ui({ type: 'mode', mode: 'normal' });
+  }
+  if (key.pageUp || key.upArrow) return ui({ type: 'help-page', page: Math.max(0, page - 1) });
+  return ui({ type: 'mode', mode: 'normal' });
 }
 
 function profile(input: string, key: InkKey, ctx: KeyContext): KeyResult {

@@ -30,6 +30,11 @@ export function screenLayout(rows: number, connCount: number): ScreenLayout {
   return { tableRows, ladderRows, eventRows };
 }
 
+/** Lines an overlay (help, the profile picker) has in place of the ladder and event panes, its title included. */
+export function overlayRows(l: ScreenLayout): number {
+  return l.ladderRows + 2 + l.eventRows + 1;
+}
+
 /** First visible row of a list of `count` so that `selected` (an index) stays inside a window of `height`. */
 export function listWindow(count: number, height: number, selected: number): number {
   if (count <= height) return 0;

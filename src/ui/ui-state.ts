@@ -27,6 +27,8 @@ export interface UiState {
   /** The kinds of event the pane shows. */
   readonly eventKind: EventKind;
   readonly profileCursor: number;
+  /** The help overlay's page. */
+  readonly helpPage: number;
   readonly profile: string | undefined;
   readonly message: string | undefined;
   /** The message announces the command given by hand with id `hand`, not done yet: it goes once the engine has done it. */
@@ -53,6 +55,7 @@ export function initialUiState(profile: string | undefined): UiState {
     filterBuffer: '',
     eventKind: 'all',
     profileCursor: 0,
+    helpPage: 0,
     profile,
     message: undefined,
     awaiting: undefined,
@@ -133,6 +136,9 @@ export function applyUiActions(state: UiState, actions: readonly UiAction[], vie
         break;
       case 'profile-cursor':
         s = { ...s, profileCursor: a.index };
+        break;
+      case 'help-page':
+        s = { ...s, helpPage: a.page };
         break;
       case 'hold':
         s = { ...s, holdOn: a.on };

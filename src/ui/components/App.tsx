@@ -8,7 +8,8 @@ import type { ControlCommand } from '../../engine/control.js';
 import type { RunMode } from '../../engine/events.js';
 import type { TimerSettings } from '../timers.js';
 import { interpretKey, splitKeys, type InkKey, type QuitHow } from '../keys.js';
-import { screenLayout } from '../layout.js';
+import { overlayRows, screenLayout } from '../layout.js';
+import { helpPages } from '../help.js';
 import { FRAME_INTERVAL_MS, realTimer, type UiTimer } from '../frame-scheduler.js';
 import { applyUiActions, effectiveSelection, initialUiState, settleAwaiting, type UiState } from '../ui-state.js';
 import { useEventModel, type Subscribe } from '../use-event-model.js';
@@ -112,6 +113,8 @@ export default function App(props: AppProps) {
       ...(selRow === undefined ? {} : { selectedStates: selRow.inferred }),
       ...(profile === undefined ? {} : { currentProfile: profile }),
       nextHand: s.lastHand + 1,
+      helpPage: s.helpPage,
+      helpPages: helpPages(inline, overlayRows(screenLayout(height, ids.length)) - 1).length,
     });
     if (res.commands.length === 0 && res.ui.length === 0) return false;
     for (const cmd of res.commands) props.send(cmd);
@@ -158,7 +161,9 @@ export default function App(props: AppProps) {
   // The end of the run outranks "quitting…": it is what the last frame says,
   // and the screen stays until q (the caller holds the run's end for it).
   const status = model.ended ? endHeadline(model) : s.quitting ? 'quitting…' : undefined;
-  const lower = layout.ladderRows + 2 + layout.eventRows + 1;
+  const lower = overlayRows(layout);
+  const help = helpPages(inline, lower - 1);
+  const helpPage = Math.min(s.helpPage, help.length - 1);
   // One time base on the whole screen: the run's start (its `start` event,
   // sent once the first frame is up); 0 until it comes.
   const origin = model.startT;
@@ -185,7 +190,7 @@ export default function App(props: AppProps) {
       />
       <ConnectionsTable filter={s.connFilter} total={model.conns.length} conns={conns} selected={selectedId} height={layout.tableRows} width={width} nowT={nowT()} color={color} />
       {s.mode === 'help' ? (
-        <HelpOverlay height={lower} width={width} inline={inline} />
+        <HelpOverlay height={lower} width={width} lines={help[helpPage]!} page={helpPage} pages={help.length} />
       ) : s.mode === 'profile' ? (
         <ProfilePicker profiles={props.profileNames} cursor={s.profileCursor} current={s.profile ?? model.profile} height={lower} width={width} />
       ) : (
@@ -194,7 +199,7 @@ export default function App(props: AppProps) {
           <EventPane kind={s.eventKind} events={s.eventKind === 'all' ? model.events : model.events.filter((e) => eventMatches(e, s.eventKind))} base={s.eventKind === 'all' ? model.eventsBase : 0} top={s.eventsTop} height={layout.eventRows} width={width} originT={origin ?? 0} color={color} />
         </>
       )}
-      <HelpBar inline={inline} width={width} filterBuffer={s.filterBuffer} mode={s.mode} finBuffer={s.finBuffer} message={model.ended && !s.quitting ? endFooter(model) : s.message} color={color} />
+      <HelpBar inline={inline} width={width} helpPage={helpPage} helpPages={help.length} filterBuffer={s.filterBuffer} mode={s.mode} finBuffer={s.finBuffer} message={model.ended && !s.quitting ? endFooter(model) : s.message} color={color} />
     </Box>
   );
 }

@@ -5,6 +5,7 @@ import { Text } from 'ink';
 import type { UiMode } from '../keys.js';
 import { DEFAULT_FIN_DELAY_MS } from '../keys.js';
 import { tint } from '../theme.js';
+import { keyBar } from '../key-bar.js';
 
 export interface HelpBarProps {
   /** Current key mode. */
@@ -21,17 +22,10 @@ export interface HelpBarProps {
   readonly inline: boolean;
   /** Terminal width: where the wide key bar fits, the keys get their words. */
   readonly width: number;
+  /** The help overlay's page (0-based) and page count. */
+  readonly helpPage: number;
+  readonly helpPages: number;
 }
-
-/** The keys of each kind of run; the narrow ones at most 79 cells (an 80-column terminal keeps its last one free). */
-export const INLINE_KEYS = {
-  narrow: '↑↓ conn PgUp/Dn [/] r/R/b RST d drop f FIN-delay h hold ␣/x/a held S seq p ? q',
-  wide: '↑↓ conn PgUp/Dn ladder [/] events r/R/b RST d drop f FIN-delay h hold ␣/x/a held S abs/rel seq o options / filter e kinds P pause p profile ? help q quit',
-};
-export const TAP_KEYS = {
-  narrow: '↑↓ conn PgUp/Dn [/] events r/R/b forge RST S abs/rel p profile ? help q quit',
-  wide: '↑↓ conn PgUp/Dn ladder [/] events r/R/b forge RST S abs/rel seq o opts / filter e kinds P pause p profile ? help q quit  (tap watches: no drop, delay or hold)',
-};
 
 export default function HelpBar(p: HelpBarProps) {
   let text: string;
@@ -46,16 +40,16 @@ export default function HelpBar(p: HelpBarProps) {
       text = '↑↓ choose a profile   Enter apply (new segments)   Esc cancel';
       break;
     case 'help':
-      text = 'any key closes help';
+      text =
+        p.helpPages > 1
+          ? `help page ${p.helpPage + 1} of ${p.helpPages}: ${p.helpPage + 1 < p.helpPages ? 'Space next page' : 'Space closes'}  PgUp back  any other key closes`
+          : 'any key closes help';
       break;
     case 'filter':
       text = `connections matching: ${p.filterBuffer}▏  #3  8080  ESTAB  client=FIN-WAIT-2  Enter apply (empty: all)  Esc cancel`;
       break;
     case 'normal':
-      {
-        const keys = p.inline ? INLINE_KEYS : TAP_KEYS;
-        text = p.message ?? (p.width > [...keys.wide].length ? keys.wide : keys.narrow);
-      }
+      text = p.message ?? keyBar(p.inline, p.width).text;
       break;
   }
   const prompt = p.mode === 'drop-dir' || p.mode === 'fin-ms' || p.mode === 'filter';

@@ -6,6 +6,8 @@ import type { TcpmitmEvent } from '../../../src/engine/events.js';
 import { colorWanted } from '../../../src/ui/theme.js';
 import { FakeSource, ManualTimer, settle } from './fixtures/harness.js';
 import { seg, start } from './fixtures/build.js';
+import { keyBar } from '../../../src/ui/key-bar.js';
+import { helpLines } from '../../../src/ui/help.js';
 import { coalescedClose, holdAndRelease, holdRelease, kernelDisagreement, lastAckDropped } from './fixtures/closes.js';
 
 afterEach(() => cleanup());
@@ -256,6 +258,24 @@ describe('App keys', () => {
     f = await ui.key('\r', 'profile drop-last-ack');
     expect(ui.sent).toEqual([{ kind: 'set-profile', name: 'drop-last-ack' }]);
     expect(f).toContain('profile drop-last-ack');
+  });
+
+  it('at 80×24 the help has two pages, Space turns them, and every key of the bar is on one', async () => {
+    const ui = mount();
+    await ui.feed(lastAckDropped);
+    const bar = (await ui.frame()).trimEnd().split('\n').at(-1)!;
+    const first = await ui.key('?', 'page 1 of 2');
+    expect(lines(first).at(-1)).toBe('help page 1 of 2: Space next page  PgUp back  any other key closes');
+    const second = await ui.key(' ', 'page 2 of 2');
+    expect(second).toContain('table:  ≠ the kernel disagrees');
+    const words = new Set(`${first}\n${second}`.split(/\s+/));
+    for (const k of keyBar(true, 80).keys) {
+      expect(bar.split(' ')).toContain(k.key);
+      expect(words.has(k.key), k.key).toBe(true);
+    }
+    // Each line whole: nothing cut at 80 columns.
+    for (const l of helpLines(true)) expect(`${first}\n${second}`).toContain(l);
+    expect(await ui.key(' ')).not.toContain('── keys');
   });
 
   it('? shows the help and q quits once', async () => {

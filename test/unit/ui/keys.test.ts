@@ -42,9 +42,21 @@ describe('interpretKey: normal mode', () => {
       expect(interpretKey('c', { ctrl: true }, { ...normal, mode }).ui).toEqual([{ type: 'quit', interrupt: true }]);
     }
   });
-  it('? opens help and any key closes it', () => {
-    expect(interpretKey('?', {}, normal).ui).toEqual([{ type: 'mode', mode: 'help' }]);
+  it('? opens help at its first page and any key closes it', () => {
+    expect(interpretKey('?', {}, normal).ui).toEqual([{ type: 'help-page', page: 0 }, { type: 'mode', mode: 'help' }]);
     expect(interpretKey('r', {}, { ...normal, mode: 'help' })).toEqual({ commands: [], ui: [{ type: 'mode', mode: 'normal' }] });
+    expect(interpretKey(' ', {}, { ...normal, mode: 'help' })).toEqual({ commands: [], ui: [{ type: 'mode', mode: 'normal' }] });
+  });
+  it('a help of several pages: Space, PgDn or ↓ turn to the next, PgUp or ↑ back, Space on the last closes it', () => {
+    const h = (page: number): KeyContext => ({ ...normal, mode: 'help', helpPage: page, helpPages: 2 });
+    expect(interpretKey(' ', {}, h(0)).ui).toEqual([{ type: 'help-page', page: 1 }]);
+    expect(interpretKey('', { pageDown: true }, h(0)).ui).toEqual([{ type: 'help-page', page: 1 }]);
+    expect(interpretKey('', { downArrow: true }, h(0)).ui).toEqual([{ type: 'help-page', page: 1 }]);
+    expect(interpretKey('', { pageUp: true }, h(1)).ui).toEqual([{ type: 'help-page', page: 0 }]);
+    expect(interpretKey('', { upArrow: true }, h(0)).ui).toEqual([{ type: 'help-page', page: 0 }]);
+    expect(interpretKey(' ', {}, h(1)).ui).toEqual([{ type: 'mode', mode: 'normal' }]);
+    expect(interpretKey('x', {}, h(0)).ui).toEqual([{ type: 'mode', mode: 'normal' }]);
+    expect(interpretKey('q', {}, h(0)).ui).toEqual([{ type: 'quit' }]);
   });
   it('ignores other keys', () => {
     expect(interpretKey('z', {}, normal)).toEqual({ commands: [], ui: [] });
