@@ -11,6 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { netnsList, requireRoot, uniqueLabId } from '../helpers/lab.js';
 import { TmuxScreen, buildPrivateCli, hasTmux, removePrivateCli, sleep } from '../helpers/tmux.js';
 import { tempDir } from '../helpers/temp.js';
+import { keyBar } from '../../src/ui/key-bar.js';
+import { helpLines } from '../../src/ui/help.js';
 
 const root = requireRoot();
 const tmuxMissing = !root.skip && !hasTmux();
@@ -254,6 +256,47 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     expect(s.capture()).toMatch(/^▶\s+1 \S+\s+(\S+\s+)?ESTAB\s+ESTAB/m);
     s.keys('P');
     await s.waitFor('the close, once resumed', (sc) => !sc.split('\n')[0]!.includes('PAUSED') && /^▶\s+1 \S+\s+(\S+\s+)?TIME-WAIT/m.test(sc));
+    s.keys('q');
+    expect(await s.waitExit()).toBe(0);
+  });
+
+  it.each([
+    { cols: 80, rows: 24 },
+    { cols: 160, rows: 50 },
+  ])('at $cols×$rows keys sent in one go act one by one (d c in one send-keys), and the help holds every key of the key bar', async (size) => {
+    const id = uniqueLabId('uk15k');
+    const s = startLab(id, size, [
+      '--profile', manualProfile,
+      '--server', peer(cli, 'server --host 198.18.0.2 --port 8080 --on-eof close --timeout 60000'),
+      '--client', peer(cli, 'client --connect 198.18.0.2:8080 --send 10 --then wait:2500 --timeout 60000'),
+    ]);
+    const up = await s.waitFor('connection #1 established', (sc) => /^▶\s+1 \S+\s+(\S+\s+)?ESTAB\s+ESTAB/m.test(sc));
+    // One send-keys of two keys: the terminal hands them to the UI as the one input "dc".
+    s.keys('d', 'c');
+    await s.waitFor('the announcement', (sc) => sc.includes('dropping the next segment from the client…'));
+    await s.waitFor('the FIN dropped and the announcement gone', (sc) => ladder(sc).some((l) => /─ FA seq=11 ack=1 len=0 ─+✕/.test(l)) && !sc.includes('dropping the next segment'), 15_000);
+
+    // The key bar as this width shows it; each of its keys is in the help, on one page or another.
+    const bar = up.trimEnd().split('\n').at(-1)!;
+    const { keys } = keyBar(true, size.cols);
+    for (const k of keys) expect(bar.split(' '), k.key).toContain(k.key);
+    s.keys('?');
+    let screen = await s.waitFor('the help', (sc) => sc.includes('── keys'));
+    const pages = [screen];
+    for (let i = 0; i < 5 && /── keys — page (\d+) of (\d+), Space: the next/.test(screen); i++) {
+      const at = /page (\d+) of/.exec(screen)![1];
+      s.keys('Space');
+      screen = await s.waitFor('the next help page', (sc) => sc.includes('── keys') && /page (\d+) of/.exec(sc)?.[1] !== at);
+      pages.push(screen);
+    }
+    // 80×24: two pages; 160×50: all on one.
+    expect(pages).toHaveLength(size.rows >= 40 ? 1 : 2);
+    const help = pages.map((p) => p.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim())).flat();
+    for (const k of keys) expect(help.some((l) => l.startsWith(`${k.key} `)), `${k.key} in the help:\n${help.join('\n')}`).toBe(true);
+    // Not one line cut: each is on the screen whole.
+    for (const l of helpLines(true)) if (l !== '') expect(help, l).toContain(l.trim());
+    s.keys('Space');
+    await s.waitFor('the help closed', (sc) => !sc.includes('── keys') && sc.includes('── events'));
     s.keys('q');
     expect(await s.waitExit()).toBe(0);
   });
