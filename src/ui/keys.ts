@@ -65,6 +65,8 @@ export interface KeyContext {
   /** The help page shown, and how many pages the help has at this terminal's size (help.ts). */
   readonly helpPage?: number;
   readonly helpPages?: number;
+  /** The run has ended: nothing reaches its connections any more, only the view's keys act. */
+  readonly ended?: boolean;
   /** The id the next command given by hand gets (ControlCommand's `hand`; default 1). */
   readonly nextHand?: number;
 }
@@ -177,6 +179,9 @@ function normal(input: string, key: InkKey, ctx: KeyContext): KeyResult {
   const conn = ctx.selectedConn;
   const needConn = (f: (c: number) => KeyResult): KeyResult =>
     conn === undefined ? ui({ type: 'message', text: 'no connection selected' }) : f(conn);
+  if (ctx.ended === true && ACTING.has(input)) {
+    return ui({ type: 'message', text: 'the run has ended: nothing reaches its connections any more (q closes)' });
+  }
   if (ctx.inline === false && INLINE_ONLY.has(input)) {
     return ui({ type: 'message', text: 'tap watches beside the path: it cannot drop, delay or hold segments, only forge RSTs (r/R/b); use tcpmitm lab or attach' });
   }
@@ -189,9 +194,9 @@ function normal(input: string, key: InkKey, ctx: KeyContext): KeyResult {
     case 'b':
       return needConn((c) => rst(c, 'both', ctx));
     case 'd':
-      return needConn(() => ui({ type: 'mode', mode: 'drop-dir' }));
+      return needConn((c) => closedBoth(c, ctx, 'drop') ?? ui({ type: 'mode', mode: 'drop-dir' }));
     case 'f':
-      return needConn(() => ui({ type: 'fin-buffer', value: '' }, { type: 'mode', mode: 'fin-ms' }));
+      return needConn((c) => closedBoth(c, ctx, 'delay') ?? ui({ type: 'fin-buffer', value: '' }, { type: 'mode', mode: 'fin-ms' }));
     case 'h': {
       const on = !ctx.holdOn;
       return {
@@ -245,6 +250,16 @@ function normal(input: string, key: InkKey, ctx: KeyContext): KeyResult {
 
 /** Keys that act on segments in the path: tap has none of them. */
 const INLINE_ONLY: ReadonlySet<string> = new Set(['d', 'f', 'h', ' ', 'x', 'a']);
+
+/** Keys that act on the run (its segments, its profile, the flow of its events): once it has ended, none has anything to act on. */
+const ACTING: ReadonlySet<string> = new Set([...INLINE_ONLY, 'r', 'R', 'b', 'p', 'P']);
+
+/** d and f wait for a segment still to come: a connection closed on both ends sends none (its announcement would stay for ever). */
+function closedBoth(conn: number, ctx: KeyContext, what: 'drop' | 'delay'): KeyResult | undefined {
+  const st = ctx.selectedStates;
+  if (st?.client !== 'CLOSED' || st.server !== 'CLOSED') return undefined;
+  return ui({ type: 'message', text: `#${conn} is closed on both ends: no segment is left to ${what}` });
+}
 
 /** A forged RST to the ends that still have a connection to reset; a closed end gets a message, not a command. */
 function rst(conn: number, to: Endpoint | 'both', ctx: KeyContext): KeyResult {

@@ -255,8 +255,9 @@ function segmentLine(e: SegmentEntry, g: LadderGeometry, view: LadderView): Ladd
     glyph(at, mark);
     const after = at + mark.w;
     const room = (mark.stops ? M : M - 1) - after - (mark.stops ? 0 : 1);
-    const note = fit(` ${mark.text} `, room);
-    text(after, note);
+    // Where the words do not fit, their "from client" goes first: the arrow already says who sent it.
+    const words = mark.text.length + 2 > room ? mark.text.replace(` from ${e.from}`, '') : mark.text;
+    text(after, fit(` ${words} `, room));
   } else if (e.detail) {
     const after = Math.max(lmid + 1, labEnd + 1);
     text(after, fit(` ${e.detail} `, M - 2 - after));

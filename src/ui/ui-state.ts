@@ -35,6 +35,8 @@ export interface UiState {
   readonly awaiting: { readonly hand: number; readonly message: string } | undefined;
   /** The last id given to a command by hand (ControlCommand's `hand`). */
   readonly lastHand: number;
+  /** The run's end has been shown: what the help bar said before it is gone. */
+  readonly endSeen: boolean;
   readonly quitting: boolean;
   /** The quit was Ctrl-C: the run ends as interrupted (exit 130). */
   readonly interrupted: boolean;
@@ -60,6 +62,7 @@ export function initialUiState(profile: string | undefined): UiState {
     message: undefined,
     awaiting: undefined,
     lastHand: 0,
+    endSeen: false,
     quitting: false,
     interrupted: false,
   };
@@ -88,6 +91,15 @@ export function settleAwaiting(s: UiState, handDone: (hand: number) => boolean):
   const w = s.awaiting;
   if (w === undefined || !handDone(w.hand)) return s;
   return { ...s, awaiting: undefined, message: s.message === w.message ? undefined : s.message };
+}
+
+/**
+ * The run has ended: a message from before (an announcement still awaited,
+ * "view paused") no longer holds, and the help bar gives the end's footer
+ * instead, until a key says something new.
+ */
+export function settleEnded(s: UiState): UiState {
+  return s.endSeen ? s : { ...s, endSeen: true, message: undefined, awaiting: undefined };
 }
 
 export function applyUiActions(state: UiState, actions: readonly UiAction[], view: UiView): UiState {

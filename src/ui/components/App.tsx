@@ -11,7 +11,7 @@ import { interpretKey, splitKeys, type InkKey, type QuitHow } from '../keys.js';
 import { overlayRows, screenLayout } from '../layout.js';
 import { helpPages } from '../help.js';
 import { FRAME_INTERVAL_MS, realTimer, type UiTimer } from '../frame-scheduler.js';
-import { applyUiActions, effectiveSelection, initialUiState, settleAwaiting, type UiState } from '../ui-state.js';
+import { applyUiActions, effectiveSelection, initialUiState, settleAwaiting, settleEnded, type UiState } from '../ui-state.js';
 import { useEventModel, type Subscribe } from '../use-event-model.js';
 import { endFooter, endHeadline } from '../end-status.js';
 import { connMatches, eventMatches } from '../filters.js';
@@ -113,6 +113,7 @@ export default function App(props: AppProps) {
       ...(selRow === undefined ? {} : { selectedStates: selRow.inferred }),
       ...(profile === undefined ? {} : { currentProfile: profile }),
       nextHand: s.lastHand + 1,
+      ended: model.ended !== undefined,
       helpPage: s.helpPage,
       helpPages: helpPages(inline, overlayRows(screenLayout(height, ids.length)) - 1).length,
     });
@@ -157,6 +158,7 @@ export default function App(props: AppProps) {
 
   // "dropping the next segment…" stays only until the engine has dropped it.
   ui.current = settleAwaiting(ui.current, (hand) => model.handDone(hand));
+  if (model.ended) ui.current = settleEnded(ui.current);
   const s = ui.current;
   // The end of the run outranks "quitting…": it is what the last frame says,
   // and the screen stays until q (the caller holds the run's end for it).
@@ -167,7 +169,9 @@ export default function App(props: AppProps) {
   // One time base on the whole screen: the run's start (its `start` event,
   // sent once the first frame is up); 0 until it comes.
   const origin = model.startT;
-  const runMs = origin === undefined ? 0 : (model.ended ? model.ended.t : nowT()) - origin;
+  // Once the run has ended its clock stops: the header's, the ages' and the timers' alike.
+  const shownT = model.ended ? model.ended.t : nowT();
+  const runMs = origin === undefined ? 0 : shownT - origin;
   return (
     <Box flexDirection="column" width={width}>
       <Header
@@ -188,18 +192,18 @@ export default function App(props: AppProps) {
         status={status}
         color={color}
       />
-      <ConnectionsTable filter={s.connFilter} total={model.conns.length} conns={conns} selected={selectedId} height={layout.tableRows} width={width} nowT={nowT()} color={color} />
+      <ConnectionsTable filter={s.connFilter} total={model.conns.length} conns={conns} selected={selectedId} height={layout.tableRows} width={width} nowT={shownT} color={color} />
       {s.mode === 'help' ? (
         <HelpOverlay height={lower} width={width} lines={help[helpPage]!} page={helpPage} pages={help.length} />
       ) : s.mode === 'profile' ? (
         <ProfilePicker profiles={props.profileNames} cursor={s.profileCursor} current={s.profile ?? model.profile} height={lower} width={width} />
       ) : (
         <>
-          <Ladder row={row} height={layout.ladderRows} width={width} top={s.ladderTop} color={color} originT={origin ?? 0} absolute={s.absolute} options={s.options} nowT={nowT()} timers={props.timers} />
+          <Ladder row={row} height={layout.ladderRows} width={width} top={s.ladderTop} color={color} originT={origin ?? 0} absolute={s.absolute} options={s.options} nowT={shownT} timers={props.timers} />
           <EventPane kind={s.eventKind} events={s.eventKind === 'all' ? model.events : model.events.filter((e) => eventMatches(e, s.eventKind))} base={s.eventKind === 'all' ? model.eventsBase : 0} top={s.eventsTop} height={layout.eventRows} width={width} originT={origin ?? 0} color={color} />
         </>
       )}
-      <HelpBar inline={inline} width={width} helpPage={helpPage} helpPages={help.length} filterBuffer={s.filterBuffer} mode={s.mode} finBuffer={s.finBuffer} message={model.ended && !s.quitting ? endFooter(model) : s.message} color={color} />
+      <HelpBar inline={inline} width={width} helpPage={helpPage} helpPages={help.length} filterBuffer={s.filterBuffer} mode={s.mode} finBuffer={s.finBuffer} message={model.ended && !s.quitting ? (s.message ?? endFooter(model)) : s.message} color={color} />
     </Box>
   );
 }

@@ -313,10 +313,26 @@ describe('App keys', () => {
     // The clock counts from the run's start, in tenths: 6.5 s − 0.3 s.
     expect(lines(f)[0]).toMatch(/00:00:06\.2 {2}ended: duration 6s reached · ✗ FAIL \(exit 3\)/);
     expect(f).toContain('✗ FAIL: 1 of 2 checks failed, 1 not checked (exit 3) · ↑↓ PgUp/PgDn to read · q closes');
+    // A key that acts on the run says it has ended; the next one brings the footer back.
+    expect(await ui.key('d', 'the run has ended')).not.toContain('drop the next segment from:');
+    expect(await ui.key('\u001B[B', 'q closes')).toContain('✗ FAIL: 1 of 2 checks failed');
+    expect(ui.sent).toEqual([]);
     expect(ui.quits()).toBe(0);
     await ui.key('q');
     await until(() => ui.quitHows.length > 0);
     expect(ui.quitHows).toEqual(['quit']);
+  });
+
+  it('at the run\'s end an announcement still awaited goes, and the clock stops: the ages and the timers with it', async () => {
+    const ui = mount();
+    await ui.feed([start(0), { type: 'connection', t: 100, conn: 1, client: '198.18.0.1:43210', server: '198.18.0.2:8080', pickedUp: false }, seg(100, 'c2s', 'S', 0, 0, 0, 'syn')]);
+    await ui.key('dc', 'dropping the next segment from the client…');
+    const f = await ui.feed([{ type: 'end', t: 3000, reason: 'duration 3s reached', exitCode: 0 }], 'q closes');
+    expect(f).not.toContain('dropping the next segment');
+    expect(lines(f).find((l) => l.startsWith('▶'))).toMatch(/ 2s$/);
+    // Ten seconds on, the final screen still reads as it did at the end.
+    ui.timer.advance(10_000);
+    expect(await ui.frame()).toBe(f);
   });
 
   it('PgUp scrolls the ladder back and stays there while segments arrive', async () => {

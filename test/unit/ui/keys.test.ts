@@ -63,6 +63,25 @@ describe('interpretKey: normal mode', () => {
   });
 });
 
+describe('interpretKey: what a key cannot act on', () => {
+  it('once the run has ended, the keys that act on it only say so; the view\'s keys still work', () => {
+    const ended: KeyContext = { ...normal, ended: true };
+    for (const k of ['r', 'R', 'b', 'd', 'f', 'h', ' ', 'x', 'a', 'p', 'P']) {
+      expect(interpretKey(k, {}, ended), k).toEqual({ commands: [], ui: [{ type: 'message', text: 'the run has ended: nothing reaches its connections any more (q closes)' }] });
+    }
+    expect(interpretKey('S', {}, ended).ui[0]).toEqual({ type: 'absolute', on: true });
+    expect(interpretKey('', { upArrow: true }, ended).ui).toEqual([{ type: 'select', delta: -1 }]);
+    expect(interpretKey('q', {}, ended).ui).toEqual([{ type: 'quit' }]);
+  });
+  it('d and f on a connection closed on both ends say no segment is left, rather than announce one for ever', () => {
+    const closed: KeyContext = { ...normal, selectedStates: { client: 'CLOSED', server: 'CLOSED' } };
+    expect(interpretKey('d', {}, closed)).toEqual({ commands: [], ui: [{ type: 'message', text: '#3 is closed on both ends: no segment is left to drop' }] });
+    expect(interpretKey('f', {}, closed)).toEqual({ commands: [], ui: [{ type: 'message', text: '#3 is closed on both ends: no segment is left to delay' }] });
+    const half: KeyContext = { ...normal, selectedStates: { client: 'TIME-WAIT', server: 'CLOSED' } };
+    expect(interpretKey('d', {}, half).ui).toEqual([{ type: 'mode', mode: 'drop-dir' }]);
+  });
+});
+
 describe('interpretKey: d then c/s', () => {
   const dd: KeyContext = { ...normal, mode: 'drop-dir' };
   it('d asks for the direction', () => {
