@@ -433,6 +433,36 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     expect(netnsList().filter((n) => n.startsWith(`${id}-`))).toEqual([]);
   });
 
+  it.each([
+    { cols: 80, rows: 24 },
+    { cols: 160, rows: 50 },
+  ])('drop-last-ack at $cols×$rows: the drops\' words whole, and once the run has ended its screen stands still and its acting keys say so', async (size) => {
+    const id = uniqueLabId('uk15e');
+    const s = startLab(id, size, ['--profile', 'drop-last-ack']);
+    const last = await s.waitFor('the final screen with the timers line', (sc) => sc.includes('q closes') && /timers \(inferred\): /.test(sc), 20_000);
+    const drops = ladder(last).filter((l) => l.includes('✕'));
+    expect(drops.length).toBeGreaterThan(0);
+    // At 80 columns "from client" gives way rather than the words being cut; at 160 they are whole.
+    for (const l of drops) expect(l).toMatch(size.cols >= 160 ? /✕ dropped last-ack from client +│/ : /✕ dropped last-ack +│/);
+    // The clock has stopped: a second and a half on, the ages and the timers read as at the end.
+    await sleep(1500);
+    const later = s.capture();
+    const timers = (sc: string): string => sc.split('\n').find((l) => l.includes('timers (inferred)')) ?? '';
+    expect(timers(later)).toBe(timers(last));
+    expect(selectedRow(later)).toBe(selectedRow(last));
+    // d, r and P have nothing left to act on: they say so, and d opens no prompt.
+    for (const k of ['d', 'r', 'P']) {
+      s.keys(k);
+      const sc = await s.waitFor(`${k} refused`, (x) => x.includes('the run has ended: nothing reaches its connections any more (q closes)'));
+      expect(sc).not.toContain('drop the next segment from:');
+      expect(sc.split('\n')[0]).not.toContain('PAUSED');
+      s.keys('Down');
+      await s.waitFor('the footer back', (x) => x.includes('q closes') && !x.includes('the run has ended: nothing'));
+    }
+    s.keys('q');
+    expect(await s.waitExit()).toBe(0);
+  });
+
   it('drop-last-ack at 80×24: ✕ on each last ACK, the server stuck in LAST-ACK, the run ends by its duration', async () => {
     const id = uniqueLabId('u5d');
     const s = startLab(id, { cols: 80, rows: 24 }, ['--profile', 'drop-last-ack']);
