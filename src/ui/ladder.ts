@@ -255,9 +255,7 @@ function segmentLine(e: SegmentEntry, g: LadderGeometry, view: LadderView): Ladd
     glyph(at, mark);
     const after = at + mark.w;
     const room = (mark.stops ? M : M - 1) - after - (mark.stops ? 0 : 1);
-    // Where the words do not fit, their "from client" goes first: the arrow already says who sent it.
-    const words = mark.text.length + 2 > room ? mark.text.replace(` from ${e.from}`, '') : mark.text;
-    text(after, fit(` ${words} `, room));
+    text(after, fit(` ${markWords(mark.text, e.from, room - 2)} `, room));
   } else if (e.detail) {
     const after = Math.max(lmid + 1, labEnd + 1);
     text(after, fit(` ${e.detail} `, M - 2 - after));
@@ -266,6 +264,18 @@ function segmentLine(e: SegmentEntry, g: LadderGeometry, view: LadderView): Ladd
     text: frame(g, e.t, originT, sideLabel(e, 'client'), cells.join(''), sideLabel(e, 'server')),
     tone: mark === undefined || mark.tone === 'pass' ? plainTone : mark.tone,
   };
+}
+
+/**
+ * A mark's words in at most `room` cells where they can be said shorter than
+ * cut: "from client" goes (the arrow says who sent it), and "queued behind 3
+ * delayed segments" becomes "queued behind 3" (the ⏱ beside it says delayed).
+ */
+export function markWords(text: string, from: 'client' | 'server', room: number): string {
+  if (text.length <= room) return text;
+  const short = text.replace(` from ${from}`, '');
+  if (short.length <= room) return short;
+  return short.replace(/^(queued behind \d+) delayed segments?/, '$1');
 }
 
 function sideLabel(e: SegmentEntry, side: 'client' | 'server'): string {

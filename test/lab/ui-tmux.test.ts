@@ -463,6 +463,28 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     expect(await s.waitExit()).toBe(0);
   });
 
+  it.each([
+    { cols: 80, rows: 24 },
+    { cols: 160, rows: 50 },
+  ])('delay-fin at $cols×$rows: a segment queued behind delayed ones says behind how many, uncut; the filter prompt shows Enter and Esc', async (size) => {
+    const id = uniqueLabId('uk15q');
+    const s = startLab(id, size, ['--profile', 'delay-fin']);
+    const screen = await s.waitFor('a segment queued behind the delayed FINs', (sc) => ladder(sc).some((l) => l.includes('queued behind')), 20_000);
+    for (const l of ladder(screen).filter((x) => x.includes('queued behind'))) {
+      expect(l).not.toMatch(/queued behind[^⏱]*…/);
+      expect(l).toMatch(size.cols >= 160 ? /queued behind \d+ delayed segments? ⏱/ : /queued behind \d+( delayed segments?)? ⏱/);
+    }
+    s.keys('/');
+    const prompt = await s.waitFor('the filter prompt', (sc) => sc.includes('connections matching: '));
+    const bar = prompt.trimEnd().split('\n').at(-1)!;
+    expect(bar).toContain('Enter apply (empty: all)  Esc cancel');
+    if (size.cols >= 160) expect(bar).toContain('e.g. #3  8080  ESTAB  client=FIN-WAIT-2');
+    s.keys('Escape');
+    await s.waitFor('the prompt gone', (sc) => !sc.includes('connections matching: '));
+    s.keys('q');
+    expect(await s.waitExit()).toBe(0);
+  });
+
   it('drop-last-ack at 80×24: ✕ on each last ACK, the server stuck in LAST-ACK, the run ends by its duration', async () => {
     const id = uniqueLabId('u5d');
     const s = startLab(id, { cols: 80, rows: 24 }, ['--profile', 'drop-last-ack']);

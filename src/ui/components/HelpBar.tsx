@@ -45,9 +45,13 @@ export default function HelpBar(p: HelpBarProps) {
           ? `help page ${p.helpPage + 1} of ${p.helpPages}: ${p.helpPage + 1 < p.helpPages ? 'Space next page' : 'Space closes'}  PgUp back  any other key closes`
           : 'any key closes help';
       break;
-    case 'filter':
-      text = `connections matching: ${p.filterBuffer}▏  #3  8080  ESTAB  client=FIN-WAIT-2  Enter apply (empty: all)  Esc cancel`;
+    case 'filter': {
+      // The examples give way first (the help's / line has them): Enter and Esc must show at 80 columns.
+      const keys = `connections matching: ${p.filterBuffer}▏  Enter apply (empty: all)  Esc cancel`;
+      const examples = '  e.g. #3  8080  ESTAB  client=FIN-WAIT-2';
+      text = [...keys].length + examples.length < p.width ? keys + examples : keys;
       break;
+    }
     case 'normal':
       text = p.message ?? keyBar(p.inline, p.width).text;
       break;

@@ -278,6 +278,16 @@ describe('App keys', () => {
     expect(await ui.key(' ')).not.toContain('── keys');
   });
 
+  it('the filter prompt keeps Enter and Esc at 80 columns; its examples show where they fit', async () => {
+    const narrow = mount();
+    const n = lines(await narrow.key('/8080', 'connections matching: 8080▏')).at(-1)!;
+    expect(n).toBe('connections matching: 8080▏  Enter apply (empty: all)  Esc cancel');
+    cleanup();
+    const wide = mount({ columns: 160, rows: 50 });
+    const w = lines(await wide.key('/8080', 'connections matching: 8080▏')).at(-1)!;
+    expect(w).toBe('connections matching: 8080▏  Enter apply (empty: all)  Esc cancel  e.g. #3  8080  ESTAB  client=FIN-WAIT-2');
+  });
+
   it('? shows the help and q quits once', async () => {
     const ui = mount();
     expect(await ui.key('?', '── keys')).toContain('── keys');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UiModel, type SegmentEntry } from '../../../src/ui/model.js';
-import { ladderGeometry, ladderHeader, ladderLines, ladderWindow, segmentLabel } from '../../../src/ui/ladder.js';
+import { ladderGeometry, ladderHeader, ladderLines, ladderWindow, markWords, segmentLabel } from '../../../src/ui/ladder.js';
 import type { TcpmitmEvent } from '../../../src/engine/events.js';
 import { coalescedClose, fourWayClose, lastAckDropped } from './fixtures/closes.js';
 
@@ -92,6 +92,16 @@ describe('ladder of a dropped last ACK with FIN retransmissions', () => {
     expect(lines(lastAckDropped, 160).filter((s) => s.includes('✕ dropped last-ack from client '))).toHaveLength(2);
     // The server is LAST-ACK until then: no CLOSED on any earlier line.
     expect(close.slice(0, 4).some((s) => s.includes('CLOSED'))).toBe(false);
+  });
+});
+
+describe('a mark\'s words where they do not fit', () => {
+  it('lose "from client", then "delayed segments", before being cut', () => {
+    expect(markWords('dropped last-ack from client', 'client', 40)).toBe('dropped last-ack from client');
+    expect(markWords('dropped last-ack from client', 'client', 20)).toBe('dropped last-ack');
+    expect(markWords('dropped last-ack from client', 'server', 20)).toBe('dropped last-ack from client');
+    expect(markWords('queued behind 3 delayed segments', 'server', 20)).toBe('queued behind 3');
+    expect(markWords('queued behind 1 delayed segment', 'server', 40)).toBe('queued behind 1 delayed segment');
   });
 });
 
