@@ -485,6 +485,26 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     expect(await s.waitExit()).toBe(0);
   });
 
+  it.each([
+    { cols: 80, rows: 24 },
+    { cols: 160, rows: 50 },
+  ])('at $cols×$rows h shows HOLD in the header even with a 12-character lab id and the longest profile name; a releases and it goes', async (size) => {
+    const id = uniqueLabId('uk15hold');
+    expect(id).toHaveLength(12);
+    const s = startLab(id, size, ['--profile', 'time-wait-assassination']);
+    await s.waitFor('the first frame', (sc) => sc.startsWith('tcpmitm lab'));
+    s.keys('h');
+    const held = await s.waitFor('HOLD in the header and the SYN held', (sc) => sc.split('\n')[0]!.includes(' HOLD ') && ladder(sc).some((l) => l.includes('⏸')), 15_000);
+    const head = held.split('\n')[0]!;
+    expect(head).toMatch(new RegExp(`^tcpmitm lab ${id} profile time-wait-assassination {2}\\d\\d:\\d\\d:\\d\\d\\.\\d {3}HOLD `));
+    expect([...head.trimEnd()].length).toBeLessThanOrEqual(size.cols);
+    s.keys('a');
+    await s.waitFor('HOLD gone', (sc) => !sc.split('\n')[0]!.includes('HOLD'));
+    s.keys('q');
+    await s.waitExit();
+    expect(netnsList().filter((n) => n.startsWith(`${id}-`))).toEqual([]);
+  });
+
   it('drop-last-ack at 80×24: ✕ on each last ACK, the server stuck in LAST-ACK, the run ends by its duration', async () => {
     const id = uniqueLabId('u5d');
     const s = startLab(id, { cols: 80, rows: 24 }, ['--profile', 'drop-last-ack']);

@@ -49,6 +49,15 @@ export default function Header(p: HeaderProps) {
         <Text bold>tcpmitm</Text>
         {p.lab ? (p.mode === undefined || p.mode === 'lab' ? ` lab ${p.lab}` : ` ${p.lab}`) : ''}
         {` profile ${p.profile ?? '-'}  ${clock(p.elapsedMs)}  `}
+        {/* Before the rates: a long lab id and profile name must not push it past 80 columns. */}
+        {p.holdOn ? (
+          <Text bold inverse color={tint('yellow', p.color)}>
+            {' HOLD '}
+          </Text>
+        ) : (
+          ''
+        )}
+        {p.holdOn ? ' ' : ''}
         {/* Paused, the rates would be stale: the badge takes their place (an 80-column line keeps it). */}
         {p.status ? (
           <Text color={tint('yellow', p.color)}>{p.status}</Text>
@@ -58,13 +67,6 @@ export default function Header(p: HeaderProps) {
           </Text>
         ) : (
           rates
-        )}
-        {p.holdOn ? (
-          <Text bold inverse color={tint('yellow', p.color)}>
-            {' HOLD '}
-          </Text>
-        ) : (
-          ''
         )}
       </Text>
       <Text wrap="truncate">

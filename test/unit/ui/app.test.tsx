@@ -182,12 +182,25 @@ describe('App at 80×24', () => {
     expect(l.join('\n')).toContain('inferred FIN-WAIT-2 ≠ kernel TIME-WAIT');
   });
 
+  it('keeps the HOLD badge at 80 columns whatever the lab id and the profile name', async () => {
+    const ui = mount({ labId: 'a-longer-lab-id-here' });
+    await ui.feed([start(0)]);
+    await ui.key('p');
+    await ui.key('\u001B[B');
+    await ui.key('\u001B[B');
+    await ui.key('\r', 'profile coalesce');
+    const f = await ui.key('h', 'HOLD');
+    expect([...lines(f)[0]!].length).toBeLessThanOrEqual(80);
+    expect(lines(f)[0]).toMatch(/^tcpmitm lab a-longer-lab-id-here profile coalesce {2}\S+ {3}HOLD {2}/);
+  });
+
   it('shows held segments as waiting and the HOLD badge', async () => {
     const ui = mount();
     await ui.feed(holdAndRelease.slice(0, 2));
-    let f = await ui.key('h', / HOLD$/m);
+    let f = await ui.key('h', / HOLD /);
     expect(ui.sent).toEqual([{ kind: 'hold-mode', on: true }]);
-    expect(f).toMatch(/ HOLD$/m);
+    // Right after the clock, before the rates.
+    expect(lines(f)[0]).toMatch(/ 00:00:\d\d\.\d {3}HOLD {2}\d+ pkt\/s/);
     f = await ui.feed(holdAndRelease.slice(2), ['⏸ waiting to be released', '⏸ 2 waiting']);
     expect(f).toContain('⏸ waiting to be released');
     expect(f).toContain('⏸ 2 waiting');
