@@ -323,6 +323,23 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
       screen = await s.waitFor('h refused', (sc) => sc.includes('tap watches beside the path'));
       expect(screen).not.toContain('hold mode on');
       expect(screen.split('\n')[0]).not.toContain('HOLD');
+      // Every key tap's bar offers is in its help (paged at 80×24), and none it does not offer.
+      const tapKeys = keyBar(false, size.cols).keys;
+      for (const k of tapKeys) expect(bar.split(' '), k.key).toContain(k.key);
+      s.keys('?');
+      let help = await s.waitFor('the help', (sc) => sc.includes('── keys'));
+      const pages = [help];
+      while (/── keys — page \d+ of \d+, Space: the next/.test(help) && pages.length < 5) {
+        const at = /page (\d+) of/.exec(help)![1];
+        s.keys('Space');
+        help = await s.waitFor('the next help page', (sc) => sc.includes('── keys') && /page (\d+) of/.exec(sc)?.[1] !== at);
+        pages.push(help);
+      }
+      const helpText = pages.map((p) => p.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim())).flat();
+      for (const k of tapKeys) expect(helpText.some((l) => l.startsWith(`${k.key} `)), k.key).toBe(true);
+      expect(helpText.some((l) => /^(d|f|h) /.test(l))).toBe(false);
+      s.keys('Escape');
+      await s.waitFor('the help closed', (sc) => !sc.includes('── keys'));
       const server = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, 'peer', 'server', '--host', '127.0.0.1', '--port', String(port), '--on-eof', 'close', '--timeout', '20000'], { stdio: 'ignore' });
       children.push(server);
       await sleep(800);
