@@ -130,8 +130,9 @@ function ui(...actions: UiAction[]): KeyResult {
  * the UI reads them (a busy machine, a paste, tmux's send-keys of several
  * keys) reach ink as one chunk; ink splits off escape sequences (arrows, PgUp)
  * but hands a run of plain characters over as one `input` ("dc", "750\r",
- * "\x7f\x7f8080"). Each character becomes the key ink would have reported for it
- * alone (parse-keypress.ts): Enter, Backspace/DEL, Ctrl-letter, or itself.
+ * "\x7f\x7f8080"; an Esc never: ink hands it over alone). Each character becomes
+ * the key ink would have reported for it alone (parse-keypress.ts): Enter,
+ * Backspace/DEL, Ctrl-letter, or itself.
  */
 export function splitKeys(input: string, key: InkKey): { input: string; key: InkKey }[] {
   const chars = [...input];
@@ -140,7 +141,6 @@ export function splitKeys(input: string, key: InkKey): { input: string; key: Ink
     if (ch === '\r') return { input: '', key: { return: true } };
     if (ch === '\u007f') return { input: '', key: { delete: true } };
     if (ch === '\b') return { input: '', key: { backspace: true } };
-    if (ch === '\u001b') return { input: '', key: { escape: true } };
     if (ch < ' ') return { input: String.fromCharCode(ch.charCodeAt(0) + 96), key: { ctrl: true } };
     return { input: ch, key: {} };
   });
