@@ -91,6 +91,12 @@ function eventTimes(screen: string): number[] {
     .map((m) => Number(m[1]));
 }
 
+/** The help bar (the screen's last line) is the help's: drawn last, so the page above it is complete. */
+function helpBarShown(screen: string): boolean {
+  const bar = screen.trimEnd().split('\n').at(-1) ?? '';
+  return bar.startsWith('help page ') || bar === 'any key closes help';
+}
+
 function ssIn(ns: string): string {
   return spawnSync('ip', ['netns', 'exec', ns, 'ss', '-tanH'], { encoding: 'utf8' }).stdout;
 }
@@ -281,12 +287,13 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     const { keys } = keyBar(true, size.cols);
     for (const k of keys) expect(bar.split(' '), k.key).toContain(k.key);
     s.keys('?');
-    let screen = await s.waitFor('the help', (sc) => sc.includes('── keys'));
+    // The help bar is drawn last: once it names the help, the whole page is on the screen.
+    let screen = await s.waitFor('the help', (sc) => sc.includes('── keys') && helpBarShown(sc));
     const pages = [screen];
     for (let i = 0; i < 5 && /── keys — page (\d+) of (\d+), Space: the next/.test(screen); i++) {
       const at = /page (\d+) of/.exec(screen)![1];
       s.keys('Space');
-      screen = await s.waitFor('the next help page', (sc) => sc.includes('── keys') && /page (\d+) of/.exec(sc)?.[1] !== at);
+      screen = await s.waitFor('the next help page', (sc) => sc.includes('── keys') && helpBarShown(sc) && /help page (\d+) of/.exec(sc)?.[1] !== at);
       pages.push(screen);
     }
     // 80×24: two pages; 160×50: all on one.
@@ -327,12 +334,12 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
       const tapKeys = keyBar(false, size.cols).keys;
       for (const k of tapKeys) expect(bar.split(' '), k.key).toContain(k.key);
       s.keys('?');
-      let help = await s.waitFor('the help', (sc) => sc.includes('── keys'));
+      let help = await s.waitFor('the help', (sc) => sc.includes('── keys') && helpBarShown(sc));
       const pages = [help];
       while (/── keys — page \d+ of \d+, Space: the next/.test(help) && pages.length < 5) {
         const at = /page (\d+) of/.exec(help)![1];
         s.keys('Space');
-        help = await s.waitFor('the next help page', (sc) => sc.includes('── keys') && /page (\d+) of/.exec(sc)?.[1] !== at);
+        help = await s.waitFor('the next help page', (sc) => sc.includes('── keys') && helpBarShown(sc) && /help page (\d+) of/.exec(sc)?.[1] !== at);
         pages.push(help);
       }
       const helpText = pages.map((p) => p.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim())).flat();
