@@ -3,9 +3,9 @@
 // server in LAST-ACK retransmitting its FIN; the timers marked `kernel` must
 // agree with `ss -tanoi` run in the lab's namespaces at the same moment,
 // within a second: TIME-WAIT's time left, the retransmit timer's next expiry
-// and its count.
+// and its count. And tap on loopback, whose ends are this host's sockets.
 
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { netnsList, requireRoot, uniqueLabId } from '../helpers/lab.js';
 import { TmuxScreen, buildPrivateCli, hasTmux, removePrivateCli, sleep } from '../helpers/tmux.js';
@@ -21,6 +21,7 @@ const TTY_ENV = { CI: 'false', CONTINUOUS_INTEGRATION: 'false' };
 let cli = '';
 const screens: TmuxScreen[] = [];
 const labs: string[] = [];
+const children: ChildProcess[] = [];
 
 beforeAll(() => {
   if (root.skip || tmuxMissing) return;
@@ -28,6 +29,7 @@ beforeAll(() => {
 });
 
 afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
   for (const s of screens.splice(0)) {
     // Ctrl-C first: tcpmitm itself must tear the lab down.
     if (s.exitCode() === undefined) {
@@ -95,5 +97,34 @@ describe.skipIf(root.skip || tmuxMissing)('the timers line against ss -tanoi', (
     s.keys('q');
     expect(await s.waitExit()).toBe(0);
     expect(netnsList().filter((n) => n.startsWith(`${id}-`))).toEqual([]);
+  });
+
+  it('tap on loopback at 80×24: the client\'s TIME-WAIT, marked kernel, agrees with ss in its namespace', async () => {
+    const ns = uniqueLabId('kttap');
+    const port = 9161;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      const s = TmuxScreen.start(`kt-${ns}`, ['ip', 'netns', 'exec', ns, process.execPath, cli, 'tap', '--iface', 'lo', '--port', String(port)], { cols: 80, rows: 24 }, TTY_ENV);
+      screens.push(s);
+      await s.waitFor('the first frame', (sc) => sc.startsWith('tcpmitm'), 30_000);
+      const inNs = (...argv: string[]): ChildProcess => {
+        const c = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, 'peer', ...argv], { stdio: 'ignore' });
+        children.push(c);
+        return c;
+      };
+      inNs('server', '--host', '127.0.0.1', '--port', String(port), '--on-eof', 'close', '--timeout', '20000');
+      await sleep(800);
+      // The client closes first: its socket is left in TIME-WAIT.
+      inNs('client', '--connect', `127.0.0.1:${port}`, '--send', '10', '--then', 'close', '--timeout', '20000');
+      const screen = await s.waitFor('the client\'s kernel TIME-WAIT', (sc) => TIME_WAIT.test(sc), 20_000);
+      const tw = ssTimers(ssIn(ns, 'time-wait'));
+      expect(tw.map((t) => t.name)).toEqual(['timewait']);
+      expect(distanceFrom(tw[0]!, Number(TIME_WAIT.exec(screen)![1])), screen).toBeLessThanOrEqual(1);
+      s.keys('q');
+      expect(await s.waitExit()).toBe(0);
+    } finally {
+      spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    }
   });
 });
