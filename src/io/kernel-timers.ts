@@ -86,17 +86,12 @@ export function boundWatch(sockets: readonly WatchedSocket[]): WatchedSocket[] {
 
 /**
  * How long (ms) after a read the next one is due: READ_PERIOD_MS, or just
- * after the soonest retransmit or probe timer fires (when it fires, the
- * kernel sends and rearms it — the count and the next expiry change), never
- * sooner than MIN_READ_GAP_MS. TIME-WAIT and keepalive timers only run down:
- * the UI counts them down between reads.
+ * after the soonest timer fires (a retransmit, probe or keepalive timer is
+ * rearmed then, its count and expiry changed; a TIME-WAIT's socket is gone),
+ * never sooner than MIN_READ_GAP_MS. Between reads the UI counts down.
  */
 export function nextReadInMs(read: readonly KernelSocketTimer[]): number {
   let next = READ_PERIOD_MS;
-  for (const s of read) {
-    const t = s.timer;
-    if (t === undefined || (t.kind !== 'on' && t.kind !== 'persist')) continue;
-    next = Math.min(next, t.expiresMs + AFTER_FIRE_MS);
-  }
+  for (const s of read) if (s.timer !== undefined) next = Math.min(next, s.timer.expiresMs + AFTER_FIRE_MS);
   return Math.max(MIN_READ_GAP_MS, next);
 }

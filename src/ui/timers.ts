@@ -79,7 +79,7 @@ export function kernelTimerText(e: KernelTimerEntry | undefined, nowT: number): 
       return e.state === 'FIN-WAIT-2' ? `FIN-WAIT-2 orphan timeout in ${left}` : `TIME-WAIT ${left} left`;
     case 'keepalive':
       // sk_timer in FIN-WAIT-2: an orphan's timeout (tcp_fin_timeout above 60 s keeps the full socket).
-      return e.state === 'FIN-WAIT-2' ? `FIN-WAIT-2 timeout in ${left}` : `keepalive in ${left}${count > 0 ? `, ${count} probes` : ''}`;
+      return e.state === 'FIN-WAIT-2' ? `FIN-WAIT-2 timeout in ${left}` : `keepalive in ${left}${count > 0 ? `, ${count} probe${count === 1 ? '' : 's'} sent` : ''}`;
     case 'persist':
       return `window probe${count > 0 ? ` ×${count}` : ''} in ${left}`;
     case 'on': {

@@ -49,9 +49,11 @@ describe('a sock_diag answer, as ss -o reads it', () => {
 
 describe('when the reader reads, and what', () => {
   const at = (timer: KernelSocketTimer['timer']): KernelSocketTimer => ({ conn: 1, endpoint: 'server', state: 'LAST-ACK', timer });
-  it('once a second, or just after a retransmit or probe timer fires, never closer than the minimum gap', () => {
+  it('once a second, or just after a timer fires, never closer than the minimum gap', () => {
     expect(nextReadInMs([])).toBe(READ_PERIOD_MS);
-    expect(nextReadInMs([at({ kind: 'timewait', expiresMs: 100, count: 0 })])).toBe(READ_PERIOD_MS);
+    expect(nextReadInMs([at(undefined)])).toBe(READ_PERIOD_MS);
+    expect(nextReadInMs([at({ kind: 'timewait', expiresMs: 30_000, count: 0 })])).toBe(READ_PERIOD_MS);
+    expect(nextReadInMs([at({ kind: 'keepalive', expiresMs: 500, count: 3 })])).toBe(530);
     expect(nextReadInMs([at({ kind: 'on', expiresMs: 400, count: 1 })])).toBe(430);
     expect(nextReadInMs([at({ kind: 'persist', expiresMs: 600, count: 0 }), at({ kind: 'on', expiresMs: 5000, count: 0 })])).toBe(630);
     expect(nextReadInMs([at({ kind: 'on', expiresMs: 10, count: 1 })])).toBe(MIN_READ_GAP_MS);
@@ -100,7 +102,9 @@ describe('the kernel\'s timer, counted down from its read', () => {
     expect(kernelTimerText(e('TIME-WAIT', 'timewait', 57_000), 1200)).toBe('TIME-WAIT 56.8s left');
     expect(kernelTimerText(e('FIN-WAIT-2', 'timewait', 58_000), 1000)).toBe('FIN-WAIT-2 orphan timeout in 58.0s');
     expect(kernelTimerText(e('FIN-WAIT-2', 'keepalive', 90_000), 1000)).toBe('FIN-WAIT-2 timeout in 90.0s');
-    expect(kernelTimerText(e('ESTAB', 'keepalive', 7_200_000, 1), 1000)).toBe('keepalive in 7200s, 1 probes');
+    expect(kernelTimerText(e('ESTAB', 'keepalive', 7_200_000), 1000)).toBe('keepalive in 7200s');
+    expect(kernelTimerText(e('ESTAB', 'keepalive', 1000, 1), 1000)).toBe('keepalive in 1.0s, 1 probe sent');
+    expect(kernelTimerText(e('ESTAB', 'keepalive', 1000, 3), 1000)).toBe('keepalive in 1.0s, 3 probes sent');
     expect(kernelTimerText(e('LAST-ACK', 'on', 1600, 2), 1100)).toBe('retransmit ×2, next in 1.5s');
     expect(kernelTimerText(e('ESTAB', 'on', 204), 1000)).toBe('retransmit timer 0.2s');
     expect(kernelTimerText(e('SYN-SENT', 'on', 2000, 1), 1000)).toBe('SYN ×1, next in 2.0s');
