@@ -8,7 +8,7 @@
 import { Runtime, type PortOpener } from '../engine/runtime.js';
 import { PcapngWriter } from '../io/pcapng-writer.js';
 import { compileChosen, resolveProfile, type ChosenProfile } from './profile-choice.js';
-import { RunShell, type RunEnd } from './run-shell.js';
+import { RunShell, shellOptions, type RunEnd } from './run-shell.js';
 import { ExitCode } from '../cli/errors.js';
 import { OutputFailures } from './output-failures.js';
 import { Verdict, type RunAbilities } from './verdict.js';
@@ -84,19 +84,7 @@ export async function runInline(o: InlineRunOptions): Promise<number> {
       setProfile: async (name) => runtime.setDecider(compileChosen(await resolveProfile(name))),
       stats: () => runtime.stats(),
     },
-    {
-      ui: o.ui,
-      segments: o.segments,
-      json: o.json,
-      pcapToStdout: o.pcap === '-',
-      outputs,
-      durationS: o.durationS,
-      profileName: o.profile.name,
-      profileNames: o.profile.builtins,
-      title: o.title,
-      mode: o.mode,
-      timers: { timeWaitMs: o.timeWaitS * 1000, finTimeoutMs: { client: o.finTimeoutS * 1000, server: o.finTimeoutS * 1000 } },
-    },
+    shellOptions(o, { outputs, profile: o.profile, title: o.title, mode: o.mode }),
   );
   let end: RunEnd = { reason: 'failed', exitCode: ExitCode.Runtime };
   try {

@@ -19,6 +19,7 @@ import type { TimerSettings } from '../ui/timers.js';
 import type { UiProcessHandle } from '../ui/process.js';
 import type { WatchedSocket } from '../io/kernel-timers.js';
 import type { KernelTimers } from '../io/kernel-timers-thread.js';
+import type { RunOutputs } from './run-choices.js';
 
 export interface ShellOptions {
   readonly ui: boolean;
@@ -40,6 +41,37 @@ export interface ShellOptions {
   readonly timers?: TimerSettings;
   /** Hide the fault: the text log and the UI see the blind view (blind-view.ts), every segment shown; the JSONL keeps all. */
   readonly blind?: boolean;
+}
+
+/** What a mode says of its run beyond the user's choices (shellOptions). */
+export interface ShellRun {
+  readonly outputs: OutputFailures;
+  readonly profile: { readonly name: string; readonly builtins: readonly string[] };
+  readonly title: string;
+  readonly mode: RunMode;
+  /** Default: the choices' --duration. */
+  readonly durationS?: number;
+  /** Per end (a lab's namespaces may differ); default: the choices' --fin-timeout for both. */
+  readonly finTimeoutMs?: TimerSettings['finTimeoutMs'];
+  readonly blind?: boolean;
+}
+
+/** The shell's options as every mode fills them from the user's choices. */
+export function shellOptions(o: Pick<RunOutputs, 'ui' | 'segments' | 'json' | 'pcap' | 'durationS' | 'timeWaitS' | 'finTimeoutS'>, run: ShellRun): ShellOptions {
+  return {
+    ui: o.ui,
+    segments: o.segments,
+    json: o.json,
+    pcapToStdout: o.pcap === '-',
+    outputs: run.outputs,
+    durationS: run.durationS ?? o.durationS,
+    profileName: run.profile.name,
+    profileNames: run.profile.builtins,
+    title: run.title,
+    mode: run.mode,
+    timers: { timeWaitMs: o.timeWaitS * 1000, finTimeoutMs: run.finTimeoutMs ?? { client: o.finTimeoutS * 1000, server: o.finTimeoutS * 1000 } },
+    blind: run.blind === true,
+  };
 }
 
 export interface ShellTarget {

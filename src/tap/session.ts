@@ -6,7 +6,7 @@ import { preflight } from '../session/preflight.js';
 import { compileChosen, resolveProfile } from '../session/profile-choice.js';
 import { ExitCode } from '../cli/errors.js';
 import { OutputFailures } from '../session/output-failures.js';
-import { RunShell, type RunEnd } from '../session/run-shell.js';
+import { RunShell, shellOptions, type RunEnd } from '../session/run-shell.js';
 import { checkTapProfile } from './profile.js';
 import { TapRuntime } from './runtime.js';
 import { Verdict, refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
@@ -54,18 +54,7 @@ export async function runTap(o: TapOptions): Promise<number> {
       },
       stats: () => ({ ...runtime.core.stats }),
     },
-    {
-      ui: o.ui,
-      segments: o.segments,
-      json: o.json,
-      outputs,
-      durationS: o.durationS,
-      profileName: profile.name,
-      profileNames: profile.builtins,
-      title,
-      mode: 'tap',
-      timers: { timeWaitMs: o.timeWaitS * 1000, finTimeoutMs: { client: o.finTimeoutS * 1000, server: o.finTimeoutS * 1000 } },
-    },
+    shellOptions(o, { outputs, profile, title, mode: 'tap' }),
   );
   let end: RunEnd = { reason: 'failed', exitCode: ExitCode.Runtime };
   let kernel: KernelView | undefined;
