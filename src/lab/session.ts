@@ -65,6 +65,8 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
       ? undefined
       : await startKernelView({ source: opts.kernelProbe, labId: cfg.lab.id, pids: cfg.lab.holderPids, bus, runtime });
   await uiUp;
+  // The UI's timers line: the kernel's own, read in the end namespaces.
+  if (kernel !== undefined) void shell.showKernelTimers(cfg.lab.holderPids);
 
   bus.emit({
     type: 'start',

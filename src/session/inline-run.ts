@@ -36,6 +36,8 @@ export interface InlineRunOptions extends RunOutputs {
    * ends the run before it starts (teardown still runs).
    */
   readonly setup?: (runtime: Runtime) => readonly string[] | Promise<readonly string[]>;
+  /** After setup: a process in each end's namespace when the ends' sockets are local and the kernel view runs (the UI then shows their kernel timers). */
+  readonly kernelPids?: () => Readonly<Record<'client' | 'server', number>> | undefined;
   /** Called on every way out, before the runtime closes; returns notes for the log. */
   readonly teardown?: () => readonly string[] | Promise<readonly string[]>;
 }
@@ -88,6 +90,8 @@ export async function runInline(o: InlineRunOptions): Promise<number> {
   try {
     // The run's clock reads 0 when the UI's first frame is up (run-shell.ts).
     await shell.startUi();
+    const pids = o.kernelPids?.();
+    if (pids !== undefined) void shell.showKernelTimers(pids);
     bus.emit({ type: 'start', t: runtime.elapsed(), mode: o.mode, profile: o.profile.name, wall: new Date().toISOString() });
     for (const message of [...(o.notes ?? []), ...setupNotes]) bus.emit({ type: 'warning', t: runtime.elapsed(), message });
     end = await shell.waitForEnd();

@@ -69,6 +69,8 @@ export async function runTap(o: TapOptions): Promise<number> {
       (err: Error) => `kernel view: none, the probe did not start (${err.message})`,
     );
     await uiUp;
+    // On loopback both ends are this namespace's sockets: their kernel timers too.
+    if (kernel !== undefined) void shell.showKernelTimers({ client: process.pid, server: process.pid });
     runtime.bus.emit({ type: 'start', t: runtime.elapsed(), mode: 'tap', profile: profile.name, wall: new Date().toISOString() });
     runtime.bus.emit({ type: 'warning', t: runtime.elapsed(), message: kernelNote });
     end = await shell.waitForEnd();
