@@ -95,6 +95,13 @@ export interface ConnRow {
   readonly isn: Record<Endpoint, number | undefined>;
   /** When each endpoint entered its inferred state (event clock). */
   readonly inferredSince: Record<Endpoint, number | undefined>;
+  /**
+   * When each endpoint's TIME-WAIT last began its 2MSL: entering it, and again
+   * at every segment with an ACK delivered to it since (a retransmitted FIN
+   * above all: tcp_timewait_state_process() reschedules the timer, as the
+   * tracker does).
+   */
+  readonly timeWaitFrom: Record<Endpoint, number | undefined>;
   /** Each endpoint's SYN or FIN sent again: copies so far, the last one's time and the wait before it. */
   readonly resent: Record<Endpoint, { what: 'SYN' | 'FIN'; count: number; t: number; gap: number } | undefined>;
   /**
@@ -423,6 +430,7 @@ export class UiModel {
     if (ev.verdict !== 'forged' && (ev.flags.includes('S') || ev.flags.includes('F'))) this.controlSent(row, int, ev, resent);
     else if (ev.verdict !== 'forged' && ev.len > 0 && resent > 0) this.dataSentAgain(row, ev, resent);
     this.ackedData(row, ev);
+    this.timeWaitRestarted(row, ev);
     const entry: SegmentEntry = {
       kind: 'seg',
       t: ev.t,
@@ -481,6 +489,12 @@ export class UiModel {
     const d = row.dataResent[peer];
     // Sequence arithmetic mod 2^32 (relative numbers may still wrap): ack ≥ end.
     if (d !== undefined && ev.flags.includes('A') && ev.verdict !== 'forged' && (ev.ack - d.end) >>> 0 < 0x8000_0000) row.dataResent[peer] = undefined;
+  }
+
+  /** A segment passed on to a TIME-WAIT endpoint with its ACK flag (not a RST): its 2MSL starts again. */
+  private timeWaitRestarted(row: ConnRow, ev: SegmentEvent): void {
+    const to = ev.from === 'client' ? 'server' : 'client';
+    if (row.inferred[to] === 'TIME-WAIT' && ev.verdict === 'pass' && ev.flags.includes('A') && !ev.flags.includes('R')) row.timeWaitFrom[to] = ev.t;
   }
 
   /** A read of the kernel's timers: kept on the rows it names (a connection already forgotten is not made again). */
@@ -554,6 +568,7 @@ export class UiModel {
     } else {
       row.inferred[ep] = ev.to;
       row.inferredSince[ep] = ev.t;
+      row.timeWaitFrom[ep] = ev.to === 'TIME-WAIT' ? ev.t : undefined;
       if (ep === 'client' && ev.to === 'CLOSED' && ev.cause?.includes(REFUSED_CAUSE) === true) row.refused = true;
       this.note(ev.t, ev.conn, 'state', `#${ev.conn} ${ep} ${ev.from} → ${ev.to}${ev.cause ? ` (${ev.cause})` : ''}`);
       this.annotate(row, ev);
@@ -697,6 +712,7 @@ export class UiModel {
       refused: false,
       isn: { client: undefined, server: undefined },
       inferredSince: { client: undefined, server: undefined },
+      timeWaitFrom: { client: undefined, server: undefined },
       resent: { client: undefined, server: undefined },
       dataResent: { client: undefined, server: undefined },
       kernelTimers: { client: undefined, server: undefined },

@@ -4,7 +4,8 @@
 // marked `kernel`, and the inference's, marked `inferred` — both when both
 // exist and the line has room, the kernel's first.
 //
-// The inference's, from the event stream: TIME-WAIT's remaining 2MSL, how
+// The inference's, from the event stream: TIME-WAIT's remaining 2MSL (from
+// its last restart: every ACK-bearing segment delivered to it), how
 // long a FIN-WAIT-2 has waited against the orphan timeout (tcp_fin_timeout,
 // which runs only once the socket is an orphan: the UI cannot tell), and for
 // a SYN, FIN or data segment sent again the count so far and when the next
@@ -41,7 +42,7 @@ export function endpointTimer(row: ConnRow, ep: Endpoint, nowT: number, s: Timer
   const state = row.inferred[ep];
   const since = row.inferredSince[ep];
   if (state === undefined || since === undefined) return '';
-  if (state === 'TIME-WAIT' && s !== undefined) return `TIME-WAIT ${sec(s.timeWaitMs - (nowT - since))} left`;
+  if (state === 'TIME-WAIT' && s !== undefined) return `TIME-WAIT ${sec(s.timeWaitMs - (nowT - (row.timeWaitFrom[ep] ?? since)))} left`;
   if (state === 'FIN-WAIT-2') return `FIN-WAIT-2 for ${sec(nowT - since)}${s !== undefined ? ` (orphan timeout ${Math.round(s.finTimeoutMs[ep] / 1000)}s)` : ''}`;
   const next = (t: number, gap: number): string => {
     // Each wait twice the one before it.

@@ -215,8 +215,10 @@ describe('timers, like ss -o, from the inference', () => {
     expect(row.resent.server).toEqual({ what: 'FIN', count: 1, t: 310, gap: 208 });
     expect(endpointTimer(row, 'server', 400, settings)).toBe('FIN ×1, next ≈0.3s');
     expect(endpointTimer(row, 'server', 800, settings)).toBe('FIN ×1, next overdue 0.1s');
-    expect(endpointTimer(row, 'client', 10_102, settings)).toBe('TIME-WAIT 50.0s left');
-    expect(timersLines(row, 400, settings, 200)).toEqual(['timers: client TIME-WAIT 59.7s left (inferred) · server FIN ×1, next ≈0.3s (inferred)']);
+    // The client's 2MSL began at 102 and began again at 310, when the FIN sent again reached it (tcp_timewait_state_process reschedules).
+    expect(row.timeWaitFrom.client).toBe(310);
+    expect(endpointTimer(row, 'client', 10_102, settings)).toBe('TIME-WAIT 50.2s left');
+    expect(timersLines(row, 400, settings, 200)).toEqual(['timers: client TIME-WAIT 59.9s left (inferred) · server FIN ×1, next ≈0.3s (inferred)']);
     const later = modelOf(lastAckDropped.slice(0, -1)).conn(1)!;
     expect(later.resent.server).toMatchObject({ count: 2, gap: 410 });
   });

@@ -145,15 +145,15 @@ describe('one timers line for both, marked', () => {
     ],
   };
   it('the inferred alone without a kernel read', () => {
-    expect(timersLines(modelOf(closing).conn(1)!, 400, settings, 200)).toEqual(['timers: client TIME-WAIT 59.7s left (inferred) · server FIN ×1, next ≈0.3s (inferred)']);
+    expect(timersLines(modelOf(closing).conn(1)!, 400, settings, 200)).toEqual(['timers: client TIME-WAIT 59.9s left (inferred) · server FIN ×1, next ≈0.3s (inferred)']);
   });
   it('the kernel\'s first, the inferred beside it where there is room, else one line per endpoint', () => {
     const row = modelOf([...closing, kernelRead]).conn(1)!;
     expect(timersLines(row, 400, settings, 200)).toEqual([
-      'timers: client TIME-WAIT 59.7s left (kernel); TIME-WAIT 59.7s left (inferred) · server retransmit ×1, next in 0.4s (kernel); FIN ×1, next ≈0.3s (inferred)',
+      'timers: client TIME-WAIT 59.7s left (kernel); TIME-WAIT 59.9s left (inferred) · server retransmit ×1, next in 0.4s (kernel); FIN ×1, next ≈0.3s (inferred)',
     ]);
     expect(timersLines(row, 400, settings, 120)).toEqual([
-      'timers: client TIME-WAIT 59.7s left (kernel); TIME-WAIT 59.7s left (inferred)',
+      'timers: client TIME-WAIT 59.7s left (kernel); TIME-WAIT 59.9s left (inferred)',
       '        server retransmit ×1, next in 0.4s (kernel); FIN ×1, next ≈0.3s (inferred)',
     ]);
     const narrow = timersLines(row, 400, settings, 76);
@@ -162,7 +162,7 @@ describe('one timers line for both, marked', () => {
   });
   it('a stale kernel read gives way to the inferred timer', () => {
     const row = modelOf([...closing, kernelRead]).conn(1)!;
-    expect(timersLines(row, 400 + KERNEL_FRESH_MS + 100, settings, 200)).toEqual(['timers: client TIME-WAIT 56.6s left (inferred) · server FIN ×1, next overdue 2.8s (inferred)']);
+    expect(timersLines(row, 400 + KERNEL_FRESH_MS + 100, settings, 200)).toEqual(['timers: client TIME-WAIT 56.8s left (inferred) · server FIN ×1, next overdue 2.8s (inferred)']);
   });
 });
 
