@@ -14,7 +14,7 @@ import { peerOf, type Endpoint } from '../tcp/state.js';
 import type { Role } from '../tcp/role.js';
 import type { ControlCommand } from './control.js';
 import { eventTime, inferredStateEvent, type ActionKind, type Direction, type SegmentEvent, type TcpmitmEvent, type Verdict } from './events.js';
-import { passAll, type Decider, type Decision, type Plan } from './plan.js';
+import { passAll, type Decider, type Decision, type MatchContext, type Plan } from './plan.js';
 import { ReleaseQueue } from './release-queue.js';
 import { TimerHeap } from '../tcp/timers.js';
 import { MAX_REMEMBERED, ReplayStore, tupleOf, type Remembered } from './replay-store.js';
@@ -216,6 +216,19 @@ export class Engine {
   /** Segments held until a signal has taken effect, by request id. */
   private readonly heldForSignal = new Map<number, { readonly c: ConnCtl; readonly item: InFlight }>();
   private signalIds = 0;
+  /** The context decide() fills for each segment: one object for the run, not one per frame. */
+  private readonly match: { -readonly [K in keyof MatchContext]: MatchContext[K] } = {
+    conn: 0,
+    from: 'client',
+    role: 'ack',
+    flags: 0,
+    senderState: 'CLOSED',
+    receiverState: 'CLOSED',
+    srcPort: 0,
+    dstPort: 0,
+    payloadLength: 0,
+    senderBytes: 0,
+  };
 
   constructor(opts: EngineOptions) {
     this.out = opts.out;
@@ -449,7 +462,37 @@ export class Engine {
     c.portOf[from] ??= port;
     c.template[dir] ??= detachedTemplate(f);
     c.bytes[dir] += seg.payloadLength;
-    const item: InFlight = { frame, seg, conn: conn.id, from, dir, role: r.role, toPort: otherPort(port), capturedAt: now, releaseAt: now, ticket, ...(partial ? { partial } : {}) };
+
+    // The fast path: nothing given by hand or held on this connection, no
+    // rule matches, nothing queued ahead of it and nobody reads the segment
+    // event of a plain pass. Then the segment goes on at once, exactly as
+    // forward() would send it (the same tracker calls, the same events, in
+    // the same order), without the InFlight record the other paths need.
+    if (
+      !this.holdMode &&
+      !c.blackholed &&
+      c.dropNext[dir] === 0 &&
+      c.delayNextFinMs === undefined &&
+      c.coalescing[dir] === undefined &&
+      c.awaiting === undefined
+    ) {
+      const decision = this.decide(c, conn, from, r.role, seg);
+      if (decision.rule === undefined && decision.plan.kind === 'pass' && !(c.queue[dir]?.length ?? 0) && this.out.wantsPassSegments?.() === false) {
+        this.flushSentChanges();
+        this.out.send(otherPort(port), frame, ticket);
+        this.emitChanges(this.tracker.delivered(seg, now));
+      } else {
+        const item: InFlight = { frame, seg, conn: conn.id, from, dir, role: r.role, toPort: otherPort(port), capturedAt: now, releaseAt: now, ticket };
+        if (partial) item.partial = true;
+        item.rule = decision.rule;
+        this.execute(c, item, decision.plan, decision.rule, now);
+      }
+      this.flushSentChanges();
+      if (this.replays.anyWaiting) this.bindReplays(conn, now);
+      return;
+    }
+    const item: InFlight = { frame, seg, conn: conn.id, from, dir, role: r.role, toPort: otherPort(port), capturedAt: now, releaseAt: now, ticket };
+    if (partial) item.partial = true;
 
     // Hand-given commands come before the profile's rules.
     if (c.blackholed) return this.drop(c, item, now, undefined, 'blackholed');
@@ -497,22 +540,27 @@ export class Engine {
       this.deliverInOrder(c, held.item, now);
     }
 
-    const decision: Decision = this.decider.decide({
-      conn: conn.id,
-      from,
-      role: r.role,
-      flags: seg.flags,
-      senderState: endOf(conn, from).state,
-      receiverState: endOf(conn, peerOf(from)).state,
-      srcPort: seg.srcPort,
-      dstPort: seg.dstPort,
-      payloadLength: seg.payloadLength,
-      senderBytes: c.bytes[dir],
-    });
+    const decision = this.decide(c, conn, from, r.role, seg);
     item.rule = decision.rule;
     this.execute(c, item, decision.plan, decision.rule, now);
     this.flushSentChanges();
     if (this.replays.anyWaiting) this.bindReplays(conn, now);
+  }
+
+  /** The profile's decision on a segment, asked with the one context object the engine reuses (MatchContext: valid during the call only). */
+  private decide(c: ConnCtl, conn: ConnectionView, from: Endpoint, role: Role, seg: SegmentInfo): Decision {
+    const m = this.match;
+    m.conn = conn.id;
+    m.from = from;
+    m.role = role;
+    m.flags = seg.flags;
+    m.senderState = endOf(conn, from).state;
+    m.receiverState = endOf(conn, peerOf(from)).state;
+    m.srcPort = seg.srcPort;
+    m.dstPort = seg.dstPort;
+    m.payloadLength = seg.payloadLength;
+    m.senderBytes = c.bytes[from === 'client' ? 'c2s' : 's2c'];
+    return this.decider.decide(m);
   }
 
   /**
