@@ -28,6 +28,8 @@ export interface TapRuntimeOptions {
   readonly maxConnections?: number;
   readonly establishedMs?: number;
   readonly staleMs?: number;
+  /** Segment events carry the TCP options (`--tcp-options`). */
+  readonly segmentOptions?: boolean;
   /** Injected for tests; default a raw IP socket. */
   readonly injector?: IpInjector;
 }
@@ -77,6 +79,7 @@ export class TapRuntime {
       maxConnections: opts.maxConnections,
       establishedMs: opts.establishedMs,
       staleMs: opts.staleMs,
+      segmentOptions: opts.segmentOptions,
       out: {
         inject: (frame, ipOffset, family, dst) => this.inject(frame, ipOffset, family, dst),
         wakeAt: (t) => this.wake.set(t),

@@ -17,8 +17,8 @@ import { startKernelView, type KernelView } from '../session/kernel-view.js';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 
-/** Tap writes no pcapng, and its segment events carry no options. */
-export interface TapOptions extends Omit<RunChoices, 'pcap' | 'tcpOptions'> {
+/** Tap writes no pcapng. */
+export interface TapOptions extends Omit<RunChoices, 'pcap'> {
   readonly iface: string;
   readonly port?: number;
 }
@@ -38,6 +38,7 @@ export async function runTap(o: TapOptions): Promise<number> {
     timeWaitMs: o.timeWaitS * 1000,
     finTimeoutMs: o.finTimeoutS * 1000,
     ...trackerLimits(o.table),
+    segmentOptions: o.tcpOptions,
   });
   const title = `tap ${o.iface}${o.port !== undefined ? `:${o.port}` : ''}`;
   const outputs = new OutputFailures();
