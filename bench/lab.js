@@ -149,8 +149,10 @@ export async function startTcpmitm(lab, { profile, ui = false, pty = ui, nodeArg
  * it). Ready once the run says its chain is in; the forwarder is the run's
  * child under the heap ceiling (src/session/heap-ceiling.ts).
  */
-export async function startIntercept(lab, port, cpu) {
-  const args = [TCPMITM, 'intercept', '--netns', `/run/netns/${lab.namespaces.server}`, '--port', String(port), '--host', '127.0.0.1', '--no-ui'];
+export async function startIntercept(lab, port, cpu, cpuProfDir) {
+  // The flags reach the process that forwards too: intercept runs itself again with its execArgv (session/heap-ceiling.ts).
+  const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const args = [...prof, TCPMITM, 'intercept', '--netns', `/run/netns/${lab.namespaces.server}`, '--port', String(port), '--host', '127.0.0.1', '--no-ui'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const said = [];
   let ready = false;

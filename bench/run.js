@@ -171,6 +171,20 @@ async function peerRun(lab, ctx, args, timeoutMs) {
   }
 }
 
+/**
+ * Churn, and the forwarder's CPU per connection over it (user + system, all
+ * its threads: the probe's worker too): what tcpmitm costs per connection,
+ * which a loaded machine's throughput hides (connections/s on two cores
+ * moves with whatever else runs; CPU per connection much less).
+ */
+async function churnRun(lab, ctx) {
+  const before = ctx.fwdPid ? procStat(ctx.fwdPid) : undefined;
+  const r = await peerRun(lab, ctx, CHURN_ARGS, 15_000);
+  const after = ctx.fwdPid ? procStat(ctx.fwdPid) : undefined;
+  const cpuUsPerConn = r?.n > 0 && before && after ? ((after.ticks - before.ticks) * 10_000) / r.n : null;
+  return r && { ...r, cpuUsPerConn };
+}
+
 // Port 9020 has no delay rule: the same probes through the same session show
 // what the forwarding path and both endpoints' wake-ups add on their own.
 const DELAYS = [
@@ -262,7 +276,7 @@ async function perWorkloadRow(lab, v, ctx, want) {
   const steps = [
     ['bulk', () => bulk(lab, ctx, v.bulkMB ?? opts.bulkMB)],
     ['rr', () => peerRun(lab, ctx, RR_ARGS, 15_000)],
-    ['churn', () => peerRun(lab, ctx, CHURN_ARGS, 15_000)],
+    ['churn', () => churnRun(lab, ctx)],
   ];
   for (const [w, workload] of steps) {
     if (!want(w)) continue;
@@ -388,7 +402,7 @@ async function main() {
     // (a run per workload: intercept takes one port); ratios to the bare loopback. 1000 MB
     // bulk: 200 MB cross the bare loopback in under 0.1 s, too short to measure.
     { key: 'loopback', label: 'loopback (server netns), no tcpmitm', base: 'loopback', side: 'server', host: LOOPBACK, bulkMB: 1000, start: async () => ({ pid: undefined, stop: async () => {} }) },
-    { key: 'intercept', label: 'tcpmitm intercept on that loopback', base: 'loopback', side: 'server', host: LOOPBACK, bulkMB: 1000, perWorkload: true, start: (lab, port) => startIntercept(lab, port, FWD_CPU()) },
+    { key: 'intercept', label: 'tcpmitm intercept on that loopback', base: 'loopback', side: 'server', host: LOOPBACK, bulkMB: 1000, perWorkload: true, start: (lab, port) => startIntercept(lab, port, FWD_CPU(), opts.cpuProf) },
   ].filter((v) => !opts.only || opts.only.includes(v.key));
   const withLoopback = variants.some((v) => v.side === 'server');
   const withDelay = !opts.only || opts.only.includes('delay');
@@ -475,7 +489,7 @@ async function main() {
         try {
           if (want('bulk')) row.bulk = await bulk(lab, ctx, v.bulkMB ?? opts.bulkMB);
           if (want('rr')) row.rr = await peerRun(lab, ctx, RR_ARGS, 15_000);
-          if (want('churn')) row.churn = await peerRun(lab, ctx, CHURN_ARGS, 15_000);
+          if (want('churn')) row.churn = await churnRun(lab, ctx);
           if (want('scale') && r < opts.scaleRounds && SCALE_ROWS.includes(v.key)) row.scale = await scaleRun(lab, ctx);
           if (v.key === 'bridge' && withDelay) {
             const base = await delayErrors(lab, ctx, undefined, DELAYS.filter((d) => d.ms === 0));
@@ -544,6 +558,7 @@ async function main() {
       rrP50us: median(rows.map((x) => x.rr?.p50us)),
       rrP99us: median(rows.map((x) => x.rr?.p99us)),
       churnCps: median(rows.map((x) => x.churn?.cps)),
+      churnCpuUs: median(rows.map((x) => x.churn?.cpuUsPerConn)),
       scale: medianScale(rows.filter((x) => x.scale).map((x) => x.scale)),
       probeStats: rows.find((x) => x.scale && x.probeStats)?.probeStats ?? null,
       rounds: rows.length,
@@ -559,11 +574,11 @@ async function main() {
     const r = key === baseOf[key] ? null : ratio(m[k], b[k]);
     return fmtNum(m[k]) + (higherIsBetter || r == null ? fmtRatio(r) : fmtRatio(r));
   };
-  const header = ['', 'bulk MB/s', 'rr tx/s', 'rr p50 µs', 'rr p99 µs', 'churn conn/s', 'fwd CPU % (bulk)'];
+  const header = ['', 'bulk MB/s', 'rr tx/s', 'rr p50 µs', 'rr p99 µs', 'churn conn/s', 'fwd CPU % (bulk)', 'fwd µs/conn (churn)'];
   const table = [header];
   for (const v of variants) {
     if (v.na) {
-      table.push([v.label, 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', `(${v.na})`]);
+      table.push([v.label, 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', `(${v.na})`, 'n/a']);
       continue;
     }
     table.push([
@@ -574,6 +589,7 @@ async function main() {
       cell(v.key, 'rrP99us', false),
       cell(v.key, 'churnCps'),
       v.key === 'bridge' || v.key === 'loopback' ? 'softirq' : fmtNum(med[v.key].forwarderCpuPct),
+      v.key === 'bridge' || v.key === 'loopback' ? 'softirq' : fmtNum(med[v.key].churnCpuUs),
     ]);
   }
   // The scale workload: one run per row, figures as measured.

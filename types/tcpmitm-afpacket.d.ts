@@ -45,6 +45,10 @@ declare module 'tcpmitm-afpacket' {
     readonly inode: number;
     /** Milliseconds until the socket's timer fires (TIME-WAIT: its end). */
     readonly expiresMs: number;
+    /** Which timer (idiag_timer, as `ss -o` names them): 0 none, 1 retransmit ("on"), 2 keepalive, 3 TIME-WAIT ("timewait"), 4 zero-window probe ("persist"). */
+    readonly timer: number;
+    /** idiag_retrans: retransmissions so far for timer 1, probes sent for 2 and 4, 0 for 3. */
+    readonly retrans: number;
   }
   /** A NETLINK_SOCK_DIAG socket of the namespace at `netnsPath` (/proc/<pid>/ns/net); its fd. Throws with `errno`. */
   export function diagOpen(netnsPath: string): number;

@@ -169,10 +169,18 @@ static napi_value make_row(napi_env env, const struct inet_diag_msg *m) {
   // Milliseconds until the socket's timer fires (TIME-WAIT: its end).
   napi_create_uint32(env, m->idiag_expires, &v);
   napi_set_named_property(env, row, "expiresMs", v);
+  // Which timer that is, as `ss -o` names them (inet_diag.c): 0 none, 1 retransmit (also the loss probe
+  // and the reordering timeout; a request socket's SYN-ACK), 2 keepalive (sk_timer: keepalive, or an
+  // orphan's FIN-WAIT-2 timeout), 3 TIME-WAIT (also an orphan's FIN-WAIT-2 mini-socket), 4 zero-window
+  // probe; and its count: retransmissions so far (icsk_retransmits; a request's num_retrans), probes for 2 and 4.
+  napi_create_uint32(env, m->idiag_timer, &v);
+  napi_set_named_property(env, row, "timer", v);
+  napi_create_uint32(env, m->idiag_retrans, &v);
+  napi_set_named_property(env, row, "retrans", v);
   return row;
 }
 
-// diagLookup(fd, local, remote) -> the socket on that exact 4-tuple ({local, remote, state, inode, expiresMs}) or undefined.
+// diagLookup(fd, local, remote) -> the socket on that exact 4-tuple ({local, remote, state, inode, expiresMs, timer, retrans}) or undefined.
 // inet_diag_find_one_icsk() looks the tuple up as an arriving segment would (established hash, time-wait
 // sockets included) and falls back to a listener on the local port: that is no answer here.
 static napi_value js_diag_lookup(napi_env env, napi_callback_info info) {

@@ -17,7 +17,8 @@ export function addProfileOptions(cmd: Command, profileHelp: string): Command {
     .option('--set <key=value>', 'set a profile parameter (repeatable), e.g. --set times=3', collectSetting);
 }
 
-export function addOutputOptions(cmd: Command, opts: { pcap: boolean; tcpOptions: boolean }): Command {
+/** `pcap`: offer --pcap (true: an inline mode's both sides; a string: the mode's own description of it). */
+export function addOutputOptions(cmd: Command, opts: { pcap: boolean | string; tcpOptions: boolean }): Command {
   cmd
     .option('--no-ui', 'text log instead of the terminal UI (the default when stdout is not a terminal)')
     .option('--segments', 'log one line per segment, like tcpdump');
@@ -25,7 +26,10 @@ export function addOutputOptions(cmd: Command, opts: { pcap: boolean; tcpOptions
   cmd
     .option('--json <file|->', 'write every event as a JSON line (see docs/events.md); - for stdout (the text log then goes to stderr)', writableFile(true))
     .option('--junit <file>', "write the verdict as JUnit XML for CI: one testcase per expectation and per program's exit", writableFile(false));
-  if (opts.pcap) cmd.option('--pcap <file|->', 'write a pcapng of both sides, with a comment on every packet tcpmitm acted on; - for stdout (| tshark -r -)', writableFile(true));
+  if (opts.pcap !== false) {
+    const what = opts.pcap === true ? 'a pcapng of both sides, with a comment on every packet tcpmitm acted on' : opts.pcap;
+    cmd.option('--pcap <file|->', `write ${what}; - for stdout (| tshark -r -)`, writableFile(true));
+  }
   return cmd.option('--duration <s>', 'end the run after this many seconds', numberIn(0.1, 86_400));
 }
 

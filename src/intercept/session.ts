@@ -163,6 +163,8 @@ export async function runIntercept(o: InterceptOptions): Promise<number> {
           `netfilter: the xtables NFQUEUE target (${xt.version}; nftables' own queue expression is not used, some kernels lack it), chain ${chain} in OUTPUT, INPUT (from other hosts) and FORWARD (routed) for ${where} (${families.map((f) => `IPv${f}`).join(', ')}), queues ${queue.queues.join('/')}, fail-open (--queue-bypass)`,
         ];
       },
+      // The ends are this namespace's own sockets.
+      kernelPids: () => (kernelView === undefined ? undefined : { client: process.pid, server: process.pid }),
       teardown: async () => {
         const said = removeInstalled();
         // After the rules: what the kernel does on the way out is still seen.

@@ -6,7 +6,7 @@
 import { Runtime } from '../engine/runtime.js';
 import { inferenceSettings, sysctlsFromRecord } from '../rules/sysctls.js';
 import { openPacketPort } from '../io/packet-port.js';
-import { RunShell, type RunEnd } from '../session/run-shell.js';
+import { RunShell, shellOptions, type RunEnd } from '../session/run-shell.js';
 import { PcapngWriter } from '../io/pcapng-writer.js';
 import { startKernelView } from '../session/kernel-view.js';
 import { Verdict } from '../session/verdict.js';
@@ -52,20 +52,7 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
       setProfile: async (name) => runtime.setDecider(compileChosen(await resolveLabProfile(name))),
       stats: () => runtime.stats(),
     },
-    {
-      ui: opts.ui,
-      segments: opts.segments,
-      json: opts.json,
-      pcapToStdout: opts.pcap === '-',
-      outputs,
-      durationS,
-      profileName: profile.name,
-      profileNames: profile.builtins,
-      title: cfg.lab.id,
-      mode: 'lab',
-      timers: { timeWaitMs: opts.timeWaitS * 1000, finTimeoutMs: inference.finTimeoutMs },
-      blind: opts.hideFault === true,
-    },
+    shellOptions(opts, { outputs, profile, title: cfg.lab.id, mode: 'lab', durationS, finTimeoutMs: inference.finTimeoutMs, blind: opts.hideFault === true }),
   ));
 
   // The UI loads (seconds on a busy machine) while the kernel view starts;
@@ -78,6 +65,8 @@ export async function runSession(cfg: InnerConfig, ends: readonly Promise<RunEnd
       ? undefined
       : await startKernelView({ source: opts.kernelProbe, labId: cfg.lab.id, pids: cfg.lab.holderPids, bus, runtime });
   await uiUp;
+  // The UI's timers line: the kernel's own, read in the end namespaces.
+  if (kernel !== undefined) void shell.showKernelTimers(cfg.lab.holderPids);
 
   bus.emit({
     type: 'start',

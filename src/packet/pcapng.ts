@@ -16,6 +16,8 @@ const IF_TSRESOL = 9;
 const SHB_USERAPPL = 4;
 /** LINKTYPE_ETHERNET. */
 export const LINKTYPE_ETHERNET = 1;
+/** LINKTYPE_RAW: an IPv4 or IPv6 packet with no link-layer header (a tun device, `cap`'s RAW). */
+export const LINKTYPE_RAW = 101;
 
 const encoder = new TextEncoder();
 
@@ -74,14 +76,14 @@ export function sectionHeader(application: string): Buffer {
 }
 
 /** Interface Description Block with nanosecond timestamps (if_tsresol = 9). */
-export function interfaceDescription(name: string, description: string, snaplen = 262_144): Buffer {
+export function interfaceDescription(name: string, description: string, snaplen = 262_144, linkType = LINKTYPE_ETHERNET): Buffer {
   const opts: Opt[] = [
     { code: IF_NAME, value: encoder.encode(name) },
     { code: IF_DESCRIPTION, value: encoder.encode(description) },
     { code: IF_TSRESOL, value: Uint8Array.of(9) },
   ];
   return block(IDB, 8 + optsLength(opts), (b, off) => {
-    b.writeUInt16LE(LINKTYPE_ETHERNET, off);
+    b.writeUInt16LE(linkType, off);
     b.writeUInt16LE(0, off + 2);
     b.writeUInt32LE(snaplen, off + 4);
     writeOpts(b, off + 8, opts);

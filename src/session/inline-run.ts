@@ -8,7 +8,7 @@
 import { Runtime, type PortOpener } from '../engine/runtime.js';
 import { PcapngWriter } from '../io/pcapng-writer.js';
 import { compileChosen, resolveProfile, type ChosenProfile } from './profile-choice.js';
-import { RunShell, type RunEnd } from './run-shell.js';
+import { RunShell, shellOptions, type RunEnd } from './run-shell.js';
 import { ExitCode } from '../cli/errors.js';
 import { OutputFailures } from './output-failures.js';
 import { Verdict, type RunAbilities } from './verdict.js';
@@ -36,6 +36,8 @@ export interface InlineRunOptions extends RunOutputs {
    * ends the run before it starts (teardown still runs).
    */
   readonly setup?: (runtime: Runtime) => readonly string[] | Promise<readonly string[]>;
+  /** After setup: a process in each end's namespace when the ends' sockets are local and the kernel view runs (the UI then shows their kernel timers). */
+  readonly kernelPids?: () => Readonly<Record<'client' | 'server', number>> | undefined;
   /** Called on every way out, before the runtime closes; returns notes for the log. */
   readonly teardown?: () => readonly string[] | Promise<readonly string[]>;
 }
@@ -82,24 +84,14 @@ export async function runInline(o: InlineRunOptions): Promise<number> {
       setProfile: async (name) => runtime.setDecider(compileChosen(await resolveProfile(name))),
       stats: () => runtime.stats(),
     },
-    {
-      ui: o.ui,
-      segments: o.segments,
-      json: o.json,
-      pcapToStdout: o.pcap === '-',
-      outputs,
-      durationS: o.durationS,
-      profileName: o.profile.name,
-      profileNames: o.profile.builtins,
-      title: o.title,
-      mode: o.mode,
-      timers: { timeWaitMs: o.timeWaitS * 1000, finTimeoutMs: { client: o.finTimeoutS * 1000, server: o.finTimeoutS * 1000 } },
-    },
+    shellOptions(o, { outputs, profile: o.profile, title: o.title, mode: o.mode }),
   );
   let end: RunEnd = { reason: 'failed', exitCode: ExitCode.Runtime };
   try {
     // The run's clock reads 0 when the UI's first frame is up (run-shell.ts).
     await shell.startUi();
+    const pids = o.kernelPids?.();
+    if (pids !== undefined) void shell.showKernelTimers(pids);
     bus.emit({ type: 'start', t: runtime.elapsed(), mode: o.mode, profile: o.profile.name, wall: new Date().toISOString() });
     for (const message of [...(o.notes ?? []), ...setupNotes]) bus.emit({ type: 'warning', t: runtime.elapsed(), message });
     end = await shell.waitForEnd();

@@ -16,6 +16,10 @@ import type { QuitHow } from '../ui/keys.js';
 import type { OutputFailures } from './output-failures.js';
 import { holdEcho } from '../ui/terminal-echo.js';
 import type { TimerSettings } from '../ui/timers.js';
+import type { UiProcessHandle } from '../ui/process.js';
+import type { WatchedSocket } from '../io/kernel-timers.js';
+import type { KernelTimers } from '../io/kernel-timers-thread.js';
+import type { RunOutputs } from './run-choices.js';
 
 export interface ShellOptions {
   readonly ui: boolean;
@@ -37,6 +41,37 @@ export interface ShellOptions {
   readonly timers?: TimerSettings;
   /** Hide the fault: the text log and the UI see the blind view (blind-view.ts), every segment shown; the JSONL keeps all. */
   readonly blind?: boolean;
+}
+
+/** What a mode says of its run beyond the user's choices (shellOptions). */
+export interface ShellRun {
+  readonly outputs: OutputFailures;
+  readonly profile: { readonly name: string; readonly builtins: readonly string[] };
+  readonly title: string;
+  readonly mode: RunMode;
+  /** Default: the choices' --duration. */
+  readonly durationS?: number;
+  /** Per end (a lab's namespaces may differ); default: the choices' --fin-timeout for both. */
+  readonly finTimeoutMs?: TimerSettings['finTimeoutMs'];
+  readonly blind?: boolean;
+}
+
+/** The shell's options as every mode fills them from the user's choices. */
+export function shellOptions(o: Pick<RunOutputs, 'ui' | 'segments' | 'json' | 'pcap' | 'durationS' | 'timeWaitS' | 'finTimeoutS'>, run: ShellRun): ShellOptions {
+  return {
+    ui: o.ui,
+    segments: o.segments,
+    json: o.json,
+    pcapToStdout: o.pcap === '-',
+    outputs: run.outputs,
+    durationS: run.durationS ?? o.durationS,
+    profileName: run.profile.name,
+    profileNames: run.profile.builtins,
+    title: run.title,
+    mode: run.mode,
+    timers: { timeWaitMs: o.timeWaitS * 1000, finTimeoutMs: run.finTimeoutMs ?? { client: o.finTimeoutS * 1000, server: o.finTimeoutS * 1000 } },
+    blind: run.blind === true,
+  };
 }
 
 export interface ShellTarget {
@@ -61,7 +96,11 @@ const SIGNALS = [
 
 export class RunShell {
   private jsonl: JsonlWriter | undefined;
-  private ui: { unmount(): void; waitUntilExit(): Promise<void> } | undefined;
+  private ui: UiProcessHandle | undefined;
+  /** The sockets the UI shows (its last `watch`), and the reader of their kernel timers once there is one. */
+  private watched: readonly WatchedSocket[] = [];
+  private kernelTimers: KernelTimers | undefined;
+  private timersWanted = false;
   private readonly statsTimer: NodeJS.Timeout;
   /** Resolvers of whoever waits for the person to end the run in the UI (q, Ctrl-C, or the UI's end). */
   private quitWaiters: ((how: QuitHow) => void)[] = [];
@@ -133,6 +172,10 @@ export class RunShell {
       onQuit: (how) => {
         for (const w of this.quitWaiters.splice(0)) w(how);
       },
+      onWatch: (sockets) => {
+        this.watched = sockets;
+        this.kernelTimers?.watch(sockets);
+      },
       labId: this.opts.title,
       mode: this.opts.mode,
       ...(this.opts.timers === undefined ? {} : { timers: this.opts.timers }),
@@ -143,6 +186,30 @@ export class RunShell {
     });
     this.ui = ui;
     await Promise.race([ui.shown(), this.signalled]);
+  }
+
+  /**
+   * The kernel's timers beside the inferred ones on the UI's timers line,
+   * where the run's sockets are local: `pids` names a process in each end's
+   * namespace. Read in a thread of their own (kernel-timers-worker.ts), only
+   * for the sockets the UI shows, until the run ends; without a UI, nothing.
+   */
+  async showKernelTimers(pids: Readonly<Record<'client' | 'server', number>>): Promise<void> {
+    const ui = this.ui;
+    if (ui === undefined || this.timersWanted) return;
+    this.timersWanted = true;
+    const t = this.target;
+    const warn = (message: string): void => t.bus.emit({ type: 'warning', t: t.elapsed(), message });
+    const { startKernelTimers } = await import('../io/kernel-timers-thread.js');
+    try {
+      const timers = await startKernelTimers({ pids }, { elapsed: () => t.elapsed(), onWarning: warn, onRead: (at, sockets) => ui.kernelTimers({ type: 'kernel-timers', t: at, sockets }) });
+      // The run ended while it started.
+      if (!this.timersWanted) return timers.stop();
+      this.kernelTimers = timers;
+      timers.watch(this.watched);
+    } catch (err) {
+      warn(`kernel timers: none, the UI shows the inferred ones only (${(err as Error).message})`);
+    }
   }
 
   emitStats(): void {
@@ -186,6 +253,10 @@ export class RunShell {
   async finish(end: RunEnd): Promise<RunEnd> {
     const outputs = this.opts.outputs;
     clearInterval(this.statsTimer);
+    // The run's sockets are about to go: the UI falls back to the inferred timers once the last read is stale.
+    this.timersWanted = false;
+    this.kernelTimers?.stop();
+    this.kernelTimers = undefined;
     this.emitStats();
     // The log's last batch is written before the end is told, so the end event carries what became of it.
     this.jsonl?.flush();

@@ -11,6 +11,7 @@ import type { ControlCommand } from '../engine/control.js';
 import type { Decider } from '../engine/plan.js';
 import { ExitCode, TcpmitmError } from '../cli/errors.js';
 import { openRawInjector, type IpInjector } from '../io/raw-injector.js';
+import type { TapPcapngWriter } from '../io/tap-pcapng-writer.js';
 import { TapCore } from './core.js';
 import { WakeTimer } from '../engine/wake-timer.js';
 import { preciseAlarm } from '../io/precise-alarm.js';
@@ -32,6 +33,8 @@ export interface TapRuntimeOptions {
   readonly segmentOptions?: boolean;
   /** Injected for tests; default a raw IP socket. */
   readonly injector?: IpInjector;
+  /** `--pcap`: made once the capture's link type is known (the file is created then). */
+  readonly pcap?: (linkType: 'ETHERNET' | 'RAW') => TapPcapngWriter;
 }
 
 /** The BPF filter tap mode captures with. */
@@ -46,6 +49,8 @@ export class TapRuntime {
   readonly linkType: string;
   private readonly cap: InstanceType<typeof Cap>;
   private readonly injector: IpInjector;
+  /** What the capture saw and what tcpmitm sent, when --pcap asks. */
+  readonly pcap: TapPcapngWriter | undefined;
   private readonly wake = new WakeTimer((now) => this.core.onTimer(now), preciseAlarm);
   private injectErrors = 0;
   private closed = false;
@@ -69,7 +74,15 @@ export class TapRuntime {
       this.cap.close();
       throw new TcpmitmError('E_LINKTYPE', `${opts.iface} has link type ${this.linkType}; tap mode reads Ethernet (loopback included) or raw IP`, ExitCode.Usage);
     }
-    this.injector = opts.injector ?? openRawInjector();
+    try {
+      this.pcap = opts.pcap?.(this.linkType);
+      this.injector = opts.injector ?? openRawInjector();
+    } catch (err) {
+      this.cap.close();
+      this.pcap?.close();
+      throw err;
+    }
+    if (this.pcap) this.bus.subscribe('pcap', this.pcap.onEvent, { passSegments: false });
     this.core = new TapCore({
       start: this.start,
       decider: opts.decider,
@@ -91,6 +104,7 @@ export class TapRuntime {
       // cap reuses one buffer for every packet: copy before handing on.
       const frame = Buffer.allocUnsafe(nbytes);
       buf.copy(frame, 0, 0, nbytes);
+      this.pcap?.captured(frame);
       this.core.onFrame(frame, performance.now());
     });
   }
@@ -122,10 +136,12 @@ export class TapRuntime {
     this.wake.stop();
     this.cap.close();
     this.injector.close();
+    this.pcap?.close();
   }
 
   private inject(frame: Buffer, ipOffset: number, family: 4 | 6, dst: string): void {
     if (this.closed) return;
+    this.pcap?.forged(frame, ipOffset);
     this.injector.send(frame.subarray(ipOffset), family, dst, (err) => {
       if (!err) return;
       // The raw socket refused (e.g. no route to dst): put the frame on the wire ourselves.

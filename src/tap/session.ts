@@ -6,9 +6,10 @@ import { preflight } from '../session/preflight.js';
 import { compileChosen, resolveProfile } from '../session/profile-choice.js';
 import { ExitCode } from '../cli/errors.js';
 import { OutputFailures } from '../session/output-failures.js';
-import { RunShell, type RunEnd } from '../session/run-shell.js';
+import { RunShell, shellOptions, type RunEnd } from '../session/run-shell.js';
 import { checkTapProfile } from './profile.js';
 import { TapRuntime } from './runtime.js';
+import { TapPcapngWriter } from '../io/tap-pcapng-writer.js';
 import { Verdict, refuseUnanswerable, wireOnlyAbilities } from '../session/verdict.js';
 import { trackerLimits } from '../tcp/tracker.js';
 import type { RunChoices } from '../session/run-choices.js';
@@ -17,8 +18,7 @@ import { startKernelView, type KernelView } from '../session/kernel-view.js';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 
-/** Tap writes no pcapng. */
-export interface TapOptions extends Omit<RunChoices, 'pcap'> {
+export interface TapOptions extends RunChoices {
   readonly iface: string;
   readonly port?: number;
 }
@@ -31,6 +31,8 @@ export async function runTap(o: TapOptions): Promise<number> {
   refuseUnsendableSignals(profile, abilities);
   checkTapProfile(profile.profile, profile.file);
   refuseUnanswerable(profile, abilities);
+  const outputs = new OutputFailures();
+  const pcapPath = o.pcap;
   const runtime = new TapRuntime({
     iface: o.iface,
     port: o.port,
@@ -39,9 +41,9 @@ export async function runTap(o: TapOptions): Promise<number> {
     finTimeoutMs: o.finTimeoutS * 1000,
     ...trackerLimits(o.table),
     segmentOptions: o.tcpOptions,
+    ...(pcapPath !== undefined ? { pcap: (linkType) => new TapPcapngWriter({ path: pcapPath, iface: o.iface, linkType, onFailure: outputs.failed }) } : {}),
   });
   const title = `tap ${o.iface}${o.port !== undefined ? `:${o.port}` : ''}`;
-  const outputs = new OutputFailures();
   const verdict = new Verdict({ bus: runtime.bus, profile, abilities, report: !o.ui, junit: o.junit, outputs, title });
   const shell = new RunShell(
     {
@@ -55,18 +57,7 @@ export async function runTap(o: TapOptions): Promise<number> {
       },
       stats: () => ({ ...runtime.core.stats }),
     },
-    {
-      ui: o.ui,
-      segments: o.segments,
-      json: o.json,
-      outputs,
-      durationS: o.durationS,
-      profileName: profile.name,
-      profileNames: profile.builtins,
-      title,
-      mode: 'tap',
-      timers: { timeWaitMs: o.timeWaitS * 1000, finTimeoutMs: { client: o.finTimeoutS * 1000, server: o.finTimeoutS * 1000 } },
-    },
+    shellOptions(o, { outputs, profile, title, mode: 'tap' }),
   );
   let end: RunEnd = { reason: 'failed', exitCode: ExitCode.Runtime };
   let kernel: KernelView | undefined;
@@ -78,6 +69,8 @@ export async function runTap(o: TapOptions): Promise<number> {
       (err: Error) => `kernel view: none, the probe did not start (${err.message})`,
     );
     await uiUp;
+    // On loopback both ends are this namespace's sockets: their kernel timers too.
+    if (kernel !== undefined) void shell.showKernelTimers({ client: process.pid, server: process.pid });
     runtime.bus.emit({ type: 'start', t: runtime.elapsed(), mode: 'tap', profile: profile.name, wall: new Date().toISOString() });
     runtime.bus.emit({ type: 'warning', t: runtime.elapsed(), message: kernelNote });
     end = await shell.waitForEnd();

@@ -91,6 +91,7 @@ ui = startUi({
   },
   send: (cmd) => toParent({ kind: 'send', cmd }),
   onQuit: (how) => toParent({ kind: 'quit', how }),
+  onWatch: (sockets) => toParent({ kind: 'watch', sockets }),
   profileNames: cfg.profileNames,
   elapsed: () => clock.elapsed(),
   ...(cfg.labId === undefined ? {} : { labId: cfg.labId }),

@@ -13,7 +13,8 @@ import type {
   StateEvent,
   Verdict,
 } from '../engine/events.js';
-import type { SkippedSegments, UiEvent } from './protocol.js';
+import type { KernelTimersRead, SkippedSegments, UiEvent } from './protocol.js';
+import type { KernelTimer } from '../io/kernel-timers.js';
 import { describeExit } from '../rules/expect.js';
 import { REFUSED_CAUSE } from '../tcp/cause.js';
 import { formatSysctls, sysctlsFromRecord } from '../rules/sysctls.js';
@@ -96,6 +97,29 @@ export interface ConnRow {
   readonly inferredSince: Record<Endpoint, number | undefined>;
   /** Each endpoint's SYN or FIN sent again: copies so far, the last one's time and the wait before it. */
   readonly resent: Record<Endpoint, { what: 'SYN' | 'FIN'; count: number; t: number; gap: number } | undefined>;
+  /**
+   * Each endpoint's latest data segment sent again, until its peer acknowledges
+   * it: its sequence range, copies so far, the last one's time and the wait
+   * before it (from the second copy: the original's sending is not timed).
+   */
+  readonly dataResent: Record<Endpoint, DataResent | undefined>;
+  /** Each endpoint's socket as the kernel timers reader last found it (only for the connection the UI shows). */
+  readonly kernelTimers: Record<Endpoint, KernelTimerEntry | undefined>;
+}
+
+export interface DataResent {
+  readonly seq: number;
+  readonly end: number;
+  readonly count: number;
+  readonly t: number;
+  readonly gap: number | undefined;
+}
+
+/** One socket's kernel timer at a read (event clock, ms): its state then, and the timer if one ran. */
+export interface KernelTimerEntry {
+  readonly t: number;
+  readonly state: TcpState | undefined;
+  readonly timer: KernelTimer | undefined;
 }
 
 export type EventTone = 'info' | 'state' | 'kernel' | 'action' | 'ok' | 'fail' | 'warn' | 'app';
@@ -267,6 +291,9 @@ export class UiModel {
       case 'skipped':
         this.skipped(ev);
         return;
+      case 'kernel-timers':
+        this.kernelTimers(ev);
+        return;
       case 'action':
         this.action(ev);
         return;
@@ -394,6 +421,8 @@ export class UiModel {
       m.set(key, resent);
     }
     if (ev.verdict !== 'forged' && (ev.flags.includes('S') || ev.flags.includes('F'))) this.controlSent(row, int, ev, resent);
+    else if (ev.verdict !== 'forged' && ev.len > 0 && resent > 0) this.dataSentAgain(row, ev, resent);
+    this.ackedData(row, ev);
     const entry: SegmentEntry = {
       kind: 'seg',
       t: ev.t,
@@ -437,6 +466,29 @@ export class UiModel {
     const what = ev.flags.includes('S') ? 'SYN' : 'FIN';
     const r = row.resent[ev.from];
     row.resent[ev.from] = { what, count: r !== undefined && r.what === what ? r.count + 1 : 1, t: ev.t, gap: ev.t - prev };
+  }
+
+  /** A data segment sent again: its copies so far, and the wait since the previous copy of the same bytes. */
+  private dataSentAgain(row: ConnRow, ev: SegmentEvent, resent: number): void {
+    const d = row.dataResent[ev.from];
+    const gap = d !== undefined && d.seq === ev.seq ? ev.t - d.t : undefined;
+    row.dataResent[ev.from] = { seq: ev.seq, end: ev.seq + ev.len, count: resent, t: ev.t, gap };
+  }
+
+  /** A segment whose ACK covers the peer's data sent again: that wait is over. */
+  private ackedData(row: ConnRow, ev: SegmentEvent): void {
+    const peer = ev.from === 'client' ? 'server' : 'client';
+    const d = row.dataResent[peer];
+    // Sequence arithmetic mod 2^32 (relative numbers may still wrap): ack ≥ end.
+    if (d !== undefined && ev.flags.includes('A') && ev.verdict !== 'forged' && (ev.ack - d.end) >>> 0 < 0x8000_0000) row.dataResent[peer] = undefined;
+  }
+
+  /** A read of the kernel's timers: kept on the rows it names (a connection already forgotten is not made again). */
+  private kernelTimers(ev: KernelTimersRead): void {
+    for (const k of ev.sockets) {
+      const row = this.byId.get(k.conn);
+      if (row !== undefined) row.kernelTimers[k.endpoint] = { t: ev.t, state: k.state, timer: k.timer };
+    }
   }
 
   private skipped(ev: SkippedSegments): void {
@@ -646,6 +698,8 @@ export class UiModel {
       isn: { client: undefined, server: undefined },
       inferredSince: { client: undefined, server: undefined },
       resent: { client: undefined, server: undefined },
+      dataResent: { client: undefined, server: undefined },
+      kernelTimers: { client: undefined, server: undefined },
     };
     this.byId.set(id, row);
     this.conns.push(row);

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { StartUiOptions, UiHandle } from './start.js';
-import { BATCH_INTERVAL_MS, EventBatcher, UI_INIT_ENV, decodeToParent, encodeInit, type ToChild } from './protocol.js';
+import { BATCH_INTERVAL_MS, EventBatcher, UI_INIT_ENV, decodeToParent, encodeInit, type KernelTimersRead, type ToChild } from './protocol.js';
 import type { QuitHow } from './keys.js';
 
 const CHILD_MAIN = fileURLToPath(new URL('./child-main.js', import.meta.url));
@@ -29,6 +29,8 @@ export interface UiProcessHandle extends UiHandle {
    * gone): the run holds its traffic until then, so no segment crosses unseen.
    */
   shown(): Promise<void>;
+  /** Hands the UI a read of the kernel's timers (after the events before it). */
+  kernelTimers(read: KernelTimersRead): void;
 }
 
 export function startUiProcess(opts: UiProcessOptions): UiProcessHandle {
@@ -140,11 +142,17 @@ export function startUiProcess(opts: UiProcessOptions): UiProcessHandle {
       case 'quit':
         quit(msg.how);
         return;
+      case 'watch':
+        if (!closing) opts.onWatch?.(msg.sockets);
+        return;
     }
   });
 
   return {
     shown: () => shownP,
+    kernelTimers: (read) => {
+      if (!closing) batcher.push(read);
+    },
     waitUntilExit: () => exitedP,
     unmount: () => {
       if (closing) return;

@@ -8,6 +8,7 @@ import type { Direction, RunMode, SegmentEvent, TcpmitmEvent, Verdict } from '..
 import type { Role } from '../tcp/role.js';
 import type { QuitHow } from './keys.js';
 import type { TimerSettings } from './timers.js';
+import type { KernelSocketTimer, WatchedSocket } from '../io/kernel-timers.js';
 
 /** Environment variable carrying the child's start options (JSON). */
 export const UI_INIT_ENV = 'TCPMITM_UI_INIT';
@@ -56,8 +57,20 @@ export interface SkippedSegments {
   readonly bytes: number;
 }
 
-/** What the UI is fed: the run's events, and the counts of segments it was not sent. */
-export type UiEvent = TcpmitmEvent | SkippedSegments;
+/**
+ * The kernel's timers of the sockets the UI asked for (a `watch`), as one
+ * read found them: for the UI alone (they are sampled, not events of the
+ * run, and go to no log).
+ */
+export interface KernelTimersRead {
+  readonly type: 'kernel-timers';
+  /** When they were read (run clock). */
+  readonly t: number;
+  readonly sockets: readonly KernelSocketTimer[];
+}
+
+/** What the UI is fed: the run's events, the counts of segments it was not sent, and the kernel's timers. */
+export type UiEvent = TcpmitmEvent | SkippedSegments | KernelTimersRead;
 
 /** What the child needs before its first frame; passed in the environment, not over IPC (see child-main.ts). */
 export interface UiInit {
@@ -258,7 +271,9 @@ export type ToParent =
   /** A key became an engine command. */
   | { readonly kind: 'send'; readonly cmd: ControlCommand }
   /** End the run: q (`quit`), or Ctrl-C as a key in raw mode, SIGINT/SIGTERM or a hang-up of the UI (`interrupt`). */
-  | { readonly kind: 'quit'; readonly how: QuitHow };
+  | { readonly kind: 'quit'; readonly how: QuitHow }
+  /** The sockets whose kernel timers the UI shows now (none: it shows none). */
+  | { readonly kind: 'watch'; readonly sockets: readonly WatchedSocket[] };
 
 const COMMAND_KINDS: ReadonlySet<string> = new Set<ControlCommand['kind']>([
   'rst',
@@ -276,6 +291,10 @@ const RUN_MODES: readonly RunMode[] = ['lab', 'attach', 'tap', 'intercept'];
 function isTimerSettings(x: unknown): boolean {
   const ms = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
   return isObject(x) && ms(x.timeWaitMs) && isObject(x.finTimeoutMs) && ms(x.finTimeoutMs.client) && ms(x.finTimeoutMs.server);
+}
+
+function isWatchedSocket(x: unknown): boolean {
+  return isObject(x) && typeof x.conn === 'number' && (x.endpoint === 'client' || x.endpoint === 'server') && typeof x.local === 'string' && typeof x.remote === 'string';
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {
@@ -340,6 +359,7 @@ export function decodeToParent(msg: unknown): ToParent | undefined {
   if (msg.kind === 'shown') return { kind: 'shown' };
   // An older or confused child that does not say how counts as an interrupt: the run must not claim it ended by itself.
   if (msg.kind === 'quit') return { kind: 'quit', how: msg.how === 'quit' ? 'quit' : 'interrupt' };
+  if (msg.kind === 'watch' && Array.isArray(msg.sockets) && msg.sockets.every(isWatchedSocket)) return { kind: 'watch', sockets: msg.sockets as WatchedSocket[] };
   if (msg.kind === 'send' && isObject(msg.cmd) && typeof msg.cmd.kind === 'string' && COMMAND_KINDS.has(msg.cmd.kind)) {
     return { kind: 'send', cmd: msg.cmd as unknown as ControlCommand };
   }

@@ -12,7 +12,7 @@ import type { Subscribe } from './use-event-model.js';
 
 /** The App's own props (doc comments there), less its test hooks, plus the terminal's streams. */
 export interface StartUiOptions
-  extends Pick<AppProps, 'send' | 'onQuit' | 'labId' | 'profileName' | 'profileNames' | 'color' | 'mode' | 'timers'> {
+  extends Pick<AppProps, 'send' | 'onQuit' | 'onWatch' | 'labId' | 'profileName' | 'profileNames' | 'color' | 'mode' | 'timers'> {
   /** Subscribe to the event stream (`t` in seconds, as everywhere); the UI calls the returned function on unmount. */
   readonly subscribe: Subscribe;
   /** Seconds since the run started, on the clock of the events' `t` (runtime.elapsed); the App counts in ms. */
@@ -46,6 +46,7 @@ export function startUi(opts: StartUiOptions): UiHandle {
       {...(opts.labId === undefined ? {} : { labId: opts.labId })}
       {...(opts.mode === undefined ? {} : { mode: opts.mode })}
       {...(opts.timers === undefined ? {} : { timers: opts.timers })}
+      {...(opts.onWatch === undefined ? {} : { onWatch: opts.onWatch })}
       {...(opts.profileName === undefined ? {} : { profileName: opts.profileName })}
       {...(elapsed === undefined ? {} : { elapsed: () => elapsed() * 1000 })}
     />

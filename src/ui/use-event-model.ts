@@ -1,6 +1,7 @@
 // Hook: feeds the event subscription into one mutable UiModel and re-renders
 // through the frame scheduler, so React sees at most ~15 updates per second
-// however fast events arrive. Also ticks once a second for the clocks.
+// however fast events arrive. Also ticks for the clocks: once a second, or as
+// often as the App asks while a timer counts down.
 
 import { useEffect, useRef, useState } from 'react';
 import type { UiEvent } from './protocol.js';
@@ -23,7 +24,12 @@ export interface EventModel {
   isPaused(): boolean;
   /** Events waiting while paused (0 when not paused). */
   waiting(): number;
+  /** How often (ms) the clocks tick from now on (default TICK_MS; a countdown on the screen wants more). */
+  setTick(ms: number): void;
 }
+
+/** The clocks' tick (ms) while nothing on the screen counts down fast. */
+export const TICK_MS = 1000;
 
 /** Events a paused view keeps for later at most (a few tens of MB). */
 export const MAX_PAUSED = 200_000;
@@ -34,6 +40,7 @@ export function useEventModel(subscribe: Subscribe, timer: UiTimer, intervalMs: 
   const anchor = useRef({ t: 0, wall: 0 });
   const ref = useRef<EventModel | undefined>(undefined);
   const paused = useRef<UiEvent[] | undefined>(undefined);
+  const tickMs = useRef(TICK_MS);
   if (ref.current === undefined) {
     const model = new UiModel();
     anchor.current.wall = now();
@@ -46,6 +53,9 @@ export function useEventModel(subscribe: Subscribe, timer: UiTimer, intervalMs: 
       },
       isPaused: () => paused.current !== undefined,
       waiting: () => paused.current?.length ?? 0,
+      setTick: (ms) => {
+        tickMs.current = ms;
+      },
     };
   }
   const [, setFrame] = useState(0);
@@ -69,9 +79,9 @@ export function useEventModel(subscribe: Subscribe, timer: UiTimer, intervalMs: 
     let tick: unknown;
     const onTick = (): void => {
       scheduler.request();
-      tick = timer.setTimeout(onTick, 1000);
+      tick = timer.setTimeout(onTick, tickMs.current);
     };
-    tick = timer.setTimeout(onTick, 1000);
+    tick = timer.setTimeout(onTick, tickMs.current);
     return () => {
       unsubscribe();
       scheduler.dispose();

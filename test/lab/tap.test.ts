@@ -53,7 +53,8 @@ describe.skipIf(root.skip)('tap on the loopback of a test namespace', () => {
         '  - id: rst-on-data\n    match: { from: client, role: data }\n    action: { rst: { to: server } }\n    times: 1\n',
     );
     const json = join(tmp, 'tap.jsonl');
-    const tap = tcpmitm(['tap', '--iface', 'lo', '--port', String(PORT), '--profile', profile, '--no-ui', '--json', json, '--duration', '20']);
+    const pcap = join(tmp, 'tap.pcapng');
+    const tap = tcpmitm(['tap', '--iface', 'lo', '--port', String(PORT), '--profile', profile, '--no-ui', '--json', json, '--pcap', pcap, '--duration', '20']);
     await until(() => readEvents(json).some((e) => e.type === 'start'), 10_000);
 
     const server = tcpmitm(['peer', 'server', '--host', '127.0.0.1', '--port', String(PORT), '--on-eof', 'close', '--timeout', '8000']);
@@ -110,7 +111,24 @@ describe.skipIf(root.skip)('tap on the loopback of a test namespace', () => {
     // The client's FIN later meets no socket: the server's kernel answers with a RST that closes the client.
     const client1 = events.filter((e) => e.type === 'state' && e.conn === 1 && e.endpoint === 'client' && e.source === 'inferred').map((e) => e.to);
     expect(client1).toEqual(['SYN-SENT', 'ESTAB', 'FIN-WAIT-1', 'CLOSED']);
-    expect(events.filter((e) => e.type === 'stats').at(-1)).toMatchObject({ forged: 1, malformed: 0 });
+    const lastStats = events.filter((e) => e.type === 'stats').at(-1)!;
+    expect(lastStats).toMatchObject({ forged: 1, malformed: 0 });
+
+    // The pcapng: interface 0 is what the capture saw (every frame the core counted), interface 1 the RST as tcpmitm sent it;
+    // the capture saw that RST cross lo too, and says whose it is. In strict time order, and tshark's TCP analysis reads it.
+    const fields = (filter: string, ...f: string[]) =>
+      execFileSync('tshark', ['-r', pcap, '-Y', filter, '-T', 'fields', '-E', 'separator=|', ...f.flatMap((x) => ['-e', x])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+        .split('\n')
+        .filter(Boolean);
+    expect(fields('frame.interface_id == 0', 'frame.number')).toHaveLength(Number(lastStats.frames));
+    expect(fields('frame.interface_id == 1', 'tcp.flags.reset', 'frame.comment')).toEqual(['1|forged RST to server by rule 1']);
+    const echo = fields('frame.interface_id == 0 && tcp.flags.reset == 1 && frame.comment', 'tcp.srcport', 'tcp.dstport', 'frame.comment');
+    expect(echo).toHaveLength(1);
+    expect(echo[0]).toMatch(new RegExp(`^\\d+\\|${PORT}\\|tcpmitm's own: forged RST to server by rule 1 \\(sent as frame \\d+\\)$`));
+    expect(execFileSync('capinfos', ['-o', pcap], { encoding: 'utf8' })).toMatch(/Strict time order:\s+True/);
+    // tshark's own dissection of the stream: the client's 100 bytes, once, in stream 0 (the echo of the RST is no retransmission to it).
+    expect(fields(`frame.interface_id == 0 && tcp.dstport == ${PORT} && tcp.len > 0`, 'tcp.stream', 'tcp.len')).toEqual(['0|100']);
+    expect(fields('frame.interface_id == 0 && tcp.analysis.retransmission', 'frame.number')).toEqual([]);
   });
 
   it("checks the expect of the profile it is given on what it observed (exit 3 when one fails); refuses an exit check (exit 2)", async () => {

@@ -6,12 +6,13 @@ import { Box, useInput, useStdout } from 'ink';
 import { useEffect, useRef, useState } from 'react';
 import type { ControlCommand } from '../../engine/control.js';
 import type { RunMode } from '../../engine/events.js';
-import type { TimerSettings } from '../timers.js';
+import { timersLines, watchedSockets, type TimerSettings } from '../timers.js';
+import type { WatchedSocket } from '../../io/kernel-timers.js';
 import { interpretKey, type InkKey, type QuitHow } from '../keys.js';
 import { screenLayout } from '../layout.js';
 import { FRAME_INTERVAL_MS, realTimer, type UiTimer } from '../frame-scheduler.js';
 import { applyUiActions, effectiveSelection, initialUiState, settleAwaiting, type UiState } from '../ui-state.js';
-import { useEventModel, type Subscribe } from '../use-event-model.js';
+import { TICK_MS, useEventModel, type Subscribe } from '../use-event-model.js';
 import { endFooter, endHeadline } from '../end-status.js';
 import { connMatches, eventMatches } from '../filters.js';
 import ConnectionsTable from './ConnectionsTable.js';
@@ -35,6 +36,8 @@ export interface AppProps {
   readonly mode?: RunMode;
   /** The inference's timer settings, for the selected connection's timers line (absent: TIME-WAIT's remaining time is not shown). */
   readonly timers?: TimerSettings;
+  /** Told the sockets whose kernel timers the timers line would show, each time they change (the selected connection's, not CLOSED). */
+  readonly onWatch?: (sockets: readonly WatchedSocket[]) => void;
   /** Profile in force at start (else the start event's). */
   readonly profileName?: string;
   /** Built-in profile names offered by `p`. */
@@ -59,6 +62,9 @@ export interface AppProps {
 }
 
 const dateNow = (): number => Date.now();
+
+/** The clocks' tick (ms) while a timers line counts down. */
+const COUNTDOWN_TICK_MS = 250;
 
 export default function App(props: AppProps) {
   const now = props.now ?? dateNow;
@@ -141,6 +147,20 @@ export default function App(props: AppProps) {
       onQuit(ui.current.interrupted ? 'interrupt' : 'quit');
     }
   }, [quitting, onQuit]);
+
+  // A timers line counts down in tenths: drawn four times a second while it shows (a frame a second would lag ss by up to 1 s).
+  events.setTick(row !== undefined && timersLines(row, nowT(), props.timers, width).length > 0 ? COUNTDOWN_TICK_MS : TICK_MS);
+
+  // The kernel timers reader follows the selected connection's sockets (it reads nothing else).
+  const onWatch = props.onWatch;
+  const watch = row === undefined ? [] : watchedSockets(row);
+  const watchKey = watch.map((w) => `${w.conn}|${w.endpoint}`).join(',');
+  const watchSent = useRef<string | undefined>(undefined);
+  useEffect(() => {
+    if (onWatch === undefined || watchSent.current === watchKey) return;
+    watchSent.current = watchKey;
+    onWatch(watch);
+  });
 
   // "dropping the next segment…" stays only until the engine has dropped it.
   ui.current = settleAwaiting(ui.current, (k) => model.handCount(k));

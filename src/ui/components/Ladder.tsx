@@ -6,7 +6,7 @@ import type { ConnRow } from '../model.js';
 import { ladderGeometry, ladderHeader, ladderLine, ladderWindow } from '../ladder.js';
 import { humanBytes, rule } from '../layout.js';
 import { ladderColor } from '../theme.js';
-import { timersLine, type TimerSettings } from '../timers.js';
+import { timersLines, type TimerSettings } from '../timers.js';
 
 export interface LadderProps {
   /** The connection to draw; nothing selected draws an empty pane. */
@@ -41,9 +41,9 @@ export default function Ladder(p: LadderProps) {
       </Box>
     );
   }
-  // What the endpoints wait for, on the ladder's last line when anything is pending (the ladder gives it the room).
-  const timers = timersLine(r, p.nowT, p.timers);
-  const win = ladderWindow(r.ladderBase, r.ladder.length, timers === '' ? p.height : Math.max(1, p.height - 1), p.top);
+  // What the endpoints wait for, on the ladder's last lines when anything is pending (the ladder gives them the room; one line at least stays the ladder's).
+  const timers = timersLines(r, p.nowT, p.timers, p.width - 2).slice(0, Math.max(0, p.height - 1));
+  const win = ladderWindow(r.ladderBase, r.ladder.length, Math.max(1, p.height - timers.length), p.top);
   const lines = [];
   const view = { originT: p.originT, options: p.options, ...(p.absolute ? { isn: r.isn } : {}) };
   for (let i = win.start; i < win.end; i++) lines.push(ladderLine(r.ladder[i - r.ladderBase]!, g, view));
@@ -60,11 +60,11 @@ export default function Ladder(p: LadderProps) {
           {l.text}
         </Text>
       ))}
-      {timers === '' ? null : (
-        <Text wrap="truncate" color={ladderColor('delay', p.color)}>
-          {`  ${timers}`}
+      {timers.map((l, i) => (
+        <Text key={`timers${i}`} wrap="truncate" color={ladderColor('delay', p.color)}>
+          {`  ${l}`}
         </Text>
-      )}
+      ))}
     </Box>
   );
 }

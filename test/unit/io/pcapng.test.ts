@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { enhancedPacket, interfaceDescription, sectionHeader } from '../../../src/packet/pcapng.js';
 import { PcapngWriter, commentFor } from '../../../src/io/pcapng-writer.js';
+import { TapPcapngWriter } from '../../../src/io/tap-pcapng-writer.js';
 import type { SegmentEvent } from '../../../src/engine/events.js';
 import { tempDir } from '../../helpers/temp.js';
 
@@ -250,3 +251,70 @@ function epbDirection(body: Buffer): 'inbound' | 'outbound' | undefined {
   }
   return undefined;
 }
+
+describe('TapPcapngWriter (tap --pcap)', () => {
+  const tapWriter = (linkType: 'ETHERNET' | 'RAW') => {
+    const path = join(tempDir('t7-pcapng-'), 'tap.pcapng');
+    let ns = 1_700_000_000_000_000_000n;
+    const w = new TapPcapngWriter({ path, iface: 'lo', linkType, wallNs: () => (ns += 1000n), onFailure: (m) => expect.fail(m) });
+    const read = () => {
+      const bs = blocks(readFileSync(path));
+      expect(bs.slice(0, 3).map((b) => b.type)).toEqual([0x0a0d0d0a, 1, 1]);
+      return {
+        linkTypes: bs.filter((b) => b.type === 1).map((b) => b.body.readUInt16LE(0)),
+        packets: bs.filter((b) => b.type === 6).map((b) => ({
+          iface: b.body.readUInt32LE(0),
+          ts: (BigInt(b.body.readUInt32LE(4)) << 32n) | BigInt(b.body.readUInt32LE(8)),
+          len: b.body.readUInt32LE(12),
+          comments: epbComments(b.body),
+          direction: epbDirection(b.body),
+        })),
+      };
+    };
+    return { w, read };
+  };
+
+  it("interface 0 is what the capture saw; a forged RST is on interface 1 as sent, and again on 0 where the capture saw it, naming it", () => {
+    const { w, read } = tapWriter('ETHERNET');
+    const ip = Buffer.alloc(40, 7);
+    const data = Buffer.concat([Buffer.alloc(14, 1), Buffer.alloc(40, 2)]);
+    w.captured(data);
+    w.onEvent(seg({ verdict: 'forged', rule: 2, role: 'rst', detail: 'RST to server' }));
+    w.forged(Buffer.concat([Buffer.alloc(14, 3), ip]), 14);
+    // The capture shows it with the link header the kernel gave it (loopback's zeroes).
+    w.captured(Buffer.concat([Buffer.alloc(14, 0), ip]));
+    w.captured(data);
+    w.close();
+    expect(w.count).toBe(4);
+    const { linkTypes, packets } = read();
+    expect(linkTypes).toEqual([1, 1]);
+    expect(packets.map((p) => [p.iface, p.direction, p.comments, p.len])).toEqual([
+      [0, undefined, [], 54],
+      [1, 'outbound', ['forged RST to server by rule 2'], 54],
+      [0, undefined, ["tcpmitm's own: forged RST to server by rule 2 (sent as frame 2)"], 54],
+      [0, undefined, [], 54],
+    ]);
+    // Strict time order: each record is written when it happens.
+    for (let i = 1; i < packets.length; i++) expect(packets[i]!.ts).toBeGreaterThan(packets[i - 1]!.ts);
+  });
+
+  it('a raw-IP capture (no link header) records both interfaces as LINKTYPE_RAW and still recognises its RSTs', () => {
+    const { w, read } = tapWriter('RAW');
+    const ip = Buffer.alloc(40, 9);
+    w.forged(ip, 0);
+    w.captured(Buffer.from(ip));
+    w.close();
+    const { linkTypes, packets } = read();
+    expect(linkTypes).toEqual([101, 101]);
+    expect(packets.map((p) => [p.iface, p.comments])).toEqual([
+      [1, ['forged by tcpmitm']],
+      [0, ["tcpmitm's own: forged by tcpmitm (sent as frame 1)"]],
+    ]);
+  });
+
+  it('a file with no packet still has its header (valid for tshark)', () => {
+    const { w, read } = tapWriter('ETHERNET');
+    w.close();
+    expect(read().packets).toEqual([]);
+  });
+});

@@ -12,7 +12,7 @@ import { ladderGeometry, ladderLines } from '../../../src/ui/ladder.js';
 import { BatchBuilder, decodeBatch, decodeToParent, type UiEvent } from '../../../src/ui/protocol.js';
 import type { TcpmitmEvent } from '../../../src/engine/events.js';
 import { connection, seg, st, start } from './fixtures/build.js';
-import { endpointTimer, timersLine, type TimerSettings } from '../../../src/ui/timers.js';
+import { endpointTimer, timersLines, type TimerSettings } from '../../../src/ui/timers.js';
 import { fourWayClose, lastAckDropped } from './fixtures/closes.js';
 import { EVENT_KINDS, connMatches, eventMatches, nextEventKind, type EventKind } from '../../../src/ui/filters.js';
 
@@ -216,14 +216,14 @@ describe('timers, like ss -o, from the inference', () => {
     expect(endpointTimer(row, 'server', 400, settings)).toBe('FIN ×1, next ≈0.3s');
     expect(endpointTimer(row, 'server', 800, settings)).toBe('FIN ×1, next overdue 0.1s');
     expect(endpointTimer(row, 'client', 10_102, settings)).toBe('TIME-WAIT 50.0s left');
-    expect(timersLine(row, 400, settings)).toBe('timers (inferred): client TIME-WAIT 59.7s left · server FIN ×1, next ≈0.3s');
+    expect(timersLines(row, 400, settings, 200)).toEqual(['timers: client TIME-WAIT 59.7s left (inferred) · server FIN ×1, next ≈0.3s (inferred)']);
     const later = modelOf(lastAckDropped.slice(0, -1)).conn(1)!;
     expect(later.resent.server).toMatchObject({ count: 2, gap: 410 });
   });
   it('nothing pending, nothing said; the retransmissions stop counting once the state moved on', () => {
     const done = modelOf(lastAckDropped).conn(1)!;
     expect(endpointTimer(done, 'server', 800, settings)).toBe('');
-    expect(timersLine(modelOf(fourWayClose).conn(1)!, 70_000, settings)).toBe('');
+    expect(timersLines(modelOf(fourWayClose).conn(1)!, 70_000, settings, 200)).toEqual([]);
   });
   it('FIN-WAIT-2: how long, against the orphan timeout of that end', () => {
     const m = modelOf(fourWayClose.slice(0, fourWayClose.findIndex((e) => e.type === 'state' && e.to === 'FIN-WAIT-2') + 1));
