@@ -4,17 +4,17 @@
 // It never touches a socket or a clock itself, so its tests need neither.
 
 import { decodeFrame, toSegmentInfo, type TcpFrame } from '../packet/frame.js';
-import { tcpdumpOptions } from '../tcp/tcpdump-options.js';
+import type { TcpOption } from '../packet/tcp.js';
 import { forgeRstFrom } from '../packet/build.js';
 import { detachedTemplate } from '../packet/detach.js';
 import { formatEndpoint } from '../packet/addr.js';
 import { Tracker, type PerEnd, type StateChange, type ConnectionView, type TrackerBounds } from '../tcp/tracker.js';
-import { TcpFlag, flagLetters, type SegmentInfo } from '../tcp/segment.js';
+import { TcpFlag, type SegmentInfo } from '../tcp/segment.js';
 import { peerOf, type Endpoint } from '../tcp/state.js';
 import type { Role } from '../tcp/role.js';
 import type { ControlCommand } from './control.js';
-import { eventTime, inferredStateEvent, type ActionKind, type Direction, type SegmentEvent, type TcpmitmEvent, type Verdict } from './events.js';
-import { passAll, type Decider, type Decision, type Plan } from './plan.js';
+import { cannotForgeWarning, eventTime, forgedRstSeq, inferredStateEvent, segmentEvent, type ActionKind, type Direction, type TcpmitmEvent, type Verdict } from './events.js';
+import { passAll, type Decider, type Decision, type MatchContext, type Plan } from './plan.js';
 import { ReleaseQueue } from './release-queue.js';
 import { TimerHeap } from '../tcp/timers.js';
 import { MAX_REMEMBERED, ReplayStore, tupleOf, type Remembered } from './replay-store.js';
@@ -139,6 +139,8 @@ interface InFlight {
   partial?: boolean;
   /** The capture's ticket (onFrame): given back with the send, or to discard. Copies sent besides it (duplicate) have none. */
   ticket?: number;
+  /** With --tcp-options: its options, decoded from the captured frame while onTcp had it (forged and replayed segments have none: decoded when their event is made). */
+  options?: readonly TcpOption[];
   /** Held for a signal to take effect (cues.ts); `settled` says how it did, once it has. */
   cue?: { readonly id: number; readonly name: string; readonly to: Endpoint; readonly then: 'pass' | 'drop'; readonly waits: 'exit' | 'stop'; settled?: string };
 }
@@ -218,6 +220,19 @@ export class Engine {
   /** Segments held until a signal has taken effect, by request id. */
   private readonly heldForSignal = new Map<number, { readonly c: ConnCtl; readonly item: InFlight }>();
   private signalIds = 0;
+  /** The context decide() fills for each segment: one object for the run, not one per frame. */
+  private readonly match: { -readonly [K in keyof MatchContext]: MatchContext[K] } = {
+    conn: 0,
+    from: 'client',
+    role: 'ack',
+    flags: 0,
+    senderState: 'CLOSED',
+    receiverState: 'CLOSED',
+    srcPort: 0,
+    dstPort: 0,
+    payloadLength: 0,
+    senderBytes: 0,
+  };
 
   constructor(opts: EngineOptions) {
     this.out = opts.out;
@@ -451,7 +466,35 @@ export class Engine {
     c.portOf[from] ??= port;
     c.template[dir] ??= detachedTemplate(f);
     c.bytes[dir] += seg.payloadLength;
-    const item: InFlight = { frame, seg, conn: conn.id, from, dir, role: r.role, toPort: otherPort(port), capturedAt: now, releaseAt: now, ticket, ...(partial ? { partial } : {}) };
+
+    // The fast path: nothing given by hand or held on this connection, no
+    // rule matches, nothing queued ahead of it and nobody reads the segment
+    // event of a plain pass. Then the segment goes on at once, exactly as
+    // forward() would send it (the same tracker calls, the same events, in
+    // the same order), without the InFlight record the other paths need.
+    if (
+      !this.holdMode &&
+      !c.blackholed &&
+      (c.dropNext === undefined || c.dropNext[dir].length === 0) &&
+      c.delayNextFin === undefined &&
+      c.coalescing[dir] === undefined &&
+      c.awaiting === undefined
+    ) {
+      const decision = this.decide(c, conn, from, r.role, seg);
+      if (decision.rule === undefined && decision.plan.kind === 'pass' && !(c.queue[dir]?.length ?? 0) && this.out.wantsPassSegments?.() === false) {
+        this.flushSentChanges();
+        this.out.send(otherPort(port), frame, ticket);
+        this.emitChanges(this.tracker.delivered(seg, now));
+      } else {
+        const item = this.captured(frame, f, seg, conn.id, from, r.role, port, now, ticket, partial);
+        item.rule = decision.rule;
+        this.execute(c, item, decision.plan, decision.rule, now);
+      }
+      this.flushSentChanges();
+      if (this.replays.anyWaiting) this.bindReplays(conn, now);
+      return;
+    }
+    const item = this.captured(frame, f, seg, conn.id, from, r.role, port, now, ticket, partial);
 
     // Hand-given commands come before the profile's rules.
     if (c.blackholed) return this.drop(c, item, now, undefined, 'blackholed');
@@ -498,22 +541,36 @@ export class Engine {
       this.deliverInOrder(c, held.item, now);
     }
 
-    const decision: Decision = this.decider.decide({
-      conn: conn.id,
-      from,
-      role: r.role,
-      flags: seg.flags,
-      senderState: endOf(conn, from).state,
-      receiverState: endOf(conn, peerOf(from)).state,
-      srcPort: seg.srcPort,
-      dstPort: seg.dstPort,
-      payloadLength: seg.payloadLength,
-      senderBytes: c.bytes[dir],
-    });
+    const decision = this.decide(c, conn, from, r.role, seg);
     item.rule = decision.rule;
     this.execute(c, item, decision.plan, decision.rule, now);
     this.flushSentChanges();
     if (this.replays.anyWaiting) this.bindReplays(conn, now);
+  }
+
+  /** The record of a captured segment that takes a path other than the fast one. */
+  private captured(frame: Buffer, f: TcpFrame, seg: SegmentInfo, conn: number, from: Endpoint, role: Role, port: Port, now: number, ticket: number | undefined, partial: boolean): InFlight {
+    const item: InFlight = { frame, seg, conn, from, dir: from === 'client' ? 'c2s' : 's2c', role, toPort: otherPort(port), capturedAt: now, releaseAt: now, ticket };
+    if (partial) item.partial = true;
+    // Decoded now, while the frame is the decoded one (a retained copy would need a decode of its own).
+    if (this.segmentOptions) item.options = f.tcpOptions;
+    return item;
+  }
+
+  /** The profile's decision on a segment, asked with the one context object the engine reuses (MatchContext: valid during the call only). */
+  private decide(c: ConnCtl, conn: ConnectionView, from: Endpoint, role: Role, seg: SegmentInfo): Decision {
+    const m = this.match;
+    m.conn = conn.id;
+    m.from = from;
+    m.role = role;
+    m.flags = seg.flags;
+    m.senderState = endOf(conn, from).state;
+    m.receiverState = endOf(conn, peerOf(from)).state;
+    m.srcPort = seg.srcPort;
+    m.dstPort = seg.dstPort;
+    m.payloadLength = seg.payloadLength;
+    m.senderBytes = c.bytes[from === 'client' ? 'c2s' : 's2c'];
+    return this.decider.decide(m);
   }
 
   /**
@@ -734,11 +791,7 @@ export class Engine {
       const reverse = sameDir === undefined;
       const template = sameDir ?? c.template[dir === 'c2s' ? 's2c' : 'c2s'];
       if (!nums || !template || toPort === undefined) {
-        // A closed end (or a listener) has no connection left to reset: saying
-        // its numbers are "not known yet" would promise they may be later.
-        const state = view ? endOf(view, target).state : undefined;
-        const reason = state === 'CLOSED' || state === 'LISTEN' ? `it is ${state}, there is no connection left to reset` : 'its sequence numbers are not known yet';
-        this.warn(now, `cannot forge a ${kind} to the ${target} of #${c.id}: ${reason}`);
+        this.warn(now, cannotForgeWarning(kind, target, c.id, view));
         continue;
       }
       const rstSeq = (nums.seq + seqOffset) >>> 0;
@@ -756,8 +809,7 @@ export class Engine {
       // A RST's seq as its segment event gives it: relative to its sender's ISN
       // (the peer it pretends to be), like every other number of the run. A
       // forged SYN starts a sequence space of its own: absolute.
-      const senderIsn = kind === 'RST' && view ? endOf(view, peerOf(target)).isn : undefined;
-      const shownSeq = senderIsn === undefined ? rstSeq : (rstSeq - senderIsn) >>> 0;
+      const shownSeq = kind === 'RST' ? forgedRstSeq(view, peerOf(target), rstSeq) : rstSeq;
       this.emitAction(c.id, now, kind === 'SYN' ? 'forge' : 'rst', `forged ${kind} to ${target} seq=${shownSeq} (${why})`, rule);
       this.deliver(item, now);
     }
@@ -963,36 +1015,22 @@ export class Engine {
       this.flushSentChanges();
       return;
     }
-    const conn = this.tracker.get(item.conn);
-    const s = item.seg;
-    const sender = conn ? endOf(conn, item.from) : undefined;
-    const receiver = conn ? endOf(conn, peerOf(item.from)) : undefined;
-    const rel = (v: number, base: number | undefined) => (base === undefined ? v : (v - base) >>> 0);
-    const ev: { -readonly [K in keyof SegmentEvent]: SegmentEvent[K] } = {
-      type: 'segment',
-      t: this.t(now),
-      conn: item.conn,
-      dir: item.dir,
-      from: item.from,
-      flags: flagLetters(s.flags),
-      seq: rel(s.seq, sender?.isn),
-      ack: s.flags & TcpFlag.ACK ? rel(s.ack, receiver?.isn) : 0,
-      len: s.payloadLength,
-      win: s.window,
-      role: item.role,
-      verdict,
-    };
-    // The sender's ISN, absolute, on the segment that chose it: enough for a
-    // reader to print absolute numbers (tcpdump -S) from the relative ones.
-    if (s.flags & TcpFlag.SYN && sender?.isn !== undefined) ev.isn = sender.isn;
-    if (this.segmentOptions) {
-      const options = optionsOf(item.frame, receiver?.isn);
-      if (options !== '') ev.options = options;
-    }
-    if (rule !== undefined) ev.rule = rule;
-    if (detail !== undefined) ev.detail = detail;
-    if (hand !== undefined) ev.hand = hand;
-    this.emit(ev);
+    const options = this.segmentOptions ? (item.options ?? optionsOf(item.frame)) : undefined;
+    this.emit(
+      segmentEvent({
+        t: this.t(now),
+        conn: item.conn,
+        from: item.from,
+        seg: item.seg,
+        view: this.tracker.get(item.conn),
+        role: item.role,
+        verdict,
+        ...(rule !== undefined ? { rule } : {}),
+        ...(detail !== undefined ? { detail } : {}),
+        ...(hand !== undefined ? { hand } : {}),
+        ...(options !== undefined ? { options } : {}),
+      }),
+    );
     this.flushSentChanges();
   }
 
@@ -1005,10 +1043,10 @@ export class Engine {
   }
 }
 
-/** A frame's TCP options as tcpdump prints them, SACK edges relative to `sackBase` (the receiver's ISN: what they acknowledge). */
-function optionsOf(frame: Buffer, sackBase: number | undefined): string {
+/** A frame's TCP options, decoded: for segments the engine made or copied (forged, replayed), whose frame onTcp never decoded. */
+function optionsOf(frame: Buffer): readonly TcpOption[] {
   const d = decodeFrame(frame);
-  return d.ok && d.value.kind === 'tcp' ? tcpdumpOptions(d.value.tcpOptions, sackBase) : '';
+  return d.ok && d.value.kind === 'tcp' ? d.value.tcpOptions : [];
 }
 
 function endOf(conn: ConnectionView, e: Endpoint) {

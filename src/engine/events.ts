@@ -3,9 +3,12 @@
 // None of them reaches into the engine. docs/events.md documents the JSON form;
 // change both together, scripts depend on it.
 
-import type { Endpoint, TcpState } from '../tcp/state.js';
+import { peerOf, type Endpoint, type TcpState } from '../tcp/state.js';
 import type { Role } from '../tcp/role.js';
-import type { StateChange } from '../tcp/tracker.js';
+import type { ConnectionView, EndpointView, StateChange } from '../tcp/tracker.js';
+import { TcpFlag, flagLetters, type SegmentInfo } from '../tcp/segment.js';
+import type { TcpOption } from '../packet/tcp.js';
+import { tcpdumpOptions } from '../tcp/tcpdump-options.js';
 
 /** Which way a segment travels through tcpmitm. */
 export type Direction = 'c2s' | 's2c';
@@ -268,4 +271,77 @@ export function eventTime(now: number, start: number): number {
 /** The event for a change the tracker inferred; `cause` may be reworded (tap mode says "observed"). */
 export function inferredStateEvent(ch: StateChange, start: number, cause: string = ch.cause): StateEvent {
   return { type: 'state', t: eventTime(ch.t, start), conn: ch.conn, endpoint: ch.endpoint, from: ch.from, to: ch.to, source: 'inferred', cause };
+}
+
+// ── segment events, as every mode builds them (engine.ts, tap/core.ts) ──
+
+/** What a segment event is made of: the segment, its connection as the tracker sees it now, and what tcpmitm did. */
+export interface SegmentEventInput {
+  readonly t: number;
+  readonly conn: number;
+  readonly from: Endpoint;
+  readonly seg: SegmentInfo;
+  /** The connection's record, if the tracker has it: numbers are relative to its ends' ISNs. */
+  readonly view: ConnectionView | undefined;
+  readonly role: Role;
+  readonly verdict: Verdict;
+  readonly rule?: number;
+  readonly detail?: string;
+  /** The id of the command given by hand this verdict carries out (SegmentEvent.hand). */
+  readonly hand?: number;
+  /** With --tcp-options: the segment's options, decoded (printed as tcpdump does, SACK edges relative to the receiver's ISN: what they acknowledge). */
+  readonly options?: readonly TcpOption[];
+}
+
+export function segmentEvent(i: SegmentEventInput): SegmentEvent {
+  const s = i.seg;
+  const sender = i.view ? endOf(i.view, i.from) : undefined;
+  const receiver = i.view ? endOf(i.view, peerOf(i.from)) : undefined;
+  const ev: { -readonly [K in keyof SegmentEvent]: SegmentEvent[K] } = {
+    type: 'segment',
+    t: i.t,
+    conn: i.conn,
+    dir: i.from === 'client' ? 'c2s' : 's2c',
+    from: i.from,
+    flags: flagLetters(s.flags),
+    seq: rel(s.seq, sender?.isn),
+    ack: s.flags & TcpFlag.ACK ? rel(s.ack, receiver?.isn) : 0,
+    len: s.payloadLength,
+    win: s.window,
+    role: i.role,
+    verdict: i.verdict,
+  };
+  // The sender's ISN, absolute, on the segment that chose it: enough for a
+  // reader to print absolute numbers (tcpdump -S) from the relative ones.
+  if (s.flags & TcpFlag.SYN && sender?.isn !== undefined) ev.isn = sender.isn;
+  if (i.options !== undefined) {
+    const options = tcpdumpOptions(i.options, receiver?.isn);
+    if (options !== '') ev.options = options;
+  }
+  if (i.rule !== undefined) ev.rule = i.rule;
+  if (i.detail !== undefined) ev.detail = i.detail;
+  if (i.hand !== undefined) ev.hand = i.hand;
+  return ev;
+}
+
+/** A forged RST's seq as the run's numbers go: relative to the ISN of the end it pretends to come from, when known. */
+export function forgedRstSeq(view: ConnectionView | undefined, from: Endpoint, seq: number): number {
+  const isn = view ? endOf(view, from).isn : undefined;
+  return rel(seq, isn);
+}
+
+/** Why a segment cannot be forged to `target`: a closed end (or a listener) has no connection left, else its numbers are missing. */
+export function cannotForgeWarning(kind: 'RST' | 'SYN', target: Endpoint, conn: number, view: ConnectionView | undefined): string {
+  const state = view ? endOf(view, target).state : undefined;
+  // Saying a closed end's numbers are "not known yet" would promise they may be later.
+  const reason = state === 'CLOSED' || state === 'LISTEN' ? `it is ${state}, there is no connection left to reset` : 'its sequence numbers are not known yet';
+  return `cannot forge a ${kind} to the ${target} of #${conn}: ${reason}`;
+}
+
+function endOf(conn: ConnectionView, e: Endpoint): EndpointView {
+  return e === 'client' ? conn.clientEnd : conn.serverEnd;
+}
+
+function rel(v: number, base: number | undefined): number {
+  return base === undefined ? v : (v - base) >>> 0;
 }

@@ -54,6 +54,7 @@ export interface Decision {
 
 /** A compiled profile. `decide` runs for every TCP segment: keep it allocation-free when nothing matches. */
 export interface Decider {
+  /** `ctx` is valid during the call only: the engine fills one object for every segment (keep what you need, not it). */
   decide(ctx: MatchContext): Decision;
   /** The profile's time triggers (rules with `at`): they fire at a time, never on a segment. */
   readonly triggers?: readonly TimeTrigger[];

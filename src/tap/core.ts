@@ -9,11 +9,12 @@ import { decodeFrame, decodeIpPacket, toSegmentInfo, type Frame, type TcpFrame }
 import type { DecodeResult } from '../packet/result.js';
 import { forgeRstFrom } from '../packet/build.js';
 import { Tracker, type ConnectionView, type StateChange } from '../tcp/tracker.js';
-import { TcpFlag, flagLetters, type SegmentInfo } from '../tcp/segment.js';
+import type { SegmentInfo } from '../tcp/segment.js';
 import { peerOf, type Endpoint } from '../tcp/state.js';
 import type { Role } from '../tcp/role.js';
 import type { ControlCommand } from '../engine/control.js';
-import { eventTime, inferredStateEvent, type Direction, type TcpmitmEvent, type Verdict } from '../engine/events.js';
+import { cannotForgeWarning, eventTime, forgedRstSeq, inferredStateEvent, segmentEvent, type Direction, type TcpmitmEvent, type Verdict } from '../engine/events.js';
+import type { TcpOption } from '../packet/tcp.js';
 import { passAll, type Decider } from '../engine/plan.js';
 import { tableStats, type EngineStats, type EngineStatsWithTable } from '../engine/engine.js';
 import { formatEndpoint } from '../packet/addr.js';
@@ -43,6 +44,8 @@ export interface TapCoreOptions {
   readonly maxConnections?: number;
   readonly establishedMs?: number;
   readonly staleMs?: number;
+  /** Segment events carry the TCP options as tcpdump prints them (`--tcp-options`). */
+  readonly segmentOptions?: boolean;
 }
 
 /** The engine's counters; tap mode only ever moves frames, bytes, malformed, nonTcp and forged (and the table's). */
@@ -76,11 +79,13 @@ export class TapCore {
   private requestedWake: number | undefined;
   private readonly warned = new Set<string>();
   private readonly decode: (buf: Uint8Array) => DecodeResult<Frame>;
+  private readonly segmentOptions: boolean;
 
   constructor(opts: TapCoreOptions) {
     this.out = opts.out;
     this.decider = opts.decider ?? passAll;
     this.start = opts.start;
+    this.segmentOptions = opts.segmentOptions === true;
     this.decode = (opts.link ?? 'ethernet') === 'ethernet' ? decodeFrame : (buf) => decodeIpPacket(buf, 0);
     this.tracker = new Tracker({
       timeWaitMs: opts.timeWaitMs,
@@ -203,7 +208,7 @@ export class TapCore {
       payloadLength: seg.payloadLength,
       senderBytes: c.bytes[dir],
     });
-    this.emitSegment(id, seg, from, r.role, now, 'pass', decision.rule);
+    this.emitSegment(id, seg, from, r.role, now, 'pass', decision.rule, undefined, this.segmentOptions ? f.tcpOptions : undefined);
     this.emitChanges(this.tracker.delivered(seg, now), observed);
     const plan = decision.plan;
     if (plan.kind === 'rst') {
@@ -235,8 +240,7 @@ export class TapCore {
       const decoded = bytes === undefined ? undefined : this.decode(bytes);
       const template = decoded?.ok && decoded.value.kind === 'tcp' ? decoded.value : undefined;
       if (!nums || !template) {
-        const state = this.tracker.get(id) ? endOf(this.tracker.get(id)!, target).state : undefined;
-        this.warn(now, `cannot forge a RST to the ${target} of #${id}: ${state === 'CLOSED' || state === 'LISTEN' ? `it is ${state}, there is no connection left to reset` : 'its sequence numbers are not known (or it has no socket)'}`);
+        this.warn(now, cannotForgeWarning('RST', target, id, this.tracker.get(id)));
         continue;
       }
       const seqNo = (nums.seq + seqOffset) >>> 0;
@@ -247,11 +251,9 @@ export class TapCore {
       this.counters.forged++;
       this.echoes.set(echoKey(seg), now + ECHO_MS);
       const from = peerOf(target);
-      this.emitSegment(id, seg, from, 'rst', now, 'forged', rule, `RST to ${target}${seqOffset ? ` (seq off by ${seqOffset})` : ''}`);
+      this.emitSegment(id, seg, from, 'rst', now, 'forged', rule, `RST to ${target}${seqOffset ? ` (seq off by ${seqOffset})` : ''}`, this.segmentOptions ? d.value.tcpOptions : undefined);
       // Its seq as its segment event gives it: relative to the ISN of the peer it pretends to be.
-      const view = this.tracker.get(id);
-      const senderIsn = view ? endOf(view, from).isn : undefined;
-      const shownSeq = senderIsn === undefined ? seqNo : (seqNo - senderIsn) >>> 0;
+      const shownSeq = forgedRstSeq(this.tracker.get(id), from, seqNo);
       this.emit({ type: 'action', t: this.t(now), conn: id, action: 'rst', detail: `forged RST to ${target} seq=${shownSeq} (${why})`, ...(rule !== undefined ? { rule } : {}) });
       this.out.inject(frame, d.value.ipOffset, seg.family, seg.dstAddr);
       this.emitChanges(this.tracker.delivered(seg, now), (cause) => `${cause}, forged by tcpmitm`);
@@ -280,29 +282,21 @@ export class TapCore {
     for (const ch of changes) this.emit(inferredStateEvent(ch, this.start, cause(ch.cause)));
   }
 
-  private emitSegment(id: number, s: SegmentInfo, from: Endpoint, role: Role, now: number, verdict: Verdict, rule: number | undefined, detail?: string): void {
-    const conn = this.tracker.get(id);
-    const sender = conn ? endOf(conn, from) : undefined;
-    const receiver = conn ? endOf(conn, peerOf(from)) : undefined;
-    const rel = (v: number, base: number | undefined) => (base === undefined ? v : (v - base) >>> 0);
-    this.emit({
-      type: 'segment',
-      t: this.t(now),
-      conn: id,
-      dir: from === 'client' ? 'c2s' : 's2c',
-      from,
-      flags: flagLetters(s.flags),
-      seq: rel(s.seq, sender?.isn),
-      ack: s.flags & TcpFlag.ACK ? rel(s.ack, receiver?.isn) : 0,
-      len: s.payloadLength,
-      win: s.window,
-      role,
-      verdict,
-      // The sender's ISN on the segment that chose it (tcpdump -S), as the engine does.
-      ...(s.flags & TcpFlag.SYN && sender?.isn !== undefined ? { isn: sender.isn } : {}),
-      ...(rule !== undefined ? { rule } : {}),
-      ...(detail !== undefined ? { detail } : {}),
-    });
+  private emitSegment(id: number, s: SegmentInfo, from: Endpoint, role: Role, now: number, verdict: Verdict, rule: number | undefined, detail?: string, options?: readonly TcpOption[]): void {
+    this.emit(
+      segmentEvent({
+        t: this.t(now),
+        conn: id,
+        from,
+        seg: s,
+        view: this.tracker.get(id),
+        role,
+        verdict,
+        ...(rule !== undefined ? { rule } : {}),
+        ...(detail !== undefined ? { detail } : {}),
+        ...(options !== undefined ? { options } : {}),
+      }),
+    );
   }
 
   private warn(now: number, message: string, once?: string): void {

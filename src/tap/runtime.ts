@@ -29,6 +29,8 @@ export interface TapRuntimeOptions {
   readonly maxConnections?: number;
   readonly establishedMs?: number;
   readonly staleMs?: number;
+  /** Segment events carry the TCP options (`--tcp-options`). */
+  readonly segmentOptions?: boolean;
   /** Injected for tests; default a raw IP socket. */
   readonly injector?: IpInjector;
   /** `--pcap`: made once the capture's link type is known (the file is created then). */
@@ -90,6 +92,7 @@ export class TapRuntime {
       maxConnections: opts.maxConnections,
       establishedMs: opts.establishedMs,
       staleMs: opts.staleMs,
+      segmentOptions: opts.segmentOptions,
       out: {
         inject: (frame, ipOffset, family, dst) => this.inject(frame, ipOffset, family, dst),
         wakeAt: (t) => this.wake.set(t),

@@ -18,8 +18,7 @@ import { startKernelView, type KernelView } from '../session/kernel-view.js';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 
-/** Tap's segment events carry no options. */
-export interface TapOptions extends Omit<RunChoices, 'tcpOptions'> {
+export interface TapOptions extends RunChoices {
   readonly iface: string;
   readonly port?: number;
 }
@@ -41,6 +40,7 @@ export async function runTap(o: TapOptions): Promise<number> {
     timeWaitMs: o.timeWaitS * 1000,
     finTimeoutMs: o.finTimeoutS * 1000,
     ...trackerLimits(o.table),
+    segmentOptions: o.tcpOptions,
     ...(pcapPath !== undefined ? { pcap: (linkType) => new TapPcapngWriter({ path: pcapPath, iface: o.iface, linkType, onFailure: outputs.failed }) } : {}),
   });
   const title = `tap ${o.iface}${o.port !== undefined ? `:${o.port}` : ''}`;

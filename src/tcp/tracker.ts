@@ -157,7 +157,7 @@ export interface SentResult {
   /** True when this segment created the record (a SYN, or a picked-up connection). */
   readonly isNew: boolean;
   /** May include changes of a superseded record (its TIME-WAIT reused by this SYN). */
-  readonly changes: StateChange[];
+  readonly changes: readonly StateChange[];
 }
 
 export interface DeliveryResult {
@@ -172,6 +172,9 @@ export interface DeliveryResult {
 const CLIENT = 0;
 const SERVER = 1;
 const GC = 2;
+
+const NO_CHANGES: readonly StateChange[] = Object.freeze([]);
+const NO_RST: readonly { readonly to: Endpoint; readonly rst: undefined }[] = [Object.freeze({ to: 'client', rst: undefined }), Object.freeze({ to: 'server', rst: undefined })];
 
 class Connection implements ConnectionView {
   readonly c: EndpointMachine;
@@ -240,7 +243,9 @@ interface Seg {
   readonly windowScale?: number;
 }
 
+/** The segment itself when its numbers are already unsigned 32-bit (a decoded frame's always are): no copy per segment. */
 function asSeg(s: SegmentInfo): Seg {
+  if (s.seq >>> 0 === s.seq && s.ack >>> 0 === s.ack) return s as unknown as Seg;
   return {
     seq: toSeq(s.seq),
     ack: toSeq(s.ack),
@@ -273,6 +278,18 @@ function onTuple(c: Connection, s: SegmentInfo): boolean {
 }
 
 const has = (flags: number, f: number): boolean => (flags & f) !== 0;
+
+/**
+ * A state change's cause, made where a state changes: a cause object built
+ * for every segment, though most change nothing, cost the tracker per frame.
+ */
+function sentCause(seg: Seg, sender: EndpointMachine, peer: EndpointMachine): SegmentCause {
+  return new SegmentCause('sent', seg, sender.isn, peer.isn);
+}
+
+function deliveredCause(seg: Seg, receiver: EndpointMachine, peer: EndpointMachine): SegmentCause {
+  return new SegmentCause('delivered', seg, peer.isn, receiver.isn);
+}
 
 /** Endpoint states in which it cannot progress without segments or has none to progress. */
 function isIdleState(s: TcpState): boolean {
@@ -309,6 +326,8 @@ export class Tracker {
   readonly maxConnections: number;
   private readonly rfc1337: Readonly<Record<Endpoint, boolean>>;
   private readonly byKey = new Map<string, Connection>();
+  /** The state changes of the segment being handled (see takeScratch). */
+  private readonly scratch: StateChange[] = [];
   private readonly byId = new Map<number, Connection>();
   /** Timer keys are id * 4 + CLIENT | SERVER | GC. */
   private readonly heap = new TimerHeap<TimerEntry<number>>();
@@ -386,16 +405,16 @@ export class Tracker {
    */
   sent(info: SegmentInfo, now: number): SentResult | undefined {
     const seg = asSeg(info);
-    const changes: StateChange[] = [];
+    const changes = this.scratch;
     let conn = this.find(info);
     let isNew = false;
     const pureSyn = has(seg.flags, TcpFlag.SYN) && !has(seg.flags, TcpFlag.ACK) && !has(seg.flags, TcpFlag.RST);
     if (pureSyn && (conn === undefined || !this.isSynRetransmission(conn, info, seg))) {
-      if (!this.makeRoom()) return this.untracked();
+      if (!this.makeRoom()) return this.untracked(changes);
       conn = this.open(info, now, changes);
       isNew = true;
     } else if (conn === undefined) {
-      if (!this.makeRoom()) return this.untracked();
+      if (!this.makeRoom()) return this.untracked(changes);
       conn = this.pickUp(info, seg, now);
       isNew = true;
     }
@@ -406,20 +425,30 @@ export class Tracker {
     conn.lastSeen = now;
     this.scheduleGc(conn, now);
     this.touch(conn);
-    return { conn, from, role, isNew, changes };
+    return { conn, from, role, isNew, changes: this.takeScratch() };
   }
 
   /** A segment delivered to its receiver (re-sent unchanged or forged by tcpmitm). Returns the state changes. */
-  delivered(info: SegmentInfo, now: number): StateChange[] {
-    return this.deliver(info, now).changes;
+  delivered(info: SegmentInfo, now: number): readonly StateChange[] {
+    const conn = this.find(info);
+    if (conn === undefined) return NO_CHANGES;
+    this.applyDelivery(conn, info, now);
+    return this.takeScratch();
   }
 
   /** As delivered(), also saying which record and endpoint it reached and what a RST did. */
   deliver(info: SegmentInfo, now: number): DeliveryResult {
     const conn = this.find(info);
     if (conn === undefined) return { changes: [] };
+    const { to, rst } = this.applyDelivery(conn, info, now);
+    const changes = [...this.takeScratch()];
+    return rst === undefined ? { conn, to, changes } : { conn, to, changes, rst };
+  }
+
+  /** delivered()'s work on `conn`; the changes are left in the scratch list. */
+  private applyDelivery(conn: Connection, info: SegmentInfo, now: number): { to: Endpoint; rst: RstJudgement | undefined } {
     const seg = asSeg(info);
-    const changes: StateChange[] = [];
+    const changes = this.scratch;
     const to = conn.which(info.dstAddr, info.dstPort);
     if (has(seg.flags, TcpFlag.SYN) && !has(seg.flags, TcpFlag.ACK) && conn.predecessor !== undefined) {
       this.reuseTimeWait(conn, info, now, changes);
@@ -428,7 +457,17 @@ export class Tracker {
     conn.lastSeen = now;
     this.scheduleGc(conn, now);
     this.touch(conn);
-    return rst === undefined ? { conn, to, changes } : { conn, to, changes, rst };
+    return rst === undefined ? NO_RST[to === 'client' ? 0 : 1]! : { to, rst };
+  }
+
+  /**
+   * The changes gathered in the scratch list, which is emptied: most segments
+   * change nothing, and they share one empty list instead of a new one each.
+   */
+  private takeScratch(): readonly StateChange[] {
+    const ch = this.scratch;
+    if (ch.length === 0) return NO_CHANGES;
+    return ch.splice(0);
   }
 
   /** Fires timers due at `now` (2MSL, tcp_fin_timeout) and forgets finished records. */
@@ -661,7 +700,8 @@ export class Tracker {
     return 'picked-up';
   }
 
-  private untracked(): undefined {
+  private untracked(changes: StateChange[]): undefined {
+    changes.length = 0;
     this.bounds.untracked++;
     return undefined;
   }
@@ -780,13 +820,12 @@ export class Tracker {
       ep.windowKnown = true;
     }
 
-    const cause = new SegmentCause('sent', seg, ep.isn, peer.isn);
     const state = ep.state;
     switch (state) {
       case 'CLOSED':
         // §3.10.1 active OPEN: SYN sent → SYN-SENT. A RST from CLOSED is a
         // kernel answering for a socket that is gone (tcp_v4_send_reset).
-        if (!rst && syn && !ack) this.setState(conn, from, 'SYN-SENT', cause, now, changes);
+        if (!rst && syn && !ack) this.setState(conn, from, 'SYN-SENT', sentCause(seg, ep, peer), now, changes);
         break;
       case 'LISTEN':
         // §3.10.7.2: the listener answers the SYN. Linux made only a request
@@ -800,7 +839,7 @@ export class Tracker {
         // that comes up for a retransmitted SYN still answers it.
         if (syn && ack) {
           conn.refused = false;
-          this.setState(conn, from, 'SYN-RECV', cause, now, changes);
+          this.setState(conn, from, 'SYN-RECV', sentCause(seg, ep, peer), now, changes);
         } else if (rst && ack && peer.state === 'SYN-SENT' && peer.sndNxt !== undefined && seg.ack === peer.sndNxt) {
           conn.refused = true;
         }
@@ -811,12 +850,12 @@ export class Tracker {
         break;
       case 'SYN-RECV':
       case 'ESTAB':
-        if (rst) this.setState(conn, from, 'CLOSED', `${cause} (abort)`, now, changes);
-        else if (fin) this.setState(conn, from, 'FIN-WAIT-1', cause, now, changes); // §3.10.4 CLOSE
+        if (rst) this.setState(conn, from, 'CLOSED', `${sentCause(seg, ep, peer)} (abort)`, now, changes);
+        else if (fin) this.setState(conn, from, 'FIN-WAIT-1', sentCause(seg, ep, peer), now, changes); // §3.10.4 CLOSE
         break;
       case 'CLOSE-WAIT':
-        if (rst) this.setState(conn, from, 'CLOSED', `${cause} (abort)`, now, changes);
-        else if (fin) this.setState(conn, from, 'LAST-ACK', cause, now, changes); // §3.10.4 CLOSE in CLOSE-WAIT
+        if (rst) this.setState(conn, from, 'CLOSED', `${sentCause(seg, ep, peer)} (abort)`, now, changes);
+        else if (fin) this.setState(conn, from, 'LAST-ACK', sentCause(seg, ep, peer), now, changes); // §3.10.4 CLOSE in CLOSE-WAIT
         break;
       case 'FIN-WAIT-1':
       case 'FIN-WAIT-2':
@@ -824,7 +863,7 @@ export class Tracker {
       case 'LAST-ACK':
       case 'TIME-WAIT':
         // §3.10.5 ABORT; Linux also kills a TIME-WAIT sock that answered with RST (TCP_TW_RST).
-        if (rst) this.setState(conn, from, 'CLOSED', `${cause} (abort)`, now, changes);
+        if (rst) this.setState(conn, from, 'CLOSED', `${sentCause(seg, ep, peer)} (abort)`, now, changes);
         break;
     }
   }
@@ -838,13 +877,12 @@ export class Tracker {
     const fin = has(f, TcpFlag.FIN);
     const rst = has(f, TcpFlag.RST);
     const ack = has(f, TcpFlag.ACK);
-    const cause = new SegmentCause('delivered', seg, peer.isn, ep.isn);
     const before = ep.state;
 
     if (rst) {
       const j = judgeRst(ep, seg, { rfc1337: this.rfc1337[to] });
       const why = conn.refused && to === 'client' && before === 'SYN-SENT' ? REFUSED_CAUSE : j.reason;
-      if (j.verdict === 'accepted') this.setState(conn, to, 'CLOSED', `${cause} (${why})`, now, changes);
+      if (j.verdict === 'accepted') this.setState(conn, to, 'CLOSED', `${deliveredCause(seg, ep, peer)} (${why})`, now, changes);
       return j;
     }
 
@@ -864,10 +902,10 @@ export class Tracker {
         if (syn && ack && ep.sndNxt !== undefined && seg.ack === ep.sndNxt) {
           ep.rcvNxt = seqAdd(seg.seq, 1);
           ep.noteAckDelivered(seg.ack);
-          this.setState(conn, to, 'ESTAB', cause, now, changes);
+          this.setState(conn, to, 'ESTAB', deliveredCause(seg, ep, peer), now, changes);
         } else if (syn && !ack) {
           ep.rcvNxt = seqAdd(seg.seq, 1);
-          this.setState(conn, to, 'SYN-RECV', cause, now, changes);
+          this.setState(conn, to, 'SYN-RECV', deliveredCause(seg, ep, peer), now, changes);
         }
         return undefined;
       case 'TIME-WAIT':
@@ -879,7 +917,7 @@ export class Tracker {
         // timestamp, so only its sequence number counts. Any other SYN gets the
         // TIME-WAIT's ACK (TCP_TW_ACK).
         if (syn && !ack && ep.rcvNxt !== undefined && seqGt(seg.seq, ep.rcvNxt)) {
-          this.setState(conn, to, 'CLOSED', `${cause} beyond rcv_nxt (TCP_TW_SYN: the listener takes it)`, now, changes);
+          this.setState(conn, to, 'CLOSED', `${deliveredCause(seg, ep, peer)} beyond rcv_nxt (TCP_TW_SYN: the listener takes it)`, now, changes);
           return undefined;
         }
         // Every ACK-bearing segment (a retransmitted FIN above all) is re-ACKed and restarts the 2MSL timer.
@@ -911,7 +949,7 @@ export class Tracker {
     }
     // tcp_ack(): an ACK of data never sent discards the whole segment.
     if (ep.sndNxt !== undefined && seqGt(seg.ack, ep.sndNxt)) {
-      this.settle(conn, to, before, state, cause, now, changes);
+      this.settle(conn, to, before, state, seg, now, changes);
       return undefined;
     }
     ep.noteAckDelivered(seg.ack);
@@ -930,7 +968,7 @@ export class Tracker {
         else if (state === 'FIN-WAIT-2') state = 'TIME-WAIT';
       }
     }
-    this.settle(conn, to, before, state, cause, now, changes);
+    this.settle(conn, to, before, state, seg, now, changes);
     return undefined;
   }
 
@@ -940,7 +978,7 @@ export class Tracker {
    * passes FIN-WAIT-2 inside one softirq; `ss` never shows it), and a
    * handshake ACK carrying a FIN takes SYN-RECV to CLOSE-WAIT.
    */
-  private settle(conn: Connection, to: Endpoint, before: TcpState, after: TcpState, cause: Cause, now: number, changes: StateChange[]): void {
-    if (after !== before) this.setState(conn, to, after, cause, now, changes);
+  private settle(conn: Connection, to: Endpoint, before: TcpState, after: TcpState, seg: Seg, now: number, changes: StateChange[]): void {
+    if (after !== before) this.setState(conn, to, after, deliveredCause(seg, conn.end(to), conn.end(peerOf(to))), now, changes);
   }
 }

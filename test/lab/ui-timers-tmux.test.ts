@@ -3,7 +3,8 @@
 // server in LAST-ACK retransmitting its FIN; the timers marked `kernel` must
 // agree with `ss -tanoi` run in the lab's namespaces at the same moment,
 // within a second: TIME-WAIT's time left, the retransmit timer's next expiry
-// and its count. And tap on loopback, whose ends are this host's sockets.
+// and its count; at 160 columns the inferred TIME-WAIT beside it agrees with
+// the kernel's too. And tap on loopback, whose ends are this host's sockets.
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -89,7 +90,13 @@ describe.skipIf(root.skip || tmuxMissing)('the timers line against ss -tanoi', (
       expect(Number(uiOn![1]), detail).toBe(on[0]!.count);
       // The lines fit the terminal, and the inference's own timers are marked as such where they show.
       for (const l of screen.split('\n')) expect([...l].length).toBeLessThanOrEqual(size.cols);
-      if (size.cols >= 160) expect(screen, detail).toMatch(/\(inferred\)/);
+      if (size.cols >= 160) {
+        expect(screen, detail).toMatch(/\(inferred\)/);
+        // The inference restarts TIME-WAIT's 2MSL at each FIN sent again, as the kernel does: the two agree.
+        const inferredTw = /client TIME-WAIT \d+\.\ds left \(kernel\); TIME-WAIT (\d+\.\d)s left \(inferred\)/.exec(screen);
+        expect(inferredTw, detail).not.toBeNull();
+        expect(Math.abs(Number(inferredTw![1]) - Number(uiTw![1])), detail).toBeLessThanOrEqual(1);
+      }
       compared++;
       await sleep(700);
     }

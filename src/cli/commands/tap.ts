@@ -17,7 +17,7 @@ export function registerTap(program: Command): void {
     .requiredOption('--iface <iface>', 'the interface to watch, e.g. lo or eth0')
     .option('--port <n>', 'only connections with this port (BPF: tcp port N)', intIn(1, 65535));
   addProfileOptions(cmd, 'a profile with only pass and rst rules, tap mode cannot drop or delay (default: passthrough)');
-  addOutputOptions(cmd, { pcap: 'a pcapng of what the capture saw, and of each RST tcpmitm forged as it sent it (its decision in the comment)', tcpOptions: false });
+  addOutputOptions(cmd, { pcap: 'a pcapng of what the capture saw, and of each RST tcpmitm forged as it sent it (its decision in the comment)', tcpOptions: true });
   addTrackerOptions(cmd);
   cmd
     .addHelpText(
@@ -31,7 +31,6 @@ export function registerTap(program: Command): void {
       runSessionCommand(f, async () => {
         const { runTap } = await import('../../tap/session.js');
         return runTap({
-          // Tap offers no --tcp-options: the choices do not carry it.
           ...runChoices(f),
           iface: f.iface,
           port: f.port,

@@ -148,6 +148,30 @@ describe('TapCore', () => {
     expect(h.events.at(-1)).toMatchObject({ type: 'warning', message: 'no connection #9 to reset' });
   });
 
+  it('with segmentOptions (--tcp-options) its segment events carry the TCP options as the engine\'s do, SACK edges relative', () => {
+    const events: TcpmitmEvent[] = [];
+    const core = new TapCore({ start: 0, segmentOptions: true, out: { emit: (e) => events.push(e), inject: () => {}, wakeAt: () => {} } });
+    const seen = (from: 'c' | 's', flags: string, seq: number, ack: number, options: Parameters<typeof buildTcpFrame>[0]['options']) => {
+      const [a, b] = from === 'c' ? [C, S] : [S, C];
+      core.onFrame(buildTcpFrame({ src: a.addr, dst: b.addr, srcPort: a.port, dstPort: b.port, seq, ack, flags, window: 512, options }), 1);
+    };
+    seen('c', 'S', C.isn, 0, [{ kind: 'mss', value: 65495 }, { kind: 'nop' }, { kind: 'nop' }, { kind: 'sack-permitted' }, { kind: 'nop' }, { kind: 'window-scale', shift: 7 }]);
+    seen('s', 'SA', S.isn, C.isn + 1, [{ kind: 'mss', value: 65495 }]);
+    seen('s', 'A', S.isn + 1, C.isn + 1, [{ kind: 'nop' }, { kind: 'nop' }, { kind: 'sack', blocks: [[C.isn + 101, C.isn + 201]] }]);
+    seen('c', 'A', C.isn + 1, S.isn + 1, []);
+    const segs = events.filter((e): e is SegmentEvent => e.type === 'segment');
+    expect(segs.map((e) => e.options)).toEqual(['mss 65495,nop,nop,sackOK,nop,wscale 7', 'mss 65495', 'nop,nop,sack 1 {101:201}', undefined]);
+  });
+
+  it('a RST by hand to an end that is CLOSED is refused as the engine refuses it', () => {
+    const h = harness();
+    h.core.onFrame(frame('c', 'S', C.isn, 0), 1);
+    h.core.onFrame(frame('s', 'RA', 0, C.isn + 1), 2);
+    h.core.onControl({ kind: 'rst', conn: 1, to: 'client' }, 3);
+    expect(h.injected).toHaveLength(0);
+    expect(h.events.at(-1)).toMatchObject({ type: 'warning', message: 'cannot forge a RST to the client of #1: it is CLOSED, there is no connection left to reset' });
+  });
+
   it('counts non-TCP and malformed frames without tracking them', () => {
     const h = harness();
     const arp = Buffer.alloc(42);
