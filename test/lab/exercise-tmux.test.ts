@@ -6,48 +6,20 @@
 // diagnosis (exercise 13): the story, the lab with its fault hidden from the
 // UI, then the questions, the reveal naming the fault.
 
-import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { netnsList, requireRoot, uniqueLabId } from '../helpers/lab.js';
-import { TmuxScreen, buildPrivateCli, hasTmux, removePrivateCli } from '../helpers/tmux.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TTY_ENV, tmuxRuns } from '../helpers/tmux-runs.js';
+import { netnsList, uniqueLabId } from '../helpers/lab.js';
+import { TmuxScreen } from '../helpers/tmux.js';
 import type { ExerciseResult } from '../../src/exercise/result.js';
 import { tempDir } from '../helpers/temp.js';
 
-const root = requireRoot();
-const tmuxMissing = !root.skip && !hasTmux();
-if (tmuxMissing && process.env.CI === 'true') throw new Error('tmux is missing (bash scripts/bootstrap.sh --test installs it); CI=true, so this fails');
-if (tmuxMissing) console.warn('skipping: tmux is not installed (bash scripts/bootstrap.sh --test installs it)');
-
-// ink renders only the last frame when it believes it runs in CI: the terminal in tmux is a real one.
-const TTY_ENV = { CI: 'false', CONTINUOUS_INTEGRATION: 'false' };
-
-let cli = '';
+const runs = tmuxRuns();
+const { screens, labs } = runs;
 const dir = tempDir('tcpmitm-ext-');
-const screens: TmuxScreen[] = [];
-const labs: string[] = [];
-
-beforeAll(() => {
-  if (!root.skip && !tmuxMissing) cli = buildPrivateCli();
-});
-
-afterEach(async () => {
-  for (const s of screens.splice(0)) {
-    if (s.exitCode() === undefined) {
-      s.keys('C-c');
-      await s.waitExit(15_000).catch(() => undefined);
-    }
-    s.kill();
-  }
-  for (const id of labs.splice(0)) {
-    if (netnsList().some((n) => n.startsWith(`${id}-`))) spawnSync(process.execPath, [cli, 'lab', 'down', id], { stdio: 'ignore' });
-  }
-});
 
 afterAll(() => {
-  for (const s of screens) s.kill();
-  removePrivateCli();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -55,7 +27,7 @@ function start(id: string, result: string, lang: 'en' | 'zh', exercise = '1', si
   labs.push(id);
   const s = TmuxScreen.start(
     `ex-${id}`,
-    [process.execPath, cli, 'exercise', 'run', exercise, '--id', id, '--kernel-probe', 'trace', '--json', result, '--student', `tmux-${lang}`, '--lang', lang],
+    [process.execPath, runs.cli, 'exercise', 'run', exercise, '--id', id, '--kernel-probe', 'trace', '--json', result, '--student', `tmux-${lang}`, '--lang', lang],
     size,
     TTY_ENV,
   );
@@ -63,7 +35,7 @@ function start(id: string, result: string, lang: 'en' | 'zh', exercise = '1', si
   return s;
 }
 
-describe.skipIf(root.skip || tmuxMissing)('an exercise in a real terminal', () => {
+describe.skipIf(runs.skip)('an exercise in a real terminal', () => {
   it('in English: predict, watch the ladder, q, the reveal and a full score', async () => {
     const id = uniqueLabId('xet');
     const result = join(dir, 'en.json');

@@ -7,47 +7,14 @@
 // the kernel's too. And tap on loopback, whose ends are this host's sockets.
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { netnsList, requireRoot, uniqueLabId } from '../helpers/lab.js';
-import { TmuxScreen, buildPrivateCli, hasTmux, removePrivateCli, sleep } from '../helpers/tmux.js';
+import { describe, expect, it } from 'vitest';
+import { TTY_ENV, tmuxRuns } from '../helpers/tmux-runs.js';
+import { netnsList, uniqueLabId } from '../helpers/lab.js';
+import { TmuxScreen, sleep } from '../helpers/tmux.js';
 import { distanceFrom, ssTimers } from '../helpers/ss-timer.js';
 
-const root = requireRoot();
-const tmuxMissing = !root.skip && !hasTmux();
-if (tmuxMissing && process.env.CI === 'true') throw new Error('tmux is missing (bash scripts/bootstrap.sh --test installs it); CI=true, so this fails');
-
-// ink renders only the last frame when it believes it runs in CI.
-const TTY_ENV = { CI: 'false', CONTINUOUS_INTEGRATION: 'false' };
-
-let cli = '';
-const screens: TmuxScreen[] = [];
-const labs: string[] = [];
-const children: ChildProcess[] = [];
-
-beforeAll(() => {
-  if (root.skip || tmuxMissing) return;
-  cli = buildPrivateCli();
-});
-
-afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-  for (const s of screens.splice(0)) {
-    // Ctrl-C first: tcpmitm itself must tear the lab down.
-    if (s.exitCode() === undefined) {
-      s.keys('C-c');
-      await s.waitExit(15_000).catch(() => undefined);
-    }
-    s.kill();
-  }
-  for (const id of labs.splice(0)) {
-    if (netnsList().some((n) => n.startsWith(`${id}-`))) spawnSync(process.execPath, [cli, 'lab', 'down', id], { stdio: 'ignore' });
-  }
-});
-
-afterAll(() => {
-  for (const s of screens) s.kill();
-  removePrivateCli();
-});
+const runs = tmuxRuns();
+const { screens, labs, children } = runs;
 
 function ssIn(ns: string, state: string): string {
   return spawnSync('ip', ['netns', 'exec', ns, 'ss', '-tanoiH', 'state', state], { encoding: 'utf8' }).stdout;
@@ -56,7 +23,7 @@ function ssIn(ns: string, state: string): string {
 const TIME_WAIT = /client TIME-WAIT (\d+\.\d)s left \(kernel\)/;
 const RETRANSMIT = /server retransmit ×(\d+), next in (\d+\.\d)s \(kernel\)/;
 
-describe.skipIf(root.skip || tmuxMissing)('the timers line against ss -tanoi', () => {
+describe.skipIf(runs.skip)('the timers line against ss -tanoi', () => {
   it.each([
     { cols: 80, rows: 24 },
     { cols: 160, rows: 50 },
@@ -64,7 +31,7 @@ describe.skipIf(root.skip || tmuxMissing)('the timers line against ss -tanoi', (
     const id = uniqueLabId('kt15');
     labs.push(id);
     // Longer than the profile's 6 s: the server's FIN goes out again at doubling waits (0.2, 0.4, … 3.3 s).
-    const s = TmuxScreen.start(`kt-${id}`, [process.execPath, cli, 'lab', '--id', id, '--profile', 'drop-last-ack', '--duration', '20'], size, TTY_ENV);
+    const s = TmuxScreen.start(`kt-${id}`, [process.execPath, runs.cli, 'lab', '--id', id, '--profile', 'drop-last-ack', '--duration', '20'], size, TTY_ENV);
     screens.push(s);
     await s.waitFor('both kernel timers', (sc) => TIME_WAIT.test(sc) && RETRANSMIT.test(sc), 30_000);
     // A screen and ss taken a few ms apart: compared unless a retransmit timer fired in between (its count and expiry then change).
@@ -112,11 +79,11 @@ describe.skipIf(root.skip || tmuxMissing)('the timers line against ss -tanoi', (
     execFileSync('ip', ['netns', 'add', ns]);
     try {
       execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-      const s = TmuxScreen.start(`kt-${ns}`, ['ip', 'netns', 'exec', ns, process.execPath, cli, 'tap', '--iface', 'lo', '--port', String(port)], { cols: 80, rows: 24 }, TTY_ENV);
+      const s = TmuxScreen.start(`kt-${ns}`, ['ip', 'netns', 'exec', ns, process.execPath, runs.cli, 'tap', '--iface', 'lo', '--port', String(port)], { cols: 80, rows: 24 }, TTY_ENV);
       screens.push(s);
       await s.waitFor('the first frame', (sc) => sc.startsWith('tcpmitm'), 30_000);
       const inNs = (...argv: string[]): ChildProcess => {
-        const c = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, 'peer', ...argv], { stdio: 'ignore' });
+        const c = spawn('ip', ['netns', 'exec', ns, process.execPath, runs.cli, 'peer', ...argv], { stdio: 'ignore' });
         children.push(c);
         return c;
       };

@@ -4,35 +4,24 @@
 // second connection and release it, quit with q or Ctrl-C, and find no
 // namespace left. Also a drop-last-ack run that ends by its own duration.
 
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { netnsList, requireRoot, uniqueLabId } from '../helpers/lab.js';
-import { TmuxScreen, buildPrivateCli, hasTmux, removePrivateCli, sleep } from '../helpers/tmux.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TTY_ENV, tmuxRuns } from '../helpers/tmux-runs.js';
+import { netnsList, uniqueLabId } from '../helpers/lab.js';
+import { TmuxScreen, sleep } from '../helpers/tmux.js';
 import { tempDir } from '../helpers/temp.js';
 import { keyBar } from '../../src/ui/key-bar.js';
 import { helpLines } from '../../src/ui/help.js';
 
-const root = requireRoot();
-const tmuxMissing = !root.skip && !hasTmux();
-if (tmuxMissing && process.env.CI === 'true') throw new Error('tmux is missing (bash scripts/bootstrap.sh --test installs it); CI=true, so this fails');
-if (tmuxMissing) console.warn('skipping: tmux is not installed (bash scripts/bootstrap.sh --test installs it)');
-
-// ink renders only the last frame when it believes it runs in CI: the
-// terminal in tmux is a real one, whatever the test runner's environment says.
-const TTY_ENV = { CI: 'false', CONTINUOUS_INTEGRATION: 'false' };
-
-let cli = '';
+const runs = tmuxRuns();
+const { screens, labs, children } = runs;
 let manualProfile = '';
 let failingProfile = '';
-const screens: TmuxScreen[] = [];
-const labs: string[] = [];
-const children: ChildProcess[] = [];
 
 beforeAll(() => {
-  if (root.skip || tmuxMissing) return;
-  cli = buildPrivateCli();
+  if (runs.skip) return;
   // No rules and no expectations: the keys alone decide, and a quit is exit 0.
   manualProfile = join(tempDir('tcpmitm-ui-'), 'manual.yaml');
   writeFileSync(manualProfile, 'name: manual\ndescription: every segment passes; the keys decide\nrules: []\n');
@@ -41,31 +30,13 @@ beforeAll(() => {
   writeFileSync(failingProfile, 'name: failing\ndescription: expects what a four-way close never does\nlab:\n  duration: 3\nexpect:\n  client:\n    not: [TIME-WAIT]\n');
 });
 
-afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-  for (const s of screens.splice(0)) {
-    // Ctrl-C first: killing the session outright hangs the terminal up under
-    // the run, and the lab must still be torn down by tcpmitm itself.
-    if (s.exitCode() === undefined) {
-      s.keys('C-c');
-      await s.waitExit(15_000).catch(() => undefined);
-    }
-    s.kill();
-  }
-  for (const id of labs.splice(0)) {
-    if (netnsList().some((n) => n.startsWith(`${id}-`))) spawnSync(process.execPath, [cli, 'lab', 'down', id], { stdio: 'ignore' });
-  }
-});
-
 afterAll(() => {
-  for (const s of screens) s.kill();
-  removePrivateCli();
   if (manualProfile) rmSync(dirname(manualProfile), { recursive: true, force: true });
 });
 
 function startLab(id: string, size: { cols: number; rows: number }, args: string[]): TmuxScreen {
   labs.push(id);
-  const s = TmuxScreen.start(`u5-${id}`, [process.execPath, cli, 'lab', '--id', id, ...args], size, TTY_ENV);
+  const s = TmuxScreen.start(`u5-${id}`, [process.execPath, runs.cli, 'lab', '--id', id, ...args], size, TTY_ENV);
   screens.push(s);
   return s;
 }
@@ -114,7 +85,7 @@ function peer(cli: string, args: string): string {
   return `${process.execPath} ${cli} peer ${args}`;
 }
 
-describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', () => {
+describe.skipIf(runs.skip)('terminal UI in tmux on a real lab', () => {
   it.each([
     { cols: 80, rows: 24 },
     { cols: 160, rows: 50 },
@@ -209,9 +180,9 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     const id = uniqueLabId('u15d');
     const s = startLab(id, size, [
       '--profile', manualProfile,
-      '--server', peer(cli, 'server --host 198.18.0.2 --port 8080 --on-eof close --timeout 60000'),
+      '--server', peer(runs.cli, 'server --host 198.18.0.2 --port 8080 --on-eof close --timeout 60000'),
       // Its FIN comes 2.5 s after its data: d then c waits for it.
-      '--client', peer(cli, 'client --connect 198.18.0.2:8080 --send 10 --then wait:2500 --timeout 60000'),
+      '--client', peer(runs.cli, 'client --connect 198.18.0.2:8080 --send 10 --then wait:2500 --timeout 60000'),
     ]);
     await s.waitFor('connection #1 established', (sc) => /^▶\s+1 \S+\s+(\S+\s+)?ESTAB\s+ESTAB/m.test(sc));
     // Two key presses, as a person types them (one send-keys would reach ink as the one input "dc").
@@ -237,8 +208,8 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     const id = uniqueLabId('u15f');
     const s = startLab(id, size, [
       '--profile', manualProfile,
-      '--server', peer(cli, 'server --host 198.18.0.2 --port 8080 --on-eof close --timeout 60000'),
-      '--client', peer(cli, 'client --connect 198.18.0.2:8080 --send 10 --then wait:3000 --timeout 60000'),
+      '--server', peer(runs.cli, 'server --host 198.18.0.2 --port 8080 --on-eof close --timeout 60000'),
+      '--client', peer(runs.cli, 'client --connect 198.18.0.2:8080 --send 10 --then wait:3000 --timeout 60000'),
     ]);
     await s.waitFor('connection #1 established', (sc) => /^▶\s+1 \S+\s+(\S+\s+)?ESTAB\s+ESTAB/m.test(sc));
     const type = async (text: string): Promise<void> => {
@@ -282,8 +253,8 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     const id = uniqueLabId('uk15k');
     const s = startLab(id, size, [
       '--profile', manualProfile,
-      '--server', peer(cli, 'server --host 198.18.0.2 --port 8080 --on-eof close --timeout 60000'),
-      '--client', peer(cli, 'client --connect 198.18.0.2:8080 --send 10 --then wait:2500 --timeout 60000'),
+      '--server', peer(runs.cli, 'server --host 198.18.0.2 --port 8080 --on-eof close --timeout 60000'),
+      '--client', peer(runs.cli, 'client --connect 198.18.0.2:8080 --send 10 --then wait:2500 --timeout 60000'),
     ]);
     const up = await s.waitFor('connection #1 established', (sc) => /^▶\s+1 \S+\s+(\S+\s+)?ESTAB\s+ESTAB/m.test(sc));
     // One send-keys of two keys: the terminal hands them to the UI as the one input "dc".
@@ -327,7 +298,7 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     execFileSync('ip', ['netns', 'add', ns]);
     try {
       execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-      const s = TmuxScreen.start(`u15-${ns}`, ['ip', 'netns', 'exec', ns, process.execPath, cli, 'tap', '--iface', 'lo', '--port', String(port)], size, TTY_ENV);
+      const s = TmuxScreen.start(`u15-${ns}`, ['ip', 'netns', 'exec', ns, process.execPath, runs.cli, 'tap', '--iface', 'lo', '--port', String(port)], size, TTY_ENV);
       screens.push(s);
       let screen = await s.waitFor('the first frame', (sc) => sc.startsWith('tcpmitm'), 30_000);
       expect(screen.split('\n')[0]).toMatch(new RegExp(`^tcpmitm tap lo:${port} profile passthrough`));
@@ -356,10 +327,10 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
       expect(helpText.some((l) => /^(d|f|h) /.test(l))).toBe(false);
       s.keys('Escape');
       await s.waitFor('the help closed', (sc) => !sc.includes('── keys'));
-      const server = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, 'peer', 'server', '--host', '127.0.0.1', '--port', String(port), '--on-eof', 'close', '--timeout', '20000'], { stdio: 'ignore' });
+      const server = spawn('ip', ['netns', 'exec', ns, process.execPath, runs.cli, 'peer', 'server', '--host', '127.0.0.1', '--port', String(port), '--on-eof', 'close', '--timeout', '20000'], { stdio: 'ignore' });
       children.push(server);
       await sleep(800);
-      const client = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, 'peer', 'client', '--connect', `127.0.0.1:${port}`, '--send', '10', '--then', 'wait:4000', '--timeout', '20000'], { stdio: 'ignore' });
+      const client = spawn('ip', ['netns', 'exec', ns, process.execPath, runs.cli, 'peer', 'client', '--connect', `127.0.0.1:${port}`, '--send', '10', '--then', 'wait:4000', '--timeout', '20000'], { stdio: 'ignore' });
       children.push(client);
       // Inferred and kernel alike, both ends: ESTAB in all four columns.
       await s.waitFor('both ends ESTAB, kernel included', (sc) => /^▶\s+1 127\.0\.0\.1:\d+\s+(127\.0\.0\.1:\d+\s+)?ESTAB\s+ESTAB\s+ESTAB\s+ESTAB\b/m.test(sc));
@@ -376,8 +347,8 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
       '--profile', manualProfile,
       // A server that never closes by itself and serves a second connection,
       // and a client that connects, sends 10 bytes and then just waits.
-      '--server', peer(cli, 'server --host 198.18.0.2 --port 8080 --on-eof never --count 2 --timeout 120000'),
-      '--client', peer(cli, 'client --connect 198.18.0.2:8080 --send 10 --then wait:60000 --timeout 120000'),
+      '--server', peer(runs.cli, 'server --host 198.18.0.2 --port 8080 --on-eof never --count 2 --timeout 120000'),
+      '--client', peer(runs.cli, 'client --connect 198.18.0.2:8080 --send 10 --then wait:60000 --timeout 120000'),
     ]);
 
     // 1. The connection comes up; select it explicitly.
@@ -409,7 +380,7 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     // 3. h: hold mode. A second connection's SYN waits at tcpmitm.
     s.keys('h');
     await s.waitFor('HOLD in the header', (sc) => sc.split('\n')[0]!.includes('HOLD'));
-    const c2 = spawn('ip', ['netns', 'exec', `${id}-c`, process.execPath, cli, 'peer', 'client', '--connect', '198.18.0.2:8080', '--send', '5', '--then', 'close', '--timeout', '30000'], { stdio: 'ignore' });
+    const c2 = spawn('ip', ['netns', 'exec', `${id}-c`, process.execPath, runs.cli, 'peer', 'client', '--connect', '198.18.0.2:8080', '--send', '5', '--then', 'close', '--timeout', '30000'], { stdio: 'ignore' });
     children.push(c2);
     const c2Exit = new Promise<number | null>((r) => c2.on('exit', (code) => r(code)));
     await s.waitFor('connection #2 in the table', (sc) => /^ {4}2 198\.18\.0\.1:\d+\s+SYN-SENT/m.test(sc));
@@ -452,8 +423,8 @@ describe.skipIf(root.skip || tmuxMissing)('terminal UI in tmux on a real lab', (
     const id = uniqueLabId('u5c');
     const s = startLab(id, { cols: 120, rows: 40 }, [
       '--profile', manualProfile,
-      '--server', peer(cli, 'server --host 198.18.0.2 --port 8080 --on-eof never --timeout 60000'),
-      '--client', peer(cli, 'client --connect 198.18.0.2:8080 --send 10 --then wait:30000 --timeout 60000'),
+      '--server', peer(runs.cli, 'server --host 198.18.0.2 --port 8080 --on-eof never --timeout 60000'),
+      '--client', peer(runs.cli, 'client --connect 198.18.0.2:8080 --send 10 --then wait:30000 --timeout 60000'),
     ]);
     const screen = await s.waitFor('connection #1 established', (sc) => /ESTAB\s+ESTAB\s+ESTAB\s+ESTAB/.test(selectedRow(sc)));
     // At 120 columns the table has room for the server address and byte counts.
