@@ -85,9 +85,21 @@ export class TmuxScreen {
     return new TmuxScreen(name, rcFile);
   }
 
-  /** The visible screen as text, one string per row. */
+  /**
+   * The visible screen as text, one string per row: a whole frame. tmux
+   * applies what the UI writes as it reads it, so one capture can fall in the
+   * middle of a frame (a key bar seen as "[/" for "[/]"); two captures in a
+   * row that agree are taken as a frame drawn whole (at most 4 tries).
+   */
   capture(): string {
-    return execFileSync('tmux', [...SOCKET, 'capture-pane', '-p', '-t', this.name], { encoding: 'utf8' });
+    const once = (): string => execFileSync('tmux', [...SOCKET, 'capture-pane', '-p', '-t', this.name], { encoding: 'utf8' });
+    let screen = once();
+    for (let i = 0; i < 3; i++) {
+      const again = once();
+      if (again === screen) break;
+      screen = again;
+    }
+    return screen;
   }
 
   /** Keys as tmux names them ("q", "Up", "Space", "C-c"); each is one send-keys argument. */
